@@ -1,0 +1,149 @@
+//! Configuration: built-in defaults, then an optional `lectern.toml`, then `LECTERN_*` environment
+//! variables. This is the only module that reads the environment.
+//!
+//! Every setting has a default that works on one machine: with nothing set, Lectern keeps SQLite
+//! and an embedded S3 endpoint under `./data`, its search index under `./search-index`, and
+//! listens on 127.0.0.1:8080.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Folder for the SQLite database and the embedded object store.
+    pub data_dir: PathBuf,
+    /// Folder of the search index (derived from SQL; may be deleted at any time).
+    pub index_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/lectern.db`.
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    pub database_max_connections: u32,
+    /// S3 endpoint URL; empty means the embedded endpoint.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_bucket: String,
+    pub s3_access_key: String,
+    pub s3_secret_key: String,
+    /// Address the embedded S3 endpoint listens on when `s3_endpoint` is empty.
+    pub s3_embedded_bind: String,
+    /// Largest asset accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// How long an unfinished resumable upload is kept after its last activity, in seconds.
+    pub upload_expiry_secs: u64,
+    /// How long a resumable upload stays locked by a request that stopped answering, in seconds.
+    pub upload_lease_secs: u64,
+    /// How long presigned URLs stay valid, in seconds.
+    pub presign_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: "data".into(),
+            index_dir: "search-index".into(),
+            database_url: String::new(),
+            database_max_connections: 16,
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_bucket: "lectern".into(),
+            s3_access_key: String::new(),
+            s3_secret_key: String::new(),
+            s3_embedded_bind: "127.0.0.1:8081".into(),
+            max_upload_bytes: 20 * 1024 * 1024 * 1024,
+            upload_expiry_secs: 24 * 3600,
+            upload_lease_secs: 30,
+            presign_secs: 3600,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("index_dir", &self.index_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_bucket", &self.s3_bucket)
+            .field("s3_access_key", &self.s3_access_key)
+            .field("s3_secret_key", &redact(&self.s3_secret_key))
+            .field("s3_embedded_bind", &self.s3_embedded_bind)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("upload_expiry_secs", &self.upload_expiry_secs)
+            .field("upload_lease_secs", &self.upload_lease_secs)
+            .field("presign_secs", &self.presign_secs)
+            .finish()
+    }
+}
+
+/// Hides the password of a `scheme://user:password@host/…` URL.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:<redacted>{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Reads the configuration: defaults, then `lectern.toml` in the working directory (or the
+    /// file named by `LECTERN_CONFIG`), then `LECTERN_*` variables.
+    pub fn load() -> Result<Self, figment::Error> {
+        let file = std::env::var("LECTERN_CONFIG").unwrap_or_else(|_| "lectern.toml".into());
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("LECTERN_").ignore(&["config"]))
+            .extract()
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("lectern.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// Whether Lectern runs its own S3 endpoint.
+    pub fn embedded_s3(&self) -> bool {
+        self.s3_endpoint.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = Config {
+            database_url: "postgres://app:hunter2@db/lectern".into(),
+            s3_secret_key: "s3cr3t".into(),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("postgres://app:<redacted>@db/lectern"), "{shown}");
+    }
+
+    #[test]
+    fn the_default_database_is_sqlite_in_the_data_dir() {
+        assert_eq!(Config::default().database_url(), "sqlite://data/lectern.db?mode=rwc");
+    }
+}

@@ -1,0 +1,175 @@
+//! Assets and the content-addressed blobs they point at.
+
+use super::changes::{self, Entity, Op};
+use super::{Db, Tx, new_id, now_ms};
+
+/// An asset as stored, with its blob's facts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AssetRecord {
+    pub id: String,
+    pub lesson_id: String,
+    pub role: String,
+    pub filename: String,
+    pub sha256: String,
+    pub content_type: String,
+    pub disposition: String,
+    pub created_at: i64,
+    pub size: i64,
+    pub object_key: String,
+}
+
+/// A freshly stored object about to become an asset.
+#[derive(Debug, Clone)]
+pub struct NewAsset<'a> {
+    pub lesson_id: &'a str,
+    pub role: &'a str,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub disposition: &'a str,
+    pub sha256: &'a str,
+    pub size: i64,
+    /// Where the bytes were written.
+    pub object_key: &'a str,
+}
+
+/// The outcome of recording an asset.
+#[derive(Debug)]
+pub enum Recorded {
+    /// The asset exists. `duplicate_object`, when set, names the freshly written object that
+    /// turned out to hold bytes already stored under another key: the caller deletes it.
+    Asset {
+        asset: AssetRecord,
+        duplicate_object: Option<String>,
+    },
+    /// The lesson was deleted while the bytes were uploading.
+    LessonGone,
+}
+
+const SELECT: &str = "SELECT a.id, a.lesson_id, a.role, a.filename, a.sha256, a.content_type, \
+                      a.disposition, a.created_at, b.size, b.object_key \
+                      FROM assets a JOIN blobs b ON b.sha256 = a.sha256";
+
+impl Db {
+    /// Records `new` as an asset of its lesson, deduplicating its bytes by SHA-256.
+    pub async fn record_asset(&self, new: &NewAsset<'_>) -> Result<Recorded, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let recorded = record_asset_in(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    pub async fn asset(&self, id: &str) -> Result<Option<AssetRecord>, sqlx::Error> {
+        sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    pub async fn lesson_assets(&self, lesson_id: &str) -> Result<Vec<AssetRecord>, sqlx::Error> {
+        sqlx::query_as(&format!("{SELECT} WHERE a.lesson_id = $1 ORDER BY a.id"))
+            .bind(lesson_id)
+            .fetch_all(self.pool())
+            .await
+    }
+
+    /// The assets of several lessons at once.
+    pub async fn assets_of_lessons(&self, lesson_ids: &[&str]) -> Result<Vec<AssetRecord>, sqlx::Error> {
+        if lesson_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "{SELECT} WHERE a.lesson_id IN ({}) ORDER BY a.id",
+            super::placeholders(1, lesson_ids.len())
+        );
+        let mut q = sqlx::query_as(&sql);
+        for id in lesson_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(self.pool()).await
+    }
+
+    /// Deletes asset `id`; the blob stays, since other assets may share it.
+    pub async fn delete_asset(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let lesson_id: Option<String> = sqlx::query_scalar("DELETE FROM assets WHERE id = $1 RETURNING lesson_id")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(lesson_id) = &lesson_id {
+            bump_lesson(&mut tx, lesson_id).await?;
+            changes::append(&mut tx, Entity::Asset, id, lesson_id, Op::Delete).await?;
+        }
+        tx.commit().await?;
+        Ok(lesson_id.is_some())
+    }
+
+    /// How many blobs are stored and their total size, for the overview page.
+    pub async fn blob_totals(&self) -> Result<(i64, i64), sqlx::Error> {
+        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs")
+            .fetch_one(self.pool())
+            .await
+    }
+}
+
+/// Records an asset inside an open transaction (the resumable upload also marks itself done in
+/// the same one).
+pub(super) async fn record_asset_in(tx: &mut Tx, new: &NewAsset<'_>) -> Result<Recorded, sqlx::Error> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM lessons WHERE id = $1")
+        .bind(new.lesson_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_none() {
+        return Ok(Recorded::LessonGone);
+    }
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO blobs (sha256, object_key, size, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(new.sha256)
+    .bind(new.object_key)
+    .bind(new.size)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let stored_key: String = sqlx::query_scalar("SELECT object_key FROM blobs WHERE sha256 = $1")
+        .bind(new.sha256)
+        .fetch_one(&mut **tx)
+        .await?;
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO assets (id, lesson_id, role, filename, sha256, content_type, disposition, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(new.lesson_id)
+    .bind(new.role)
+    .bind(new.filename)
+    .bind(new.sha256)
+    .bind(new.content_type)
+    .bind(new.disposition)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    bump_lesson(tx, new.lesson_id).await?;
+    changes::append(tx, Entity::Asset, &id, new.lesson_id, Op::Create).await?;
+    let asset = sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
+        .bind(&id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let duplicate_object = (stored_key != new.object_key).then(|| new.object_key.to_owned());
+    Ok(Recorded::Asset {
+        asset,
+        duplicate_object,
+    })
+}
+
+/// A lesson's version and update time move with its assets, so `ETag`s of the lesson change.
+async fn bump_lesson(tx: &mut Tx, lesson_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE lessons SET version = version + 1, updated_at = $2 WHERE id = $1")
+        .bind(lesson_id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

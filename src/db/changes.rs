@@ -1,0 +1,107 @@
+//! The change log: an ordered, gapless record of every change to lessons and assets.
+//!
+//! Positions come from bumping the single row of `change_head` inside the writing transaction.
+//! That row's lock is held until commit, so a second writer gets the next position only after the
+//! first has committed (or rolled back, returning its position). Hence positions commit in order
+//! and without gaps, and a reader that asks for `seq > cursor` can never see position n+1 while n
+//! is still invisible: the classic sequence-gap problem of PostgreSQL `BIGSERIAL` cannot arise.
+//! The cost is that appends are serialised; [`append`] is therefore the last statement of every
+//! writing transaction, so the lock is held only for the commit itself.
+
+use super::{Db, Tx, now_ms};
+use serde::Serialize;
+
+/// What kind of thing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Lesson,
+    Asset,
+}
+
+impl Entity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Lesson => "lesson",
+            Self::Asset => "asset",
+        }
+    }
+}
+
+/// What happened to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    Update,
+    Publish,
+    Withdraw,
+    Delete,
+}
+
+impl Op {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Publish => "publish",
+            Self::Withdraw => "withdraw",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Change {
+    pub seq: i64,
+    pub entity: String,
+    pub entity_id: String,
+    pub lesson_id: String,
+    pub op: String,
+    pub at: i64,
+}
+
+/// Appends an entry; call it as the last statement before `tx.commit()`.
+pub async fn append(
+    tx: &mut Tx,
+    entity: Entity,
+    entity_id: &str,
+    lesson_id: &str,
+    op: Op,
+) -> Result<i64, sqlx::Error> {
+    let seq: i64 = sqlx::query_scalar("UPDATE change_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO changes (seq, entity, entity_id, lesson_id, op, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(seq)
+    .bind(entity.as_str())
+    .bind(entity_id)
+    .bind(lesson_id)
+    .bind(op.as_str())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(seq)
+}
+
+impl Db {
+    /// Up to `limit` entries after position `after`, in order.
+    pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT seq, entity, entity_id, lesson_id, op, at FROM changes \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// The position of the latest committed entry (0 when the log is empty).
+    pub async fn change_head(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT seq FROM change_head WHERE id = 1")
+            .fetch_one(self.pool())
+            .await
+    }
+}

@@ -1,0 +1,266 @@
+//! The one error envelope of the HTTP API: every error is an RFC 9457 problem body
+//! (`application/problem+json`) with a stable `code`, and its HTTP status comes from one table
+//! ([`Code::status`]). Internal errors are logged with their whole cause chain and answered with
+//! an opaque 500; a client's mistake never becomes a 500.
+
+use crate::domain::Invalid;
+use crate::ingest::IngestError;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Stable error codes. Clients may match on these; they never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    NotAcceptable,
+    Conflict,
+    Gone,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RangeNotSatisfiable,
+    Locked,
+    ChecksumMismatch,
+    Internal,
+}
+
+impl Code {
+    /// The table of codes: HTTP status, stable code and title.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::Gone => StatusCode::GONE,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Locked => StatusCode::LOCKED,
+            // tus 1.0 checksum extension: 460 Checksum Mismatch.
+            Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::NotAcceptable => "not_acceptable",
+            Self::Conflict => "conflict",
+            Self::Gone => "gone",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RangeNotSatisfiable => "range_not_satisfiable",
+            Self::Locked => "locked",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::Internal => "internal",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "The request is not valid",
+            Self::Unauthorized => "Authentication is required",
+            Self::Forbidden => "Not allowed",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::NotAcceptable => "Not acceptable",
+            Self::Conflict => "Conflict with the current state",
+            Self::Gone => "Gone",
+            Self::PreconditionFailed => "Precondition failed",
+            Self::PayloadTooLarge => "Too large",
+            Self::UnsupportedMediaType => "Unsupported content",
+            Self::RangeNotSatisfiable => "Range not satisfiable",
+            Self::Locked => "Locked",
+            Self::ChecksumMismatch => "Checksum mismatch",
+            Self::Internal => "Internal error",
+        }
+    }
+}
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct AppError {
+    pub code: Code,
+    pub detail: String,
+    extra: Option<(&'static str, Value)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl AppError {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            extra: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Code::NotFound, format!("no such {what}"))
+    }
+
+    pub fn unauthorized(detail: &str) -> Self {
+        Self::new(Code::Unauthorized, detail).with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"lectern\""),
+        )
+    }
+
+    /// Logs `err` with its cause chain and returns an opaque 500.
+    pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Self::new(Code::Internal, "an internal error occurred; it has been logged")
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn with_extra(mut self, key: &'static str, value: Value) -> Self {
+        self.extra = Some((key, value));
+        self
+    }
+
+    /// Many validation failures at once.
+    pub fn invalid(errors: &[Invalid]) -> Self {
+        let detail = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let list = errors
+            .iter()
+            .map(|e| json!({ "field": e.field, "message": e.message }))
+            .collect();
+        Self::new(Code::InvalidRequest, detail).with_extra("errors", Value::Array(list))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let mut body = json!({
+            "type": format!("urn:lectern:problem:{}", self.code.as_str()),
+            "title": self.code.title(),
+            "status": status.as_u16(),
+            "detail": self.detail,
+            "code": self.code.as_str(),
+        });
+        if let (Some((k, v)), Some(obj)) = (self.extra, body.as_object_mut()) {
+            obj.insert(k.to_owned(), v);
+        }
+        let mut response = (status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        for (name, value) in self.headers {
+            headers.insert(name, value);
+        }
+        response
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(e: Invalid) -> Self {
+        Self::invalid(&[e])
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<crate::storage::StorageError> for AppError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<IngestError> for AppError {
+    fn from(e: IngestError) -> Self {
+        let detail = e.to_string();
+        match e {
+            IngestError::Invalid(i) => i.into(),
+            IngestError::Refused(_) => Self::new(Code::UnsupportedMediaType, detail),
+            IngestError::TooLarge { limit } => {
+                Self::new(Code::PayloadTooLarge, detail).with_extra("limit", json!(limit))
+            }
+            IngestError::LessonNotFound => Self::not_found("lesson"),
+            IngestError::UploadNotFound => Self::not_found("upload"),
+            IngestError::Expired => Self::new(Code::Gone, detail),
+            IngestError::OffsetMismatch { expected } => {
+                Self::new(Code::Conflict, detail).with_extra("offset", json!(expected))
+            }
+            IngestError::AlreadyComplete => Self::new(Code::Conflict, detail),
+            IngestError::Locked => Self::new(Code::Locked, detail),
+            IngestError::ChecksumMismatch => Self::new(Code::ChecksumMismatch, detail),
+            IngestError::BodyAborted(_) => Self::new(Code::InvalidRequest, detail),
+            IngestError::Storage(e) => Self::internal(&e),
+            IngestError::Db(e) => Self::internal(&e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_name_and_a_client_or_server_status() {
+        let all = [
+            Code::InvalidRequest,
+            Code::Unauthorized,
+            Code::Forbidden,
+            Code::NotFound,
+            Code::MethodNotAllowed,
+            Code::NotAcceptable,
+            Code::Conflict,
+            Code::Gone,
+            Code::PreconditionFailed,
+            Code::PayloadTooLarge,
+            Code::UnsupportedMediaType,
+            Code::RangeNotSatisfiable,
+            Code::Locked,
+            Code::ChecksumMismatch,
+            Code::Internal,
+        ];
+        let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        for c in all {
+            let s = c.status().as_u16();
+            assert!((400..600).contains(&s));
+            assert_eq!(s >= 500, c == Code::Internal, "{c:?}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The HTTP layer: the only place that knows axum, wire formats and templates.
+//!
+//! Invariants: every error response is a problem body (`error::AppError`), including unknown
+//! routes, wrong methods, malformed input and panics; every read asks
+//! `domain::visibility` through the shared loaders (`api::v1::lessons::visible_lesson`).
+
+pub mod api;
+pub mod error;
+pub mod extract;
+mod openapi;
+pub mod views;
+mod web;
+
+pub use web::templates as web_templates;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::ingest::Ingest;
+use crate::storage::ObjectStore;
+use api::v1::{assets, changes, lessons, uploads};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use error::{AppError, Code};
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub store: ObjectStore,
+    pub ingest: Ingest,
+    pub config: Arc<Config>,
+    pub templates: Arc<minijinja::Environment<'static>>,
+}
+
+/// JSON bodies are small; files go through the streaming endpoints, which are not limited by this.
+const JSON_LIMIT: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/lessons", get(lessons::list_lessons).post(lessons::create_lesson))
+        .route(
+            "/lessons/{id}",
+            get(lessons::get_lesson)
+                .patch(lessons::update_lesson)
+                .delete(lessons::delete_lesson),
+        )
+        .route("/lessons/{id}/publish", post(lessons::publish_lesson))
+        .route("/lessons/{id}/withdraw", post(lessons::withdraw_lesson))
+        .route("/lessons/{id}/assets", post(assets::upload_asset))
+        .route("/assets/{id}", get(assets::get_asset).delete(assets::delete_asset))
+        .route("/assets/{id}/content", get(assets::asset_content))
+        .route("/assets/{id}/url", get(assets::asset_url))
+        .route("/uploads", post(uploads::create).options(uploads::options))
+        .route(
+            "/uploads/{id}",
+            axum::routing::head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::terminate)
+                .options(uploads::options),
+        )
+        .route("/changes", get(changes::list_changes));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(openapi::document))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/", get(web::index))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            AppError::new(Code::Internal, "an internal error occurred; it has been logged").into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::new(Code::NotFound, "no such resource")
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(Code::MethodNotAllowed, "this resource does not support that method")
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready when both the database and the object store answer.
+async fn ready(State(state): State<AppState>) -> Response {
+    let db = state.db.ping().await.is_ok();
+    let storage = state.store.ping().await.is_ok();
+    let status = if db && storage {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({ "database": db, "storage": storage });
+    (status, Json(body)).into_response()
+}

@@ -1,0 +1,113 @@
+//! Wire types: how records look in JSON. Domain and database types never reach the wire directly.
+
+use crate::db::assets::AssetRecord;
+use crate::db::lessons::LessonRecord;
+use serde::Serialize;
+
+/// Unix milliseconds as RFC 3339 in UTC.
+pub fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Unix milliseconds as an HTTP-date (RFC 9110 §5.6.7), e.g. for `Upload-Expires`.
+pub fn http_date(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&format).unwrap_or_default()
+}
+
+#[derive(Debug, Serialize)]
+pub struct AssetView {
+    pub id: String,
+    pub lesson_id: String,
+    pub role: String,
+    pub filename: String,
+    pub size: i64,
+    pub content_type: String,
+    pub sha256: String,
+    pub created_at: String,
+    pub content_url: String,
+}
+
+impl From<&AssetRecord> for AssetView {
+    fn from(a: &AssetRecord) -> Self {
+        Self {
+            id: a.id.clone(),
+            lesson_id: a.lesson_id.clone(),
+            role: a.role.clone(),
+            filename: a.filename.clone(),
+            size: a.size,
+            content_type: a.content_type.clone(),
+            sha256: a.sha256.clone(),
+            created_at: rfc3339(a.created_at),
+            content_url: format!("/api/v1/assets/{}/content", a.id),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct LessonView {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    pub kind: String,
+    pub tags: Vec<String>,
+    pub lecturer: Option<String>,
+    pub series: Option<String>,
+    pub region_code: Option<String>,
+    pub recorded_on: Option<String>,
+    pub language: String,
+    pub status: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub published_at: Option<String>,
+    pub assets: Vec<AssetView>,
+}
+
+impl LessonView {
+    pub fn new(l: LessonRecord, assets: &[AssetRecord]) -> Self {
+        Self {
+            assets: assets.iter().filter(|a| a.lesson_id == l.id).map(AssetView::from).collect(),
+            id: l.id,
+            title: l.title,
+            description: l.description,
+            kind: l.kind,
+            tags: l.tags,
+            lecturer: l.lecturer,
+            series: l.series,
+            region_code: l.region_code,
+            recorded_on: l.recorded_on,
+            language: l.language,
+            status: l.status,
+            version: l.version,
+            created_at: rfc3339(l.created_at),
+            updated_at: rfc3339(l.updated_at),
+            published_at: l.published_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_formatted_for_the_wire() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(http_date(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+    }
+}

@@ -1,0 +1,247 @@
+//! Ingest: turning a stream of bytes from a client into an immutable, content-addressed object
+//! and an asset of a lesson.
+//!
+//! Invariants:
+//! - Memory does not grow with the size of a file: bytes are cut into parts as they arrive and at
+//!   most a few parts are held at once (see `storage::PartSink`).
+//! - The type of a file is decided from its first bytes before anything is stored
+//!   (`domain::asset::sniff`); a refused file leaves nothing behind.
+//! - The SHA-256 is computed while streaming. Objects are written under fresh keys; when the same
+//!   bytes were already stored, the new copy is deleted and the asset points at the old one.
+//! - A failed or refused upload aborts its multipart upload, so no half-written object remains.
+
+pub mod hash;
+pub mod tus;
+
+use crate::db::Db;
+use crate::db::assets::{AssetRecord, NewAsset, Recorded};
+use crate::db::lessons::LessonRecord;
+use crate::domain::Invalid;
+use crate::domain::asset::{AssetRole, Refused, SNIFF_LEN, Sniffed, sniff};
+use crate::domain::filename::FileName;
+use crate::domain::lesson::LessonKind;
+use crate::storage::{ObjectStore, PartSink, StorageError};
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use hash::ResumableSha256;
+
+/// Size of the parts a plain upload is cut into.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+/// The smallest part S3 accepts (except for the last part of an upload).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("no such lesson")]
+    LessonNotFound,
+    #[error("no such upload")]
+    UploadNotFound,
+    #[error("the upload has expired")]
+    Expired,
+    #[error("the upload is at offset {expected}, not at the offset given")]
+    OffsetMismatch { expected: i64 },
+    #[error("the upload is already complete")]
+    AlreadyComplete,
+    #[error("another request is writing this upload; retry shortly")]
+    Locked,
+    #[error("the checksum of the request body does not match Upload-Checksum")]
+    ChecksumMismatch,
+    #[error("the request body ended early: {0}")]
+    BodyAborted(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("database failure")]
+    Db(#[from] sqlx::Error),
+}
+
+/// The ingest service.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    pub db: Db,
+    pub store: ObjectStore,
+    pub max_bytes: u64,
+    pub upload_expiry_ms: i64,
+    pub lease_ms: i64,
+}
+
+/// A fresh, never reused object key.
+pub fn new_object_key() -> String {
+    format!("objects/{}", uuid::Uuid::now_v7())
+}
+
+/// Parses the role and filename of an upload and checks, before any byte arrives, that such a
+/// file may be attached to `kind` lessons.
+pub fn admit(role: &str, filename: &str, kind: LessonKind) -> Result<(AssetRole, FileName), IngestError> {
+    let role = AssetRole::parse(role)?;
+    let filename = FileName::parse(filename)?;
+    crate::domain::asset::admit_name(filename.extension().as_deref(), role, kind)?;
+    Ok((role, filename))
+}
+
+impl Ingest {
+    /// Stores `body` as a `role` asset of `lesson` named `filename`. `declared_len` is the
+    /// request's `Content-Length`, if it sent one.
+    pub async fn upload<S, E>(
+        &self,
+        lesson: &LessonRecord,
+        role: AssetRole,
+        filename: &FileName,
+        declared_len: Option<u64>,
+        body: S,
+    ) -> Result<AssetRecord, IngestError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let kind = LessonKind::parse(&lesson.kind)?;
+        if declared_len.is_some_and(|n| n > self.max_bytes) {
+            return Err(IngestError::TooLarge { limit: self.max_bytes });
+        }
+        let mut body = Counted::new(body, self.max_bytes);
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        while buf.len() < SNIFF_LEN && body.next_into(&mut buf).await? {}
+        let sniffed = sniff(
+            &buf[..buf.len().min(SNIFF_LEN)],
+            filename.extension().as_deref(),
+            role,
+            kind,
+        )?;
+        let mut hasher = ResumableSha256::new();
+        while buf.len() < PART_SIZE && body.next_into(&mut buf).await? {}
+        let key = new_object_key();
+        if buf.len() < PART_SIZE {
+            // The whole file arrived within the first part: one PUT is enough.
+            hasher.update(&buf);
+            let size = buf.len() as i64;
+            self.store.put(&key, buf.freeze(), &sniffed.content_type).await?;
+            return self.record(lesson, role, filename, &sniffed, &hasher, size, &key).await;
+        }
+        let upload_id = self.store.create_multipart(&key, &sniffed.content_type).await?;
+        let mut sink = PartSink::new(self.store.clone(), key.clone(), upload_id.clone(), Vec::new());
+        let streamed = async {
+            loop {
+                while buf.len() >= PART_SIZE {
+                    let part = buf.split_to(PART_SIZE);
+                    hasher.update(&part);
+                    sink.send(part).await?;
+                }
+                if !body.next_into(&mut buf).await? {
+                    break;
+                }
+            }
+            if !buf.is_empty() {
+                hasher.update(&buf);
+                sink.send(std::mem::take(&mut buf)).await?;
+            }
+            sink.flush().await?;
+            Ok::<(), IngestError>(())
+        }
+        .await;
+        if let Err(e) = streamed {
+            drop(sink);
+            if let Err(abort) = self.store.abort_multipart(&key, &upload_id).await {
+                tracing::warn!(error = %abort, %key, "could not abort a failed upload");
+            }
+            return Err(e);
+        }
+        sink.complete().await?;
+        self.record(lesson, role, filename, &sniffed, &hasher, body.seen as i64, &key)
+            .await
+    }
+
+    /// Records a stored object as an asset, deleting the object again if its bytes were already
+    /// stored or the lesson went away meanwhile.
+    #[expect(clippy::too_many_arguments, reason = "each is a distinct fact of the new asset")]
+    async fn record(
+        &self,
+        lesson: &LessonRecord,
+        role: AssetRole,
+        filename: &FileName,
+        sniffed: &Sniffed,
+        hasher: &ResumableSha256,
+        size: i64,
+        key: &str,
+    ) -> Result<AssetRecord, IngestError> {
+        let sha256 = hex::encode(hasher.finalize());
+        let new = NewAsset {
+            lesson_id: &lesson.id,
+            role: role.as_str(),
+            filename: filename.as_str(),
+            content_type: &sniffed.content_type,
+            disposition: disposition(sniffed.download),
+            sha256: &sha256,
+            size,
+            object_key: key,
+        };
+        let recorded = self.db.record_asset(&new).await?;
+        self.settle(recorded, key).await
+    }
+
+    /// Deletes what a recording left over and turns its outcome into a result.
+    async fn settle(&self, recorded: Recorded, key: &str) -> Result<AssetRecord, IngestError> {
+        match recorded {
+            Recorded::Asset {
+                asset,
+                duplicate_object,
+            } => {
+                if let Some(dup) = duplicate_object {
+                    self.delete_quietly(&dup).await;
+                }
+                Ok(asset)
+            }
+            Recorded::LessonGone => {
+                self.delete_quietly(key).await;
+                Err(IngestError::LessonNotFound)
+            }
+        }
+    }
+
+    async fn delete_quietly(&self, key: &str) {
+        if let Err(e) = self.store.delete(key).await {
+            tracing::warn!(error = %e, %key, "could not delete an unneeded object");
+        }
+    }
+}
+
+pub fn disposition(download: bool) -> &'static str {
+    if download { "attachment" } else { "inline" }
+}
+
+/// A request body that counts its bytes and refuses to go past a limit.
+struct Counted<S> {
+    inner: S,
+    seen: u64,
+    limit: u64,
+}
+
+impl<S, E> Counted<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    fn new(inner: S, limit: u64) -> Self {
+        Self { inner, seen: 0, limit }
+    }
+
+    /// Appends the next chunk to `buf`; `false` at the end of the body.
+    async fn next_into(&mut self, buf: &mut BytesMut) -> Result<bool, IngestError> {
+        match self.inner.next().await {
+            None => Ok(false),
+            Some(Err(e)) => Err(IngestError::BodyAborted(e.to_string())),
+            Some(Ok(chunk)) => {
+                self.seen += chunk.len() as u64;
+                if self.seen > self.limit {
+                    return Err(IngestError::TooLarge { limit: self.limit });
+                }
+                buf.extend_from_slice(&chunk);
+                Ok(true)
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Resumable uploads (tus 1.0: core, creation, termination, checksum, expiration) on top of S3
+//! multipart uploads, with all state in SQL.
+//!
+//! Each upload owns one S3 multipart upload. A request's bytes are cut into parts; what is too
+//! short to be a part yet (S3 parts must be at least 5 MiB, except the last) is kept as a small
+//! "tail" object and prepended to the next request's bytes. A request commits its progress (new
+//! offset, parts, tail, hash state) in one SQL update at its end, so an upload is always at a
+//! consistent offset: a request that fails, is refused for its checksum, or dies with its process
+//! leaves the upload where it was, and the client resumes from the offset HEAD reports.
+
+use super::hash::ResumableSha256;
+use super::{IngestError, Ingest, MIN_PART_SIZE, PART_SIZE, admit, disposition, new_object_key};
+use crate::db::assets::{AssetRecord, NewAsset};
+use crate::db::uploads::{Progress, UploadRecord};
+use crate::db::{new_id, now_ms};
+use crate::domain::asset::{AssetRole, SNIFF_LEN, sniff};
+use crate::domain::filename::FileName;
+use crate::domain::lesson::LessonKind;
+use crate::storage::{Part, PartSink};
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use sha1::Digest;
+
+/// A checksum the client sent for one request body (`Upload-Checksum`).
+#[derive(Debug, Clone)]
+pub enum Checksum {
+    Sha1(Vec<u8>),
+    Sha256(Vec<u8>),
+}
+
+enum BodyHasher {
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+}
+
+impl BodyHasher {
+    fn for_checksum(c: &Checksum) -> Self {
+        match c {
+            Checksum::Sha1(_) => Self::Sha1(sha1::Sha1::new()),
+            Checksum::Sha256(_) => Self::Sha256(sha2::Sha256::new()),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha1(h) => h.update(data),
+            Self::Sha256(h) => h.update(data),
+        }
+    }
+
+    fn matches(self, c: &Checksum) -> bool {
+        match (self, c) {
+            (Self::Sha1(h), Checksum::Sha1(want)) => h.finalize().as_slice() == want.as_slice(),
+            (Self::Sha256(h), Checksum::Sha256(want)) => h.finalize().as_slice() == want.as_slice(),
+            _ => false,
+        }
+    }
+}
+
+/// What a PATCH achieved.
+#[derive(Debug)]
+pub enum Patched {
+    /// The upload is at this offset and waits for more.
+    Partial { offset: i64, expires_at: i64 },
+    /// The upload is complete and became this asset.
+    Complete { asset: Box<AssetRecord> },
+}
+
+impl Ingest {
+    /// Creates an upload of `length` bytes that will become a `role` asset named `filename` of
+    /// the lesson `lesson_id`.
+    pub async fn create_upload(
+        &self,
+        lesson_id: &str,
+        role: &str,
+        filename: &str,
+        length: u64,
+    ) -> Result<UploadRecord, IngestError> {
+        if length > self.max_bytes {
+            return Err(IngestError::TooLarge { limit: self.max_bytes });
+        }
+        if length == 0 {
+            return Err(crate::domain::asset::Refused::Empty.into());
+        }
+        let lesson = self
+            .db
+            .lesson(lesson_id)
+            .await?
+            .ok_or(IngestError::LessonNotFound)?;
+        let kind = LessonKind::parse(&lesson.kind)?;
+        let (role, filename) = admit(role, filename, kind)?;
+        let key = new_object_key();
+        let multipart_id = self.store.create_multipart(&key, "application/octet-stream").await?;
+        let now = now_ms();
+        let record = UploadRecord {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            lesson_id: lesson.id,
+            role: role.as_str().to_owned(),
+            filename: filename.as_str().to_owned(),
+            length: length as i64,
+            received: 0,
+            object_key: key,
+            multipart_id,
+            parts: "[]".into(),
+            tail_key: None,
+            hash_state: ResumableSha256::new().encode(),
+            content_type: None,
+            disposition: None,
+            lease_token: None,
+            lease_until: None,
+            expires_at: now + self.upload_expiry_ms,
+            created_at: now,
+            asset_id: None,
+        };
+        self.db.insert_upload(&record).await?;
+        Ok(record)
+    }
+
+    /// The upload `id`, if it exists and has not expired. An expired one is cleaned up on sight.
+    pub async fn upload_status(&self, id: &str) -> Result<UploadRecord, IngestError> {
+        let upload = self.db.upload(id).await?.ok_or(IngestError::UploadNotFound)?;
+        if upload.expires_at < now_ms() && upload.lease_until.is_none_or(|t| t < now_ms()) {
+            self.discard(&upload).await?;
+            return Err(IngestError::Expired);
+        }
+        Ok(upload)
+    }
+
+    /// Terminates upload `id`: its parts and tail are deleted and it is forgotten.
+    pub async fn terminate_upload(&self, id: &str) -> Result<(), IngestError> {
+        let upload = self.upload_status(id).await?;
+        let token = new_id();
+        if !self.db.lease_upload(id, &token, now_ms() + self.lease_ms).await? {
+            return Err(IngestError::Locked);
+        }
+        self.discard(&upload).await
+    }
+
+    /// Aborts an upload's multipart upload, deletes its tail and its row.
+    async fn discard(&self, upload: &UploadRecord) -> Result<(), IngestError> {
+        if upload.asset_id.is_none() {
+            if let Err(e) = self.store.abort_multipart(&upload.object_key, &upload.multipart_id).await {
+                tracing::warn!(error = %e, upload = %upload.id, "could not abort a multipart upload");
+            }
+            if let Some(tail) = &upload.tail_key {
+                self.delete_quietly(tail).await;
+            }
+        }
+        self.db.delete_upload(&upload.id).await?;
+        Ok(())
+    }
+
+    /// Discards every expired upload; returns how many.
+    pub async fn expire_uploads(&self) -> Result<usize, IngestError> {
+        let expired = self.db.expired_uploads(100).await?;
+        for upload in &expired {
+            self.discard(upload).await?;
+        }
+        Ok(expired.len())
+    }
+
+    /// Appends `body` to upload `id` at `offset` (tus PATCH).
+    pub async fn patch_upload<S, E>(
+        &self,
+        id: &str,
+        offset: i64,
+        checksum: Option<Checksum>,
+        body: S,
+    ) -> Result<Patched, IngestError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let upload = self.upload_status(id).await?;
+        if upload.asset_id.is_some() {
+            return Err(IngestError::AlreadyComplete);
+        }
+        if offset != upload.received {
+            return Err(IngestError::OffsetMismatch {
+                expected: upload.received,
+            });
+        }
+        let token = new_id();
+        if !self.db.lease_upload(id, &token, now_ms() + self.lease_ms).await? {
+            return Err(IngestError::Locked);
+        }
+        let result = self.write_patch(&upload, &token, checksum, body).await;
+        if !matches!(result, Ok(Patched::Complete { .. }) | Err(IngestError::Refused(_))) {
+            self.db.release_upload(id, &token).await?;
+        }
+        result
+    }
+
+    async fn write_patch<S, E>(
+        &self,
+        upload: &UploadRecord,
+        token: &str,
+        checksum: Option<Checksum>,
+        mut body: S,
+    ) -> Result<Patched, IngestError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let corrupt = |what: &'static str| IngestError::Storage(crate::storage::StorageError::corrupt_state(what));
+        let mut hasher = ResumableSha256::decode(&upload.hash_state).ok_or_else(|| corrupt("hash state"))?;
+        let parts: Vec<Part> = serde_json::from_str(&upload.parts).map_err(|_| corrupt("part list"))?;
+        let mut sink = PartSink::new(
+            self.store.clone(),
+            upload.object_key.clone(),
+            upload.multipart_id.clone(),
+            parts,
+        );
+        // `buf` holds the bytes after the last part: the old tail, then this request's bytes.
+        let mut buf = BytesMut::new();
+        if let Some(tail) = &upload.tail_key {
+            buf.extend_from_slice(&self.store.get_bytes(tail).await?);
+        }
+        let at_start = upload.parts == "[]";
+        let mut content_type = upload.content_type.clone();
+        let mut download = upload.disposition.as_deref() == Some("attachment");
+        let mut body_hasher = checksum.as_ref().map(BodyHasher::for_checksum);
+        let mut received = upload.received;
+        let mut renewed_at = now_ms();
+        let mut aborted = None;
+
+        loop {
+            let chunk = match body.next().await {
+                None => break,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => {
+                    aborted = Some(e.to_string());
+                    break;
+                }
+            };
+            if received + chunk.len() as i64 > upload.length {
+                return Err(crate::domain::Invalid::new(
+                    "body",
+                    format!("goes past Upload-Length ({} bytes)", upload.length),
+                )
+                .into());
+            }
+            received += chunk.len() as i64;
+            if let Some(h) = body_hasher.as_mut() {
+                h.update(&chunk);
+            }
+            hasher.update(&chunk);
+            buf.extend_from_slice(&chunk);
+            if content_type.is_none() && at_start && buf.len() >= SNIFF_LEN {
+                let s = self.sniff_upload(upload, &buf[..SNIFF_LEN]).await?;
+                content_type = Some(s.0);
+                download = s.1;
+            }
+            while buf.len() >= PART_SIZE + MIN_PART_SIZE {
+                sink.send(buf.split_to(PART_SIZE)).await?;
+            }
+            if now_ms() - renewed_at > self.lease_ms / 3 {
+                if !self.db.lease_upload(&upload.id, token, now_ms() + self.lease_ms).await? {
+                    return Err(IngestError::Locked);
+                }
+                renewed_at = now_ms();
+            }
+        }
+
+        if let (Some(c), Some(h)) = (&checksum, body_hasher) {
+            // A body cut short cannot be checked against its checksum: keep nothing of it.
+            if let Some(reason) = &aborted {
+                return Err(IngestError::BodyAborted(reason.clone()));
+            }
+            if !h.matches(c) {
+                return Err(IngestError::ChecksumMismatch);
+            }
+        }
+        let complete = received == upload.length;
+        if content_type.is_none() && at_start && complete {
+            let s = self.sniff_upload(upload, &buf[..buf.len().min(SNIFF_LEN)]).await?;
+            content_type = Some(s.0);
+            download = s.1;
+        }
+
+        if complete {
+            if !buf.is_empty() {
+                sink.send(buf).await?;
+            }
+            sink.complete().await?;
+            let sha256 = hex::encode(hasher.finalize());
+            let content_type = content_type.ok_or_else(|| corrupt("content type"))?;
+            let new = NewAsset {
+                lesson_id: &upload.lesson_id,
+                role: &upload.role,
+                filename: &upload.filename,
+                content_type: &content_type,
+                disposition: disposition(download),
+                sha256: &sha256,
+                size: upload.length,
+                object_key: &upload.object_key,
+            };
+            let recorded = self
+                .db
+                .complete_upload(&upload.id, token, &new)
+                .await?
+                .ok_or(IngestError::Locked)?;
+            let asset = self.settle(recorded, &upload.object_key).await;
+            if let Some(tail) = &upload.tail_key {
+                self.delete_quietly(tail).await;
+            }
+            if asset.is_err() {
+                self.db.delete_upload(&upload.id).await?;
+            }
+            return Ok(Patched::Complete { asset: Box::new(asset?) });
+        }
+
+        // Not complete: what can be a part becomes one, the rest is the new tail.
+        let mut new_tail = None;
+        if buf.len() >= MIN_PART_SIZE {
+            sink.send(buf).await?;
+        } else if !buf.is_empty() {
+            let key = format!("uploads/{}/tail-{}", upload.id, new_id());
+            self.store.put(&key, buf.freeze(), "application/octet-stream").await?;
+            new_tail = Some(key);
+        }
+        let parts = serde_json::to_string(sink.flush().await?).map_err(|_| corrupt("part list"))?;
+        let expires_at = now_ms() + self.upload_expiry_ms;
+        let progress = Progress {
+            received,
+            parts: &parts,
+            tail_key: new_tail.as_deref(),
+            hash_state: &hasher.encode(),
+            content_type: content_type.as_deref(),
+            disposition: content_type.as_ref().map(|_| disposition(download)),
+            expires_at,
+        };
+        if !self
+            .db
+            .commit_upload_progress(&upload.id, token, upload.received, &progress)
+            .await?
+        {
+            if let Some(t) = &new_tail {
+                self.delete_quietly(t).await;
+            }
+            return Err(IngestError::Locked);
+        }
+        if let (Some(old), true) = (&upload.tail_key, upload.tail_key != new_tail) {
+            self.delete_quietly(old).await;
+        }
+        if let Some(reason) = aborted {
+            return Err(IngestError::BodyAborted(reason));
+        }
+        Ok(Patched::Partial {
+            offset: received,
+            expires_at,
+        })
+    }
+
+    /// Sniffs an upload's first bytes; a refused upload is discarded whole.
+    async fn sniff_upload(&self, upload: &UploadRecord, head: &[u8]) -> Result<(String, bool), IngestError> {
+        let lesson = self.db.lesson(&upload.lesson_id).await?;
+        let kind = match &lesson {
+            Some(l) => LessonKind::parse(&l.kind)?,
+            None => {
+                self.discard(upload).await?;
+                return Err(IngestError::LessonNotFound);
+            }
+        };
+        let role = AssetRole::parse(&upload.role)?;
+        let name = FileName::parse(&upload.filename)?;
+        match sniff(head, name.extension().as_deref(), role, kind) {
+            Ok(s) => Ok((s.content_type, s.download)),
+            Err(refused) => {
+                self.discard(upload).await?;
+                Err(refused.into())
+            }
+        }
+    }
+}

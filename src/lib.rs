@@ -1,0 +1,10 @@
+//! Lectern: a central kitchen for educational media. See `ARCHITECTURE.md` for the map.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod ingest;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

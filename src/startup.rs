@@ -1,0 +1,167 @@
+//! Building and running the application: database, object storage, router, background tasks.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::{self, AppState};
+use crate::ingest::Ingest;
+use crate::storage::embedded::EmbeddedS3;
+use crate::storage::{ObjectStore, S3Settings};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A built application: listening, with its background tasks running. Dropping it stops them.
+pub struct Application {
+    addr: SocketAddr,
+    state: AppState,
+    server: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
+    _embedded: Option<EmbeddedS3>,
+}
+
+/// Connects to the configured database and applies migrations.
+pub async fn connect_db(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url(), config.database_max_connections)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("migrating the database")?;
+    Ok(db)
+}
+
+/// Connects to the configured object store, starting the embedded endpoint if none is configured.
+async fn connect_store(config: &Config) -> anyhow::Result<(ObjectStore, Option<EmbeddedS3>)> {
+    let mut settings = S3Settings {
+        endpoint: config.s3_endpoint.clone(),
+        region: config.s3_region.clone(),
+        bucket: config.s3_bucket.clone(),
+        access_key: config.s3_access_key.clone(),
+        secret_key: config.s3_secret_key.clone(),
+    };
+    let embedded = if config.embedded_s3() {
+        // The embedded endpoint has one client, this process: fresh random credentials on every
+        // start are enough, and nothing secret is written to disk.
+        if settings.access_key.is_empty() || settings.secret_key.is_empty() {
+            settings.access_key = format!("lectern-{}", uuid::Uuid::new_v4().simple());
+            settings.secret_key = crate::http::extract::token_hash(&uuid::Uuid::new_v4().to_string());
+        }
+        let root = config.data_dir.join("objects");
+        let server = EmbeddedS3::start(&root, &config.s3_embedded_bind, &settings.access_key, &settings.secret_key)
+            .await
+            .with_context(|| format!("starting the embedded S3 endpoint on {}", config.s3_embedded_bind))?;
+        settings.endpoint = server.endpoint();
+        Some(server)
+    } else {
+        None
+    };
+    let store = ObjectStore::new(&settings);
+    store
+        .ensure_bucket()
+        .await
+        .with_context(|| format!("opening bucket {} at {}", settings.bucket, settings.endpoint))?;
+    Ok((store, embedded))
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.index_dir)
+            .with_context(|| format!("creating the index folder {}", config.index_dir.display()))?;
+        let db = connect_db(&config).await?;
+        let (store, embedded) = connect_store(&config).await?;
+        let ingest = Ingest {
+            db: db.clone(),
+            store: store.clone(),
+            max_bytes: config.max_upload_bytes,
+            upload_expiry_ms: (config.upload_expiry_secs as i64).saturating_mul(1000),
+            lease_ms: (config.upload_lease_secs as i64).saturating_mul(1000),
+        };
+        let state = AppState {
+            db,
+            store,
+            ingest: ingest.clone(),
+            config: Arc::new(config.clone()),
+            templates: Arc::new(http::web_templates()),
+        };
+        let listener = TcpListener::bind(&config.bind)
+            .await
+            .with_context(|| format!("listening on {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let app = http::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        });
+        let sweep_every = Duration::from_secs((config.upload_expiry_secs / 2).clamp(1, 60));
+        let sweeper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(sweep_every);
+            loop {
+                tick.tick().await;
+                match ingest.expire_uploads().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "expired uploads discarded"),
+                    Err(e) => tracing::warn!(error = %e, "could not discard expired uploads"),
+                }
+            }
+        });
+        tracing::info!(%addr, database = state.db.backend().name(), "lectern listening");
+        Ok(Self {
+            addr,
+            state,
+            server,
+            sweeper,
+            _embedded: embedded,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        (&mut self.server).await??;
+        Ok(())
+    }
+}
+
+impl Drop for Application {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.sweeper.abort();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

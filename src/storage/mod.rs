@@ -1,0 +1,304 @@
+//! Object storage: the only place that uses `aws-sdk-s3`.
+//!
+//! Invariants:
+//! - Bytes are reached only through the S3 API, also in the single-machine mode, where
+//!   [`embedded`] runs an S3 endpoint inside the process.
+//! - Objects are never overwritten: every write goes to a freshly generated key, and the catalogue
+//!   maps content (by SHA-256) to keys. A replaced file therefore always has a new URL.
+
+pub mod embedded;
+mod multipart;
+
+pub use multipart::{Part, PartSink};
+
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use futures::Stream;
+use std::time::Duration;
+
+/// A failure talking to the object store. The message says which operation failed; the source
+/// holds the SDK's whole story and is logged, never shown to clients.
+#[derive(Debug, thiserror::Error)]
+#[error("object storage: {op} failed")]
+pub struct StorageError {
+    op: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl StorageError {
+    fn new(op: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            op,
+            source: Box::new(source),
+        }
+    }
+
+    /// Saved state about stored objects that cannot be read back (a bug or a damaged database).
+    pub fn corrupt_state(what: &'static str) -> Self {
+        Self::new("read saved upload state", MissingField(what))
+    }
+}
+
+/// Where the object store is and how to sign for it.
+#[derive(Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+/// A bucket in an S3-compatible store.
+#[derive(Clone, Debug)]
+pub struct ObjectStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+/// The body of an object being read.
+pub type ObjectBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+impl ObjectStore {
+    pub fn new(s: &S3Settings) -> Self {
+        let credentials = Credentials::new(&s.access_key, &s.secret_key, None, None, "lectern");
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(s.region.clone()))
+            .endpoint_url(&s.endpoint)
+            .credentials_provider(credentials)
+            .force_path_style(true)
+            // Lectern computes its own SHA-256 of everything it stores; the SDK's additional
+            // CRC32 per request would only cost CPU.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        Self {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket: s.bucket.clone(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Creates the bucket unless it exists.
+    pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
+        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+            return Ok(());
+        }
+        match self.client.create_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = e.as_service_error().and_then(|s| {
+                    use aws_sdk_s3::error::ProvideErrorMetadata;
+                    s.code().map(str::to_owned)
+                });
+                match code.as_deref() {
+                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists") => Ok(()),
+                    _ => Err(StorageError::new("create bucket", e)),
+                }
+            }
+        }
+    }
+
+    /// Checks that the bucket answers.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::new("head bucket", e))
+    }
+
+    /// Writes a small object in one request.
+    pub async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), StorageError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::new("put object", e))
+    }
+
+    /// Reads a whole (small) object into memory.
+    pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StorageError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| StorageError::new("get object", e))?;
+        let data = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::new("read object", e))?;
+        Ok(data.into_bytes())
+    }
+
+    /// Streams an object, or the inclusive byte range `range` of it.
+    pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ObjectBody, StorageError> {
+        let mut req = self.client.get_object().bucket(&self.bucket).key(key);
+        if let Some((start, end)) = range {
+            req = req.range(format!("bytes={start}-{end}"));
+        }
+        let out = req.send().await.map_err(|e| StorageError::new("get object", e))?;
+        let stream = futures::stream::unfold(out.body, |mut body| async move {
+            match body.next().await {
+                Some(Ok(bytes)) => Some((Ok(bytes), body)),
+                Some(Err(e)) => Some((Err(std::io::Error::other(e)), body)),
+                None => None,
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::new("delete object", e))
+    }
+
+    /// Every key under `prefix` (for operations and tests; paginates through the whole listing).
+    pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| StorageError::new("list objects", e))?;
+            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    /// Whether an object exists under `key`.
+    pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) => Err(StorageError::new("head object", e)),
+        }
+    }
+
+    /// A URL that lets anyone holding it read the object for `ttl`, answered with the given
+    /// content type and disposition where the store honours the `response-*` parameters.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        disposition: &str,
+    ) -> Result<String, StorageError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| StorageError::new("presign", e))?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_type(content_type)
+            .response_content_disposition(disposition)
+            .presigned(config)
+            .await
+            .map_err(|e| StorageError::new("presign", e))?;
+        Ok(req.uri().to_owned())
+    }
+
+    pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, StorageError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(|e| StorageError::new("create multipart upload", e))?;
+        out.upload_id
+            .ok_or_else(|| StorageError::new("create multipart upload", MissingField("UploadId")))
+    }
+
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: Bytes,
+    ) -> Result<String, StorageError> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| StorageError::new("upload part", e))?;
+        out.e_tag
+            .ok_or_else(|| StorageError::new("upload part", MissingField("ETag")))
+    }
+
+    pub async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[Part]) -> Result<(), StorageError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let parts = parts
+            .iter()
+            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build())
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::new("complete multipart upload", e))
+    }
+
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::new("abort multipart upload", e))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the response had no {0}")]
+struct MissingField(&'static str);
