@@ -113,7 +113,10 @@ impl Config {
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("lectern.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("lectern.db").display()
+            )
         } else {
             self.database_url.clone()
         }
@@ -139,11 +142,17 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
-        assert!(shown.contains("postgres://app:<redacted>@db/lectern"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:<redacted>@db/lectern"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn the_default_database_is_sqlite_in_the_data_dir() {
-        assert_eq!(Config::default().database_url(), "sqlite://data/lectern.db?mode=rwc");
+        assert_eq!(
+            Config::default().database_url(),
+            "sqlite://data/lectern.db?mode=rwc"
+        );
     }
 }

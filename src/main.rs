@@ -5,7 +5,11 @@ use lectern::config::Config;
 use lectern::startup::{Application, connect_db};
 
 #[derive(Parser)]
-#[command(name = "lectern", version, about = "Educational media library: ingest, catalogue, publish")]
+#[command(
+    name = "lectern",
+    version,
+    about = "Educational media library: ingest, catalogue, publish"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,7 +66,10 @@ async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create { name } => {
             let name = name.trim();
-            anyhow::ensure!(!name.is_empty() && name.chars().count() <= 100, "--name must be 1–100 characters");
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().count() <= 100,
+                "--name must be 1–100 characters"
+            );
             let mut raw = [0u8; 32];
             rand::fill(&mut raw);
             let token = format!("lct_{}", hex::encode(raw));
@@ -74,7 +81,11 @@ async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::List => {
             for t in db.tokens().await? {
-                let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
                 println!("{}\t{}\t{}", t.id, state, t.name);
             }
         }

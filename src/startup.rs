@@ -41,27 +41,62 @@ async fn connect_store(config: &Config) -> anyhow::Result<(ObjectStore, Option<E
         secret_key: config.s3_secret_key.clone(),
     };
     let embedded = if config.embedded_s3() {
-        // The embedded endpoint has one client, this process: fresh random credentials on every
-        // start are enough, and nothing secret is written to disk.
+        // The embedded endpoint's credentials are generated once per data folder: they must stay
+        // the same across restarts, because an unfinished multipart upload belongs to the key
+        // that started it.
         if settings.access_key.is_empty() || settings.secret_key.is_empty() {
-            settings.access_key = format!("lectern-{}", uuid::Uuid::new_v4().simple());
-            settings.secret_key = crate::http::extract::token_hash(&uuid::Uuid::new_v4().to_string());
+            (settings.access_key, settings.secret_key) = embedded_credentials(&config.data_dir)?;
         }
         let root = config.data_dir.join("objects");
-        let server = EmbeddedS3::start(&root, &config.s3_embedded_bind, &settings.access_key, &settings.secret_key)
-            .await
-            .with_context(|| format!("starting the embedded S3 endpoint on {}", config.s3_embedded_bind))?;
+        let server = EmbeddedS3::start(
+            &root,
+            &config.s3_embedded_bind,
+            &settings.access_key,
+            &settings.secret_key,
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "starting the embedded S3 endpoint on {}",
+                config.s3_embedded_bind
+            )
+        })?;
         settings.endpoint = server.endpoint();
         Some(server)
     } else {
         None
     };
     let store = ObjectStore::new(&settings);
-    store
-        .ensure_bucket()
-        .await
-        .with_context(|| format!("opening bucket {} at {}", settings.bucket, settings.endpoint))?;
+    store.ensure_bucket().await.with_context(|| {
+        format!(
+            "opening bucket {} at {}",
+            settings.bucket, settings.endpoint
+        )
+    })?;
     Ok((store, embedded))
+}
+
+/// Reads (or creates, readable by the owner only) the embedded endpoint's key pair.
+fn embedded_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String, String)> {
+    let path = data_dir.join("embedded-s3.key");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Some((access, secret)) = text.trim().split_once(':')
+    {
+        return Ok((access.to_owned(), secret.to_owned()));
+    }
+    let mut raw = [0u8; 32];
+    rand::fill(&mut raw);
+    let access = format!("lectern-{}", uuid::Uuid::new_v4().simple());
+    let secret = hex::encode(raw);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{access}:{secret}\n"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok((access, secret))
 }
 
 impl Application {
@@ -92,9 +127,12 @@ impl Application {
         let addr = listener.local_addr()?;
         let app = http::router(state.clone());
         let server = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown_signal())
-                .await
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
         });
         let sweep_every = Duration::from_secs((config.upload_expiry_secs / 2).clamp(1, 60));
         let sweeper = tokio::spawn(async move {

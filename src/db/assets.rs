@@ -73,7 +73,10 @@ impl Db {
     }
 
     /// The assets of several lessons at once.
-    pub async fn assets_of_lessons(&self, lesson_ids: &[&str]) -> Result<Vec<AssetRecord>, sqlx::Error> {
+    pub async fn assets_of_lessons(
+        &self,
+        lesson_ids: &[&str],
+    ) -> Result<Vec<AssetRecord>, sqlx::Error> {
         if lesson_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -91,10 +94,11 @@ impl Db {
     /// Deletes asset `id`; the blob stays, since other assets may share it.
     pub async fn delete_asset(&self, id: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        let lesson_id: Option<String> = sqlx::query_scalar("DELETE FROM assets WHERE id = $1 RETURNING lesson_id")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let lesson_id: Option<String> =
+            sqlx::query_scalar("DELETE FROM assets WHERE id = $1 RETURNING lesson_id")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(lesson_id) = &lesson_id {
             bump_lesson(&mut tx, lesson_id).await?;
             changes::append(&mut tx, Entity::Asset, id, lesson_id, Op::Delete).await?;
@@ -105,7 +109,7 @@ impl Db {
 
     /// How many blobs are stored and their total size, for the overview page.
     pub async fn blob_totals(&self) -> Result<(i64, i64), sqlx::Error> {
-        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs")
+        sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blobs")
             .fetch_one(self.pool())
             .await
     }
@@ -113,7 +117,10 @@ impl Db {
 
 /// Records an asset inside an open transaction (the resumable upload also marks itself done in
 /// the same one).
-pub(super) async fn record_asset_in(tx: &mut Tx, new: &NewAsset<'_>) -> Result<Recorded, sqlx::Error> {
+pub(super) async fn record_asset_in(
+    tx: &mut Tx,
+    new: &NewAsset<'_>,
+) -> Result<Recorded, sqlx::Error> {
     let exists: Option<String> = sqlx::query_scalar("SELECT id FROM lessons WHERE id = $1")
         .bind(new.lesson_id)
         .fetch_optional(&mut **tx)

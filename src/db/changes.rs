@@ -68,9 +68,10 @@ pub async fn append(
     lesson_id: &str,
     op: Op,
 ) -> Result<i64, sqlx::Error> {
-    let seq: i64 = sqlx::query_scalar("UPDATE change_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-        .fetch_one(&mut **tx)
-        .await?;
+    let seq: i64 =
+        sqlx::query_scalar("UPDATE change_head SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(&mut **tx)
+            .await?;
     sqlx::query(
         "INSERT INTO changes (seq, entity, entity_id, lesson_id, op, at) VALUES ($1, $2, $3, $4, $5, $6)",
     )

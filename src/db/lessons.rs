@@ -84,7 +84,10 @@ impl Db {
         write_tags(&mut tx, &id, &f.tags).await?;
         changes::append(&mut tx, Entity::Lesson, &id, &id, Op::Create).await?;
         tx.commit().await?;
-        Ok(self.lesson(&id).await?.expect("a lesson just created exists"))
+        Ok(self
+            .lesson(&id)
+            .await?
+            .expect("a lesson just created exists"))
     }
 
     /// The lesson `id` with its tags, whatever its status; callers apply visibility.
@@ -95,10 +98,12 @@ impl Db {
                 .fetch_optional(self.pool())
                 .await?;
         let Some(mut row) = row else { return Ok(None) };
-        row.tags = sqlx::query_scalar("SELECT tag FROM lesson_tags WHERE lesson_id = $1 ORDER BY position")
-            .bind(id)
-            .fetch_all(self.pool())
-            .await?;
+        row.tags = sqlx::query_scalar(
+            "SELECT tag FROM lesson_tags WHERE lesson_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
         Ok(Some(row))
     }
 
@@ -266,7 +271,11 @@ impl Db {
     }
 }
 
-async fn write_tags(tx: &mut super::Tx, lesson_id: &str, tags: &[String]) -> Result<(), sqlx::Error> {
+async fn write_tags(
+    tx: &mut super::Tx,
+    lesson_id: &str,
+    tags: &[String],
+) -> Result<(), sqlx::Error> {
     for (position, tag) in tags.iter().enumerate() {
         sqlx::query("INSERT INTO lesson_tags (lesson_id, tag, position) VALUES ($1, $2, $3)")
             .bind(lesson_id)

@@ -14,28 +14,37 @@ pub struct TokenRecord {
 }
 
 impl Db {
-    pub async fn create_token(&self, name: &str, token_hash: &str) -> Result<TokenRecord, sqlx::Error> {
+    pub async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<TokenRecord, sqlx::Error> {
         let id = new_id();
-        sqlx::query("INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
-            .bind(name)
-            .bind(token_hash)
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
-        sqlx::query_as("SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE id = $1")
-            .bind(&id)
-            .fetch_one(self.pool())
-            .await
+        sqlx::query(
+            "INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        sqlx::query_as(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE id = $1",
+        )
+        .bind(&id)
+        .fetch_one(self.pool())
+        .await
     }
 
     /// The id of the live token with this hash, noting that it was used.
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<String>, sqlx::Error> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-                .bind(token_hash)
-                .fetch_optional(self.pool())
-                .await?;
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
         if let Some(id) = &id {
             // Recorded at most once a minute, so reads do not turn into a write each.
             let now = now_ms();
@@ -53,18 +62,22 @@ impl Db {
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, sqlx::Error> {
-        sqlx::query_as("SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id")
-            .fetch_all(self.pool())
-            .await
+        sqlx::query_as(
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await
     }
 
     pub async fn revoke_token(&self, id: &str) -> Result<bool, sqlx::Error> {
-        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
         Ok(n == 1)
     }
 }

@@ -86,7 +86,12 @@ impl Db {
     }
 
     /// Takes (or renews, with the same token) the lease on upload `id` until `until`.
-    pub async fn lease_upload(&self, id: &str, token: &str, until: i64) -> Result<bool, sqlx::Error> {
+    pub async fn lease_upload(
+        &self,
+        id: &str,
+        token: &str,
+        until: i64,
+    ) -> Result<bool, sqlx::Error> {
         let n = sqlx::query(
             "UPDATE uploads SET lease_token = $2, lease_until = $3 WHERE id = $1 \
              AND (lease_token IS NULL OR lease_token = $2 OR lease_until < $4)",

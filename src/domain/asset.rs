@@ -39,7 +39,10 @@ impl AssetRole {
             "subtitle" => Ok(Self::Subtitle),
             "attachment" => Ok(Self::Attachment),
             "poster" => Ok(Self::Poster),
-            _ => Err(Invalid::new("role", "must be one of master, subtitle, attachment, poster")),
+            _ => Err(Invalid::new(
+                "role",
+                "must be one of master, subtitle, attachment, poster",
+            )),
         }
     }
 }
@@ -70,7 +73,11 @@ struct Format {
     signature: Signature,
 }
 
-const fn sniffed(extensions: &'static [&'static str], family: Family, types: &'static [&'static str]) -> Format {
+const fn sniffed(
+    extensions: &'static [&'static str],
+    family: Family,
+    types: &'static [&'static str],
+) -> Format {
     Format {
         extensions,
         family,
@@ -78,7 +85,11 @@ const fn sniffed(extensions: &'static [&'static str], family: Family, types: &'s
     }
 }
 
-const fn text(extensions: &'static [&'static str], family: Family, prefix: Option<&'static str>) -> Format {
+const fn text(
+    extensions: &'static [&'static str],
+    family: Family,
+    prefix: Option<&'static str>,
+) -> Format {
     Format {
         extensions,
         family,
@@ -88,10 +99,18 @@ const fn text(extensions: &'static [&'static str], family: Family, prefix: Optio
 
 /// The allow-list: every format Lectern accepts, by extension, with how its bytes are recognised.
 const FORMATS: &[Format] = &[
-    sniffed(&["mp4", "m4v"], Family::Video, &["video/mp4", "video/x-m4v", "video/quicktime"]),
+    sniffed(
+        &["mp4", "m4v"],
+        Family::Video,
+        &["video/mp4", "video/x-m4v", "video/quicktime"],
+    ),
     sniffed(&["mov"], Family::Video, &["video/quicktime", "video/mp4"]),
     sniffed(&["mkv"], Family::Video, &["video/x-matroska"]),
-    sniffed(&["webm"], Family::Video, &["video/webm", "video/x-matroska"]),
+    sniffed(
+        &["webm"],
+        Family::Video,
+        &["video/webm", "video/x-matroska"],
+    ),
     sniffed(&["avi"], Family::Video, &["video/x-msvideo"]),
     sniffed(&["wmv"], Family::Video, &["video/x-ms-wmv"]),
     sniffed(&["mpg", "mpeg"], Family::Video, &["video/mpeg"]),
@@ -105,9 +124,21 @@ const FORMATS: &[Format] = &[
     sniffed(&["flac"], Family::Audio, &["audio/x-flac"]),
     sniffed(&["amr"], Family::Audio, &["audio/amr"]),
     sniffed(&["pdf"], Family::Document, &["application/pdf"]),
-    sniffed(&["doc"], Family::Document, &["application/msword", "application/x-ole-storage"]),
-    sniffed(&["xls"], Family::Document, &["application/vnd.ms-excel", "application/x-ole-storage"]),
-    sniffed(&["ppt"], Family::Document, &["application/vnd.ms-powerpoint", "application/x-ole-storage"]),
+    sniffed(
+        &["doc"],
+        Family::Document,
+        &["application/msword", "application/x-ole-storage"],
+    ),
+    sniffed(
+        &["xls"],
+        Family::Document,
+        &["application/vnd.ms-excel", "application/x-ole-storage"],
+    ),
+    sniffed(
+        &["ppt"],
+        Family::Document,
+        &["application/vnd.ms-powerpoint", "application/x-ole-storage"],
+    ),
     sniffed(
         &["docx"],
         Family::Document,
@@ -123,9 +154,21 @@ const FORMATS: &[Format] = &[
         Family::Document,
         &["application/vnd.openxmlformats-officedocument.presentationml.presentation"],
     ),
-    sniffed(&["odt"], Family::Document, &["application/vnd.oasis.opendocument.text"]),
-    sniffed(&["ods"], Family::Document, &["application/vnd.oasis.opendocument.spreadsheet"]),
-    sniffed(&["odp"], Family::Document, &["application/vnd.oasis.opendocument.presentation"]),
+    sniffed(
+        &["odt"],
+        Family::Document,
+        &["application/vnd.oasis.opendocument.text"],
+    ),
+    sniffed(
+        &["ods"],
+        Family::Document,
+        &["application/vnd.oasis.opendocument.spreadsheet"],
+    ),
+    sniffed(
+        &["odp"],
+        Family::Document,
+        &["application/vnd.oasis.opendocument.presentation"],
+    ),
     sniffed(&["epub"], Family::Document, &["application/epub+zip"]),
     sniffed(&["jpg", "jpeg"], Family::Image, &["image/jpeg"]),
     sniffed(&["png"], Family::Image, &["image/png"]),
@@ -159,11 +202,19 @@ fn accepts(role: AssetRole, kind: LessonKind, family: Family) -> bool {
 
 /// Checks, before any byte arrives, that a file named with `extension` may be a `role` asset of
 /// a lesson of `kind`.
-pub fn admit_name(extension: Option<&str>, role: AssetRole, kind: LessonKind) -> Result<(), Refused> {
+pub fn admit_name(
+    extension: Option<&str>,
+    role: AssetRole,
+    kind: LessonKind,
+) -> Result<(), Refused> {
     admitted_format(extension.ok_or(Refused::NoExtension)?, role, kind).map(|_| ())
 }
 
-fn admitted_format(ext: &str, role: AssetRole, kind: LessonKind) -> Result<&'static Format, Refused> {
+fn admitted_format(
+    ext: &str,
+    role: AssetRole,
+    kind: LessonKind,
+) -> Result<&'static Format, Refused> {
     let format = FORMATS
         .iter()
         .find(|f| f.extensions.contains(&ext))
@@ -252,7 +303,9 @@ pub fn sniff(
             let essence = mime_guess::from_ext(ext).first_or_text_plain();
             format!("{essence}; charset=utf-8")
         }
-        _ => mime_guess::from_ext(ext).first_or_octet_stream().to_string(),
+        _ => mime_guess::from_ext(ext)
+            .first_or_octet_stream()
+            .to_string(),
     };
     let download = !matches!(format.family, Family::Video | Family::Audio | Family::Image);
     Ok(Sniffed {
@@ -299,13 +352,32 @@ mod tests {
     fn html_renamed_mp4_is_refused() {
         let html = b"<!DOCTYPE html><html><script>alert(1)</script></html>";
         let err = sniff(html, Some("mp4"), AssetRole::Master, LessonKind::Video).unwrap_err();
-        assert!(matches!(err, Refused::Mismatch { .. } | Refused::Unrecognised(_)), "{err:?}");
+        assert!(
+            matches!(err, Refused::Mismatch { .. } | Refused::Unrecognised(_)),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn markup_is_never_text() {
-        assert!(sniff(b"<svg onload=alert(1)>", Some("txt"), AssetRole::Attachment, LessonKind::Video).is_err());
-        assert!(sniff(b"  <html>", Some("srt"), AssetRole::Subtitle, LessonKind::Video).is_err());
+        assert!(
+            sniff(
+                b"<svg onload=alert(1)>",
+                Some("txt"),
+                AssetRole::Attachment,
+                LessonKind::Video
+            )
+            .is_err()
+        );
+        assert!(
+            sniff(
+                b"  <html>",
+                Some("srt"),
+                AssetRole::Subtitle,
+                LessonKind::Video
+            )
+            .is_err()
+        );
         assert!(sniff(b"x", Some("html"), AssetRole::Attachment, LessonKind::Video).is_err());
         assert!(sniff(b"x", Some("svg"), AssetRole::Poster, LessonKind::Video).is_err());
     }
@@ -322,8 +394,24 @@ mod tests {
         let vtt = "WEBVTT\n\n00:00.000 --> 00:01.000\n同志们好\n".as_bytes();
         let s = sniff(vtt, Some("vtt"), AssetRole::Subtitle, LessonKind::Video).unwrap();
         assert_eq!(s.content_type, "text/vtt; charset=utf-8");
-        assert!(sniff(b"not a vtt", Some("vtt"), AssetRole::Subtitle, LessonKind::Video).is_err());
-        assert!(sniff(b"\xff\xfe\x00bad", Some("srt"), AssetRole::Subtitle, LessonKind::Video).is_err());
+        assert!(
+            sniff(
+                b"not a vtt",
+                Some("vtt"),
+                AssetRole::Subtitle,
+                LessonKind::Video
+            )
+            .is_err()
+        );
+        assert!(
+            sniff(
+                b"\xff\xfe\x00bad",
+                Some("srt"),
+                AssetRole::Subtitle,
+                LessonKind::Video
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ impl FileName {
     /// over 255 bytes of UTF-8, the limit of common file systems.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.chars().any(char::is_control) {
-            return Err(Invalid::new("filename", "must not contain control characters"));
+            return Err(Invalid::new(
+                "filename",
+                "must not contain control characters",
+            ));
         }
         let last = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
         if last.is_empty() || last == "." || last == ".." {
@@ -42,8 +45,16 @@ mod tests {
 
     #[test]
     fn directories_are_stripped() {
-        assert_eq!(FileName::parse("../../etc/passwd").unwrap().as_str(), "passwd");
-        assert_eq!(FileName::parse("C:\\Users\\a\\第一讲.mp4").unwrap().as_str(), "第一讲.mp4");
+        assert_eq!(
+            FileName::parse("../../etc/passwd").unwrap().as_str(),
+            "passwd"
+        );
+        assert_eq!(
+            FileName::parse("C:\\Users\\a\\第一讲.mp4")
+                .unwrap()
+                .as_str(),
+            "第一讲.mp4"
+        );
     }
 
     #[test]
@@ -56,7 +67,10 @@ mod tests {
 
     #[test]
     fn extensions_are_lower_case() {
-        assert_eq!(FileName::parse("A.MP4").unwrap().extension().as_deref(), Some("mp4"));
+        assert_eq!(
+            FileName::parse("A.MP4").unwrap().extension().as_deref(),
+            Some("mp4")
+        );
         assert_eq!(FileName::parse(".bashrc").unwrap().extension(), None);
         assert_eq!(FileName::parse("README").unwrap().extension(), None);
     }

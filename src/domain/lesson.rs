@@ -26,7 +26,10 @@ impl LessonKind {
             "video" => Ok(Self::Video),
             "audio" => Ok(Self::Audio),
             "document" => Ok(Self::Document),
-            _ => Err(Invalid::new("kind", "must be one of video, audio, document")),
+            _ => Err(Invalid::new(
+                "kind",
+                "must be one of video, audio, document",
+            )),
         }
     }
 }
@@ -55,7 +58,10 @@ impl LessonStatus {
             "draft" => Ok(Self::Draft),
             "published" => Ok(Self::Published),
             "withdrawn" => Ok(Self::Withdrawn),
-            _ => Err(Invalid::new("status", "must be one of draft, published, withdrawn")),
+            _ => Err(Invalid::new(
+                "status",
+                "must be one of draft, published, withdrawn",
+            )),
         }
     }
 }
@@ -70,7 +76,10 @@ fn text(
 ) -> Result<String, Invalid> {
     let value = value.trim();
     if value.chars().count() > max_chars {
-        return Err(Invalid::new(field, format!("must be at most {max_chars} characters")));
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
     if !value.chars().all(allowed) {
@@ -139,7 +148,10 @@ pub fn language(s: &str) -> Result<String, Invalid> {
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(Invalid::new("language", "must be a language tag such as zh-CN or en"))
+        Err(Invalid::new(
+            "language",
+            "must be a language tag such as zh-CN or en",
+        ))
     }
 }
 
@@ -161,19 +173,27 @@ pub fn date(field: &'static str, s: &str) -> Result<String, Invalid> {
 pub struct RegionCode(String);
 
 const PROVINCES: &[u8] = &[
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53,
-    54, 61, 62, 63, 64, 65, 71, 81, 82,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
 ];
 
 impl RegionCode {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        let err = || Invalid::new("region_code", "must be a six-digit GB/T 2260 administrative code");
+        let err = || {
+            Invalid::new(
+                "region_code",
+                "must be a six-digit GB/T 2260 administrative code",
+            )
+        };
         if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
         let province: u8 = s[0..2].parse().map_err(|_| err())?;
         if !PROVINCES.contains(&province) {
-            return Err(Invalid::new("region_code", format!("{province:02} is not a province code")));
+            return Err(Invalid::new(
+                "region_code",
+                format!("{province:02} is not a province code"),
+            ));
         }
         if &s[2..4] == "00" && &s[4..6] != "00" {
             return Err(err());
@@ -217,13 +237,22 @@ mod tests {
     #[test]
     fn region_subtree_prefix_depends_on_level() {
         assert_eq!(RegionCode::parse("110000").unwrap().subtree_prefix(), "11");
-        assert_eq!(RegionCode::parse("110100").unwrap().subtree_prefix(), "1101");
-        assert_eq!(RegionCode::parse("110105").unwrap().subtree_prefix(), "110105");
+        assert_eq!(
+            RegionCode::parse("110100").unwrap().subtree_prefix(),
+            "1101"
+        );
+        assert_eq!(
+            RegionCode::parse("110105").unwrap().subtree_prefix(),
+            "110105"
+        );
     }
 
     #[test]
     fn titles_are_trimmed_bounded_and_single_line() {
-        assert_eq!(Title::parse("  党史学习教育  ").unwrap().as_str(), "党史学习教育");
+        assert_eq!(
+            Title::parse("  党史学习教育  ").unwrap().as_str(),
+            "党史学习教育"
+        );
         assert!(Title::parse("   ").is_err());
         assert!(Title::parse("a\nb").is_err());
         assert!(Title::parse(&"字".repeat(200)).is_ok());

@@ -74,7 +74,11 @@ fn resolve(part: &str, len: u64) -> Option<Option<ByteRange>> {
         return None;
     }
     let start: u64 = first.parse().ok()?;
-    let end: Option<u64> = if last.is_empty() { None } else { Some(last.parse().ok()?) };
+    let end: Option<u64> = if last.is_empty() {
+        None
+    } else {
+        Some(last.parse().ok()?)
+    };
     if end.is_some_and(|e| e < start) {
         return None;
     }
@@ -117,6 +121,9 @@ mod tests {
     #[test]
     fn several_ranges_are_served_whole() {
         assert_eq!(parse(Some("bytes=0-1, 4-5"), 10), RangeRequest::Multiple);
-        assert_eq!(parse(Some("bytes=20-30, 40-50"), 10), RangeRequest::Unsatisfiable);
+        assert_eq!(
+            parse(Some("bytes=20-30, 40-50"), 10),
+            RangeRequest::Unsatisfiable
+        );
     }
 }

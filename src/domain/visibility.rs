@@ -62,7 +62,9 @@ mod tests {
 
     #[test]
     fn operators_see_and_change_everything() {
-        let op = Caller::Operator { token_id: "t".into() };
+        let op = Caller::Operator {
+            token_id: "t".into(),
+        };
         assert!(read_scope(&op).allows(LessonStatus::Draft));
         assert!(may_write(&op));
     }

@@ -133,7 +133,10 @@ impl AppError {
             source = s.source();
         }
         tracing::error!(error = %chain, "internal error");
-        Self::new(Code::Internal, "an internal error occurred; it has been logged")
+        Self::new(
+            Code::Internal,
+            "an internal error occurred; it has been logged",
+        )
     }
 
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {

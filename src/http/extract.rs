@@ -20,17 +20,25 @@ impl FromRequestParts<AppState> for Caller {
     /// No `Authorization` header makes an anonymous caller; a header that is not a valid, live
     /// bearer token is refused with 401 even where anonymous access would be allowed, so a
     /// client with a broken token finds out.
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Ok(Caller::Anonymous);
         };
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 200)
-            .ok_or_else(|| AppError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+            .ok_or_else(|| {
+                AppError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
         match state.db.token_by_hash(&token_hash(token)).await? {
             Some(token_id) => Ok(Caller::Operator { token_id }),
             None => Err(AppError::unauthorized("the token is not valid")),
@@ -44,7 +52,10 @@ pub struct Writer(pub Caller);
 impl FromRequestParts<AppState> for Writer {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         if visibility::may_write(&caller) {
             Ok(Writer(caller))

@@ -44,7 +44,10 @@ const JSON_LIMIT: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/lessons", get(lessons::list_lessons).post(lessons::create_lesson))
+        .route(
+            "/lessons",
+            get(lessons::list_lessons).post(lessons::create_lesson),
+        )
         .route(
             "/lessons/{id}",
             get(lessons::get_lesson)
@@ -54,7 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route("/lessons/{id}/publish", post(lessons::publish_lesson))
         .route("/lessons/{id}/withdraw", post(lessons::withdraw_lesson))
         .route("/lessons/{id}/assets", post(assets::upload_asset))
-        .route("/assets/{id}", get(assets::get_asset).delete(assets::delete_asset))
+        .route(
+            "/assets/{id}",
+            get(assets::get_asset).delete(assets::delete_asset),
+        )
         .route("/assets/{id}/content", get(assets::asset_content))
         .route("/assets/{id}/url", get(assets::asset_url))
         .route("/uploads", post(uploads::create).options(uploads::options))
@@ -81,7 +87,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
-            AppError::new(Code::Internal, "an internal error occurred; it has been logged").into_response()
+            AppError::new(
+                Code::Internal,
+                "an internal error occurred; it has been logged",
+            )
+            .into_response()
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -92,7 +102,10 @@ async fn not_found() -> AppError {
 }
 
 async fn method_not_allowed() -> AppError {
-    AppError::new(Code::MethodNotAllowed, "this resource does not support that method")
+    AppError::new(
+        Code::MethodNotAllowed,
+        "this resource does not support that method",
+    )
 }
 
 async fn live() -> Json<serde_json::Value> {

@@ -16,7 +16,8 @@ fn ok(description: &str, schema: &str) -> Value {
 }
 
 pub async fn document() -> Json<Value> {
-    let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let id =
+        json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
     let tus_headers = "tus 1.0: Tus-Resumable, Upload-Offset, Upload-Length, Upload-Metadata (lesson_id, role, filename), Upload-Checksum (sha1|sha256), Upload-Expires";
     Json(json!({
         "openapi": "3.1.0",

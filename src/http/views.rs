@@ -74,7 +74,11 @@ pub struct LessonView {
 impl LessonView {
     pub fn new(l: LessonRecord, assets: &[AssetRecord]) -> Self {
         Self {
-            assets: assets.iter().filter(|a| a.lesson_id == l.id).map(AssetView::from).collect(),
+            assets: assets
+                .iter()
+                .filter(|a| a.lesson_id == l.id)
+                .map(AssetView::from)
+                .collect(),
             id: l.id,
             title: l.title,
             description: l.description,
@@ -108,6 +112,9 @@ mod tests {
     #[test]
     fn dates_are_formatted_for_the_wire() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(http_date(1_700_000_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+        assert_eq!(
+            http_date(1_700_000_000_000),
+            "Tue, 14 Nov 2023 22:13:20 GMT"
+        );
     }
 }

@@ -18,8 +18,14 @@ pub fn templates() -> minijinja::Environment<'static> {
 }
 
 fn render(state: &AppState, name: &str, ctx: minijinja::Value) -> Result<Html<String>, AppError> {
-    let template = state.templates.get_template(name).map_err(|e| AppError::internal(&e))?;
-    template.render(ctx).map(Html).map_err(|e| AppError::internal(&e))
+    let template = state
+        .templates
+        .get_template(name)
+        .map_err(|e| AppError::internal(&e))?;
+    template
+        .render(ctx)
+        .map(Html)
+        .map_err(|e| AppError::internal(&e))
 }
 
 /// `/`: what this instance holds, and where the API is described.

@@ -81,8 +81,10 @@ impl ResumableSha256 {
             tail.push(0);
         }
         tail.extend_from_slice(&(self.len * 8).to_be_bytes());
-        let blocks: Vec<GenericArray<u8, U64>> =
-            tail.chunks_exact(64).map(|c| *GenericArray::from_slice(c)).collect();
+        let blocks: Vec<GenericArray<u8, U64>> = tail
+            .chunks_exact(64)
+            .map(|c| *GenericArray::from_slice(c))
+            .collect();
         sha2::compress256(&mut state, &blocks);
         let mut out = [0u8; 32];
         for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
@@ -114,7 +116,11 @@ impl ResumableSha256 {
         }
         let len = u64::from_be_bytes(raw[32..40].try_into().ok()?);
         let pending = raw[40..].to_vec();
-        (len % 64 == pending.len() as u64).then_some(Self { state, len, pending })
+        (len % 64 == pending.len() as u64).then_some(Self {
+            state,
+            len,
+            pending,
+        })
     }
 }
 
@@ -133,7 +139,11 @@ mod tests {
             let d = data(n);
             let mut h = ResumableSha256::new();
             h.update(&d);
-            assert_eq!(h.finalize().as_slice(), Sha256::digest(&d).as_slice(), "length {n}");
+            assert_eq!(
+                h.finalize().as_slice(),
+                Sha256::digest(&d).as_slice(),
+                "length {n}"
+            );
         }
     }
 

@@ -77,7 +77,11 @@ pub fn new_object_key() -> String {
 
 /// Parses the role and filename of an upload and checks, before any byte arrives, that such a
 /// file may be attached to `kind` lessons.
-pub fn admit(role: &str, filename: &str, kind: LessonKind) -> Result<(AssetRole, FileName), IngestError> {
+pub fn admit(
+    role: &str,
+    filename: &str,
+    kind: LessonKind,
+) -> Result<(AssetRole, FileName), IngestError> {
     let role = AssetRole::parse(role)?;
     let filename = FileName::parse(filename)?;
     crate::domain::asset::admit_name(filename.extension().as_deref(), role, kind)?;
@@ -101,7 +105,9 @@ impl Ingest {
     {
         let kind = LessonKind::parse(&lesson.kind)?;
         if declared_len.is_some_and(|n| n > self.max_bytes) {
-            return Err(IngestError::TooLarge { limit: self.max_bytes });
+            return Err(IngestError::TooLarge {
+                limit: self.max_bytes,
+            });
         }
         let mut body = Counted::new(body, self.max_bytes);
         let mut buf = BytesMut::with_capacity(64 * 1024);
@@ -119,11 +125,23 @@ impl Ingest {
             // The whole file arrived within the first part: one PUT is enough.
             hasher.update(&buf);
             let size = buf.len() as i64;
-            self.store.put(&key, buf.freeze(), &sniffed.content_type).await?;
-            return self.record(lesson, role, filename, &sniffed, &hasher, size, &key).await;
+            self.store
+                .put(&key, buf.freeze(), &sniffed.content_type)
+                .await?;
+            return self
+                .record(lesson, role, filename, &sniffed, &hasher, size, &key)
+                .await;
         }
-        let upload_id = self.store.create_multipart(&key, &sniffed.content_type).await?;
-        let mut sink = PartSink::new(self.store.clone(), key.clone(), upload_id.clone(), Vec::new());
+        let upload_id = self
+            .store
+            .create_multipart(&key, &sniffed.content_type)
+            .await?;
+        let mut sink = PartSink::new(
+            self.store.clone(),
+            key.clone(),
+            upload_id.clone(),
+            Vec::new(),
+        );
         let streamed = async {
             loop {
                 while buf.len() >= PART_SIZE {
@@ -151,13 +169,24 @@ impl Ingest {
             return Err(e);
         }
         sink.complete().await?;
-        self.record(lesson, role, filename, &sniffed, &hasher, body.seen as i64, &key)
-            .await
+        self.record(
+            lesson,
+            role,
+            filename,
+            &sniffed,
+            &hasher,
+            body.seen as i64,
+            &key,
+        )
+        .await
     }
 
     /// Records a stored object as an asset, deleting the object again if its bytes were already
     /// stored or the lesson went away meanwhile.
-    #[expect(clippy::too_many_arguments, reason = "each is a distinct fact of the new asset")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is a distinct fact of the new asset"
+    )]
     async fn record(
         &self,
         lesson: &LessonRecord,
@@ -226,7 +255,11 @@ where
     E: std::fmt::Display,
 {
     fn new(inner: S, limit: u64) -> Self {
-        Self { inner, seen: 0, limit }
+        Self {
+            inner,
+            seen: 0,
+            limit,
+        }
     }
 
     /// Appends the next chunk to `buf`; `false` at the end of the body.

@@ -9,7 +9,7 @@
 //! leaves the upload where it was, and the client resumes from the offset HEAD reports.
 
 use super::hash::ResumableSha256;
-use super::{IngestError, Ingest, MIN_PART_SIZE, PART_SIZE, admit, disposition, new_object_key};
+use super::{Ingest, IngestError, MIN_PART_SIZE, PART_SIZE, admit, disposition, new_object_key};
 use crate::db::assets::{AssetRecord, NewAsset};
 use crate::db::uploads::{Progress, UploadRecord};
 use crate::db::{new_id, now_ms};
@@ -77,7 +77,9 @@ impl Ingest {
         length: u64,
     ) -> Result<UploadRecord, IngestError> {
         if length > self.max_bytes {
-            return Err(IngestError::TooLarge { limit: self.max_bytes });
+            return Err(IngestError::TooLarge {
+                limit: self.max_bytes,
+            });
         }
         if length == 0 {
             return Err(crate::domain::asset::Refused::Empty.into());
@@ -90,7 +92,10 @@ impl Ingest {
         let kind = LessonKind::parse(&lesson.kind)?;
         let (role, filename) = admit(role, filename, kind)?;
         let key = new_object_key();
-        let multipart_id = self.store.create_multipart(&key, "application/octet-stream").await?;
+        let multipart_id = self
+            .store
+            .create_multipart(&key, "application/octet-stream")
+            .await?;
         let now = now_ms();
         let record = UploadRecord {
             id: uuid::Uuid::new_v4().simple().to_string(),
@@ -118,7 +123,11 @@ impl Ingest {
 
     /// The upload `id`, if it exists and has not expired. An expired one is cleaned up on sight.
     pub async fn upload_status(&self, id: &str) -> Result<UploadRecord, IngestError> {
-        let upload = self.db.upload(id).await?.ok_or(IngestError::UploadNotFound)?;
+        let upload = self
+            .db
+            .upload(id)
+            .await?
+            .ok_or(IngestError::UploadNotFound)?;
         if upload.expires_at < now_ms() && upload.lease_until.is_none_or(|t| t < now_ms()) {
             self.discard(&upload).await?;
             return Err(IngestError::Expired);
@@ -130,7 +139,11 @@ impl Ingest {
     pub async fn terminate_upload(&self, id: &str) -> Result<(), IngestError> {
         let upload = self.upload_status(id).await?;
         let token = new_id();
-        if !self.db.lease_upload(id, &token, now_ms() + self.lease_ms).await? {
+        if !self
+            .db
+            .lease_upload(id, &token, now_ms() + self.lease_ms)
+            .await?
+        {
             return Err(IngestError::Locked);
         }
         self.discard(&upload).await
@@ -139,7 +152,11 @@ impl Ingest {
     /// Aborts an upload's multipart upload, deletes its tail and its row.
     async fn discard(&self, upload: &UploadRecord) -> Result<(), IngestError> {
         if upload.asset_id.is_none() {
-            if let Err(e) = self.store.abort_multipart(&upload.object_key, &upload.multipart_id).await {
+            if let Err(e) = self
+                .store
+                .abort_multipart(&upload.object_key, &upload.multipart_id)
+                .await
+            {
                 tracing::warn!(error = %e, upload = %upload.id, "could not abort a multipart upload");
             }
             if let Some(tail) = &upload.tail_key {
@@ -181,11 +198,18 @@ impl Ingest {
             });
         }
         let token = new_id();
-        if !self.db.lease_upload(id, &token, now_ms() + self.lease_ms).await? {
+        if !self
+            .db
+            .lease_upload(id, &token, now_ms() + self.lease_ms)
+            .await?
+        {
             return Err(IngestError::Locked);
         }
         let result = self.write_patch(&upload, &token, checksum, body).await;
-        if !matches!(result, Ok(Patched::Complete { .. }) | Err(IngestError::Refused(_))) {
+        if !matches!(
+            result,
+            Ok(Patched::Complete { .. }) | Err(IngestError::Refused(_))
+        ) {
             self.db.release_upload(id, &token).await?;
         }
         result
@@ -202,9 +226,13 @@ impl Ingest {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let corrupt = |what: &'static str| IngestError::Storage(crate::storage::StorageError::corrupt_state(what));
-        let mut hasher = ResumableSha256::decode(&upload.hash_state).ok_or_else(|| corrupt("hash state"))?;
-        let parts: Vec<Part> = serde_json::from_str(&upload.parts).map_err(|_| corrupt("part list"))?;
+        let corrupt = |what: &'static str| {
+            IngestError::Storage(crate::storage::StorageError::corrupt_state(what))
+        };
+        let mut hasher =
+            ResumableSha256::decode(&upload.hash_state).ok_or_else(|| corrupt("hash state"))?;
+        let parts: Vec<Part> =
+            serde_json::from_str(&upload.parts).map_err(|_| corrupt("part list"))?;
         let mut sink = PartSink::new(
             self.store.clone(),
             upload.object_key.clone(),
@@ -255,7 +283,11 @@ impl Ingest {
                 sink.send(buf.split_to(PART_SIZE)).await?;
             }
             if now_ms() - renewed_at > self.lease_ms / 3 {
-                if !self.db.lease_upload(&upload.id, token, now_ms() + self.lease_ms).await? {
+                if !self
+                    .db
+                    .lease_upload(&upload.id, token, now_ms() + self.lease_ms)
+                    .await?
+                {
                     return Err(IngestError::Locked);
                 }
                 renewed_at = now_ms();
@@ -273,7 +305,9 @@ impl Ingest {
         }
         let complete = received == upload.length;
         if content_type.is_none() && at_start && complete {
-            let s = self.sniff_upload(upload, &buf[..buf.len().min(SNIFF_LEN)]).await?;
+            let s = self
+                .sniff_upload(upload, &buf[..buf.len().min(SNIFF_LEN)])
+                .await?;
             content_type = Some(s.0);
             download = s.1;
         }
@@ -307,7 +341,9 @@ impl Ingest {
             if asset.is_err() {
                 self.db.delete_upload(&upload.id).await?;
             }
-            return Ok(Patched::Complete { asset: Box::new(asset?) });
+            return Ok(Patched::Complete {
+                asset: Box::new(asset?),
+            });
         }
 
         // Not complete: what can be a part becomes one, the rest is the new tail.
@@ -316,7 +352,9 @@ impl Ingest {
             sink.send(buf).await?;
         } else if !buf.is_empty() {
             let key = format!("uploads/{}/tail-{}", upload.id, new_id());
-            self.store.put(&key, buf.freeze(), "application/octet-stream").await?;
+            self.store
+                .put(&key, buf.freeze(), "application/octet-stream")
+                .await?;
             new_tail = Some(key);
         }
         let parts = serde_json::to_string(sink.flush().await?).map_err(|_| corrupt("part list"))?;
@@ -353,7 +391,11 @@ impl Ingest {
     }
 
     /// Sniffs an upload's first bytes; a refused upload is discarded whole.
-    async fn sniff_upload(&self, upload: &UploadRecord, head: &[u8]) -> Result<(String, bool), IngestError> {
+    async fn sniff_upload(
+        &self,
+        upload: &UploadRecord,
+        head: &[u8],
+    ) -> Result<(String, bool), IngestError> {
         let lesson = self.db.lesson(&upload.lesson_id).await?;
         let kind = match &lesson {
             Some(l) => LessonKind::parse(&l.kind)?,

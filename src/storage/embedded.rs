@@ -20,7 +20,12 @@ pub struct EmbeddedS3 {
 impl EmbeddedS3 {
     /// Serves the folder `root` (created if missing) on `bind`, accepting only requests signed
     /// with `access_key`/`secret_key`.
-    pub async fn start(root: &Path, bind: &str, access_key: &str, secret_key: &str) -> anyhow::Result<Self> {
+    pub async fn start(
+        root: &Path,
+        bind: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root)?;
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut builder = S3ServiceBuilder::new(fs);
@@ -34,7 +39,9 @@ impl EmbeddedS3 {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
-                let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });

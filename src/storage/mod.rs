@@ -12,7 +12,9 @@ mod multipart;
 pub use multipart::{Part, PartSink};
 
 use aws_credential_types::Credentials;
-use aws_sdk_s3::config::{BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
@@ -89,10 +91,23 @@ impl ObjectStore {
 
     /// Creates the bucket unless it exists.
     pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
-        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
-        match self.client.create_bucket().bucket(&self.bucket).send().await {
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => {
                 let code = e.as_service_error().and_then(|s| {
@@ -119,7 +134,12 @@ impl ObjectStore {
     }
 
     /// Writes a small object in one request.
-    pub async fn put(&self, key: &str, body: Bytes, content_type: &str) -> Result<(), StorageError> {
+    pub async fn put(
+        &self,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -151,12 +171,19 @@ impl ObjectStore {
     }
 
     /// Streams an object, or the inclusive byte range `range` of it.
-    pub async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ObjectBody, StorageError> {
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<ObjectBody, StorageError> {
         let mut req = self.client.get_object().bucket(&self.bucket).key(key);
         if let Some((start, end)) = range {
             req = req.range(format!("bytes={start}-{end}"));
         }
-        let out = req.send().await.map_err(|e| StorageError::new("get object", e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| StorageError::new("get object", e))?;
         let stream = futures::stream::unfold(out.body, |mut body| async move {
             match body.next().await {
                 Some(Ok(bytes)) => Some((Ok(bytes), body)),
@@ -192,7 +219,11 @@ impl ObjectStore {
                 .send()
                 .await
                 .map_err(|e| StorageError::new("list objects", e))?;
-            keys.extend(out.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
             match out.next_continuation_token() {
                 Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
                 _ => return Ok(keys),
@@ -202,7 +233,14 @@ impl ObjectStore {
 
     /// Whether an object exists under `key`.
     pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
             Err(e) => Err(StorageError::new("head object", e)),
@@ -218,7 +256,8 @@ impl ObjectStore {
         content_type: &str,
         disposition: &str,
     ) -> Result<String, StorageError> {
-        let config = PresigningConfig::expires_in(ttl).map_err(|e| StorageError::new("presign", e))?;
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|e| StorageError::new("presign", e))?;
         let req = self
             .client
             .get_object()
@@ -232,7 +271,11 @@ impl ObjectStore {
         Ok(req.uri().to_owned())
     }
 
-    pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, StorageError> {
+    pub async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<String, StorageError> {
         let out = self
             .client
             .create_multipart_upload()
@@ -268,18 +311,32 @@ impl ObjectStore {
             .ok_or_else(|| StorageError::new("upload part", MissingField("ETag")))
     }
 
-    pub async fn complete_multipart(&self, key: &str, upload_id: &str, parts: &[Part]) -> Result<(), StorageError> {
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[Part],
+    ) -> Result<(), StorageError> {
         use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
         let parts = parts
             .iter()
-            .map(|p| CompletedPart::builder().part_number(p.number).e_tag(&p.etag).build())
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.number)
+                    .e_tag(&p.etag)
+                    .build()
+            })
             .collect();
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map(|_| ())

@@ -52,7 +52,8 @@ impl PartSink {
         let number = self.next_number();
         let body: Bytes = body.freeze();
         let size = body.len() as i64;
-        let (store, key, upload_id) = (self.store.clone(), self.key.clone(), self.upload_id.clone());
+        let (store, key, upload_id) =
+            (self.store.clone(), self.key.clone(), self.upload_id.clone());
         self.in_flight.push_back(tokio::spawn(async move {
             let etag = store.upload_part(&key, &upload_id, number, body).await?;
             Ok(Part { number, etag, size })
@@ -81,7 +82,9 @@ impl PartSink {
     /// Flushes, then completes the multipart upload.
     pub async fn complete(mut self) -> Result<(), StorageError> {
         self.flush().await?;
-        self.store.complete_multipart(&self.key, &self.upload_id, &self.parts).await
+        self.store
+            .complete_multipart(&self.key, &self.upload_id, &self.parts)
+            .await
     }
 }
 

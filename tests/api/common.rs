@@ -26,7 +26,8 @@ pub struct TestApp {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("LECTERN_TEST_PG_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+    std::env::var("LECTERN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
 }
 
 pub fn use_postgres() -> bool {
@@ -37,7 +38,9 @@ pub fn use_postgres() -> bool {
 pub async fn fresh_postgres() -> String {
     let admin = pg_admin_url();
     let name = format!("lectern_test_{}", uuid::Uuid::new_v4().simple());
-    let db = Db::connect(&admin, 2).await.expect("PostgreSQL is reachable at LECTERN_TEST_PG_URL");
+    let db = Db::connect(&admin, 2)
+        .await
+        .expect("PostgreSQL is reachable at LECTERN_TEST_PG_URL");
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(db.pool())
         .await
@@ -65,8 +68,10 @@ pub async fn test_config(dir: &std::path::Path) -> Config {
     if let Ok(endpoint) = std::env::var("LECTERN_TEST_S3_ENDPOINT") {
         c.s3_endpoint = endpoint;
         c.s3_bucket = format!("t-{}", uuid::Uuid::new_v4().simple());
-        c.s3_access_key = std::env::var("LECTERN_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "test".into());
-        c.s3_secret_key = std::env::var("LECTERN_TEST_S3_SECRET_KEY").unwrap_or_else(|_| "test".into());
+        c.s3_access_key =
+            std::env::var("LECTERN_TEST_S3_ACCESS_KEY").unwrap_or_else(|_| "test".into());
+        c.s3_secret_key =
+            std::env::var("LECTERN_TEST_S3_SECRET_KEY").unwrap_or_else(|_| "test".into());
     }
     c
 }
@@ -80,7 +85,9 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path()).await;
         tweak(&mut config);
-        let app = Application::build(config.clone()).await.expect("the application starts");
+        let app = Application::build(config.clone())
+            .await
+            .expect("the application starts");
         let base = format!("http://{}", app.addr());
         let token = format!("lct_test_{}", uuid::Uuid::new_v4().simple());
         app.state()
@@ -139,11 +146,20 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Uploads `data` as a plain streaming upload; returns the response.
-    pub async fn upload(&self, lesson: &str, role: &str, filename: &str, data: Vec<u8>) -> reqwest::Response {
+    pub async fn upload(
+        &self,
+        lesson: &str,
+        role: &str,
+        filename: &str,
+        data: Vec<u8>,
+    ) -> reqwest::Response {
         self.post(&format!("/api/v1/lessons/{lesson}/assets"))
             .query(&[("role", role), ("filename", filename)])
             .body(data)
@@ -200,6 +216,9 @@ pub async fn problem(r: reqwest::Response) -> Value {
         .unwrap_or_default();
     assert_eq!(ct, "application/problem+json", "errors are problem bodies");
     let body: Value = r.json().await.unwrap();
-    assert!(body["code"].is_string() && body["status"].is_number() && body["title"].is_string(), "{body}");
+    assert!(
+        body["code"].is_string() && body["status"].is_number() && body["title"].is_string(),
+        "{body}"
+    );
     body
 }

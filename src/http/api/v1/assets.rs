@@ -42,7 +42,10 @@ pub async fn upload_asset(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let body = request.into_body().into_data_stream();
-    let asset = state.ingest.upload(&lesson, role, &filename, declared, body).await?;
+    let asset = state
+        .ingest
+        .upload(&lesson, role, &filename, declared, body)
+        .await?;
     let location = format!("/api/v1/assets/{}", asset.id);
     let mut response = (StatusCode::CREATED, Json(AssetView::from(&asset))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -52,8 +55,16 @@ pub async fn upload_asset(
 }
 
 /// Loads asset `id` if `caller` may read its lesson; otherwise it does not exist for them.
-async fn visible_asset(state: &AppState, caller: &Caller, id: &str) -> Result<AssetRecord, AppError> {
-    let asset = state.db.asset(id).await?.ok_or_else(|| AppError::not_found("asset"))?;
+async fn visible_asset(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<AssetRecord, AppError> {
+    let asset = state
+        .db
+        .asset(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("asset"))?;
     visible_lesson(state, caller, &asset.lesson_id)
         .await
         .map_err(|_| AppError::not_found("asset"))?;
@@ -85,7 +96,13 @@ pub async fn delete_asset(
 fn content_disposition(kind: &str, filename: &str) -> String {
     let fallback: String = filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded = utf8_percent_encode(filename, NON_ALPHANUMERIC);
     format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
@@ -93,7 +110,10 @@ fn content_disposition(kind: &str, filename: &str) -> String {
 
 /// Whether an `If-None-Match` or `If-Range` value names `etag` (strong comparison).
 fn names_etag(value: &str, etag: &str) -> bool {
-    value.split(',').map(str::trim).any(|v| v == "*" || v == etag)
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|v| v == "*" || v == etag)
 }
 
 /// `GET /api/v1/assets/{id}/content`: the bytes, streamed from object storage, with ranges.
@@ -107,14 +127,21 @@ pub async fn asset_content(
     let asset = visible_asset(&state, &caller, &id).await?;
     let etag = format!("\"{}\"", asset.sha256);
     let len = asset.size as u64;
-    let header_str = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let header_str = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
 
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CACHE_CONTROL, "private, no-cache")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox");
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        );
 
     if header_str(header::IF_NONE_MATCH).is_some_and(|v| names_etag(v, &etag)) {
         return builder
@@ -132,10 +159,14 @@ pub async fn asset_content(
     };
     builder = builder
         .header(header::CONTENT_TYPE, &asset.content_type)
-        .header(header::CONTENT_DISPOSITION, content_disposition(&asset.disposition, &asset.filename));
+        .header(
+            header::CONTENT_DISPOSITION,
+            content_disposition(&asset.disposition, &asset.filename),
+        );
     let (status, span) = match request {
         RangeRequest::Unsatisfiable => {
-            let value = HeaderValue::from_str(&format!("bytes */{len}")).map_err(|e| AppError::internal(&e))?;
+            let value = HeaderValue::from_str(&format!("bytes */{len}"))
+                .map_err(|e| AppError::internal(&e))?;
             return Err(AppError::new(
                 Code::RangeNotSatisfiable,
                 format!("the asset has {len} bytes; no requested range lies within them"),
@@ -143,17 +174,25 @@ pub async fn asset_content(
             .with_header(header::CONTENT_RANGE, value));
         }
         RangeRequest::Single(r) => {
-            builder = builder.header(header::CONTENT_RANGE, format!("bytes {}-{}/{len}", r.start, r.end));
+            builder = builder.header(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{len}", r.start, r.end),
+            );
             (StatusCode::PARTIAL_CONTENT, Some(r))
         }
         RangeRequest::Full | RangeRequest::Multiple => (StatusCode::OK, None),
     };
     let length = span.map_or(len, |r| r.len());
-    builder = builder.status(status).header(header::CONTENT_LENGTH, length);
+    builder = builder
+        .status(status)
+        .header(header::CONTENT_LENGTH, length);
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        let stream = state.store.get(&asset.object_key, span.map(|r| (r.start, r.end))).await?;
+        let stream = state
+            .store
+            .get(&asset.object_key, span.map(|r| (r.start, r.end)))
+            .await?;
         Body::from_stream(stream)
     };
     builder.body(body).map_err(|e| AppError::internal(&e))
@@ -196,7 +235,10 @@ mod tests {
     #[test]
     fn disposition_keeps_the_utf8_name_and_a_safe_fallback() {
         let d = content_disposition("attachment", "第一讲 \"导论\".pdf");
-        assert!(d.starts_with("attachment; filename=\"___ ____.pdf\""), "{d}");
+        assert!(
+            d.starts_with("attachment; filename=\"___ ____.pdf\""),
+            "{d}"
+        );
         assert!(d.contains("filename*=UTF-8''%E7%AC%AC"), "{d}");
     }
 

@@ -69,11 +69,15 @@ impl Errors {
 }
 
 fn region(s: Option<&str>) -> Result<Option<RegionCode>, Invalid> {
-    s.filter(|s| !s.is_empty()).map(RegionCode::parse).transpose()
+    s.filter(|s| !s.is_empty())
+        .map(RegionCode::parse)
+        .transpose()
 }
 
 fn recorded_on(s: Option<&str>) -> Result<Option<String>, Invalid> {
-    s.filter(|s| !s.is_empty()).map(|s| lesson::date("recorded_on", s)).transpose()
+    s.filter(|s| !s.is_empty())
+        .map(|s| lesson::date("recorded_on", s))
+        .transpose()
 }
 
 impl CreateLesson {
@@ -87,13 +91,33 @@ impl CreateLesson {
             e.check(lesson::optional_name("series", self.series.as_deref())),
             e.check(region(self.region_code.as_deref())),
             e.check(recorded_on(self.recorded_on.as_deref())),
-            e.check(lesson::language(self.language.as_deref().unwrap_or("zh-CN"))),
+            e.check(lesson::language(
+                self.language.as_deref().unwrap_or("zh-CN"),
+            )),
             e.check(lesson::tags(&self.tags)),
         );
         match fields {
-            (Some(title), Some(description), Some(kind), Some(lecturer), Some(series), Some(region_code), Some(recorded_on), Some(language), Some(tags)) => {
-                Ok(LessonFields { title, description, kind, lecturer, series, region_code, recorded_on, language, tags })
-            }
+            (
+                Some(title),
+                Some(description),
+                Some(kind),
+                Some(lecturer),
+                Some(series),
+                Some(region_code),
+                Some(recorded_on),
+                Some(language),
+                Some(tags),
+            ) => Ok(LessonFields {
+                title,
+                description,
+                kind,
+                lecturer,
+                series,
+                region_code,
+                recorded_on,
+                language,
+                tags,
+            }),
             _ => Err(AppError::invalid(&e.0)),
         }
     }
@@ -106,7 +130,10 @@ impl UpdateLesson {
         if let Some(kind) = &self.kind
             && kind != &current.kind
         {
-            e.0.push(Invalid::new("kind", "cannot be changed once a lesson exists"));
+            e.0.push(Invalid::new(
+                "kind",
+                "cannot be changed once a lesson exists",
+            ));
         }
         let pick = |new: Option<Option<String>>, old: &Option<String>| match new {
             Some(v) => v,
@@ -117,27 +144,55 @@ impl UpdateLesson {
         let region_code = pick(self.region_code, &current.region_code);
         let recorded = pick(self.recorded_on, &current.recorded_on);
         let fields = (
-            e.check(Title::parse(self.title.as_deref().unwrap_or(&current.title))),
-            e.check(lesson::description(self.description.as_deref().unwrap_or(&current.description))),
+            e.check(Title::parse(
+                self.title.as_deref().unwrap_or(&current.title),
+            )),
+            e.check(lesson::description(
+                self.description.as_deref().unwrap_or(&current.description),
+            )),
             e.check(LessonKind::parse(&current.kind)),
             e.check(lesson::optional_name("lecturer", lecturer.as_deref())),
             e.check(lesson::optional_name("series", series.as_deref())),
             e.check(region(region_code.as_deref())),
             e.check(recorded_on(recorded.as_deref())),
-            e.check(lesson::language(self.language.as_deref().unwrap_or(&current.language))),
+            e.check(lesson::language(
+                self.language.as_deref().unwrap_or(&current.language),
+            )),
             e.check(lesson::tags(self.tags.as_ref().unwrap_or(&current.tags))),
         );
         match fields {
-            (Some(title), Some(description), Some(kind), Some(lecturer), Some(series), Some(region_code), Some(recorded_on), Some(language), Some(tags)) if e.0.is_empty() => {
-                Ok(LessonFields { title, description, kind, lecturer, series, region_code, recorded_on, language, tags })
-            }
+            (
+                Some(title),
+                Some(description),
+                Some(kind),
+                Some(lecturer),
+                Some(series),
+                Some(region_code),
+                Some(recorded_on),
+                Some(language),
+                Some(tags),
+            ) if e.0.is_empty() => Ok(LessonFields {
+                title,
+                description,
+                kind,
+                lecturer,
+                series,
+                region_code,
+                recorded_on,
+                language,
+                tags,
+            }),
             _ => Err(AppError::invalid(&e.0)),
         }
     }
 }
 
 /// A lesson with its assets, as JSON with its version as `ETag`.
-async fn respond(state: &AppState, status: StatusCode, lesson: LessonRecord) -> Result<Response, AppError> {
+async fn respond(
+    state: &AppState,
+    status: StatusCode,
+    lesson: LessonRecord,
+) -> Result<Response, AppError> {
     let assets = state.db.lesson_assets(&lesson.id).await?;
     let etag = format!("\"v{}\"", lesson.version);
     let location = format!("/api/v1/lessons/{}", lesson.id);
@@ -155,7 +210,11 @@ async fn respond(state: &AppState, status: StatusCode, lesson: LessonRecord) -> 
 
 /// Loads lesson `id` if `caller` may read it. A lesson the caller may not see is reported as
 /// missing, so its existence does not leak.
-pub async fn visible_lesson(state: &AppState, caller: &Caller, id: &str) -> Result<LessonRecord, AppError> {
+pub async fn visible_lesson(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<LessonRecord, AppError> {
     match state.db.lesson(id).await? {
         Some(l) if read_scope(caller).allows(l.status()) => Ok(l),
         _ => Err(AppError::not_found("lesson")),
@@ -183,13 +242,25 @@ pub async fn get_lesson(
 
 /// `If-Match: "v7"` → `Some(7)`; any other value cannot match and fails the update.
 fn expected_version(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     v.to_str()
         .ok()
-        .and_then(|s| s.trim().trim_start_matches("W/").trim_matches('"').strip_prefix('v'))
+        .and_then(|s| {
+            s.trim()
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .strip_prefix('v')
+        })
         .and_then(|n| n.parse().ok())
         .map(Some)
-        .ok_or_else(|| AppError::new(Code::PreconditionFailed, "If-Match does not name a version of this lesson"))
+        .ok_or_else(|| {
+            AppError::new(
+                Code::PreconditionFailed,
+                "If-Match does not name a version of this lesson",
+            )
+        })
 }
 
 pub async fn update_lesson(
@@ -200,12 +271,18 @@ pub async fn update_lesson(
     Json(input): Json<UpdateLesson>,
 ) -> Result<Response, AppError> {
     let expected = expected_version(&headers)?;
-    let current = state.db.lesson(&id).await?.ok_or_else(|| AppError::not_found("lesson"))?;
+    let current = state
+        .db
+        .lesson(&id)
+        .await?
+        .ok_or_else(|| AppError::not_found("lesson"))?;
     let fields = input.apply(&current)?;
     match state.db.update_lesson(&id, &fields, expected).await {
         Ok(lesson) => respond(&state, StatusCode::OK, lesson).await,
         Err(UpdateError::NotFound) => Err(AppError::not_found("lesson")),
-        Err(e @ UpdateError::VersionMismatch { .. }) => Err(AppError::new(Code::PreconditionFailed, e.to_string())),
+        Err(e @ UpdateError::VersionMismatch { .. }) => {
+            Err(AppError::new(Code::PreconditionFailed, e.to_string()))
+        }
         Err(UpdateError::Db(e)) => Err(e.into()),
     }
 }
@@ -222,7 +299,11 @@ pub async fn delete_lesson(
     }
 }
 
-async fn set_status(state: &AppState, id: &str, status: LessonStatus) -> Result<Response, AppError> {
+async fn set_status(
+    state: &AppState,
+    id: &str,
+    status: LessonStatus,
+) -> Result<Response, AppError> {
     let lesson = state
         .db
         .set_lesson_status(id, status)
@@ -287,12 +368,18 @@ pub async fn list_lessons(
         region_prefix: region.flatten().map(|r| r.subtree_prefix().to_owned()),
         after_id: q.cursor,
     };
-    let lessons = state.db.lessons(read_scope(&caller), &filter, limit + 1).await?;
+    let lessons = state
+        .db
+        .lessons(read_scope(&caller), &filter, limit + 1)
+        .await?;
     let more = lessons.len() as i64 > limit;
     let lessons: Vec<_> = lessons.into_iter().take(limit as usize).collect();
     let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
     let assets = state.db.assets_of_lessons(&ids).await?;
     let next_cursor = more.then(|| lessons.last().map(|l| l.id.clone())).flatten();
-    let items = lessons.into_iter().map(|l| LessonView::new(l, &assets)).collect();
+    let items = lessons
+        .into_iter()
+        .map(|l| LessonView::new(l, &assets))
+        .collect();
     Ok(Json(Page { items, next_cursor }))
 }

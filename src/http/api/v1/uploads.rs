@@ -41,8 +41,13 @@ fn check_version(headers: &HeaderMap) -> Result<(), AppError> {
     if header(headers, "tus-resumable") == Some(TUS_VERSION) {
         Ok(())
     } else {
-        Err(AppError::new(Code::PreconditionFailed, "Tus-Resumable: 1.0.0 is required")
-            .with_header(HeaderName::from_static("tus-version"), HeaderValue::from_static(TUS_VERSION)))
+        Err(
+            AppError::new(Code::PreconditionFailed, "Tus-Resumable: 1.0.0 is required")
+                .with_header(
+                    HeaderName::from_static("tus-version"),
+                    HeaderValue::from_static(TUS_VERSION),
+                ),
+        )
     }
 }
 
@@ -55,14 +60,22 @@ pub async fn options(State(state): State<AppState>) -> Response {
         "tus-extension",
         HeaderValue::from_static("creation,termination,checksum,expiration"),
     );
-    h.insert("tus-checksum-algorithm", HeaderValue::from_static("sha1,sha256"));
-    h.insert("tus-max-size", HeaderValue::from(state.config.max_upload_bytes));
+    h.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static("sha1,sha256"),
+    );
+    h.insert(
+        "tus-max-size",
+        HeaderValue::from(state.config.max_upload_bytes),
+    );
     tus(r)
 }
 
 /// Parses `Upload-Metadata`: comma-separated `key base64value` pairs.
 fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, AppError> {
-    let Some(raw) = header(headers, "upload-metadata") else { return Ok(Vec::new()) };
+    let Some(raw) = header(headers, "upload-metadata") else {
+        return Ok(Vec::new());
+    };
     let bad = |what: &str| AppError::new(Code::InvalidRequest, format!("Upload-Metadata: {what}"));
     raw.split(',')
         .map(str::trim)
@@ -71,7 +84,9 @@ fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, AppError> {
             let mut it = pair.splitn(2, ' ');
             let key = it.next().unwrap_or_default().to_owned();
             let value = match it.next() {
-                Some(v) => STANDARD.decode(v.trim()).map_err(|_| bad("values must be base64"))?,
+                Some(v) => STANDARD
+                    .decode(v.trim())
+                    .map_err(|_| bad("values must be base64"))?,
                 None => Vec::new(),
             };
             let value = String::from_utf8(value).map_err(|_| bad("values must be UTF-8"))?;
@@ -81,25 +96,46 @@ fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, AppError> {
 }
 
 /// `POST /api/v1/uploads`: creates an upload (creation extension).
-pub async fn create(State(state): State<AppState>, writer: Result<Writer, AppError>, headers: HeaderMap) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    writer: Result<Writer, AppError>,
+    headers: HeaderMap,
+) -> Response {
     let result = async {
         writer?;
         check_version(&headers)?;
         if header(&headers, "upload-defer-length").is_some() {
-            return Err(AppError::new(Code::InvalidRequest, "Upload-Defer-Length is not supported"));
+            return Err(AppError::new(
+                Code::InvalidRequest,
+                "Upload-Defer-Length is not supported",
+            ));
         }
         let length: u64 = header(&headers, "upload-length")
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| AppError::new(Code::InvalidRequest, "Upload-Length must be a whole number of bytes"))?;
+            .ok_or_else(|| {
+                AppError::new(
+                    Code::InvalidRequest,
+                    "Upload-Length must be a whole number of bytes",
+                )
+            })?;
         let meta = metadata(&headers)?;
-        let get = |k: &str| meta.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-        let (Some(lesson_id), Some(role), Some(filename)) = (get("lesson_id"), get("role"), get("filename")) else {
+        let get = |k: &str| {
+            meta.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let (Some(lesson_id), Some(role), Some(filename)) =
+            (get("lesson_id"), get("role"), get("filename"))
+        else {
             return Err(AppError::new(
                 Code::InvalidRequest,
                 "Upload-Metadata must carry lesson_id, role and filename",
             ));
         };
-        let upload = state.ingest.create_upload(lesson_id, role, filename, length).await?;
+        let upload = state
+            .ingest
+            .create_upload(lesson_id, role, filename, length)
+            .await?;
         let mut r = StatusCode::CREATED.into_response();
         let h = r.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id)) {
@@ -149,10 +185,17 @@ pub async fn head(
 
 /// Parses `Upload-Checksum: <algorithm> <base64 digest>`.
 fn checksum(headers: &HeaderMap) -> Result<Option<Checksum>, AppError> {
-    let Some(raw) = header(headers, "upload-checksum") else { return Ok(None) };
+    let Some(raw) = header(headers, "upload-checksum") else {
+        return Ok(None);
+    };
     let bad = |d: &str| AppError::new(Code::InvalidRequest, format!("Upload-Checksum: {d}"));
-    let (algorithm, digest) = raw.trim().split_once(' ').ok_or_else(|| bad("expected `<algorithm> <base64>`"))?;
-    let digest = STANDARD.decode(digest.trim()).map_err(|_| bad("the digest must be base64"))?;
+    let (algorithm, digest) = raw
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| bad("expected `<algorithm> <base64>`"))?;
+    let digest = STANDARD
+        .decode(digest.trim())
+        .map_err(|_| bad("the digest must be base64"))?;
     match (algorithm, digest.len()) {
         ("sha1", 20) => Ok(Some(Checksum::Sha1(digest))),
         ("sha256", 32) => Ok(Some(Checksum::Sha256(digest))),
@@ -181,14 +224,20 @@ pub async fn patch(
         let offset: i64 = header(&headers, "upload-offset")
             .and_then(|v| v.parse().ok())
             .filter(|o| *o >= 0)
-            .ok_or_else(|| AppError::new(Code::InvalidRequest, "Upload-Offset must be a whole number"))?;
+            .ok_or_else(|| {
+                AppError::new(Code::InvalidRequest, "Upload-Offset must be a whole number")
+            })?;
         let checksum = checksum(&headers)?;
         let body = request.into_body().into_data_stream();
-        let outcome = state.ingest.patch_upload(&id, offset, checksum, body).await?;
+        let outcome = state
+            .ingest
+            .patch_upload(&id, offset, checksum, body)
+            .await?;
         let mut r = match outcome {
             Patched::Partial { offset, expires_at } => {
                 let mut r = StatusCode::NO_CONTENT.into_response();
-                r.headers_mut().insert(UPLOAD_OFFSET, HeaderValue::from(offset));
+                r.headers_mut()
+                    .insert(UPLOAD_OFFSET, HeaderValue::from(offset));
                 if let Ok(v) = HeaderValue::from_str(&http_date(expires_at)) {
                     r.headers_mut().insert(UPLOAD_EXPIRES, v);
                 }
@@ -197,14 +246,16 @@ pub async fn patch(
             Patched::Complete { asset } => {
                 // tus clients expect 204, which has no body: the asset is named in a header.
                 let mut r = StatusCode::NO_CONTENT.into_response();
-                r.headers_mut().insert(UPLOAD_OFFSET, HeaderValue::from(asset.size));
+                r.headers_mut()
+                    .insert(UPLOAD_OFFSET, HeaderValue::from(asset.size));
                 if let Ok(v) = HeaderValue::from_str(&asset.id) {
                     r.headers_mut().insert(ASSET_ID, v);
                 }
                 r
             }
         };
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         Ok::<_, AppError>(r)
     }
     .await;

@@ -1,0 +1,11 @@
+//! The integration suite: the real router on a real port, a real database file or server, and a
+//! real S3 endpoint. See `common.rs` for how each run picks SQLite/PostgreSQL and embedded/external S3.
+
+mod common;
+
+mod changes;
+mod downloads;
+mod lessons;
+mod schema;
+mod tus;
+mod uploads;
