@@ -102,12 +102,13 @@ fn redact_url(url: &str) -> String {
 impl Config {
     /// Reads the configuration: defaults, then `lectern.toml` in the working directory (or the
     /// file named by `LECTERN_CONFIG`), then `LECTERN_*` variables.
-    pub fn load() -> Result<Self, figment::Error> {
+    pub fn load() -> Result<Self, Box<figment::Error>> {
         let file = std::env::var("LECTERN_CONFIG").unwrap_or_else(|_| "lectern.toml".into());
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
             .merge(Env::prefixed("LECTERN_").ignore(&["config"]))
             .extract()
+            .map_err(Box::new)
     }
 
     /// The database URL in effect.

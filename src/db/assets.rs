@@ -38,7 +38,7 @@ pub enum Recorded {
     /// The asset exists. `duplicate_object`, when set, names the freshly written object that
     /// turned out to hold bytes already stored under another key: the caller deletes it.
     Asset {
-        asset: AssetRecord,
+        asset: Box<AssetRecord>,
         duplicate_object: Option<String>,
     },
     /// The lesson was deleted while the bytes were uploading.
@@ -160,10 +160,12 @@ pub(super) async fn record_asset_in(
     .await?;
     bump_lesson(tx, new.lesson_id).await?;
     changes::append(tx, Entity::Asset, &id, new.lesson_id, Op::Create).await?;
-    let asset = sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
-        .bind(&id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let asset = Box::new(
+        sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
+            .bind(&id)
+            .fetch_one(&mut **tx)
+            .await?,
+    );
     let duplicate_object = (stored_key != new.object_key).then(|| new.object_key.to_owned());
     Ok(Recorded::Asset {
         asset,

@@ -222,7 +222,7 @@ impl Ingest {
                 if let Some(dup) = duplicate_object {
                     self.delete_quietly(&dup).await;
                 }
-                Ok(asset)
+                Ok(*asset)
             }
             Recorded::LessonGone => {
                 self.delete_quietly(key).await;
