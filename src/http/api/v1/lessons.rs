@@ -124,66 +124,28 @@ impl CreateLesson {
 }
 
 impl UpdateLesson {
-    /// The lesson's fields after applying this change to `current`.
+    /// The lesson's fields after applying this change to `current`: the merged values are
+    /// validated exactly as a new lesson's are.
     fn apply(self, current: &LessonRecord) -> Result<LessonFields, AppError> {
-        let mut e = Errors::default();
-        if let Some(kind) = &self.kind
-            && kind != &current.kind
-        {
-            e.0.push(Invalid::new(
-                "kind",
-                "cannot be changed once a lesson exists",
-            ));
+        if self.kind.as_ref().is_some_and(|k| k != &current.kind) {
+            return Err(Invalid::new("kind", "cannot be changed once a lesson exists").into());
         }
-        let pick = |new: Option<Option<String>>, old: &Option<String>| match new {
-            Some(v) => v,
-            None => old.clone(),
-        };
-        let lecturer = pick(self.lecturer, &current.lecturer);
-        let series = pick(self.series, &current.series);
-        let region_code = pick(self.region_code, &current.region_code);
-        let recorded = pick(self.recorded_on, &current.recorded_on);
-        let fields = (
-            e.check(Title::parse(
-                self.title.as_deref().unwrap_or(&current.title),
-            )),
-            e.check(lesson::description(
-                self.description.as_deref().unwrap_or(&current.description),
-            )),
-            e.check(LessonKind::parse(&current.kind)),
-            e.check(lesson::optional_name("lecturer", lecturer.as_deref())),
-            e.check(lesson::optional_name("series", series.as_deref())),
-            e.check(region(region_code.as_deref())),
-            e.check(recorded_on(recorded.as_deref())),
-            e.check(lesson::language(
-                self.language.as_deref().unwrap_or(&current.language),
-            )),
-            e.check(lesson::tags(self.tags.as_ref().unwrap_or(&current.tags))),
-        );
-        match fields {
-            (
-                Some(title),
-                Some(description),
-                Some(kind),
-                Some(lecturer),
-                Some(series),
-                Some(region_code),
-                Some(recorded_on),
-                Some(language),
-                Some(tags),
-            ) if e.0.is_empty() => Ok(LessonFields {
-                title,
-                description,
-                kind,
-                lecturer,
-                series,
-                region_code,
-                recorded_on,
-                language,
-                tags,
-            }),
-            _ => Err(AppError::invalid(&e.0)),
+        let pick =
+            |new: Option<Option<String>>, old: &Option<String>| new.unwrap_or_else(|| old.clone());
+        CreateLesson {
+            title: self.title.unwrap_or_else(|| current.title.clone()),
+            description: self
+                .description
+                .unwrap_or_else(|| current.description.clone()),
+            kind: current.kind.clone(),
+            tags: self.tags.unwrap_or_else(|| current.tags.clone()),
+            lecturer: pick(self.lecturer, &current.lecturer),
+            series: pick(self.series, &current.series),
+            region_code: pick(self.region_code, &current.region_code),
+            recorded_on: pick(self.recorded_on, &current.recorded_on),
+            language: Some(self.language.unwrap_or_else(|| current.language.clone())),
         }
+        .parse()
     }
 }
 
