@@ -320,10 +320,9 @@ impl Service {
                 .get(format!("{}/health/ready", self.base))
                 .send()
                 .await
+                && r.status().as_u16() == 200
             {
-                if r.status().as_u16() == 200 {
-                    return Ok(());
-                }
+                return Ok(());
             }
             if Instant::now() > deadline {
                 bail!(
@@ -559,21 +558,9 @@ impl Service {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1094,8 +1081,10 @@ async fn main() -> Result<()> {
         access_key: "bench".into(),
         secret_key: "benchsecret".into(),
     }];
-    if let Ok(endpoint) = std::env::var("LECTERN_BENCH_S3_ENDPOINT") {
-        if !endpoint.trim().is_empty() {
+    if let Ok(endpoint) = std::env::var("LECTERN_BENCH_S3_ENDPOINT")
+        && !endpoint.trim().is_empty()
+    {
+        {
             let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
             targets.push(Target {
                 label: "external".into(),

@@ -413,7 +413,10 @@ fn command(config: &lectern::config::Config) -> std::process::Command {
 }
 
 impl Service {
-    #[expect(clippy::zombie_processes, reason = "Drop kills and waits for the child")]
+    #[expect(
+        clippy::zombie_processes,
+        reason = "Drop kills and waits for the child"
+    )]
     async fn start(config: &lectern::config::Config) -> Self {
         let port = free_port();
         let child = command(config)
