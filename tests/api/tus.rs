@@ -519,6 +519,9 @@ async fn an_upload_survives_the_service_being_killed_mid_request() {
     let _ = in_flight.await;
 
     let service = Service::start(&config).await;
+    // A fresh client: the old one may hold a pooled connection to the killed process, whose port
+    // the new one can have been given again.
+    let client = reqwest::Client::new();
     let url = format!("{}{path}", service.base);
     let r = head(&client, &url, &token).await;
     assert_eq!(r.status(), 200);
@@ -534,20 +537,24 @@ async fn an_upload_survives_the_service_being_killed_mid_request() {
     let mut asset = None;
     while offset < data.len() {
         let end = (offset + 5 * MIB).min(data.len());
-        let r = patch(
-            &client,
-            &url,
-            &token,
-            offset,
-            data[offset..end].to_vec(),
-            true,
-        )
-        .await;
-        if r.status() == 423 {
-            // The killed request's lease has not run out yet.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        }
+        // Until the killed request's lease runs out, the server answers 423 without reading the
+        // body, which the client may see as a broken pipe: both mean "retry shortly".
+        let sent = client
+            .patch(&url)
+            .bearer_auth(&token)
+            .header("tus-resumable", "1.0.0")
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", offset.to_string())
+            .body(data[offset..end].to_vec())
+            .send()
+            .await;
+        let r = match sent {
+            Ok(r) if r.status() != 423 => r,
+            _ => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
         assert_eq!(r.status(), 204, "at {offset}");
         asset = r
             .headers()
