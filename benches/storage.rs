@@ -1084,16 +1084,14 @@ async fn main() -> Result<()> {
     if let Ok(endpoint) = std::env::var("LECTERN_BENCH_S3_ENDPOINT")
         && !endpoint.trim().is_empty()
     {
-        {
-            let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-            targets.push(Target {
-                label: "external".into(),
-                external_endpoint: Some(endpoint.trim().to_owned()),
-                bucket: var("LECTERN_BENCH_S3_BUCKET", "lectern-bench"),
-                access_key: var("LECTERN_BENCH_S3_ACCESS_KEY", "bench"),
-                secret_key: var("LECTERN_BENCH_S3_SECRET_KEY", "benchsecret"),
-            });
-        }
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        targets.push(Target {
+            label: "external".into(),
+            external_endpoint: Some(endpoint.trim().to_owned()),
+            bucket: var("LECTERN_BENCH_S3_BUCKET", "lectern-bench"),
+            access_key: var("LECTERN_BENCH_S3_ACCESS_KEY", "bench"),
+            secret_key: var("LECTERN_BENCH_S3_SECRET_KEY", "benchsecret"),
+        });
     }
     let mut counter = 0u64;
     let mut failed = false;

@@ -70,11 +70,9 @@ async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
                 !name.is_empty() && name.chars().count() <= 100,
                 "--name must be 1–100 characters"
             );
-            let mut raw = [0u8; 32];
-            rand::fill(&mut raw);
-            let token = format!("lct_{}", hex::encode(raw));
+            let token = lectern::domain::token::generate();
             let record = db
-                .create_token(name, &lectern::http::extract::token_hash(&token))
+                .create_token(name, &lectern::domain::token::hash(&token))
                 .await?;
             println!("created token {} ({})", record.id, record.name);
             println!("{token}");

@@ -156,10 +156,6 @@ impl Application {
         })
     }
 
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

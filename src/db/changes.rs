@@ -98,11 +98,4 @@ impl Db {
         .fetch_all(self.pool())
         .await
     }
-
-    /// The position of the latest committed entry (0 when the log is empty).
-    pub async fn change_head(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT seq FROM change_head WHERE id = 1")
-            .fetch_one(self.pool())
-            .await
-    }
 }

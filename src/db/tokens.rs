@@ -1,6 +1,4 @@
-//! Operator API tokens. Only a SHA-256 of each token is stored: the tokens are 256-bit random
-//! strings, so a fast hash is enough to make a stolen table useless (argon2 is for passwords,
-//! which have little entropy).
+//! Operator API tokens, stored only as their hash (see `domain::token`).
 
 use super::{Db, new_id, now_ms};
 

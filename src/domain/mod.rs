@@ -5,6 +5,7 @@ pub mod asset;
 pub mod filename;
 pub mod lesson;
 pub mod range;
+pub mod token;
 pub mod visibility;
 
 /// A rule broken by a client's input: the field it concerns and a sentence for the client.

@@ -8,12 +8,9 @@ pub struct ByteRange {
 }
 
 impl ByteRange {
-    pub fn len(self) -> u64 {
+    /// How many bytes the range covers (never zero: `end` is inclusive).
+    pub fn byte_count(self) -> u64 {
         self.end - self.start + 1
-    }
-
-    pub fn is_empty(self) -> bool {
-        false
     }
 }
 

@@ -2,17 +2,12 @@
 
 use super::AppState;
 use super::error::{AppError, Code};
+use crate::domain::token;
 use crate::domain::visibility::{self, Caller};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use sha2::{Digest, Sha256};
-
-/// The SHA-256 (hex) under which a token is stored.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
@@ -39,7 +34,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 AppError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
-        match state.db.token_by_hash(&token_hash(token)).await? {
+        match state.db.token_by_hash(&token::hash(token)).await? {
             Some(token_id) => Ok(Caller::Operator { token_id }),
             None => Err(AppError::unauthorized("the token is not valid")),
         }

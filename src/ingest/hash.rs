@@ -41,14 +41,6 @@ impl ResumableSha256 {
         Self::default()
     }
 
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub fn update(&mut self, mut data: &[u8]) {
         self.len += data.len() as u64;
         if !self.pending.is_empty() {

@@ -233,6 +233,8 @@ impl Ingest {
             ResumableSha256::decode(&upload.hash_state).ok_or_else(|| corrupt("hash state"))?;
         let parts: Vec<Part> =
             serde_json::from_str(&upload.parts).map_err(|_| corrupt("part list"))?;
+        // Sniffing needs the file's first bytes, which `buf` holds only while no part was written.
+        let at_start = parts.is_empty();
         let mut sink = PartSink::new(
             self.store.clone(),
             upload.object_key.clone(),
@@ -244,7 +246,6 @@ impl Ingest {
         if let Some(tail) = &upload.tail_key {
             buf.extend_from_slice(&self.store.get_bytes(tail).await?);
         }
-        let at_start = upload.parts == "[]";
         let mut content_type = upload.content_type.clone();
         let mut download = upload.disposition.as_deref() == Some("attachment");
         let mut body_hasher = checksum.as_ref().map(BodyHasher::for_checksum);

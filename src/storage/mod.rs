@@ -85,10 +85,6 @@ impl ObjectStore {
         }
     }
 
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
     /// Creates the bucket unless it exists.
     pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
         if self
@@ -228,22 +224,6 @@ impl ObjectStore {
                 Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
                 _ => return Ok(keys),
             }
-        }
-    }
-
-    /// Whether an object exists under `key`.
-    pub async fn exists(&self, key: &str) -> Result<bool, StorageError> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-            Err(e) => Err(StorageError::new("head object", e)),
         }
     }
 

@@ -39,14 +39,7 @@ async fn every_write_appends_to_the_change_log_in_order() {
         .send()
         .await
         .unwrap();
-    let log: Value = t
-        .get("/api/v1/changes?limit=100")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = t.json("/api/v1/changes?limit=100").await;
     let ops: Vec<String> = log["changes"]
         .as_array()
         .unwrap()
@@ -71,24 +64,10 @@ async fn every_write_appends_to_the_change_log_in_order() {
             "lesson delete"
         ]
     );
-    let after_two: Value = t
-        .get("/api/v1/changes?after=2&limit=2")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after_two: Value = t.json("/api/v1/changes?after=2&limit=2").await;
     assert_eq!(after_two["changes"][0]["cursor"], "3");
     assert_eq!(after_two["next"], "4");
-    let end: Value = t
-        .get("/api/v1/changes?after=7")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let end: Value = t.json("/api/v1/changes?after=7").await;
     assert_eq!(end["changes"], json!([]));
     assert_eq!(end["next"], "7");
     let r = t.get("/api/v1/changes?after=abc").send().await.unwrap();
@@ -113,13 +92,8 @@ async fn a_reader_following_the_log_never_skips_an_entry_under_concurrent_writer
             loop {
                 let finished = done.load(Ordering::SeqCst);
                 let page: Value = t
-                    .get(&format!("/api/v1/changes?after={cursor}&limit=37"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                    .json(&format!("/api/v1/changes?after={cursor}&limit=37"))
+                    .await;
                 let changes = page["changes"].as_array().unwrap();
                 seen.extend(
                     changes

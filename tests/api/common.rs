@@ -11,10 +11,9 @@
 use lectern::config::Config;
 use lectern::db::Db;
 use lectern::startup::Application;
-use lectern::storage::{ObjectStore, S3Settings};
+use lectern::storage::ObjectStore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 
 pub struct TestApp {
     pub app: Option<Application>,
@@ -89,10 +88,10 @@ impl TestApp {
             .await
             .expect("the application starts");
         let base = format!("http://{}", app.addr());
-        let token = format!("lct_test_{}", uuid::Uuid::new_v4().simple());
+        let token = lectern::domain::token::generate();
         app.state()
             .db
-            .create_token("test", &lectern::http::extract::token_hash(&token))
+            .create_token("test", &lectern::domain::token::hash(&token))
             .await
             .expect("token stored");
         Self {
@@ -168,26 +167,93 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `GET path` with the token, as JSON.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The bytes of asset `id`, downloaded through the API.
+    pub async fn content(&self, id: &str) -> bytes::Bytes {
+        let r = self
+            .get(&format!("/api/v1/assets/{id}/content"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap()
+    }
+
+    /// Uploads `data` as a chunked stream of 1 MiB pieces, so the server cannot rely on a
+    /// `Content-Length`; the send may fail if the server answers before reading everything.
+    pub async fn upload_streamed(
+        &self,
+        lesson: &str,
+        role: &str,
+        filename: &str,
+        data: &[u8],
+    ) -> reqwest::Result<reqwest::Response> {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            data.chunks(1 << 20).map(|c| Ok(c.to_vec())).collect();
+        self.post(&format!("/api/v1/lessons/{lesson}/assets"))
+            .query(&[("role", role), ("filename", filename)])
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+            .send()
+            .await
+    }
+
+    /// How many multipart uploads are still open in the bucket: after a failed or refused upload
+    /// there must be none. The embedded endpoint keeps one `.upload-<id>.json` file per open
+    /// upload (s3s-fs has no ListMultipartUploads); an external server is asked.
+    pub async fn open_multipart_uploads(&self) -> usize {
+        if self.config.s3_endpoint.is_empty() {
+            std::fs::read_dir(self.config.data_dir.join("objects"))
+                .unwrap()
+                .filter(|e| {
+                    let name = e
+                        .as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned();
+                    name.starts_with(".upload-") && name.ends_with(".json")
+                })
+                .count()
+        } else {
+            s3_client(&self.config)
+                .list_multipart_uploads()
+                .bucket(&self.config.s3_bucket)
+                .send()
+                .await
+                .expect("list multipart uploads")
+                .uploads()
+                .len()
+        }
+    }
+
     /// Every object key in the bucket under `prefix`.
     pub async fn object_keys(&self, prefix: &str) -> Vec<String> {
         self.store().list_keys(prefix).await.expect("list objects")
     }
+}
 
-    /// An S3 client of the test's own, signing with the instance's credentials, for checks that
-    /// go around Lectern (e.g. that a multipart upload was really aborted).
-    pub fn settings(&self) -> S3Settings {
-        S3Settings {
-            endpoint: self.config.s3_endpoint.clone(),
-            region: self.config.s3_region.clone(),
-            bucket: self.config.s3_bucket.clone(),
-            access_key: self.config.s3_access_key.clone(),
-            secret_key: self.config.s3_secret_key.clone(),
-        }
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.config.data_dir.clone()
-    }
+/// A direct S3 client of the test's own, for checks that go around Lectern.
+fn s3_client(c: &Config) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{BehaviorVersion, Region};
+    let credentials = aws_credential_types::Credentials::new(
+        &c.s3_access_key,
+        &c.s3_secret_key,
+        None,
+        None,
+        "test",
+    );
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(c.s3_region.clone()))
+        .endpoint_url(&c.s3_endpoint)
+        .credentials_provider(credentials)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// A minimal MP4 header followed by `len` bytes of deterministic noise: sniffs as video/mp4.

@@ -194,14 +194,7 @@ async fn presigned_urls_fetch_from_object_storage_and_tampering_is_refused() {
     let t = TestApp::spawn().await;
     let data = mp4(70_000);
     let id = asset(&t, data.clone()).await;
-    let v: Value = t
-        .get(&format!("/api/v1/assets/{id}/url"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = t.json(&format!("/api/v1/assets/{id}/url")).await;
     let url = v["url"].as_str().unwrap();
     assert!(url.contains("X-Amz-Signature="), "{url}");
     assert!(

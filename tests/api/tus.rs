@@ -35,6 +35,42 @@ async fn create(
         .unwrap()
 }
 
+/// A tus PATCH at `offset` with the protocol's headers; the caller adds the body and any extras.
+fn patch_request(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    offset: usize,
+) -> reqwest::RequestBuilder {
+    client
+        .patch(url)
+        .bearer_auth(token)
+        .header("tus-resumable", "1.0.0")
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset.to_string())
+}
+
+/// The `Upload-Checksum` value for `data`.
+fn sha256_checksum(data: &[u8]) -> String {
+    format!("sha256 {}", STANDARD.encode(Sha256::digest(data)))
+}
+
+/// Sends `chunk` at `offset`, with its checksum if asked; the error if the send fails.
+async fn try_patch(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    offset: usize,
+    chunk: Vec<u8>,
+    checksum: bool,
+) -> reqwest::Result<reqwest::Response> {
+    let mut req = patch_request(client, url, token, offset);
+    if checksum {
+        req = req.header("upload-checksum", sha256_checksum(&chunk));
+    }
+    req.body(chunk).send().await
+}
+
 async fn patch(
     client: &reqwest::Client,
     url: &str,
@@ -43,19 +79,9 @@ async fn patch(
     chunk: Vec<u8>,
     checksum: bool,
 ) -> reqwest::Response {
-    let mut req = client
-        .patch(url)
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", offset.to_string());
-    if checksum {
-        req = req.header(
-            "upload-checksum",
-            format!("sha256 {}", STANDARD.encode(Sha256::digest(&chunk))),
-        );
-    }
-    req.body(chunk).send().await.unwrap()
+    try_patch(client, url, token, offset, chunk, checksum)
+        .await
+        .unwrap()
 }
 
 async fn head(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
@@ -97,24 +123,10 @@ async fn a_200_mib_file_uploads_in_5_mib_chunks_with_checksums() {
             .map(|v| v.to_str().unwrap().to_owned());
     }
     let asset_id = asset_id.expect("the last PATCH names the asset");
-    let asset: Value = t
-        .get(&format!("/api/v1/assets/{asset_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let asset: Value = t.json(&format!("/api/v1/assets/{asset_id}")).await;
     assert_eq!(asset["sha256"], sha256_hex(&data).as_str());
     assert_eq!(asset["filename"], "第二讲.mp4");
-    let body = t
-        .get(&format!("/api/v1/assets/{asset_id}/content"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = t.content(&asset_id).await;
     assert_eq!(sha256_hex(&body), sha256_hex(&data));
     // HEAD on the finished upload reports it complete.
     let r = head(&t.client, &url, &t.token).await;
@@ -161,14 +173,7 @@ async fn small_uneven_chunks_are_stitched_together() {
     .await;
     assert_eq!(r.status(), 204);
     let id = r.headers()["lectern-asset-id"].to_str().unwrap().to_owned();
-    let body = t
-        .get(&format!("/api/v1/assets/{id}/content"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = t.content(&id).await;
     assert_eq!(sha256_hex(&body), sha256_hex(&data));
 }
 
@@ -195,17 +200,8 @@ async fn protocol_errors_leave_the_upload_where_it_was() {
     assert_eq!(r.headers()["tus-resumable"], "1.0.0");
     problem(r).await;
     // Bad checksum: 460, offset unchanged.
-    let r = t
-        .client
-        .patch(&url)
-        .bearer_auth(&t.token)
-        .header("tus-resumable", "1.0.0")
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", (6 * MIB).to_string())
-        .header(
-            "upload-checksum",
-            format!("sha256 {}", STANDARD.encode(Sha256::digest(b"other bytes"))),
-        )
+    let r = patch_request(&t.client, &url, &t.token, 6 * MIB)
+        .header("upload-checksum", sha256_checksum(b"other bytes"))
         .body(data[6 * MIB..].to_vec())
         .send()
         .await
@@ -215,13 +211,7 @@ async fn protocol_errors_leave_the_upload_where_it_was() {
     let r = head(&t.client, &url, &t.token).await;
     assert_eq!(r.headers()["upload-offset"], (6 * MIB).to_string().as_str());
     // An unknown algorithm, a missing Tus-Resumable and a wrong content type are refused.
-    let r = t
-        .client
-        .patch(&url)
-        .bearer_auth(&t.token)
-        .header("tus-resumable", "1.0.0")
-        .header("content-type", "application/offset+octet-stream")
-        .header("upload-offset", (6 * MIB).to_string())
+    let r = patch_request(&t.client, &url, &t.token, 6 * MIB)
         .header("upload-checksum", "md5 AAAA")
         .body(vec![1u8; 10])
         .send()
@@ -265,14 +255,7 @@ async fn protocol_errors_leave_the_upload_where_it_was() {
     .await;
     assert_eq!(r.status(), 204);
     let id = r.headers()["lectern-asset-id"].to_str().unwrap().to_owned();
-    let body = t
-        .get(&format!("/api/v1/assets/{id}/content"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = t.content(&id).await;
     assert_eq!(sha256_hex(&body), sha256_hex(&data));
     // No token: 401.
     let r = t
@@ -326,6 +309,11 @@ async fn creation_is_validated_before_any_byte_arrives() {
     let r = patch(&t.client, &url, &t.token, 0, html, false).await;
     assert_eq!(r.status(), 415);
     assert_eq!(head(&t.client, &url, &t.token).await.status(), 404);
+    assert_eq!(
+        t.open_multipart_uploads().await,
+        0,
+        "a refused upload leaves no multipart upload"
+    );
 }
 
 #[tokio::test]
@@ -341,6 +329,11 @@ async fn termination_deletes_the_upload() {
         1,
         "a tail object holds the short chunk"
     );
+    assert_eq!(
+        t.open_multipart_uploads().await,
+        1,
+        "the upload's multipart upload is open"
+    );
     let r = t
         .client
         .delete(&url)
@@ -352,6 +345,11 @@ async fn termination_deletes_the_upload() {
     assert_eq!(r.status(), 204);
     assert_eq!(head(&t.client, &url, &t.token).await.status(), 404);
     assert!(t.object_keys("").await.is_empty());
+    assert_eq!(
+        t.open_multipart_uploads().await,
+        0,
+        "its multipart upload was aborted"
+    );
 }
 
 #[tokio::test]
@@ -381,6 +379,7 @@ async fn an_expired_upload_is_gone_and_its_multipart_upload_aborted() {
         .await;
     assert!(part.is_err(), "the multipart upload was aborted");
     assert!(t.db().upload(id).await.unwrap().is_none());
+    assert_eq!(t.open_multipart_uploads().await, 0);
 }
 
 /// Runs the real binary, so it can be killed with SIGKILL in the middle of a request.
@@ -504,12 +503,7 @@ async fn an_upload_survives_the_service_being_killed_mid_request() {
     tx.unbounded_send(Ok(data[5 * MIB..7 * MIB].to_vec()))
         .unwrap();
     let in_flight = tokio::spawn(
-        client
-            .patch(format!("{}{path}", service.base))
-            .bearer_auth(&token)
-            .header("tus-resumable", "1.0.0")
-            .header("content-type", "application/offset+octet-stream")
-            .header("upload-offset", (5 * MIB).to_string())
+        patch_request(&client, &format!("{}{path}", service.base), &token, 5 * MIB)
             .body(reqwest::Body::wrap_stream(rx))
             .send(),
     );
@@ -539,15 +533,15 @@ async fn an_upload_survives_the_service_being_killed_mid_request() {
         let end = (offset + 5 * MIB).min(data.len());
         // Until the killed request's lease runs out, the server answers 423 without reading the
         // body, which the client may see as a broken pipe: both mean "retry shortly".
-        let sent = client
-            .patch(&url)
-            .bearer_auth(&token)
-            .header("tus-resumable", "1.0.0")
-            .header("content-type", "application/offset+octet-stream")
-            .header("upload-offset", offset.to_string())
-            .body(data[offset..end].to_vec())
-            .send()
-            .await;
+        let sent = try_patch(
+            &client,
+            &url,
+            &token,
+            offset,
+            data[offset..end].to_vec(),
+            true,
+        )
+        .await;
         let r = match sent {
             Ok(r) if r.status() != 423 => r,
             _ => {

@@ -182,7 +182,7 @@ pub async fn asset_content(
         }
         RangeRequest::Full | RangeRequest::Multiple => (StatusCode::OK, None),
     };
-    let length = span.map_or(len, |r| r.len());
+    let length = span.map_or(len, |r| r.byte_count());
     builder = builder
         .status(status)
         .header(header::CONTENT_LENGTH, length);
