@@ -23,10 +23,6 @@
 //!   (defaults bench, benchsecret, lectern-bench)
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use aws_credential_types::Credentials;
-use aws_sdk_s3::config::{
-    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
-};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use base64::Engine;
@@ -567,22 +563,13 @@ fn percent_decode(s: &str) -> String {
 // Direct S3
 
 fn s3_client(endpoint: &str, target: &Target) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            &target.access_key,
-            &target.secret_key,
-            None,
-            None,
-            "bench",
-        ))
-        .force_path_style(true)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    lectern::storage::sdk_client(&lectern::storage::S3Settings {
+        endpoint: endpoint.to_owned(),
+        region: "us-east-1".into(),
+        bucket: target.bucket.clone(),
+        access_key: target.access_key.clone(),
+        secret_key: target.secret_key.clone(),
+    })
 }
 
 /// Multipart upload of the first `len` bytes of `path`, 8 MiB parts, two in flight.

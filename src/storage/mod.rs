@@ -65,22 +65,27 @@ pub struct ObjectStore {
 /// The body of an object being read.
 pub type ObjectBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
+/// An `aws-sdk-s3` client for `s`, configured as Lectern uses it: path-style addressing, and no
+/// extra CRC32 per request (Lectern computes its own SHA-256 of everything it stores). Public so
+/// that tests and benchmarks talk to the same endpoint exactly as Lectern does.
+pub fn sdk_client(s: &S3Settings) -> aws_sdk_s3::Client {
+    let credentials = Credentials::new(&s.access_key, &s.secret_key, None, None, "lectern");
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(s.region.clone()))
+        .endpoint_url(&s.endpoint)
+        .credentials_provider(credentials)
+        .force_path_style(true)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 impl ObjectStore {
     pub fn new(s: &S3Settings) -> Self {
-        let credentials = Credentials::new(&s.access_key, &s.secret_key, None, None, "lectern");
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(s.region.clone()))
-            .endpoint_url(&s.endpoint)
-            .credentials_provider(credentials)
-            .force_path_style(true)
-            // Lectern computes its own SHA-256 of everything it stores; the SDK's additional
-            // CRC32 per request would only cost CPU.
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .build();
         Self {
-            client: aws_sdk_s3::Client::from_conf(config),
+            client: sdk_client(s),
             bucket: s.bucket.clone(),
         }
     }

@@ -238,22 +238,13 @@ impl TestApp {
 
 /// A direct S3 client of the test's own, for checks that go around Lectern.
 fn s3_client(c: &Config) -> aws_sdk_s3::Client {
-    use aws_sdk_s3::config::{BehaviorVersion, Region};
-    let credentials = aws_credential_types::Credentials::new(
-        &c.s3_access_key,
-        &c.s3_secret_key,
-        None,
-        None,
-        "test",
-    );
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(c.s3_region.clone()))
-        .endpoint_url(&c.s3_endpoint)
-        .credentials_provider(credentials)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    lectern::storage::sdk_client(&lectern::storage::S3Settings {
+        endpoint: c.s3_endpoint.clone(),
+        region: c.s3_region.clone(),
+        bucket: c.s3_bucket.clone(),
+        access_key: c.s3_access_key.clone(),
+        secret_key: c.s3_secret_key.clone(),
+    })
 }
 
 /// A minimal MP4 header followed by `len` bytes of deterministic noise: sniffs as video/mp4.
