@@ -11,6 +11,7 @@
 //! - A failed or refused upload aborts its multipart upload, so no half-written object remains.
 
 pub mod hash;
+mod parts;
 pub mod tus;
 
 use crate::db::Db;
@@ -21,9 +22,10 @@ use crate::domain::asset::{AssetRole, Refused, SNIFF_LEN, Sniffed, sniff};
 use crate::domain::filename::FileName;
 use crate::domain::lesson::LessonKind;
 use crate::storage::{ObjectStore, PartSink, StorageError};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use hash::ResumableSha256;
+use parts::Parts;
 
 /// Size of the parts a plain upload is cut into.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -110,65 +112,79 @@ impl Ingest {
             });
         }
         let mut body = Counted::new(body, self.max_bytes);
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        while buf.len() < SNIFF_LEN && body.next_into(&mut buf).await? {}
-        let sniffed = sniff(
-            &buf[..buf.len().min(SNIFF_LEN)],
-            filename.extension().as_deref(),
-            role,
-            kind,
-        )?;
-        let mut hasher = ResumableSha256::new();
-        while buf.len() < PART_SIZE && body.next_into(&mut buf).await? {}
-        let key = new_object_key();
-        if buf.len() < PART_SIZE {
-            // The whole file arrived within the first part: one PUT is enough.
-            hasher.update(&buf);
-            let size = buf.len() as i64;
-            self.store
-                .put(&key, buf.freeze(), &sniffed.content_type)
-                .await?;
-            return self
-                .record(lesson, role, filename, &sniffed, &hasher, size, &key)
-                .await;
+        // The first bytes decide the type; the chunks read for them are then stored like the rest.
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        let mut first = Vec::new();
+        while head.len() < SNIFF_LEN {
+            let Some(chunk) = body.next_chunk().await? else {
+                break;
+            };
+            head.extend_from_slice(&chunk[..chunk.len().min(SNIFF_LEN - head.len())]);
+            first.push(chunk);
         }
-        let upload_id = self
-            .store
-            .create_multipart(&key, &sniffed.content_type)
-            .await?;
-        let mut sink = PartSink::new(
-            self.store.clone(),
-            key.clone(),
-            upload_id.clone(),
-            Vec::new(),
-        );
-        let streamed = async {
+        let sniffed = sniff(&head, filename.extension().as_deref(), role, kind)?;
+        let key = new_object_key();
+        let mut hasher = ResumableSha256::new();
+        let mut first = first.into_iter();
+        // The multipart upload starts only when a first part is full; a smaller file is one PUT.
+        let mut sink: Option<PartSink> = None;
+        let stored = async {
+            let mut parts = Parts::default();
             loop {
-                while buf.len() >= PART_SIZE {
-                    let part = buf.split_to(PART_SIZE);
-                    hasher.update(&part);
-                    sink.send(part).await?;
-                }
-                if !body.next_into(&mut buf).await? {
-                    break;
+                let chunk = match first.next() {
+                    Some(chunk) => chunk,
+                    None => match body.next_chunk().await? {
+                        Some(chunk) => chunk,
+                        None => break,
+                    },
+                };
+                hasher.update(&chunk);
+                for part in parts.push(&chunk) {
+                    let s = match &mut sink {
+                        Some(s) => s,
+                        None => {
+                            let id = self
+                                .store
+                                .create_multipart(&key, &sniffed.content_type)
+                                .await?;
+                            sink.insert(PartSink::new(
+                                self.store.clone(),
+                                key.clone(),
+                                id,
+                                Vec::new(),
+                            ))
+                        }
+                    };
+                    s.send(part).await?;
                 }
             }
-            if !buf.is_empty() {
-                hasher.update(&buf);
-                sink.send(std::mem::take(&mut buf)).await?;
+            let rest = parts.take_rest();
+            match &mut sink {
+                None => {
+                    self.store
+                        .put(&key, rest.freeze(), &sniffed.content_type)
+                        .await?
+                }
+                Some(s) => {
+                    if !rest.is_empty() {
+                        s.send(rest).await?;
+                    }
+                    s.complete().await?;
+                }
             }
-            sink.flush().await?;
             Ok::<(), IngestError>(())
         }
         .await;
-        if let Err(e) = streamed {
-            drop(sink);
-            if let Err(abort) = self.store.abort_multipart(&key, &upload_id).await {
-                tracing::warn!(error = %abort, %key, "could not abort a failed upload");
+        if let Err(e) = stored {
+            if let Some(s) = sink.take() {
+                let upload_id = s.upload_id().to_owned();
+                drop(s);
+                if let Err(abort) = self.store.abort_multipart(&key, &upload_id).await {
+                    tracing::warn!(error = %abort, %key, "could not abort a failed upload");
+                }
             }
             return Err(e);
         }
-        sink.complete().await?;
         self.record(
             lesson,
             role,
@@ -262,18 +278,17 @@ where
         }
     }
 
-    /// Appends the next chunk to `buf`; `false` at the end of the body.
-    async fn next_into(&mut self, buf: &mut BytesMut) -> Result<bool, IngestError> {
+    /// The next chunk of the body; `None` at its end.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, IngestError> {
         match self.inner.next().await {
-            None => Ok(false),
+            None => Ok(None),
             Some(Err(e)) => Err(IngestError::BodyAborted(e.to_string())),
             Some(Ok(chunk)) => {
                 self.seen += chunk.len() as u64;
                 if self.seen > self.limit {
                     return Err(IngestError::TooLarge { limit: self.limit });
                 }
-                buf.extend_from_slice(&chunk);
-                Ok(true)
+                Ok(Some(chunk))
             }
         }
     }

@@ -9,7 +9,8 @@
 //! leaves the upload where it was, and the client resumes from the offset HEAD reports.
 
 use super::hash::ResumableSha256;
-use super::{Ingest, IngestError, MIN_PART_SIZE, PART_SIZE, admit, disposition, new_object_key};
+use super::parts::Parts;
+use super::{Ingest, IngestError, MIN_PART_SIZE, admit, disposition, new_object_key};
 use crate::db::assets::{AssetRecord, NewAsset};
 use crate::db::uploads::{Progress, UploadRecord};
 use crate::db::{new_id, now_ms};
@@ -17,7 +18,7 @@ use crate::domain::asset::{AssetRole, SNIFF_LEN, sniff};
 use crate::domain::filename::FileName;
 use crate::domain::lesson::LessonKind;
 use crate::storage::{Part, PartSink};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use sha1::Digest;
 
@@ -233,7 +234,7 @@ impl Ingest {
             ResumableSha256::decode(&upload.hash_state).ok_or_else(|| corrupt("hash state"))?;
         let parts: Vec<Part> =
             serde_json::from_str(&upload.parts).map_err(|_| corrupt("part list"))?;
-        // Sniffing needs the file's first bytes, which `buf` holds only while no part was written.
+        // Sniffing needs the file's first bytes, which are at hand only while no part was written.
         let at_start = parts.is_empty();
         let mut sink = PartSink::new(
             self.store.clone(),
@@ -241,12 +242,20 @@ impl Ingest {
             upload.multipart_id.clone(),
             parts,
         );
-        // `buf` holds the bytes after the last part: the old tail, then this request's bytes.
-        let mut buf = BytesMut::new();
-        if let Some(tail) = &upload.tail_key {
-            buf.extend_from_slice(&self.store.get_bytes(tail).await?);
-        }
         let mut content_type = upload.content_type.clone();
+        // The first bytes of the file, gathered until they can be sniffed.
+        let mut head = Vec::new();
+        // The bytes after the last part: the old tail, then this request's bytes.
+        let mut cutter = Parts::default();
+        if let Some(tail) = &upload.tail_key {
+            let tail = self.store.get_bytes(tail).await?;
+            if content_type.is_none() && at_start {
+                head.extend_from_slice(&tail[..tail.len().min(SNIFF_LEN)]);
+            }
+            for part in cutter.push(&tail) {
+                sink.send(part).await?;
+            }
+        }
         let mut download = upload.disposition.as_deref() == Some("attachment");
         let mut body_hasher = checksum.as_ref().map(BodyHasher::for_checksum);
         let mut received = upload.received;
@@ -274,14 +283,16 @@ impl Ingest {
                 h.update(&chunk);
             }
             hasher.update(&chunk);
-            buf.extend_from_slice(&chunk);
-            if content_type.is_none() && at_start && buf.len() >= SNIFF_LEN {
-                let s = self.sniff_upload(upload, &buf[..SNIFF_LEN]).await?;
-                content_type = Some(s.0);
-                download = s.1;
+            if content_type.is_none() && at_start {
+                head.extend_from_slice(&chunk[..chunk.len().min(SNIFF_LEN - head.len())]);
+                if head.len() == SNIFF_LEN {
+                    let s = self.sniff_upload(upload, &head).await?;
+                    content_type = Some(s.0);
+                    download = s.1;
+                }
             }
-            while buf.len() >= PART_SIZE + MIN_PART_SIZE {
-                sink.send(buf.split_to(PART_SIZE)).await?;
+            for part in cutter.push(&chunk) {
+                sink.send(part).await?;
             }
             if now_ms() - renewed_at > self.lease_ms / 3 {
                 if !self
@@ -306,16 +317,15 @@ impl Ingest {
         }
         let complete = received == upload.length;
         if content_type.is_none() && at_start && complete {
-            let s = self
-                .sniff_upload(upload, &buf[..buf.len().min(SNIFF_LEN)])
-                .await?;
+            let s = self.sniff_upload(upload, &head).await?;
             content_type = Some(s.0);
             download = s.1;
         }
 
+        let rest = cutter.take_rest();
         if complete {
-            if !buf.is_empty() {
-                sink.send(buf).await?;
+            if !rest.is_empty() {
+                sink.send(rest).await?;
             }
             sink.complete().await?;
             let sha256 = hex::encode(hasher.finalize());
@@ -349,12 +359,12 @@ impl Ingest {
 
         // Not complete: what can be a part becomes one, the rest is the new tail.
         let mut new_tail = None;
-        if buf.len() >= MIN_PART_SIZE {
-            sink.send(buf).await?;
-        } else if !buf.is_empty() {
+        if rest.len() >= MIN_PART_SIZE {
+            sink.send(rest).await?;
+        } else if !rest.is_empty() {
             let key = format!("uploads/{}/tail-{}", upload.id, new_id());
             self.store
-                .put(&key, buf.freeze(), "application/octet-stream")
+                .put(&key, rest.freeze(), "application/octet-stream")
                 .await?;
             new_tail = Some(key);
         }

@@ -80,11 +80,16 @@ impl PartSink {
     }
 
     /// Flushes, then completes the multipart upload.
-    pub async fn complete(mut self) -> Result<(), StorageError> {
+    pub async fn complete(&mut self) -> Result<(), StorageError> {
         self.flush().await?;
         self.store
             .complete_multipart(&self.key, &self.upload_id, &self.parts)
             .await
+    }
+
+    /// The S3 multipart upload this writes to (what to abort if the upload fails).
+    pub fn upload_id(&self) -> &str {
+        &self.upload_id
     }
 }
 
