@@ -60,6 +60,32 @@ pub struct S3Settings {
 pub struct ObjectStore {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// Whether request bodies are covered by the SigV4 signature (see [`signs_payloads`]).
+    sign_payloads: bool,
+}
+
+/// Whether bodies sent to `endpoint` should be signed. Signing a body costs a SHA-256 pass over
+/// every byte on each side; it guards the body in transit, which matters over plain HTTP across a
+/// network. Under TLS the transport already guards it, and on loopback (the embedded endpoint)
+/// nothing is in transit; there the body goes as `UNSIGNED-PAYLOAD`. Lectern's own SHA-256 of
+/// every file is computed either way.
+pub fn signs_payloads(endpoint: &str) -> bool {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return true;
+    };
+    if scheme.eq_ignore_ascii_case("https") {
+        return false;
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 /// The body of an object being read.
@@ -87,6 +113,7 @@ impl ObjectStore {
         Self {
             client: sdk_client(s),
             bucket: s.bucket.clone(),
+            sign_payloads: signs_payloads(&s.endpoint),
         }
     }
 
@@ -141,13 +168,20 @@ impl ObjectStore {
         body: Bytes,
         content_type: &str,
     ) -> Result<(), StorageError> {
-        self.client
+        let op = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
             .body(ByteStream::from(body))
-            .send()
+            .customize();
+        let op = if self.sign_payloads {
+            op
+        } else {
+            op.disable_payload_signing()
+        };
+        op.send()
             .await
             .map(|_| ())
             .map_err(|e| StorageError::new("put object", e))
@@ -281,7 +315,7 @@ impl ObjectStore {
         number: i32,
         body: Bytes,
     ) -> Result<String, StorageError> {
-        let out = self
+        let op = self
             .client
             .upload_part()
             .bucket(&self.bucket)
@@ -289,6 +323,13 @@ impl ObjectStore {
             .upload_id(upload_id)
             .part_number(number)
             .body(ByteStream::from(body))
+            .customize();
+        let op = if self.sign_payloads {
+            op
+        } else {
+            op.disable_payload_signing()
+        };
+        let out = op
             .send()
             .await
             .map_err(|e| StorageError::new("upload part", e))?;
@@ -344,3 +385,19 @@ impl ObjectStore {
 #[derive(Debug, thiserror::Error)]
 #[error("the response had no {0}")]
 struct MissingField(&'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::signs_payloads;
+
+    #[test]
+    fn bodies_are_signed_only_over_plain_http_across_a_network() {
+        assert!(signs_payloads("http://garage.internal:3900"));
+        assert!(signs_payloads("http://10.0.0.5:9000"));
+        assert!(!signs_payloads("https://s3.amazonaws.com"));
+        assert!(!signs_payloads("http://127.0.0.1:8081"));
+        assert!(!signs_payloads("http://localhost:5055"));
+        assert!(!signs_payloads("http://[::1]:9000"));
+        assert!(signs_payloads("garbage"));
+    }
+}
