@@ -40,6 +40,22 @@ pub struct Config {
     pub upload_lease_secs: u64,
     /// How long presigned URLs stay valid, in seconds.
     pub presign_secs: u64,
+    /// The address users reach the service at, such as `https://lectern.example.org`. When it is
+    /// https, session cookies are marked `Secure`.
+    pub public_url: String,
+    /// Whether to believe `X-Forwarded-For` and `X-Forwarded-Proto` (only behind a proxy that
+    /// sets them).
+    pub trust_forwarded_headers: bool,
+    /// How long a web session lasts, in seconds.
+    pub session_ttl_secs: u64,
+    /// Failed logins within `login_window_secs` after which an account is refused until the
+    /// window passes.
+    pub login_max_failures_per_account: u32,
+    /// Failed logins from one address within `login_window_secs` after which it is refused.
+    pub login_max_failures_per_address: u32,
+    pub login_window_secs: u64,
+    /// How often due scheduled publications and withdrawals are carried out, in milliseconds.
+    pub scheduler_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -60,6 +76,13 @@ impl Default for Config {
             upload_expiry_secs: 24 * 3600,
             upload_lease_secs: 30,
             presign_secs: 3600,
+            public_url: String::new(),
+            trust_forwarded_headers: false,
+            session_ttl_secs: 12 * 3600,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_address: 20,
+            login_window_secs: 15 * 60,
+            scheduler_interval_ms: 1000,
         }
     }
 }
@@ -83,6 +106,19 @@ impl fmt::Debug for Config {
             .field("upload_expiry_secs", &self.upload_expiry_secs)
             .field("upload_lease_secs", &self.upload_lease_secs)
             .field("presign_secs", &self.presign_secs)
+            .field("public_url", &self.public_url)
+            .field("trust_forwarded_headers", &self.trust_forwarded_headers)
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .field(
+                "login_max_failures_per_account",
+                &self.login_max_failures_per_account,
+            )
+            .field(
+                "login_max_failures_per_address",
+                &self.login_max_failures_per_address,
+            )
+            .field("login_window_secs", &self.login_window_secs)
+            .field("scheduler_interval_ms", &self.scheduler_interval_ms)
             .finish()
     }
 }

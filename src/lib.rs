@@ -1,5 +1,6 @@
 //! Lectern: a central kitchen for educational media. See `ARCHITECTURE.md` for the map.
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -1,6 +1,7 @@
 //! The `lectern` command: a thin shell over the library.
 
 use clap::{Parser, Subcommand};
+use lectern::cli;
 use lectern::config::Config;
 use lectern::startup::{Application, connect_db};
 
@@ -26,6 +27,75 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// On a fresh install: create the root organisation and its first administrator. The
+    /// password comes from LECTERN_PASSWORD, or is generated and printed.
+    Bootstrap {
+        #[arg(long)]
+        org_name: String,
+        #[arg(long, default_value = "province")]
+        level: String,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        admin_login: String,
+        #[arg(long)]
+        admin_name: String,
+    },
+    /// Manage organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage accounts and their roles.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// List every organisation as a tree.
+    List,
+    /// Create an organisation under a parent.
+    Create {
+        #[arg(long)]
+        parent: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        level: String,
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Move an organisation, with its subtree, under another parent.
+    Move {
+        id: String,
+        #[arg(long)]
+        parent: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// List accounts with their roles.
+    List,
+    /// Create an account; the password comes from LECTERN_PASSWORD, or is generated and printed.
+    Create {
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// A role on an organisation's subtree, as role@organisation-id; repeatable.
+        #[arg(long = "grant", required = true)]
+        grants: Vec<String>,
+    },
+    /// Add a role (role@organisation-id).
+    Grant { login: String, grant: String },
+    /// Remove a role (role@organisation-id).
+    Revoke { login: String, grant: String },
+    /// Set a password from LECTERN_PASSWORD (or a generated one, printed); ends all sessions.
+    Password { login: String },
 }
 
 #[derive(Subcommand)]
@@ -57,7 +127,127 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { command } => token(config, command).await,
+        Command::Bootstrap {
+            org_name,
+            level,
+            region,
+            admin_login,
+            admin_name,
+        } => {
+            let db = open(&config).await?;
+            let (pass, generated) = cli::password_from_env()?;
+            let (root, _) = cli::bootstrap(
+                &db,
+                &org_name,
+                &level,
+                region.as_deref(),
+                &admin_login,
+                &admin_name,
+                &pass,
+            )
+            .await?;
+            println!("created root organisation {} ({})", root.id, root.name);
+            println!("administrator {admin_login} can sign in at /login");
+            if generated {
+                println!("password: {pass}");
+            }
+            Ok(())
+        }
+        Command::Org { command } => org(config, command).await,
+        Command::User { command } => user(config, command).await,
     }
+}
+
+async fn open(config: &Config) -> anyhow::Result<lectern::db::Db> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    connect_db(config).await
+}
+
+async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    match command {
+        OrgCommand::List => {
+            for o in db.orgs_within(None).await? {
+                let depth = lectern::domain::org::ids(&o.path).len().saturating_sub(1);
+                println!("{}{}\t{}\t{}", "  ".repeat(depth), o.name, o.level, o.id);
+            }
+        }
+        OrgCommand::Create {
+            parent,
+            name,
+            level,
+            region,
+        } => {
+            let o = cli::create_org(&db, &parent, &name, &level, region.as_deref()).await?;
+            println!("created organisation {} ({})", o.id, o.name);
+        }
+        OrgCommand::Move { id, parent } => {
+            let o = cli::move_org(&db, &id, &parent).await?;
+            println!("moved {} under {}", o.name, parent);
+        }
+    }
+    Ok(())
+}
+
+async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    match command {
+        UserCommand::List => {
+            for u in db.users_within(None).await? {
+                let grants: Vec<String> = db
+                    .grants_of(&u.id)
+                    .await?
+                    .into_iter()
+                    .map(|g| format!("{}@{}", g.role, g.org_name))
+                    .collect();
+                let state = if u.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.login,
+                    u.display_name,
+                    state,
+                    grants.join(",")
+                );
+            }
+        }
+        UserCommand::Create {
+            login,
+            name,
+            grants,
+        } => {
+            let grants = grants
+                .iter()
+                .map(|g| cli::parse_grant(g))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (pass, generated) = cli::password_from_env()?;
+            let id = cli::create_user(&db, &login, &name, &pass, &grants).await?;
+            println!("created user {login} ({id})");
+            if generated {
+                println!("password: {pass}");
+            }
+        }
+        UserCommand::Grant { login, grant } => {
+            let changed = cli::change_grant(&db, &login, cli::parse_grant(&grant)?, true).await?;
+            println!("{}", if changed { "granted" } else { "already held" });
+        }
+        UserCommand::Revoke { login, grant } => {
+            let changed = cli::change_grant(&db, &login, cli::parse_grant(&grant)?, false).await?;
+            println!("{}", if changed { "revoked" } else { "not held" });
+        }
+        UserCommand::Password { login } => {
+            let (pass, generated) = cli::password_from_env()?;
+            cli::set_password(&db, &login, &pass).await?;
+            println!("password changed; every session of {login} has ended");
+            if generated {
+                println!("password: {pass}");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {

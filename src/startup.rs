@@ -19,6 +19,8 @@ pub struct Application {
     state: AppState,
     server: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
+    /// Carries out scheduled publications and withdrawals, and sweeps expired sessions.
+    scheduler: JoinHandle<()>,
     _embedded: Option<EmbeddedS3>,
 }
 
@@ -146,12 +148,36 @@ impl Application {
                 }
             }
         });
+        let scheduler_db = state.db.clone();
+        let scheduler_every = Duration::from_millis(config.scheduler_interval_ms.max(50));
+        let sessions_window = (config.login_window_secs as i64).saturating_mul(1000);
+        let scheduler = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(scheduler_every);
+            let mut ticks: u64 = 0;
+            loop {
+                tick.tick().await;
+                match scheduler_db.run_due_schedules().await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(count = n, "scheduled publications and withdrawals done")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not run scheduled steps"),
+                }
+                ticks += 1;
+                if ticks % 600 == 1
+                    && let Err(e) = scheduler_db.sweep_sessions(sessions_window).await
+                {
+                    tracing::warn!(error = %e, "could not sweep expired sessions");
+                }
+            }
+        });
         tracing::info!(%addr, database = state.db.backend().name(), "lectern listening");
         Ok(Self {
             addr,
             state,
             server,
             sweeper,
+            scheduler,
             _embedded: embedded,
         })
     }
@@ -175,6 +201,7 @@ impl Drop for Application {
     fn drop(&mut self) {
         self.server.abort();
         self.sweeper.abort();
+        self.scheduler.abort();
     }
 }
 

@@ -1,9 +1,11 @@
 //! Lessons and their tags.
 
+use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
-use super::{Db, new_id, now_ms, placeholders};
+use super::workflow::{self, Snapshot};
+use super::{Db, Tx, new_id, now_ms, placeholders};
 use crate::domain::lesson::{LessonFields, LessonStatus};
-use crate::domain::visibility::ReadScope;
+use crate::domain::visibility::{LessonAccess, ReadScope};
 
 /// A lesson as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -22,6 +24,16 @@ pub struct LessonRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub published_at: Option<i64>,
+    /// The owning organisation; `None` for lessons made by an operator outside any organisation.
+    pub org_id: Option<String>,
+    /// The owning organisation's path, "" when there is none.
+    pub org_path: String,
+    pub created_by: Option<String>,
+    /// The subtree the lesson is published to (the owner's when unset).
+    pub scope_org_id: Option<String>,
+    /// When a scheduled publication or withdrawal is due.
+    pub publish_at: Option<i64>,
+    pub withdraw_at: Option<i64>,
     #[sqlx(skip)]
     pub tags: Vec<String>,
 }
@@ -30,6 +42,14 @@ impl LessonRecord {
     pub fn status(&self) -> LessonStatus {
         // The CHECK constraint admits only valid states.
         LessonStatus::parse(&self.status).unwrap_or(LessonStatus::Draft)
+    }
+
+    /// The facts the visibility rules decide on.
+    pub fn access(&self) -> LessonAccess<'_> {
+        LessonAccess {
+            status: self.status(),
+            org_path: &self.org_path,
+        }
     }
 }
 
@@ -41,6 +61,8 @@ pub struct LessonFilter {
     pub tag: Option<String>,
     /// Matches this prefix of the region code (a region and everything below it).
     pub region_prefix: Option<String>,
+    /// Only lessons owned inside the subtree at this path.
+    pub org_prefix: Option<String>,
     /// Only lessons whose id sorts after this one (keyset paging).
     pub after_id: Option<String>,
 }
@@ -52,22 +74,35 @@ pub enum UpdateError {
     NotFound,
     #[error("the lesson was changed by someone else (now at version {current})")]
     VersionMismatch { current: i64 },
+    #[error("revision {revision} is {state}; it cannot change until a reviewer decides")]
+    UnderReview { revision: i64, state: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
 
-const COLUMNS: &str = "id, title, description, kind, lecturer, series, region_code, recorded_on, \
-                       language, status, version, created_at, updated_at, published_at";
+/// The columns of [`LessonRecord`], selected from `FROM_LESSONS`.
+const COLUMNS: &str = "l.id, l.title, l.description, l.kind, l.lecturer, l.series, l.region_code, \
+                       l.recorded_on, l.language, l.status, l.version, l.created_at, l.updated_at, \
+                       l.published_at, l.org_id, COALESCE(o.path, '') AS org_path, l.created_by, \
+                       l.scope_org_id, l.publish_at, l.withdraw_at";
+const FROM_LESSONS: &str = "lessons l LEFT JOIN orgs o ON o.id = l.org_id";
 
 impl Db {
-    pub async fn create_lesson(&self, f: &LessonFields) -> Result<LessonRecord, sqlx::Error> {
+    /// Creates a draft lesson owned by `org_id`, with its first revision, and records it.
+    pub async fn create_lesson(
+        &self,
+        f: &LessonFields,
+        org_id: Option<&str>,
+        actor: &Actor,
+    ) -> Result<LessonRecord, sqlx::Error> {
         let id = new_id();
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO lessons (id, title, description, kind, lecturer, series, region_code, \
-             recorded_on, language, status, version, created_at, updated_at, published_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', 1, $10, $10, NULL)",
+             recorded_on, language, status, version, created_at, updated_at, published_at, \
+             org_id, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', 1, $10, $10, NULL, $11, $12)",
         )
         .bind(&id)
         .bind(f.title.as_str())
@@ -79,9 +114,26 @@ impl Db {
         .bind(f.recorded_on.as_deref())
         .bind(&f.language)
         .bind(now)
+        .bind(org_id)
+        .bind(actor.user_id.as_deref())
         .execute(&mut *tx)
         .await?;
         write_tags(&mut tx, &id, &f.tags).await?;
+        let snapshot = Snapshot::of(f);
+        super::workflow::insert_revision(&mut tx, &id, 1, &snapshot, actor).await?;
+        Self::audit_in(
+            &mut tx,
+            actor,
+            Event {
+                action: "lesson.create",
+                target_kind: "lesson",
+                target_id: Some(&id),
+                org_id,
+                before: None,
+                after: Some(snapshot.to_json()),
+            },
+        )
+        .await?;
         changes::append(&mut tx, Entity::Lesson, &id, &id, Op::Create).await?;
         tx.commit().await?;
         Ok(self
@@ -92,11 +144,12 @@ impl Db {
 
     /// The lesson `id` with its tags, whatever its status; callers apply visibility.
     pub async fn lesson(&self, id: &str) -> Result<Option<LessonRecord>, sqlx::Error> {
-        let row: Option<LessonRecord> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM lessons WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<LessonRecord> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE l.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(mut row) = row else { return Ok(None) };
         row.tags = sqlx::query_scalar(
             "SELECT tag FROM lesson_tags WHERE lesson_id = $1 ORDER BY position",
@@ -110,18 +163,29 @@ impl Db {
     /// Up to `limit` lessons that `scope` may read and `filter` selects, oldest first.
     pub async fn lessons(
         &self,
-        scope: ReadScope,
+        scope: &ReadScope,
         filter: &LessonFilter,
         limit: i64,
     ) -> Result<Vec<LessonRecord>, sqlx::Error> {
-        let mut sql = format!("SELECT {COLUMNS} FROM lessons l WHERE 1 = 1");
+        let mut sql = format!("SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE 1 = 1");
         let mut binds: Vec<String> = Vec::new();
         let mut bind = |sql: &mut String, clause: &str, value: String| {
             binds.push(value);
             sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
         };
-        if scope == ReadScope::PublishedOnly {
-            bind(&mut sql, " AND l.status = ?", "published".into());
+        match scope {
+            ReadScope::Everything => {}
+            ReadScope::PublishedOnly => bind(&mut sql, " AND l.status = ?", "published".into()),
+            ReadScope::PublishedOrWithin(paths) => {
+                bind(&mut sql, " AND (l.status = ?", "published".into());
+                for p in paths {
+                    bind(&mut sql, " OR o.path LIKE ?", format!("{p}%"));
+                }
+                sql.push(')');
+            }
+        }
+        if let Some(o) = &filter.org_prefix {
+            bind(&mut sql, " AND o.path LIKE ?", format!("{o}%"));
         }
         if let Some(s) = &filter.status {
             bind(&mut sql, " AND l.status = ?", s.clone());
@@ -172,95 +236,119 @@ impl Db {
         Ok(())
     }
 
-    /// Replaces the editable fields of lesson `id`. With `expected_version`, the update happens only
-    /// if nobody changed the lesson since the caller read it.
+    /// Changes the fields of lesson `id` as `actor`. With `expected_version`, the change happens
+    /// only if nobody changed the lesson since the caller read it.
+    ///
+    /// A lesson that is not published is changed in place, and its working revision with it. A
+    /// published lesson stays as it is: the change goes into a new (or the current draft)
+    /// revision, which must pass review before it replaces the live fields — unless `live` is set
+    /// (operators), in which case the live fields change at once.
     pub async fn update_lesson(
         &self,
         id: &str,
         f: &LessonFields,
         expected_version: Option<i64>,
+        actor: &Actor,
+        live: bool,
     ) -> Result<LessonRecord, UpdateError> {
         let mut tx = self.begin_write().await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM lessons WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let current = current.ok_or(UpdateError::NotFound)?;
-        if expected_version.is_some_and(|v| v != current) {
-            return Err(UpdateError::VersionMismatch { current });
+        let current = Self::lesson_in(&mut tx, id)
+            .await?
+            .ok_or(UpdateError::NotFound)?;
+        if expected_version.is_some_and(|v| v != current.version) {
+            return Err(UpdateError::VersionMismatch {
+                current: current.version,
+            });
         }
-        sqlx::query(
-            "UPDATE lessons SET title = $2, description = $3, lecturer = $4, series = $5, \
-             region_code = $6, recorded_on = $7, language = $8, version = version + 1, \
-             updated_at = $9 WHERE id = $1",
+        let working = workflow::working_revision_in(&mut tx, id).await?;
+        if let Some(w) = &working
+            && matches!(w.state.as_str(), "submitted" | "approved")
+        {
+            return Err(UpdateError::UnderReview {
+                revision: w.number,
+                state: w.state.clone(),
+            });
+        }
+        let before = Snapshot::of_record(&current);
+        let after = Snapshot::of(f);
+        let published = current.status() == LessonStatus::Published;
+        if !published || live {
+            write_fields(&mut tx, id, &after).await?;
+        } else {
+            bump_version(&mut tx, id).await?;
+        }
+        match (&working, published && live) {
+            (_, true) => workflow::record_live_revision(&mut tx, id, &after, actor).await?,
+            (Some(w), false) => workflow::rewrite_revision(&mut tx, id, w.number, &after).await?,
+            (None, false) => {
+                let n = workflow::last_revision_number(&mut tx, id).await? + 1;
+                workflow::insert_revision(&mut tx, id, n, &after, actor).await?;
+            }
+        }
+        let action = if published && !live {
+            "lesson.revise"
+        } else {
+            "lesson.update"
+        };
+        Self::audit_in(
+            &mut tx,
+            actor,
+            Event {
+                action,
+                target_kind: "lesson",
+                target_id: Some(id),
+                org_id: current.org_id.as_deref(),
+                before: Some(before.to_json()),
+                after: Some(after.to_json()),
+            },
         )
-        .bind(id)
-        .bind(f.title.as_str())
-        .bind(&f.description)
-        .bind(f.lecturer.as_deref())
-        .bind(f.series.as_deref())
-        .bind(f.region_code.as_ref().map(|r| r.as_str()))
-        .bind(f.recorded_on.as_deref())
-        .bind(&f.language)
-        .bind(now_ms())
-        .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM lesson_tags WHERE lesson_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        write_tags(&mut tx, id, &f.tags).await?;
-        changes::append(&mut tx, Entity::Lesson, id, id, Op::Update).await?;
+        if !published || live {
+            changes::append(&mut tx, Entity::Lesson, id, id, Op::Update).await?;
+        }
         tx.commit().await?;
         self.lesson(id).await?.ok_or(UpdateError::NotFound)
     }
 
-    /// Moves lesson `id` to `status`; `None` when there is no such lesson. Setting the status it
-    /// already has changes nothing and logs nothing, so retries are harmless.
-    pub async fn set_lesson_status(
-        &self,
+    /// The lesson `id` inside `tx` (without its tags).
+    pub(super) async fn lesson_in(
+        tx: &mut Tx,
         id: &str,
-        status: LessonStatus,
     ) -> Result<Option<LessonRecord>, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
-        let now = now_ms();
-        let published_at = (status == LessonStatus::Published).then_some(now);
-        let changed = sqlx::query(
-            "UPDATE lessons SET status = $2, version = version + 1, updated_at = $3, \
-             published_at = COALESCE($4, published_at) WHERE id = $1 AND status <> $2",
-        )
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE l.id = $1"
+        ))
         .bind(id)
-        .bind(status.as_str())
-        .bind(now)
-        .bind(published_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 1 {
-            let op = match status {
-                LessonStatus::Published => Op::Publish,
-                LessonStatus::Withdrawn => Op::Withdraw,
-                LessonStatus::Draft => Op::Update,
-            };
-            changes::append(&mut tx, Entity::Lesson, id, id, op).await?;
-        }
-        tx.commit().await?;
-        self.lesson(id).await
+        .fetch_optional(&mut **tx)
+        .await
     }
 
     /// Deletes lesson `id` with its tags and assets (the blobs stay: other assets may share them).
-    pub async fn delete_lesson(&self, id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn delete_lesson(&self, id: &str, actor: &Actor) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM lessons WHERE id = $1")
+        let Some(current) = Self::lesson_in(&mut tx, id).await? else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM lessons WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if deleted == 1 {
-            changes::append(&mut tx, Entity::Lesson, id, id, Op::Delete).await?;
-        }
+            .await?;
+        Self::audit_in(
+            &mut tx,
+            actor,
+            Event {
+                action: "lesson.delete",
+                target_kind: "lesson",
+                target_id: Some(id),
+                org_id: current.org_id.as_deref(),
+                before: Some(Snapshot::of_record(&current).to_json()),
+                after: None,
+            },
+        )
+        .await?;
+        changes::append(&mut tx, Entity::Lesson, id, id, Op::Delete).await?;
         tx.commit().await?;
-        Ok(deleted == 1)
+        Ok(true)
     }
 
     /// How many lessons there are, by status, for the overview page.
@@ -269,6 +357,41 @@ impl Db {
             .fetch_all(self.pool())
             .await
     }
+}
+
+/// Writes `s` over the live fields of lesson `id` (and bumps its version).
+pub(super) async fn write_fields(tx: &mut Tx, id: &str, s: &Snapshot) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE lessons SET title = $2, description = $3, lecturer = $4, series = $5, \
+         region_code = $6, recorded_on = $7, language = $8, version = version + 1, \
+         updated_at = $9 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&s.title)
+    .bind(&s.description)
+    .bind(s.lecturer.as_deref())
+    .bind(s.series.as_deref())
+    .bind(s.region_code.as_deref())
+    .bind(s.recorded_on.as_deref())
+    .bind(&s.language)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM lesson_tags WHERE lesson_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    write_tags(tx, id, &s.tags).await
+}
+
+/// Moves the version (the `ETag`) of lesson `id` on without changing its fields.
+pub(super) async fn bump_version(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE lessons SET version = version + 1, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn write_tags(

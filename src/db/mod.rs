@@ -8,10 +8,14 @@
 //!   upgrading a read lock; on PostgreSQL a plain `BEGIN` suffices.
 
 pub mod assets;
+pub mod audit;
 pub mod changes;
 pub mod lessons;
+pub mod orgs;
 pub mod tokens;
 pub mod uploads;
+pub mod users;
+pub mod workflow;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};

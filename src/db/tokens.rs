@@ -1,4 +1,5 @@
-//! Operator API tokens, stored only as their hash (see `domain::token`).
+//! Operator API tokens, stored only as their hash (see `domain::token`). Personal tokens share
+//! the table (with a user) and live in `users`.
 
 use super::{Db, new_id, now_ms};
 
@@ -35,33 +36,10 @@ impl Db {
         .await
     }
 
-    /// The id of the live token with this hash, noting that it was used.
-    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<String>, sqlx::Error> {
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await?;
-        if let Some(id) = &id {
-            // Recorded at most once a minute, so reads do not turn into a write each.
-            let now = now_ms();
-            sqlx::query(
-                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
-                 AND (last_used_at IS NULL OR last_used_at < $3)",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(now - 60_000)
-            .execute(self.pool())
-            .await?;
-        }
-        Ok(id)
-    }
-
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id",
+            "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens \
+             WHERE user_id IS NULL ORDER BY id",
         )
         .fetch_all(self.pool())
         .await
@@ -69,7 +47,8 @@ impl Db {
 
     pub async fn revoke_token(&self, id: &str) -> Result<bool, sqlx::Error> {
         let n = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+             AND user_id IS NULL",
         )
         .bind(id)
         .bind(now_ms())

@@ -4,6 +4,8 @@
 pub mod asset;
 pub mod filename;
 pub mod lesson;
+pub mod org;
+pub mod password;
 pub mod range;
 pub mod token;
 pub mod visibility;

@@ -1,11 +1,120 @@
-//! Who may see what: the one function every read path asks.
+//! Who may see and change what: the one place that decides.
 //!
-//! Invariant: API handlers, pages, downloads and the change log never decide visibility
-//! themselves; they ask [`read_scope`] and either apply [`ReadScope::allows`] to one lesson or hand
-//! the scope to the database layer, which turns it into a `WHERE` clause. When organisations and
-//! publication scopes arrive, they are added here and every caller follows.
+//! Invariant: API handlers, pages, downloads, the change log and the workflow never decide access
+//! themselves; they ask this module — [`read_scope`] for listings (the database layer turns the
+//! scope into a `WHERE` clause), [`may`] for one lesson, [`may_administer`] and
+//! [`may_review_level`] for organisations, accounts and approvals. Publication scopes for
+//! downstream platforms are added here and every caller follows.
+//!
+//! Rules:
+//! - A role granted on an organisation applies to it and its whole subtree, never above or beside.
+//! - Anonymous callers and members read published lessons only.
+//! - Editors, reviewers and administrators also read every lesson of their subtrees.
+//! - Editors create, edit, upload to, submit, publish (once approved), withdraw and recommend
+//!   their subtrees' lessons; reviewers approve and reject, publish, withdraw and recommend;
+//!   administrators manage organisations and accounts and read the audit log.
+//! - Operator tokens (`lectern token create`) act for the instance itself: everything.
 
 use super::lesson::LessonStatus;
+use super::org;
+use serde::Serialize;
+
+/// A role of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Administrator,
+    Reviewer,
+    Editor,
+    Member,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Self::Administrator,
+        Self::Reviewer,
+        Self::Editor,
+        Self::Member,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Administrator => "administrator",
+            Self::Reviewer => "reviewer",
+            Self::Editor => "editor",
+            Self::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, super::Invalid> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                super::Invalid::new(
+                    "role",
+                    "must be one of administrator, reviewer, editor, member",
+                )
+            })
+    }
+}
+
+/// A role on an organisation's subtree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub role: Role,
+    pub org_id: String,
+    /// The organisation's materialised path (see `domain::org`).
+    #[serde(skip)]
+    pub org_path: String,
+}
+
+/// How a signed-in user reached us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// A web session; unsafe requests must carry its CSRF token.
+    Session { csrf_token: String },
+    /// A personal API token.
+    Token { token_id: String },
+}
+
+/// A signed-in account with its role grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub login: String,
+    pub display_name: String,
+    pub grants: Vec<Grant>,
+    pub via: Via,
+}
+
+impl User {
+    /// Whether one of `roles` is granted on `path` or above it.
+    pub fn holds_on(&self, roles: &[Role], path: &str) -> bool {
+        self.grants
+            .iter()
+            .any(|g| roles.contains(&g.role) && org::within(path, &g.org_path))
+    }
+
+    /// The subtrees (paths) where one of `roles` is granted.
+    pub fn subtrees(&self, roles: &[Role]) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .grants
+            .iter()
+            .filter(|g| roles.contains(&g.role))
+            .map(|g| g.org_path.clone())
+            .collect();
+        paths.sort();
+        // Drop paths inside another: they add nothing.
+        let mut kept: Vec<String> = Vec::new();
+        for p in paths {
+            if !kept.iter().any(|k| org::within(&p, k)) {
+                kept.push(p);
+            }
+        }
+        kept
+    }
+}
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,22 +123,57 @@ pub enum Caller {
     Anonymous,
     /// An operator's API token (see `lectern token create`): full access to this instance.
     Operator { token_id: String },
+    /// A signed-in account.
+    User(User),
 }
 
-/// What a caller may read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Caller {
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Self::User(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// The id recorded as the actor of a change (users only; operators are recorded by label).
+    pub fn user_id(&self) -> Option<&str> {
+        self.user().map(|u| u.id.as_str())
+    }
+
+    /// How the audit log names this caller.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Anonymous => "anonymous".into(),
+            Self::Operator { token_id } => format!("operator-token:{token_id}"),
+            Self::User(u) => format!("user:{}", u.login),
+        }
+    }
+}
+
+/// Roles that may read unpublished lessons of their subtree.
+const STAFF: [Role; 3] = [Role::Administrator, Role::Reviewer, Role::Editor];
+
+/// What a caller may read, in the form a listing query can apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadScope {
-    /// Only published lessons and their assets.
+    /// Only published lessons.
     PublishedOnly,
+    /// Published lessons, and every lesson whose organisation lies in one of these subtrees.
+    PublishedOrWithin(Vec<String>),
     /// Every lesson in any state.
     Everything,
 }
 
 impl ReadScope {
-    pub fn allows(self, status: LessonStatus) -> bool {
+    /// Whether a lesson in `status`, owned at `org_path` ("" when it has no organisation), is
+    /// readable under this scope.
+    pub fn allows(&self, status: LessonStatus, org_path: &str) -> bool {
         match self {
             Self::Everything => true,
             Self::PublishedOnly => status == LessonStatus::Published,
+            Self::PublishedOrWithin(paths) => {
+                status == LessonStatus::Published || paths.iter().any(|p| org::within(org_path, p))
+            }
         }
     }
 }
@@ -39,25 +183,152 @@ pub fn read_scope(caller: &Caller) -> ReadScope {
     match caller {
         Caller::Anonymous => ReadScope::PublishedOnly,
         Caller::Operator { .. } => ReadScope::Everything,
+        Caller::User(u) => {
+            let paths = u.subtrees(&STAFF);
+            if paths.is_empty() {
+                ReadScope::PublishedOnly
+            } else {
+                ReadScope::PublishedOrWithin(paths)
+            }
+        }
     }
 }
 
-/// Whether `caller` may change the catalogue (create, edit, upload, publish, delete).
-pub fn may_write(caller: &Caller) -> bool {
-    matches!(caller, Caller::Operator { .. })
+/// What one may do to a lesson.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    /// Change fields, upload and remove assets.
+    Edit,
+    /// Send the working revision to review.
+    Submit,
+    /// Approve or reject (which levels, see [`may_review_level`]).
+    Review,
+    /// Make an approved revision live, now or at a set time.
+    Publish,
+    Withdraw,
+    Delete,
+    /// Recommend upward to the parent organisation.
+    Recommend,
+}
+
+/// The facts about a lesson that access depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct LessonAccess<'a> {
+    pub status: LessonStatus,
+    /// The owning organisation's path; "" for a lesson that has none (made by an operator before
+    /// any organisation existed), which only operators may change.
+    pub org_path: &'a str,
+}
+
+/// The one decision of whether `caller` may do `action` to a lesson.
+pub fn may(caller: &Caller, action: Action, lesson: LessonAccess<'_>) -> bool {
+    let user = match caller {
+        Caller::Operator { .. } => return true,
+        Caller::Anonymous => {
+            return action == Action::Read && lesson.status == LessonStatus::Published;
+        }
+        Caller::User(u) => u,
+    };
+    let on = |roles: &[Role]| user.holds_on(roles, lesson.org_path);
+    match action {
+        Action::Read => read_scope(caller).allows(lesson.status, lesson.org_path),
+        Action::Edit | Action::Submit => on(&[Role::Editor]),
+        Action::Review => on(&[Role::Reviewer]),
+        Action::Publish | Action::Withdraw | Action::Recommend => {
+            on(&[Role::Editor, Role::Reviewer])
+        }
+        Action::Delete => on(&[Role::Editor]) && lesson.status != LessonStatus::Published,
+    }
+}
+
+/// Whether `caller` may create lessons owned by the organisation at `org_path`.
+pub fn may_create_in(caller: &Caller, org_path: &str) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous => false,
+        Caller::User(u) => u.holds_on(&[Role::Editor], org_path),
+    }
+}
+
+/// Whether `caller` may approve or reject at the level of the organisation at `level_path`.
+pub fn may_review_level(caller: &Caller, level_path: &str) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous => false,
+        Caller::User(u) => u.holds_on(&[Role::Reviewer], level_path),
+    }
+}
+
+/// Whether `caller` may administer the organisation at `org_path`: change it, create children,
+/// manage the accounts and grants on it, read its audit log.
+pub fn may_administer(caller: &Caller, org_path: &str) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous => false,
+        Caller::User(u) => u.holds_on(&[Role::Administrator], org_path),
+    }
+}
+
+/// Whether `caller` may move or rename the organisation at `org_path` itself: only from strictly
+/// above it, so that nobody lifts their own organisation out from under their administrators.
+pub fn may_restructure(caller: &Caller, org_path: &str) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous => false,
+        Caller::User(u) => u.grants.iter().any(|g| {
+            g.role == Role::Administrator
+                && org::within(org_path, &g.org_path)
+                && org_path != g.org_path
+        }),
+    }
+}
+
+/// The subtrees whose audit log and accounts `caller` may read; `None` means all of them.
+pub fn administered_subtrees(caller: &Caller) -> Option<Vec<String>> {
+    match caller {
+        Caller::Operator { .. } => None,
+        Caller::Anonymous => Some(Vec::new()),
+        Caller::User(u) => Some(u.subtrees(&[Role::Administrator])),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn user(grants: &[(Role, &str)]) -> Caller {
+        Caller::User(User {
+            id: "u".into(),
+            login: "u".into(),
+            display_name: "u".into(),
+            grants: grants
+                .iter()
+                .map(|(role, path)| Grant {
+                    role: *role,
+                    org_id: org::ids(path).last().unwrap().to_string(),
+                    org_path: path.to_string(),
+                })
+                .collect(),
+            via: Via::Token {
+                token_id: "t".into(),
+            },
+        })
+    }
+
+    fn lesson(status: LessonStatus, org_path: &str) -> LessonAccess<'_> {
+        LessonAccess { status, org_path }
+    }
+
     #[test]
     fn anonymous_callers_see_only_published_lessons() {
         let scope = read_scope(&Caller::Anonymous);
-        assert!(scope.allows(LessonStatus::Published));
-        assert!(!scope.allows(LessonStatus::Draft));
-        assert!(!scope.allows(LessonStatus::Withdrawn));
-        assert!(!may_write(&Caller::Anonymous));
+        assert!(scope.allows(LessonStatus::Published, "/p/"));
+        assert!(!scope.allows(LessonStatus::Draft, "/p/"));
+        assert!(!scope.allows(LessonStatus::Withdrawn, "/p/"));
+        let draft = lesson(LessonStatus::Draft, "/p/");
+        assert!(!may(&Caller::Anonymous, Action::Edit, draft));
+        assert!(!may(&Caller::Anonymous, Action::Read, draft));
     }
 
     #[test]
@@ -65,7 +336,67 @@ mod tests {
         let op = Caller::Operator {
             token_id: "t".into(),
         };
-        assert!(read_scope(&op).allows(LessonStatus::Draft));
-        assert!(may_write(&op));
+        assert!(read_scope(&op).allows(LessonStatus::Draft, ""));
+        assert!(may(&op, Action::Edit, lesson(LessonStatus::Draft, "")));
+    }
+
+    #[test]
+    fn roles_reach_down_the_tree_but_never_up_or_sideways() {
+        let editor = user(&[(Role::Editor, "/p/c/")]);
+        let own = lesson(LessonStatus::Draft, "/p/c/");
+        let child = lesson(LessonStatus::Draft, "/p/c/k/");
+        let parent = lesson(LessonStatus::Draft, "/p/");
+        let sibling = lesson(LessonStatus::Draft, "/p/d/");
+        for (l, allowed) in [
+            (own, true),
+            (child, true),
+            (parent, false),
+            (sibling, false),
+        ] {
+            assert_eq!(may(&editor, Action::Edit, l), allowed, "{}", l.org_path);
+            assert_eq!(may(&editor, Action::Read, l), allowed, "{}", l.org_path);
+            assert!(!may(&editor, Action::Review, l));
+        }
+        assert!(may(
+            &editor,
+            Action::Read,
+            lesson(LessonStatus::Published, "/p/d/")
+        ));
+        let member = user(&[(Role::Member, "/p/")]);
+        assert!(!may(&member, Action::Read, own));
+        assert_eq!(read_scope(&member), ReadScope::PublishedOnly);
+    }
+
+    #[test]
+    fn administrators_restructure_only_strictly_below_their_grant() {
+        let admin = user(&[(Role::Administrator, "/p/c/")]);
+        assert!(may_administer(&admin, "/p/c/"));
+        assert!(may_administer(&admin, "/p/c/k/"));
+        assert!(!may_administer(&admin, "/p/"));
+        assert!(!may_restructure(&admin, "/p/c/"));
+        assert!(may_restructure(&admin, "/p/c/k/"));
+        assert!(!may(
+            &admin,
+            Action::Edit,
+            lesson(LessonStatus::Draft, "/p/c/")
+        ));
+        assert!(may(
+            &admin,
+            Action::Read,
+            lesson(LessonStatus::Draft, "/p/c/")
+        ));
+    }
+
+    #[test]
+    fn nested_grants_collapse_to_the_widest_subtree() {
+        let u = user(&[
+            (Role::Editor, "/p/c/k/"),
+            (Role::Reviewer, "/p/c/"),
+            (Role::Editor, "/p/e/"),
+        ]);
+        match read_scope(&u) {
+            ReadScope::PublishedOrWithin(paths) => assert_eq!(paths, vec!["/p/c/", "/p/e/"]),
+            other => panic!("{other:?}"),
+        }
     }
 }

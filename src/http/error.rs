@@ -25,6 +25,7 @@ pub enum Code {
     UnsupportedMediaType,
     RangeNotSatisfiable,
     Locked,
+    TooManyRequests,
     ChecksumMismatch,
     Internal,
 }
@@ -46,6 +47,7 @@ impl Code {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Locked => StatusCode::LOCKED,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             // tus 1.0 checksum extension: 460 Checksum Mismatch.
             Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,6 +69,7 @@ impl Code {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::Locked => "locked",
+            Self::TooManyRequests => "too_many_requests",
             Self::ChecksumMismatch => "checksum_mismatch",
             Self::Internal => "internal",
         }
@@ -87,6 +90,7 @@ impl Code {
             Self::UnsupportedMediaType => "Unsupported content",
             Self::RangeNotSatisfiable => "Range not satisfiable",
             Self::Locked => "Locked",
+            Self::TooManyRequests => "Too many attempts",
             Self::ChecksumMismatch => "Checksum mismatch",
             Self::Internal => "Internal error",
         }
@@ -114,6 +118,14 @@ impl AppError {
 
     pub fn not_found(what: &str) -> Self {
         Self::new(Code::NotFound, format!("no such {what}"))
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(Code::Forbidden, detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(Code::Conflict, detail)
     }
 
     pub fn unauthorized(detail: &str) -> Self {

@@ -2,26 +2,26 @@
 
 use super::AppState;
 use super::error::{AppError, Code};
+use crate::db::audit::Actor;
+use crate::db::users::TokenOwner;
 use crate::domain::token;
-use crate::domain::visibility::{self, Caller};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use crate::domain::visibility::{Caller, User, Via};
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
+use axum_extra::extract::cookie::CookieJar;
+use std::net::SocketAddr;
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = AppError;
+/// The name of the web session cookie.
+pub const SESSION_COOKIE: &str = "lectern_session";
+/// The header that carries the CSRF token of a session on unsafe API requests.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
-    /// No `Authorization` header makes an anonymous caller; a header that is not a valid, live
-    /// bearer token is refused with 401 even where anonymous access would be allowed, so a
-    /// client with a broken token finds out.
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Caller::Anonymous);
-        };
+/// Who is calling, before any CSRF check: a bearer token (operator or personal), or a session
+/// cookie, or nobody.
+async fn identify(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let token = value
             .to_str()
             .ok()
@@ -34,15 +34,225 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 AppError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
-        match state.db.token_by_hash(&token::hash(token)).await? {
-            Some(token_id) => Ok(Caller::Operator { token_id }),
+        return match state.db.token_owner(&token::hash(token)).await? {
+            Some(TokenOwner::Operator { token_id }) => Ok(Caller::Operator { token_id }),
+            Some(TokenOwner::User { token_id, user_id }) => {
+                load_user(state, &user_id, Via::Token { token_id })
+                    .await?
+                    .ok_or_else(|| AppError::unauthorized("the token is not valid"))
+            }
             None => Err(AppError::unauthorized("the token is not valid")),
+        };
+    }
+    let jar = CookieJar::from_headers(&parts.headers);
+    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        return Ok(Caller::Anonymous);
+    };
+    let secret = cookie.value();
+    if secret.is_empty() || secret.len() > 200 {
+        return Ok(Caller::Anonymous);
+    }
+    // An expired or unknown session is simply no session: pages then offer the login form.
+    let Some(session) = state.db.session(&token::hash(secret)).await? else {
+        return Ok(Caller::Anonymous);
+    };
+    Ok(load_user(
+        state,
+        &session.user_id,
+        Via::Session {
+            csrf_token: session.csrf_token,
+        },
+    )
+    .await?
+    .unwrap_or(Caller::Anonymous))
+}
+
+async fn load_user(state: &AppState, user_id: &str, via: Via) -> Result<Option<Caller>, AppError> {
+    let Some(u) = state.db.user(user_id).await? else {
+        return Ok(None);
+    };
+    if u.disabled_at.is_some() {
+        return Ok(None);
+    }
+    let grants = state.db.grants_for_access(user_id).await?;
+    Ok(Some(Caller::User(User {
+        id: u.id,
+        login: u.login,
+        display_name: u.display_name,
+        grants,
+        via,
+    })))
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Whether a request's `Origin`, when it has one, is this service itself.
+fn same_origin(parts: &Parts) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let (Ok(origin), Some(host)) = (
+        origin.to_str(),
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok()),
+    ) else {
+        return false;
+    };
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    /// No credentials make an anonymous caller; an `Authorization` header that is not a valid,
+    /// live bearer token is refused with 401 even where anonymous access would be allowed, so a
+    /// client with a broken token finds out. A session may make unsafe requests only with its
+    /// CSRF token in `X-CSRF-Token` and from its own origin (forms use [`PageCaller`] and check
+    /// the token in the form).
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = identify(parts, state).await?;
+        if let Caller::User(User {
+            via: Via::Session { csrf_token },
+            ..
+        }) = &caller
+            && !is_safe(&parts.method)
+        {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !same_origin(parts) || !same_secret(sent, csrf_token) {
+                return Err(AppError::forbidden(
+                    "a request made with a session cookie must carry the session's CSRF token \
+                     in X-CSRF-Token and come from this site",
+                ));
+            }
+        }
+        Ok(caller)
+    }
+}
+
+/// The caller of a web page, whose form handlers check the CSRF token in the form themselves
+/// (with [`PageCaller::verify_csrf`]).
+pub struct PageCaller(pub Caller);
+
+impl PageCaller {
+    /// Whether `sent` (a form's hidden field) is this session's CSRF token and the request came
+    /// from this site. Callers without a session never pass.
+    pub fn verify_csrf(&self, parts_origin_ok: bool, sent: &str) -> bool {
+        match &self.0 {
+            Caller::User(User {
+                via: Via::Session { csrf_token },
+                ..
+            }) => parts_origin_ok && same_secret(sent, csrf_token),
+            _ => false,
+        }
+    }
+
+    pub fn csrf_token(&self) -> Option<&str> {
+        match &self.0 {
+            Caller::User(User {
+                via: Via::Session { csrf_token },
+                ..
+            }) => Some(csrf_token),
+            _ => None,
         }
     }
 }
 
-/// A caller allowed to change the catalogue.
-pub struct Writer(pub Caller);
+impl FromRequestParts<AppState> for PageCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PageCaller(identify(parts, state).await?))
+    }
+}
+
+/// Whether the request's `Origin` (if any) is this site; for form handlers.
+pub struct SameOrigin(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(SameOrigin(same_origin(parts)))
+    }
+}
+
+/// The client's address: the peer, or the first `X-Forwarded-For` hop when configured to trust
+/// it.
+pub fn client_address(parts: &Parts, state: &AppState) -> String {
+    if state.config.trust_forwarded_headers
+        && let Some(first) = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+    {
+        return first.to_owned();
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The actor recorded in the audit log for `caller` at `address`.
+pub fn actor_of(caller: &Caller, address: String) -> Actor {
+    Actor {
+        user_id: caller.user_id().map(str::to_owned),
+        label: caller.label(),
+        address: Some(address),
+    }
+}
+
+/// A caller with the actor the audit log records for it. Applies the same CSRF rule as
+/// [`Caller`].
+pub struct Acting {
+    pub caller: Caller,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let actor = actor_of(&caller, client_address(parts, state));
+        Ok(Acting { caller, actor })
+    }
+}
+
+/// A caller that presented credentials (a token or a session); anonymous callers get 401.
+pub struct Writer(pub Acting);
 
 impl FromRequestParts<AppState> for Writer {
     type Rejection = AppError;
@@ -51,11 +261,13 @@ impl FromRequestParts<AppState> for Writer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        if visibility::may_write(&caller) {
-            Ok(Writer(caller))
+        let acting = Acting::from_request_parts(parts, state).await?;
+        if acting.caller == Caller::Anonymous {
+            Err(AppError::unauthorized(
+                "this needs an API token or a session",
+            ))
         } else {
-            Err(AppError::unauthorized("this needs an API token"))
+            Ok(Writer(acting))
         }
     }
 }
@@ -75,6 +287,17 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
+
+/// `axum::Form`, answering bad input with a problem body.
+#[derive(FromRequest)]
+#[from_request(via(axum::Form), rejection(AppError))]
+pub struct Form<T>(pub T);
+
+impl From<FormRejection> for AppError {
+    fn from(r: FormRejection) -> Self {
+        AppError::new(Code::InvalidRequest, r.body_text())
+    }
+}
 
 /// `axum::extract::Path`, answering bad input with a problem body.
 #[derive(FromRequestParts)]

@@ -5,6 +5,7 @@
 //! `domain::visibility` through the shared loaders (`api::v1::lessons::visible_lesson`).
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod extract;
 mod openapi;
@@ -17,7 +18,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::ingest::Ingest;
 use crate::storage::ObjectStore;
-use api::v1::{assets, changes, lessons, uploads};
+use api::v1::{assets, changes, lessons, orgs, review, uploads, users};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -71,13 +72,44 @@ pub fn router(state: AppState) -> Router {
                 .delete(uploads::terminate)
                 .options(uploads::options),
         )
+        .route("/lessons/{id}/submit", post(review::submit))
+        .route("/lessons/{id}/approve", post(review::approve))
+        .route("/lessons/{id}/reject", post(review::reject))
+        .route("/lessons/{id}/recommend", post(review::recommend))
+        .route("/lessons/{id}/revisions", get(review::revisions))
+        .route("/lessons/{id}/revisions/compare", get(review::compare))
+        .route("/review/queue", get(review::queue))
+        .route("/recommendations", get(review::recommendations))
+        .route("/recommendations/{id}/adopt", post(review::adopt))
+        .route("/recommendations/{id}/decline", post(review::decline))
+        .route("/orgs", get(orgs::list).post(orgs::create))
+        .route("/orgs/{id}", get(orgs::get).patch(orgs::update))
+        .route("/orgs/{id}/move", post(orgs::move_org))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get).patch(users::update))
+        .route("/users/{id}/grants", post(users::add_grant))
+        .route(
+            "/users/{id}/grants/{role}/{org_id}",
+            axum::routing::delete(users::remove_grant),
+        )
+        .route("/me", get(users::me))
+        .route("/me/password", post(users::change_password))
+        .route(
+            "/me/tokens",
+            get(users::list_tokens).post(users::create_token),
+        )
+        .route(
+            "/me/tokens/{id}",
+            axum::routing::delete(users::revoke_token),
+        )
+        .route("/audit", get(users::audit))
         .route("/changes", get(changes::list_changes));
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
-        .route("/", get(web::index))
+        .merge(web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))

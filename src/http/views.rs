@@ -68,6 +68,13 @@ pub struct LessonView {
     pub created_at: String,
     pub updated_at: String,
     pub published_at: Option<String>,
+    /// The owning organisation (absent for lessons made by an operator outside any).
+    pub org_id: Option<String>,
+    /// The subtree it is published to; the owner's when absent.
+    pub scope_org_id: Option<String>,
+    /// A scheduled publication or withdrawal.
+    pub publish_at: Option<String>,
+    pub withdraw_at: Option<String>,
     pub assets: Vec<AssetView>,
 }
 
@@ -94,6 +101,62 @@ impl LessonView {
             created_at: rfc3339(l.created_at),
             updated_at: rfc3339(l.updated_at),
             published_at: l.published_at.map(rfc3339),
+            org_id: l.org_id,
+            scope_org_id: l.scope_org_id,
+            publish_at: l.publish_at.map(rfc3339),
+            withdraw_at: l.withdraw_at.map(rfc3339),
+        }
+    }
+}
+
+/// A revision of a lesson's fields and where it stands in review.
+#[derive(Debug, Serialize)]
+pub struct RevisionView {
+    pub lesson_id: String,
+    pub number: i64,
+    pub state: String,
+    pub fields: serde_json::Value,
+    pub author_id: Option<String>,
+    pub scope_org_id: Option<String>,
+    /// The organisations that must approve, the lesson's owner first.
+    pub chain: Vec<String>,
+    pub approvals: Vec<crate::db::workflow::ApprovalRecord>,
+    /// The level awaiting a decision, while submitted.
+    pub next_level: Option<String>,
+    pub submitted_by: Option<String>,
+    pub submitted_at: Option<String>,
+    pub decided_at: Option<String>,
+    /// The reviewer's comment on a rejection.
+    pub comment: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl RevisionView {
+    pub fn new(
+        r: crate::db::workflow::RevisionRecord,
+        approvals: Vec<crate::db::workflow::ApprovalRecord>,
+    ) -> Self {
+        let chain = r.chain();
+        let next_level = (r.state == "submitted")
+            .then(|| crate::db::workflow::next_level(&chain, &approvals).cloned())
+            .flatten();
+        Self {
+            fields: serde_json::from_str(&r.fields).unwrap_or_default(),
+            lesson_id: r.lesson_id,
+            number: r.number,
+            state: r.state,
+            author_id: r.author_id,
+            scope_org_id: r.scope_org_id,
+            chain,
+            approvals,
+            next_level,
+            submitted_by: r.submitted_by,
+            submitted_at: r.submitted_at.map(rfc3339),
+            decided_at: r.decided_at.map(rfc3339),
+            comment: r.comment,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
         }
     }
 }

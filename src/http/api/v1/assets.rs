@@ -1,6 +1,6 @@
 //! Assets: plain streaming upload, metadata, deletion, ranged download and presigned URLs.
 
-use super::lessons::visible_lesson;
+use super::lessons::{editable_lesson, visible_lesson};
 use crate::db::assets::AssetRecord;
 use crate::domain::lesson::LessonKind;
 use crate::domain::range::{self, RangeRequest};
@@ -28,12 +28,12 @@ pub struct UploadQuery {
 /// `POST /api/v1/lessons/{id}/assets?role=…&filename=…` with the file as the raw body.
 pub async fn upload_asset(
     State(state): State<AppState>,
-    writer: Writer,
+    Writer(acting): Writer,
     Path(lesson_id): Path<String>,
     Query(q): Query<UploadQuery>,
     request: Request,
 ) -> Result<Response, AppError> {
-    let lesson = visible_lesson(&state, &writer.0, &lesson_id).await?;
+    let lesson = editable_lesson(&state, &acting, &lesson_id).await?;
     let kind = LessonKind::parse(&lesson.kind)?;
     let (role, filename) = admit(&q.role, &q.filename, kind)?;
     let declared = request
@@ -82,9 +82,11 @@ pub async fn get_asset(
 
 pub async fn delete_asset(
     State(state): State<AppState>,
-    _writer: Writer,
+    Writer(acting): Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
+    let asset = visible_asset(&state, &acting.caller, &id).await?;
+    editable_lesson(&state, &acting, &asset.lesson_id).await?;
     if state.db.delete_asset(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -51,9 +51,17 @@ impl From<Change> for ChangeView {
 /// cursor it saw reads every change exactly once.
 pub async fn list_changes(
     axum::extract::State(state): axum::extract::State<AppState>,
-    _writer: Writer,
+    Writer(acting): Writer,
     Query(q): Query<ChangesQuery>,
 ) -> Result<Json<ChangesView>, AppError> {
+    // The raw change log names every lesson, drafts included: it is for the instance's own
+    // processes (operator tokens). Platforms get their scoped feed instead.
+    if !matches!(
+        acting.caller,
+        crate::domain::visibility::Caller::Operator { .. }
+    ) {
+        return Err(AppError::forbidden("the change log is for operator tokens"));
+    }
     let after = match q.after.as_deref() {
         None | Some("") => 0,
         Some(s) => s

@@ -1,17 +1,19 @@
 //! `/api/v1/lessons`: create, read, update, list, delete, publish and withdraw lessons.
 
 use crate::db::lessons::{LessonFilter, LessonRecord, UpdateError};
+use crate::db::workflow::StepError;
 use crate::domain::Invalid;
 use crate::domain::lesson::{self, LessonFields, LessonKind, LessonStatus, RegionCode, Title};
-use crate::domain::visibility::{Caller, read_scope};
+use crate::domain::visibility::{self, Action, Caller, Role, read_scope};
 use crate::http::AppState;
 use crate::http::error::{AppError, Code};
-use crate::http::extract::{Json, Path, Query, Writer};
+use crate::http::extract::{Acting, Json, Path, Query, Writer};
 use crate::http::views::{LessonView, Page};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// The body of `POST /api/v1/lessons`.
 #[derive(Debug, Deserialize)]
@@ -28,6 +30,10 @@ pub struct CreateLesson {
     region_code: Option<String>,
     recorded_on: Option<String>,
     language: Option<String>,
+    /// The owning organisation; by default the one where the caller is an editor (required when
+    /// there are several).
+    #[serde(default)]
+    org_id: Option<String>,
 }
 
 /// The body of `PATCH /api/v1/lessons/{id}`: fields present are changed, `null` clears.
@@ -49,14 +55,7 @@ pub struct UpdateLesson {
     language: Option<String>,
 }
 
-/// Tells a field set to `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
+use super::present;
 
 /// Collects every validation failure rather than stopping at the first.
 #[derive(Default)]
@@ -144,6 +143,7 @@ impl UpdateLesson {
             region_code: pick(self.region_code, &current.region_code),
             recorded_on: pick(self.recorded_on, &current.recorded_on),
             language: Some(self.language.unwrap_or_else(|| current.language.clone())),
+            org_id: None,
         }
         .parse()
     }
@@ -178,19 +178,103 @@ pub async fn visible_lesson(
     id: &str,
 ) -> Result<LessonRecord, AppError> {
     match state.db.lesson(id).await? {
-        Some(l) if read_scope(caller).allows(l.status()) => Ok(l),
+        Some(l) if visibility::may(caller, Action::Read, l.access()) => Ok(l),
         _ => Err(AppError::not_found("lesson")),
+    }
+}
+
+/// Loads lesson `id` for a change of its assets. Besides the edit permission, a published
+/// lesson's assets are frozen for everyone but operators: revisions cover its fields, and files
+/// would otherwise go live without review.
+pub async fn editable_lesson(
+    state: &AppState,
+    acting: &Acting,
+    id: &str,
+) -> Result<LessonRecord, AppError> {
+    let lesson = lesson_for(state, acting, id, Action::Edit).await?;
+    if lesson.status() == LessonStatus::Published
+        && !matches!(acting.caller, Caller::Operator { .. })
+    {
+        return Err(AppError::conflict(
+            "the files of a published lesson cannot change; withdraw it first",
+        ));
+    }
+    Ok(lesson)
+}
+
+/// Loads lesson `id` for `action`: missing if the caller may not read it, 403 if they may read
+/// but not do this (which the audit log records, so that probing is visible).
+pub async fn lesson_for(
+    state: &AppState,
+    acting: &Acting,
+    id: &str,
+    action: Action,
+) -> Result<LessonRecord, AppError> {
+    let lesson = visible_lesson(state, &acting.caller, id).await?;
+    if visibility::may(&acting.caller, action, lesson.access()) {
+        Ok(lesson)
+    } else {
+        Err(super::denied(
+            state,
+            acting,
+            &format!("{action:?}").to_lowercase(),
+            "lesson",
+            id,
+            lesson.org_id.as_deref(),
+        )
+        .await)
     }
 }
 
 pub async fn create_lesson(
     State(state): State<AppState>,
-    _writer: Writer,
+    Writer(acting): Writer,
     Json(input): Json<CreateLesson>,
 ) -> Result<Response, AppError> {
+    let org_id = owning_org(&state, &acting, input.org_id.clone()).await?;
     let fields = input.parse()?;
-    let lesson = state.db.create_lesson(&fields).await?;
+    let lesson = state
+        .db
+        .create_lesson(&fields, org_id.as_deref(), &acting.actor)
+        .await?;
     respond(&state, StatusCode::CREATED, lesson).await
+}
+
+/// The organisation a new lesson belongs to: the one asked for, if the caller is an editor there,
+/// or else the caller's only editing organisation. Operators may leave it unset.
+async fn owning_org(
+    state: &AppState,
+    acting: &Acting,
+    asked: Option<String>,
+) -> Result<Option<String>, AppError> {
+    match (asked, acting.caller.user()) {
+        (Some(id), _) => {
+            let org = state.db.org(&id).await?;
+            match org {
+                Some(o) if visibility::may_create_in(&acting.caller, &o.path) => Ok(Some(o.id)),
+                _ => Err(super::denied(state, acting, "create", "org", &id, Some(&id)).await),
+            }
+        }
+        (None, None) => Ok(None),
+        (None, Some(user)) => {
+            let mut orgs: Vec<&str> = user
+                .grants
+                .iter()
+                .filter(|g| g.role == Role::Editor)
+                .map(|g| g.org_id.as_str())
+                .collect();
+            orgs.dedup();
+            match orgs.as_slice() {
+                [one] => Ok(Some(one.to_string())),
+                [] => Err(super::denied(state, acting, "create", "lesson", "-", None).await),
+                _ => Err(Invalid::new(
+                    "org_id",
+                    "you edit for several organisations: say which one owns the lesson",
+                )
+                .into()),
+            }
+        }
+    }
 }
 
 pub async fn get_lesson(
@@ -227,67 +311,164 @@ fn expected_version(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
 
 pub async fn update_lesson(
     State(state): State<AppState>,
-    _writer: Writer,
+    Writer(acting): Writer,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(input): Json<UpdateLesson>,
 ) -> Result<Response, AppError> {
     let expected = expected_version(&headers)?;
-    let current = state
-        .db
-        .lesson(&id)
-        .await?
-        .ok_or_else(|| AppError::not_found("lesson"))?;
+    let current = lesson_for(&state, &acting, &id, Action::Edit).await?;
     let fields = input.apply(&current)?;
-    match state.db.update_lesson(&id, &fields, expected).await {
+    let live = matches!(acting.caller, Caller::Operator { .. });
+    match state
+        .db
+        .update_lesson(&id, &fields, expected, &acting.actor, live)
+        .await
+    {
         Ok(lesson) => respond(&state, StatusCode::OK, lesson).await,
         Err(UpdateError::NotFound) => Err(AppError::not_found("lesson")),
         Err(e @ UpdateError::VersionMismatch { .. }) => {
             Err(AppError::new(Code::PreconditionFailed, e.to_string()))
         }
+        Err(e @ UpdateError::UnderReview { .. }) => Err(AppError::conflict(e.to_string())),
         Err(UpdateError::Db(e)) => Err(e.into()),
     }
 }
 
 pub async fn delete_lesson(
     State(state): State<AppState>,
-    _writer: Writer,
+    Writer(acting): Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    if state.db.delete_lesson(&id).await? {
+    lesson_for(&state, &acting, &id, Action::Delete).await?;
+    if state.db.delete_lesson(&id, &acting.actor).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("lesson"))
     }
 }
 
-async fn set_status(
+/// The optional body of publish and withdraw: a time in the future schedules the step; `null`
+/// cancels a schedule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepBody {
+    #[serde(default, deserialize_with = "present")]
+    at: Option<Option<String>>,
+}
+
+/// Parses an RFC 3339 time into Unix milliseconds.
+pub fn parse_time(field: &'static str, s: &str) -> Result<i64, Invalid> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|_| {
+            Invalid::new(
+                field,
+                "must be an RFC 3339 time such as 2026-12-01T08:00:00Z",
+            )
+        })
+}
+
+impl From<StepError> for AppError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::NotFound => AppError::not_found("lesson"),
+            StepError::Conflict(m) => AppError::conflict(m),
+            StepError::Forbidden(m) => AppError::forbidden(m),
+            StepError::Db(e) => e.into(),
+        }
+    }
+}
+
+async fn step(
     state: &AppState,
+    acting: &Acting,
     id: &str,
-    status: LessonStatus,
+    what: crate::db::workflow::Scheduled,
+    body: Option<StepBody>,
 ) -> Result<Response, AppError> {
-    let lesson = state
-        .db
-        .set_lesson_status(id, status)
-        .await?
-        .ok_or_else(|| AppError::not_found("lesson"))?;
+    use crate::db::workflow::Scheduled;
+    let action = match what {
+        Scheduled::Publish => Action::Publish,
+        Scheduled::Withdraw => Action::Withdraw,
+    };
+    let lesson = lesson_for(state, acting, id, action).await?;
+    let at = match body.map(|b| b.at) {
+        None | Some(None) => None,
+        Some(Some(None)) => {
+            let lesson = state
+                .db
+                .schedule(&lesson, what, None, &acting.actor)
+                .await?;
+            return respond(state, StatusCode::OK, lesson).await;
+        }
+        Some(Some(Some(t))) => Some(parse_time("at", &t)?),
+    };
+    let require_approved = !matches!(acting.caller, Caller::Operator { .. });
+    let lesson = match (what, at) {
+        (_, Some(at)) if at > crate::db::now_ms() => {
+            if what == Scheduled::Publish && require_approved {
+                // Fail now, not at the scheduled time, when there is nothing approved.
+                match state.db.revisions(id).await?.last() {
+                    Some(r) if r.state == "approved" => {}
+                    _ => {
+                        return Err(AppError::conflict(
+                            "only an approved revision can be scheduled for publication",
+                        ));
+                    }
+                }
+            }
+            state
+                .db
+                .schedule(&lesson, what, Some(at), &acting.actor)
+                .await?
+        }
+        (Scheduled::Publish, _) => {
+            state
+                .db
+                .publish(id, require_approved, &acting.actor)
+                .await?
+        }
+        (Scheduled::Withdraw, _) => state.db.withdraw(id, &acting.actor).await?,
+    };
     respond(state, StatusCode::OK, lesson).await
 }
 
+/// `POST /api/v1/lessons/{id}/publish`: makes the approved revision live (operators: the lesson
+/// as it stands), or schedules that with `{"at": "…"}`.
 pub async fn publish_lesson(
     State(state): State<AppState>,
-    _writer: Writer,
+    Writer(acting): Writer,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Response, AppError> {
-    set_status(&state, &id, LessonStatus::Published).await
+    let body = super::optional_json(&body)?;
+    step(
+        &state,
+        &acting,
+        &id,
+        crate::db::workflow::Scheduled::Publish,
+        body,
+    )
+    .await
 }
 
+/// `POST /api/v1/lessons/{id}/withdraw`: takes the lesson down, now or at `{"at": "…"}`.
 pub async fn withdraw_lesson(
     State(state): State<AppState>,
-    _writer: Writer,
+    Writer(acting): Writer,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Result<Response, AppError> {
-    set_status(&state, &id, LessonStatus::Withdrawn).await
+    let body = super::optional_json(&body)?;
+    step(
+        &state,
+        &acting,
+        &id,
+        crate::db::workflow::Scheduled::Withdraw,
+        body,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -297,6 +478,8 @@ pub struct ListQuery {
     tag: Option<String>,
     region: Option<String>,
     status: Option<String>,
+    /// Only lessons owned by this organisation or below it.
+    org: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
@@ -323,16 +506,28 @@ pub async fn list_lessons(
     if !e.0.is_empty() {
         return Err(AppError::invalid(&e.0));
     }
+    let org_prefix = match &q.org {
+        None => None,
+        Some(id) => Some(
+            state
+                .db
+                .org(id)
+                .await?
+                .ok_or_else(|| Invalid::new("org", "no such organisation"))?
+                .path,
+        ),
+    };
     let filter = LessonFilter {
         kind: kind.flatten().map(|k| k.as_str().to_owned()),
         status: status.flatten().map(|s| s.as_str().to_owned()),
         tag: q.tag,
         region_prefix: region.flatten().map(|r| r.subtree_prefix().to_owned()),
+        org_prefix,
         after_id: q.cursor,
     };
     let lessons = state
         .db
-        .lessons(read_scope(&caller), &filter, limit + 1)
+        .lessons(&read_scope(&caller), &filter, limit + 1)
         .await?;
     let more = lessons.len() as i64 > limit;
     let lessons: Vec<_> = lessons.into_iter().take(limit as usize).collect();

@@ -3,4 +3,64 @@
 pub mod assets;
 pub mod changes;
 pub mod lessons;
+pub mod orgs;
+pub mod review;
 pub mod uploads;
+pub mod users;
+
+use crate::db::audit::Event;
+use crate::domain::visibility::Caller;
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::Acting;
+
+/// Refuses a step the caller may not take, recording the attempt in the audit log (when the
+/// caller is known: anonymous attempts are answered 401 before they get here). Returns the 403
+/// to answer with.
+pub async fn denied(
+    state: &AppState,
+    acting: &Acting,
+    action: &str,
+    target_kind: &str,
+    target_id: &str,
+    org_id: Option<&str>,
+) -> AppError {
+    if acting.caller != Caller::Anonymous {
+        let event = Event {
+            action: &format!("denied.{action}"),
+            target_kind,
+            target_id: Some(target_id),
+            org_id,
+            before: None,
+            after: None,
+        };
+        if let Err(e) = state.db.audit(&acting.actor, event).await {
+            return AppError::internal(&e);
+        }
+    } else {
+        return AppError::unauthorized("this needs an API token or a session");
+    }
+    AppError::forbidden(format!("you may not {action} this {target_kind}"))
+}
+
+/// A JSON body that may be absent: an empty body is `None`.
+pub fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| {
+        AppError::new(
+            crate::http::error::Code::InvalidRequest,
+            format!("the body is not valid JSON for this request: {e}"),
+        )
+    })
+}
+
+/// Tells a field set to `null` (`Some(None)`) from an absent one (`None`).
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -1,9 +1,10 @@
 //! `/api/v1/uploads`: resumable uploads by the tus 1.0 protocol (core, creation, termination,
 //! checksum, expiration). The protocol lives here; the storage model lives in `ingest::tus`.
 
+use super::lessons::editable_lesson;
 use crate::http::AppState;
 use crate::http::error::{AppError, Code};
-use crate::http::extract::{Path, Writer};
+use crate::http::extract::{Acting, Path, Writer};
 use crate::http::views::http_date;
 use crate::ingest::tus::{Checksum, Patched};
 use axum::extract::{Request, State};
@@ -95,6 +96,17 @@ fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, AppError> {
         .collect()
 }
 
+/// Loads upload `id` if the caller may change its lesson.
+async fn upload_for(
+    state: &AppState,
+    acting: &Acting,
+    id: &str,
+) -> Result<crate::db::uploads::UploadRecord, AppError> {
+    let upload = state.ingest.upload_status(id).await?;
+    editable_lesson(state, acting, &upload.lesson_id).await?;
+    Ok(upload)
+}
+
 /// `POST /api/v1/uploads`: creates an upload (creation extension).
 pub async fn create(
     State(state): State<AppState>,
@@ -102,7 +114,7 @@ pub async fn create(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        writer?;
+        let Writer(acting) = writer?;
         check_version(&headers)?;
         if header(&headers, "upload-defer-length").is_some() {
             return Err(AppError::new(
@@ -132,6 +144,7 @@ pub async fn create(
                 "Upload-Metadata must carry lesson_id, role and filename",
             ));
         };
+        editable_lesson(&state, &acting, lesson_id).await?;
         let upload = state
             .ingest
             .create_upload(lesson_id, role, filename, length)
@@ -158,9 +171,9 @@ pub async fn head(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        writer?;
+        let Writer(acting) = writer?;
         check_version(&headers)?;
-        let upload = state.ingest.upload_status(&id).await?;
+        let upload = upload_for(&state, &acting, &id).await?;
         let mut r = StatusCode::OK.into_response();
         let h = r.headers_mut();
         h.insert(UPLOAD_OFFSET, HeaderValue::from(upload.received));
@@ -212,9 +225,10 @@ pub async fn patch(
     request: Request,
 ) -> Response {
     let result = async {
-        writer?;
+        let Writer(acting) = writer?;
         let headers = request.headers().clone();
         check_version(&headers)?;
+        upload_for(&state, &acting, &id).await?;
         if header(&headers, "content-type") != Some("application/offset+octet-stream") {
             return Err(AppError::new(
                 Code::UnsupportedMediaType,
@@ -270,8 +284,9 @@ pub async fn terminate(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        writer?;
+        let Writer(acting) = writer?;
         check_version(&headers)?;
+        upload_for(&state, &acting, &id).await?;
         state.ingest.terminate_upload(&id).await?;
         Ok::<_, AppError>(StatusCode::NO_CONTENT.into_response())
     }

@@ -1,0 +1,257 @@
+//! The administrative commands (`lectern bootstrap`, `lectern org …`, `lectern user …`): the same
+//! rules and audit log as the API, acting as the command line on the local database.
+
+use crate::db::Db;
+use crate::db::audit::{Actor, Event};
+use crate::db::orgs::{OrgFields, OrgRecord};
+use crate::domain::org::{self, OrgLevel};
+use crate::domain::visibility::Role;
+use crate::domain::{Invalid, lesson::RegionCode, password};
+use crate::http::api::v1::users::{display_name, login_name};
+use anyhow::{Context, bail};
+use serde_json::json;
+
+/// A password given in `LECTERN_PASSWORD`, or a generated one (printed by the caller).
+pub fn password_from_env() -> anyhow::Result<(String, bool)> {
+    match std::env::var("LECTERN_PASSWORD") {
+        Ok(p) => {
+            password::check_new(&p)?;
+            Ok((p, false))
+        }
+        Err(_) => {
+            let mut raw = [0u8; 12];
+            rand::fill(&mut raw);
+            Ok((format!("Lx-{}", hex::encode(raw)), true))
+        }
+    }
+}
+
+fn fields(name: &str, level: &str, region: Option<&str>) -> Result<OrgFields, Invalid> {
+    Ok(OrgFields {
+        name: org::name(name)?,
+        level: OrgLevel::parse(level)?,
+        region_code: region
+            .filter(|r| !r.is_empty())
+            .map(RegionCode::parse)
+            .transpose()?
+            .map(|r| r.as_str().to_owned()),
+        review_required: true,
+        self_approval: false,
+    })
+}
+
+/// Creates the root organisation and its first administrator on a fresh install; lessons made
+/// before there were organisations are given to the root. Returns the root and the user's id.
+pub async fn bootstrap(
+    db: &Db,
+    org_name: &str,
+    level: &str,
+    region: Option<&str>,
+    login: &str,
+    name: &str,
+    pass: &str,
+) -> anyhow::Result<(OrgRecord, String)> {
+    if db.has_orgs().await? {
+        bail!("this instance is already bootstrapped: it has organisations");
+    }
+    let f = fields(org_name, level, region)?;
+    let login = login_name(login)?;
+    let name = display_name(name)?;
+    password::check_new(pass)?;
+    let actor = Actor::cli();
+    let mut tx = db.begin_write().await?;
+    let root = Db::create_org_in(&mut tx, None, &f).await?;
+    let user = Db::create_user_in(&mut tx, &login, &name, &password::hash(pass)).await?;
+    Db::grant_in(&mut tx, &user.id, Role::Administrator, &root.id, None).await?;
+    sqlx::query("UPDATE lessons SET org_id = $1 WHERE org_id IS NULL")
+        .bind(&root.id)
+        .execute(&mut *tx)
+        .await?;
+    Db::audit_in(
+        &mut tx,
+        &actor,
+        Event {
+            action: "bootstrap",
+            target_kind: "org",
+            target_id: Some(&root.id),
+            org_id: Some(&root.id),
+            before: None,
+            after: Some(json!({ "org": root.name, "administrator": login })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((root, user.id))
+}
+
+/// `lectern org create`.
+pub async fn create_org(
+    db: &Db,
+    parent_id: &str,
+    name: &str,
+    level: &str,
+    region: Option<&str>,
+) -> anyhow::Result<OrgRecord> {
+    let parent = db
+        .org(parent_id)
+        .await?
+        .context("no such parent organisation")?;
+    let f = fields(name, level, region)?;
+    let mut tx = db.begin_write().await?;
+    let created = Db::create_org_in(&mut tx, Some(&parent), &f).await?;
+    Db::audit_in(
+        &mut tx,
+        &Actor::cli(),
+        Event {
+            action: "org.create",
+            target_kind: "org",
+            target_id: Some(&created.id),
+            org_id: Some(&created.id),
+            before: None,
+            after: Some(json!(created)),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// `lectern org move`.
+pub async fn move_org(db: &Db, id: &str, parent_id: &str) -> anyhow::Result<OrgRecord> {
+    let node = db.org(id).await?.context("no such organisation")?;
+    let parent = db
+        .org(parent_id)
+        .await?
+        .context("no such parent organisation")?;
+    let mut tx = db.begin_write().await?;
+    let moved = Db::move_org_in(&mut tx, &node, &parent)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Db::audit_in(
+        &mut tx,
+        &Actor::cli(),
+        Event {
+            action: "org.move",
+            target_kind: "org",
+            target_id: Some(id),
+            org_id: Some(id),
+            before: Some(json!({ "parent_id": node.parent_id })),
+            after: Some(json!({ "parent_id": parent_id })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Parses `role@org_id`.
+pub fn parse_grant(s: &str) -> anyhow::Result<(Role, String)> {
+    let (role, org) = s
+        .split_once('@')
+        .context("a grant is written role@organisation-id")?;
+    Ok((Role::parse(role)?, org.to_owned()))
+}
+
+/// `lectern user create`.
+pub async fn create_user(
+    db: &Db,
+    login: &str,
+    name: &str,
+    pass: &str,
+    grants: &[(Role, String)],
+) -> anyhow::Result<String> {
+    let login = login_name(login)?;
+    let name = display_name(name)?;
+    password::check_new(pass)?;
+    for (_, org) in grants {
+        db.org(org)
+            .await?
+            .with_context(|| format!("no organisation {org}"))?;
+    }
+    if db.user_by_login(&login).await?.is_some() {
+        bail!("the login {login} is taken");
+    }
+    let mut tx = db.begin_write().await?;
+    let user = Db::create_user_in(&mut tx, &login, &name, &password::hash(pass)).await?;
+    for (role, org) in grants {
+        Db::grant_in(&mut tx, &user.id, *role, org, None).await?;
+    }
+    Db::audit_in(
+        &mut tx,
+        &Actor::cli(),
+        Event {
+            action: "user.create",
+            target_kind: "user",
+            target_id: Some(&user.id),
+            org_id: grants.first().map(|(_, o)| o.as_str()),
+            before: None,
+            after: Some(json!({ "login": login, "grants": grants.iter().map(|(r, o)| json!({"role": r, "org_id": o})).collect::<Vec<_>>() })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user.id)
+}
+
+/// `lectern user grant|revoke`.
+pub async fn change_grant(
+    db: &Db,
+    login: &str,
+    grant: (Role, String),
+    add: bool,
+) -> anyhow::Result<bool> {
+    let user = db
+        .user_by_login(&login.trim().to_lowercase())
+        .await?
+        .context("no such user")?;
+    db.org(&grant.1).await?.context("no such organisation")?;
+    let mut tx = db.begin_write().await?;
+    let changed = if add {
+        Db::grant_in(&mut tx, &user.id, grant.0, &grant.1, None).await?
+    } else {
+        Db::revoke_grant_in(&mut tx, &user.id, grant.0, &grant.1).await?
+    };
+    if changed {
+        Db::audit_in(
+            &mut tx,
+            &Actor::cli(),
+            Event {
+                action: if add { "user.grant" } else { "user.revoke" },
+                target_kind: "user",
+                target_id: Some(&user.id),
+                org_id: Some(&grant.1),
+                before: None,
+                after: Some(json!({ "role": grant.0, "org_id": grant.1 })),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// `lectern user password`.
+pub async fn set_password(db: &Db, login: &str, pass: &str) -> anyhow::Result<()> {
+    password::check_new(pass)?;
+    let user = db
+        .user_by_login(&login.trim().to_lowercase())
+        .await?
+        .context("no such user")?;
+    let mut tx = db.begin_write().await?;
+    Db::set_password_in(&mut tx, &user.id, &password::hash(pass)).await?;
+    Db::audit_in(
+        &mut tx,
+        &Actor::cli(),
+        Event {
+            action: "user.password",
+            target_kind: "user",
+            target_id: Some(&user.id),
+            org_id: None,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

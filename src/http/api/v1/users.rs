@@ -1,0 +1,578 @@
+//! `/api/v1/users` (administrators, for their subtree), `/api/v1/me` (oneself: password, personal
+//! tokens) and `/api/v1/audit`.
+
+use super::denied;
+use crate::db::Db;
+use crate::db::audit::Event;
+use crate::db::users::{GrantRecord, UserRecord};
+use crate::domain::Invalid;
+use crate::domain::visibility::{self, Caller, Role};
+use crate::domain::{password, token};
+use crate::http::AppState;
+use crate::http::error::AppError;
+use crate::http::extract::{Acting, Json, Path, Query, Writer};
+use crate::http::views::rfc3339;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// A login name: 3–64 characters of letters, digits, `.`, `_`, `-` and `@`, lower-cased.
+pub fn login_name(s: &str) -> Result<String, Invalid> {
+    let s = s.trim().to_lowercase();
+    let ok = (3..=64).contains(&s.chars().count())
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(s)
+    } else {
+        Err(Invalid::new(
+            "login",
+            "must be 3–64 letters, digits, '.', '_', '-' or '@'",
+        ))
+    }
+}
+
+/// A display name: 1–100 characters on one line.
+pub fn display_name(s: &str) -> Result<String, Invalid> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "display_name",
+            "must be 1–100 characters without control characters",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+pub fn user_json(u: &UserRecord, grants: &[GrantRecord]) -> Value {
+    json!({
+        "id": u.id,
+        "login": u.login,
+        "display_name": u.display_name,
+        "created_at": rfc3339(u.created_at),
+        "disabled": u.disabled_at.is_some(),
+        "grants": grants,
+    })
+}
+
+/// Whether `caller` administers every organisation `user` holds a role in — the condition for
+/// changing the account itself (password, disabling): an administrator must not lock out
+/// someone who also works above or beside them.
+async fn administers_account(state: &AppState, caller: &Caller, grants: &[GrantRecord]) -> bool {
+    let _ = state;
+    !grants.is_empty()
+        && grants
+            .iter()
+            .all(|g| visibility::may_administer(caller, &g.org_path))
+        || matches!(caller, Caller::Operator { .. })
+}
+
+async fn load(
+    state: &AppState,
+    acting: &Acting,
+    id: &str,
+) -> Result<(UserRecord, Vec<GrantRecord>), AppError> {
+    let user = state
+        .db
+        .user(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    let grants = state.db.grants_of(id).await?;
+    let visible = matches!(acting.caller, Caller::Operator { .. })
+        || acting.caller.user_id() == Some(id)
+        || grants
+            .iter()
+            .any(|g| visibility::may_administer(&acting.caller, &g.org_path));
+    if !visible {
+        return Err(AppError::not_found("user"));
+    }
+    Ok((user, grants))
+}
+
+/// `GET /api/v1/users`: accounts holding a role inside the caller's administered subtrees.
+pub async fn list(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+) -> Result<Json<Value>, AppError> {
+    let paths = visibility::administered_subtrees(&acting.caller);
+    let users = state.db.users_within(paths.as_deref()).await?;
+    let mut items = Vec::new();
+    for u in users {
+        let grants = state.db.grants_of(&u.id).await?;
+        items.push(user_json(&u, &grants));
+    }
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let (user, grants) = load(&state, &acting, &id).await?;
+    Ok(Json(user_json(&user, &grants)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantBody {
+    role: String,
+    org_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    login: String,
+    display_name: String,
+    password: String,
+    grants: Vec<GrantBody>,
+}
+
+/// Checks that `caller` may grant `role` on `org_id`, returning the organisation's id.
+async fn grantable(
+    state: &AppState,
+    acting: &Acting,
+    g: &GrantBody,
+    target_user: &str,
+) -> Result<Role, AppError> {
+    let role = Role::parse(&g.role)?;
+    let org = state
+        .db
+        .org(&g.org_id)
+        .await?
+        .ok_or_else(|| Invalid::new("org_id", "no such organisation"))?;
+    if !visibility::may_administer(&acting.caller, &org.path) {
+        return Err(denied(state, acting, "grant", "user", target_user, Some(&org.id)).await);
+    }
+    Ok(role)
+}
+
+/// `POST /api/v1/users`: a new account with at least one role inside the caller's subtree.
+pub async fn create(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Json(input): Json<CreateUser>,
+) -> Result<Response, AppError> {
+    let mut errors = Vec::new();
+    let login = login_name(&input.login).map_err(|e| errors.push(e)).ok();
+    let name = display_name(&input.display_name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    if let Err(e) = password::check_new(&input.password) {
+        errors.push(e);
+    }
+    if input.grants.is_empty() || input.grants.len() > 50 {
+        errors.push(Invalid::new("grants", "must name 1–50 roles"));
+    }
+    let (Some(login), Some(name)) = (login, name) else {
+        return Err(AppError::invalid(&errors));
+    };
+    if !errors.is_empty() {
+        return Err(AppError::invalid(&errors));
+    }
+    let mut roles = Vec::new();
+    for g in &input.grants {
+        roles.push((
+            grantable(&state, &acting, g, &login).await?,
+            g.org_id.clone(),
+        ));
+    }
+    if state.db.user_by_login(&login).await?.is_some() {
+        return Err(AppError::conflict("that login is taken"));
+    }
+    let hash = password::hash(&input.password);
+    let mut tx = state.db.begin_write().await?;
+    let user = Db::create_user_in(&mut tx, &login, &name, &hash).await?;
+    for (role, org_id) in &roles {
+        Db::grant_in(&mut tx, &user.id, *role, org_id, acting.caller.user_id()).await?;
+    }
+    let first_org = roles.first().map(|(_, o)| o.as_str());
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "user.create",
+            target_kind: "user",
+            target_id: Some(&user.id),
+            org_id: first_org,
+            before: None,
+            after: Some(json!({
+                "login": login,
+                "grants": roles.iter().map(|(r, o)| json!({"role": r, "org_id": o})).collect::<Vec<_>>(),
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let grants = state.db.grants_of(&user.id).await?;
+    Ok((StatusCode::CREATED, Json(user_json(&user, &grants))).into_response())
+}
+
+/// `POST /api/v1/users/{id}/grants`: adds a role on an organisation the caller administers.
+pub async fn add_grant(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    Json(g): Json<GrantBody>,
+) -> Result<Json<Value>, AppError> {
+    let user = state
+        .db
+        .user(&id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    let role = grantable(&state, &acting, &g, &id).await?;
+    let mut tx = state.db.begin_write().await?;
+    if Db::grant_in(&mut tx, &id, role, &g.org_id, acting.caller.user_id()).await? {
+        Db::audit_in(
+            &mut tx,
+            &acting.actor,
+            Event {
+                action: "user.grant",
+                target_kind: "user",
+                target_id: Some(&id),
+                org_id: Some(&g.org_id),
+                before: None,
+                after: Some(json!({ "role": role, "org_id": g.org_id })),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let grants = state.db.grants_of(&id).await?;
+    Ok(Json(user_json(&user, &grants)))
+}
+
+/// `DELETE /api/v1/users/{id}/grants/{role}/{org_id}`.
+pub async fn remove_grant(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path((id, role, org_id)): Path<(String, String, String)>,
+) -> Result<StatusCode, AppError> {
+    let g = GrantBody { role, org_id };
+    let role = grantable(&state, &acting, &g, &id).await?;
+    let mut tx = state.db.begin_write().await?;
+    if !Db::revoke_grant_in(&mut tx, &id, role, &g.org_id).await? {
+        return Err(AppError::not_found("grant"));
+    }
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "user.revoke",
+            target_kind: "user",
+            target_id: Some(&id),
+            org_id: Some(&g.org_id),
+            before: Some(json!({ "role": role, "org_id": g.org_id })),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    display_name: Option<String>,
+    disabled: Option<bool>,
+    /// A new password set by an administrator (ends the account's sessions).
+    password: Option<String>,
+}
+
+/// `PATCH /api/v1/users/{id}`: display name, disabling, password reset — by an administrator of
+/// every organisation the account works in.
+pub async fn update(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    Json(input): Json<UpdateUser>,
+) -> Result<Json<Value>, AppError> {
+    let (user, grants) = load(&state, &acting, &id).await?;
+    if !administers_account(&state, &acting.caller, &grants).await {
+        let org = grants.first().map(|g| g.org_id.clone());
+        return Err(denied(&state, &acting, "update", "user", &id, org.as_deref()).await);
+    }
+    let name = input
+        .display_name
+        .as_deref()
+        .map(display_name)
+        .transpose()?;
+    if let Some(p) = &input.password {
+        password::check_new(p)?;
+    }
+    let mut tx = state.db.begin_write().await?;
+    if let Some(name) = &name {
+        sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(d) = input.disabled {
+        Db::set_disabled_in(&mut tx, &id, d).await?;
+    }
+    if let Some(p) = &input.password {
+        Db::set_password_in(&mut tx, &id, &password::hash(p)).await?;
+    }
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "user.update",
+            target_kind: "user",
+            target_id: Some(&id),
+            org_id: grants.first().map(|g| g.org_id.as_str()),
+            before: Some(json!({ "display_name": user.display_name, "disabled": user.disabled_at.is_some() })),
+            after: Some(json!({
+                "display_name": name.as_deref().unwrap_or(&user.display_name),
+                "disabled": input.disabled.unwrap_or(user.disabled_at.is_some()),
+                "password_reset": input.password.is_some(),
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let user = state
+        .db
+        .user(&id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    Ok(Json(user_json(&user, &grants)))
+}
+
+// --- /api/v1/me ---
+
+fn me_of(acting: &Acting) -> Result<&visibility::User, AppError> {
+    acting
+        .caller
+        .user()
+        .ok_or_else(|| AppError::forbidden("this is for signed-in accounts, not operator tokens"))
+}
+
+pub async fn me(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+) -> Result<Json<Value>, AppError> {
+    let me = me_of(&acting)?;
+    let user = state
+        .db
+        .user(&me.id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    let grants = state.db.grants_of(&me.id).await?;
+    Ok(Json(user_json(&user, &grants)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password after checking the current one; every session ends.
+pub async fn change_password_for(
+    state: &AppState,
+    acting: &Acting,
+    current: &str,
+    new: &str,
+) -> Result<(), AppError> {
+    let me = me_of(acting)?;
+    let user = state
+        .db
+        .user(&me.id)
+        .await?
+        .ok_or_else(|| AppError::not_found("user"))?;
+    if current.len() > 1024 || !password::verify(current, &user.password_hash) {
+        return Err(Invalid::new("current_password", "is not right").into());
+    }
+    password::check_new(new)?;
+    if new == current {
+        return Err(Invalid::new("new_password", "must differ from the current one").into());
+    }
+    let mut tx = state.db.begin_write().await?;
+    Db::set_password_in(&mut tx, &me.id, &password::hash(new)).await?;
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "user.password",
+            target_kind: "user",
+            target_id: Some(&me.id),
+            org_id: me.grants.first().map(|g| g.org_id.as_str()),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Json(input): Json<ChangePassword>,
+) -> Result<StatusCode, AppError> {
+    change_password_for(
+        &state,
+        &acting,
+        &input.current_password,
+        &input.new_password,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    name: String,
+    /// Days until the token stops working (1–366; default 90).
+    expires_in_days: Option<i64>,
+}
+
+/// `POST /api/v1/me/tokens`: a personal token, shown once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Json(input): Json<CreateToken>,
+) -> Result<Response, AppError> {
+    let me = me_of(&acting)?;
+    let name = input.name.trim();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        errors.push(Invalid::new("name", "must be 1–100 characters"));
+    }
+    let days = input.expires_in_days.unwrap_or(90);
+    if !(1..=366).contains(&days) {
+        errors.push(Invalid::new("expires_in_days", "must be between 1 and 366"));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid(&errors));
+    }
+    let secret = token::generate();
+    let expires_at = crate::db::now_ms() + days * 86_400_000;
+    let mut tx = state.db.begin_write().await?;
+    let record = Db::create_personal_token_in(
+        &mut tx,
+        &me.id,
+        name,
+        &token::hash(&secret),
+        Some(expires_at),
+    )
+    .await?;
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "token.create",
+            target_kind: "token",
+            target_id: Some(&record.id),
+            org_id: me.grants.first().map(|g| g.org_id.as_str()),
+            before: None,
+            after: Some(json!({ "name": name, "expires_at": rfc3339(expires_at) })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let mut body = json!(record);
+    body["token"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+) -> Result<Json<Value>, AppError> {
+    let me = me_of(&acting)?;
+    let items = state.db.personal_tokens(&me.id).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(token_id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let me = me_of(&acting)?;
+    let mut tx = state.db.begin_write().await?;
+    if !Db::revoke_personal_token_in(&mut tx, &me.id, &token_id).await? {
+        return Err(AppError::not_found("token"));
+    }
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "token.revoke",
+            target_kind: "token",
+            target_id: Some(&token_id),
+            org_id: me.grants.first().map(|g| g.org_id.as_str()),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- /api/v1/audit ---
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    action: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/audit`: entries of the caller's administered subtrees, newest first.
+pub async fn audit(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, AppError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Invalid::new("limit", "must be between 1 and 500").into());
+    }
+    if let Some(c) = &q.cursor
+        && uuid::Uuid::parse_str(c).is_err()
+    {
+        return Err(Invalid::new("cursor", "is not a cursor this API returned").into());
+    }
+    let paths = visibility::administered_subtrees(&acting.caller);
+    if paths.as_ref().is_some_and(Vec::is_empty) {
+        return Err(denied(&state, &acting, "read", "audit", "-", None).await);
+    }
+    let rows = state
+        .db
+        .audit_entries(
+            paths.as_deref(),
+            q.action.as_deref(),
+            q.cursor.as_deref(),
+            limit + 1,
+        )
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str::<Value>(&s).ok());
+            json!({
+                "id": r.id, "at": rfc3339(r.at), "actor_id": r.actor_id, "actor": r.actor,
+                "org_id": r.org_id, "address": r.address, "action": r.action,
+                "target_kind": r.target_kind, "target_id": r.target_id,
+                "before": parse(r.before_state), "after": parse(r.after_state),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
+}
