@@ -251,12 +251,20 @@ pub fn may_create_in(caller: &Caller, org_path: &str) -> bool {
     }
 }
 
-/// Whether `caller` may approve or reject at the level of the organisation at `level_path`.
-pub fn may_review_level(caller: &Caller, level_path: &str) -> bool {
+/// Whether `caller` may approve or reject at the level of the organisation at `level_path`, in a
+/// review whose levels are `chain` (organisation ids, owner first). A reviewer of that
+/// organisation may, and so may a reviewer above it — unless their own organisation is another
+/// level of the same chain: then each level is decided by its own reviewers, so that a lesson
+/// that must pass the county and the city really is seen by both.
+pub fn may_review_level(caller: &Caller, level_path: &str, chain: &[String]) -> bool {
     match caller {
         Caller::Operator { .. } => true,
         Caller::Anonymous => false,
-        Caller::User(u) => u.holds_on(&[Role::Reviewer], level_path),
+        Caller::User(u) => u.grants.iter().any(|g| {
+            g.role == Role::Reviewer
+                && org::within(level_path, &g.org_path)
+                && (g.org_path == level_path || !chain.contains(&g.org_id))
+        }),
     }
 }
 
@@ -385,6 +393,22 @@ mod tests {
             Action::Read,
             lesson(LessonStatus::Draft, "/p/c/")
         ));
+    }
+
+    #[test]
+    fn each_level_of_a_chain_is_decided_by_its_own_reviewers() {
+        let chain = vec!["k".to_string(), "c".to_string()];
+        let city = user(&[(Role::Reviewer, "/p/c/")]);
+        let county = user(&[(Role::Reviewer, "/p/c/k/")]);
+        let province = user(&[(Role::Reviewer, "/p/")]);
+        assert!(!may_review_level(&city, "/p/c/k/", &chain));
+        assert!(may_review_level(&city, "/p/c/", &chain));
+        assert!(may_review_level(&county, "/p/c/k/", &chain));
+        assert!(!may_review_level(&county, "/p/c/", &chain));
+        // From above the chain one may stand in for a level below.
+        assert!(may_review_level(&province, "/p/c/k/", &chain));
+        // Outside a chain, reviewers decide for their whole subtree.
+        assert!(may_review_level(&city, "/p/c/k/", &[]));
     }
 
     #[test]

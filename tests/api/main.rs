@@ -2,6 +2,7 @@
 //! real S3 endpoint. See `common.rs` for how each run picks SQLite/PostgreSQL and embedded/external S3.
 
 mod common;
+mod fixtures;
 
 mod changes;
 mod downloads;
@@ -9,3 +10,4 @@ mod lessons;
 mod schema;
 mod tus;
 mod uploads;
+mod workflow;

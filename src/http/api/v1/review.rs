@@ -112,7 +112,7 @@ async fn decide(
         .await?
         .ok_or_else(|| AppError::not_found("organisation"))?;
     let verb = if approve { "approve" } else { "reject" };
-    if !visibility::may_review_level(&acting.caller, &level_org.path) {
+    if !visibility::may_review_level(&acting.caller, &level_org.path, &revision.chain()) {
         return Err(denied(state, acting, verb, "lesson", id, Some(&level)).await);
     }
     let own = acting.caller.user_id().is_some()
@@ -252,7 +252,7 @@ pub async fn queue(
         let Some(level_org) = state.db.org(&level).await? else {
             continue;
         };
-        if !visibility::may_review_level(&acting.caller, &level_org.path) {
+        if !visibility::may_review_level(&acting.caller, &level_org.path, &revision.chain()) {
             continue;
         }
         let uid = acting.caller.user_id();
@@ -379,7 +379,7 @@ async fn decide_recommendation(
         .await?
         .ok_or_else(|| AppError::not_found("organisation"))?;
     let verb = if adopt.is_some() { "adopt" } else { "decline" };
-    if !visibility::may_review_level(&acting.caller, &to.path) {
+    if !visibility::may_review_level(&acting.caller, &to.path, &[]) {
         return Err(denied(state, acting, verb, "recommendation", id, Some(&to.id)).await);
     }
     if comment.chars().count() > 2000 {
@@ -401,7 +401,7 @@ async fn decide_recommendation(
                 )
                 .into());
             }
-            if !visibility::may_review_level(&acting.caller, &scope.path) {
+            if !visibility::may_review_level(&acting.caller, &scope.path, &[]) {
                 return Err(denied(
                     state,
                     acting,

@@ -364,7 +364,12 @@ pub async fn me(
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
     let grants = state.db.grants_of(&me.id).await?;
-    Ok(Json(user_json(&user, &grants)))
+    let mut body = user_json(&user, &grants);
+    // A page's scripts read the session's CSRF token here (only this site can read it).
+    if let visibility::Via::Session { csrf_token } = &me.via {
+        body["csrf_token"] = json!(csrf_token);
+    }
+    Ok(Json(body))
 }
 
 #[derive(Debug, Deserialize)]
