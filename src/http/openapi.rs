@@ -1,8 +1,8 @@
 //! `/api/openapi.json`: the OpenAPI 3.1 description of the JSON API.
 //!
-//! Written out here rather than derived: the API is still small, and deriving it (utoipa) would
-//! annotate every handler and wire type; that switch is due when the API grows with the accounts
-//! and publication issues. A test in `tests/` checks that every documented path answers.
+//! Written out here rather than derived (utoipa would annotate every handler and wire type; see
+//! the note on issue 4). A test in `tests/` checks that every documented path and method is
+//! routed, so the document cannot promise what does not exist.
 
 use axum::Json;
 use serde_json::{Value, json};
@@ -15,14 +15,93 @@ fn ok(description: &str, schema: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
 }
 
+/// The review workflow's paths.
+fn workflow_paths(id: &Value) -> Value {
+    json!({
+            "/api/v1/lessons/{id}/submit": { "parameters": id, "post": { "summary": "Send the working revision to review, for publication to the owner's subtree or (scope_org_id) an ancestor's; each organisation on the way that requires review must approve", "security": [{ "bearer": [] }],
+                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": { "scope_org_id": { "type": "string" } } } } } },
+                "responses": { "200": ok("the review state", "ReviewState"), "409": problem("nothing to submit, or already in review") } } },
+            "/api/v1/lessons/{id}/approve": { "parameters": id, "post": { "summary": "Approve the level awaiting a decision (a reviewer of that level, or from above the chain); never one's own submission where the organisation forbids it", "security": [{ "bearer": [] }],
+                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Decision" } } } },
+                "responses": { "200": ok("the review state", "ReviewState"), "403": problem("not a reviewer of this level"), "409": problem("not awaiting this revision or level") } } },
+            "/api/v1/lessons/{id}/reject": { "parameters": id, "post": { "summary": "Reject with a comment; the revision goes back to the editor", "security": [{ "bearer": [] }],
+                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Decision" } } } },
+                "responses": { "200": ok("the review state", "ReviewState"), "400": problem("no comment") } } },
+            "/api/v1/lessons/{id}/recommend": { "parameters": id, "post": { "summary": "Recommend a published lesson to the organisation above its scope", "security": [{ "bearer": [] }],
+                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": { "note": { "type": "string" } } } } } },
+                "responses": { "200": ok("the recommendation", "Recommendation"), "409": problem("not published, or already pending there") } } },
+            "/api/v1/lessons/{id}/revisions": { "parameters": id, "get": { "summary": "Every revision with its review state (editors, reviewers and administrators of the lesson)", "security": [{ "bearer": [] }],
+                "responses": { "200": { "description": "{ items: [Revision] }" } } } },
+            "/api/v1/lessons/{id}/revisions/compare": { "parameters": id, "get": { "summary": "The fields that differ between two revisions", "security": [{ "bearer": [] }],
+                "parameters": [ { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "required": true, "schema": { "type": "integer" } } ],
+                "responses": { "200": { "description": "{ from, to, changes: [{ field, from, to }] }" } } } },
+            "/api/v1/review/queue": { "get": { "summary": "Submissions awaiting a level the caller may decide, oldest first", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [{ lesson_id, title, level, revision }] }" } } } },
+            "/api/v1/recommendations": { "get": { "summary": "Recommendations to organisations the caller reviews for", "security": [{ "bearer": [] }],
+                "parameters": [ { "name": "state", "in": "query", "schema": { "enum": ["pending", "adopted", "declined"] } } ],
+                "responses": { "200": { "description": "{ items: [Recommendation] }" } } } },
+            "/api/v1/recommendations/{id}/adopt": { "parameters": id, "post": { "summary": "Adopt: the lesson's scope widens to the organisation recommended to (or scope_org_id above it); it keeps its owner", "security": [{ "bearer": [] }],
+                "responses": { "200": ok("the recommendation", "Recommendation"), "403": problem("not a reviewer there") } } },
+            "/api/v1/recommendations/{id}/decline": { "parameters": id, "post": { "summary": "Decline with a comment", "security": [{ "bearer": [] }],
+                "responses": { "200": ok("the recommendation", "Recommendation") } } }
+    })
+}
+
+/// Organisations, accounts, oneself, the audit log.
+fn account_paths(id: &Value) -> Value {
+    json!({
+            "/api/v1/orgs": {
+                "get": { "summary": "Organisations where the caller holds a role, in tree order", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Org] }" } } },
+                "post": { "summary": "Create an organisation under one the caller administers", "security": [{ "bearer": [] }],
+                          "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OrgInput" } } } },
+                          "responses": { "201": ok("the organisation", "Org"), "403": problem("not an administrator there") } } },
+            "/api/v1/orgs/{id}": { "parameters": id,
+                "get": { "summary": "One organisation", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } },
+                "patch": { "summary": "Rename or reconfigure (from strictly above it)", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } } },
+            "/api/v1/orgs/{id}/move": { "parameters": id, "post": { "summary": "Move with its subtree under another parent inside the caller's subtree", "security": [{ "bearer": [] }],
+                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["parent_id"], "properties": { "parent_id": { "type": "string" } } } } } },
+                "responses": { "200": ok("the organisation", "Org"), "409": problem("would make a cycle") } } },
+            "/api/v1/users": {
+                "get": { "summary": "Accounts with a role in the caller's administered subtrees", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [User] }" } } },
+                "post": { "summary": "Create an account with roles on organisations the caller administers", "security": [{ "bearer": [] }],
+                          "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["login", "display_name", "password", "grants"], "properties": {
+                              "login": { "type": "string" }, "display_name": { "type": "string" }, "password": { "type": "string", "minLength": 10 },
+                              "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } } } } } } },
+                          "responses": { "201": ok("the account", "User"), "409": problem("login taken") } } },
+            "/api/v1/users/{id}": { "parameters": id,
+                "get": { "summary": "One account", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } },
+                "patch": { "summary": "Display name, disabling, password reset (administrators of every organisation the account works in)", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } } },
+            "/api/v1/users/{id}/grants": { "parameters": id, "post": { "summary": "Add a role on an organisation the caller administers", "security": [{ "bearer": [] }],
+                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Grant" } } } },
+                "responses": { "200": ok("the account", "User") } } },
+            "/api/v1/users/{id}/grants/{role}/{org_id}": { "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "role", "in": "path", "required": true, "schema": { "enum": ["administrator", "reviewer", "editor", "member"] } },
+                    { "name": "org_id", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                "delete": { "summary": "Remove a role", "security": [{ "bearer": [] }], "responses": { "204": { "description": "removed" } } } },
+            "/api/v1/me": { "get": { "summary": "The signed-in account (with the session's CSRF token when signed in by cookie)", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } } },
+            "/api/v1/me/password": { "post": { "summary": "Change one's password (ends every session)", "security": [{ "bearer": [] }],
+                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["current_password", "new_password"], "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string" } } } } } },
+                "responses": { "204": { "description": "changed" }, "400": problem("wrong current password or weak new one") } } },
+            "/api/v1/me/tokens": {
+                "get": { "summary": "One's personal API tokens (never their values)", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Token] }" } } },
+                "post": { "summary": "A new personal token, shown once", "security": [{ "bearer": [] }],
+                          "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 366 } } } } } },
+                          "responses": { "201": { "description": "the token record with `token`" } } } },
+            "/api/v1/me/tokens/{id}": { "parameters": id, "delete": { "summary": "Revoke a personal token", "security": [{ "bearer": [] }], "responses": { "204": { "description": "revoked" } } } },
+            "/api/v1/audit": { "get": { "summary": "The audit log of the caller's administered subtrees, newest first", "security": [{ "bearer": [] }],
+                "parameters": [ { "name": "action", "in": "query", "schema": { "type": "string" } }, { "name": "cursor", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500 } } ],
+                "responses": { "200": { "description": "{ items: [{ id, at, actor, actor_id, org_id, address, action, target_kind, target_id, before, after }], next_cursor }" } } } }
+    })
+}
+
 pub async fn document() -> Json<Value> {
     let id =
         json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
     let tus_headers = "tus 1.0: Tus-Resumable, Upload-Offset, Upload-Length, Upload-Metadata (lesson_id, role, filename), Upload-Checksum (sha1|sha256), Upload-Expires";
-    Json(json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": { "title": "Lectern", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Educational media library: lessons, assets, resumable uploads, change log. Errors are RFC 9457 problem bodies with a stable `code`." },
+                  "description": "Educational media library: lessons, assets, resumable uploads, review workflow, organisations and accounts, change log. Callers authenticate with a bearer token (an operator token, or a personal token of an account) or a web session cookie, which must send its CSRF token in X-CSRF-Token on unsafe requests. Errors are RFC 9457 problem bodies with a stable `code`." },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": {
@@ -56,7 +135,20 @@ pub async fn document() -> Json<Value> {
                         "lesson_id": { "type": "string" }, "op": { "enum": ["create", "update", "publish", "withdraw", "delete"] },
                         "at": { "type": "string" } } } },
                     "next": { "type": "string" } } },
-                "PresignedUrl": { "type": "object", "properties": { "url": { "type": "string" }, "expires_at": { "type": "string" } } }
+                "PresignedUrl": { "type": "object", "properties": { "url": { "type": "string" }, "expires_at": { "type": "string" } } },
+                "Step": { "type": "object", "properties": { "at": { "type": ["string", "null"], "format": "date-time" } } },
+                "Decision": { "type": "object", "required": ["revision"], "properties": { "revision": { "type": "integer" }, "comment": { "type": "string" } } },
+                "ReviewState": { "type": "object", "properties": { "revision": { "type": "integer" }, "state": { "enum": ["draft", "submitted", "approved", "rejected", "published", "superseded"] },
+                    "next_level": { "type": ["string", "null"] }, "approvals": { "type": "array", "items": { "type": "object", "properties": { "org_id": { "type": "string" }, "reviewer_id": { "type": "string" }, "at": { "type": "integer" } } } } } },
+                "Recommendation": { "type": "object", "properties": { "id": { "type": "string" }, "lesson_id": { "type": "string" }, "from_org_id": { "type": "string" }, "to_org_id": { "type": "string" },
+                    "note": { "type": "string" }, "state": { "enum": ["pending", "adopted", "declined"] }, "decision_comment": { "type": ["string", "null"] } } },
+                "OrgInput": { "type": "object", "required": ["parent_id", "name", "level"], "properties": { "parent_id": { "type": "string" }, "name": { "type": "string" },
+                    "level": { "enum": ["province", "city", "county", "township", "branch", "other"] }, "region_code": { "type": ["string", "null"] },
+                    "review_required": { "type": "boolean", "default": true }, "self_approval": { "type": "boolean", "default": false } } },
+                "Org": { "allOf": [ { "$ref": "#/components/schemas/OrgInput" }, { "type": "object", "properties": { "id": { "type": "string" }, "created_at": { "type": "integer" } } } ] },
+                "Grant": { "type": "object", "required": ["role", "org_id"], "properties": { "role": { "enum": ["administrator", "reviewer", "editor", "member"] }, "org_id": { "type": "string" } } },
+                "User": { "type": "object", "properties": { "id": { "type": "string" }, "login": { "type": "string" }, "display_name": { "type": "string" }, "disabled": { "type": "boolean" },
+                    "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } }, "csrf_token": { "type": "string" } } }
             }
         },
         "paths": {
@@ -81,8 +173,12 @@ pub async fn document() -> Json<Value> {
                            "responses": { "200": ok("the lesson", "Lesson"), "412": problem("version mismatch") } },
                 "delete": { "summary": "Delete a lesson and its assets", "security": [{ "bearer": [] }], "responses": { "204": { "description": "deleted" } } }
             },
-            "/api/v1/lessons/{id}/publish": { "parameters": id, "post": { "summary": "Publish", "security": [{ "bearer": [] }], "responses": { "200": ok("the lesson", "Lesson") } } },
-            "/api/v1/lessons/{id}/withdraw": { "parameters": id, "post": { "summary": "Withdraw", "security": [{ "bearer": [] }], "responses": { "200": ok("the lesson", "Lesson") } } },
+            "/api/v1/lessons/{id}/publish": { "parameters": id, "post": { "summary": "Publish the approved revision (operator tokens: the lesson as it stands), or schedule it with {\"at\": RFC 3339}; {\"at\": null} cancels a schedule", "security": [{ "bearer": [] }],
+                "requestBody": { "required": false, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Step" } } } },
+                "responses": { "200": ok("the lesson", "Lesson"), "409": problem("nothing approved to publish") } } },
+            "/api/v1/lessons/{id}/withdraw": { "parameters": id, "post": { "summary": "Withdraw now, or at {\"at\": RFC 3339}", "security": [{ "bearer": [] }],
+                "requestBody": { "required": false, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Step" } } } },
+                "responses": { "200": ok("the lesson", "Lesson") } } },
             "/api/v1/lessons/{id}/assets": { "parameters": id, "post": {
                 "summary": "Upload a file as the raw request body (streamed; any size up to the limit)", "security": [{ "bearer": [] }],
                 "parameters": [ { "name": "role", "in": "query", "required": true, "schema": { "enum": ["master", "subtitle", "attachment", "poster"] } },
@@ -110,5 +206,13 @@ pub async fn document() -> Json<Value> {
             "/health/live": { "get": { "summary": "The process answers", "responses": { "200": { "description": "ok" } } } },
             "/health/ready": { "get": { "summary": "Database and object storage answer", "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } }
         }
-    }))
+    });
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for extra in [workflow_paths(&id), account_paths(&id)] {
+            if let Value::Object(extra) = extra {
+                paths.extend(extra);
+            }
+        }
+    }
+    Json(doc)
 }
