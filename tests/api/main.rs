@@ -7,6 +7,7 @@ mod fixtures;
 mod changes;
 mod downloads;
 mod lessons;
+mod orgs;
 mod schema;
 mod tus;
 mod uploads;

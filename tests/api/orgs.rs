@@ -1,0 +1,303 @@
+//! The organisation tree and the administrative commands, run as the real binary.
+
+use crate::common::TestApp;
+use crate::fixtures::PASSWORD;
+use serde_json::{Value, json};
+
+/// Runs `lectern <args>` against `t`'s database; its stdout, or a panic with its stderr.
+fn lectern(t: &TestApp, args: &[&str], password: Option<&str>) -> String {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
+    c.env("LECTERN_DATA_DIR", &t.config.data_dir)
+        .env("LECTERN_DATABASE_URL", &t.config.database_url)
+        .env("RUST_LOG", "warn")
+        .env_remove("LECTERN_PASSWORD")
+        .args(args);
+    if let Some(p) = password {
+        c.env("LECTERN_PASSWORD", p);
+    }
+    let out = c.output().expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "lectern {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn id_in(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| uuid::Uuid::parse_str(w).is_ok())
+        .expect("an id in the output")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_can_sign_in() {
+    let t = TestApp::spawn().await;
+    // A lesson made before there were organisations goes to the root at bootstrap.
+    let orphan = t.lesson("video").await;
+    let out = lectern(
+        &t,
+        &[
+            "bootstrap",
+            "--org-name",
+            "省委组织部",
+            "--level",
+            "province",
+            "--region",
+            "440000",
+            "--admin-login",
+            "Admin",
+            "--admin-name",
+            "管理员",
+        ],
+        Some(PASSWORD),
+    );
+    let root = id_in(out.lines().next().unwrap());
+    assert!(!out.contains(PASSWORD), "a given password is not echoed");
+    // A second bootstrap is refused.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"))
+        .env("LECTERN_DATA_DIR", &t.config.data_dir)
+        .env("LECTERN_DATABASE_URL", &t.config.database_url)
+        .env("LECTERN_PASSWORD", PASSWORD)
+        .args([
+            "bootstrap",
+            "--org-name",
+            "x",
+            "--admin-login",
+            "other",
+            "--admin-name",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let city = id_in(&lectern(
+        &t,
+        &[
+            "org",
+            "create",
+            "--parent",
+            &root,
+            "--name",
+            "广州市",
+            "--level",
+            "city",
+            "--region",
+            "440100",
+        ],
+        None,
+    ));
+    let county = id_in(&lectern(
+        &t,
+        &[
+            "org",
+            "create",
+            "--parent",
+            &city,
+            "--name",
+            "天河区",
+            "--level",
+            "county",
+        ],
+        None,
+    ));
+    let tree = lectern(&t, &["org", "list"], None);
+    let lines: Vec<&str> = tree.lines().collect();
+    assert_eq!(lines.len(), 3, "{tree}");
+    assert!(lines[2].starts_with("    天河区"), "{tree}");
+
+    // A generated password is printed once.
+    let out = lectern(
+        &t,
+        &[
+            "user",
+            "create",
+            "--login",
+            "zhang.san",
+            "--name",
+            "张三",
+            "--grant",
+            &format!("editor@{county}"),
+        ],
+        None,
+    );
+    let generated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("password printed")
+        .to_owned();
+    let client = t.browser();
+    let r = t.sign_in(&client, "zhang.san", &generated).await;
+    assert_eq!(r.status(), 303);
+    assert!(lectern(&t, &["user", "list"], None).contains("editor@天河区"));
+    assert!(
+        lectern(
+            &t,
+            &["user", "grant", "zhang.san", &format!("reviewer@{city}")],
+            None
+        )
+        .contains("granted")
+    );
+    assert!(
+        lectern(
+            &t,
+            &["user", "revoke", "zhang.san", &format!("reviewer@{city}")],
+            None
+        )
+        .contains("revoked")
+    );
+    // Setting a password ends the account's sessions.
+    lectern(
+        &t,
+        &["user", "password", "zhang.san"],
+        Some("另一个足够长的新密码2026"),
+    );
+    let me = client.get(t.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+    assert_eq!(
+        t.sign_in(&t.browser(), "zhang.san", "另一个足够长的新密码2026")
+            .await
+            .status(),
+        303
+    );
+
+    // The administrator signs in with the login in any case; the orphan lesson is the root's.
+    assert_eq!(
+        t.sign_in(&t.browser(), "admin", PASSWORD).await.status(),
+        303
+    );
+    let lesson: Value = t.json(&format!("/api/v1/lessons/{orphan}")).await;
+    assert_eq!(lesson["org_id"], root.as_str());
+    let audit: Value = t.json("/api/v1/audit?limit=100").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "bootstrap",
+        "org.create",
+        "user.create",
+        "user.grant",
+        "user.revoke",
+        "user.password",
+        "login.success",
+    ] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn moving_an_organisation_moves_its_subtree_and_its_rights_with_it() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let city_admin = t
+        .account("city-admin", &[("administrator", &tree.city)])
+        .await;
+    let editor = t
+        .account("county-editor", &[("editor", &tree.county)])
+        .await;
+    let village = t.org(&tree.county, "石牌街道", "township", "440106").await;
+    let r = t
+        .r#as(&editor)
+        .post("/api/v1/lessons")
+        .json(&json!({ "title": "街道党课", "kind": "audio", "org_id": village }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let lesson: Value = r.json().await.unwrap();
+
+    // Cycles and moving the root are refused.
+    let r = t
+        .post(&format!("/api/v1/orgs/{}/move", tree.city))
+        .json(&json!({ "parent_id": village }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = t
+        .post(&format!("/api/v1/orgs/{}/move", tree.province))
+        .json(&json!({ "parent_id": tree.city }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+
+    // The province's administrator moves the county (with its township) to the other city.
+    let r = t
+        .r#as(&tree.root_admin)
+        .post(&format!("/api/v1/orgs/{}/move", tree.county))
+        .json(&json!({ "parent_id": tree.sibling_city }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let orgs: Value = t.json("/api/v1/orgs").await;
+    let parent_of = |id: &str| {
+        orgs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id)
+            .unwrap()["parent_id"]
+            .clone()
+    };
+    assert_eq!(parent_of(&tree.county), tree.sibling_city.as_str());
+    assert_eq!(parent_of(&village), tree.county.as_str());
+
+    // The first city's administrator no longer sees or manages it; the editor keeps their lesson.
+    let seen: Value = t
+        .r#as(&city_admin)
+        .get("/api/v1/orgs")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        seen["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["id"] != tree.county.as_str() && o["id"] != village.as_str())
+    );
+    let r = t
+        .r#as(&city_admin)
+        .post("/api/v1/orgs")
+        .json(&json!({ "parent_id": village, "name": "x", "level": "branch" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let id = lesson["id"].as_str().unwrap();
+    let r = t
+        .r#as(&editor)
+        .patch(&format!("/api/v1/lessons/{id}"))
+        .json(&json!({ "title": "街道党课（修订）" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list: Value = t
+        .r#as(&city_admin)
+        .get("/api/v1/lessons")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["id"] != id),
+        "a moved subtree's drafts leave the old city's view"
+    );
+}
