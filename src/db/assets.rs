@@ -1,5 +1,6 @@
 //! Assets and the content-addressed blobs they point at.
 
+use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::{Db, Tx, new_id, now_ms};
 
@@ -30,6 +31,8 @@ pub struct NewAsset<'a> {
     pub size: i64,
     /// Where the bytes were written.
     pub object_key: &'a str,
+    /// Who uploaded it, for the audit log.
+    pub actor: &'a Actor,
 }
 
 /// The outcome of recording an asset.
@@ -92,19 +95,39 @@ impl Db {
     }
 
     /// Deletes asset `id`; the blob stays, since other assets may share it.
-    pub async fn delete_asset(&self, id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn delete_asset(&self, id: &str, actor: &Actor) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        let lesson_id: Option<String> =
-            sqlx::query_scalar("DELETE FROM assets WHERE id = $1 RETURNING lesson_id")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(lesson_id) = &lesson_id {
-            bump_lesson(&mut tx, lesson_id).await?;
-            changes::append(&mut tx, Entity::Asset, id, lesson_id, Op::Delete).await?;
-        }
+        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT a.lesson_id, a.filename, l.org_id FROM assets a \
+             JOIN lessons l ON l.id = a.lesson_id WHERE a.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((lesson_id, filename, org_id)) = row else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM assets WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        bump_lesson(&mut tx, &lesson_id).await?;
+        Self::audit_in(
+            &mut tx,
+            actor,
+            Event {
+                action: "asset.delete",
+                target_kind: "lesson",
+                target_id: Some(&lesson_id),
+                org_id: org_id.as_deref(),
+                before: Some(serde_json::json!({ "asset": id, "filename": filename })),
+                after: None,
+            },
+        )
+        .await?;
+        changes::append(&mut tx, Entity::Asset, id, &lesson_id, Op::Delete).await?;
         tx.commit().await?;
-        Ok(lesson_id.is_some())
+        Ok(true)
     }
 
     /// How many blobs are stored and their total size, for the overview page.
@@ -121,13 +144,14 @@ pub(super) async fn record_asset_in(
     tx: &mut Tx,
     new: &NewAsset<'_>,
 ) -> Result<Recorded, sqlx::Error> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM lessons WHERE id = $1")
-        .bind(new.lesson_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if exists.is_none() {
+    let owner: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT org_id FROM lessons WHERE id = $1")
+            .bind(new.lesson_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((org_id,)) = owner else {
         return Ok(Recorded::LessonGone);
-    }
+    };
     let now = now_ms();
     sqlx::query(
         "INSERT INTO blobs (sha256, object_key, size, created_at) VALUES ($1, $2, $3, $4) \
@@ -159,6 +183,22 @@ pub(super) async fn record_asset_in(
     .execute(&mut **tx)
     .await?;
     bump_lesson(tx, new.lesson_id).await?;
+    Db::audit_in(
+        tx,
+        new.actor,
+        Event {
+            action: "asset.create",
+            target_kind: "lesson",
+            target_id: Some(new.lesson_id),
+            org_id: org_id.as_deref(),
+            before: None,
+            after: Some(serde_json::json!({
+                "asset": id, "role": new.role, "filename": new.filename,
+                "sha256": new.sha256, "size": new.size,
+            })),
+        },
+    )
+    .await?;
     changes::append(tx, Entity::Asset, &id, new.lesson_id, Op::Create).await?;
     let asset = Box::new(
         sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))

@@ -116,6 +116,8 @@ pub async fn login_page(
 pub struct LoginForm {
     login: String,
     password: String,
+    /// Missing counts as wrong (403 like any other mismatch), not as a malformed form (400).
+    #[serde(default)]
     csrf: String,
     next: Option<String>,
 }
@@ -183,6 +185,8 @@ pub async fn login(
 
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
+    /// Missing counts as wrong (403), not as a malformed form (400).
+    #[serde(default)]
     csrf: String,
 }
 

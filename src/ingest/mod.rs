@@ -16,6 +16,7 @@ pub mod tus;
 
 use crate::db::Db;
 use crate::db::assets::{AssetRecord, NewAsset, Recorded};
+use crate::db::audit::Actor;
 use crate::db::lessons::LessonRecord;
 use crate::domain::Invalid;
 use crate::domain::asset::{AssetRole, Refused, SNIFF_LEN, Sniffed, sniff};
@@ -100,6 +101,7 @@ impl Ingest {
         filename: &FileName,
         declared_len: Option<u64>,
         body: S,
+        actor: &Actor,
     ) -> Result<AssetRecord, IngestError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -193,6 +195,7 @@ impl Ingest {
             &hasher,
             body.seen as i64,
             &key,
+            actor,
         )
         .await
     }
@@ -212,6 +215,7 @@ impl Ingest {
         hasher: &ResumableSha256,
         size: i64,
         key: &str,
+        actor: &Actor,
     ) -> Result<AssetRecord, IngestError> {
         let sha256 = hex::encode(hasher.finalize());
         let new = NewAsset {
@@ -223,6 +227,7 @@ impl Ingest {
             sha256: &sha256,
             size,
             object_key: key,
+            actor,
         };
         let recorded = self.db.record_asset(&new).await?;
         self.settle(recorded, key).await

@@ -12,6 +12,7 @@ use super::hash::ResumableSha256;
 use super::parts::Parts;
 use super::{Ingest, IngestError, MIN_PART_SIZE, admit, disposition, new_object_key};
 use crate::db::assets::{AssetRecord, NewAsset};
+use crate::db::audit::Actor;
 use crate::db::uploads::{Progress, UploadRecord};
 use crate::db::{new_id, now_ms};
 use crate::domain::asset::{AssetRole, SNIFF_LEN, sniff};
@@ -184,6 +185,7 @@ impl Ingest {
         offset: i64,
         checksum: Option<Checksum>,
         body: S,
+        actor: &Actor,
     ) -> Result<Patched, IngestError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -206,7 +208,9 @@ impl Ingest {
         {
             return Err(IngestError::Locked);
         }
-        let result = self.write_patch(&upload, &token, checksum, body).await;
+        let result = self
+            .write_patch(&upload, &token, checksum, body, actor)
+            .await;
         if !matches!(
             result,
             Ok(Patched::Complete { .. }) | Err(IngestError::Refused(_))
@@ -222,6 +226,7 @@ impl Ingest {
         token: &str,
         checksum: Option<Checksum>,
         mut body: S,
+        actor: &Actor,
     ) -> Result<Patched, IngestError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -339,6 +344,7 @@ impl Ingest {
                 sha256: &sha256,
                 size: upload.length,
                 object_key: &upload.object_key,
+                actor,
             };
             let recorded = self
                 .db

@@ -41,6 +41,14 @@ async fn a_county_lesson_published_city_wide_needs_the_county_and_the_city_revie
         .await;
     let ed = t.r#as(&editor);
     let id = create(&ed, "天河区党史学习教育专题讲座").await;
+    let r = ed
+        .post(&format!("/api/v1/lessons/{id}/assets"))
+        .query(&[("role", "master"), ("filename", "讲座.mp4")])
+        .body(crate::common::mp4(4000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
 
     // Anonymous readers do not see the draft.
     let r = t

@@ -44,7 +44,7 @@ pub async fn upload_asset(
     let body = request.into_body().into_data_stream();
     let asset = state
         .ingest
-        .upload(&lesson, role, &filename, declared, body)
+        .upload(&lesson, role, &filename, declared, body, &acting.actor)
         .await?;
     let location = format!("/api/v1/assets/{}", asset.id);
     let mut response = (StatusCode::CREATED, Json(AssetView::from(&asset))).into_response();
@@ -87,7 +87,7 @@ pub async fn delete_asset(
 ) -> Result<StatusCode, AppError> {
     let asset = visible_asset(&state, &acting.caller, &id).await?;
     editable_lesson(&state, &acting, &asset.lesson_id).await?;
-    if state.db.delete_asset(&id).await? {
+    if state.db.delete_asset(&id, &acting.actor).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_found("asset"))

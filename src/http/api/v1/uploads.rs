@@ -245,7 +245,7 @@ pub async fn patch(
         let body = request.into_body().into_data_stream();
         let outcome = state
             .ingest
-            .patch_upload(&id, offset, checksum, body)
+            .patch_upload(&id, offset, checksum, body, &acting.actor)
             .await?;
         let mut r = match outcome {
             Patched::Partial { offset, expires_at } => {
