@@ -252,6 +252,7 @@ impl Db {
         live: bool,
     ) -> Result<LessonRecord, UpdateError> {
         let mut tx = self.begin_write().await?;
+        workflow::lock_lesson(&mut tx, id).await?;
         let current = Self::lesson_in(&mut tx, id)
             .await?
             .ok_or(UpdateError::NotFound)?;

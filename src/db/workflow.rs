@@ -132,6 +132,17 @@ pub enum StepError {
     Db(#[from] sqlx::Error),
 }
 
+/// Takes the row lock of lesson `id` for the rest of `tx`, so that workflow steps on one lesson
+/// run one after the other and each sees what the previous one committed (on SQLite the
+/// `BEGIN IMMEDIATE` of every write transaction already serialises them).
+pub(super) async fn lock_lesson(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE lessons SET version = version WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn insert_revision(
     tx: &mut Tx,
     lesson_id: &str,
@@ -309,6 +320,7 @@ impl Db {
         actor: &Actor,
     ) -> Result<ReviewState, StepError> {
         let mut tx = self.begin_write().await?;
+        lock_lesson(&mut tx, &lesson.id).await?;
         let working = match working_revision_in(&mut tx, &lesson.id).await? {
             Some(w) => w,
             None if lesson.status() != crate::domain::lesson::LessonStatus::Published => {
@@ -418,6 +430,7 @@ impl Db {
         actor: &Actor,
     ) -> Result<ReviewState, StepError> {
         let mut tx = self.begin_write().await?;
+        lock_lesson(&mut tx, &lesson.id).await?;
         let w = working_revision_in(&mut tx, &lesson.id)
             .await?
             .filter(|w| w.number == number && w.state == "submitted")
@@ -712,6 +725,7 @@ async fn publish_in(
     require_approved: bool,
     actor: &Actor,
 ) -> Result<(), StepError> {
+    lock_lesson(tx, id).await?;
     let lesson = Db::lesson_in(tx, id).await?.ok_or(StepError::NotFound)?;
     let working = working_revision_in(tx, id).await?;
     let revision = match working {
@@ -773,6 +787,7 @@ async fn publish_in(
 }
 
 async fn withdraw_in(tx: &mut Tx, id: &str, actor: &Actor) -> Result<(), StepError> {
+    lock_lesson(tx, id).await?;
     let lesson = Db::lesson_in(tx, id).await?.ok_or(StepError::NotFound)?;
     if lesson.status != "published" {
         return Ok(());
@@ -833,6 +848,7 @@ impl Db {
         actor: &Actor,
     ) -> Result<RecommendationRecord, StepError> {
         let mut tx = self.begin_write().await?;
+        lock_lesson(&mut tx, &lesson.id).await?;
         let pending: Option<String> = sqlx::query_scalar(
             "SELECT id FROM recommendations WHERE lesson_id = $1 AND to_org_id = $2 \
              AND state = 'pending'",

@@ -209,8 +209,16 @@ impl From<Invalid> for AppError {
 }
 
 impl From<sqlx::Error> for AppError {
+    /// A unique-key violation means a concurrent request got there first (the same login created
+    /// twice, the same level approved twice): a conflict, not an internal error.
     fn from(e: sqlx::Error) -> Self {
-        Self::internal(&e)
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => Self::new(
+                Code::Conflict,
+                "a concurrent request made the same change first; reload and retry",
+            ),
+            _ => Self::internal(&e),
+        }
     }
 }
 

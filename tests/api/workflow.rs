@@ -704,3 +704,64 @@ async fn a_county_recommends_upward_and_the_city_adopts_or_declines() {
         "a declined lesson keeps its scope"
     );
 }
+
+#[tokio::test]
+async fn concurrent_decisions_on_one_level_let_exactly_one_through() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let editor = t.account("editor1", &[("editor", &tree.county)]).await;
+    let mut reviewers = Vec::new();
+    for i in 0..6 {
+        reviewers.push(
+            t.account(&format!("reviewer{i}"), &[("reviewer", &tree.county)])
+                .await,
+        );
+    }
+    let ed = t.r#as(&editor);
+    let id = create(&ed, "并发审核").await;
+    let (_, v) = step(&ed, &format!("/api/v1/lessons/{id}/submit"), json!({})).await;
+    let revision = v["revision"].clone();
+    let results = futures::future::join_all(reviewers.iter().enumerate().map(|(i, r)| {
+        let (t, id, revision) = (&t, id.clone(), revision.clone());
+        async move {
+            let as_ = t.r#as(r);
+            // Half approve, half reject: whichever commits first decides.
+            let (path, body) = if i % 2 == 0 {
+                ("approve", json!({ "revision": revision }))
+            } else {
+                (
+                    "reject",
+                    json!({ "revision": revision, "comment": "不通过" }),
+                )
+            };
+            step(&as_, &format!("/api/v1/lessons/{id}/{path}"), body)
+                .await
+                .0
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|s| **s == 200).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results.iter().all(|s| *s == 200 || *s == 409),
+        "{results:?}"
+    );
+    let revs: Value = ed
+        .get(&format!("/api/v1/lessons/{id}/revisions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = &revs["items"].as_array().unwrap()[0];
+    assert!(
+        last["state"] == "approved" || last["state"] == "rejected",
+        "{last}"
+    );
+    let approvals = last["approvals"].as_array().unwrap().len();
+    assert_eq!(approvals, usize::from(last["state"] == "approved"));
+}
