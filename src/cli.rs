@@ -118,13 +118,8 @@ pub async fn create_org(
 
 /// `lectern org move`.
 pub async fn move_org(db: &Db, id: &str, parent_id: &str) -> anyhow::Result<OrgRecord> {
-    let node = db.org(id).await?.context("no such organisation")?;
-    let parent = db
-        .org(parent_id)
-        .await?
-        .context("no such parent organisation")?;
     let mut tx = db.begin_write().await?;
-    let moved = Db::move_org_in(&mut tx, &node, &parent)
+    let (node, moved) = Db::move_org_in(&mut tx, id, parent_id, &|_, _| true)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Db::audit_in(

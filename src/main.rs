@@ -250,6 +250,19 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn audit_token(db: &lectern::db::Db, action: &str, id: &str) -> anyhow::Result<()> {
+    let event = lectern::db::audit::Event {
+        action,
+        target_kind: "token",
+        target_id: Some(id),
+        org_id: None,
+        before: None,
+        after: None,
+    };
+    db.audit(&lectern::db::audit::Actor::cli(), event).await?;
+    Ok(())
+}
+
 async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let db = connect_db(&config).await?;
@@ -264,6 +277,7 @@ async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
             let record = db
                 .create_token(name, &lectern::domain::token::hash(&token))
                 .await?;
+            audit_token(&db, "token.create", &record.id).await?;
             println!("created token {} ({})", record.id, record.name);
             println!("{token}");
         }
@@ -279,6 +293,7 @@ async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { id } => {
             anyhow::ensure!(db.revoke_token(&id).await?, "no active token {id}");
+            audit_token(&db, "token.revoke", &id).await?;
             println!("revoked {id}");
         }
     }

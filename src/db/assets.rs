@@ -33,6 +33,9 @@ pub struct NewAsset<'a> {
     pub object_key: &'a str,
     /// Who uploaded it, for the audit log.
     pub actor: &'a Actor,
+    /// Whether the files may change even while the lesson is in review or live (operator
+    /// tokens); otherwise the lesson's files are frozen from submission on.
+    pub bypass_review: bool,
 }
 
 /// The outcome of recording an asset.
@@ -46,6 +49,8 @@ pub enum Recorded {
     },
     /// The lesson was deleted while the bytes were uploading.
     LessonGone,
+    /// The lesson went into review or live while the bytes were uploading.
+    Frozen,
 }
 
 const SELECT: &str = "SELECT a.id, a.lesson_id, a.role, a.filename, a.sha256, a.content_type, \
@@ -95,7 +100,14 @@ impl Db {
     }
 
     /// Deletes asset `id`; the blob stays, since other assets may share it.
-    pub async fn delete_asset(&self, id: &str, actor: &Actor) -> Result<bool, sqlx::Error> {
+    /// Deletes asset `id`; `Ok(None)` when its lesson's files are frozen (see [`files_frozen`]) and
+    /// `bypass_review` is not set.
+    pub async fn delete_asset(
+        &self,
+        id: &str,
+        actor: &Actor,
+        bypass_review: bool,
+    ) -> Result<Option<bool>, sqlx::Error> {
         let mut tx = self.begin_write().await?;
         let row: Option<(String, String, Option<String>)> = sqlx::query_as(
             "SELECT a.lesson_id, a.filename, l.org_id FROM assets a \
@@ -105,8 +117,11 @@ impl Db {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((lesson_id, filename, org_id)) = row else {
-            return Ok(false);
+            return Ok(Some(false));
         };
+        if !bypass_review && files_frozen(&mut tx, &lesson_id).await? {
+            return Ok(None);
+        }
         sqlx::query("DELETE FROM assets WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -127,7 +142,7 @@ impl Db {
         .await?;
         changes::append(&mut tx, Entity::Asset, id, &lesson_id, Op::Delete).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(true))
     }
 
     /// How many blobs are stored and their total size, for the overview page.
@@ -152,6 +167,9 @@ pub(super) async fn record_asset_in(
     let Some((org_id,)) = owner else {
         return Ok(Recorded::LessonGone);
     };
+    if !new.bypass_review && files_frozen(tx, new.lesson_id).await? {
+        return Ok(Recorded::Frozen);
+    }
     let now = now_ms();
     sqlx::query(
         "INSERT INTO blobs (sha256, object_key, size, created_at) VALUES ($1, $2, $3, $4) \
@@ -213,6 +231,21 @@ pub(super) async fn record_asset_in(
     })
 }
 
+/// Whether lesson `id`'s files may not change (for anyone but operators): it is live, or its
+/// working revision is submitted or approved — files are reviewed with the fields, so they must
+/// not change under the reviewers or after them.
+pub(super) async fn files_frozen(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM lessons WHERE id = $1 AND status = 'published') + \
+         (SELECT COUNT(*) FROM lesson_revisions WHERE lesson_id = $1 \
+          AND state IN ('submitted', 'approved'))",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n > 0)
+}
+
 /// A lesson's version and update time move with its assets, so `ETag`s of the lesson change.
 async fn bump_lesson(tx: &mut Tx, lesson_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE lessons SET version = version + 1, updated_at = $2 WHERE id = $1")
@@ -221,4 +254,12 @@ async fn bump_lesson(tx: &mut Tx, lesson_id: &str) -> Result<(), sqlx::Error> {
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+impl Db {
+    /// See [`files_frozen`].
+    pub async fn files_frozen(&self, lesson_id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        files_frozen(&mut tx, lesson_id).await
+    }
 }

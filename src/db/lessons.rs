@@ -325,11 +325,21 @@ impl Db {
     }
 
     /// Deletes lesson `id` with its tags and assets (the blobs stay: other assets may share them).
-    pub async fn delete_lesson(&self, id: &str, actor: &Actor) -> Result<bool, sqlx::Error> {
+    /// Without `any_status` (operators), a published lesson is not deleted: `Ok(None)`.
+    pub async fn delete_lesson(
+        &self,
+        id: &str,
+        actor: &Actor,
+        any_status: bool,
+    ) -> Result<Option<bool>, sqlx::Error> {
         let mut tx = self.begin_write().await?;
+        workflow::lock_lesson(&mut tx, id).await?;
         let Some(current) = Self::lesson_in(&mut tx, id).await? else {
-            return Ok(false);
+            return Ok(Some(false));
         };
+        if !any_status && current.status() == LessonStatus::Published {
+            return Ok(None);
+        }
         sqlx::query("DELETE FROM lessons WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -349,7 +359,7 @@ impl Db {
         .await?;
         changes::append(&mut tx, Entity::Lesson, id, id, Op::Delete).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(true))
     }
 
     /// How many lessons there are, by status, for the overview page.

@@ -51,6 +51,14 @@ pub enum MoveError {
     Cycle,
     #[error("the root organisation cannot be moved")]
     Root,
+    #[error(
+        "lessons inside this subtree await review; decide them first (their approval chains follow the current tree)"
+    )]
+    PendingReviews,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("no such organisation")]
+    NotFound,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -162,13 +170,45 @@ impl Db {
             .await
     }
 
-    /// Moves `node` with its whole subtree under `new_parent`, rewriting the paths in one
-    /// statement.
+    /// Moves organisation `node_id` with its whole subtree under `parent_id`, rewriting the paths
+    /// in one statement. Moves are serialised (on the root's row), and both rows are read again
+    /// inside the transaction, so two concurrent moves cannot make a cycle; `allowed` is asked
+    /// with those fresh rows. Returns the node before and after.
     pub async fn move_org_in(
         tx: &mut Tx,
-        node: &OrgRecord,
-        new_parent: &OrgRecord,
-    ) -> Result<OrgRecord, MoveError> {
+        node_id: &str,
+        parent_id: &str,
+        allowed: &(dyn Fn(&OrgRecord, &OrgRecord) -> bool + Sync),
+    ) -> Result<(OrgRecord, OrgRecord), MoveError> {
+        sqlx::query("UPDATE orgs SET name = name WHERE parent_id IS NULL")
+            .execute(&mut **tx)
+            .await?;
+        let node: OrgRecord = sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
+            .bind(node_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(MoveError::NotFound)?;
+        let new_parent: OrgRecord =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
+                .bind(parent_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or(MoveError::NotFound)?;
+        if !allowed(&node, &new_parent) {
+            return Err(MoveError::Forbidden);
+        }
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM lesson_revisions r JOIN lessons l ON l.id = r.lesson_id \
+             JOIN orgs o ON o.id = l.org_id WHERE r.state = 'submitted' AND o.path LIKE $1",
+        )
+        .bind(format!("{}%", node.path))
+        .fetch_one(&mut **tx)
+        .await?;
+        if pending > 0 {
+            return Err(MoveError::PendingReviews);
+        }
+        let node = &node;
+        let new_parent = &new_parent;
         if node.parent_id.is_none() {
             return Err(MoveError::Root);
         }
@@ -191,11 +231,10 @@ impl Db {
         .bind(&node.path)
         .execute(&mut **tx)
         .await?;
-        Ok(
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
-                .bind(&node.id)
-                .fetch_one(&mut **tx)
-                .await?,
-        )
+        let moved = sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
+            .bind(&node.id)
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok((node.clone(), moved))
     }
 }

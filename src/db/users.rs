@@ -303,16 +303,27 @@ impl Db {
 
     // --- login throttling ---
 
+    /// Records a failed (or not yet successful) login; returns its id.
     pub async fn record_login_failure(
         &self,
         login: &str,
         address: &str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<String, sqlx::Error> {
+        let id = new_id();
         sqlx::query("INSERT INTO login_failures (id, login, address, at) VALUES ($1, $2, $3, $4)")
-            .bind(new_id())
+            .bind(&id)
             .bind(login)
             .bind(address)
             .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        Ok(id)
+    }
+
+    /// Removes one recorded attempt.
+    pub async fn forget_login_attempt(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM login_failures WHERE id = $1")
+            .bind(id)
             .execute(self.pool())
             .await?;
         Ok(())
@@ -424,6 +435,21 @@ impl Db {
         .bind(user_id)
         .fetch_all(self.pool())
         .await
+    }
+
+    /// Revokes every live personal token of `user_id`.
+    pub async fn revoke_all_personal_tokens_in(
+        tx: &mut Tx,
+        user_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 
     /// Revokes a personal token of `user_id`; `false` when there is no such live token.

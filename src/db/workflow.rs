@@ -283,6 +283,15 @@ pub struct ReviewState {
 }
 
 impl Db {
+    /// The revision being worked on or reviewed, if any (see [`working_revision_in`]).
+    pub async fn working_revision(
+        &self,
+        lesson_id: &str,
+    ) -> Result<Option<RevisionRecord>, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        working_revision_in(&mut tx, lesson_id).await
+    }
+
     pub async fn revisions(&self, lesson_id: &str) -> Result<Vec<RevisionRecord>, sqlx::Error> {
         sqlx::query_as(&format!(
             "SELECT {REVISION_COLUMNS} FROM lesson_revisions WHERE lesson_id = $1 ORDER BY number"
@@ -424,16 +433,24 @@ impl Db {
     pub async fn decide(
         &self,
         lesson: &LessonRecord,
-        number: i64,
+        seen: &RevisionRecord,
         level: &str,
         decision: Decision,
         actor: &Actor,
     ) -> Result<ReviewState, StepError> {
+        let number = seen.number;
         let mut tx = self.begin_write().await?;
         lock_lesson(&mut tx, &lesson.id).await?;
+        // The very submission the caller was authorised against: same revision, same chain, same
+        // submission time (a rejected revision resubmitted meanwhile may have another chain).
         let w = working_revision_in(&mut tx, &lesson.id)
             .await?
-            .filter(|w| w.number == number && w.state == "submitted")
+            .filter(|w| {
+                w.number == number
+                    && w.state == "submitted"
+                    && w.submitted_at == seen.submitted_at
+                    && w.chain == seen.chain
+            })
             .ok_or_else(|| {
                 StepError::Conflict("the revision is no longer awaiting review".into())
             })?;
@@ -550,6 +567,7 @@ impl Db {
         actor: &Actor,
     ) -> Result<LessonRecord, StepError> {
         let mut tx = self.begin_write().await?;
+        lock_lesson(&mut tx, &lesson.id).await?;
         let column = match what {
             Scheduled::Publish => "publish_at",
             Scheduled::Withdraw => "withdraw_at",
@@ -636,8 +654,8 @@ impl Db {
                         tx.commit().await?;
                         fired += 1;
                     }
-                    Err(StepError::Db(e)) => return Err(e),
                     Err(e) => {
+                        tracing::warn!(lesson = %id, error = %e, "a scheduled step failed; its schedule is dropped");
                         // Nothing approved to publish any more (say, it was edited): drop the
                         // schedule and record why.
                         drop(tx);
@@ -646,6 +664,11 @@ impl Db {
                             .bind(&id)
                             .execute(&mut *tx)
                             .await?;
+                        let org_id: Option<Option<String>> =
+                            sqlx::query_scalar("SELECT org_id FROM lessons WHERE id = $1")
+                                .bind(&id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
                         Self::audit_in(
                             &mut tx,
                             &actor,
@@ -653,7 +676,7 @@ impl Db {
                                 action: "lesson.schedule_failed",
                                 target_kind: "lesson",
                                 target_id: Some(&id),
-                                org_id: None,
+                                org_id: org_id.flatten().as_deref(),
                                 before: None,
                                 after: Some(serde_json::json!({ "error": e.to_string() })),
                             },
@@ -790,11 +813,34 @@ async fn withdraw_in(tx: &mut Tx, id: &str, actor: &Actor) -> Result<(), StepErr
     lock_lesson(tx, id).await?;
     let lesson = Db::lesson_in(tx, id).await?.ok_or(StepError::NotFound)?;
     if lesson.status != "published" {
+        // Withdrawing what is not live still cancels a scheduled publication: "take it down"
+        // must not be undone by a timer.
+        if lesson.publish_at.is_some() {
+            sqlx::query(
+                "UPDATE lessons SET publish_at = NULL, version = version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            Db::audit_in(
+                tx,
+                actor,
+                Event {
+                    action: "lesson.schedule_publish",
+                    target_kind: "lesson",
+                    target_id: Some(id),
+                    org_id: lesson.org_id.as_deref(),
+                    before: Some(serde_json::json!({ "publish_at": lesson.publish_at })),
+                    after: Some(serde_json::json!({ "publish_at": null, "reason": "withdrawn" })),
+                },
+            )
+            .await?;
+        }
         return Ok(());
     }
     sqlx::query(
         "UPDATE lessons SET status = 'withdrawn', updated_at = $2, version = version + 1, \
-         withdraw_at = NULL WHERE id = $1",
+         withdraw_at = NULL, publish_at = NULL WHERE id = $1",
     )
     .bind(id)
     .bind(now_ms())
@@ -945,12 +991,45 @@ impl Db {
         actor: &Actor,
     ) -> Result<RecommendationRecord, StepError> {
         let mut tx = self.begin_write().await?;
+        lock_lesson(&mut tx, &rec.lesson_id).await?;
         let now = now_ms();
         let state = if adopt_scope.is_some() {
             "adopted"
         } else {
             "declined"
         };
+        let current = Db::lesson_in(&mut tx, &rec.lesson_id)
+            .await?
+            .ok_or(StepError::NotFound)?;
+        if let Some(scope) = adopt_scope {
+            if current.status != "published" {
+                return Err(StepError::Conflict(
+                    "only a published lesson can be adopted; this one is not live any more".into(),
+                ));
+            }
+            // Adoption only widens: the new scope must contain the current one.
+            let current_scope = current
+                .scope_org_id
+                .clone()
+                .or_else(|| current.org_id.clone())
+                .unwrap_or_default();
+            let paths: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, path FROM orgs WHERE id = $1 OR id = $2")
+                    .bind(scope)
+                    .bind(&current_scope)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let path_of = |id: &str| paths.iter().find(|(i, _)| i == id).map(|(_, p)| p.clone());
+            let widens = match (path_of(scope), path_of(&current_scope)) {
+                (Some(new), Some(old)) => crate::domain::org::within(&old, &new),
+                _ => false,
+            };
+            if !widens {
+                return Err(StepError::Conflict(
+                    "the lesson already reaches at least that far; adoption would narrow it".into(),
+                ));
+            }
+        }
         let n = sqlx::query(
             "UPDATE recommendations SET state = $2, decided_by = $3, decision_comment = $4, \
              decided_at = $5 WHERE id = $1 AND state = 'pending'",
@@ -968,9 +1047,7 @@ impl Db {
                 "the recommendation was already decided".into(),
             ));
         }
-        let lesson = Db::lesson_in(&mut tx, &rec.lesson_id)
-            .await?
-            .ok_or(StepError::NotFound)?;
+        let lesson = current;
         if let Some(scope) = adopt_scope {
             sqlx::query(
                 "UPDATE lessons SET scope_org_id = $2, version = version + 1, updated_at = $3 \

@@ -45,15 +45,20 @@ pub async fn sign_in(
     let cfg = &state.config;
     let window_ms = cfg.login_window_secs as i64 * 1000;
     let since = crate::db::now_ms() - window_ms;
+    // The attempt counts as a failure from the start and is forgiven only on success, so that
+    // parallel guesses cannot all pass the check before any of them is recorded.
+    let attempt = state.db.record_login_failure(&login, address).await?;
     let (by_login, by_address) = state.db.login_failures(&login, address, since).await?;
     let actor = Actor {
         user_id: None,
         label: format!("login:{login}"),
         address: Some(address.to_owned()),
     };
-    if by_login >= i64::from(cfg.login_max_failures_per_account)
-        || by_address >= i64::from(cfg.login_max_failures_per_address)
+    if by_login > i64::from(cfg.login_max_failures_per_account)
+        || by_address > i64::from(cfg.login_max_failures_per_address)
     {
+        // Refused attempts do not count further: the window is measured from real failures.
+        state.db.forget_login_attempt(&attempt).await?;
         state
             .db
             .audit(
@@ -90,7 +95,6 @@ pub async fn sign_in(
     let user = match user {
         Some(u) if pass_ok && u.disabled_at.is_none() => u,
         _ => {
-            state.db.record_login_failure(&login, address).await?;
             state
                 .db
                 .audit(

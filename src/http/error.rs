@@ -238,6 +238,7 @@ impl From<IngestError> for AppError {
                 Self::new(Code::PayloadTooLarge, detail).with_extra("limit", json!(limit))
             }
             IngestError::LessonNotFound => Self::not_found("lesson"),
+            IngestError::Frozen => Self::new(Code::Conflict, detail),
             IngestError::UploadNotFound => Self::not_found("upload"),
             IngestError::Expired => Self::new(Code::Gone, detail),
             IngestError::OffsetMismatch { expected } => {

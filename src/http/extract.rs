@@ -201,24 +201,33 @@ impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
     }
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` hop when configured to trust
-/// it.
+/// The client's address: the peer, or — when configured to trust the proxy in front — the last
+/// `X-Forwarded-For` hop, the one that proxy added (earlier hops are whatever the client sent).
 pub fn client_address(parts: &Parts, state: &AppState) -> String {
-    if state.config.trust_forwarded_headers
-        && let Some(first) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= 64)
-    {
-        return first.to_owned();
-    }
-    parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| c.0);
+    address_from(&parts.headers, peer, state)
+}
+
+/// [`client_address`] from a request's headers and its peer.
+pub fn address_from(
+    headers: &axum::http::HeaderMap,
+    peer: Option<SocketAddr>,
+    state: &AppState,
+) -> String {
+    if state.config.trust_forwarded_headers
+        && let Some(last) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+    {
+        return last.to_owned();
+    }
+    peer.map(|p| p.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
 }
 

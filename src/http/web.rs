@@ -72,13 +72,41 @@ pub struct LoginQuery {
 
 /// Where to go after logging in: only a path on this site.
 fn safe_next(next: Option<&str>) -> String {
+    // Browsers drop tabs and line breaks inside URLs, so `/\t/evil` would become `//evil`: a path
+    // here is plain printable ASCII (percent-encoded otherwise), starts with one `/`, and has no
+    // backslash.
     match next {
         Some(n)
-            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 500 =>
+            if n.len() < 500
+                && n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
         {
             n.to_owned()
         }
         _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_plain_paths_on_this_site_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/lessons?x=1")), "/lessons?x=1");
+        for bad in [
+            "//evil.example",
+            "/\\evil",
+            "/\t/evil.example",
+            "/\n",
+            "https://evil.example",
+            "/a b",
+            "/课程",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }
 
@@ -141,16 +169,7 @@ pub async fn login(
             StatusCode::FORBIDDEN,
         );
     }
-    let address = if state.config.trust_forwarded_headers {
-        headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_else(|| peer.ip().to_string())
-    } else {
-        peer.ip().to_string()
-    };
+    let address = super::extract::address_from(&headers, Some(peer), &state);
     // Whatever session the browser had ends here; the new one gets a new secret.
     auth::sign_out(&state, &jar).await?;
     match auth::sign_in(&state, &form.login, &form.password, &address).await {

@@ -10,9 +10,8 @@
 
 use super::hash::ResumableSha256;
 use super::parts::Parts;
-use super::{Ingest, IngestError, MIN_PART_SIZE, admit, disposition, new_object_key};
+use super::{Ingest, IngestError, MIN_PART_SIZE, Uploader, admit, disposition, new_object_key};
 use crate::db::assets::{AssetRecord, NewAsset};
-use crate::db::audit::Actor;
 use crate::db::uploads::{Progress, UploadRecord};
 use crate::db::{new_id, now_ms};
 use crate::domain::asset::{AssetRole, SNIFF_LEN, sniff};
@@ -185,7 +184,7 @@ impl Ingest {
         offset: i64,
         checksum: Option<Checksum>,
         body: S,
-        actor: &Actor,
+        by: Uploader<'_>,
     ) -> Result<Patched, IngestError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -208,9 +207,7 @@ impl Ingest {
         {
             return Err(IngestError::Locked);
         }
-        let result = self
-            .write_patch(&upload, &token, checksum, body, actor)
-            .await;
+        let result = self.write_patch(&upload, &token, checksum, body, by).await;
         if !matches!(
             result,
             Ok(Patched::Complete { .. }) | Err(IngestError::Refused(_))
@@ -226,7 +223,7 @@ impl Ingest {
         token: &str,
         checksum: Option<Checksum>,
         mut body: S,
-        actor: &Actor,
+        by: Uploader<'_>,
     ) -> Result<Patched, IngestError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -344,7 +341,8 @@ impl Ingest {
                 sha256: &sha256,
                 size: upload.length,
                 object_key: &upload.object_key,
-                actor,
+                actor: by.actor,
+                bypass_review: by.bypass_review,
             };
             let recorded = self
                 .db

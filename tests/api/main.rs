@@ -3,12 +3,15 @@
 
 mod common;
 mod fixtures;
+mod hardening;
 
+mod authz;
 mod changes;
 mod downloads;
 mod lessons;
 mod orgs;
 mod schema;
+mod security;
 mod tus;
 mod uploads;
 mod workflow;

@@ -1,6 +1,6 @@
 //! Assets: plain streaming upload, metadata, deletion, ranged download and presigned URLs.
 
-use super::lessons::{editable_lesson, visible_lesson};
+use super::lessons::{editable_lesson, is_operator, visible_lesson};
 use crate::db::assets::AssetRecord;
 use crate::domain::lesson::LessonKind;
 use crate::domain::range::{self, RangeRequest};
@@ -9,6 +9,7 @@ use crate::http::AppState;
 use crate::http::error::{AppError, Code};
 use crate::http::extract::{Json, Path, Query, Writer};
 use crate::http::views::{AssetView, rfc3339};
+use crate::ingest::Uploader;
 use crate::ingest::admit;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -44,7 +45,17 @@ pub async fn upload_asset(
     let body = request.into_body().into_data_stream();
     let asset = state
         .ingest
-        .upload(&lesson, role, &filename, declared, body, &acting.actor)
+        .upload(
+            &lesson,
+            role,
+            &filename,
+            declared,
+            body,
+            Uploader {
+                actor: &acting.actor,
+                bypass_review: is_operator(&acting.caller),
+            },
+        )
         .await?;
     let location = format!("/api/v1/assets/{}", asset.id);
     let mut response = (StatusCode::CREATED, Json(AssetView::from(&asset))).into_response();
@@ -87,10 +98,16 @@ pub async fn delete_asset(
 ) -> Result<StatusCode, AppError> {
     let asset = visible_asset(&state, &acting.caller, &id).await?;
     editable_lesson(&state, &acting, &asset.lesson_id).await?;
-    if state.db.delete_asset(&id, &acting.actor).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::not_found("asset"))
+    match state
+        .db
+        .delete_asset(&id, &acting.actor, is_operator(&acting.caller))
+        .await?
+    {
+        Some(true) => Ok(StatusCode::NO_CONTENT),
+        Some(false) => Err(AppError::not_found("asset")),
+        None => Err(AppError::conflict(
+            "the lesson's files cannot change while it is in review or published",
+        )),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1/lessons`: create, read, update, list, delete, publish and withdraw lessons.
 
 use crate::db::lessons::{LessonFilter, LessonRecord, UpdateError};
-use crate::db::workflow::StepError;
+use crate::db::workflow::{Snapshot, StepError};
 use crate::domain::Invalid;
 use crate::domain::lesson::{self, LessonFields, LessonKind, LessonStatus, RegionCode, Title};
 use crate::domain::visibility::{self, Action, Caller, Role, read_scope};
@@ -123,9 +123,10 @@ impl CreateLesson {
 }
 
 impl UpdateLesson {
-    /// The lesson's fields after applying this change to `current`: the merged values are
-    /// validated exactly as a new lesson's are.
-    fn apply(self, current: &LessonRecord) -> Result<LessonFields, AppError> {
+    /// The lesson's fields after applying this change to `current` (the working revision's
+    /// fields, or the live ones when there is none): the merged values are validated exactly as a
+    /// new lesson's are.
+    fn apply(self, current: &Snapshot) -> Result<LessonFields, AppError> {
         if self.kind.as_ref().is_some_and(|k| k != &current.kind) {
             return Err(Invalid::new("kind", "cannot be changed once a lesson exists").into());
         }
@@ -183,20 +184,25 @@ pub async fn visible_lesson(
     }
 }
 
-/// Loads lesson `id` for a change of its assets. Besides the edit permission, a published
-/// lesson's assets are frozen for everyone but operators: revisions cover its fields, and files
-/// would otherwise go live without review.
+/// Whether `caller` is an operator token (the instance itself, which bypasses review).
+pub fn is_operator(caller: &Caller) -> bool {
+    matches!(caller, Caller::Operator { .. })
+}
+
+/// Loads lesson `id` for a change of its files. Besides the edit permission, the files are
+/// frozen for everyone but operators from submission on (in review, approved or live): files are
+/// reviewed with the fields, and would otherwise change under the reviewers or go live unseen.
+/// The ingest layer checks the same again when an upload completes.
 pub async fn editable_lesson(
     state: &AppState,
     acting: &Acting,
     id: &str,
 ) -> Result<LessonRecord, AppError> {
     let lesson = lesson_for(state, acting, id, Action::Edit).await?;
-    if lesson.status() == LessonStatus::Published
-        && !matches!(acting.caller, Caller::Operator { .. })
-    {
+    if !is_operator(&acting.caller) && state.db.files_frozen(id).await? {
         return Err(AppError::conflict(
-            "the files of a published lesson cannot change; withdraw it first",
+            "the lesson's files cannot change while it is in review or published; \
+             withdraw it (or wait for the reviewer's decision) first",
         ));
     }
     Ok(lesson)
@@ -318,7 +324,12 @@ pub async fn update_lesson(
 ) -> Result<Response, AppError> {
     let expected = expected_version(&headers)?;
     let current = lesson_for(&state, &acting, &id, Action::Edit).await?;
-    let fields = input.apply(&current)?;
+    // Edits accumulate on the revision being worked on, not on the live fields.
+    let base = match state.db.working_revision(&id).await? {
+        Some(w) => w.snapshot()?,
+        None => Snapshot::of_record(&current),
+    };
+    let fields = input.apply(&base)?;
     let live = matches!(acting.caller, Caller::Operator { .. });
     match state
         .db
@@ -341,10 +352,16 @@ pub async fn delete_lesson(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     lesson_for(&state, &acting, &id, Action::Delete).await?;
-    if state.db.delete_lesson(&id, &acting.actor).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::not_found("lesson"))
+    match state
+        .db
+        .delete_lesson(&id, &acting.actor, is_operator(&acting.caller))
+        .await?
+    {
+        Some(true) => Ok(StatusCode::NO_CONTENT),
+        Some(false) => Err(AppError::not_found("lesson")),
+        None => Err(AppError::conflict(
+            "a published lesson cannot be deleted; withdraw it first",
+        )),
     }
 }
 

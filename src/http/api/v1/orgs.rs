@@ -237,9 +237,19 @@ pub async fn move_org(
         return Err(denied(&state, &acting, "move", "org", &id, Some(&id)).await);
     }
     let mut tx = state.db.begin_write().await?;
-    let moved = match Db::move_org_in(&mut tx, &node, &parent).await {
+    let caller = acting.caller.clone();
+    let allowed = move |n: &OrgRecord, p: &OrgRecord| {
+        visibility::may_restructure(&caller, &n.path)
+            && visibility::may_administer(&caller, &p.path)
+    };
+    let (node, moved) = match Db::move_org_in(&mut tx, &node.id, &parent.id, &allowed).await {
         Ok(m) => m,
         Err(MoveError::Db(e)) => return Err(e.into()),
+        Err(MoveError::Forbidden) => {
+            drop(tx);
+            return Err(denied(&state, &acting, "move", "org", &id, Some(&id)).await);
+        }
+        Err(MoveError::NotFound) => return Err(AppError::not_found("organisation")),
         Err(e) => return Err(AppError::conflict(e.to_string())),
     };
     Db::audit_in(

@@ -145,7 +145,7 @@ async fn decide(
     };
     let review = state
         .db
-        .decide(&lesson, revision.number, &level, decision, &acting.actor)
+        .decide(&lesson, &revision, &level, decision, &acting.actor)
         .await?;
     Ok(Json(json!(review)))
 }

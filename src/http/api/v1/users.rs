@@ -292,6 +292,11 @@ pub async fn update(
     Json(input): Json<UpdateUser>,
 ) -> Result<Json<Value>, AppError> {
     let (user, grants) = load(&state, &acting, &id).await?;
+    if input.password.is_some() && acting.caller.user_id() == Some(id.as_str()) {
+        return Err(AppError::forbidden(
+            "change your own password with POST /api/v1/me/password, which asks for the current one",
+        ));
+    }
     if !administers_account(&state, &acting.caller, &grants).await {
         let org = grants.first().map(|g| g.org_id.clone());
         return Err(denied(&state, &acting, "update", "user", &id, org.as_deref()).await);
@@ -313,10 +318,15 @@ pub async fn update(
             .await?;
     }
     if let Some(d) = input.disabled {
+        if d && acting.caller.user_id() == Some(id.as_str()) {
+            return Err(AppError::forbidden("you cannot disable your own account"));
+        }
         Db::set_disabled_in(&mut tx, &id, d).await?;
     }
     if let Some(p) = &input.password {
+        // A reset is what an administrator does after a compromise: every way in ends.
         Db::set_password_in(&mut tx, &id, &password::hash(p)).await?;
+        Db::revoke_all_personal_tokens_in(&mut tx, &id).await?;
     }
     Db::audit_in(
         &mut tx,
@@ -448,6 +458,11 @@ pub async fn create_token(
     Json(input): Json<CreateToken>,
 ) -> Result<Response, AppError> {
     let me = me_of(&acting)?;
+    if matches!(me.via, visibility::Via::Token { .. }) {
+        return Err(AppError::forbidden(
+            "personal tokens are created from a signed-in session, not with another token",
+        ));
+    }
     let name = input.name.trim();
     let mut errors = Vec::new();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
