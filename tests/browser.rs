@@ -191,10 +191,7 @@ impl Cutter {
                         let _ = tokio::io::copy(&mut ro, &mut wi).await;
                     });
                     let mut buf = vec![0u8; 16 * 1024];
-                    loop {
-                        let Ok(k) = ri.read(&mut buf).await else {
-                            break;
-                        };
+                    while let Ok(k) = ri.read(&mut buf).await {
                         if k == 0 {
                             break;
                         }
