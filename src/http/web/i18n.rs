@@ -90,6 +90,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("lesson.kind", "类型", "Kind"),
     ("lesson.description", "简介", "Description"),
     ("lesson.tags", "标签（逗号分隔）", "Tags (comma separated)"),
+    ("lesson.tags_short", "标签", "Tags"),
     ("lesson.lecturer", "主讲人", "Lecturer"),
     ("lesson.series", "系列", "Series"),
     ("lesson.region", "行政区划代码", "Region code"),
