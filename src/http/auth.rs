@@ -59,6 +59,16 @@ pub async fn sign_in(
     {
         // Refused attempts do not count further: the window is measured from real failures.
         state.db.forget_login_attempt(&attempt).await?;
+        // Recorded where the account's administrators can read it.
+        let org_id = match state.db.user_by_login(&login).await? {
+            Some(u) => state
+                .db
+                .grants_of(&u.id)
+                .await?
+                .first()
+                .map(|g| g.org_id.clone()),
+            None => None,
+        };
         state
             .db
             .audit(
@@ -67,7 +77,7 @@ pub async fn sign_in(
                     action: "login.throttled",
                     target_kind: "user",
                     target_id: None,
-                    org_id: None,
+                    org_id: org_id.as_deref(),
                     before: None,
                     after: Some(serde_json::json!({ "login": login })),
                 },

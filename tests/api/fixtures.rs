@@ -183,7 +183,9 @@ impl TestApp {
             .text()
             .await
             .unwrap();
-        hidden(&page, "csrf").expect("the login form has a csrf field")
+        // The login form's own field (a signed-in page also has the logout form's).
+        let form = page.find("action=\"/login\"").expect("a login form");
+        hidden(&page[form..], "csrf").expect("the login form has a csrf field")
     }
 
     /// Signs `client` in as `login`; the response to the form post.

@@ -218,12 +218,13 @@ pub async fn add_grant(
     Path(id): Path<String>,
     Json(g): Json<GrantBody>,
 ) -> Result<Json<Value>, AppError> {
+    // Permission first, so that probing ids tells nothing.
+    let role = grantable(&state, &acting, &g, &id).await?;
     let user = state
         .db
         .user(&id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
-    let role = grantable(&state, &acting, &g, &id).await?;
     let mut tx = state.db.begin_write().await?;
     if Db::grant_in(&mut tx, &id, role, &g.org_id, acting.caller.user_id()).await? {
         Db::audit_in(
@@ -500,9 +501,21 @@ pub async fn create_token(
     )
     .await?;
     tx.commit().await?;
-    let mut body = json!(record);
+    let mut body = token_json(&record);
     body["token"] = json!(secret);
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A personal token as the API shows it (never its value), times in RFC 3339.
+fn token_json(t: &crate::db::users::PersonalTokenRecord) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "created_at": rfc3339(t.created_at),
+        "last_used_at": t.last_used_at.map(rfc3339),
+        "expires_at": t.expires_at.map(rfc3339),
+        "revoked_at": t.revoked_at.map(rfc3339),
+    })
 }
 
 pub async fn list_tokens(
@@ -510,7 +523,13 @@ pub async fn list_tokens(
     Writer(acting): Writer,
 ) -> Result<Json<Value>, AppError> {
     let me = me_of(&acting)?;
-    let items = state.db.personal_tokens(&me.id).await?;
+    let items: Vec<Value> = state
+        .db
+        .personal_tokens(&me.id)
+        .await?
+        .iter()
+        .map(token_json)
+        .collect();
     Ok(Json(json!({ "items": items })))
 }
 

@@ -1,0 +1,214 @@
+//! Administration: the organisation tree the caller administers, and the accounts in it.
+
+use super::{PageResult, Web, api_body, opt, see_other};
+use crate::db::orgs::OrgRecord;
+use crate::domain::org::OrgLevel;
+use crate::domain::visibility::{self, Role};
+use crate::http::api::v1::{orgs, users};
+use crate::http::error::AppError;
+use crate::http::extract::{Form, Json, Path};
+use axum::extract::State;
+use axum::response::Response;
+use minijinja::context;
+use serde_json::{Value, json};
+
+/// The organisations the caller works in, in tree order, each with its depth and whether the
+/// caller administers it (asked of `domain::visibility`).
+async fn tree(web: &Web) -> Result<Vec<Value>, super::Flow> {
+    let Json(list) = orgs::list(State(web.state.clone()), web.reader()?).await?;
+    let ids: Vec<String> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+        .collect();
+    let records: Vec<OrgRecord> = web.state.db.orgs_by_id(&ids).await?;
+    let mut out = Vec::new();
+    for id in &ids {
+        let Some(o) = records.iter().find(|o| &o.id == id) else {
+            continue;
+        };
+        let mut v = json!(o);
+        v["depth"] = json!(crate::domain::org::ids(&o.path).len().saturating_sub(1));
+        v["administered"] = json!(visibility::may_administer(&web.caller, &o.path));
+        out.push(v);
+    }
+    Ok(out)
+}
+
+fn levels() -> Vec<&'static str> {
+    OrgLevel::ALL.iter().map(|l| l.as_str()).collect()
+}
+
+async fn orgs_page(web: &Web, form: Option<OrgForm>, error: Option<AppError>) -> PageResult {
+    let orgs = tree(web).await?;
+    let ctx = context! { orgs => orgs, levels => levels(), form => form.unwrap_or_default() };
+    match error {
+        None => web.page("orgs.html", ctx),
+        Some(e) => super::session::user_error(web, "orgs.html", ctx, e),
+    }
+}
+
+/// `/admin/orgs`.
+pub async fn orgs(web: Web) -> Response {
+    let r = orgs_page(&web, None, None).await;
+    web.respond(r)
+}
+
+#[derive(serde::Deserialize, serde::Serialize, Default)]
+#[serde(default)]
+pub struct OrgForm {
+    csrf: String,
+    parent_id: String,
+    name: String,
+    level: String,
+    region_code: String,
+    review_required: Option<String>,
+}
+
+pub async fn create_org(web: Web, Form(form): Form<OrgForm>) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let body = json!({
+            "parent_id": form.parent_id,
+            "name": form.name,
+            "level": form.level,
+            "region_code": opt(&form.region_code),
+            "review_required": form.review_required.is_some(),
+        });
+        let outcome = match api_body(body) {
+            Ok(b) => orgs::create(State(web.state.clone()), writer, Json(b)).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(_) => see_other("/admin/orgs"),
+            Err(e) if e.code.status().is_client_error() => {
+                orgs_page(&web, Some(form), Some(e)).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}
+
+fn roles() -> Vec<&'static str> {
+    Role::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+async fn users_page(web: &Web, form: Option<UserForm>, error: Option<AppError>) -> PageResult {
+    let Json(list) = users::list(State(web.state.clone()), web.reader()?).await?;
+    let orgs: Vec<Value> = tree(web)
+        .await?
+        .into_iter()
+        .filter(|o| o["administered"] == true)
+        .collect();
+    let ctx = context! {
+        users => list["items"].clone(),
+        orgs => orgs,
+        roles => roles(),
+        form => form.unwrap_or_default(),
+    };
+    match error {
+        None => web.page("users.html", ctx),
+        Some(e) => super::session::user_error(web, "users.html", ctx, e),
+    }
+}
+
+/// `/admin/users`.
+pub async fn users(web: Web) -> Response {
+    let r = users_page(&web, None, None).await;
+    web.respond(r)
+}
+
+#[derive(serde::Deserialize, serde::Serialize, Default)]
+#[serde(default)]
+pub struct UserForm {
+    csrf: String,
+    login: String,
+    display_name: String,
+    #[serde(skip_serializing)]
+    password: String,
+    role: String,
+    org_id: String,
+}
+
+pub async fn create_user(web: Web, Form(form): Form<UserForm>) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let body = json!({
+            "login": form.login,
+            "display_name": form.display_name,
+            "password": form.password,
+            "grants": [{ "role": form.role, "org_id": form.org_id }],
+        });
+        let outcome = match api_body(body) {
+            Ok(b) => users::create(State(web.state.clone()), writer, Json(b)).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(_) => see_other("/admin/users"),
+            Err(e) if e.code.status().is_client_error() => {
+                users_page(&web, Some(form), Some(e)).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct GrantForm {
+    csrf: String,
+    role: String,
+    org_id: String,
+}
+
+pub async fn add_grant(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<GrantForm>,
+) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let body = json!({ "role": form.role, "org_id": form.org_id });
+        let outcome = match api_body(body) {
+            Ok(b) => users::add_grant(State(web.state.clone()), writer, Path(id), Json(b))
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => see_other("/admin/users"),
+            Err(e) if e.code.status().is_client_error() => users_page(&web, None, Some(e)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}
+
+pub async fn remove_grant(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<GrantForm>,
+) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let outcome = users::remove_grant(
+            State(web.state.clone()),
+            writer,
+            Path((id, form.role, form.org_id)),
+        )
+        .await;
+        match outcome {
+            Ok(_) => see_other("/admin/users"),
+            Err(e) if e.code.status().is_client_error() => users_page(&web, None, Some(e)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}

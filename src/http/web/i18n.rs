@@ -1,0 +1,243 @@
+//! The pages' words in Chinese (the default) and English, keyed by message id.
+//!
+//! Templates call `t("id")`; the language comes from the page's `lang` variable, which
+//! [`super::Web`] takes from `?lang=` or the `lang` cookie. An id missing from the table is shown
+//! as itself, so a forgotten entry is visible rather than fatal.
+
+/// A page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "zh" | "zh-CN" => Some(Self::Zh),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Zh => "zh",
+            Self::En => "en",
+        }
+    }
+
+    /// The value of `<html lang>`.
+    pub fn html(self) -> &'static str {
+        match self {
+            Self::Zh => "zh-CN",
+            Self::En => "en",
+        }
+    }
+}
+
+/// (id, Chinese, English).
+const TABLE: &[(&str, &str, &str)] = &[
+    ("app", "讲堂", "Lectern"),
+    ("tagline", "课件资源中心", "Educational media library"),
+    ("switch", "English", "中文"),
+    ("nav.home", "首页", "Home"),
+    ("nav.lessons", "课程", "Lessons"),
+    ("nav.review", "审核", "Review"),
+    ("nav.orgs", "组织", "Organisations"),
+    ("nav.users", "账号", "Accounts"),
+    ("nav.password", "修改密码", "Password"),
+    ("logout", "退出", "Sign out"),
+    ("login", "登录", "Sign in"),
+    ("login.name", "用户名", "Login name"),
+    ("password", "密码", "Password"),
+    ("password.title", "修改密码", "Change password"),
+    ("password.current", "当前密码", "Current password"),
+    ("password.new", "新密码", "New password"),
+    (
+        "password.done",
+        "密码已修改，请重新登录。",
+        "Password changed; please sign in again.",
+    ),
+    ("save", "保存", "Save"),
+    ("create", "创建", "Create"),
+    ("cancel", "取消", "Cancel"),
+    ("error", "出错了", "Something went wrong"),
+    (
+        "error.csrf",
+        "表单已过期，请刷新页面后重试。",
+        "The form expired; reload the page and try again.",
+    ),
+    (
+        "error.login",
+        "用户名或密码错误。",
+        "Wrong login name or password.",
+    ),
+    (
+        "error.throttled",
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed logins; try again later.",
+    ),
+    ("lessons.title", "我的课程", "My lessons"),
+    ("lessons.new", "新建课程", "New lesson"),
+    ("lessons.empty", "暂无课程。", "No lessons yet."),
+    (
+        "lessons.more",
+        "只显示前 200 条。",
+        "Only the first 200 are shown.",
+    ),
+    ("lesson.title", "标题", "Title"),
+    ("lesson.kind", "类型", "Kind"),
+    ("lesson.description", "简介", "Description"),
+    ("lesson.tags", "标签（逗号分隔）", "Tags (comma separated)"),
+    ("lesson.tags_short", "标签", "Tags"),
+    ("lesson.lecturer", "主讲人", "Lecturer"),
+    ("lesson.series", "系列", "Series"),
+    ("lesson.region", "行政区划代码", "Region code"),
+    ("lesson.recorded_on", "录制日期", "Recorded on"),
+    ("lesson.language", "语言", "Language"),
+    ("lesson.org", "所属组织", "Organisation"),
+    ("lesson.status", "状态", "Status"),
+    ("lesson.review", "审核状态", "Review"),
+    ("lesson.updated", "更新时间", "Updated"),
+    ("lesson.edit", "编辑", "Edit"),
+    ("lesson.edit_title", "编辑课程", "Edit lesson"),
+    ("lesson.assets", "文件", "Files"),
+    ("lesson.no_assets", "尚无文件。", "No files yet."),
+    ("lesson.revisions", "修订记录", "Revisions"),
+    ("lesson.upload", "上传文件", "Upload a file"),
+    ("lesson.submit", "提交审核", "Submit for review"),
+    ("lesson.publish", "发布", "Publish"),
+    ("lesson.withdraw", "撤回", "Withdraw"),
+    ("lesson.actions", "操作", "Actions"),
+    ("kind.video", "视频", "Video"),
+    ("kind.audio", "音频", "Audio"),
+    ("kind.document", "文档", "Document"),
+    ("status.draft", "草稿", "Draft"),
+    ("status.published", "已发布", "Published"),
+    ("status.withdrawn", "已撤回", "Withdrawn"),
+    ("state.draft", "草稿", "Draft"),
+    ("state.submitted", "待审核", "Submitted"),
+    ("state.approved", "已通过", "Approved"),
+    ("state.rejected", "已退回", "Rejected"),
+    ("state.published", "已发布", "Published"),
+    ("state.superseded", "已替代", "Superseded"),
+    ("state.none", "—", "—"),
+    ("asset.file", "文件名", "File"),
+    ("asset.role", "用途", "Role"),
+    ("asset.size", "大小", "Size"),
+    ("asset.type", "类型", "Type"),
+    ("role.master", "主文件", "Master"),
+    ("role.subtitle", "字幕", "Subtitle"),
+    ("role.attachment", "附件", "Attachment"),
+    ("role.poster", "封面", "Poster"),
+    ("revision.number", "版本", "Revision"),
+    ("revision.state", "状态", "State"),
+    ("revision.submitted", "提交时间", "Submitted"),
+    ("revision.comment", "审核意见", "Comment"),
+    ("upload.title", "上传文件", "Upload a file"),
+    ("upload.file", "选择文件", "Choose a file"),
+    ("upload.start", "开始上传", "Start upload"),
+    (
+        "upload.hint",
+        "大文件可断点续传：网络中断后会自动重试，刷新页面后重新选择同一文件即可继续。",
+        "Large files resume: after a network failure the upload retries by itself; after a reload, choose the same file again to continue.",
+    ),
+    ("upload.back", "返回课程", "Back to the lesson"),
+    (
+        "upload.noscript",
+        "上传需要启用 JavaScript。",
+        "Uploading needs JavaScript.",
+    ),
+    ("review.title", "待我审核", "Awaiting my review"),
+    (
+        "review.empty",
+        "没有待审核的内容。",
+        "Nothing awaits your review.",
+    ),
+    ("review.level", "审核层级", "Level"),
+    ("review.approve", "通过", "Approve"),
+    ("review.reject", "退回", "Reject"),
+    ("review.comment", "退回意见（必填）", "Reason (required)"),
+    ("orgs.title", "组织管理", "Organisations"),
+    ("orgs.name", "名称", "Name"),
+    ("orgs.level", "层级", "Level"),
+    ("orgs.region", "区划代码", "Region code"),
+    ("orgs.parent", "上级组织", "Parent"),
+    ("orgs.new", "新建下级组织", "New child organisation"),
+    (
+        "orgs.review_required",
+        "需本级审核",
+        "Reviews at this level",
+    ),
+    ("level.province", "省", "Province"),
+    ("level.city", "市", "City"),
+    ("level.county", "县", "County"),
+    ("level.township", "乡镇", "Township"),
+    ("level.branch", "支部", "Branch"),
+    ("level.other", "其他", "Other"),
+    ("users.title", "账号管理", "Accounts"),
+    ("users.login", "用户名", "Login"),
+    ("users.name", "姓名", "Name"),
+    ("users.grants", "角色", "Roles"),
+    ("users.new", "新建账号", "New account"),
+    ("users.add_grant", "添加角色", "Add a role"),
+    ("users.remove", "移除", "Remove"),
+    ("users.disabled", "已停用", "disabled"),
+    (
+        "users.password",
+        "初始密码（至少 10 位）",
+        "Initial password (10+ characters)",
+    ),
+    ("grant.role", "角色", "Role"),
+    ("role.administrator", "管理员", "Administrator"),
+    ("role.reviewer", "审核员", "Reviewer"),
+    ("role.editor", "编辑", "Editor"),
+    ("role.member", "学员", "Member"),
+    ("home.published", "已发布课程", "Published lessons"),
+    ("home.drafts", "草稿", "Drafts"),
+    ("home.withdrawn", "已撤回", "Withdrawn"),
+    ("home.objects", "存储对象", "Stored objects"),
+    ("home.database", "数据库", "Database"),
+    ("home.storage", "对象存储", "Object storage"),
+    (
+        "home.intro",
+        "一次上传、审核，分发到各级平台。",
+        "Prepared once, reviewed, published to every platform.",
+    ),
+    ("home.api", "API 文档", "API documentation"),
+];
+
+/// The text of `id` in `lang`; the id itself when there is none.
+pub fn translate(lang: Lang, id: &str) -> String {
+    TABLE
+        .iter()
+        .find(|(k, _, _)| *k == id)
+        .map(|(_, zh, en)| match lang {
+            Lang::Zh => *zh,
+            Lang::En => *en,
+        })
+        .unwrap_or(id)
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_both_languages_are_filled() {
+        let mut ids: Vec<&str> = TABLE.iter().map(|(k, _, _)| *k).collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(before, ids.len(), "duplicate message ids");
+        assert!(
+            TABLE
+                .iter()
+                .all(|(_, zh, en)| !zh.is_empty() && !en.is_empty())
+        );
+        assert_eq!(translate(Lang::En, "login"), "Sign in");
+        assert_eq!(translate(Lang::Zh, "no.such.id"), "no.such.id");
+    }
+}

@@ -1,0 +1,413 @@
+//! The editor's pages: the lesson list, the create and edit forms, a lesson with its files,
+//! revisions and workflow buttons, and the upload page (whose script speaks tus to
+//! `/api/v1/uploads`).
+
+use super::session::{CsrfForm, user_error};
+use super::{Flow, PageResult, Web, api_body, json_body, opt, see_other};
+use crate::db::orgs::OrgRecord;
+use crate::domain::org;
+use crate::domain::visibility::{self, Action, ReadScope};
+use crate::http::api::v1::{lessons, orgs, review};
+use crate::http::error::AppError;
+use crate::http::extract::{Form, Json, Path, Query, Writer};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use minijinja::context;
+use serde_json::{Value, json};
+
+/// At most this many lessons are listed per subtree.
+const LIST_LIMIT: usize = 200;
+
+/// `/lessons`: every lesson of the caller's subtrees (drafts included), newest change first,
+/// with the state of its working revision.
+pub async fn list(web: Web) -> Response {
+    let r = async {
+        let reader = web.reader()?;
+        // Which subtrees to list comes from the one place that decides what a caller reads.
+        let orgs: Vec<Option<String>> = match visibility::read_scope(&web.caller) {
+            ReadScope::Everything => vec![None],
+            ReadScope::PublishedOnly => Vec::new(),
+            ReadScope::PublishedOrWithin(paths) => paths
+                .iter()
+                .filter_map(|p| org::ids(p).last().map(|id| Some((*id).to_owned())))
+                .collect(),
+        };
+        let mut items: Vec<Value> = Vec::new();
+        let mut more = false;
+        for org_id in orgs {
+            let q = api_body(json!({ "org": org_id, "limit": LIST_LIMIT }))?;
+            let Json(page) =
+                lessons::list_lessons(State(web.state.clone()), web.caller.clone(), Query(q))
+                    .await?;
+            more |= page.next_cursor.is_some();
+            for l in page.items {
+                if items.iter().any(|i| i["id"] == l.id.as_str()) {
+                    continue;
+                }
+                items.push(json!(l));
+            }
+        }
+        items.sort_by(|a, b| b["updated_at"].as_str().cmp(&a["updated_at"].as_str()));
+        let names = org_names(&web, &items).await?;
+        for item in &mut items {
+            let id = item["id"].as_str().unwrap_or_default().to_owned();
+            let revisions = revisions_of(&web, &reader, &id).await?;
+            item["review_state"] = revisions.last().map_or(Value::Null, |r| r["state"].clone());
+            let org_name = item["org_id"]
+                .as_str()
+                .and_then(|o| names.iter().find(|n| n.id == o))
+                .map(|o| o.name.clone());
+            item["org_name"] = json!(org_name);
+        }
+        web.page("lessons.html", context! { lessons => items, more => more })
+    }
+    .await;
+    web.respond(r)
+}
+
+async fn org_names(web: &Web, items: &[Value]) -> Result<Vec<OrgRecord>, Flow> {
+    let mut ids: Vec<String> = items
+        .iter()
+        .filter_map(|i| i["org_id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(web.state.db.orgs_by_id(&ids).await?)
+}
+
+/// The lesson's revisions as `GET /api/v1/lessons/{id}/revisions` answers them; none for callers
+/// who may not see them.
+async fn revisions_of(web: &Web, reader: &Writer, id: &str) -> Result<Vec<Value>, Flow> {
+    match review::revisions(
+        State(web.state.clone()),
+        reader.0.caller.clone(),
+        Path(id.to_owned()),
+    )
+    .await
+    {
+        Ok(Json(v)) => Ok(v["items"].as_array().cloned().unwrap_or_default()),
+        Err(e) if e.code.status() == StatusCode::NOT_FOUND => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The organisations in which the caller may create lessons.
+async fn creatable_orgs(web: &Web, reader: Writer) -> Result<Vec<OrgRecord>, Flow> {
+    let Json(list) = orgs::list(State(web.state.clone()), reader).await?;
+    let ids: Vec<String> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["id"].as_str().map(str::to_owned))
+        .collect();
+    Ok(web
+        .state
+        .db
+        .orgs_by_id(&ids)
+        .await?
+        .into_iter()
+        .filter(|o| visibility::may_create_in(&web.caller, &o.path))
+        .collect())
+}
+
+/// The lesson form's fields.
+#[derive(serde::Deserialize, serde::Serialize, Default)]
+#[serde(default)]
+pub struct LessonForm {
+    csrf: String,
+    title: String,
+    kind: String,
+    description: String,
+    tags: String,
+    lecturer: String,
+    series: String,
+    region_code: String,
+    recorded_on: String,
+    language: String,
+    org_id: String,
+    version: String,
+}
+
+fn tags(s: &str) -> Vec<String> {
+    s.split([',', '，', '、'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub async fn new_page(web: Web) -> Response {
+    let r = async {
+        let reader = web.reader()?;
+        let orgs = creatable_orgs(&web, reader).await?;
+        let form = LessonForm {
+            kind: "video".into(),
+            language: "zh-CN".into(),
+            ..LessonForm::default()
+        };
+        web.page(
+            "lesson_form.html",
+            context! { form => form, orgs => orgs, action => "/lessons/new" },
+        )
+    }
+    .await;
+    web.respond(r)
+}
+
+pub async fn create(web: Web, Form(form): Form<LessonForm>) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let body = json!({
+            "title": form.title,
+            "kind": form.kind,
+            "description": form.description,
+            "tags": tags(&form.tags),
+            "lecturer": opt(&form.lecturer),
+            "series": opt(&form.series),
+            "region_code": opt(&form.region_code),
+            "recorded_on": opt(&form.recorded_on),
+            "language": opt(&form.language),
+            "org_id": opt(&form.org_id),
+        });
+        let outcome = match api_body(body) {
+            Ok(input) => {
+                lessons::create_lesson(State(web.state.clone()), writer, Json(input)).await
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(response) => {
+                let created = json_body(response).await?;
+                see_other(&format!(
+                    "/lessons/{}",
+                    created["id"].as_str().unwrap_or("")
+                ))
+            }
+            Err(e) => {
+                let orgs = creatable_orgs(&web, web.reader()?).await?;
+                user_error(
+                    &web,
+                    "lesson_form.html",
+                    context! { form => form, orgs => orgs, action => "/lessons/new" },
+                    e,
+                )
+            }
+        }
+    }
+    .await;
+    web.respond(r)
+}
+
+/// `/lessons/{id}`: the lesson, its files and revisions, and the steps the caller may take.
+pub async fn show(web: Web, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    let r = lesson_page(&web, &id, None).await;
+    web.respond(r)
+}
+
+async fn lesson_page(web: &Web, id: &str, error: Option<AppError>) -> PageResult {
+    let reader = web.reader()?;
+    let record = lessons::visible_lesson(&web.state, &web.caller, id).await?;
+    let lesson = json_body(
+        lessons::get_lesson(
+            State(web.state.clone()),
+            web.caller.clone(),
+            Path(id.to_owned()),
+        )
+        .await?,
+    )
+    .await?;
+    let revisions = revisions_of(web, &reader, id).await?;
+    let working = revisions.last().and_then(|r| r["state"].as_str());
+    let may = |a: Action| visibility::may(&web.caller, a, record.access());
+    let published = record.status == "published";
+    // Which buttons to offer follows the rules; the API re-checks everything on submission.
+    let can = context! {
+        edit => may(Action::Edit),
+        upload => may(Action::Edit) && !published,
+        submit => may(Action::Submit) && matches!(working, Some("draft" | "rejected")),
+        publish => may(Action::Publish) && working == Some("approved"),
+        withdraw => may(Action::Withdraw) && published,
+    };
+    let org = match &record.org_id {
+        Some(o) => web.state.db.org(o).await?.map(|o| o.name),
+        None => None,
+    };
+    let (status, message) = match &error {
+        Some(e) => (e.code.status(), Some(e.detail.clone())),
+        None => (StatusCode::OK, None),
+    };
+    web.render(
+        status,
+        "lesson.html",
+        context! { lesson => lesson, revisions => revisions, can => can, org_name => org, error => message },
+    )
+}
+
+/// Loads lesson `id` for editing (403 or 404 as the API would answer).
+async fn edit_form(
+    web: &Web,
+    id: &str,
+    form: Option<LessonForm>,
+    error: Option<AppError>,
+) -> PageResult {
+    let Writer(acting) = web.reader()?;
+    let l = lessons::lesson_for(&web.state, &acting, id, Action::Edit).await?;
+    let form = form.unwrap_or_else(|| LessonForm {
+        csrf: String::new(),
+        title: l.title.clone(),
+        kind: l.kind.clone(),
+        description: l.description.clone(),
+        tags: l.tags.join(", "),
+        lecturer: l.lecturer.clone().unwrap_or_default(),
+        series: l.series.clone().unwrap_or_default(),
+        region_code: l.region_code.clone().unwrap_or_default(),
+        recorded_on: l.recorded_on.clone().unwrap_or_default(),
+        language: l.language.clone(),
+        org_id: l.org_id.clone().unwrap_or_default(),
+        version: l.version.to_string(),
+    });
+    let ctx = context! {
+        form => form,
+        editing => true,
+        lesson_id => id,
+        action => format!("/lessons/{id}/edit"),
+    };
+    match error {
+        None => web.page("lesson_form.html", ctx),
+        Some(e) => user_error(web, "lesson_form.html", ctx, e),
+    }
+}
+
+pub async fn edit_page(web: Web, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    let r = edit_form(&web, &id, None, None).await;
+    web.respond(r)
+}
+
+pub async fn update(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<LessonForm>,
+) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&format!("\"v{}\"", form.version.trim()))
+            && !form.version.trim().is_empty()
+        {
+            headers.insert(header::IF_MATCH, v);
+        }
+        let body = json!({
+            "title": form.title,
+            "description": form.description,
+            "tags": tags(&form.tags),
+            "lecturer": opt(&form.lecturer),
+            "series": opt(&form.series),
+            "region_code": opt(&form.region_code),
+            "recorded_on": opt(&form.recorded_on),
+            "language": form.language.trim(),
+        });
+        let outcome = match api_body(body) {
+            Ok(input) => {
+                lessons::update_lesson(
+                    State(web.state.clone()),
+                    writer,
+                    Path(id.clone()),
+                    headers,
+                    Json(input),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(_) => see_other(&format!("/lessons/{id}")),
+            Err(e) if e.code.status().is_client_error() => {
+                edit_form(&web, &id, Some(form), Some(e)).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct UploadQuery {
+    /// The size of each PATCH in KiB (256 KiB – 64 MiB; 8 MiB by default, one storage part).
+    chunk_kib: Option<u64>,
+}
+
+/// `/lessons/{id}/upload`: the resumable upload page.
+pub async fn upload_page(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<UploadQuery>,
+) -> Response {
+    let r = async {
+        let Writer(acting) = web.reader()?;
+        let l = lessons::editable_lesson(&web.state, &acting, &id).await?;
+        let chunk = q.chunk_kib.unwrap_or(8 * 1024).clamp(256, 64 * 1024) * 1024;
+        web.page(
+            "upload.html",
+            context! { lesson_id => l.id, title => l.title, kind => l.kind, chunk_bytes => chunk },
+        )
+    }
+    .await;
+    web.respond(r)
+}
+
+/// Runs a workflow step through its API handler, then shows the lesson (with the refusal, if
+/// any).
+async fn step(web: &Web, id: &str, csrf: &str, what: &str) -> PageResult {
+    let writer = web.acting(csrf)?;
+    let state = State(web.state.clone());
+    let path = Path(id.to_owned());
+    let outcome = match what {
+        "submit" => review::submit(state, writer, path, Bytes::new())
+            .await
+            .map(|_| ()),
+        "publish" => lessons::publish_lesson(state, writer, path, Bytes::new())
+            .await
+            .map(|_| ()),
+        _ => lessons::withdraw_lesson(state, writer, path, Bytes::new())
+            .await
+            .map(|_| ()),
+    };
+    match outcome {
+        Ok(()) => see_other(&format!("/lessons/{id}")),
+        Err(e) if e.code.status().is_client_error() && e.code.status() != StatusCode::NOT_FOUND => {
+            lesson_page(web, id, Some(e)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn submit(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let r = step(&web, &id, &form.csrf, "submit").await;
+    web.respond(r)
+}
+
+pub async fn publish(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let r = step(&web, &id, &form.csrf, "publish").await;
+    web.respond(r)
+}
+
+pub async fn withdraw(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let r = step(&web, &id, &form.csrf, "withdraw").await;
+    web.respond(r)
+}

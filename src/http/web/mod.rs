@@ -1,0 +1,408 @@
+//! Server-rendered pages for editors, reviewers and administrators. Templates live in
+//! `templates/` (mirroring this folder), are compiled into the binary and auto-escaped.
+//!
+//! Invariants:
+//! - Pages decide nothing about access or workflow. Reads go through the same loaders as the
+//!   API (`lessons::visible_lesson`, the listing handlers); writes call the JSON API's handler
+//!   functions directly with an [`Acting`] built here, and buttons are offered by asking
+//!   `domain::visibility`. A page handler only translates forms into those calls and their
+//!   answers into pages.
+//! - Every POST handler first checks the form's `csrf` field against the session
+//!   ([`Web::acting`]): no session, another site's origin or a wrong token is a 403 before any
+//!   other work. Form fields all have defaults, so a form missing its token is refused as such.
+//! - A user's mistake is re-rendered with its message and a 4xx status, never a 500; an
+//!   anonymous visitor to a staff page is sent to `/login?next=…`.
+
+mod admin;
+mod i18n;
+mod lessons;
+mod review;
+mod session;
+
+use super::AppState;
+use super::error::{AppError, Code};
+use super::extract::{Acting, PageCaller, Writer, actor_of, client_address};
+use crate::domain::visibility::Caller;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+pub use i18n::Lang;
+use minijinja::{Value, context};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use std::sync::LazyLock;
+
+/// The cookie remembering the chosen language.
+const LANG_COOKIE: &str = "lang";
+
+/// Builds the template environment once at start-up.
+pub fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    // `.html` templates are auto-escaped by minijinja's default callback; keep it that way.
+    for (name, source) in [
+        ("base.html", include_str!("../../../templates/base.html")),
+        ("index.html", include_str!("../../../templates/index.html")),
+        ("login.html", include_str!("../../../templates/login.html")),
+        ("error.html", include_str!("../../../templates/error.html")),
+        (
+            "password.html",
+            include_str!("../../../templates/password.html"),
+        ),
+        (
+            "lessons.html",
+            include_str!("../../../templates/lessons.html"),
+        ),
+        (
+            "lesson.html",
+            include_str!("../../../templates/lesson.html"),
+        ),
+        (
+            "lesson_form.html",
+            include_str!("../../../templates/lesson_form.html"),
+        ),
+        (
+            "upload.html",
+            include_str!("../../../templates/upload.html"),
+        ),
+        (
+            "review.html",
+            include_str!("../../../templates/review.html"),
+        ),
+        ("orgs.html", include_str!("../../../templates/orgs.html")),
+        ("users.html", include_str!("../../../templates/users.html")),
+    ] {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
+    }
+    env.add_function("t", |state: &minijinja::State, id: &str| {
+        let lang = state
+            .lookup("lang")
+            .and_then(|v| v.as_str().and_then(Lang::parse))
+            .unwrap_or(Lang::Zh);
+        i18n::translate(lang, id)
+    });
+    env.add_filter("bytes", |n: i64| -> String {
+        let n = n as f64;
+        if n >= 1024.0 * 1024.0 * 1024.0 {
+            format!("{:.2} GiB", n / (1024.0 * 1024.0 * 1024.0))
+        } else if n >= 1024.0 * 1024.0 {
+            format!("{:.1} MiB", n / (1024.0 * 1024.0))
+        } else if n >= 1024.0 {
+            format!("{:.1} KiB", n / 1024.0)
+        } else {
+            format!("{n} B")
+        }
+    });
+    env
+}
+
+/// The pages' routes.
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/", get(session::index))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route(
+            "/account/password",
+            get(session::password_page).post(session::change_password),
+        )
+        .route("/lessons", get(lessons::list))
+        .route("/lessons/new", get(lessons::new_page).post(lessons::create))
+        .route("/lessons/{id}", get(lessons::show))
+        .route(
+            "/lessons/{id}/edit",
+            get(lessons::edit_page).post(lessons::update),
+        )
+        .route("/lessons/{id}/upload", get(lessons::upload_page))
+        .route("/lessons/{id}/submit", post(lessons::submit))
+        .route("/lessons/{id}/publish", post(lessons::publish))
+        .route("/lessons/{id}/withdraw", post(lessons::withdraw))
+        .route("/review", get(review::queue))
+        .route("/review/{id}/approve", post(review::approve))
+        .route("/review/{id}/reject", post(review::reject))
+        .route("/admin/orgs", get(admin::orgs).post(admin::create_org))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{id}/grants", post(admin::add_grant))
+        .route("/admin/users/{id}/grants/remove", post(admin::remove_grant))
+        .route("/static/{name}", get(static_file))
+        .layer(axum::middleware::from_fn(page_headers))
+}
+
+/// The scripts served under `/static/`, compiled into the binary.
+const STATIC_FILES: &[(&str, &str)] = &[("upload.js", include_str!("../../../static/upload.js"))];
+
+/// A short hash of the static files, put into their URLs (`?v=`) so they can be cached forever.
+static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (name, body) in STATIC_FILES {
+        h.update(name.as_bytes());
+        h.update(body.as_bytes());
+    }
+    hex::encode(&h.finalize()[..6])
+});
+
+async fn static_file(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match STATIC_FILES.iter().find(|(n, _)| *n == name) {
+        Some((_, body)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/javascript; charset=utf-8"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=31536000, immutable"),
+                ),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => AppError::not_found("file").into_response(),
+    }
+}
+
+/// Remembers `?lang=` in a cookie, and gives every page a strict content security policy (no
+/// inline or foreign scripts: the only script is `/static/upload.js`).
+async fn page_headers(request: Request, next: Next) -> Response {
+    let chosen = request
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("lang=")))
+        .and_then(Lang::parse);
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    if let Some(lang) = chosen
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        ))
+    {
+        h.append(header::SET_COOKIE, v);
+    }
+    if h.get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+    {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+            ),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Everything a page handler needs about the request: who asks, in which language, from where.
+pub struct Web {
+    pub state: AppState,
+    pub caller: Caller,
+    pub lang: Lang,
+    pub(super) address: String,
+    pub(super) same_origin: bool,
+    /// The path and query, for `?next=` and the language switch.
+    here: String,
+    path: String,
+    query: String,
+}
+
+impl FromRequestParts<AppState> for Web {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let PageCaller(caller) = PageCaller::from_request_parts(parts, state).await?;
+        let query = parts.uri.query().unwrap_or("").to_owned();
+        let lang = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("lang="))
+            .and_then(Lang::parse)
+            .or_else(|| {
+                CookieJar::from_headers(&parts.headers)
+                    .get(LANG_COOKIE)
+                    .and_then(|c| Lang::parse(c.value()))
+            })
+            .unwrap_or(Lang::Zh);
+        let super::extract::SameOrigin(same_origin) =
+            super::extract::SameOrigin::from_request_parts(parts, state)
+                .await
+                .unwrap_or(super::extract::SameOrigin(false));
+        Ok(Web {
+            state: state.clone(),
+            address: client_address(parts, state),
+            caller,
+            lang,
+            same_origin,
+            here: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            path: parts.uri.path().to_owned(),
+            query,
+        })
+    }
+}
+
+/// How a page handler ends early: a redirect (to the login form) or an error to show.
+pub enum Flow {
+    Redirect(String),
+    Error(AppError),
+}
+
+impl From<AppError> for Flow {
+    fn from(e: AppError) -> Self {
+        Flow::Error(e)
+    }
+}
+
+impl From<sqlx::Error> for Flow {
+    fn from(e: sqlx::Error) -> Self {
+        Flow::Error(e.into())
+    }
+}
+
+pub type PageResult = Result<Response, Flow>;
+
+impl Web {
+    /// The signed-in caller, or a redirect to the login form that comes back here.
+    pub fn signed_in(&self) -> Result<&Caller, Flow> {
+        match self.caller {
+            Caller::Anonymous => Err(Flow::Redirect(format!(
+                "/login?next={}",
+                utf8_percent_encode(&self.here, NON_ALPHANUMERIC)
+            ))),
+            _ => Ok(&self.caller),
+        }
+    }
+
+    /// The caller as the API handlers take it, for reads (no CSRF check: nothing changes).
+    pub fn reader(&self) -> Result<Writer, Flow> {
+        let caller = self.signed_in()?.clone();
+        let actor = actor_of(&caller, self.address.clone());
+        Ok(Writer(Acting { caller, actor }))
+    }
+
+    /// Checks a form's CSRF token, then returns the caller as the API handlers take it. This is
+    /// the first thing every POST handler does.
+    pub fn acting(&self, csrf: &str) -> Result<Writer, Flow> {
+        if !PageCaller(self.caller.clone()).verify_csrf(self.same_origin, csrf) {
+            return Err(Flow::Error(AppError::forbidden(i18n::translate(
+                self.lang,
+                "error.csrf",
+            ))));
+        }
+        let actor = actor_of(&self.caller, self.address.clone());
+        Ok(Writer(Acting {
+            caller: self.caller.clone(),
+            actor,
+        }))
+    }
+
+    /// The session's CSRF token, for forms and the `csrf-token` meta tag.
+    pub fn csrf(&self) -> Option<String> {
+        PageCaller(self.caller.clone())
+            .csrf_token()
+            .map(str::to_owned)
+    }
+
+    /// This page's URL with `lang=` set to the other language.
+    fn switch_url(&self) -> String {
+        let other = match self.lang {
+            Lang::Zh => "en",
+            Lang::En => "zh",
+        };
+        let mut pairs: Vec<&str> = self
+            .query
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("lang="))
+            .collect();
+        let lang = format!("lang={other}");
+        pairs.push(&lang);
+        format!("{}?{}", self.path, pairs.join("&"))
+    }
+
+    /// Renders `name` with `ctx` and the layout's variables, answering `status`.
+    pub fn render(&self, status: StatusCode, name: &str, ctx: Value) -> PageResult {
+        let user = self.caller.user().map(|u| {
+            context! { login => u.login, display_name => u.display_name }
+        });
+        let layout = context! {
+            lang => self.lang.code(),
+            html_lang => self.lang.html(),
+            user => user,
+            operator => matches!(self.caller, Caller::Operator { .. }),
+            csrf => self.csrf(),
+            switch_url => self.switch_url(),
+            asset_version => ASSET_VERSION.as_str(),
+            here => self.path,
+        };
+        let template = self
+            .state
+            .templates
+            .get_template(name)
+            .map_err(|e| AppError::internal(&e))?;
+        let html = template
+            .render(context! { ..ctx, ..layout })
+            .map_err(|e| AppError::internal(&e))?;
+        Ok((status, Html(html)).into_response())
+    }
+
+    pub fn page(&self, name: &str, ctx: Value) -> PageResult {
+        self.render(StatusCode::OK, name, ctx)
+    }
+
+    /// Turns a handler's outcome into the response: errors become an error page with their
+    /// status (internal errors stay opaque), redirects a 303.
+    pub fn respond(&self, result: PageResult) -> Response {
+        match result {
+            Ok(r) => r,
+            Err(Flow::Redirect(to)) => Redirect::to(&to).into_response(),
+            Err(Flow::Error(e)) => self.error_page(e),
+        }
+    }
+
+    /// An error as a page, with the error's status.
+    pub fn error_page(&self, e: AppError) -> Response {
+        let status = e.code.status();
+        let message = if e.code == Code::Internal {
+            "an internal error occurred; it has been logged".to_owned()
+        } else {
+            e.detail.clone()
+        };
+        self.render(
+            status,
+            "error.html",
+            context! { status => status.as_u16(), message },
+        )
+        .unwrap_or_else(|_| e.into_response())
+    }
+}
+
+/// A 303 to `to`, the answer to a successful form post.
+pub fn see_other(to: &str) -> PageResult {
+    Ok(Redirect::to(to).into_response())
+}
+
+/// The JSON body of an API handler's response.
+pub async fn json_body(response: Response) -> Result<serde_json::Value, AppError> {
+    let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(|e| AppError::internal(&*e.into_inner()))?;
+    serde_json::from_slice(&bytes).map_err(|e| AppError::internal(&e))
+}
+
+/// Builds an API request body from a form's fields; a value the API's type refuses is the
+/// user's mistake (400), reported with serde's message.
+pub fn api_body<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> {
+    serde_json::from_value(v).map_err(|e| AppError::new(Code::InvalidRequest, e.to_string()))
+}
+
+/// An optional form field: empty means absent.
+pub fn opt(s: &str) -> Option<&str> {
+    let s = s.trim();
+    (!s.is_empty()).then_some(s)
+}

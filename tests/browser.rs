@@ -1,0 +1,548 @@
+//! The web pages in a real browser: headless Chromium driven through `chromedriver` by
+//! fantoccini, against the real application (the same harness as the API suite, so it runs on
+//! SQLite or PostgreSQL as `LECTERN_TEST_DATABASE` says).
+//!
+//! Where Chromium or chromedriver is missing the test says so and passes, unless `CI=true`, where
+//! that is a failure (`scripts/test` installs both). Screenshots of the key pages are written to
+//! `target/screenshots/`.
+
+#[path = "api/common.rs"]
+mod common;
+#[path = "api/fixtures.rs"]
+mod fixtures;
+
+use common::{TestApp, mp4, sha256_hex};
+use fantoccini::{Client, ClientBuilder, Locator};
+use fixtures::PASSWORD;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// `chromedriver` on a free port, ended when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find_chromedriver() -> Option<PathBuf> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Starts chromedriver, or says why it cannot (`None`: skip, or fail under CI).
+async fn driver() -> Option<Driver> {
+    let (Some(chromedriver), true) = (find_chromedriver(), Path::new(CHROMIUM).exists()) else {
+        let msg = "Chromium or chromedriver is missing: the browser test did NOT run \
+                   (scripts/test installs them: apt-get install chromium chromium-driver)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+        eprintln!("\n!!! {msg}\n");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let driver = Driver { child, url };
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("{}/status", driver.url)).await
+            && r.json::<Value>()
+                .await
+                .is_ok_and(|v| v["value"]["ready"] == true)
+        {
+            return Some(driver);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not become ready");
+}
+
+/// A fresh browser (its own profile folder, so its own cookies and storage).
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=zh-CN",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect::<Vec<_>>();
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::rustls()
+        .expect("rustls roots")
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    let db = if common::use_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    std::fs::write(screenshots().join(format!("{name}-{db}.png")), png).unwrap();
+}
+
+async fn css(c: &Client, selector: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| {
+            panic!("no element {selector}: {e}");
+        })
+}
+
+/// Signs in through the login form at `path` (which redirects there) and waits to land back.
+async fn sign_in(c: &Client, base: &str, path: &str, login: &str) {
+    c.goto(&format!("{base}{path}")).await.unwrap();
+    let url = c.current_url().await.unwrap();
+    assert_eq!(
+        url.path(),
+        "/login",
+        "a staff page sends visitors to the login form"
+    );
+    assert!(url.query().unwrap_or("").starts_with("next="), "{url}");
+    css(c, "#login").await.send_keys(login).await.unwrap();
+    css(c, "#password").await.send_keys(PASSWORD).await.unwrap();
+    css(c, "#login-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(c, "#logout").await;
+    assert_eq!(c.current_url().await.unwrap().path(), path);
+}
+
+/// A TCP proxy in front of the application that cuts the connection once, after a set number of
+/// bytes from the browser: a real dropped connection in the middle of a request.
+struct Cutter {
+    url: String,
+    forwarded: Arc<AtomicU64>,
+    cut_after: Arc<AtomicU64>,
+    cuts: Arc<AtomicUsize>,
+}
+
+impl Cutter {
+    async fn start(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let cut_after = Arc::new(AtomicU64::new(u64::MAX));
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let (f, a, n) = (forwarded.clone(), cut_after.clone(), cuts.clone());
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (f, a, n) = (f.clone(), a.clone(), n.clone());
+                tokio::spawn(async move {
+                    let (mut ri, mut wi) = inbound.into_split();
+                    let (mut ro, mut wo) = outbound.into_split();
+                    let back = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                    });
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(k) = ri.read(&mut buf).await {
+                        if k == 0 {
+                            break;
+                        }
+                        let total = f.fetch_add(k as u64, Ordering::SeqCst) + k as u64;
+                        if total > a.load(Ordering::SeqCst)
+                            && n.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                                .is_ok()
+                        {
+                            // Both directions end here: the browser sees the connection drop.
+                            back.abort();
+                            return;
+                        }
+                        if wo.write_all(&buf[..k]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = wo.shutdown().await;
+                    let _ = back.await;
+                });
+            }
+        });
+        Cutter {
+            url,
+            forwarded,
+            cut_after,
+            cuts,
+        }
+    }
+
+    /// Cuts the connection that carries the browser past `bytes` more bytes.
+    fn arm(&self, bytes: u64) {
+        self.forwarded.store(0, Ordering::SeqCst);
+        self.cut_after.store(bytes, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn editor_uploads_and_publishes_through_the_pages_after_a_reviewer_approves() {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let editor = app
+        .account("editor-county", &[("editor", &tree.county)])
+        .await;
+    app.account("reviewer-county", &[("reviewer", &tree.county)])
+        .await;
+    let profiles = tempfile::tempdir().unwrap();
+
+    // Session 1, the editor, reaches the application through a proxy that will drop the upload's
+    // connection once.
+    let cutter = Cutter::start(app.base.trim_start_matches("http://").to_owned()).await;
+    let base1 = cutter.url.clone();
+    let s1 = browser(&driver, &profiles.path().join("editor")).await;
+    s1.goto(&format!("{base1}/login")).await.unwrap();
+    css(&s1, "#login").await;
+    screenshot(&s1, "01-login").await;
+    sign_in(&s1, &base1, "/lessons", &editor.login).await;
+
+    // A new lesson with a Chinese title.
+    let title = "新时代乡村振兴战略解读（第一讲）";
+    css(&s1, "#new-lesson").await.click().await.unwrap();
+    css(&s1, "#title").await.send_keys(title).await.unwrap();
+    css(&s1, "#tags")
+        .await
+        .send_keys("乡村振兴, 党课")
+        .await
+        .unwrap();
+    css(&s1, "#lecturer")
+        .await
+        .send_keys("张教授")
+        .await
+        .unwrap();
+    css(&s1, "#save").await.click().await.unwrap();
+    let heading = css(&s1, "#lesson-title").await.text().await.unwrap();
+    assert_eq!(heading, title);
+    let lesson_id = s1
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .trim_start_matches("/lessons/")
+        .to_owned();
+    assert_eq!(lesson_id.len(), 36, "{lesson_id}");
+
+    // The upload: 5 MiB in 1 MiB PATCHes; the third PATCH's connection is dropped half-way.
+    let data = mp4(5 * 1024 * 1024 + 4321);
+    let file = profiles.path().join("lecture-01.mp4");
+    std::fs::write(&file, &data).unwrap();
+    css(&s1, "#upload").await.click().await.unwrap();
+    let upload_url = format!("{base1}/lessons/{lesson_id}/upload?chunk_kib=1024");
+    s1.goto(&upload_url).await.unwrap();
+    css(&s1, "#file")
+        .await
+        .send_keys(&file.display().to_string())
+        .await
+        .unwrap();
+    cutter.arm(2 * 1024 * 1024 + 512 * 1024);
+    css(&s1, "#start").await.click().await.unwrap();
+    css(&s1, "#upload-form[data-state=done]").await;
+    assert_eq!(css(&s1, "#percent").await.text().await.unwrap(), "100%");
+    let bar = s1
+        .execute("return document.getElementById('progress').value", vec![])
+        .await
+        .unwrap();
+    assert_eq!(bar, json!(100));
+    screenshot(&s1, "03-upload-done").await;
+    assert_eq!(
+        cutter.cuts.load(Ordering::SeqCst),
+        1,
+        "the connection was cut"
+    );
+    let stats = s1
+        .execute("return window.lecternUpload", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        stats["created"], 1,
+        "one upload, resumed, not restarted: {stats}"
+    );
+    assert!(stats["retries"].as_u64() >= Some(1), "{stats}");
+    let resumed = stats["resumedFrom"]
+        .as_u64()
+        .expect("resumed from an offset");
+    assert!(
+        resumed >= 2 * 1024 * 1024,
+        "continued from the server's offset ({resumed}), not from 0: {stats}"
+    );
+    // Six PATCHes of 1 MiB would finish from scratch; a restart would need more than that plus
+    // the retried one. Resuming needs at most the retried one more.
+    let patches = stats["patches"].as_u64().unwrap();
+    assert!((6..=8).contains(&patches), "{stats}");
+    let lesson = app.json(&format!("/api/v1/lessons/{lesson_id}")).await;
+    let assets = lesson["assets"].as_array().unwrap();
+    assert_eq!(assets.len(), 1, "{lesson}");
+    assert_eq!(assets[0]["sha256"], sha256_hex(&data));
+    assert_eq!(assets[0]["size"], data.len());
+
+    // Submit for review from the lesson page.
+    css(&s1, "#done-link").await.click().await.unwrap();
+    css(
+        &s1,
+        &format!("#assets tr[data-sha256='{}']", sha256_hex(&data)),
+    )
+    .await;
+    css(&s1, "#submit").await.click().await.unwrap();
+    css(&s1, "#review-state[data-state=submitted]").await;
+    assert!(s1.find(Locator::Css("#publish")).await.is_err());
+
+    // Session 2, the reviewer, approves from the queue.
+    let s2 = browser(&driver, &profiles.path().join("reviewer")).await;
+    sign_in(&s2, &app.base, "/review", "reviewer-county").await;
+    let row = format!("#queue tr[data-lesson-id='{lesson_id}']");
+    let cell = css(&s2, &row).await.text().await.unwrap();
+    assert!(cell.contains(title), "{cell}");
+    screenshot(&s2, "04-review-queue").await;
+    css(&s2, &format!("{row} button.approve"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(&s2, "#queue-empty").await;
+
+    // Back to the editor: the publish button is there now.
+    s1.goto(&format!("{base1}/lessons/{lesson_id}"))
+        .await
+        .unwrap();
+    css(&s1, "#review-state[data-state=approved]").await;
+    css(&s1, "#publish").await.click().await.unwrap();
+    css(&s1, "#lesson-status[data-status=published]").await;
+    css(&s1, "#withdraw").await;
+    screenshot(&s1, "05-published").await;
+    s1.goto(&format!("{base1}/lessons")).await.unwrap();
+    let listed = css(&s1, &format!("#lessons tr[data-lesson-id='{lesson_id}']"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains(title) && listed.contains("已发布"),
+        "{listed}"
+    );
+    screenshot(&s1, "02-lesson-list").await;
+
+    // Published means the world may read it.
+    let anonymous = reqwest::get(app.url(&format!("/api/v1/lessons/{lesson_id}")))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 200);
+
+    // English, remembered by cookie.
+    s2.goto(&format!("{}/review?lang=en", app.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        css(&s2, "h1").await.text().await.unwrap(),
+        "Awaiting my review"
+    );
+    s2.goto(&format!("{}/lessons/{lesson_id}", app.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        css(&s2, "#lesson-status").await.text().await.unwrap(),
+        "Published"
+    );
+    assert_eq!(css(&s2, "#logout").await.text().await.unwrap(), "Sign out");
+    screenshot(&s2, "06-english-lesson").await;
+
+    // Signing out ends the session: the staff page asks for the login again.
+    css(&s2, "#logout").await.click().await.unwrap();
+    css(&s2, "#login").await;
+    s2.goto(&format!("{}/review", app.base)).await.unwrap();
+    assert_eq!(s2.current_url().await.unwrap().path(), "/login");
+
+    s1.close().await.unwrap();
+    s2.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn page_forms_without_the_session_csrf_token_are_refused() {
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let editor = app
+        .account("editor-county", &[("editor", &tree.county)])
+        .await;
+
+    // Anonymous visitors to staff pages go to the login form, and come back after.
+    let anonymous = app.browser();
+    for page in [
+        "/lessons",
+        "/review",
+        "/admin/orgs",
+        "/admin/users",
+        "/account/password",
+    ] {
+        let r = anonymous.get(app.url(page)).send().await.unwrap();
+        assert_eq!(r.status(), 303, "{page}");
+        let to = r.headers()["location"].to_str().unwrap();
+        assert!(to.starts_with("/login?next=%2F"), "{page} → {to}");
+    }
+
+    let client = app.browser();
+    let r = app.sign_in(&client, &editor.login, PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    let csrf = app.session_csrf(&client).await;
+    let form = [("title", "没有令牌的课程"), ("kind", "video")];
+    // Without the field, with a wrong one, and with the right one from another site.
+    let missing = client
+        .post(app.url("/lessons/new"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 403);
+    let wrong = client
+        .post(app.url("/lessons/new"))
+        .form(&[("title", "x"), ("kind", "video"), ("csrf", "not-the-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let foreign = client
+        .post(app.url("/lessons/new"))
+        .header("origin", "https://evil.example")
+        .form(&[("title", "x"), ("kind", "video"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    for path in [
+        "/logout",
+        "/account/password",
+        "/admin/orgs",
+        "/review/x/approve",
+    ] {
+        let r = client
+            .post(app.url(path))
+            .form(&[("a", "b")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    let lessons = app.json("/api/v1/lessons").await;
+    assert_eq!(
+        lessons["items"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    // The same form with the token works, and a user's mistake is a 400 page, not a 500.
+    let ok = client
+        .post(app.url("/lessons/new"))
+        .form(&[
+            ("title", "有令牌的课程"),
+            ("kind", "video"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 303);
+    let bad = client
+        .post(app.url("/lessons/new"))
+        .form(&[("title", ""), ("kind", "film"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let page = bad.text().await.unwrap();
+    assert!(page.contains("class=\"error\""), "{page}");
+    // Escaped, not interpreted.
+    let xss = client
+        .post(app.url("/lessons/new"))
+        .form(&[
+            ("title", "<script>alert(1)</script>"),
+            ("kind", "video"),
+            ("csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xss.status(), 303);
+    let to = xss.headers()["location"].to_str().unwrap().to_owned();
+    let page = client
+        .get(app.url(&to))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("&lt;script&gt;alert(1)"), "{page}");
+    assert!(!page.contains("<script>alert(1)"));
+
+    // The upload script is served with a script type and a long cache.
+    let js = client
+        .get(app.url("/static/upload.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(
+        js.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+}
