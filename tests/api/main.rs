@@ -10,6 +10,7 @@ mod changes;
 mod downloads;
 mod lessons;
 mod orgs;
+mod pages;
 mod schema;
 mod security;
 mod tus;

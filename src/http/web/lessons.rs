@@ -306,7 +306,7 @@ pub async fn update(
             "series": opt(&form.series),
             "region_code": opt(&form.region_code),
             "recorded_on": opt(&form.recorded_on),
-            "language": form.language.trim(),
+            "language": opt(&form.language),
         });
         let outcome = match api_body(body) {
             Ok(input) => {

@@ -95,7 +95,20 @@ pub fn templates() -> minijinja::Environment<'static> {
             format!("{n} B")
         }
     });
+    env.add_filter("when", |v: Option<String>| -> String {
+        v.as_deref().map_or_else(|| "—".to_owned(), local_time)
+    });
     env
+}
+
+/// An RFC 3339 time (as the API writes them, in UTC) as the users read it: China Standard Time
+/// (UTC+8, no daylight saving), to the minute, with the zone named.
+pub(crate) fn local_time(rfc3339: &str) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| t.to_offset(time::macros::offset!(+8)).format(&format).ok())
+        .map_or_else(|| rfc3339.to_owned(), |t| format!("{t} (UTC+8)"))
 }
 
 /// The pages' routes.
@@ -405,4 +418,16 @@ pub fn api_body<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<
 pub fn opt(s: &str) -> Option<&str> {
     let s = s.trim();
     (!s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn times_are_shown_in_china_standard_time() {
+        assert_eq!(
+            super::local_time("2026-11-27T23:14:27.123Z"),
+            "2026-11-28 07:14 (UTC+8)"
+        );
+        assert_eq!(super::local_time("not a time"), "not a time");
+    }
 }
