@@ -42,6 +42,29 @@ pub struct As<'a> {
 }
 
 impl As<'_> {
+    /// `GET path` as JSON.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// `POST path` with a JSON body; the status and the JSON answer (`null` when there is none).
+    pub async fn step(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.post(path).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The states of lesson `id`'s revisions, oldest first.
+    pub async fn revision_states(&self, id: &str) -> Vec<String> {
+        let revs = self.json(&format!("/api/v1/lessons/{id}/revisions")).await;
+        revs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["state"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.app
             .client
@@ -69,6 +92,26 @@ impl As<'_> {
 }
 
 impl TestApp {
+    /// Takes lesson `id` through review and publication: `editor` submits (to the owner's
+    /// subtree), `reviewer` approves, `editor` publishes. Returns the published lesson.
+    pub async fn through_review(&self, editor: &Account, reviewer: &Account, id: &str) -> Value {
+        let (ed, rev) = (self.r#as(editor), self.r#as(reviewer));
+        let (s, v) = ed
+            .step(&format!("/api/v1/lessons/{id}/submit"), json!({}))
+            .await;
+        assert_eq!(s, 200, "submit: {v}");
+        let body = json!({ "revision": v["revision"] });
+        let (s, v) = rev
+            .step(&format!("/api/v1/lessons/{id}/approve"), body)
+            .await;
+        assert_eq!(s, 200, "approve: {v}");
+        let (s, v) = ed
+            .step(&format!("/api/v1/lessons/{id}/publish"), json!({}))
+            .await;
+        assert_eq!(s, 200, "publish: {v}");
+        v
+    }
+
     /// Requests as `a`.
     pub fn r#as<'a>(&'a self, a: &'a Account) -> As<'a> {
         As {

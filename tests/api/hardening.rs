@@ -110,28 +110,7 @@ async fn files_are_frozen_from_submission_until_a_rejection_or_withdrawal() {
     assert_eq!(r.status(), 204);
     assert_eq!(upload(&t, &p.editor, &id).await, 201);
     // Operators are the instance itself and may still change files of a published lesson.
-    let (_, v) = post(
-        &t,
-        &p.editor,
-        &format!("/api/v1/lessons/{id}/submit"),
-        json!({}),
-    )
-    .await;
-    post(
-        &t,
-        &p.reviewer,
-        &format!("/api/v1/lessons/{id}/approve"),
-        json!({ "revision": v["revision"] }),
-    )
-    .await;
-    let (s, _) = post(
-        &t,
-        &p.editor,
-        &format!("/api/v1/lessons/{id}/publish"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(s, 200);
+    t.through_review(&p.editor, &p.reviewer, &id).await;
     assert_eq!(upload(&t, &p.editor, &id).await, 409);
     let r = t
         .upload(
@@ -162,27 +141,7 @@ async fn edits_of_a_published_lesson_accumulate_on_its_new_revision() {
     let t = TestApp::spawn().await;
     let p = people(&t).await;
     let id = draft(&t, &p.editor, "原标题").await;
-    let (_, v) = post(
-        &t,
-        &p.editor,
-        &format!("/api/v1/lessons/{id}/submit"),
-        json!({}),
-    )
-    .await;
-    post(
-        &t,
-        &p.reviewer,
-        &format!("/api/v1/lessons/{id}/approve"),
-        json!({ "revision": v["revision"] }),
-    )
-    .await;
-    post(
-        &t,
-        &p.editor,
-        &format!("/api/v1/lessons/{id}/publish"),
-        json!({}),
-    )
-    .await;
+    t.through_review(&p.editor, &p.reviewer, &id).await;
     for body in [
         json!({ "title": "新标题" }),
         json!({ "description": "新简介" }),
@@ -290,27 +249,7 @@ async fn adoption_needs_a_live_lesson_and_only_widens() {
     let mut ids = Vec::new();
     for title in ["甲", "乙"] {
         let id = draft(&t, &p.editor, title).await;
-        let (_, v) = post(
-            &t,
-            &p.editor,
-            &format!("/api/v1/lessons/{id}/submit"),
-            json!({}),
-        )
-        .await;
-        post(
-            &t,
-            &p.reviewer,
-            &format!("/api/v1/lessons/{id}/approve"),
-            json!({ "revision": v["revision"] }),
-        )
-        .await;
-        post(
-            &t,
-            &p.editor,
-            &format!("/api/v1/lessons/{id}/publish"),
-            json!({}),
-        )
-        .await;
+        t.through_review(&p.editor, &p.reviewer, &id).await;
         ids.push(id);
     }
     let (_, a) = post(

@@ -256,16 +256,7 @@ async fn editing_a_published_lesson_makes_a_revision_that_is_reviewed_while_the_
     let reviewer = t.account("reviewer1", &[("reviewer", &tree.county)]).await;
     let (ed, rev) = (t.r#as(&editor), t.r#as(&reviewer));
     let id = create(&ed, "第一版标题").await;
-    let (_, v) = step(&ed, &format!("/api/v1/lessons/{id}/submit"), json!({})).await;
-    let (s, _) = step(
-        &rev,
-        &format!("/api/v1/lessons/{id}/approve"),
-        json!({ "revision": v["revision"] }),
-    )
-    .await;
-    assert_eq!(s, 200);
-    let (s, _) = step(&ed, &format!("/api/v1/lessons/{id}/publish"), json!({})).await;
-    assert_eq!(s, 200);
+    t.through_review(&editor, &reviewer, &id).await;
 
     let r = ed
         .patch(&format!("/api/v1/lessons/{id}"))
@@ -287,20 +278,7 @@ async fn editing_a_published_lesson_makes_a_revision_that_is_reviewed_while_the_
     assert_eq!(public["title"], "第一版标题");
     assert_eq!(public["status"], "published");
 
-    let revs: Value = ed
-        .get(&format!("/api/v1/lessons/{id}/revisions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let states: Vec<&str> = revs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["state"].as_str().unwrap())
-        .collect();
+    let states = ed.revision_states(&id).await;
     assert_eq!(states, vec!["published", "draft"]);
     let cmp: Value = ed
         .get(&format!(
@@ -357,20 +335,7 @@ async fn editing_a_published_lesson_makes_a_revision_that_is_reviewed_while_the_
     let (s, v) = step(&ed, &format!("/api/v1/lessons/{id}/publish"), json!({})).await;
     assert_eq!(s, 200);
     assert_eq!(v["title"], "第二版标题");
-    let revs: Value = ed
-        .get(&format!("/api/v1/lessons/{id}/revisions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let states: Vec<&str> = revs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["state"].as_str().unwrap())
-        .collect();
+    let states = ed.revision_states(&id).await;
     assert_eq!(states, vec!["superseded", "published"]);
 
     // The change log shows the live change as an update of a published lesson.
