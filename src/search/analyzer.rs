@@ -1,0 +1,451 @@
+//! Chinese text analysis: folding, word segmentation, character n-grams and pinyin, as tantivy
+//! tokenizers (through `tantivy-tokenizer-api`, the interface tantivy 0.27 takes).
+//!
+//! Every tokenizer first folds the text ([`fold`]): full-width forms to half-width, the
+//! ideographic space to a space, traditional characters to simplified (so 黨史 finds 党史), and
+//! lower case. Token offsets always point into the original text, so highlighting marks what the
+//! reader sees.
+//!
+//! - [`WordTokenizer`]: jieba's words in order (consecutive positions, so phrases work), plus at
+//!   the same position the shorter dictionary words inside a long one (中国农业发展银行 → 农业,
+//!   银行 …) and the parts of mixed words (e支部 → e, 支部; 2021年 → 2021, 年; 5g → 5, g).
+//! - [`NgramTokenizer`]: every Han character and every pair of neighbouring Han characters at the
+//!   character's position, and runs of letters or digits whole: what word segmentation loses
+//!   (a query inside a word, a single character) is found here, ranked below whole words.
+//! - [`PinyinTokenizer`]: for each word, its syllables at consecutive positions (`dang shi`), and
+//!   at the word's first position its whole pinyin (`dangshi`) and its initials (`ds`).
+//!
+//! The jieba dictionary is loaded once per process and shared by every tokenizer clone.
+
+use jieba_rs::Jieba;
+use pinyin::ToPinyin;
+use std::sync::OnceLock;
+use tantivy_tokenizer_api::{Token, TokenStream, Tokenizer};
+
+/// The names the index registers the tokenizers under.
+pub const WORDS: &str = "zh_words";
+pub const NGRAMS: &str = "zh_ngrams";
+pub const PINYIN: &str = "zh_pinyin";
+
+/// The one jieba instance of the process (its dictionary is about 20 MiB in memory).
+fn jieba() -> &'static Jieba {
+    static JIEBA: OnceLock<Jieba> = OnceLock::new();
+    JIEBA.get_or_init(Jieba::new)
+}
+
+/// Text after folding, with where each of its characters came from.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    pub text: String,
+    /// For each byte offset where a character of `text` starts: the byte range of the original
+    /// character it came from. Indexed by the folded character's position.
+    origin: Vec<(usize, usize)>,
+    /// The byte offset in `text` of each character, and `text.len()` at the end.
+    starts: Vec<usize>,
+}
+
+impl Folded {
+    /// The original byte range of folded bytes `from..to` (character boundaries).
+    fn original(&self, from: usize, to: usize) -> (usize, usize) {
+        let first = self.starts.partition_point(|s| *s < from);
+        let last = self.starts.partition_point(|s| *s < to);
+        match (
+            self.origin.get(first),
+            last.checked_sub(1).and_then(|l| self.origin.get(l)),
+        ) {
+            (Some(a), Some(b)) => (a.0, b.1),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// One character, folded except for traditional → simplified (which needs its neighbours).
+fn fold_char(c: char) -> char {
+    let c = match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    };
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Folds `text` (see the module documentation), keeping each character's origin.
+pub fn fold(text: &str) -> Folded {
+    let width: String = text.chars().map(fold_char).collect();
+    let simplified = fast2s::convert(&width);
+    // fast2s maps character for character; should that ever change, skip the conversion rather
+    // than misplace every offset.
+    let same_count = simplified.chars().count() == width.chars().count();
+    let chars: Box<dyn Iterator<Item = char>> = if same_count {
+        Box::new(simplified.chars())
+    } else {
+        Box::new(width.chars())
+    };
+    let mut out = Folded {
+        text: String::with_capacity(text.len()),
+        origin: Vec::with_capacity(text.len()),
+        starts: Vec::with_capacity(text.len() + 1),
+    };
+    for (c, (at, original)) in chars.zip(text.char_indices()) {
+        out.starts.push(out.text.len());
+        out.text.push(c);
+        out.origin.push((at, at + original.len_utf8()));
+    }
+    out.starts.push(out.text.len());
+    out
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c,
+        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2FA1F}')
+}
+
+/// Whether a token is worth indexing: it holds a letter, a digit or a Han character.
+fn meaningful(word: &str) -> bool {
+    word.chars().any(char::is_alphanumeric)
+}
+
+/// The runs of one kind (Han, ASCII letters, ASCII digits, other letters) in `word`, with their
+/// byte ranges, when there is more than one.
+fn parts(word: &str) -> Vec<(usize, usize)> {
+    fn kind(c: char) -> u8 {
+        if is_han(c) {
+            0
+        } else if c.is_ascii_alphabetic() {
+            1
+        } else if c.is_ascii_digit() {
+            2
+        } else if c.is_alphanumeric() {
+            3
+        } else {
+            4
+        }
+    }
+    let mut runs: Vec<(u8, usize, usize)> = Vec::new();
+    for (i, c) in word.char_indices() {
+        let k = kind(c);
+        match runs.last_mut() {
+            Some(last) if last.0 == k => last.2 = i + c.len_utf8(),
+            _ => runs.push((k, i, i + c.len_utf8())),
+        }
+    }
+    runs.retain(|r| r.0 != 4);
+    // A Han run inside a mixed word is already split into words by jieba; letters and digits
+    // are what needs separating.
+    if runs.len() < 2 {
+        return Vec::new();
+    }
+    runs.into_iter().map(|(_, a, b)| (a, b)).collect()
+}
+
+/// A token over folded bytes `from..to`, placed at `position`.
+fn token(folded: &Folded, from: usize, to: usize, position: usize) -> Token {
+    let (offset_from, offset_to) = folded.original(from, to);
+    Token {
+        offset_from,
+        offset_to,
+        position,
+        text: folded.text[from..to].to_owned(),
+        position_length: 1,
+    }
+}
+
+/// The word tokens of `text` (see [`WordTokenizer`]).
+pub fn words(text: &str) -> Vec<Token> {
+    let folded = fold(text);
+    let mut out = Vec::new();
+    let mut position = 0;
+    for w in jieba().cut(&folded.text, true) {
+        if !meaningful(w.word) {
+            continue;
+        }
+        out.push(token(&folded, w.byte_start, w.byte_end, position));
+        // Shorter dictionary words inside a long word, at its position.
+        if w.word.chars().count() > 2 {
+            for sub in jieba().cut_for_search(w.word, false) {
+                if sub.word.len() < w.word.len() && meaningful(sub.word) {
+                    let from = w.byte_start + sub.byte_start;
+                    out.push(token(&folded, from, from + sub.word.len(), position));
+                }
+            }
+        }
+        for (a, b) in parts(w.word) {
+            out.push(token(&folded, w.byte_start + a, w.byte_start + b, position));
+        }
+        position += 1;
+    }
+    out
+}
+
+/// The words of a query, in order, without the extra tokens (for building term and phrase
+/// queries).
+pub fn query_words(text: &str) -> Vec<String> {
+    let folded = fold(text);
+    jieba()
+        .cut(&folded.text, true)
+        .into_iter()
+        .filter(|w| meaningful(w.word))
+        .map(|w| w.word.to_owned())
+        .collect()
+}
+
+/// The n-gram tokens of `text` (see [`NgramTokenizer`]).
+pub fn ngrams(text: &str) -> Vec<Token> {
+    let folded = fold(text);
+    let chars: Vec<(usize, char)> = folded.text.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (at, c) = chars[i];
+        if is_han(c) {
+            let end = at + c.len_utf8();
+            out.push(token(&folded, at, end, i));
+            if let Some(&(next_at, next)) = chars.get(i + 1)
+                && is_han(next)
+            {
+                out.push(token(&folded, at, next_at + next.len_utf8(), i));
+            }
+            i += 1;
+        } else if c.is_alphanumeric() {
+            let start = i;
+            while i < chars.len() && chars[i].1.is_alphanumeric() && !is_han(chars[i].1) {
+                i += 1;
+            }
+            let end = chars.get(i).map_or(folded.text.len(), |c| c.0);
+            out.push(token(&folded, at, end, start));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The pinyin of one character (without tones), if it has one.
+fn syllable(c: char) -> Option<&'static str> {
+    c.to_pinyin().map(|p| p.plain())
+}
+
+/// The pinyin tokens of `text` (see [`PinyinTokenizer`]).
+pub fn pinyin_tokens(text: &str) -> Vec<Token> {
+    let folded = fold(text);
+    let mut out = Vec::new();
+    let mut position = 0;
+    for w in jieba().cut(&folded.text, true) {
+        if !meaningful(w.word) {
+            continue;
+        }
+        let (offset_from, offset_to) = folded.original(w.byte_start, w.byte_end);
+        let at = |text: String, position: usize| Token {
+            offset_from,
+            offset_to,
+            position,
+            text,
+            position_length: 1,
+        };
+        let syllables: Vec<Option<&str>> = w.word.chars().map(syllable).collect();
+        if syllables.iter().all(Option::is_none) {
+            // Letters and digits: as they are.
+            out.push(at(w.word.to_owned(), position));
+            position += 1;
+            continue;
+        }
+        let known: Vec<&str> = syllables.iter().flatten().copied().collect();
+        out.push(at(known.concat(), position));
+        let initials: String = known.iter().filter_map(|s| s.chars().next()).collect();
+        if known.len() > 1 {
+            out.push(at(initials, position));
+        }
+        for s in known {
+            out.push(at(s.to_owned(), position));
+            position += 1;
+        }
+    }
+    out
+}
+
+/// A token stream over tokens computed up front (the texts are fields, not books).
+pub struct VecTokenStream {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl VecTokenStream {
+    fn new(tokens: Vec<Token>) -> Self {
+        Self { tokens, next: 0 }
+    }
+}
+
+impl TokenStream for VecTokenStream {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+/// Words (see the module documentation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WordTokenizer;
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        VecTokenStream::new(words(text))
+    }
+}
+
+/// Character n-grams (see the module documentation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NgramTokenizer;
+
+impl Tokenizer for NgramTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        VecTokenStream::new(ngrams(text))
+    }
+}
+
+/// Pinyin (see the module documentation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PinyinTokenizer;
+
+impl Tokenizer for PinyinTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        VecTokenStream::new(pinyin_tokens(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(tokens: &[Token]) -> Vec<&str> {
+        tokens.iter().map(|t| t.text.as_str()).collect()
+    }
+
+    fn stream(mut t: impl Tokenizer, text: &str) -> Vec<(String, usize)> {
+        let mut s = t.token_stream(text);
+        let mut out = Vec::new();
+        while let Some(tok) = s.next() {
+            out.push((tok.text.clone(), tok.position));
+        }
+        out
+    }
+
+    #[test]
+    fn folding_makes_full_width_traditional_and_capitals_alike() {
+        assert_eq!(fold("黨史學習").text, "党史学习");
+        assert_eq!(fold("ＡＢＣ１２３　Ｅ支部").text, "abc123 e支部");
+        assert_eq!(fold("中国").text, "中国");
+        let f = fold("ＸＹ黨");
+        assert_eq!(
+            f.original(0, 2),
+            (0, 6),
+            "two full-width letters are six bytes"
+        );
+        assert_eq!(f.original(2, 5), (6, 9));
+    }
+
+    #[test]
+    fn words_keep_their_order_and_point_into_the_original_text() {
+        let text = "新时代乡村振兴战略解读";
+        let tokens = words(text);
+        let main: Vec<&str> = {
+            let mut seen = std::collections::BTreeMap::new();
+            for t in &tokens {
+                seen.entry(t.position).or_insert(t.text.as_str());
+            }
+            seen.into_values().collect()
+        };
+        assert!(main.contains(&"乡村") && main.contains(&"振兴"), "{main:?}");
+        for t in &tokens {
+            let original = &text[t.offset_from..t.offset_to];
+            assert_eq!(fold(original).text, t.text, "offsets of {t:?}");
+        }
+        // Traditional input gives the same words, with offsets into the traditional text.
+        let trad = words("黨史學習教育");
+        assert!(texts(&trad).contains(&"党史"), "{:?}", texts(&trad));
+        assert_eq!(
+            &"黨史學習教育"[trad[0].offset_from..trad[0].offset_to],
+            "黨史"
+        );
+    }
+
+    #[test]
+    fn long_words_also_yield_the_words_inside_them() {
+        let tokens = words("中国农业发展银行");
+        let t = texts(&tokens);
+        assert!(t.contains(&"农业") && t.contains(&"银行"), "{t:?}");
+    }
+
+    #[test]
+    fn mixed_words_are_found_by_each_part() {
+        for (text, parts) in [
+            ("e支部组织生活", vec!["e", "支部"]),
+            ("5G网络", vec!["5", "g"]),
+            ("2021年工作报告", vec!["2021", "年"]),
+        ] {
+            let t = words(text);
+            for p in &parts {
+                assert!(
+                    texts(&t).contains(p),
+                    "{text}: {p} missing from {:?}",
+                    texts(&t)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ngrams_cover_every_character_and_pair() {
+        let t = ngrams("党史学习 5G");
+        assert_eq!(
+            texts(&t),
+            vec!["党", "党史", "史", "史学", "学", "学习", "习", "5g"]
+        );
+        assert_eq!(t[1].position, 0);
+        assert_eq!(t[3].position, 1);
+    }
+
+    #[test]
+    fn pinyin_gives_syllables_whole_words_and_initials() {
+        let t = stream(PinyinTokenizer, "党史");
+        assert!(t.contains(&("dangshi".into(), 0)), "{t:?}");
+        assert!(t.contains(&("ds".into(), 0)), "{t:?}");
+        assert!(
+            t.contains(&("dang".into(), 0)) && t.contains(&("shi".into(), 1)),
+            "{t:?}"
+        );
+        let t = stream(PinyinTokenizer, "乡村振兴");
+        let words: Vec<&str> = t.iter().map(|(w, _)| w.as_str()).collect();
+        assert!(
+            words.contains(&"xiangcun") && words.contains(&"zhenxing"),
+            "{words:?}"
+        );
+        assert!(words.contains(&"xc") && words.contains(&"zx"), "{words:?}");
+    }
+
+    #[test]
+    fn tokenizers_stream_what_the_functions_compute() {
+        assert_eq!(
+            stream(NgramTokenizer, "党课"),
+            vec![("党".into(), 0), ("党课".into(), 0), ("课".into(), 1)]
+        );
+        assert!(stream(WordTokenizer, "").is_empty());
+        assert!(stream(WordTokenizer, "，。！？——").is_empty());
+        assert_eq!(query_words("党史 学习"), vec!["党史", "学习"]);
+    }
+}
