@@ -21,6 +21,8 @@ pub struct Application {
     sweeper: JoinHandle<()>,
     /// Carries out scheduled publications and withdrawals, and sweeps expired sessions.
     scheduler: JoinHandle<()>,
+    /// Keeps the search index up with the change log.
+    indexer: JoinHandle<()>,
     _embedded: Option<EmbeddedS3>,
 }
 
@@ -116,12 +118,18 @@ impl Application {
             upload_expiry_ms: (config.upload_expiry_secs as i64).saturating_mul(1000),
             lease_ms: (config.upload_lease_secs as i64).saturating_mul(1000),
         };
+        let search = Arc::new(
+            crate::search::index::SearchIndex::open(&config.index_dir).with_context(|| {
+                format!("opening the search index in {}", config.index_dir.display())
+            })?,
+        );
         let state = AppState {
             db,
             store,
             ingest: ingest.clone(),
             config: Arc::new(config.clone()),
             templates: Arc::new(http::web_templates()),
+            search: search.clone(),
         };
         let listener = TcpListener::bind(&config.bind)
             .await
@@ -145,6 +153,19 @@ impl Application {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(count = n, "expired uploads discarded"),
                     Err(e) => tracing::warn!(error = %e, "could not discard expired uploads"),
+                }
+            }
+        });
+        let indexer_db = state.db.clone();
+        let indexer = tokio::spawn(async move {
+            // The index follows the change log: what is committed in SQL is searchable within
+            // a few hundred milliseconds.
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = search.catch_up(&indexer_db).await {
+                    tracing::warn!(error = %e, "the search index could not follow the change log");
                 }
             }
         });
@@ -178,6 +199,7 @@ impl Application {
             server,
             sweeper,
             scheduler,
+            indexer,
             _embedded: embedded,
         })
     }
@@ -202,6 +224,7 @@ impl Drop for Application {
         self.server.abort();
         self.sweeper.abort();
         self.scheduler.abort();
+        self.indexer.abort();
     }
 }
 

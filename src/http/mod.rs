@@ -38,6 +38,7 @@ pub struct AppState {
     pub ingest: Ingest,
     pub config: Arc<Config>,
     pub templates: Arc<minijinja::Environment<'static>>,
+    pub search: Arc<crate::search::index::SearchIndex>,
 }
 
 /// JSON bodies are small; files go through the streaming endpoints, which are not limited by this.
@@ -103,7 +104,8 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(users::revoke_token),
         )
         .route("/audit", get(users::audit))
-        .route("/changes", get(changes::list_changes));
+        .route("/changes", get(changes::list_changes))
+        .route("/search", get(api::v1::search::search));
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))

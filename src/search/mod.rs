@@ -6,3 +6,4 @@
 //! next.
 
 pub mod analyzer;
+pub mod index;

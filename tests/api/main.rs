@@ -12,6 +12,7 @@ mod lessons;
 mod orgs;
 mod pages;
 mod schema;
+mod search;
 mod security;
 mod tus;
 mod uploads;

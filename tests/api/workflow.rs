@@ -369,6 +369,8 @@ async fn scheduled_publication_fires_once_even_with_two_instances_on_one_databas
     // Same database, same data folder (an embedded S3 endpoint of its own on the same files).
     let mut second_config = t.config.clone();
     second_config.bind = "127.0.0.1:0".into();
+    // Each instance keeps its own search index.
+    second_config.index_dir = t.dir.path().join("index-2");
     let second = lectern::startup::Application::build(second_config)
         .await
         .expect("second instance");

@@ -5,6 +5,7 @@ pub mod changes;
 pub mod lessons;
 pub mod orgs;
 pub mod review;
+pub mod search;
 pub mod uploads;
 pub mod users;
 
