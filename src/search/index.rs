@@ -29,7 +29,7 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "lectern-search-1";
+const SCHEMA_VERSION: &str = "lectern-search-2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -57,6 +57,11 @@ struct Fields {
     kind: Field,
     status: Field,
     ancestors: Field,
+    tag_exact: Field,
+    lecturer_exact: Field,
+    series_exact: Field,
+    /// The region code's subtree prefixes (`44`, `4401`, `440106`), for region filters.
+    region: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -84,6 +89,10 @@ fn schema() -> (Schema, Fields) {
         kind: b.add_text_field("kind", STRING),
         status: b.add_text_field("status", STRING),
         ancestors: b.add_text_field("ancestors", STRING),
+        tag_exact: b.add_text_field("tag_exact", STRING),
+        lecturer_exact: b.add_text_field("lecturer_exact", STRING),
+        series_exact: b.add_text_field("series_exact", STRING),
+        region: b.add_text_field("region", STRING),
     };
     (b.build(), f)
 }
@@ -103,6 +112,18 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     f: Fields,
+}
+
+/// Exact-match filters of a search; each is optional.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub kind: Option<String>,
+    pub tag: Option<String>,
+    pub lecturer: Option<String>,
+    pub series: Option<String>,
+    /// A region's subtree prefix (`domain::lesson::RegionCode::subtree_prefix`): the region and
+    /// every region below it.
+    pub region_prefix: Option<String>,
 }
 
 /// A hit: the lesson's id and its score.
@@ -240,13 +261,25 @@ impl SearchIndex {
         for t in &l.tags {
             d.add_text(f.tags, t);
             d.add_text(f.tags_pinyin, t);
+            d.add_text(f.tag_exact, t);
         }
         if let Some(x) = &l.lecturer {
             d.add_text(f.lecturer, x);
             d.add_text(f.lecturer_pinyin, x);
+            d.add_text(f.lecturer_exact, x);
         }
         if let Some(x) = &l.series {
             d.add_text(f.series, x);
+            d.add_text(f.series_exact, x);
+        }
+        if let Some(code) = l
+            .region_code
+            .as_deref()
+            .filter(|c| c.len() == 6 && c.is_ascii())
+        {
+            for n in [2, 4, 6] {
+                d.add_text(f.region, &code[..n]);
+            }
         }
         for a in ancestors {
             d.add_text(f.ancestors, a);
@@ -260,7 +293,7 @@ impl SearchIndex {
         &self,
         scope: &ReadScope,
         q: &str,
-        kind: Option<&str>,
+        filters: &Filters,
         limit: usize,
     ) -> Result<(Vec<Hit>, usize), SearchError> {
         let f = self.f;
@@ -307,8 +340,16 @@ impl SearchIndex {
         if must.is_empty() {
             return Ok((Vec::new(), 0));
         }
-        if let Some(k) = kind {
-            must.push((Occur::Must, term(f.kind, k)));
+        for (field, value) in [
+            (f.kind, &filters.kind),
+            (f.tag_exact, &filters.tag),
+            (f.lecturer_exact, &filters.lecturer),
+            (f.series_exact, &filters.series),
+            (f.region, &filters.region_prefix),
+        ] {
+            if let Some(v) = value {
+                must.push((Occur::Must, term(field, v)));
+            }
         }
         match scope {
             ReadScope::Everything => {}

@@ -214,3 +214,78 @@ async fn hostile_queries_get_results_or_a_clear_400() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn filters_narrow_by_kind_tag_lecturer_series_and_region_subtree() {
+    let t = TestApp::spawn().await;
+    let tianhe = published(&t, json!({ "title": "基层党课：天河", "kind": "video", "tags": ["党课"], "lecturer": "李老师", "series": "基层讲堂", "region_code": "440106" })).await;
+    let guangzhou = published(&t, json!({ "title": "基层党课：广州", "kind": "audio", "tags": ["党课", "广州"], "region_code": "440100" })).await;
+    let shenzhen = published(&t, json!({ "title": "基层党课：深圳", "kind": "video", "tags": ["党课"], "region_code": "440300" })).await;
+    indexed(&t).await;
+    let search = |params: Vec<(&'static str, &'static str)>| {
+        let t = &t;
+        async move {
+            let r = t
+                .client
+                .get(t.url("/api/v1/search"))
+                .query(&params)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.unwrap();
+            let mut ids: Vec<String> = v["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(search(vec![("q", "党课")]).await.len(), 3);
+    assert_eq!(
+        search(vec![("q", "党课"), ("kind", "video")]).await,
+        sorted(vec![tianhe.clone(), shenzhen.clone()])
+    );
+    assert_eq!(
+        search(vec![("q", "党课"), ("tag", "广州")]).await,
+        vec![guangzhou.clone()]
+    );
+    assert_eq!(
+        search(vec![("q", "党课"), ("lecturer", "李老师")]).await,
+        vec![tianhe.clone()]
+    );
+    assert_eq!(
+        search(vec![("q", "党课"), ("series", "基层讲堂")]).await,
+        vec![tianhe.clone()]
+    );
+    // A city matches itself and its districts; the province everything in it.
+    assert_eq!(
+        search(vec![("q", "党课"), ("region", "440100")]).await,
+        sorted(vec![tianhe.clone(), guangzhou.clone()])
+    );
+    assert_eq!(
+        search(vec![("q", "党课"), ("region", "440000")])
+            .await
+            .len(),
+        3
+    );
+    assert_eq!(
+        search(vec![("q", "党课"), ("region", "440300")]).await,
+        vec![shenzhen]
+    );
+    let r = t
+        .client
+        .get(t.url("/api/v1/search"))
+        .query(&[("q", "党课"), ("region", "44")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
