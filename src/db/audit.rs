@@ -100,14 +100,11 @@ impl Db {
             if paths.is_empty() {
                 return Ok(Vec::new());
             }
-            let likes: Vec<String> = paths
-                .iter()
-                .map(|p| {
-                    binds.push(format!("{p}%"));
-                    format!("o.path LIKE ${}", binds.len())
-                })
-                .collect();
-            sql.push_str(&format!(" AND ({})", likes.join(" OR ")));
+            sql.push_str(&format!(
+                " AND {}",
+                super::within_subtrees("o.path", binds.len() + 1, paths.len())
+            ));
+            binds.extend(super::subtree_patterns(paths));
         }
         if let Some(a) = action {
             binds.push(a.to_owned());

@@ -164,6 +164,20 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// `(column LIKE $from OR column LIKE $from+1 …)` for `n` subtree paths, each bound as
+/// `<path>%` (see [`subtree_patterns`]): rows whose organisation lies in one of the subtrees.
+fn within_subtrees(column: &str, from: usize, n: usize) -> String {
+    let likes: Vec<String> = (from..from + n)
+        .map(|i| format!("{column} LIKE ${i}"))
+        .collect();
+    format!("({})", likes.join(" OR "))
+}
+
+/// The `LIKE` patterns of [`within_subtrees`].
+fn subtree_patterns(paths: &[String]) -> impl Iterator<Item = String> + '_ {
+    paths.iter().map(|p| format!("{p}%"))
+}
+
 /// Placeholders `$from, $from+1, …` for `n` values, for `IN (…)` lists.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)

@@ -134,15 +134,15 @@ impl Db {
             if paths.is_empty() {
                 return Ok(Vec::new());
             }
-            let likes: Vec<String> = (1..=paths.len())
-                .map(|i| format!("path LIKE ${i}"))
-                .collect();
-            sql.push_str(&format!(" WHERE {}", likes.join(" OR ")));
+            sql.push_str(&format!(
+                " WHERE {}",
+                super::within_subtrees("path", 1, paths.len())
+            ));
         }
         sql.push_str(" ORDER BY path");
         let mut q = sqlx::query_as(&sql);
-        for p in paths.unwrap_or_default() {
-            q = q.bind(format!("{p}%"));
+        for p in super::subtree_patterns(paths.unwrap_or_default()) {
+            q = q.bind(p);
         }
         q.fetch_all(self.pool()).await
     }

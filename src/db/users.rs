@@ -106,19 +106,16 @@ impl Db {
             if paths.is_empty() {
                 return Ok(Vec::new());
             }
-            let likes: Vec<String> = (1..=paths.len())
-                .map(|i| format!("o.path LIKE ${i}"))
-                .collect();
             sql.push_str(&format!(
                 " WHERE EXISTS (SELECT 1 FROM role_grants g JOIN orgs o ON o.id = g.org_id \
-                 WHERE g.user_id = u.id AND ({}))",
-                likes.join(" OR ")
+                 WHERE g.user_id = u.id AND {})",
+                super::within_subtrees("o.path", 1, paths.len())
             ));
         }
         sql.push_str(" ORDER BY login");
         let mut q = sqlx::query_as(&sql);
-        for p in paths.unwrap_or_default() {
-            q = q.bind(format!("{p}%"));
+        for p in super::subtree_patterns(paths.unwrap_or_default()) {
+            q = q.bind(p);
         }
         q.fetch_all(self.pool()).await
     }

@@ -306,15 +306,8 @@ impl Db {
         lesson_id: &str,
         number: i64,
     ) -> Result<Vec<ApprovalRecord>, sqlx::Error> {
-        let mut conn = self.pool().acquire().await?;
-        sqlx::query_as(
-            "SELECT org_id, reviewer_id, at FROM approvals WHERE lesson_id = $1 AND revision = $2 \
-             ORDER BY at",
-        )
-        .bind(lesson_id)
-        .bind(number)
-        .fetch_all(&mut *conn)
-        .await
+        let mut tx = self.pool().begin().await?;
+        approvals_in(&mut tx, lesson_id, number).await
     }
 
     /// Sends the working revision of `lesson` to review for publication to the subtree of
@@ -699,20 +692,17 @@ impl Db {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let likes: Vec<String> = (1..=paths.len())
-            .map(|i| format!("o.path LIKE ${i}"))
-            .collect();
         let sql = format!(
             "SELECT r.lesson_id, r.number, r.fields, r.state, r.author_id, r.scope_org_id, \
              r.chain, r.submitted_by, r.submitted_at, r.decided_at, r.comment, r.created_at, \
              r.updated_at FROM lesson_revisions r JOIN lessons l ON l.id = r.lesson_id \
-             JOIN orgs o ON o.id = l.org_id WHERE r.state = 'submitted' AND ({}) \
+             JOIN orgs o ON o.id = l.org_id WHERE r.state = 'submitted' AND {} \
              ORDER BY r.submitted_at LIMIT 500",
-            likes.join(" OR ")
+            super::within_subtrees("o.path", 1, paths.len())
         );
         let mut q = sqlx::query_as::<_, RevisionRecord>(&sql);
-        for p in paths {
-            q = q.bind(format!("{p}%"));
+        for p in super::subtree_patterns(paths) {
+            q = q.bind(p);
         }
         let rows = q.fetch_all(self.pool()).await?;
         let mut out = Vec::new();
@@ -960,14 +950,11 @@ impl Db {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let mut binds: Vec<String> = paths.iter().map(|p| format!("{p}%")).collect();
-        let likes: Vec<String> = (1..=paths.len())
-            .map(|i| format!("o.path LIKE ${i}"))
-            .collect();
+        let mut binds: Vec<String> = super::subtree_patterns(paths).collect();
         let mut sql = format!(
             "SELECT {RECOMMENDATION_COLUMNS} FROM recommendations r \
-             JOIN orgs o ON o.id = r.to_org_id WHERE ({})",
-            likes.join(" OR ")
+             JOIN orgs o ON o.id = r.to_org_id WHERE {}",
+            super::within_subtrees("o.path", 1, paths.len())
         );
         if let Some(s) = state {
             binds.push(s.to_owned());

@@ -292,6 +292,21 @@ pub fn may_restructure(caller: &Caller, org_path: &str) -> bool {
     }
 }
 
+/// Whether `caller` may change an account itself (reset its password, disable it), given the
+/// paths of the organisations it holds roles in: only by administering all of them, so that an
+/// administrator cannot lock out someone who also works above or beside them. An account with
+/// no role at all is the operators' to manage.
+pub fn may_manage_account(caller: &Caller, account_org_paths: &[&str]) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous => false,
+        Caller::User(_) => {
+            !account_org_paths.is_empty()
+                && account_org_paths.iter().all(|p| may_administer(caller, p))
+        }
+    }
+}
+
 /// The subtrees whose audit log and accounts `caller` may read; `None` means all of them.
 pub fn administered_subtrees(caller: &Caller) -> Option<Vec<String>> {
     match caller {
@@ -409,6 +424,15 @@ mod tests {
         assert!(may_review_level(&province, "/p/c/k/", &chain));
         // Outside a chain, reviewers decide for their whole subtree.
         assert!(may_review_level(&city, "/p/c/k/", &[]));
+    }
+
+    #[test]
+    fn accounts_are_managed_only_by_administrators_of_all_their_organisations() {
+        let admin = user(&[(Role::Administrator, "/p/c/")]);
+        assert!(may_manage_account(&admin, &["/p/c/k/"]));
+        assert!(!may_manage_account(&admin, &["/p/c/k/", "/p/d/"]));
+        assert!(!may_manage_account(&admin, &[]));
+        assert!(!may_manage_account(&Caller::Anonymous, &["/p/c/"]));
     }
 
     #[test]

@@ -57,18 +57,6 @@ pub fn user_json(u: &UserRecord, grants: &[GrantRecord]) -> Value {
     })
 }
 
-/// Whether `caller` administers every organisation `user` holds a role in — the condition for
-/// changing the account itself (password, disabling): an administrator must not lock out
-/// someone who also works above or beside them.
-async fn administers_account(state: &AppState, caller: &Caller, grants: &[GrantRecord]) -> bool {
-    let _ = state;
-    !grants.is_empty()
-        && grants
-            .iter()
-            .all(|g| visibility::may_administer(caller, &g.org_path))
-        || matches!(caller, Caller::Operator { .. })
-}
-
 async fn load(
     state: &AppState,
     acting: &Acting,
@@ -298,7 +286,8 @@ pub async fn update(
             "change your own password with POST /api/v1/me/password, which asks for the current one",
         ));
     }
-    if !administers_account(&state, &acting.caller, &grants).await {
+    let paths: Vec<&str> = grants.iter().map(|g| g.org_path.as_str()).collect();
+    if !visibility::may_manage_account(&acting.caller, &paths) {
         let org = grants.first().map(|g| g.org_id.clone());
         return Err(denied(&state, &acting, "update", "user", &id, org.as_deref()).await);
     }
