@@ -1094,16 +1094,15 @@ enum Engine {
 }
 
 /// PostgreSQL: a lesson matches when its document or one of its cues matches the `simple`
-/// full-text query or contains the string (`LIKE`, served by `pg_trgm` from 3 characters on; Han
-/// text has no case, and `LIKE` scans faster than `ILIKE`).
+/// full-text query or contains the string (`ILIKE`, served by `pg_trgm` from 3 characters on).
 /// The 20 newest matches are returned, so every match is found and sorted, as a ranking would.
 fn pg_sql(filtered: bool) -> String {
     format!(
         "SELECT l.id FROM lessons l WHERE l.rid IN (\
            SELECT rid FROM lessons WHERE tsv @@ plainto_tsquery('simple', $1) \
-             OR doc LIKE $2 \
+             OR doc ILIKE $2 \
            UNION SELECT lesson_rid FROM cues WHERE tsv @@ plainto_tsquery('simple', $1) \
-             OR text LIKE $2){} \
+             OR text ILIKE $2){} \
          ORDER BY l.recorded_on DESC, l.rid LIMIT {TOP}",
         if filtered {
             " AND l.kind = $3 AND l.region_code LIKE $4"
@@ -2050,8 +2049,7 @@ async fn run(settings: &Settings, dir: &Path) -> Result<String> {
         "The peers' query: lessons whose document (title, description, tags, lecturer, series) or one of \
          whose cues (a child table, one row per cue) matches; the {TOP} newest are returned, which makes \
          them find and sort every match as a ranking would. PostgreSQL (JIT off): `tsv @@ \
-         plainto_tsquery('simple', q) OR … LIKE '%q%'` (not `ILIKE`: Han has no case and `LIKE` scans \
-         faster) with `tsv` a stored generated \
+         plainto_tsquery('simple', q) OR … ILIKE '%q%'` with `tsv` a stored generated \
          `to_tsvector('simple', …)` column, GIN indexes for both (pg_trgm); SQLite: FTS5 \
          `tokenize='trigram'`, `MATCH '\"q\"'` from 3 characters, `LIKE '%q%'` below. Phrase quotes are \
          stripped for the peers; filters are `kind = …` and `region_code LIKE 'prefix%'`."
