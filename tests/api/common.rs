@@ -353,3 +353,23 @@ impl Drop for Service {
         let _ = self.child.wait();
     }
 }
+
+/// An operator token made by the real binary's `lectern token create` on `config`.
+pub fn cli_token(config: &lectern::config::Config) -> String {
+    let out = command(config)
+        .args(["token", "create", "--name", "t"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}

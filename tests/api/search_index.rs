@@ -2,7 +2,7 @@
 //! killed with SIGKILL in the middle of catching up resumes exactly (no lesson lost, none
 //! twice), and `lectern reindex` switches to a fresh index while searches keep being answered.
 
-use crate::common::{Service, TestApp, command, test_config};
+use crate::common::{Service, TestApp, cli_token, command, test_config};
 use lectern::startup::Application;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -88,22 +88,7 @@ async fn all_found(client: &reqwest::Client, base: &str, token: &str, q: &str) -
 async fn a_service_killed_while_indexing_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path()).await;
-    let out = command(&config)
-        .args(["token", "create", "--name", "t"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let token = cli_token(&config);
     let client = reqwest::Client::new();
 
     // 240 lessons, indexed as they come.

@@ -1,4 +1,4 @@
-use crate::common::{Service, TestApp, command, mp4, problem, sha256_hex, test_config};
+use crate::common::{Service, TestApp, cli_token, mp4, problem, sha256_hex, test_config};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -386,22 +386,7 @@ async fn an_expired_upload_is_gone_and_its_multipart_upload_aborted() {
 async fn an_upload_survives_the_service_being_killed_mid_request() {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path()).await;
-    let out = command(&config)
-        .args(["token", "create", "--name", "t"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let token = cli_token(&config);
     let client = reqwest::Client::new();
 
     let service = Service::start(&config).await;
