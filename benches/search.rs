@@ -1021,7 +1021,7 @@ impl Service {
         {
             return Ok(Progress {
                 position,
-                documents: v["documents"].as_u64(),
+                documents: v["documents"].as_u64().or_else(|| v["lessons"].as_u64()),
             });
         }
         let meta = match std::fs::read_to_string(self.index_dir.join("meta.json")) {
