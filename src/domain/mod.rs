@@ -7,6 +7,7 @@ pub mod lesson;
 pub mod org;
 pub mod password;
 pub mod range;
+pub mod region;
 pub mod token;
 pub mod visibility;
 

@@ -1,0 +1,1518 @@
+//! Text extraction for the search index: documents (PDF, DOCX, PPTX), plain text and subtitles
+//! (SRT, WebVTT) become [`Segment`]s, each with where it was found (a page or slide, or a cue's
+//! time span) so that a hit can be deep-linked.
+//!
+//! Everything here is pure and synchronous: bytes in, segments out, no I/O. The indexer runs it
+//! on a blocking thread.
+//!
+//! Invariants, because every input is hostile until proven otherwise:
+//! - [`extract`] never panics and never loops without bound. The PDF parser is third-party code
+//!   known to panic on malformed files, so every extraction runs under
+//!   [`std::panic::catch_unwind`] and a panic becomes [`ExtractError::Malformed`].
+//! - Decompression is bounded: OOXML parts are read through a budget of
+//!   [`MAX_UNPACKED_BYTES`] that is checked while inflating, not taken from the sizes the archive
+//!   declares, and the Flate streams of a PDF are measured the same way before it is parsed.
+//! - Output is bounded: at most [`MAX_OUTPUT_BYTES`] of text in at most [`MAX_SEGMENTS`]
+//!   segments; anything beyond is cut off, not an error.
+//! - Segment text has its whitespace collapsed to single spaces and trimmed, and is never empty.
+
+use std::io::{Cursor, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use quick_xml::events::Event;
+
+/// The largest amount of text [`extract`] returns; more is cut off.
+pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
+/// The largest number of segments [`extract`] returns; more are cut off.
+pub const MAX_SEGMENTS: usize = 100_000;
+/// The most bytes inflated from one OOXML package or from the streams of one PDF.
+pub const MAX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;
+/// The length, in characters, that chunked text (DOCX, plain text) is gathered into.
+const CHUNK_CHARS: usize = 2000;
+
+const MIB: u64 = 1024 * 1024;
+/// The reason given when a parser panicked.
+const PANICKED: &str = "the parser gave up on malformed input";
+
+/// A kind of file that text can be extracted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pdf,
+    Docx,
+    Pptx,
+    Text,
+    Srt,
+    Vtt,
+}
+
+impl Format {
+    /// The format of an asset from its stored content type (parameters such as `charset` are
+    /// ignored) and its filename's extension, or `None` when no text can be extracted from it.
+    ///
+    /// A specific content type wins. The extension decides only where the content type is
+    /// generic: `text/plain` (subtitles are often stored as plain text), and
+    /// `application/octet-stream`, `application/zip` or nothing at all (a DOCX is a zip file to
+    /// a sniffer).
+    pub fn detect(content_type: &str, filename: &str) -> Option<Format> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let extension = filename
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let by_extension = match extension.as_str() {
+            "pdf" => Some(Format::Pdf),
+            "docx" => Some(Format::Docx),
+            "pptx" => Some(Format::Pptx),
+            "srt" => Some(Format::Srt),
+            "vtt" => Some(Format::Vtt),
+            "txt" | "text" | "md" => Some(Format::Text),
+            _ => None,
+        };
+        match essence.as_str() {
+            "application/pdf" | "application/x-pdf" => Some(Format::Pdf),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
+                Some(Format::Docx)
+            }
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation" => {
+                Some(Format::Pptx)
+            }
+            "text/vtt" => Some(Format::Vtt),
+            "application/x-subrip" | "application/srt" | "text/srt" | "text/x-srt" => {
+                Some(Format::Srt)
+            }
+            "text/plain" => match by_extension {
+                Some(Format::Srt) => Some(Format::Srt),
+                Some(Format::Vtt) => Some(Format::Vtt),
+                _ => Some(Format::Text),
+            },
+            "text/markdown" => Some(Format::Text),
+            "" | "application/octet-stream" => by_extension,
+            "application/zip" | "application/x-zip-compressed" => {
+                by_extension.filter(|f| matches!(f, Format::Docx | Format::Pptx))
+            }
+            _ => None,
+        }
+    }
+
+    /// A short lower-case name, as stored with extracted text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            Format::Docx => "docx",
+            Format::Pptx => "pptx",
+            Format::Text => "text",
+            Format::Srt => "srt",
+            Format::Vtt => "vtt",
+        }
+    }
+
+    /// The largest input [`extract`] accepts for this format. Callers should not even read a
+    /// larger file into memory.
+    pub fn max_input_bytes(self) -> u64 {
+        match self {
+            Format::Pdf | Format::Docx | Format::Pptx => 64 * MIB,
+            Format::Text | Format::Srt | Format::Vtt => 8 * MIB,
+        }
+    }
+}
+
+/// Text found at one place of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// The 1-based page of a PDF or slide of a presentation.
+    pub page: Option<u32>,
+    /// The start of a subtitle cue, in milliseconds.
+    pub start_ms: Option<i64>,
+    /// The end of a subtitle cue, in milliseconds.
+    pub end_ms: Option<i64>,
+    /// The text, whitespace collapsed; never empty.
+    pub text: String,
+}
+
+/// Why no text could be extracted from a file.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    #[error("the {format} file is {size} bytes, more than the {limit} bytes accepted")]
+    TooLarge {
+        format: &'static str,
+        size: u64,
+        limit: u64,
+    },
+    #[error("the {format} file unpacks to more than {limit} bytes")]
+    UnpackedTooLarge { format: &'static str, limit: u64 },
+    #[error("the {format} file is malformed: {reason}")]
+    Malformed {
+        format: &'static str,
+        reason: String,
+    },
+    #[error("the {format} file has no {part}")]
+    MissingPart { format: &'static str, part: String },
+    #[error("the PDF file is encrypted")]
+    Encrypted,
+}
+
+impl ExtractError {
+    fn malformed(format: Format, reason: impl ToString) -> Self {
+        ExtractError::Malformed {
+            format: format.as_str(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Extracts the text of a file, see the module documentation for the guarantees.
+///
+/// - PDF: one segment per page that has text, `page` = the 1-based page number.
+/// - PPTX: one segment per slide that has text, in the presentation's order, `page` = the
+///   slide's number.
+/// - DOCX and plain text: paragraphs (lines) gathered into segments of about 2,000 characters.
+/// - SRT and WebVTT: one segment per cue, with its start and end; markup and cue settings are
+///   dropped and character references decoded.
+///
+/// Text files may be UTF-8 (with or without a byte order mark), UTF-16 with a byte order mark,
+/// or else are read as GB18030.
+pub fn extract(format: Format, bytes: &[u8]) -> Result<Vec<Segment>, ExtractError> {
+    let limit = format.max_input_bytes();
+    let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    if size > limit {
+        return Err(ExtractError::TooLarge {
+            format: format.as_str(),
+            size,
+            limit,
+        });
+    }
+    // Only the PDF parser is known to panic, but a panic anywhere must not take the indexer's
+    // thread down, so all formats run under the same guard.
+    let run = AssertUnwindSafe(|| -> Result<Vec<Segment>, ExtractError> {
+        let mut out = Output::default();
+        match format {
+            Format::Pdf => pdf::extract(bytes, &mut out)?,
+            Format::Docx => ooxml::extract_docx(bytes, &mut out)?,
+            Format::Pptx => ooxml::extract_pptx(bytes, &mut out)?,
+            Format::Text => extract_text(bytes, &mut out),
+            Format::Srt => subtitles::extract(&decode_text(bytes), false, &mut out),
+            Format::Vtt => subtitles::extract(&decode_text(bytes), true, &mut out),
+        }
+        Ok(out.segments)
+    });
+    catch_unwind(run).unwrap_or_else(|_| Err(ExtractError::malformed(format, PANICKED)))
+}
+
+/// The segments gathered so far, and the budget left.
+#[derive(Default)]
+struct Output {
+    segments: Vec<Segment>,
+    bytes: usize,
+}
+
+impl Output {
+    fn is_full(&self) -> bool {
+        self.segments.len() >= MAX_SEGMENTS || self.bytes >= MAX_OUTPUT_BYTES
+    }
+
+    /// Adds a segment of normalised text, cut to the budget left. Empty text adds nothing.
+    fn push(&mut self, page: Option<u32>, start_ms: Option<i64>, end_ms: Option<i64>, text: &str) {
+        if self.is_full() {
+            return;
+        }
+        let mut text = normalize(text);
+        let room = MAX_OUTPUT_BYTES - self.bytes;
+        if text.len() > room {
+            let cut = floor_char_boundary(&text, room);
+            text.truncate(cut);
+            text.truncate(text.trim_end().len());
+        }
+        if text.is_empty() {
+            return;
+        }
+        self.bytes += text.len();
+        self.segments.push(Segment {
+            page,
+            start_ms,
+            end_ms,
+            text,
+        });
+    }
+}
+
+/// The largest index `<= at` that falls on a character boundary of `s`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    (0..=at).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
+}
+
+/// Collapses every run of whitespace to one space and trims the ends.
+fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Decodes a text file: UTF-8 or UTF-16 announced by a byte order mark, else UTF-8 when the
+/// bytes are valid UTF-8, else GB18030 (a superset of GBK and GB2312, the usual legacy encoding
+/// of Chinese text). Malformed sequences become U+FFFD.
+fn decode_text(bytes: &[u8]) -> String {
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let rest = bytes.get(bom_len..).unwrap_or_default();
+        return encoding.decode_without_bom_handling(rest).0.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => encoding_rs::GB18030
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
+    }
+}
+
+/// Plain text: lines gathered into chunks of about [`CHUNK_CHARS`] characters.
+fn extract_text(bytes: &[u8], out: &mut Output) {
+    let text = decode_text(bytes);
+    let mut chunks = Chunker::default();
+    for line in text.lines() {
+        chunks.add(line, out);
+        if out.is_full() {
+            return;
+        }
+    }
+    chunks.finish(out);
+}
+
+/// Gathers paragraphs into segments of about [`CHUNK_CHARS`] characters, split only between
+/// paragraphs unless one paragraph alone is longer.
+#[derive(Default)]
+struct Chunker {
+    current: String,
+    chars: usize,
+}
+
+impl Chunker {
+    fn add(&mut self, paragraph: &str, out: &mut Output) {
+        let paragraph = normalize(paragraph);
+        if paragraph.is_empty() {
+            return;
+        }
+        let len = paragraph.chars().count();
+        if self.chars > 0 && self.chars + 1 + len > CHUNK_CHARS {
+            self.flush(out);
+        }
+        if len > CHUNK_CHARS {
+            let chars: Vec<char> = paragraph.chars().collect();
+            for piece in chars.chunks(CHUNK_CHARS) {
+                if out.is_full() {
+                    return;
+                }
+                out.push(None, None, None, &piece.iter().collect::<String>());
+            }
+            return;
+        }
+        if self.chars > 0 {
+            self.current.push(' ');
+            self.chars += 1;
+        }
+        self.current.push_str(&paragraph);
+        self.chars += len;
+    }
+
+    fn flush(&mut self, out: &mut Output) {
+        if self.chars > 0 {
+            out.push(None, None, None, &self.current);
+        }
+        self.current.clear();
+        self.chars = 0;
+    }
+
+    fn finish(mut self, out: &mut Output) {
+        self.flush(out);
+    }
+}
+
+/// SubRip and WebVTT cues.
+mod subtitles {
+    use super::Output;
+
+    /// What the line being read belongs to.
+    #[derive(PartialEq)]
+    enum State {
+        /// Between blocks: a line here is a cue identifier, or the start of a WebVTT block.
+        Between,
+        /// The text lines of a cue.
+        Cue,
+        /// A WebVTT header, NOTE, STYLE or REGION block, or lines that belong to no cue.
+        Skip,
+    }
+
+    struct Cue {
+        start: i64,
+        end: i64,
+        lines: Vec<String>,
+    }
+
+    /// Reads the cues of `text`; `vtt` selects the WebVTT rules (header and blocks to skip).
+    ///
+    /// Tolerated: CRLF or CR line ends, a byte order mark, `mm:ss.ttt` without hours, commas or
+    /// dots before the milliseconds, no blank line at the end or between cues. A cue whose
+    /// timing does not parse, or that ends before it starts, is skipped.
+    pub(super) fn extract(text: &str, vtt: bool, out: &mut Output) {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let mut state = State::Between;
+        let mut cue: Option<Cue> = None;
+        for (number, line) in text.split('\n').enumerate() {
+            if number == 0 && vtt && line.trim_start().starts_with("WEBVTT") {
+                state = State::Skip;
+                continue;
+            }
+            if let Some((start, end)) = parse_timing(line) {
+                if let Some(mut done) = cue.take() {
+                    // Without a blank line between cues, this cue's identifier was read as the
+                    // last text line of the previous cue: an SRT counter, or in WebVTT any line
+                    // right before a timing line.
+                    if state == State::Cue
+                        && done.lines.last().is_some_and(|last| {
+                            vtt || last.trim().bytes().all(|b| b.is_ascii_digit())
+                        })
+                    {
+                        done.lines.pop();
+                    }
+                    emit(done, out);
+                }
+                cue = Some(Cue {
+                    start,
+                    end,
+                    lines: Vec::new(),
+                });
+                state = State::Cue;
+                continue;
+            }
+            if line.trim().is_empty() {
+                if let Some(done) = cue.take() {
+                    emit(done, out);
+                }
+                state = State::Between;
+                continue;
+            }
+            match state {
+                State::Cue => {
+                    if let Some(current) = cue.as_mut() {
+                        current.lines.push(line.to_owned());
+                    }
+                }
+                State::Between => {
+                    let word = line.split_whitespace().next().unwrap_or("");
+                    if vtt && matches!(word, "NOTE" | "STYLE" | "REGION") {
+                        state = State::Skip;
+                    }
+                    // Otherwise a cue identifier (or garbage): dropped either way.
+                }
+                State::Skip => {}
+            }
+            if out.is_full() {
+                return;
+            }
+        }
+        if let Some(done) = cue.take() {
+            emit(done, out);
+        }
+    }
+
+    fn emit(cue: Cue, out: &mut Output) {
+        let text = clean(&cue.lines.join(" "));
+        out.push(None, Some(cue.start), Some(cue.end), &text);
+    }
+
+    /// `start --> end [settings]`, with the times in milliseconds.
+    pub(super) fn parse_timing(line: &str) -> Option<(i64, i64)> {
+        let (left, right) = line.split_once("-->")?;
+        let start = parse_time(left.trim())?;
+        let end = parse_time(right.split_whitespace().next()?)?;
+        (end >= start).then_some((start, end))
+    }
+
+    /// `hh:mm:ss.ttt`, `mm:ss.ttt`, with `,` or `.` before one to three digits of fraction.
+    pub(super) fn parse_time(text: &str) -> Option<i64> {
+        let (clock, fraction) = match text.rsplit_once(['.', ',']) {
+            Some((clock, fraction)) => (clock, fraction),
+            None => (text, "0"),
+        };
+        if fraction.is_empty()
+            || fraction.len() > 3
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let mut millis: i64 = fraction.parse().ok()?;
+        for _ in fraction.len()..3 {
+            millis *= 10;
+        }
+        let parts: Vec<&str> = clock.split(':').collect();
+        let (hours, minutes, seconds) = match parts.as_slice() {
+            [h, m, s] => (number(h, 9)?, number(m, 2)?, number(s, 2)?),
+            [m, s] => (0, number(m, 2)?, number(s, 2)?),
+            _ => return None,
+        };
+        if minutes >= 60 || seconds >= 60 {
+            return None;
+        }
+        Some(((hours * 60 + minutes) * 60 + seconds) * 1000 + millis)
+    }
+
+    /// A non-empty run of at most `max_digits` ASCII digits.
+    fn number(text: &str, max_digits: usize) -> Option<i64> {
+        let text = text.trim();
+        if text.is_empty() || text.len() > max_digits || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    }
+
+    /// Removes markup (`<i>`, `<c.yellow>`, `<v Name>`, `<00:01.000>`, `{\an8}`) and decodes
+    /// character references (`&amp;`, `&#x4E2D;`).
+    pub(super) fn clean(text: &str) -> String {
+        let mut stripped = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(['<', '{']) {
+            let (before, from) = rest.split_at(at);
+            stripped.push_str(before);
+            let close = if from.starts_with('<') { '>' } else { '}' };
+            let is_tag = from.starts_with('<') || from.starts_with("{\\");
+            match from.find(close) {
+                Some(end) if is_tag => rest = from.get(end + 1..).unwrap_or(""),
+                _ => {
+                    // A lone `<` or `{`, or braces that are not an override: literal text.
+                    stripped.push_str(from.get(..1).unwrap_or(""));
+                    rest = from.get(1..).unwrap_or("");
+                }
+            }
+        }
+        stripped.push_str(rest);
+        decode_references(&stripped)
+    }
+
+    fn decode_references(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find('&') {
+            let (before, from) = rest.split_at(at);
+            out.push_str(before);
+            let decoded = from
+                .get(1..)
+                .and_then(|after| {
+                    after
+                        .find(';')
+                        .filter(|&end| end <= 10)
+                        .map(|end| (after, end))
+                })
+                .and_then(|(after, end)| Some((reference(after.get(..end)?)?, end + 2)));
+            match decoded {
+                Some((c, consumed)) => {
+                    out.push(c);
+                    rest = from.get(consumed..).unwrap_or("");
+                }
+                None => {
+                    out.push('&');
+                    rest = from.get(1..).unwrap_or("");
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn reference(name: &str) -> Option<char> {
+        let code = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+            u32::from_str_radix(hex, 16).ok()?
+        } else if let Some(decimal) = name.strip_prefix('#') {
+            decimal.parse().ok()?
+        } else {
+            return match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "nbsp" => Some(' '),
+                "lrm" | "rlm" => Some(' '),
+                _ => None,
+            };
+        };
+        char::from_u32(code).filter(|c| *c != '\0')
+    }
+}
+
+/// Office Open XML packages: DOCX and PPTX.
+mod ooxml {
+    use quick_xml::XmlVersion;
+
+    use super::{Chunker, Cursor, Event, ExtractError, Format, MAX_UNPACKED_BYTES, Output, Read};
+
+    const OFFICE_DOCUMENT: &str =
+        "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument";
+
+    /// A zip archive read through a budget of inflated bytes shared by all parts.
+    struct Package<'a> {
+        format: Format,
+        zip: zip::ZipArchive<Cursor<&'a [u8]>>,
+        budget: u64,
+    }
+
+    impl<'a> Package<'a> {
+        fn open(format: Format, bytes: &'a [u8]) -> Result<Self, ExtractError> {
+            let zip = zip::ZipArchive::new(Cursor::new(bytes))
+                .map_err(|e| ExtractError::malformed(format, e))?;
+            Ok(Self {
+                format,
+                zip,
+                budget: MAX_UNPACKED_BYTES,
+            })
+        }
+
+        /// The part at `name` (part names are case-insensitive), or `None` when there is none.
+        fn part(&mut self, name: &str) -> Result<Option<String>, ExtractError> {
+            let name = name.trim_start_matches('/');
+            let index = self.zip.index_for_name(name).or_else(|| {
+                let found = self
+                    .zip
+                    .file_names_raw()
+                    .find(|n| n.eq_ignore_ascii_case(name.as_bytes()))?
+                    .to_owned();
+                self.zip.index_for_name_raw(&found)
+            });
+            let Some(index) = index else {
+                return Ok(None);
+            };
+            let format = self.format;
+            let budget = self.budget;
+            let mut file = self
+                .zip
+                .by_index(index)
+                .map_err(|e| ExtractError::malformed(format, e))?;
+            // The declared size is only a first, cheap check: it can lie, so reading is bounded
+            // by the budget too.
+            if file.size() > budget {
+                return Err(too_large(format));
+            }
+            let mut data = Vec::new();
+            (&mut file)
+                .take(budget + 1)
+                .read_to_end(&mut data)
+                .map_err(|e| ExtractError::malformed(format, e))?;
+            drop(file);
+            let read = u64::try_from(data.len()).unwrap_or(u64::MAX);
+            if read > budget {
+                return Err(too_large(format));
+            }
+            self.budget -= read;
+            let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&data);
+            Ok(Some(String::from_utf8_lossy(data).into_owned()))
+        }
+
+        fn required_part(&mut self, name: &str) -> Result<String, ExtractError> {
+            self.part(name)?.ok_or_else(|| ExtractError::MissingPart {
+                format: self.format.as_str(),
+                part: name.to_owned(),
+            })
+        }
+
+        /// The main part named by the package relationships, or `fallback`.
+        fn main_part_name(&mut self, fallback: &str) -> Result<String, ExtractError> {
+            let Some(rels) = self.part("_rels/.rels")? else {
+                return Ok(fallback.to_owned());
+            };
+            let main = relationships(&rels)
+                .into_iter()
+                .find(|r| r.kind == OFFICE_DOCUMENT)
+                .map(|r| resolve("", &r.target));
+            Ok(main.unwrap_or_else(|| fallback.to_owned()))
+        }
+    }
+
+    fn too_large(format: Format) -> ExtractError {
+        ExtractError::UnpackedTooLarge {
+            format: format.as_str(),
+            limit: MAX_UNPACKED_BYTES,
+        }
+    }
+
+    /// A DOCX: the paragraphs of the main document, gathered into chunks.
+    pub(super) fn extract_docx(bytes: &[u8], out: &mut Output) -> Result<(), ExtractError> {
+        let mut package = Package::open(Format::Docx, bytes)?;
+        let name = package.main_part_name("word/document.xml")?;
+        let xml = package.required_part(&name)?;
+        let mut chunks = Chunker::default();
+        paragraphs(&xml, Format::Docx, |paragraph| {
+            chunks.add(paragraph, out);
+            !out.is_full()
+        })?;
+        chunks.finish(out);
+        Ok(())
+    }
+
+    /// A PPTX: one segment per slide, in the order of the presentation's slide list.
+    pub(super) fn extract_pptx(bytes: &[u8], out: &mut Output) -> Result<(), ExtractError> {
+        let mut package = Package::open(Format::Pptx, bytes)?;
+        let name = package.main_part_name("ppt/presentation.xml")?;
+        let presentation = package.required_part(&name)?;
+        let rels_name = rels_name_of(&name);
+        let rels = relationships(&package.required_part(&rels_name)?);
+        let base = name.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
+        let slides: Vec<String> = slide_ids(&presentation, Format::Pptx)?
+            .iter()
+            .filter_map(|id| rels.iter().find(|r| &r.id == id))
+            .map(|r| resolve(base, &r.target))
+            .collect();
+        for (index, slide) in slides.iter().enumerate() {
+            if out.is_full() {
+                break;
+            }
+            let Some(xml) = package.part(slide)? else {
+                continue;
+            };
+            let mut text = String::new();
+            paragraphs(&xml, Format::Pptx, |paragraph| {
+                if !paragraph.trim().is_empty() {
+                    text.push_str(paragraph);
+                    text.push(' ');
+                }
+                text.len() < super::MAX_OUTPUT_BYTES
+            })?;
+            let page = u32::try_from(index + 1).ok();
+            out.push(page, None, None, &text);
+        }
+        Ok(())
+    }
+
+    /// The relationships part of a part: `ppt/presentation.xml` → `ppt/_rels/presentation.xml.rels`.
+    fn rels_name_of(part: &str) -> String {
+        match part.rsplit_once('/') {
+            Some((dir, file)) => format!("{dir}/_rels/{file}.rels"),
+            None => format!("_rels/{part}.rels"),
+        }
+    }
+
+    /// A relationship target resolved against the folder of its source part, `..` included.
+    fn resolve(base: &str, target: &str) -> String {
+        let mut segments: Vec<&str> = if target.starts_with('/') {
+            Vec::new()
+        } else {
+            base.split('/').filter(|s| !s.is_empty()).collect()
+        };
+        for segment in target.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    segments.pop();
+                }
+                other => segments.push(other),
+            }
+        }
+        segments.join("/")
+    }
+
+    struct Relationship {
+        id: String,
+        kind: String,
+        target: String,
+    }
+
+    /// The relationships of a `.rels` part. Malformed XML ends the list where it breaks.
+    fn relationships(xml: &str) -> Vec<Relationship> {
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let mut found = Vec::new();
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e) | Event::Empty(e))
+                    if e.local_name().as_ref() == b"Relationship" =>
+                {
+                    let (mut id, mut kind, mut target) = (None, None, None);
+                    for attribute in e.attributes().flatten() {
+                        let value = attribute
+                            .normalized_value(XmlVersion::Implicit1_0)
+                            .ok()
+                            .map(|v| v.into_owned());
+                        match attribute.key.local_name().as_ref() {
+                            b"Id" => id = value,
+                            b"Type" => kind = value,
+                            b"Target" => target = value,
+                            _ => {}
+                        }
+                    }
+                    if let (Some(id), Some(kind), Some(target)) = (id, kind, target) {
+                        found.push(Relationship { id, kind, target });
+                    }
+                }
+                Ok(Event::Eof) | Err(_) => return found,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The relationship ids of `p:sldIdLst`, in the presentation's order.
+    fn slide_ids(xml: &str, format: Format) -> Result<Vec<String>, ExtractError> {
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let mut ids = Vec::new();
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == b"sldId" => {
+                    // `id` is the slide's number in the file; `r:id` names the relationship.
+                    let rel = e
+                        .attributes()
+                        .flatten()
+                        .find(|a| a.key.prefix().is_some() && a.key.local_name().as_ref() == b"id");
+                    if let Some(value) =
+                        rel.and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok())
+                    {
+                        ids.push(value.into_owned());
+                    }
+                }
+                Ok(Event::Eof) => return Ok(ids),
+                Err(e) => return Err(ExtractError::malformed(format, e)),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Calls `each` with the text of every paragraph (`w:p`, `a:p`) of a WordprocessingML or
+    /// DrawingML part, in document order, until it returns false. Text is taken from `t`
+    /// elements (so deleted text and field codes are left out); tabs and breaks become spaces.
+    /// A paragraph nested in another (a text box) is given before the one around it. The
+    /// fallback branch of `mc:AlternateContent` repeats its choice branch and is skipped.
+    fn paragraphs(
+        xml: &str,
+        format: Format,
+        mut each: impl FnMut(&str) -> bool,
+    ) -> Result<(), ExtractError> {
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let mut open: Vec<String> = Vec::new();
+        let mut in_text = 0usize;
+        let mut in_fallback = 0usize;
+        loop {
+            let event = reader
+                .read_event()
+                .map_err(|e| ExtractError::malformed(format, e))?;
+            match event {
+                Event::Start(e) => match e.local_name().as_ref() {
+                    b"Fallback" => in_fallback += 1,
+                    _ if in_fallback > 0 => {}
+                    b"p" => open.push(String::new()),
+                    b"t" => in_text += 1,
+                    b"tab" | b"br" | b"cr" => push(&mut open, " "),
+                    _ => {}
+                },
+                Event::Empty(e) if in_fallback == 0 => {
+                    if let b"tab" | b"br" | b"cr" = e.local_name().as_ref() {
+                        push(&mut open, " ");
+                    }
+                }
+                Event::End(e) => match e.local_name().as_ref() {
+                    b"Fallback" => in_fallback = in_fallback.saturating_sub(1),
+                    _ if in_fallback > 0 => {}
+                    b"p" => {
+                        if let Some(paragraph) = open.pop()
+                            && !each(&paragraph)
+                        {
+                            return Ok(());
+                        }
+                    }
+                    b"t" => in_text = in_text.saturating_sub(1),
+                    _ => {}
+                },
+                Event::Text(t) if in_text > 0 && in_fallback == 0 => {
+                    let text = t.decode().map_err(|e| ExtractError::malformed(format, e))?;
+                    push(&mut open, &text);
+                }
+                Event::CData(t) if in_text > 0 && in_fallback == 0 => {
+                    let text = t.decode().map_err(|e| ExtractError::malformed(format, e))?;
+                    push(&mut open, &text);
+                }
+                Event::GeneralRef(r) if in_text > 0 && in_fallback == 0 => {
+                    let name = r.decode().map_err(|e| ExtractError::malformed(format, e))?;
+                    let c = match name.as_ref() {
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        _ => r.resolve_char_ref().ok().flatten(),
+                    };
+                    if let Some(c) = c {
+                        push(&mut open, c.encode_utf8(&mut [0; 4]));
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            if open
+                .last()
+                .is_some_and(|p| p.len() > super::MAX_OUTPUT_BYTES)
+            {
+                // One paragraph holding more text than will ever be kept: give what there is.
+                let paragraph = open.pop().unwrap_or_default();
+                each(&paragraph);
+                return Ok(());
+            }
+        }
+        // Text outside any paragraph (a truncated part) is still text.
+        while let Some(paragraph) = open.pop() {
+            if !each(&paragraph) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends to the innermost open paragraph, if any.
+    fn push(open: &mut [String], text: &str) {
+        if let Some(paragraph) = open.last_mut() {
+            paragraph.push_str(text);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn resolves_relationship_targets() {
+            assert_eq!(resolve("ppt", "slides/slide1.xml"), "ppt/slides/slide1.xml");
+            assert_eq!(resolve("ppt", "/ppt/slides/s.xml"), "ppt/slides/s.xml");
+            assert_eq!(resolve("ppt/slides", "../media/a.png"), "ppt/media/a.png");
+            assert_eq!(resolve("", "word/document.xml"), "word/document.xml");
+            assert_eq!(
+                rels_name_of("ppt/presentation.xml"),
+                "ppt/_rels/presentation.xml.rels"
+            );
+        }
+    }
+}
+
+/// PDF, through `lopdf`: the text shown on each page, decoded with its fonts' encodings
+/// (`ToUnicode` maps included).
+///
+/// Limits: text drawn inside form XObjects is not read (the extractor never recurses, so a
+/// self-referencing form cannot overflow the stack), and scanned pages have no text.
+mod pdf {
+    use std::collections::HashMap;
+
+    use lopdf::content::Content;
+    use lopdf::{Document, Encoding, LoadOptions, Object};
+
+    use super::{ExtractError, Format, MAX_UNPACKED_BYTES, Output};
+
+    /// The bound on any one stream inflated while loading, and on a font's `ToUnicode` map.
+    const MAX_STREAM_BYTES: usize = 16 * 1024 * 1024;
+
+    pub(super) fn extract(bytes: &[u8], out: &mut Output) -> Result<(), ExtractError> {
+        let options = LoadOptions {
+            max_decompressed_size: Some(MAX_STREAM_BYTES),
+            ..LoadOptions::default()
+        };
+        let doc = Document::load_mem_with_options(bytes, options).map_err(|e| match e {
+            lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. }) => {
+                ExtractError::UnpackedTooLarge {
+                    format: Format::Pdf.as_str(),
+                    limit: MAX_STREAM_BYTES as u64,
+                }
+            }
+            e if doc_error_is_encryption(&e) => ExtractError::Encrypted,
+            e => ExtractError::malformed(Format::Pdf, e),
+        })?;
+        if doc.is_encrypted() && doc.encryption_state.is_none() {
+            return Err(ExtractError::Encrypted);
+        }
+        // Page content shared by many pages is inflated once per page, so the budget is for
+        // the whole document, not per page.
+        let mut budget = usize::try_from(MAX_UNPACKED_BYTES).unwrap_or(usize::MAX);
+        // Fonts are usually shared by all pages; their encodings (a ToUnicode map can be large)
+        // are resolved once, keyed by the font dictionary's address in `doc`.
+        let mut encodings: HashMap<usize, Option<Encoding<'_>>> = HashMap::new();
+        for (number, page_id) in doc.get_pages() {
+            if out.is_full() || budget == 0 {
+                break;
+            }
+            let fonts = doc.get_page_fonts(page_id).unwrap_or_default();
+            let mut page_fonts: HashMap<Vec<u8>, usize> = HashMap::with_capacity(fonts.len());
+            for (name, font) in fonts {
+                let key = std::ptr::from_ref(font) as usize;
+                encodings.entry(key).or_insert_with(|| {
+                    font.get_font_encoding_with_limit(&doc, MAX_STREAM_BYTES)
+                        .ok()
+                });
+                page_fonts.insert(name, key);
+            }
+            let data = match doc.get_page_content_with_limit(page_id, budget) {
+                Ok(data) => data,
+                Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+                    ..
+                })) => break,
+                Err(_) => continue,
+            };
+            budget = budget.saturating_sub(data.len());
+            let Ok(content) = Content::decode(&data) else {
+                continue;
+            };
+            let text = page_text(&content, |font| {
+                page_fonts
+                    .get(font)
+                    .and_then(|key| encodings.get(key))
+                    .and_then(Option::as_ref)
+            });
+            out.push(Some(number), None, None, &text);
+        }
+        Ok(())
+    }
+
+    fn doc_error_is_encryption(error: &lopdf::Error) -> bool {
+        matches!(
+            error,
+            lopdf::Error::Decryption(_) | lopdf::Error::InvalidPassword
+        )
+    }
+
+    /// The text shown by a content stream, lines separated by newlines.
+    fn page_text<'e>(
+        content: &Content,
+        encoding_of: impl Fn(&[u8]) -> Option<&'e Encoding<'e>>,
+    ) -> String {
+        let mut text = String::new();
+        let mut encoding: Option<&Encoding> = None;
+        let mut last_y: Option<f32> = None;
+        for operation in &content.operations {
+            let operands = &operation.operands;
+            match operation.operator.as_str() {
+                "Tf" => {
+                    encoding = operands
+                        .first()
+                        .and_then(|o| o.as_name().ok())
+                        .and_then(&encoding_of);
+                }
+                "Tj" => show(&mut text, encoding, operands.first()),
+                "'" => {
+                    text.push('\n');
+                    show(&mut text, encoding, operands.first());
+                }
+                "\"" => {
+                    text.push('\n');
+                    show(&mut text, encoding, operands.get(2));
+                }
+                "TJ" => {
+                    let Some(Object::Array(items)) = operands.first() else {
+                        continue;
+                    };
+                    for item in items {
+                        match item {
+                            Object::String(..) => show(&mut text, encoding, Some(item)),
+                            // A large negative adjustment (in thousandths of an em) is how
+                            // some producers draw the space between words.
+                            Object::Integer(n) if *n < -200 => text.push(' '),
+                            Object::Real(n) if *n < -200.0 => text.push(' '),
+                            _ => {}
+                        }
+                    }
+                }
+                "T*" | "ET" => text.push('\n'),
+                "Td" | "TD" if operands.get(1).and_then(number).is_some_and(|dy| dy != 0.0) => {
+                    text.push('\n');
+                }
+                "Tm" => {
+                    let y = operands.get(5).and_then(number);
+                    if y != last_y {
+                        text.push('\n');
+                    }
+                    last_y = y;
+                }
+                _ => {}
+            }
+            if text.len() > super::MAX_OUTPUT_BYTES {
+                break;
+            }
+        }
+        text
+    }
+
+    fn number(object: &Object) -> Option<f32> {
+        match object {
+            Object::Integer(n) => Some(*n as f32),
+            Object::Real(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn show(text: &mut String, encoding: Option<&Encoding>, operand: Option<&Object>) {
+        let (Some(encoding), Some(Object::String(bytes, _))) = (encoding, operand) else {
+            return;
+        };
+        if let Ok(decoded) = Document::decode_text(encoding, bytes) {
+            text.push_str(&decoded);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    const HEADINGS: [&str; 3] = [
+        "第一章 乡村振兴战略概述",
+        "第二章 农村基层党组织建设",
+        "第三章 数字乡村与电子商务",
+    ];
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/documents/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn texts(segments: &[Segment]) -> Vec<&str> {
+        segments.iter().map(|s| s.text.as_str()).collect()
+    }
+
+    /// A zip archive of `(name, content)` parts, deflated.
+    fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        for (name, content) in parts {
+            writer.start_file(*name, options).expect("start part");
+            writer.write_all(content).expect("write part");
+        }
+        writer.finish().expect("finish zip").into_inner()
+    }
+
+    const ROOT_RELS_DOCX: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#;
+
+    fn docx(paragraphs: &[&str]) -> Vec<u8> {
+        let body: String = paragraphs
+            .iter()
+            .map(|p| format!(r#"<w:p><w:pPr><w:jc w:val="left"/></w:pPr><w:r><w:t xml:space="preserve">{p}</w:t></w:r></w:p>"#))
+            .collect();
+        let document = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{body}<w:sectPr/></w:body></w:document>"#
+        );
+        zip_of(&[
+            ("[Content_Types].xml", br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.as_slice()),
+            ("_rels/.rels", ROOT_RELS_DOCX.as_bytes()),
+            ("word/document.xml", document.as_bytes()),
+        ])
+    }
+
+    fn slide(text: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<p:sld xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"><p:cSld><p:spTree><p:sp><p:txBody><a:bodyPr/><a:p><a:r><a:rPr lang="zh-CN"/><a:t>{text}</a:t></a:r></a:p><a:p><a:r><a:t>要点</a:t></a:r><a:br/><a:r><a:t>一</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>"#
+        )
+    }
+
+    /// A presentation whose slide order (slide3, slide1, slide2 as files) differs from the
+    /// order of the files in the zip and from their names.
+    fn pptx() -> Vec<u8> {
+        let presentation = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<p:presentation xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"><p:sldMasterIdLst/><p:sldIdLst><p:sldId id="256" r:id="rId7"/><p:sldId id="257" r:id="rId5"/><p:sldId id="258" r:id="rId6"/></p:sldIdLst><p:sldSz cx="9144000" cy="6858000"/></p:presentation>"#;
+        let rels = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId5" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="slides/slide1.xml"/><Relationship Id="rId6" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="/ppt/slides/slide2.xml"/><Relationship Id="rId7" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="slides/slide3.xml"/></Relationships>"#;
+        let root_rels = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="ppt/presentation.xml"/></Relationships>"#;
+        let (one, two, three) = (slide(HEADINGS[1]), slide(HEADINGS[2]), slide(HEADINGS[0]));
+        zip_of(&[
+            ("ppt/slides/slide2.xml", two.as_bytes()),
+            ("_rels/.rels", root_rels.as_bytes()),
+            ("ppt/slides/slide1.xml", one.as_bytes()),
+            ("ppt/presentation.xml", presentation.as_bytes()),
+            ("ppt/slides/slide3.xml", three.as_bytes()),
+            ("ppt/_rels/presentation.xml.rels", rels.as_bytes()),
+        ])
+    }
+
+    const SRT: &str = "\u{feff}1\r\n00:00:01,000 --> 00:00:04,500\r\n<i>同志们好</i>，今天我们学习\r\n{\\an8}乡村振兴战略\r\n\r\n2\r\n00:00:05,000 --> 00:00:07,250 X1:100 X2:200\r\n党员 &amp; 群众 &lt;一起&gt;\r\n3\r\n00:00:08.000 --> 00:00:09.000\r\n没有空行也能读\r\n\r\n4\r\nnot a timing line\r\n坏的字幕\r\n\r\n5\r\n00:00:10,000 --> 00:00:09,000\r\n结束早于开始\r\n\r\n6\r\n01:02:03,004 --> 01:02:05,000\r\n<b>最后一条</b>";
+
+    const VTT: &str = "WEBVTT - 党课\nKind: captions\n\nNOTE 这是注释\n不应出现\n\nSTYLE\n::cue { color: yellow }\n\nREGION\nid:fred width:40%\n\nintro\n00:01.000 --> 00:04.000 line:0 position:20% align:start\n<v 主讲人>大家好</v>，<c.yellow>欢迎</c>收看\n第二行\n\n00:00:05.500 --> 00:00:06.000\n数字&nbsp;乡村 &#x4E2D;&#22269;\ncue-3\n00:07.000 --> 00:08.000\n<00:07.500>逐字<ruby>显示<rt>xiǎn shì</rt></ruby>";
+
+    #[test]
+    fn srt_cues_have_times_and_clean_text() {
+        let segments = extract(Format::Srt, SRT.as_bytes()).expect("srt");
+        let expected = vec![
+            (1_000, 4_500, "同志们好，今天我们学习 乡村振兴战略"),
+            (5_000, 7_250, "党员 & 群众 <一起>"),
+            (8_000, 9_000, "没有空行也能读"),
+            (3_723_004, 3_725_000, "最后一条"),
+        ];
+        let got: Vec<(i64, i64, &str)> = segments
+            .iter()
+            .map(|s| {
+                (
+                    s.start_ms.unwrap_or(-1),
+                    s.end_ms.unwrap_or(-1),
+                    s.text.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected);
+        assert!(segments.iter().all(|s| s.page.is_none()));
+    }
+
+    #[test]
+    fn vtt_cues_skip_header_blocks_identifiers_and_settings() {
+        let segments = extract(Format::Vtt, VTT.as_bytes()).expect("vtt");
+        let got: Vec<(Option<i64>, Option<i64>, &str)> = segments
+            .iter()
+            .map(|s| (s.start_ms, s.end_ms, s.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(1_000), Some(4_000), "大家好，欢迎收看 第二行"),
+                (Some(5_500), Some(6_000), "数字 乡村 中国"),
+                (Some(7_000), Some(8_000), "逐字显示xiǎn shì"),
+            ]
+        );
+    }
+
+    #[test]
+    fn vtt_with_crlf_and_bom_reads_the_same() {
+        let crlf = format!("\u{feff}{}", VTT.replace('\n', "\r\n"));
+        let lf = extract(Format::Vtt, VTT.as_bytes()).expect("lf");
+        let crlf = extract(Format::Vtt, crlf.as_bytes()).expect("crlf");
+        assert_eq!(lf, crlf);
+    }
+
+    #[test]
+    fn subtitle_times_parse_leniently_and_refuse_garbage() {
+        use subtitles::parse_time;
+        assert_eq!(parse_time("00:00:01,000"), Some(1_000));
+        assert_eq!(parse_time("00:00:01.5"), Some(1_500));
+        assert_eq!(parse_time("01:02.003"), Some(62_003));
+        assert_eq!(parse_time("100:00:00.000"), Some(360_000_000));
+        assert_eq!(parse_time("00:61:00.000"), None);
+        assert_eq!(parse_time("aa:bb:cc.ddd"), None);
+        assert_eq!(parse_time("99999999999999999999:00:00.000"), None);
+        assert_eq!(parse_time(""), None);
+        assert_eq!(
+            subtitles::clean("a < b {not a tag} &bogus; &#0;"),
+            "a < b {not a tag} &bogus; &#0;"
+        );
+    }
+
+    #[test]
+    fn subtitles_in_gb18030_and_utf16_are_decoded() {
+        let srt = "1\n00:00:01,000 --> 00:00:02,000\n乡村振兴\n";
+        let (gb, _, _) = encoding_rs::GB18030.encode(srt);
+        let mut le = vec![0xff, 0xfe];
+        le.extend(srt.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut be = vec![0xfe, 0xff];
+        be.extend(srt.encode_utf16().flat_map(u16::to_be_bytes));
+        for bytes in [gb.into_owned(), le, be] {
+            let segments = extract(Format::Srt, &bytes).expect("srt");
+            assert_eq!(texts(&segments), vec!["乡村振兴"], "{bytes:02x?}");
+        }
+    }
+
+    #[test]
+    fn text_is_chunked_at_line_breaks_in_any_encoding() {
+        let line = "乡村振兴战略是新时代三农工作的总抓手。".repeat(10); // 190 characters
+        let text = vec![line.as_str(); 25].join("\r\n");
+        let segments = extract(Format::Text, text.as_bytes()).expect("text");
+        assert!(segments.len() >= 3, "{} segments", segments.len());
+        for segment in &segments {
+            assert!(segment.text.chars().count() <= CHUNK_CHARS);
+            assert!(segment.text.starts_with("乡村振兴"));
+            assert_eq!(segment.page, None);
+        }
+        let total: usize = segments
+            .iter()
+            .map(|s| s.text.matches("总抓手").count())
+            .sum();
+        assert_eq!(total, 250);
+
+        let (gb, _, _) = encoding_rs::GB18030.encode("第一行  \n\n  第二行");
+        let segments = extract(Format::Text, &gb).expect("gb18030");
+        assert_eq!(texts(&segments), vec!["第一行 第二行"]);
+        let mut utf8_bom = b"\xef\xbb\xbf".to_vec();
+        utf8_bom.extend("数字乡村".as_bytes());
+        assert_eq!(
+            texts(&extract(Format::Text, &utf8_bom).expect("bom")),
+            vec!["数字乡村"]
+        );
+    }
+
+    #[test]
+    fn a_long_line_without_breaks_is_still_cut() {
+        let text = "字".repeat(CHUNK_CHARS * 2 + 10);
+        let segments = extract(Format::Text, text.as_bytes()).expect("text");
+        let lengths: Vec<usize> = segments.iter().map(|s| s.text.chars().count()).collect();
+        assert_eq!(lengths, vec![CHUNK_CHARS, CHUNK_CHARS, 10]);
+    }
+
+    #[test]
+    fn docx_paragraphs_are_gathered_into_chunks() {
+        let long = "基层党组织是党的全部工作和战斗力的基础。".repeat(30); // 600 characters
+        let mut paragraphs: Vec<&str> = HEADINGS.to_vec();
+        paragraphs.extend([long.as_str(); 6]);
+        paragraphs.push("党员 &amp; 干部");
+        let segments = extract(Format::Docx, &docx(&paragraphs)).expect("docx");
+        assert!(segments.len() >= 2, "{segments:?}");
+        assert!(segments[0].text.starts_with(&HEADINGS.join(" ")));
+        assert!(
+            segments
+                .iter()
+                .all(|s| s.text.chars().count() <= CHUNK_CHARS)
+        );
+        assert!(
+            segments
+                .iter()
+                .all(|s| s.page.is_none() && s.start_ms.is_none())
+        );
+        assert!(
+            segments
+                .last()
+                .is_some_and(|s| s.text.ends_with("党员 & 干部"))
+        );
+    }
+
+    #[test]
+    fn docx_made_by_libreoffice_gives_the_three_headings() {
+        let segments = extract(Format::Docx, &fixture("lesson.docx")).expect("docx");
+        let all = texts(&segments).join(" ");
+        for heading in HEADINGS {
+            assert!(all.contains(heading), "{heading} missing from {all}");
+        }
+    }
+
+    #[test]
+    fn pptx_slides_follow_the_presentation_order() {
+        let segments = extract(Format::Pptx, &pptx()).expect("pptx");
+        let got: Vec<(Option<u32>, &str)> =
+            segments.iter().map(|s| (s.page, s.text.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(1), "第一章 乡村振兴战略概述 要点 一"),
+                (Some(2), "第二章 农村基层党组织建设 要点 一"),
+                (Some(3), "第三章 数字乡村与电子商务 要点 一"),
+            ]
+        );
+    }
+
+    #[test]
+    fn pptx_made_by_libreoffice_gives_one_heading_per_slide() {
+        let segments = extract(Format::Pptx, &fixture("lesson.pptx")).expect("pptx");
+        assert_eq!(segments.len(), 3, "{segments:?}");
+        for (index, (segment, heading)) in segments.iter().zip(HEADINGS).enumerate() {
+            assert_eq!(segment.page, u32::try_from(index + 1).ok());
+            assert!(segment.text.starts_with(heading), "{segment:?}");
+        }
+    }
+
+    #[test]
+    fn pdf_made_by_libreoffice_gives_one_segment_per_page() {
+        let segments = extract(Format::Pdf, &fixture("lesson.pdf")).expect("pdf");
+        let pages: Vec<Option<u32>> = segments.iter().map(|s| s.page).collect();
+        assert_eq!(pages, vec![Some(1), Some(2), Some(3)]);
+        for (segment, heading) in segments.iter().zip(HEADINGS) {
+            assert!(segment.text.starts_with(heading), "{segment:?}");
+            assert!(segment.start_ms.is_none() && segment.end_ms.is_none());
+        }
+    }
+
+    #[test]
+    fn zip_bombs_are_refused_while_inflating() {
+        // Each slide alone is under the budget; together they are over it, so only the
+        // running total can catch them.
+        let zeros = vec![b' '; 30 * 1024 * 1024];
+        let presentation = r#"<p:presentation xmlns:r="r" xmlns:p="p"><p:sldIdLst><p:sldId id="1" r:id="a"/><p:sldId id="2" r:id="b"/><p:sldId id="3" r:id="c"/></p:sldIdLst></p:presentation>"#;
+        let rels = r#"<Relationships><Relationship Id="a" Type="s" Target="slides/1.xml"/><Relationship Id="b" Type="s" Target="slides/2.xml"/><Relationship Id="c" Type="s" Target="slides/3.xml"/></Relationships>"#;
+        let bomb = zip_of(&[
+            ("ppt/presentation.xml", presentation.as_bytes()),
+            ("ppt/_rels/presentation.xml.rels", rels.as_bytes()),
+            ("ppt/slides/1.xml", zeros.as_slice()),
+            ("ppt/slides/2.xml", zeros.as_slice()),
+            ("ppt/slides/3.xml", zeros.as_slice()),
+        ]);
+        assert!(bomb.len() < 1024 * 1024, "{} bytes", bomb.len());
+        let error = extract(Format::Pptx, &bomb).expect_err("bomb");
+        assert!(
+            matches!(error, ExtractError::UnpackedTooLarge { .. }),
+            "{error}"
+        );
+
+        let big = vec![b' '; 65 * 1024 * 1024];
+        let bomb = zip_of(&[
+            ("_rels/.rels", ROOT_RELS_DOCX.as_bytes()),
+            ("word/document.xml", big.as_slice()),
+        ]);
+        let error = extract(Format::Docx, &bomb).expect_err("bomb");
+        assert!(
+            matches!(error, ExtractError::UnpackedTooLarge { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn oversized_input_is_refused() {
+        let big = vec![b'a'; 8 * 1024 * 1024 + 1];
+        assert!(matches!(
+            extract(Format::Srt, &big),
+            Err(ExtractError::TooLarge { .. })
+        ));
+        assert!(extract(Format::Text, &big[..8 * 1024 * 1024]).is_ok());
+    }
+
+    #[test]
+    fn output_is_capped() {
+        let cues: String = (0..120_000)
+            .map(|i| format!("00:00:01.000 --> 00:00:02.000\n第{i}条\n\n"))
+            .collect();
+        let segments = extract(Format::Vtt, cues.as_bytes()).expect("vtt");
+        assert_eq!(segments.len(), MAX_SEGMENTS);
+
+        let text = "长".repeat(3 * 1024 * 1024); // 9 MiB of UTF-8, over the input cap
+        assert!(extract(Format::Text, text.as_bytes()).is_err());
+        let text = "长\n".repeat(2 * 1024 * 1024); // 8 MiB of UTF-8
+        let segments = extract(Format::Text, &text.as_bytes()[..8 * 1024 * 1024]).expect("text");
+        let bytes: usize = segments.iter().map(|s| s.text.len()).sum();
+        assert!(bytes <= MAX_OUTPUT_BYTES && bytes > MAX_OUTPUT_BYTES - 3 * CHUNK_CHARS);
+    }
+
+    #[test]
+    fn formats_are_detected_from_content_type_and_extension() {
+        let cases = [
+            ("application/pdf", "a.bin", Some(Format::Pdf)),
+            ("text/vtt; charset=utf-8", "a.txt", Some(Format::Vtt)),
+            (
+                "application/x-subrip; charset=utf-8",
+                "a",
+                Some(Format::Srt),
+            ),
+            ("text/plain; charset=utf-8", "讲稿.txt", Some(Format::Text)),
+            ("text/plain; charset=utf-8", "第一集.SRT", Some(Format::Srt)),
+            ("text/plain", "a.vtt", Some(Format::Vtt)),
+            (
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "a",
+                Some(Format::Docx),
+            ),
+            (
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "a",
+                Some(Format::Pptx),
+            ),
+            ("application/zip", "课件.pptx", Some(Format::Pptx)),
+            ("application/zip", "a.pdf", None),
+            ("application/octet-stream", "a.pdf", Some(Format::Pdf)),
+            ("", "a.docx", Some(Format::Docx)),
+            ("video/mp4", "a.pdf", None),
+            ("image/png", "a.png", None),
+            ("application/octet-stream", "a.bin", None),
+        ];
+        for (content_type, filename, expected) in cases {
+            assert_eq!(
+                Format::detect(content_type, filename),
+                expected,
+                "{content_type} {filename}"
+            );
+        }
+        let names: Vec<&str> = [
+            Format::Pdf,
+            Format::Docx,
+            Format::Pptx,
+            Format::Text,
+            Format::Srt,
+            Format::Vtt,
+        ]
+        .iter()
+        .map(|f| f.as_str())
+        .collect();
+        assert_eq!(names, ["pdf", "docx", "pptx", "text", "srt", "vtt"]);
+        assert!(Format::Pdf.max_input_bytes() > Format::Srt.max_input_bytes());
+    }
+
+    /// A small deterministic generator, so a failure can be replayed.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
+        }
+    }
+
+    #[test]
+    fn hostile_bytes_never_panic() {
+        let formats = [
+            Format::Pdf,
+            Format::Docx,
+            Format::Pptx,
+            Format::Text,
+            Format::Srt,
+            Format::Vtt,
+        ];
+        let samples = [
+            fixture("lesson.pdf"),
+            fixture("lesson.docx"),
+            fixture("lesson.pptx"),
+            docx(&HEADINGS),
+            pptx(),
+            SRT.as_bytes().to_vec(),
+            VTT.as_bytes().to_vec(),
+        ];
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..150 {
+            let len = rng.below(2048);
+            inputs.push((0..len).map(|_| rng.next() as u8).collect());
+        }
+        for sample in &samples {
+            for _ in 0..25 {
+                // A truncated copy, and a copy with a few bytes flipped.
+                inputs.push(sample[..rng.below(sample.len())].to_vec());
+                let mut flipped = sample.clone();
+                for _ in 0..1 + rng.below(8) {
+                    let at = rng.below(flipped.len());
+                    if let Some(byte) = flipped.get_mut(at) {
+                        *byte ^= 1 << rng.below(8);
+                    }
+                }
+                inputs.push(flipped);
+            }
+        }
+        for input in &inputs {
+            for format in formats {
+                let result = extract(format, input);
+                // Only the third-party PDF parser may panic (and is caught); the code of this
+                // module must not.
+                if format != Format::Pdf
+                    && let Err(ExtractError::Malformed { reason, .. }) = &result
+                {
+                    assert_ne!(reason, PANICKED, "{format:?} panicked");
+                }
+                if let Ok(segments) = result {
+                    assert!(segments.iter().all(|s| !s.text.is_empty()));
+                }
+            }
+        }
+    }
+}
