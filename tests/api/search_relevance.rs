@@ -622,27 +622,30 @@ fn assets() -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)> {
             FRAUD_TXT.as_bytes().to_vec(),
         ),
     ];
-    if let Some([pdf, docx, pptx]) = document_fixtures() {
-        v.push(("doc-pdf", "master", "培训教材.pdf", pdf.to_vec()));
-        v.push(("doc-docx", "attachment", "工作手册.docx", docx.to_vec()));
-        v.push(("doc-pptx", "attachment", "开班第一课.pptx", pptx.to_vec()));
-    }
+    let [pdf, docx, pptx] = document_fixtures();
+    v.push(("doc-pdf", "master", "培训教材.pdf", pdf.to_vec()));
+    v.push(("doc-docx", "attachment", "工作手册.docx", docx.to_vec()));
+    v.push(("doc-pptx", "attachment", "开班第一课.pptx", pptx.to_vec()));
     v
 }
 
-/// The document fixtures committed on branch `extract` (three pages or slides: 第一章 乡村振兴战略
+/// The document fixtures (`tests/fixtures/documents`, three pages or slides: 第一章 乡村振兴战略
 /// 概述, 第二章 农村基层党组织建设, 第三章 数字乡村与电子商务): PDF, DOCX, PPTX.
-///
-/// PENDING(extract): `tests/fixtures/documents/` is not on main yet, so this returns `None` and
-/// the document cases (`DOCUMENT_CASES`, `DOCUMENT_EXTRACTS`) are skipped. Once a merge of main
-/// brings the fixtures, replace the body with the commented one.
-fn document_fixtures() -> Option<[&'static [u8]; 3]> {
-    None
-    // Some([
-    //     include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/documents/lesson.pdf")),
-    //     include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/documents/lesson.docx")),
-    //     include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/documents/lesson.pptx")),
-    // ])
+fn document_fixtures() -> [&'static [u8]; 3] {
+    [
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/documents/lesson.pdf"
+        )),
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/documents/lesson.docx"
+        )),
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/documents/lesson.pptx"
+        )),
+    ]
 }
 
 /// One query of the table: with `params` (`q` and filters), every lesson of `expect` is among
@@ -1014,7 +1017,7 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// The cases that need the document fixtures.
+/// The cases of the document fixtures (uploaded to `doc-pdf`, `doc-docx` and `doc-pptx`).
 const DOCUMENT_CASES: &[Case] = &[
     Case {
         what: "a chapter heading inside a PDF, DOCX and PPTX",
@@ -1136,7 +1139,7 @@ const EXTRACTS: &[(&str, &str, Detail)] = &[
     ),
 ];
 
-/// The details that need the document fixtures.
+/// The details of the document fixtures: PDF pages and PPTX slides are numbered, DOCX is not.
 const DOCUMENT_EXTRACTS: &[(&str, &str, Detail)] = &[
     (
         "第二章",
@@ -1435,25 +1438,13 @@ async fn the_relevance_table_finds_the_expected_lessons_first() {
     let t = TestApp::spawn().await;
     let mut failures = Vec::new();
     let cat = seed(&t, true, &mut failures).await;
-    let documents = document_fixtures().is_some();
-    let cases: Vec<&Case> = CASES
-        .iter()
-        .chain(DOCUMENT_CASES.iter().filter(|_| documents))
-        .collect();
+    let cases: Vec<&Case> = CASES.iter().chain(DOCUMENT_CASES).collect();
     for case in &cases {
         failures.extend(check_case(&t, &cat, case).await);
     }
-    let details: Vec<&(&str, &str, Detail)> = EXTRACTS
-        .iter()
-        .chain(DOCUMENT_EXTRACTS.iter().filter(|_| documents))
-        .collect();
+    let details: Vec<&(&str, &str, Detail)> = EXTRACTS.iter().chain(DOCUMENT_EXTRACTS).collect();
     for (q, key, detail) in &details {
         failures.extend(check_detail(&t, &cat, q, key, detail).await);
-    }
-    if !documents {
-        eprintln!(
-            "PENDING(extract): the document cases are skipped until the fixtures are on main"
-        );
     }
     assert!(
         failures.is_empty(),
