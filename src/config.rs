@@ -56,6 +56,8 @@ pub struct Config {
     pub login_window_secs: u64,
     /// How often due scheduled publications and withdrawals are carried out, in milliseconds.
     pub scheduler_interval_ms: u64,
+    /// Change-log entries the search index applies per commit.
+    pub index_batch: u64,
 }
 
 impl Default for Config {
@@ -83,6 +85,7 @@ impl Default for Config {
             login_max_failures_per_address: 20,
             login_window_secs: 15 * 60,
             scheduler_interval_ms: 1000,
+            index_batch: 1000,
         }
     }
 }
@@ -118,6 +121,7 @@ impl fmt::Debug for Config {
                 &self.login_max_failures_per_address,
             )
             .field("login_window_secs", &self.login_window_secs)
+            .field("index_batch", &self.index_batch)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
             .finish()
     }

@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use lectern::cli;
 use lectern::config::Config;
-use lectern::startup::{Application, connect_db};
+use lectern::startup::{Application, connect_db, connect_store};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +51,9 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Rebuild the search index from SQL beside the one in use, then switch to it: a running
+    /// service keeps answering from the old index until the new one has caught up.
+    Reindex,
 }
 
 #[derive(Subcommand)]
@@ -155,7 +158,28 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Org { command } => org(config, command).await,
         Command::User { command } => user(config, command).await,
+        Command::Reindex => reindex(config).await,
     }
+}
+
+async fn reindex(mut config: Config) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    // A running service holds the configured port of the embedded endpoint; this process reads
+    // the same objects through its own, on a free port.
+    config.s3_embedded_bind = "127.0.0.1:0".into();
+    let (store, _embedded) = connect_store(&config).await?;
+    let started = std::time::Instant::now();
+    let s = lectern::search::index::rebuild(&config.index_dir, &db, Some(&store)).await?;
+    println!(
+        "rebuilt the search index in {:.1} s: generation {}, change-log position {}, {} lessons, {} pages and cues, {} MiB",
+        started.elapsed().as_secs_f64(),
+        s.generation,
+        s.position,
+        s.lessons,
+        s.segments,
+        s.bytes >> 20
+    );
+    Ok(())
 }
 
 async fn open(config: &Config) -> anyhow::Result<lectern::db::Db> {

@@ -36,7 +36,7 @@ pub async fn connect_db(config: &Config) -> anyhow::Result<Db> {
 }
 
 /// Connects to the configured object store, starting the embedded endpoint if none is configured.
-async fn connect_store(config: &Config) -> anyhow::Result<(ObjectStore, Option<EmbeddedS3>)> {
+pub async fn connect_store(config: &Config) -> anyhow::Result<(ObjectStore, Option<EmbeddedS3>)> {
     let mut settings = S3Settings {
         endpoint: config.s3_endpoint.clone(),
         region: config.s3_region.clone(),
@@ -119,7 +119,11 @@ impl Application {
             lease_ms: (config.upload_lease_secs as i64).saturating_mul(1000),
         };
         let search = Arc::new(
-            crate::search::index::SearchIndex::open(&config.index_dir).with_context(|| {
+            crate::search::index::SearchIndex::open(
+                &config.index_dir,
+                config.index_batch.clamp(1, 100_000) as i64,
+            )
+            .with_context(|| {
                 format!("opening the search index in {}", config.index_dir.display())
             })?,
         );
@@ -157,6 +161,7 @@ impl Application {
             }
         });
         let indexer_db = state.db.clone();
+        let indexer_store = state.store.clone();
         let indexer = tokio::spawn(async move {
             // The index follows the change log: what is committed in SQL is searchable within
             // a few hundred milliseconds.
@@ -164,7 +169,7 @@ impl Application {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = search.catch_up(&indexer_db).await {
+                if let Err(e) = search.catch_up(&indexer_db, Some(&indexer_store)).await {
                     tracing::warn!(error = %e, "the search index could not follow the change log");
                 }
             }

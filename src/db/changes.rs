@@ -99,3 +99,12 @@ impl Db {
         .await
     }
 }
+
+impl Db {
+    /// The last position handed out in the change log.
+    pub async fn change_head(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT seq FROM change_head WHERE id = 1")
+            .fetch_one(self.pool())
+            .await
+    }
+}

@@ -160,6 +160,25 @@ impl Db {
         Ok(Some(row))
     }
 
+    /// The lessons with the given ids that exist, with their tags, in no particular order.
+    pub async fn lessons_by_ids(&self, ids: &[&str]) -> Result<Vec<LessonRecord>, sqlx::Error> {
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE l.id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, LessonRecord>(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            let mut found = q.fetch_all(self.pool()).await?;
+            self.attach_tags(&mut found).await?;
+            rows.append(&mut found);
+        }
+        Ok(rows)
+    }
+
     /// Up to `limit` lessons that `scope` may read and `filter` selects, oldest first.
     pub async fn lessons(
         &self,
@@ -228,9 +247,14 @@ impl Db {
         for r in rows.iter() {
             q = q.bind(&r.id);
         }
+        let at: std::collections::HashMap<String, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         for (lesson_id, tag) in q.fetch_all(self.pool()).await? {
-            if let Some(r) = rows.iter_mut().find(|r| r.id == lesson_id) {
-                r.tags.push(tag);
+            if let Some(&i) = at.get(&lesson_id) {
+                rows[i].tags.push(tag);
             }
         }
         Ok(())

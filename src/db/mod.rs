@@ -12,6 +12,7 @@ pub mod audit;
 pub mod changes;
 pub mod lessons;
 pub mod orgs;
+pub mod texts;
 pub mod tokens;
 pub mod uploads;
 pub mod users;

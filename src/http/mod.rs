@@ -105,7 +105,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/audit", get(users::audit))
         .route("/changes", get(changes::list_changes))
-        .route("/search", get(api::v1::search::search));
+        .route("/search", get(api::v1::search::search))
+        .route("/search/suggest", get(api::v1::search::suggest))
+        .route("/search/status", get(api::v1::search::status));
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))

@@ -18,7 +18,7 @@
 //! The jieba dictionary is loaded once per process and shared by every tokenizer clone.
 
 use jieba_rs::Jieba;
-use pinyin::ToPinyin;
+use pinyin::{ToPinyin, ToPinyinMulti};
 use std::sync::OnceLock;
 use tantivy_tokenizer_api::{Token, TokenStream, Tokenizer};
 
@@ -99,7 +99,7 @@ pub fn fold(text: &str) -> Folded {
     out
 }
 
-fn is_han(c: char) -> bool {
+pub fn is_han(c: char) -> bool {
     matches!(c,
         '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
         | '\u{20000}'..='\u{2FA1F}')
@@ -225,9 +225,59 @@ pub fn ngrams(text: &str) -> Vec<Token> {
     out
 }
 
-/// The pinyin of one character (without tones), if it has one.
-fn syllable(c: char) -> Option<&'static str> {
-    c.to_pinyin().map(|p| p.plain())
+/// The readings of one character without tones, its usual one first, without repeats (tones
+/// aside, many heteronyms read alike); empty when it has none.
+fn readings(c: char) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    if let Some(multi) = c.to_pinyin_multi() {
+        for p in multi {
+            let plain = p.plain();
+            if !out.contains(&plain) && out.len() < MAX_READINGS {
+                out.push(plain);
+            }
+        }
+    }
+    out
+}
+
+/// At most this many readings of one character are indexed.
+const MAX_READINGS: usize = 3;
+/// At most this many spellings of one word (or suggestion) are indexed.
+const MAX_SPELLINGS: usize = 8;
+
+/// The spellings of a run of characters, each a list of syllables: the usual readings first,
+/// then for each character with another reading, that reading with the others usual (银行 →
+/// yin xing, yin hang). Characters without pinyin (letters, digits) are kept as they are.
+fn spellings(chars: &[char]) -> Vec<Vec<String>> {
+    let readings: Vec<Vec<String>> = chars
+        .iter()
+        .map(|&c| {
+            let r = readings(c);
+            if r.is_empty() {
+                vec![c.to_string()]
+            } else {
+                r.into_iter().map(str::to_owned).collect()
+            }
+        })
+        .collect();
+    let usual: Vec<String> = readings.iter().map(|r| r[0].clone()).collect();
+    let mut out = vec![usual.clone()];
+    'outer: for (i, r) in readings.iter().enumerate() {
+        for other in r.iter().skip(1) {
+            if out.len() >= MAX_SPELLINGS {
+                break 'outer;
+            }
+            let mut s = usual.clone();
+            s[i] = other.clone();
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Whether a character has a pinyin reading.
+fn has_pinyin(c: char) -> bool {
+    c.to_pinyin().is_some()
 }
 
 /// The pinyin tokens of `text` (see [`PinyinTokenizer`]).
@@ -247,25 +297,150 @@ pub fn pinyin_tokens(text: &str) -> Vec<Token> {
             text,
             position_length: 1,
         };
-        let syllables: Vec<Option<&str>> = w.word.chars().map(syllable).collect();
-        if syllables.iter().all(Option::is_none) {
+        let han: Vec<char> = w.word.chars().filter(|&c| has_pinyin(c)).collect();
+        if han.is_empty() {
             // Letters and digits: as they are.
             out.push(at(w.word.to_owned(), position));
             position += 1;
             continue;
         }
-        let known: Vec<&str> = syllables.iter().flatten().copied().collect();
-        out.push(at(known.concat(), position));
-        let initials: String = known.iter().filter_map(|s| s.chars().next()).collect();
-        if known.len() > 1 {
-            out.push(at(initials, position));
+        let mut seen: Vec<String> = Vec::new();
+        for spelling in spellings(&han) {
+            let whole = spelling.concat();
+            let initials: String = spelling.iter().filter_map(|s| s.chars().next()).collect();
+            for t in [Some(whole), (han.len() > 1).then_some(initials)]
+                .into_iter()
+                .flatten()
+            {
+                if !seen.contains(&t) {
+                    out.push(at(t.clone(), position));
+                    seen.push(t);
+                }
+            }
         }
-        for s in known {
-            out.push(at(s.to_owned(), position));
+        for &c in &han {
+            for r in readings(c) {
+                // A word of one character: its syllables are its whole pinyin, already added.
+                if han.len() > 1 || !seen.iter().any(|s| s == r) {
+                    out.push(at(r.to_owned(), position));
+                }
+            }
             position += 1;
         }
     }
     out
+}
+
+/// The keys a suggestion is found by: its folded text, and the whole pinyin and initials of each
+/// of its spellings (党史学习教育 → dangshixuexijiaoyu, dsxxjy).
+pub fn suggestion_keys(text: &str) -> Vec<String> {
+    let folded = fold(text).text;
+    let chars: Vec<char> = folded.chars().filter(|c| c.is_alphanumeric()).collect();
+    let mut keys = vec![folded.trim().to_owned()];
+    for spelling in spellings(&chars) {
+        for key in [
+            spelling.concat(),
+            spelling.iter().filter_map(|s| s.chars().next()).collect(),
+        ] {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys.retain(|k| !k.is_empty());
+    keys
+}
+
+/// `text` as HTML: escaped, with every occurrence of a needle (compared after folding, so 黨史
+/// in the text is marked for 党史) in `<mark>`, and cut to about `max_chars` characters around
+/// where the marks are densest. `None` when no needle occurs.
+pub fn highlight(text: &str, needles: &[String], max_chars: usize) -> Option<String> {
+    let folded = fold(text);
+    let mut marks: Vec<(usize, usize)> = Vec::new();
+    for needle in needles.iter().filter(|n| !n.is_empty()) {
+        for (at, m) in folded.text.match_indices(needle.as_str()) {
+            marks.push(folded.original(at, at + m.len()));
+        }
+    }
+    if marks.is_empty() {
+        return None;
+    }
+    marks.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(marks.len());
+    for (a, b) in marks {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    // The window: starting a little before some mark, the one whose window holds most marks.
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let char_at = |byte: usize| bounds.partition_point(|&b| b < byte);
+    let (mut from, mut to) = (0, bounds.len());
+    if bounds.len() > max_chars {
+        let lead = max_chars / 5;
+        let mut best = (0, 0);
+        for m in &merged {
+            let start = char_at(m.0).saturating_sub(lead);
+            let end = (start + max_chars).min(bounds.len());
+            let count = merged
+                .iter()
+                .filter(|n| char_at(n.0) >= start && char_at(n.1) <= end)
+                .count();
+            if count > best.1 {
+                best = (start, count);
+            }
+        }
+        from = best.0.min(bounds.len().saturating_sub(max_chars));
+        to = (from + max_chars).min(bounds.len());
+    }
+    let byte = |c: usize| bounds.get(c).copied().unwrap_or(text.len());
+    let (from_b, to_b) = (byte(from), byte(to));
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    let mut at = from_b;
+    for (a, b) in merged {
+        let (a, b) = (a.max(from_b), b.min(to_b));
+        if a >= b {
+            continue;
+        }
+        escape_into(&mut out, &text[at..a]);
+        out.push_str("<mark>");
+        escape_into(&mut out, &text[a..b]);
+        out.push_str("</mark>");
+        at = b;
+    }
+    escape_into(&mut out, &text[at..to_b]);
+    if to < bounds.len() {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// The first `max_chars` characters of `text`, HTML-escaped.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let cut: String = text.chars().take(max_chars).collect();
+    escape_into(&mut out, &cut);
+    if cut.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// A token stream over tokens computed up front (the texts are fields, not books).
@@ -447,5 +622,54 @@ mod tests {
         assert!(stream(WordTokenizer, "").is_empty());
         assert!(stream(WordTokenizer, "，。！？——").is_empty());
         assert_eq!(query_words("党史 学习"), vec!["党史", "学习"]);
+    }
+
+    #[test]
+    fn heteronyms_are_indexed_with_each_reading() {
+        let words: Vec<String> = stream(PinyinTokenizer, "银行")
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert!(
+            words.contains(&"yinhang".to_owned()) && words.contains(&"yinxing".to_owned()),
+            "{words:?}"
+        );
+        let words: Vec<String> = stream(PinyinTokenizer, "重庆")
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert!(words.contains(&"chongqing".to_owned()), "{words:?}");
+        assert!(words.contains(&"cq".to_owned()), "{words:?}");
+    }
+
+    #[test]
+    fn suggestion_keys_are_the_text_its_pinyin_and_initials() {
+        let keys = suggestion_keys("党史学习教育");
+        assert_eq!(keys[0], "党史学习教育");
+        assert!(keys.contains(&"dangshixuexijiaoyu".to_owned()), "{keys:?}");
+        assert!(keys.contains(&"dsxxjy".to_owned()), "{keys:?}");
+        assert!(suggestion_keys("5G应用").contains(&"5gyingyong".to_owned()));
+        assert!(suggestion_keys("").is_empty());
+    }
+
+    #[test]
+    fn highlights_mark_folded_matches_and_escape_the_rest() {
+        assert_eq!(
+            highlight("<b>黨史</b>學習 & 党史", &["党史".to_owned()], 100).unwrap(),
+            "&lt;b&gt;<mark>黨史</mark>&lt;/b&gt;學習 &amp; <mark>党史</mark>"
+        );
+        assert_eq!(highlight("乡村振兴", &["党史".to_owned()], 100), None);
+        // Overlapping needles make one mark.
+        assert_eq!(
+            highlight("党史学习", &["党史学".to_owned(), "史学习".to_owned()], 100).unwrap(),
+            "<mark>党史学习</mark>"
+        );
+        // A long text is cut around the match.
+        let long = format!("{}乡村振兴{}", "甲".repeat(300), "乙".repeat(300));
+        let h = highlight(&long, &["振兴".to_owned()], 40).unwrap();
+        assert!(h.starts_with('…') && h.ends_with('…'), "{h}");
+        assert!(h.contains("<mark>振兴</mark>"));
+        assert_eq!(h.chars().filter(|c| *c == '甲' || *c == '乙').count(), 36);
+        assert_eq!(excerpt("a<b", 2), "a&lt;…");
     }
 }

@@ -1,35 +1,55 @@
-//! The search index: one tantivy index in the configured folder, derived from SQL and
-//! disposable, following the change log.
+//! The search index: tantivy, derived from SQL and disposable, following the change log.
+//!
+//! Layout: the configured folder holds a file `CURRENT` naming the generation in use and one
+//! folder per generation, each a tantivy index. `lectern reindex` builds a new generation beside
+//! the one serving, then switches `CURRENT`; a running service notices within its next follow
+//! step and swaps, so searches never stop.
 //!
 //! Invariants:
-//! - The change-log position the index reflects is stored in the index's own commit (its
-//!   payload), written in the same commit as the documents: after a crash the follower resumes
-//!   exactly where the last commit left off, re-applying at most what was not committed.
-//!   Applying a change is idempotent (delete the lesson's document, add it again from SQL).
-//! - An index that cannot be opened (missing, corrupt, or of another schema version) is wiped
-//!   and rebuilt from SQL by following the change log from the start.
+//! - The change-log position an index reflects is stored in its own commit (the payload),
+//!   written in the same commit as the documents: after a crash (kill -9 during a commit
+//!   included) the follower resumes exactly where the last commit left off. Applying a change is
+//!   idempotent (delete every document of the lesson, add them again from SQL), so what was not
+//!   committed is applied again, never twice.
+//! - An index that cannot be used (missing, failing its checksums, or of another schema version)
+//!   is replaced by a fresh generation that follows the change log from the start.
 //! - Every lesson is indexed whatever its status, with its status and its organisation's
-//!   ancestors; a search applies the caller's `visibility::ReadScope` as a filter, so drafts
-//!   reach only those who may read them.
+//!   ancestors; a search applies the caller's `visibility::ReadScope` as a filter, so drafts reach
+//!   only those who may read them.
+//! - Two kinds of documents: one per lesson (all its fields and the text of its documents and
+//!   subtitles, for matching and ranking), and one per page or cue (for telling where in the
+//!   lesson the match is). Both carry the lesson's id, which is how a lesson is replaced.
 
 use super::analyzer::{
     self, NGRAMS, NgramTokenizer, PINYIN, PinyinTokenizer, WORDS, WordTokenizer,
 };
+use super::query::{Clause, Parsed};
+use super::source::{self, LessonDoc};
 use crate::db::Db;
-use crate::db::lessons::LessonRecord;
 use crate::domain::visibility::ReadScope;
-use std::path::Path;
-use std::sync::Mutex;
-use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing,
-    TextOptions, Value,
+use crate::storage::ObjectStore;
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,
+    RangeQuery, TermQuery, TermSetQuery,
 };
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
+use tantivy::schema::{
+    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TantivyDocument,
+    TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Term};
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "lectern-search-2";
+const SCHEMA_VERSION: &str = "lectern-search-3";
+/// The file naming the generation in use.
+const CURRENT: &str = "CURRENT";
+/// Change-log entries applied per commit, unless configured otherwise.
+pub const BATCH: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -39,11 +59,14 @@ pub enum SearchError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    #[error("search index: {0}")]
+    Other(String),
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Fields {
-    id: Field,
+    lesson_id: Field,
+    doc_type: Field,
     title: Field,
     title_ngrams: Field,
     title_pinyin: Field,
@@ -54,6 +77,13 @@ struct Fields {
     lecturer: Field,
     lecturer_pinyin: Field,
     series: Field,
+    series_pinyin: Field,
+    /// Tags, lecturer, series and region names as n-grams: substrings and phrases.
+    meta_ngrams: Field,
+    region_names: Field,
+    /// The text of the lesson's documents and subtitles.
+    transcript: Field,
+    transcript_ngrams: Field,
     kind: Field,
     status: Field,
     ancestors: Field,
@@ -62,7 +92,22 @@ struct Fields {
     series_exact: Field,
     /// The region code's subtree prefixes (`44`, `4401`, `440106`), for region filters.
     region: Field,
+    /// The lesson's date (recorded on, else published, else created), Unix milliseconds.
+    date: Field,
+    facets: Field,
+    /// Keys for suggestions: folded titles, tags, lecturers and series, and their pinyin.
+    suggest: Field,
+    // Page and cue documents.
+    asset_id: Field,
+    page: Field,
+    start_ms: Field,
+    end_ms: Field,
+    seg_text: Field,
+    seg_ngrams: Field,
 }
+
+const LESSON: &str = "lesson";
+const SEGMENT: &str = "segment";
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -75,17 +120,23 @@ fn schema() -> (Schema, Fields) {
         if stored { o.set_stored() } else { o }
     };
     let f = Fields {
-        id: b.add_text_field("id", STRING | STORED),
+        lesson_id: b.add_text_field("lesson_id", STRING | STORED),
+        doc_type: b.add_text_field("doc_type", STRING),
         title: b.add_text_field("title", text(WORDS, true)),
         title_ngrams: b.add_text_field("title_ngrams", text(NGRAMS, false)),
         title_pinyin: b.add_text_field("title_pinyin", text(PINYIN, false)),
         description: b.add_text_field("description", text(WORDS, false)),
         description_ngrams: b.add_text_field("description_ngrams", text(NGRAMS, false)),
-        tags: b.add_text_field("tags", text(WORDS, false)),
+        tags: b.add_text_field("tags", text(WORDS, true)),
         tags_pinyin: b.add_text_field("tags_pinyin", text(PINYIN, false)),
-        lecturer: b.add_text_field("lecturer", text(WORDS, false)),
+        lecturer: b.add_text_field("lecturer", text(WORDS, true)),
         lecturer_pinyin: b.add_text_field("lecturer_pinyin", text(PINYIN, false)),
-        series: b.add_text_field("series", text(WORDS, false)),
+        series: b.add_text_field("series", text(WORDS, true)),
+        series_pinyin: b.add_text_field("series_pinyin", text(PINYIN, false)),
+        meta_ngrams: b.add_text_field("meta_ngrams", text(NGRAMS, false)),
+        region_names: b.add_text_field("region_names", text(WORDS, false)),
+        transcript: b.add_text_field("transcript", text(WORDS, false)),
+        transcript_ngrams: b.add_text_field("transcript_ngrams", text(NGRAMS, false)),
         kind: b.add_text_field("kind", STRING),
         status: b.add_text_field("status", STRING),
         ancestors: b.add_text_field("ancestors", STRING),
@@ -93,6 +144,15 @@ fn schema() -> (Schema, Fields) {
         lecturer_exact: b.add_text_field("lecturer_exact", STRING),
         series_exact: b.add_text_field("series_exact", STRING),
         region: b.add_text_field("region", STRING),
+        date: b.add_i64_field("date", INDEXED | FAST),
+        facets: b.add_facet_field("facets", FacetOptions::default()),
+        suggest: b.add_text_field("suggest", STRING),
+        asset_id: b.add_text_field("asset_id", STORED),
+        page: b.add_i64_field("page", STORED),
+        start_ms: b.add_i64_field("start_ms", STORED),
+        end_ms: b.add_i64_field("end_ms", STORED),
+        seg_text: b.add_text_field("seg_text", text(WORDS, true)),
+        seg_ngrams: b.add_text_field("seg_ngrams", text(NGRAMS, false)),
     };
     (b.build(), f)
 }
@@ -107,14 +167,7 @@ fn parse_payload(p: Option<&str>) -> Option<i64> {
     (version == SCHEMA_VERSION).then(|| position.parse().ok())?
 }
 
-pub struct SearchIndex {
-    index: Index,
-    reader: IndexReader,
-    writer: Mutex<IndexWriter>,
-    f: Fields,
-}
-
-/// Exact-match filters of a search; each is optional.
+/// Filters of a search; each is optional.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     pub kind: Option<String>,
@@ -124,48 +177,146 @@ pub struct Filters {
     /// A region's subtree prefix (`domain::lesson::RegionCode::subtree_prefix`): the region and
     /// every region below it.
     pub region_prefix: Option<String>,
+    /// The lesson's date, Unix milliseconds, inclusive bounds.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
 }
 
-/// A hit: the lesson's id and its score.
+impl Filters {
+    fn any(&self) -> bool {
+        self.kind.is_some()
+            || self.tag.is_some()
+            || self.lecturer.is_some()
+            || self.series.is_some()
+            || self.region_prefix.is_some()
+            || self.from_ms.is_some()
+            || self.to_ms.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Newest,
+}
+
+/// What to search for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub query: Parsed,
+    pub filters: Filters,
+    pub sort: Sort,
+    pub offset: usize,
+    pub limit: usize,
+    /// How many matching pages or cues to give per hit.
+    pub segments_per_hit: usize,
+}
+
+/// A lesson found.
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub id: String,
-    pub score: f32,
+    /// The relevance score; `None` when sorted by date.
+    pub score: Option<f32>,
+    /// Matching pages and cues, best first.
+    pub segments: Vec<SegmentHit>,
 }
 
-impl SearchIndex {
-    /// Opens the index in `dir`, or — when it is missing, unreadable or of another schema
-    /// version — empties the folder and creates a fresh one (which then follows the change log
-    /// from the start).
-    pub fn open(dir: &Path) -> Result<Self, SearchError> {
-        std::fs::create_dir_all(dir)?;
-        match Self::open_existing(dir) {
-            Ok(Some(index)) => Ok(index),
-            Ok(None) | Err(_) => {
-                tracing::warn!(dir = %dir.display(), "search index missing or unusable; rebuilding from SQL");
-                for entry in std::fs::read_dir(dir)? {
-                    let path = entry?.path();
-                    if path.file_name().is_some_and(|n| n == ".gitkeep") {
-                        continue;
-                    }
-                    if path.is_dir() {
-                        std::fs::remove_dir_all(&path)?;
-                    } else {
-                        std::fs::remove_file(&path)?;
-                    }
-                }
-                let (schema, f) = schema();
-                let index = Index::create_in_dir(dir, schema)?;
-                Self::with(index, f)
-            }
-        }
-    }
+/// A page or cue that matches, with its text.
+#[derive(Debug, Clone)]
+pub struct SegmentHit {
+    pub asset_id: String,
+    pub page: Option<i64>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub text: String,
+}
 
-    fn open_existing(dir: &Path) -> Result<Option<Self>, SearchError> {
-        if !dir.join("meta.json").exists() {
+/// Counts of the matching lessons by value, most frequent first.
+#[derive(Debug, Clone, Default)]
+pub struct Facets {
+    pub kind: Vec<(String, u64)>,
+    pub tag: Vec<(String, u64)>,
+    pub series: Vec<(String, u64)>,
+    pub year: Vec<(String, u64)>,
+    /// Region codes one level below the region filtered on (provinces without a filter).
+    pub region: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    pub facets: Facets,
+}
+
+/// A suggestion for what is being typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub text: String,
+    /// "title", "tag", "lecturer" or "series".
+    pub source: &'static str,
+}
+
+/// What an operator sees of the index.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub generation: String,
+    pub position: i64,
+    pub lessons: u64,
+    pub segments: u64,
+    pub bytes: u64,
+}
+
+/// One generation: a tantivy index in its own folder.
+struct Generation {
+    name: String,
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+    /// The change-log position of what searches see: set once the reader has reloaded a commit.
+    served: AtomicI64,
+}
+
+/// The search index of a service (or of `lectern reindex`): the generation in use.
+pub struct SearchIndex {
+    dir: PathBuf,
+    current: RwLock<Arc<Generation>>,
+    /// Change-log entries applied per commit.
+    batch: i64,
+}
+
+fn new_generation_name() -> String {
+    format!("g{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Writes `CURRENT` atomically.
+fn write_current(dir: &Path, name: &str) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{CURRENT}.tmp"));
+    std::fs::write(&tmp, name)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(CURRENT))
+}
+
+fn read_current(dir: &Path) -> Option<String> {
+    let name = std::fs::read_to_string(dir.join(CURRENT)).ok()?;
+    let name = name.trim();
+    (name.starts_with('g') && name.chars().all(|c| c.is_ascii_alphanumeric()))
+        .then(|| name.to_owned())
+}
+
+impl Generation {
+    /// Opens generation `name` in `dir`, or `None` when it is missing, fails its checksums or is of
+    /// another schema version.
+    fn open_existing(dir: &Path, name: &str) -> Result<Option<Self>, SearchError> {
+        let path = dir.join(name);
+        if !path.join("meta.json").exists() {
             return Ok(None);
         }
-        let index = Index::open_in_dir(dir)?;
+        let index = Index::open_in_dir(&path)?;
         let metas = index.load_metas()?;
         if metas.payload.is_some() && parse_payload(metas.payload.as_deref()).is_none() {
             return Ok(None);
@@ -174,210 +325,845 @@ impl SearchIndex {
         if index.schema() != schema {
             return Ok(None);
         }
-        Self::with(index, f).map(Some)
+        let damaged = index.validate_checksum()?;
+        if !damaged.is_empty() {
+            tracing::warn!(files = ?damaged, "search index files fail their checksums");
+            return Ok(None);
+        }
+        Self::with(name, path, index, f).map(Some)
     }
 
-    fn with(index: Index, f: Fields) -> Result<Self, SearchError> {
+    fn create(dir: &Path, name: &str) -> Result<Self, SearchError> {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)?;
+        }
+        std::fs::create_dir_all(&path)?;
+        let (schema, f) = schema();
+        let index = Index::create_in_dir(&path, schema)?;
+        Self::with(name, path, index, f)
+    }
+
+    fn with(name: &str, dir: PathBuf, index: Index, f: Fields) -> Result<Self, SearchError> {
         let t = index.tokenizers();
         t.register(WORDS, WordTokenizer);
         t.register(NGRAMS, NgramTokenizer);
         t.register(PINYIN, PinyinTokenizer);
-        let writer = index.writer_with_num_threads(1, 32_000_000)?;
+        let writer = index.writer_with_num_threads(1, 48_000_000)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let served =
+            AtomicI64::new(parse_payload(index.load_metas()?.payload.as_deref()).unwrap_or(0));
         Ok(Self {
+            name: name.to_owned(),
+            dir,
             index,
             reader,
             writer: Mutex::new(writer),
             f,
+            served,
         })
     }
 
-    /// The change-log position the last commit reflects (0 for a fresh index).
-    pub fn position(&self) -> Result<i64, SearchError> {
+    /// The change-log position of the last commit: where following resumes.
+    fn committed(&self) -> Result<i64, SearchError> {
         Ok(parse_payload(self.index.load_metas()?.payload.as_deref()).unwrap_or(0))
     }
 
-    /// Brings the index up to date with the change log: reads what follows the committed
-    /// position in batches, re-indexes each lesson touched, and commits each batch with its
-    /// position. Returns how many entries were applied.
-    pub async fn catch_up(&self, db: &Db) -> Result<usize, SearchError> {
-        let mut applied = 0;
-        loop {
-            let from = self.position()?;
-            let changes = db.changes_after(from, 500).await?;
-            let Some(last) = changes.last().map(|c| c.seq) else {
-                return Ok(applied);
-            };
-            let mut ids: Vec<&str> = changes.iter().map(|c| c.lesson_id.as_str()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let mut docs = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let lesson = db.lesson(id).await?;
-                let ancestors = match &lesson {
-                    Some(l) => crate::domain::org::ids(&l.org_path)
-                        .iter()
-                        .scan(String::from("/"), |acc, id| {
-                            acc.push_str(id);
-                            acc.push('/');
-                            Some(acc.clone())
-                        })
-                        .collect(),
-                    None => Vec::new(),
-                };
-                docs.push((id.to_string(), lesson, ancestors));
-            }
-            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            for (id, lesson, ancestors) in docs {
-                writer.delete_term(Term::from_field_text(self.f.id, &id));
-                if let Some(l) = lesson {
-                    writer.add_document(self.document(&l, &ancestors))?;
-                }
-            }
-            let mut commit = writer.prepare_commit()?;
-            commit.set_payload(&payload(last));
-            commit.commit()?;
-            drop(writer);
-            self.reader.reload()?;
-            applied += changes.len();
-        }
+    /// The change-log position of what searches see.
+    fn position(&self) -> i64 {
+        self.served.load(Ordering::Acquire)
     }
 
-    fn document(&self, l: &LessonRecord, ancestors: &[String]) -> TantivyDocument {
+    /// Replaces the documents of the given lessons and commits with `position`.
+    fn apply(
+        &self,
+        docs: Vec<(String, Option<LessonDoc>)>,
+        position: i64,
+    ) -> Result<(), SearchError> {
         let f = self.f;
-        let mut d = doc!(
-            f.id => l.id.clone(),
-            f.title => l.title.clone(),
-            f.title_ngrams => l.title.clone(),
-            f.title_pinyin => l.title.clone(),
-            f.description => l.description.clone(),
-            f.description_ngrams => l.description.clone(),
-            f.kind => l.kind.clone(),
-            f.status => l.status.clone(),
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, doc) in docs {
+            writer.delete_term(Term::from_field_text(f.lesson_id, &id));
+            if let Some(d) = doc {
+                writer.add_document(self.lesson_document(&d))?;
+                for s in &d.segments {
+                    writer.add_document(self.segment_document(&id, s))?;
+                }
+            }
+        }
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&payload(position));
+        commit.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        self.served.store(position, Ordering::Release);
+        Ok(())
+    }
+
+    fn lesson_document(&self, d: &LessonDoc) -> TantivyDocument {
+        let f = self.f;
+        let l = &d.lesson;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.lesson_id, &l.id);
+        doc.add_text(f.doc_type, LESSON);
+        for field in [f.title, f.title_ngrams, f.title_pinyin] {
+            doc.add_text(field, &l.title);
+        }
+        doc.add_text(f.description, &l.description);
+        doc.add_text(f.description_ngrams, &l.description);
+        doc.add_text(f.kind, &l.kind);
+        doc.add_text(f.status, &l.status);
+        doc.add_facet(
+            f.facets,
+            tantivy::schema::Facet::from_path(["kind", l.kind.as_str()]),
         );
+        let mut keys: Vec<String> = analyzer::suggestion_keys(&l.title);
         for t in &l.tags {
-            d.add_text(f.tags, t);
-            d.add_text(f.tags_pinyin, t);
-            d.add_text(f.tag_exact, t);
+            for field in [f.tags, f.tags_pinyin, f.tag_exact, f.meta_ngrams] {
+                doc.add_text(field, t);
+            }
+            doc.add_facet(
+                f.facets,
+                tantivy::schema::Facet::from_path(["tag", t.as_str()]),
+            );
+            keys.extend(analyzer::suggestion_keys(t));
         }
         if let Some(x) = &l.lecturer {
-            d.add_text(f.lecturer, x);
-            d.add_text(f.lecturer_pinyin, x);
-            d.add_text(f.lecturer_exact, x);
+            for field in [
+                f.lecturer,
+                f.lecturer_pinyin,
+                f.lecturer_exact,
+                f.meta_ngrams,
+            ] {
+                doc.add_text(field, x);
+            }
+            keys.extend(analyzer::suggestion_keys(x));
         }
         if let Some(x) = &l.series {
-            d.add_text(f.series, x);
-            d.add_text(f.series_exact, x);
+            for field in [f.series, f.series_pinyin, f.series_exact, f.meta_ngrams] {
+                doc.add_text(field, x);
+            }
+            doc.add_facet(
+                f.facets,
+                tantivy::schema::Facet::from_path(["series", x.as_str()]),
+            );
+            keys.extend(analyzer::suggestion_keys(x));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            doc.add_text(f.suggest, k);
         }
         if let Some(code) = l
             .region_code
             .as_deref()
-            .filter(|c| c.len() == 6 && c.is_ascii())
+            .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
         {
+            let mut path = vec!["region".to_owned()];
             for n in [2, 4, 6] {
-                d.add_text(f.region, &code[..n]);
-            }
-        }
-        for a in ancestors {
-            d.add_text(f.ancestors, a);
-        }
-        d
-    }
-
-    /// Lessons matching `q` that `scope` may read, best first, optionally of one `kind`; with
-    /// the total number of matches.
-    pub fn search(
-        &self,
-        scope: &ReadScope,
-        q: &str,
-        filters: &Filters,
-        limit: usize,
-    ) -> Result<(Vec<Hit>, usize), SearchError> {
-        let f = self.f;
-        let term = |field: Field, text: &str| -> Box<dyn Query> {
-            Box::new(TermQuery::new(
-                Term::from_field_text(field, text),
-                IndexRecordOption::WithFreqs,
-            ))
-        };
-        let boost =
-            |q: Box<dyn Query>, b: f32| -> Box<dyn Query> { Box::new(BoostQuery::new(q, b)) };
-        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for word in analyzer::query_words(q) {
-            // Each word must match somewhere: as a word (best), inside a word (n-grams), or as
-            // pinyin.
-            let mut any: Vec<(Occur, Box<dyn Query>)> = vec![
-                (Occur::Should, boost(term(f.title, &word), 3.0)),
-                (Occur::Should, boost(term(f.tags, &word), 2.0)),
-                (Occur::Should, boost(term(f.lecturer, &word), 2.0)),
-                (Occur::Should, term(f.series, &word)),
-                (Occur::Should, term(f.description, &word)),
-            ];
-            for field in [f.title_ngrams, f.description_ngrams] {
-                let grams: Vec<Term> = analyzer::ngrams(&word)
-                    .into_iter()
-                    .filter(|t| t.text.chars().count() == 2 || word.chars().count() == 1)
-                    .map(|t| Term::from_field_text(field, &t.text))
-                    .collect();
-                let q: Box<dyn Query> = match grams.len() {
-                    0 => continue,
-                    1 => term(field, grams[0].value().as_str().unwrap_or_default()),
-                    _ => Box::new(PhraseQuery::new(grams)),
-                };
-                let weight = if field == f.title_ngrams { 0.5 } else { 0.2 };
-                any.push((Occur::Should, boost(q, weight)));
-            }
-            if word.is_ascii() && word.chars().all(|c| c.is_ascii_alphabetic()) {
-                for field in [f.title_pinyin, f.tags_pinyin, f.lecturer_pinyin] {
-                    any.push((Occur::Should, boost(term(field, &word), 1.5)));
+                doc.add_text(f.region, &code[..n]);
+                let padded = format!("{:0<6}", &code[..n]);
+                if path.last() != Some(&padded) {
+                    path.push(padded);
                 }
             }
-            must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+            doc.add_facet(f.facets, tantivy::schema::Facet::from_path(path));
         }
-        if must.is_empty() {
-            return Ok((Vec::new(), 0));
+        for (_, name) in &d.regions {
+            doc.add_text(f.region_names, name);
+            doc.add_text(f.meta_ngrams, name);
         }
+        for a in &d.ancestors {
+            doc.add_text(f.ancestors, a);
+        }
+        let date = lesson_date(l);
+        doc.add_i64(f.date, date);
+        let year = time::OffsetDateTime::from_unix_timestamp(date.div_euclid(1000))
+            .map(|t| t.year().to_string())
+            .unwrap_or_default();
+        if !year.is_empty() {
+            doc.add_facet(
+                f.facets,
+                tantivy::schema::Facet::from_path(["year", year.as_str()]),
+            );
+        }
+        for s in &d.segments {
+            doc.add_text(f.transcript, &s.text);
+            doc.add_text(f.transcript_ngrams, &s.text);
+        }
+        doc
+    }
+
+    fn segment_document(&self, lesson_id: &str, s: &source::SegmentDoc) -> TantivyDocument {
+        let f = self.f;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.lesson_id, lesson_id);
+        doc.add_text(f.doc_type, SEGMENT);
+        doc.add_text(f.asset_id, &s.asset_id);
+        if let Some(p) = s.page {
+            doc.add_i64(f.page, p);
+        }
+        if let Some(v) = s.start_ms {
+            doc.add_i64(f.start_ms, v);
+        }
+        if let Some(v) = s.end_ms {
+            doc.add_i64(f.end_ms, v);
+        }
+        doc.add_text(f.seg_text, &s.text);
+        doc.add_text(f.seg_ngrams, &s.text);
+        doc
+    }
+}
+
+/// The date a lesson is sorted and filtered by: the day it was recorded (midnight UTC+8), else
+/// when it was published, else when it was created; Unix milliseconds.
+fn lesson_date(l: &crate::db::lessons::LessonRecord) -> i64 {
+    let recorded = l.recorded_on.as_deref().and_then(|d| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let day = time::Date::parse(d, format).ok()?;
+        let t = day.midnight().assume_offset(time::macros::offset!(+8));
+        Some(t.unix_timestamp() * 1000)
+    });
+    recorded.or(l.published_at).unwrap_or(l.created_at)
+}
+
+fn term(field: Field, text: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+fn boost(q: Box<dyn Query>, b: f32) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(q, b))
+}
+
+fn any_of(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(
+        clauses.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+/// An exact sequence of characters in an n-gram field: the pairs of neighbouring Han characters
+/// (a single character where no pair covers it) and the runs of letters and digits, at their
+/// positions. `None` when there is nothing to search.
+fn sequence(field: Field, text: &str) -> Option<Box<dyn Query>> {
+    let tokens = analyzer::ngrams(text);
+    let is_pair = |t: &tantivy_tokenizer_api::Token| {
+        t.text.chars().count() == 2 && t.text.chars().all(analyzer::is_han)
+    };
+    let pairs_at: std::collections::HashSet<usize> = tokens
+        .iter()
+        .filter(|t| is_pair(t))
+        .map(|t| t.position)
+        .collect();
+    let mut terms: Vec<(usize, Term)> = Vec::new();
+    for t in &tokens {
+        let single_han = t.text.chars().count() == 1 && t.text.chars().all(analyzer::is_han);
+        let covered = single_han
+            && (pairs_at.contains(&t.position)
+                || t.position
+                    .checked_sub(1)
+                    .is_some_and(|p| pairs_at.contains(&p)));
+        if !covered
+            && !terms
+                .iter()
+                .any(|(p, x)| *p == t.position && x.value().as_str() == Some(&t.text))
+        {
+            terms.push((t.position, Term::from_field_text(field, &t.text)));
+        }
+    }
+    match terms.len() {
+        0 => None,
+        1 => Some(Box::new(TermQuery::new(
+            terms.remove(0).1,
+            IndexRecordOption::WithFreqs,
+        ))),
+        _ => Some(Box::new(PhraseQuery::new_with_offset(terms))),
+    }
+}
+
+impl Fields {
+    /// Where a word may match in a lesson, best places weighing most: as a word in the title,
+    /// tags, lecturer, series, description, region or transcript; inside a longer word (n-grams);
+    /// or as pinyin.
+    fn word(&self, w: &str) -> Box<dyn Query> {
+        let f = self;
+        let mut any = vec![
+            boost(term(f.title, w), 3.0),
+            boost(term(f.tags, w), 2.0),
+            boost(term(f.lecturer, w), 2.0),
+            boost(term(f.series, w), 1.5),
+            term(f.description, w),
+            term(f.region_names, w),
+            boost(term(f.transcript, w), 0.5),
+        ];
+        for (field, weight) in [
+            (f.title_ngrams, 0.5),
+            (f.meta_ngrams, 0.3),
+            (f.description_ngrams, 0.2),
+            (f.transcript_ngrams, 0.1),
+        ] {
+            if let Some(q) = sequence(field, w) {
+                any.push(boost(q, weight));
+            }
+        }
+        if w.chars().all(|c| c.is_ascii_alphabetic()) {
+            for field in [
+                f.title_pinyin,
+                f.tags_pinyin,
+                f.lecturer_pinyin,
+                f.series_pinyin,
+            ] {
+                any.push(boost(term(field, w), 1.5));
+            }
+        }
+        any_of(any)
+    }
+
+    /// Where a phrase may match in a lesson: as an exact sequence of characters.
+    fn phrase(&self, p: &str) -> Box<dyn Query> {
+        let f = self;
+        any_of(
+            [
+                (f.title_ngrams, 3.0),
+                (f.meta_ngrams, 2.0),
+                (f.description_ngrams, 1.0),
+                (f.transcript_ngrams, 0.5),
+            ]
+            .into_iter()
+            .filter_map(|(field, w)| sequence(field, p).map(|q| boost(q, w)))
+            .collect(),
+        )
+    }
+
+    fn lesson_clause(&self, c: &Clause) -> Box<dyn Query> {
+        match c {
+            Clause::Word(w) => self.word(w),
+            Clause::Phrase(p) => self.phrase(p),
+        }
+    }
+
+    /// Where a clause may match in a page or cue.
+    fn segment_clause(&self, c: &Clause) -> Option<Box<dyn Query>> {
+        match c {
+            Clause::Word(w) => {
+                let mut any = vec![boost(term(self.seg_text, w), 2.0)];
+                any.extend(sequence(self.seg_ngrams, w));
+                Some(any_of(any))
+            }
+            Clause::Phrase(p) => sequence(self.seg_ngrams, p),
+        }
+    }
+
+    /// The caller's read scope as a filter.
+    fn scope(&self, scope: &ReadScope) -> Option<Box<dyn Query>> {
+        match scope {
+            ReadScope::Everything => None,
+            ReadScope::PublishedOnly => Some(term(self.status, "published")),
+            ReadScope::PublishedOrWithin(paths) => {
+                let mut any = vec![term(self.status, "published")];
+                any.extend(paths.iter().map(|p| term(self.ancestors, p)));
+                Some(any_of(any))
+            }
+        }
+    }
+
+    /// The lesson documents `scope` may read that `filters` select.
+    fn restrictions(&self, scope: &ReadScope, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
+        let mut must: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, term(self.doc_type, LESSON))];
         for (field, value) in [
-            (f.kind, &filters.kind),
-            (f.tag_exact, &filters.tag),
-            (f.lecturer_exact, &filters.lecturer),
-            (f.series_exact, &filters.series),
-            (f.region, &filters.region_prefix),
+            (self.kind, &filters.kind),
+            (self.tag_exact, &filters.tag),
+            (self.lecturer_exact, &filters.lecturer),
+            (self.series_exact, &filters.series),
+            (self.region, &filters.region_prefix),
         ] {
             if let Some(v) = value {
                 must.push((Occur::Must, term(field, v)));
             }
         }
-        match scope {
-            ReadScope::Everything => {}
-            ReadScope::PublishedOnly => must.push((Occur::Must, term(f.status, "published"))),
-            ReadScope::PublishedOrWithin(paths) => {
-                let mut any = vec![(Occur::Should, term(f.status, "published"))];
-                for p in paths {
-                    any.push((Occur::Should, term(f.ancestors, p)));
-                }
-                must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        if filters.from_ms.is_some() || filters.to_ms.is_some() {
+            let bound = |v: Option<i64>| match v {
+                Some(v) => Bound::Included(Term::from_field_i64(self.date, v)),
+                None => Bound::Unbounded,
+            };
+            must.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    bound(filters.from_ms),
+                    bound(filters.to_ms),
+                )),
+            ));
+        }
+        if let Some(q) = self.scope(scope) {
+            must.push((Occur::Must, q));
+        }
+        must
+    }
+}
+
+/// The facet path of a region code's lineage: `/region/440000/440100` for `4401`.
+fn region_facet(prefix: &str) -> tantivy::schema::Facet {
+    let mut path = vec!["region".to_owned()];
+    for n in [2, 4, 6] {
+        if prefix.len() >= n {
+            let padded = format!("{:0<6}", &prefix[..n]);
+            if path.last() != Some(&padded) {
+                path.push(padded);
             }
         }
-        let query = BooleanQuery::new(must);
+    }
+    tantivy::schema::Facet::from_path(path)
+}
+
+fn facet_values(
+    counts: &FacetCounts,
+    facet: &tantivy::schema::Facet,
+    k: usize,
+) -> Vec<(String, u64)> {
+    counts
+        .top_k(facet.clone(), k)
+        .into_iter()
+        .filter_map(|(f, n)| f.to_path().last().map(|v| ((*v).to_owned(), n)))
+        .collect()
+}
+
+impl Generation {
+    fn search(&self, scope: &ReadScope, r: &Request) -> Result<Results, SearchError> {
+        let f = self.f;
+        let mut clauses = f.restrictions(scope, &r.filters);
+        for c in &r.query.must {
+            clauses.push((Occur::Must, f.lesson_clause(c)));
+        }
+        for c in &r.query.must_not {
+            clauses.push((Occur::MustNot, f.lesson_clause(c)));
+        }
+        if r.query.must.is_empty() {
+            if r.query.must_not.is_empty() && !r.filters.any() {
+                return Ok(Results {
+                    total: 0,
+                    hits: Vec::new(),
+                    facets: Facets::default(),
+                });
+            }
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        let (top, total) = searcher.search(
-            &query,
-            &(TopDocs::with_limit(limit.max(1)).order_by_score(), Count),
-        )?;
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
+        let mut facets = FacetCollector::for_field("facets");
+        let region_at = r
+            .filters
+            .region_prefix
+            .as_deref()
+            .map(region_facet)
+            .unwrap_or_else(|| tantivy::schema::Facet::from("/region"));
+        for name in ["/kind", "/tag", "/series", "/year"] {
+            facets.add_facet(name);
+        }
+        facets.add_facet(region_at.clone());
+        let top = TopDocs::with_limit(r.limit.max(1)).and_offset(r.offset);
+        let (found, total, counts): (Vec<(Option<f32>, DocAddress)>, usize, FacetCounts) =
+            match r.sort {
+                Sort::Relevance => {
+                    let (top, total, counts) =
+                        searcher.search(&query, &(top.order_by_score(), Count, facets))?;
+                    (
+                        top.into_iter().map(|(s, a)| (Some(s), a)).collect(),
+                        total,
+                        counts,
+                    )
+                }
+                Sort::Newest => {
+                    let (top, total, counts) = searcher.search(
+                        &query,
+                        &(
+                            top.order_by_fast_field::<i64>("date", Order::Desc),
+                            Count,
+                            facets,
+                        ),
+                    )?;
+                    (
+                        top.into_iter().map(|(_, a)| (None, a)).collect(),
+                        total,
+                        counts,
+                    )
+                }
+            };
+        let mut hits = Vec::with_capacity(found.len());
+        for (score, address) in found {
             let d: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = d.get_first(f.id).and_then(|v| v.as_str()) {
+            if let Some(id) = d.get_first(f.lesson_id).and_then(|v| v.as_str()) {
                 hits.push(Hit {
                     id: id.to_owned(),
                     score,
+                    segments: Vec::new(),
                 });
             }
         }
-        Ok((hits, total))
+        self.attach_segments(&searcher, &r.query, r.segments_per_hit, &mut hits)?;
+        let facets = Facets {
+            kind: facet_values(&counts, &tantivy::schema::Facet::from("/kind"), 10),
+            tag: facet_values(&counts, &tantivy::schema::Facet::from("/tag"), 20),
+            series: facet_values(&counts, &tantivy::schema::Facet::from("/series"), 20),
+            year: {
+                let mut y = facet_values(&counts, &tantivy::schema::Facet::from("/year"), 50);
+                y.sort_by(|a, b| b.0.cmp(&a.0));
+                y
+            },
+            region: facet_values(&counts, &region_at, 50),
+        };
+        Ok(Results {
+            total,
+            hits,
+            facets,
+        })
     }
+
+    /// Adds to each hit its pages and cues that match the query, best first.
+    fn attach_segments(
+        &self,
+        searcher: &tantivy::Searcher,
+        q: &Parsed,
+        per_hit: usize,
+        hits: &mut [Hit],
+    ) -> Result<(), SearchError> {
+        let f = self.f;
+        let any: Vec<Box<dyn Query>> = q.must.iter().filter_map(|c| f.segment_clause(c)).collect();
+        if any.is_empty() || hits.is_empty() || per_hit == 0 {
+            return Ok(());
+        }
+        let ids = TermSetQuery::new(
+            hits.iter()
+                .map(|h| Term::from_field_text(f.lesson_id, &h.id)),
+        );
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, term(f.doc_type, SEGMENT)),
+            (Occur::Must, Box::new(ids)),
+            (Occur::Must, any_of(any)),
+        ]);
+        let found = searcher.search(
+            &query,
+            &TopDocs::with_limit(per_hit * hits.len() * 4).order_by_score(),
+        )?;
+        let at: HashMap<String, usize> = hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.clone(), i))
+            .collect();
+        let needles = q.needles();
+        for (_, address) in found {
+            let d: TantivyDocument = searcher.doc(address)?;
+            let Some(&i) = d
+                .get_first(f.lesson_id)
+                .and_then(|v| v.as_str())
+                .and_then(|id| at.get(id))
+            else {
+                continue;
+            };
+            if hits[i].segments.len() >= per_hit {
+                continue;
+            }
+            let text = d
+                .get_first(f.seg_text)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            hits[i].segments.push(SegmentHit {
+                asset_id: d
+                    .get_first(f.asset_id)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                page: d.get_first(f.page).and_then(|v| v.as_i64()),
+                start_ms: d.get_first(f.start_ms).and_then(|v| v.as_i64()),
+                end_ms: d.get_first(f.end_ms).and_then(|v| v.as_i64()),
+                text: analyzer::highlight(text, &needles, 120)
+                    .unwrap_or_else(|| analyzer::excerpt(text, 120)),
+            });
+        }
+        Ok(())
+    }
+
+    fn suggest(
+        &self,
+        scope: &ReadScope,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Suggestion>, SearchError> {
+        let f = self.f;
+        let prefix = analyzer::fold(prefix).text.trim().to_owned();
+        if prefix.is_empty() {
+            return Ok(Vec::new());
+        }
+        let upper = format!("{prefix}\u{10FFFF}");
+        let mut clauses = f.restrictions(scope, &Filters::default());
+        clauses.push((
+            Occur::Must,
+            Box::new(InvertedIndexRangeQuery::new(
+                Bound::Included(Term::from_field_text(f.suggest, &prefix)),
+                Bound::Excluded(Term::from_field_text(f.suggest, &upper)),
+            )),
+        ));
+        let searcher = self.reader.searcher();
+        let found = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(200).order_by_score(),
+        )?;
+        // Each candidate value of the lessons found, counted: a value many lessons share
+        // (a tag, a lecturer) comes first.
+        let mut counts: HashMap<(String, &'static str), usize> = HashMap::new();
+        for (_, address) in found {
+            let d: TantivyDocument = searcher.doc(address)?;
+            for (field, source) in [
+                (f.title, "title"),
+                (f.tags, "tag"),
+                (f.lecturer, "lecturer"),
+                (f.series, "series"),
+            ] {
+                for v in d.get_all(field).filter_map(|v| v.as_str()) {
+                    if analyzer::suggestion_keys(v)
+                        .iter()
+                        .any(|k| k.starts_with(&prefix))
+                    {
+                        *counts.entry((v.to_owned(), source)).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let mut all: Vec<((String, &'static str), usize)> = counts.into_iter().collect();
+        all.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then(a.0.0.chars().count().cmp(&b.0.0.chars().count()))
+                .then(a.0.cmp(&b.0))
+        });
+        let mut out: Vec<Suggestion> = Vec::new();
+        for ((text, source), _) in all {
+            if out.len() >= limit {
+                break;
+            }
+            if !out.iter().any(|s| s.text == text) {
+                out.push(Suggestion { text, source });
+            }
+        }
+        Ok(out)
+    }
+
+    fn status(&self) -> Result<Status, SearchError> {
+        let searcher = self.reader.searcher();
+        let count = |t: &str| -> Result<u64, SearchError> {
+            Ok(searcher.search(
+                &TermQuery::new(
+                    Term::from_field_text(self.f.doc_type, t),
+                    IndexRecordOption::Basic,
+                ),
+                &Count,
+            )? as u64)
+        };
+        // Files come and go as segments merge: count what is there.
+        let bytes = std::fs::read_dir(&self.dir)?
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(Status {
+            generation: self.name.clone(),
+            position: self.position(),
+            lessons: count(LESSON)?,
+            segments: count(SEGMENT)?,
+            bytes,
+        })
+    }
+}
+
+/// Reads what follows `generation`'s position in the change log and applies it, a batch per commit,
+/// until it has caught up. Returns how many change-log entries were applied.
+async fn follow(
+    generation: &Arc<Generation>,
+    db: &Db,
+    store: Option<&ObjectStore>,
+    batch: i64,
+) -> Result<usize, SearchError> {
+    let mut applied = 0;
+    loop {
+        let from = generation.committed()?;
+        let changes = db.changes_after(from, batch.max(1)).await?;
+        let Some(last) = changes.last().map(|c| c.seq) else {
+            return Ok(applied);
+        };
+        let mut ids: Vec<&str> = changes.iter().map(|c| c.lesson_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let docs = source::load(db, store, &ids).await?;
+        let g = generation.clone();
+        tokio::task::spawn_blocking(move || g.apply(docs, last))
+            .await
+            .map_err(|e| SearchError::Other(e.to_string()))??;
+        applied += changes.len();
+    }
+}
+
+/// Removes from `dir` everything but `CURRENT` and the generations named in `keep`.
+fn remove_other_generations(dir: &Path, keep: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == CURRENT
+            || name == ".gitkeep"
+            || name.starts_with("building-")
+            || keep.contains(&name.as_str())
+        {
+            continue;
+        }
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(e) = removed {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove an old search index");
+        }
+    }
+}
+
+impl SearchIndex {
+    /// Opens the generation `CURRENT` names in `dir`, or — when there is none, or it cannot be
+    /// used — starts a fresh one, which then follows the change log from the start.
+    pub fn open(dir: &Path, batch: i64) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir)?;
+        let existing = match read_current(dir) {
+            Some(name) => match Generation::open_existing(dir, &name) {
+                Ok(g) => g,
+                // Another process holds this index: rebuilding it would pull it from under them.
+                Err(SearchError::Index(e @ tantivy::TantivyError::LockFailure(..))) => {
+                    return Err(SearchError::Index(e));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the search index cannot be opened");
+                    None
+                }
+            },
+            None => None,
+        };
+        let generation = match existing {
+            Some(g) => g,
+            None => {
+                tracing::warn!(dir = %dir.display(), "search index missing or unusable; rebuilding from SQL");
+                let name = new_generation_name();
+                let g = Generation::create(dir, &name)?;
+                write_current(dir, &name)?;
+                g
+            }
+        };
+        remove_other_generations(dir, &[&generation.name]);
+        Ok(Self {
+            dir: dir.to_owned(),
+            current: RwLock::new(Arc::new(generation)),
+            batch,
+        })
+    }
+
+    fn current(&self) -> Arc<Generation> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The change-log position of what searches see (0 for a fresh index).
+    pub fn position(&self) -> Result<i64, SearchError> {
+        Ok(self.current().position())
+    }
+
+    /// Switches to the generation `CURRENT` names when another process (`lectern reindex`)
+    /// changed it. Returns whether it switched.
+    fn follow_switch(&self) -> Result<bool, SearchError> {
+        let Some(name) = read_current(&self.dir) else {
+            return Ok(false);
+        };
+        if name == self.current().name {
+            return Ok(false);
+        }
+        let Some(generation) = Generation::open_existing(&self.dir, &name)? else {
+            return Err(SearchError::Other(format!(
+                "CURRENT names generation {name}, which cannot be opened"
+            )));
+        };
+        tracing::info!(generation = %name, "switching to a rebuilt search index");
+        let old = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
+            Arc::new(generation),
+        );
+        drop(old);
+        remove_other_generations(&self.dir, &[&name]);
+        Ok(true)
+    }
+
+    /// Brings the index up to date with the change log (see [`follow`]), first switching to a
+    /// rebuilt generation if there is one. `store` is where documents and subtitles not yet
+    /// extracted are read from. Returns how many change-log entries were applied.
+    pub async fn catch_up(
+        &self,
+        db: &Db,
+        store: Option<&ObjectStore>,
+    ) -> Result<usize, SearchError> {
+        if let Err(e) = self.follow_switch() {
+            tracing::warn!(error = %e, "cannot switch to the rebuilt search index");
+        }
+        follow(&self.current(), db, store, self.batch).await
+    }
+
+    /// Lessons matching `request` that `scope` may read, with facet counts.
+    pub fn search(&self, scope: &ReadScope, request: &Request) -> Result<Results, SearchError> {
+        self.current().search(scope, request)
+    }
+
+    /// Titles, tags, lecturers and series starting with `prefix` (or whose pinyin or initials
+    /// do) among the lessons `scope` may read.
+    pub fn suggest(
+        &self,
+        scope: &ReadScope,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Suggestion>, SearchError> {
+        self.current().suggest(scope, prefix, limit)
+    }
+
+    pub fn status(&self) -> Result<Status, SearchError> {
+        self.current().status()
+    }
+}
+
+/// Builds a fresh generation of the index in `dir` from SQL, beside the one in use, and
+/// switches `CURRENT` to it once it has caught up; a service using `dir` follows within its next
+/// step. Returns the new generation's status.
+pub async fn rebuild(
+    dir: &Path,
+    db: &Db,
+    store: Option<&ObjectStore>,
+) -> Result<Status, SearchError> {
+    std::fs::create_dir_all(dir)?;
+    let name = new_generation_name();
+    let building = format!("building-{name}");
+    let generation = Arc::new(Generation::create(dir, &building)?);
+    // Twice: what was committed while the first pass ran is picked up by the second.
+    follow(&generation, db, store, BATCH).await?;
+    follow(&generation, db, store, BATCH).await?;
+    let Ok(generation) = Arc::try_unwrap(generation) else {
+        return Err(SearchError::Other("the new index is still in use".into()));
+    };
+    drop(generation);
+    std::fs::rename(dir.join(&building), dir.join(&name))?;
+    let generation = Generation::open_existing(dir, &name)?
+        .ok_or_else(|| SearchError::Other("the rebuilt index cannot be opened".into()))?;
+    let status = generation.status()?;
+    drop(generation);
+    write_current(dir, &name)?;
+    Ok(status)
 }

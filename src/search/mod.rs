@@ -1,11 +1,15 @@
-//! Search (issue 3, in progress): Chinese-aware analysis for the tantivy index.
+//! Search: a tantivy index of the lessons, derived from SQL (and from text extracted from
+//! documents and subtitles), following the change log.
 //!
-//! So far: [`analyzer`], the tokenizers the index will register — words (jieba), character
-//! n-grams for substrings and single characters, and pinyin — over text folded to half-width,
-//! simplified and lower case; and [`extract`], the text of documents (PDF, DOCX, PPTX), plain
-//! text and subtitles (SRT, WebVTT) as segments with their page or time. The index, its
-//! following of the change log and the query API come next.
+//! - [`analyzer`]: the tokenizers (jieba words, character n-grams, pinyin) over folded text, and
+//!   snippet highlighting.
+//! - [`extract`]: text out of PDF, DOCX, PPTX, plain text, SRT and WebVTT.
+//! - [`source`]: what the index holds of a lesson, read from SQL, extracting what was not yet.
+//! - [`query`]: the query language (words, quoted phrases, `-` exclusions).
+//! - [`index`]: the index itself: following the change log, searching, suggesting, rebuilding.
 
 pub mod analyzer;
 pub mod extract;
 pub mod index;
+pub mod query;
+pub mod source;

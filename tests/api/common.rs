@@ -279,3 +279,77 @@ pub async fn problem(r: reqwest::Response) -> Value {
     );
     body
 }
+
+/// Runs the real binary, so it can be killed with SIGKILL in the middle of a request.
+pub struct Service {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn command(config: &lectern::config::Config) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
+    c.env("LECTERN_DATA_DIR", &config.data_dir)
+        .env("LECTERN_INDEX_DIR", &config.index_dir)
+        .env("LECTERN_DATABASE_URL", &config.database_url)
+        .env("LECTERN_S3_ENDPOINT", &config.s3_endpoint)
+        .env("LECTERN_S3_BUCKET", &config.s3_bucket)
+        .env("LECTERN_S3_ACCESS_KEY", &config.s3_access_key)
+        .env("LECTERN_S3_SECRET_KEY", &config.s3_secret_key)
+        .env("LECTERN_S3_EMBEDDED_BIND", "127.0.0.1:0")
+        .env("LECTERN_UPLOAD_LEASE_SECS", "2")
+        .env("LECTERN_INDEX_BATCH", config.index_batch.to_string())
+        .env("RUST_LOG", "warn");
+    c
+}
+
+impl Service {
+    pub async fn start(config: &lectern::config::Config) -> Self {
+        Self::start_with(config, &[]).await
+    }
+
+    /// Starts the service with extra environment variables.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "Drop kills and waits for the child"
+    )]
+    pub async fn start_with(config: &lectern::config::Config, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let child = command(config)
+            .envs(env.iter().copied())
+            .env("LECTERN_BIND", format!("127.0.0.1:{port}"))
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("lectern starts");
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get(format!("{base}/health/ready")).await
+                && r.status() == 200
+            {
+                return Self { child, base };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("lectern did not become ready");
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

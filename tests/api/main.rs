@@ -13,6 +13,7 @@ mod orgs;
 mod pages;
 mod schema;
 mod search;
+mod search_index;
 mod search_relevance;
 mod security;
 mod tus;

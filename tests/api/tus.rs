@@ -1,4 +1,4 @@
-use crate::common::{TestApp, mp4, problem, sha256_hex, test_config};
+use crate::common::{Service, TestApp, command, mp4, problem, sha256_hex, test_config};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -380,73 +380,6 @@ async fn an_expired_upload_is_gone_and_its_multipart_upload_aborted() {
     assert!(part.is_err(), "the multipart upload was aborted");
     assert!(t.db().upload(id).await.unwrap().is_none());
     assert_eq!(t.open_multipart_uploads().await, 0);
-}
-
-/// Runs the real binary, so it can be killed with SIGKILL in the middle of a request.
-struct Service {
-    child: std::process::Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn command(config: &lectern::config::Config) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
-    c.env("LECTERN_DATA_DIR", &config.data_dir)
-        .env("LECTERN_INDEX_DIR", &config.index_dir)
-        .env("LECTERN_DATABASE_URL", &config.database_url)
-        .env("LECTERN_S3_ENDPOINT", &config.s3_endpoint)
-        .env("LECTERN_S3_BUCKET", &config.s3_bucket)
-        .env("LECTERN_S3_ACCESS_KEY", &config.s3_access_key)
-        .env("LECTERN_S3_SECRET_KEY", &config.s3_secret_key)
-        .env("LECTERN_S3_EMBEDDED_BIND", "127.0.0.1:0")
-        .env("LECTERN_UPLOAD_LEASE_SECS", "2")
-        .env("RUST_LOG", "warn");
-    c
-}
-
-impl Service {
-    #[expect(
-        clippy::zombie_processes,
-        reason = "Drop kills and waits for the child"
-    )]
-    async fn start(config: &lectern::config::Config) -> Self {
-        let port = free_port();
-        let child = command(config)
-            .env("LECTERN_BIND", format!("127.0.0.1:{port}"))
-            .arg("serve")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("lectern starts");
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if let Ok(r) = reqwest::get(format!("{base}/health/ready")).await
-                && r.status() == 200
-            {
-                return Self { child, base };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("lectern did not become ready");
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

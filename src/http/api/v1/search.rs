@@ -1,46 +1,92 @@
-//! `GET /api/v1/search`: Chinese-aware search over the lessons the caller may read.
+//! `GET /api/v1/search`: Chinese-aware search over the lessons the caller may read;
+//! `GET /api/v1/search/suggest`: completions as one types; `GET /api/v1/search/status`: the
+//! index's position and size, for operators.
 
+use crate::db::lessons::LessonRecord;
 use crate::domain::Invalid;
 use crate::domain::lesson::{LessonKind, RegionCode};
 use crate::domain::visibility::{self, Action, Caller, read_scope};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Json, Query};
-use crate::search::index::Filters;
+use crate::search::analyzer;
+use crate::search::index::{Filters, Request, Sort};
+use crate::search::query;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
-    q: String,
+    q: Option<String>,
     kind: Option<String>,
     tag: Option<String>,
     lecturer: Option<String>,
     series: Option<String>,
     /// A GB/T 2260 region code: it and every region below it.
     region: Option<String>,
+    /// The lesson's date, `YYYY-MM-DD`, inclusive.
+    from: Option<String>,
+    to: Option<String>,
+    sort: Option<String>,
     limit: Option<usize>,
+    offset: Option<usize>,
 }
 
 /// The longest query taken, in characters.
 const MAX_QUERY_CHARS: usize = 200;
+/// The deepest page: beyond it, narrow the search.
+const MAX_OFFSET: usize = 1000;
+
+/// `q` without control characters and trimmed; an error when it is too long.
+fn clean_query(q: Option<&str>, errors: &mut Vec<Invalid>) -> String {
+    let q: String = q
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    let q = q.trim().to_owned();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        errors.push(Invalid::new(
+            "q",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    q
+}
+
+/// A day as `YYYY-MM-DD`: the Unix milliseconds of its first (or, with `end`, last) moment in
+/// UTC+8, the time zone lessons are dated in.
+fn day_bound(
+    field: &'static str,
+    v: Option<&str>,
+    end: bool,
+    errors: &mut Vec<Invalid>,
+) -> Option<i64> {
+    let v = v?.trim();
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(v, format) {
+        Ok(day) => {
+            let start = day.midnight().assume_offset(time::macros::offset!(+8));
+            let ms = start.unix_timestamp() * 1000;
+            Some(if end { ms + 86_400_000 - 1 } else { ms })
+        }
+        Err(_) => {
+            errors.push(Invalid::new(field, "must be a date, YYYY-MM-DD"));
+            None
+        }
+    }
+}
 
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
     Query(p): Query<SearchQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let q: String = p.q.chars().filter(|c| !c.is_control()).collect();
-    let q = q.trim();
     let mut errors = Vec::new();
-    if q.is_empty() || q.chars().count() > MAX_QUERY_CHARS {
-        errors.push(Invalid::new(
-            "q",
-            format!("must be 1–{MAX_QUERY_CHARS} characters"),
-        ));
-    }
+    let q = clean_query(p.q.as_deref(), &mut errors);
     let kind = match p.kind.as_deref().map(LessonKind::parse).transpose() {
         Ok(k) => k,
         Err(e) => {
@@ -67,37 +113,195 @@ pub async fn search(
         tag: bounded("tag", p.tag, &mut errors),
         lecturer: bounded("lecturer", p.lecturer, &mut errors),
         series: bounded("series", p.series, &mut errors),
-        region_prefix: region.map(|r| r.subtree_prefix().to_owned()),
+        region_prefix: region.as_ref().map(|r| r.subtree_prefix().to_owned()),
+        from_ms: day_bound("from", p.from.as_deref(), false, &mut errors),
+        to_ms: day_bound("to", p.to.as_deref(), true, &mut errors),
+    };
+    if let (Some(a), Some(b)) = (filters.from_ms, filters.to_ms)
+        && a > b
+    {
+        errors.push(Invalid::new("to", "must not be before from"));
+    }
+    let sort = match p.sort.as_deref() {
+        None | Some("relevance") => Sort::Relevance,
+        Some("newest") => Sort::Newest,
+        Some(_) => {
+            errors.push(Invalid::new("sort", "must be relevance or newest"));
+            Sort::Relevance
+        }
     };
     let limit = p.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         errors.push(Invalid::new("limit", "must be between 1 and 100"));
+    }
+    let offset = p.offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        errors.push(Invalid::new(
+            "offset",
+            format!("must be at most {MAX_OFFSET}; narrow the search instead"),
+        ));
+    }
+    let parsed = query::parse(&q);
+    if q.is_empty() && !filters_given(&filters) {
+        errors.push(Invalid::new("q", "give a query, a filter, or both"));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid(&errors));
+    }
+    let needles = parsed.needles();
+    let request = Request {
+        query: parsed,
+        filters,
+        sort,
+        offset,
+        limit,
+        segments_per_hit: 3,
+    };
+    let scope = read_scope(&caller);
+    let index = state.search.clone();
+    let results = tokio::task::spawn_blocking(move || index.search(&scope, &request))
+        .await
+        .map_err(|e| AppError::internal(&e))?
+        .map_err(|e| AppError::internal(&e))?;
+    // The index may trail SQL by a moment: what SQL says now decides what is shown.
+    let ids: Vec<&str> = results.hits.iter().map(|h| h.id.as_str()).collect();
+    let mut lessons: HashMap<String, LessonRecord> = state
+        .db
+        .lessons_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect();
+    let mut hits = Vec::with_capacity(results.hits.len());
+    for hit in results.hits {
+        let Some(l) = lessons.remove(&hit.id) else {
+            continue;
+        };
+        if !visibility::may(&caller, Action::Read, l.access()) {
+            continue;
+        }
+        let mark = |text: &str, max: usize| {
+            analyzer::highlight(text, &needles, max).unwrap_or_else(|| analyzer::excerpt(text, max))
+        };
+        let (mut cues, mut pages) = (Vec::new(), Vec::new());
+        for s in hit.segments {
+            match s.start_ms {
+                Some(start) => cues.push(json!({
+                    "asset_id": s.asset_id, "start_ms": start, "end_ms": s.end_ms,
+                    "start": start as f64 / 1000.0, "text": s.text,
+                })),
+                None => {
+                    pages.push(json!({ "asset_id": s.asset_id, "page": s.page, "text": s.text }))
+                }
+            }
+        }
+        let region_name = l
+            .region_code
+            .as_deref()
+            .and_then(crate::domain::region::name);
+        hits.push(json!({
+            "id": l.id, "title": l.title, "description": l.description, "kind": l.kind,
+            "status": l.status, "tags": l.tags, "lecturer": l.lecturer, "series": l.series,
+            "region_code": l.region_code, "region_name": region_name,
+            "recorded_on": l.recorded_on,
+            "published_at": l.published_at.map(crate::http::views::rfc3339),
+            "score": hit.score,
+            "highlights": { "title": mark(&l.title, 200), "description": mark(&l.description, 160) },
+            "cues": cues, "pages": pages,
+        }));
+    }
+    let counted = |values: Vec<(String, u64)>| -> Vec<Value> {
+        values
+            .into_iter()
+            .map(|(value, count)| json!({ "value": value, "count": count }))
+            .collect()
+    };
+    let regions: Vec<Value> = results
+        .facets
+        .region
+        .into_iter()
+        .map(|(value, count)| {
+            let name = crate::domain::region::name(&value);
+            json!({ "value": value, "name": name, "count": count })
+        })
+        .collect();
+    Ok(Json(json!({
+        "total": results.total, "offset": offset, "limit": limit, "hits": hits,
+        "facets": {
+            "kind": counted(results.facets.kind), "tag": counted(results.facets.tag),
+            "series": counted(results.facets.series), "year": counted(results.facets.year),
+            "region": regions,
+        },
+    })))
+}
+
+fn filters_given(f: &Filters) -> bool {
+    f.kind.is_some()
+        || f.tag.is_some()
+        || f.lecturer.is_some()
+        || f.series.is_some()
+        || f.region_prefix.is_some()
+        || f.from_ms.is_some()
+        || f.to_ms.is_some()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Completions for what is being typed: titles, tags, lecturers and series starting with `q`,
+/// or whose pinyin or initials do, among the lessons the caller may read.
+pub async fn suggest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<SuggestQuery>,
+) -> Result<Json<Value>, AppError> {
+    let mut errors = Vec::new();
+    let q = clean_query(p.q.as_deref(), &mut errors);
+    if q.chars().count() > 50 {
+        errors.push(Invalid::new("q", "must be at most 50 characters"));
+    }
+    let limit = p.limit.unwrap_or(10);
+    if !(1..=20).contains(&limit) {
+        errors.push(Invalid::new("limit", "must be between 1 and 20"));
     }
     if !errors.is_empty() {
         return Err(AppError::invalid(&errors));
     }
     let scope = read_scope(&caller);
     let index = state.search.clone();
-    let query = q.to_owned();
-    let (hits, total) =
-        tokio::task::spawn_blocking(move || index.search(&scope, &query, &filters, limit))
-            .await
-            .map_err(|e| AppError::internal(&e))?
-            .map_err(|e| AppError::internal(&e))?;
-    let mut items = Vec::with_capacity(hits.len());
-    for hit in hits {
-        // The index may trail SQL by a moment: what SQL says now decides what is shown.
-        let Some(l) = state.db.lesson(&hit.id).await? else {
-            continue;
-        };
-        if !visibility::may(&caller, Action::Read, l.access()) {
-            continue;
-        }
-        items.push(json!({
-            "id": l.id, "title": l.title, "kind": l.kind, "status": l.status, "tags": l.tags,
-            "lecturer": l.lecturer, "series": l.series, "region_code": l.region_code,
-            "score": hit.score,
-        }));
+    let found = tokio::task::spawn_blocking(move || index.suggest(&scope, &q, limit))
+        .await
+        .map_err(|e| AppError::internal(&e))?
+        .map_err(|e| AppError::internal(&e))?;
+    let suggestions: Vec<Value> = found
+        .into_iter()
+        .map(|s| json!({ "text": s.text, "source": s.source }))
+        .collect();
+    Ok(Json(json!({ "suggestions": suggestions })))
+}
+
+/// The index's generation, change-log position against the log's head, and size: operators only.
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, AppError> {
+    if !matches!(caller, Caller::Operator { .. }) {
+        return Err(AppError::forbidden(
+            "only operators may see the search index's status",
+        ));
     }
-    Ok(Json(json!({ "hits": items, "total": total })))
+    let head = state.db.change_head().await?;
+    let index = state.search.clone();
+    let s = tokio::task::spawn_blocking(move || index.status())
+        .await
+        .map_err(|e| AppError::internal(&e))?
+        .map_err(|e| AppError::internal(&e))?;
+    Ok(Json(json!({
+        "generation": s.generation, "position": s.position, "head": head,
+        "lag": head - s.position, "lessons": s.lessons, "segments": s.segments, "bytes": s.bytes,
+    })))
 }

@@ -1,0 +1,125 @@
+//! Text extracted from documents and subtitles for search (`extractions`, `text_segments`):
+//! keyed by the content's SHA-256, since blobs are immutable and shared between assets.
+
+use super::{Db, now_ms, placeholders};
+
+/// One extracted segment: a document page (or chunk) or a subtitle cue.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SegmentRow {
+    pub sha256: String,
+    pub seq: i64,
+    pub page: Option<i64>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub text: String,
+}
+
+/// What to store for one content.
+#[derive(Debug, Clone)]
+pub struct NewSegment {
+    pub page: Option<i64>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub text: String,
+}
+
+impl Db {
+    /// Which of `sha256s` have been extracted (successfully or not).
+    pub async fn extracted(&self, sha256s: &[&str]) -> Result<Vec<String>, sqlx::Error> {
+        let mut found = Vec::new();
+        for chunk in sha256s.chunks(500) {
+            let sql = format!(
+                "SELECT sha256 FROM extractions WHERE sha256 IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            found.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(found)
+    }
+
+    /// Records the outcome of extracting `sha256`: its segments, or why it failed. A content
+    /// already recorded (by another instance, say) is left as it is.
+    pub async fn record_extraction(
+        &self,
+        sha256: &str,
+        format: &str,
+        outcome: Result<&[NewSegment], &str>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let (status, error, count) = match outcome {
+            Ok(segments) => ("ok", None, segments.len() as i64),
+            Err(e) => ("failed", Some(e), 0),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO extractions (sha256, format, status, error, segments, extracted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(format)
+        .bind(status)
+        .bind(error)
+        .bind(count)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            let segments = outcome.unwrap_or_default();
+            // Six columns per row, well under both backends' limit on bound parameters.
+            for (n, chunk) in segments.chunks(200).enumerate() {
+                let mut sql = String::from(
+                    "INSERT INTO text_segments (sha256, seq, page, start_ms, end_ms, text) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    let b = i * 6;
+                    sql.push_str(&format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    ));
+                }
+                let mut q = sqlx::query(&sql);
+                for (i, s) in chunk.iter().enumerate() {
+                    q = q
+                        .bind(sha256)
+                        .bind((n * 200 + i) as i64)
+                        .bind(s.page)
+                        .bind(s.start_ms)
+                        .bind(s.end_ms)
+                        .bind(&s.text);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// The segments of the given contents, in order.
+    pub async fn segments_of(&self, sha256s: &[&str]) -> Result<Vec<SegmentRow>, sqlx::Error> {
+        let mut rows = Vec::new();
+        for chunk in sha256s.chunks(500) {
+            let sql = format!(
+                "SELECT sha256, seq, page, start_ms, end_ms, text FROM text_segments \
+                 WHERE sha256 IN ({}) ORDER BY sha256, seq",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, SegmentRow>(&sql);
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            rows.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(rows)
+    }
+}

@@ -1,0 +1,175 @@
+//! The query language of `GET /api/v1/search`, small on purpose: words separated by spaces must
+//! all match; `"…"` is an exact phrase; a leading `-` excludes a word or phrase. Anything else
+//! (`*`, `:`, brackets, `AND`) is ordinary text, so no query is a syntax error: an unbalanced quote
+//! runs to the end, and a clause with nothing searchable in it is dropped.
+
+use super::analyzer;
+
+/// One clause of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clause {
+    /// A word as jieba cuts it from the query, folded (lower case, half-width, simplified).
+    Word(String),
+    /// An exact sequence of characters, folded.
+    Phrase(String),
+}
+
+/// A parsed query: what must match and what must not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub must: Vec<Clause>,
+    pub must_not: Vec<Clause>,
+}
+
+impl Parsed {
+    /// The folded texts to mark in snippets: the words and phrases that must match.
+    pub fn needles(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .must
+            .iter()
+            .map(|c| match c {
+                Clause::Word(w) | Clause::Phrase(w) => w.clone(),
+            })
+            .collect();
+        // Longest first, so overlapping needles mark the longer match.
+        out.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
+        out.dedup();
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.must.is_empty() && self.must_not.is_empty()
+    }
+}
+
+/// At most this many clauses are taken from a query; the rest is ignored.
+pub const MAX_CLAUSES: usize = 16;
+
+/// Parses `q` (see the module documentation).
+pub fn parse(q: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut chars = q.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let negated = c == '-' || c == '－';
+        if negated {
+            chars.next();
+            if chars.peek().is_none_or(|c| c.is_whitespace()) {
+                continue;
+            }
+        }
+        let quoted = chars.peek().is_some_and(|&c| is_quote(c));
+        let mut text = String::new();
+        if quoted {
+            chars.next();
+            for c in chars.by_ref() {
+                if is_quote(c) {
+                    break;
+                }
+                text.push(c);
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() || is_quote(c) {
+                    break;
+                }
+                text.push(c);
+                chars.next();
+            }
+        }
+        let clauses: Vec<Clause> = if quoted {
+            phrase(&text).into_iter().collect()
+        } else {
+            let words = analyzer::query_words(&text);
+            if negated && words.len() > 1 {
+                // `-党史学习` excludes the sequence, not each of its words.
+                phrase(&text).into_iter().collect()
+            } else {
+                words.into_iter().map(Clause::Word).collect()
+            }
+        };
+        let target = if negated {
+            &mut parsed.must_not
+        } else {
+            &mut parsed.must
+        };
+        for c in clauses {
+            if target.len() < MAX_CLAUSES && !target.contains(&c) {
+                target.push(c);
+            }
+        }
+    }
+    parsed
+}
+
+fn is_quote(c: char) -> bool {
+    matches!(c, '"' | '“' | '”' | '＂')
+}
+
+/// A phrase clause of `text`, folded and with its ends trimmed; `None` when nothing in it can be
+/// searched (punctuation only).
+fn phrase(text: &str) -> Option<Clause> {
+    let folded = analyzer::fold(text).text;
+    let trimmed = folded.trim_matches(|c: char| !c.is_alphanumeric());
+    let words = analyzer::query_words(trimmed);
+    match words.len() {
+        0 => None,
+        // One word is matched as a word, which also finds it inside longer words.
+        1 if words[0] == trimmed => Some(Clause::Word(words[0].clone())),
+        _ => Some(Clause::Phrase(trimmed.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Clause {
+        Clause::Word(s.into())
+    }
+    fn p(s: &str) -> Clause {
+        Clause::Phrase(s.into())
+    }
+
+    #[test]
+    fn words_phrases_and_exclusions() {
+        let q = parse(r#"党史 "乡村振兴战略" -农业 -"基层党建""#);
+        assert_eq!(q.must, vec![w("党史"), p("乡村振兴战略")]);
+        assert_eq!(q.must_not, vec![w("农业"), p("基层党建")]);
+        assert_eq!(parse("乡村振兴").must, vec![w("乡村"), w("振兴")]);
+        assert_eq!(parse("-党史学习").must_not, vec![p("党史学习")]);
+        assert_eq!(
+            parse("“黨史”").must,
+            vec![w("党史")],
+            "curly quotes, folded"
+        );
+    }
+
+    #[test]
+    fn hostile_queries_parse_to_something_or_nothing() {
+        assert!(
+            parse("\"党史").must == vec![w("党史")],
+            "an unbalanced quote"
+        );
+        for q in ["", "\"\"", "*", "-", "--", "!!!，。；", "\u{0}\u{7}", "((("] {
+            assert!(parse(q).must.is_empty(), "{q:?}: {:?}", parse(q));
+        }
+        assert_eq!(parse("title:党史").must, vec![w("title"), w("党史")]);
+        let long = "党".repeat(10_000);
+        assert!(parse(&long).must.len() <= MAX_CLAUSES);
+        let many = (0..100)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(parse(&many).must.len(), MAX_CLAUSES);
+    }
+
+    #[test]
+    fn needles_are_longest_first() {
+        let q = parse(r#"党 "党史学习""#);
+        assert_eq!(q.needles(), vec!["党史学习".to_owned(), "党".to_owned()]);
+    }
+}

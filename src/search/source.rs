@@ -1,0 +1,177 @@
+//! What the index holds of a lesson, read from SQL: its fields, its organisation's ancestors, its
+//! region's names, and the text of its documents and subtitles. Text not yet extracted is
+//! extracted here (once per content, recorded in SQL), so a rebuild reads SQL only.
+
+use super::extract::{self, Format};
+use crate::db::Db;
+use crate::db::assets::AssetRecord;
+use crate::db::lessons::LessonRecord;
+use crate::db::texts::NewSegment;
+use crate::storage::ObjectStore;
+use std::collections::{HashMap, HashSet};
+
+/// A lesson as the index sees it.
+#[derive(Debug, Clone)]
+pub struct LessonDoc {
+    pub lesson: LessonRecord,
+    /// The owning organisation and its ancestors, as path prefixes (`/root/`, `/root/city/`).
+    pub ancestors: Vec<String>,
+    /// The region and the regions above it, top first: (code, name).
+    pub regions: Vec<(String, String)>,
+    pub segments: Vec<SegmentDoc>,
+}
+
+/// A page of a document or a cue of a subtitle.
+#[derive(Debug, Clone)]
+pub struct SegmentDoc {
+    pub asset_id: String,
+    pub page: Option<i64>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub text: String,
+}
+
+/// Whether an asset's text is searched: documents (masters and attachments) and subtitles.
+fn extractable(a: &AssetRecord) -> Option<Format> {
+    if !matches!(a.role.as_str(), "master" | "attachment" | "subtitle") {
+        return None;
+    }
+    Format::detect(&a.content_type, &a.filename)
+}
+
+/// Reads lessons `ids` for the index: `(id, None)` for a lesson that no longer exists.
+pub async fn load(
+    db: &Db,
+    store: Option<&ObjectStore>,
+    ids: &[&str],
+) -> Result<Vec<(String, Option<LessonDoc>)>, sqlx::Error> {
+    let mut lessons: HashMap<String, LessonRecord> = db
+        .lessons_by_ids(ids)
+        .await?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect();
+    let present: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| lessons.contains_key(*id))
+        .collect();
+    let assets: Vec<(AssetRecord, Format)> = db
+        .assets_of_lessons(&present)
+        .await?
+        .into_iter()
+        .filter_map(|a| extractable(&a).map(|f| (a, f)))
+        .collect();
+    if let Some(store) = store {
+        extract_missing(db, store, &assets).await?;
+    }
+    let shas: Vec<&str> = {
+        let mut s: Vec<&str> = assets.iter().map(|(a, _)| a.sha256.as_str()).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    };
+    let mut by_sha: HashMap<String, Vec<crate::db::texts::SegmentRow>> = HashMap::new();
+    for row in db.segments_of(&shas).await? {
+        by_sha.entry(row.sha256.clone()).or_default().push(row);
+    }
+    let mut segments: HashMap<&str, Vec<SegmentDoc>> = HashMap::new();
+    for (a, _) in &assets {
+        let list = segments.entry(a.lesson_id.as_str()).or_default();
+        for row in by_sha.get(&a.sha256).into_iter().flatten() {
+            list.push(SegmentDoc {
+                asset_id: a.id.clone(),
+                page: row.page,
+                start_ms: row.start_ms,
+                end_ms: row.end_ms,
+                text: row.text.clone(),
+            });
+        }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let doc = lessons.remove(*id).map(|lesson| LessonDoc {
+            ancestors: crate::domain::org::ids(&lesson.org_path)
+                .iter()
+                .scan(String::from("/"), |acc, id| {
+                    acc.push_str(id);
+                    acc.push('/');
+                    Some(acc.clone())
+                })
+                .collect(),
+            regions: lesson
+                .region_code
+                .as_deref()
+                .map(crate::domain::region::lineage)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(c, n)| (c.to_owned(), n.to_owned()))
+                .collect(),
+            segments: segments.remove(id).unwrap_or_default(),
+            lesson,
+        });
+        out.push((id.to_string(), doc));
+    }
+    Ok(out)
+}
+
+/// Extracts the text of every content among `assets` that has none recorded yet. A content that
+/// cannot be read from storage is skipped (and tried again with the lesson's next change); one
+/// that cannot be extracted is recorded as failed, with why.
+async fn extract_missing(
+    db: &Db,
+    store: &ObjectStore,
+    assets: &[(AssetRecord, Format)],
+) -> Result<(), sqlx::Error> {
+    let shas: Vec<&str> = assets.iter().map(|(a, _)| a.sha256.as_str()).collect();
+    let done: HashSet<String> = db.extracted(&shas).await?.into_iter().collect();
+    let mut seen = HashSet::new();
+    for (a, format) in assets {
+        if done.contains(&a.sha256) || !seen.insert(a.sha256.as_str()) {
+            continue;
+        }
+        if a.size as u64 > format.max_input_bytes() {
+            let why = format!(
+                "larger than {} MiB, the most text is extracted from",
+                format.max_input_bytes() >> 20
+            );
+            db.record_extraction(&a.sha256, format.as_str(), Err(&why))
+                .await?;
+            continue;
+        }
+        let bytes = match store.get_bytes(&a.object_key).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(asset = %a.id, error = %e, "cannot read an asset to extract its text; will try again");
+                continue;
+            }
+        };
+        let format = *format;
+        let outcome = tokio::task::spawn_blocking(move || extract::extract(format, &bytes)).await;
+        match outcome {
+            Ok(Ok(segments)) => {
+                let rows: Vec<NewSegment> = segments
+                    .into_iter()
+                    .map(|s| NewSegment {
+                        page: s.page.map(i64::from),
+                        start_ms: s.start_ms,
+                        end_ms: s.end_ms,
+                        text: s.text,
+                    })
+                    .collect();
+                db.record_extraction(&a.sha256, format.as_str(), Ok(&rows))
+                    .await?;
+            }
+            Ok(Err(e)) => {
+                tracing::info!(asset = %a.id, error = %e, "no text could be extracted");
+                db.record_extraction(&a.sha256, format.as_str(), Err(&e.to_string()))
+                    .await?;
+            }
+            Err(e) => {
+                db.record_extraction(&a.sha256, format.as_str(), Err(&e.to_string()))
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
