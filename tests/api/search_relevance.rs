@@ -25,8 +25,9 @@ struct Lesson {
     recorded_on: &'static str,
 }
 
-/// The regions used below (GB/T 2260): 广东省 with 广州市 (天河区, 增城区) and 潮州市; 江苏省 with
-/// 苏州市; 四川省 with 成都市.
+/// The regions used below (GB/T 2260, 2023): 广东省 440000 with 广州市 440100 (天河区 440106,
+/// 增城区 440118 — 440183 was 增城市 until 2014 and no longer exists) and 潮州市 445100; 江苏省
+/// 320000 with 苏州市 320500; 四川省 510000 with 成都市 510100.
 const CATALOGUE: &[Lesson] = &[
     // 党史学习教育
     Lesson {
@@ -115,7 +116,7 @@ const CATALOGUE: &[Lesson] = &[
         tags: &["乡村振兴", "乡村旅游"],
         lecturer: "黄志明",
         series: "乡村振兴大讲堂",
-        region: "440183",
+        region: "440118",
         recorded_on: "2022-07-22",
     },
     Lesson {
@@ -137,7 +138,7 @@ const CATALOGUE: &[Lesson] = &[
         tags: &["人居环境"],
         lecturer: "郑晓东",
         series: "乡村振兴大讲堂",
-        region: "440183",
+        region: "440118",
         recorded_on: "2020-10-15",
     },
     // 基层党组织建设, e支部, 5G
@@ -205,7 +206,7 @@ const CATALOGUE: &[Lesson] = &[
         tags: &["农业技术", "水稻"],
         lecturer: "何永平",
         series: "农业技术推广",
-        region: "440183",
+        region: "440118",
         recorded_on: "2020-03-02",
     },
     Lesson {
@@ -227,7 +228,7 @@ const CATALOGUE: &[Lesson] = &[
         tags: &["农业技术", "果树"],
         lecturer: "梁国栋",
         series: "农业技术推广",
-        region: "440183",
+        region: "440118",
         recorded_on: "2019-12-10",
     },
     Lesson {
@@ -282,7 +283,7 @@ const CATALOGUE: &[Lesson] = &[
         tags: &["智慧农业", "数字乡村"],
         lecturer: "何永平",
         series: "数字乡村",
-        region: "440183",
+        region: "440118",
         recorded_on: "2023-05-10",
     },
     // 数字乡村, 电子商务, 直播带货
@@ -327,7 +328,7 @@ const CATALOGUE: &[Lesson] = &[
         tags: &["电子商务", "品牌"],
         lecturer: "林晓峰",
         series: "数字乡村",
-        region: "440183",
+        region: "440118",
         recorded_on: "2023-04-12",
     },
     // 政策解读
@@ -452,7 +453,7 @@ const CATALOGUE: &[Lesson] = &[
         tags: &["防汛抗旱", "应急管理"],
         lecturer: "罗志刚",
         series: "应急管理",
-        region: "440183",
+        region: "440118",
         recorded_on: "2020-05-28",
     },
     Lesson {
@@ -944,7 +945,7 @@ const CASES: &[Case] = &[
     },
     Case {
         what: "a district, no query",
-        params: &[("region", "440183")],
+        params: &[("region", "440118")],
         top: 20,
         expect: &[
             "ag-rice",
@@ -967,8 +968,14 @@ const CASES: &[Case] = &[
     Case {
         what: "a district's name finds its lessons",
         params: &[("q", "天河")],
-        top: 4,
-        expect: &["pb-branch", "pb-meetings", "law-civil", "med-insurance"],
+        top: 5,
+        expect: &[
+            "pb-branch",
+            "pb-meetings",
+            "law-civil",
+            "med-insurance",
+            "doc-pptx",
+        ],
         never: &["flood-plan", "ds-reading"],
     },
     Case {
@@ -2017,7 +2024,7 @@ async fn facet_counts_add_up_to_the_filtered_totals() {
             "440000" => Some("广东省"),
             "440100" => Some("广州市"),
             "440106" => Some("天河区"),
-            "440183" => Some("增城区"),
+            "440118" => Some("增城区"),
             "445100" => Some("潮州市"),
             _ => None,
         };
