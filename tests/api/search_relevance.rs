@@ -1385,6 +1385,11 @@ async fn check_case(t: &TestApp, cat: &Catalogue, case: &Case) -> Option<String>
     })
 }
 
+/// A snippet's text without its highlighting.
+fn unmarked(snippet: &str) -> String {
+    snippet.replace("<mark>", "").replace("</mark>", "")
+}
+
 /// Checks one `Detail` of the hit for lesson `key` in the answer to `q`.
 async fn check_detail(
     t: &TestApp,
@@ -1407,7 +1412,9 @@ async fn check_detail(
         Detail::Cue { start_ms, text } => {
             let c = &hit["cues"][0];
             c["start_ms"].as_u64() == Some(*start_ms)
-                && c["text"].as_str().is_some_and(|s| s.contains(text))
+                && c["text"]
+                    .as_str()
+                    .is_some_and(|s| unmarked(s).contains(text))
                 && c["end_ms"].as_u64().is_some_and(|e| e > *start_ms)
                 && c["asset_id"].is_string()
         }
@@ -1415,7 +1422,9 @@ async fn check_detail(
             pages.iter().any(|p| {
                 p["page"].as_u64() == *page
                     && (page.is_some() || p["page"].is_null())
-                    && p["text"].as_str().is_some_and(|s| s.contains(text))
+                    && p["text"]
+                        .as_str()
+                        .is_some_and(|s| unmarked(s).contains(text))
                     && p["asset_id"].is_string()
             })
         }),
