@@ -276,6 +276,9 @@ pub fn sniff(
     match format.signature {
         Signature::Sniffed(types) => match detected {
             Some(found) if types.contains(&found) => {}
+            // `infer` knows an Office file only when `[Content_Types].xml` comes first, as
+            // Microsoft Office writes it; LibreOffice and WPS write it last.
+            Some("application/zip") if office_zip(head, ext) => {}
             Some(found) => {
                 return Err(Refused::Mismatch {
                     found: found.to_owned(),
@@ -312,6 +315,32 @@ pub fn sniff(
         content_type,
         download,
     })
+}
+
+/// Whether `head`, the start of a zip archive, holds a part that only an Office Open XML file
+/// of extension `ext` has (`word/…` for .docx, `ppt/…` for .pptx, `xl/…` for .xlsx), by the
+/// names in its local file headers.
+fn office_zip(head: &[u8], ext: &str) -> bool {
+    let folder: &[u8] = match ext {
+        "docx" => b"word/",
+        "pptx" => b"ppt/",
+        "xlsx" => b"xl/",
+        _ => return false,
+    };
+    let mut at = 0;
+    while let Some(found) = head[at..].windows(4).position(|w| w == b"PK\x03\x04") {
+        let header = at + found;
+        let name_len = head
+            .get(header + 26..header + 28)
+            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+        if let Some(name) = name_len.and_then(|n| head.get(header + 30..header + 30 + n))
+            && name.starts_with(folder)
+        {
+            return true;
+        }
+        at = header + 4;
+    }
+    false
 }
 
 /// UTF-8 (a character cut at the end of the sample is fine), no NUL, and not opening with markup.
@@ -424,5 +453,51 @@ mod tests {
         let s = sniff(pdf, Some("pdf"), AssetRole::Master, LessonKind::Document).unwrap();
         assert_eq!(s.content_type, "application/pdf");
         assert!(s.download);
+    }
+
+    #[test]
+    fn office_files_written_by_libreoffice_are_recognised() {
+        let docx = include_bytes!("../../tests/fixtures/documents/lesson.docx");
+        let pptx = include_bytes!("../../tests/fixtures/documents/lesson.pptx");
+        let head = |b: &'static [u8]| &b[..b.len().min(SNIFF_LEN)];
+        for (bytes, ext) in [(&docx[..], "docx"), (&pptx[..], "pptx")] {
+            let s = sniff(
+                head(bytes),
+                Some(ext),
+                AssetRole::Attachment,
+                LessonKind::Video,
+            )
+            .unwrap();
+            assert!(
+                s.content_type.contains("openxmlformats"),
+                "{}",
+                s.content_type
+            );
+        }
+        // A zip that is not that kind of Office file is still refused under its name.
+        assert!(
+            sniff(
+                head(docx),
+                Some("pptx"),
+                AssetRole::Attachment,
+                LessonKind::Video
+            )
+            .is_err()
+        );
+        let mut plain_zip = b"PK\x03\x04".to_vec();
+        plain_zip.extend([0u8; 22]);
+        plain_zip.extend(5u16.to_le_bytes());
+        plain_zip.extend([0u8; 2]);
+        plain_zip.extend(b"a.txt");
+        plain_zip.extend([0u8; 64]);
+        assert!(
+            sniff(
+                &plain_zip,
+                Some("docx"),
+                AssetRole::Attachment,
+                LessonKind::Video
+            )
+            .is_err()
+        );
     }
 }

@@ -285,6 +285,7 @@ pub fn pinyin_tokens(text: &str) -> Vec<Token> {
     let folded = fold(text);
     let mut out = Vec::new();
     let mut position = 0;
+    let mut words_read: Vec<WordRead> = Vec::new();
     for w in jieba().cut(&folded.text, true) {
         if !meaningful(w.word) {
             continue;
@@ -304,6 +305,12 @@ pub fn pinyin_tokens(text: &str) -> Vec<Token> {
             position += 1;
             continue;
         }
+        words_read.push((
+            position,
+            offset_from,
+            offset_to,
+            spellings(&han).swap_remove(0),
+        ));
         let mut seen: Vec<String> = Vec::new();
         for spelling in spellings(&han) {
             let whole = spelling.concat();
@@ -328,8 +335,40 @@ pub fn pinyin_tokens(text: &str) -> Vec<Token> {
             position += 1;
         }
     }
+    // People type a phrase's pinyin or initials without regard to where jieba cut it (防汛抗旱 is
+    // two words, typed `fxkh`): two neighbouring words together, and a short text whole.
+    let joined = |words: &[WordRead]| {
+        let syllables: Vec<&String> = words.iter().flat_map(|w| &w.3).collect();
+        let whole: String = syllables.iter().map(|s| s.as_str()).collect();
+        let initials: String = syllables.iter().filter_map(|s| s.chars().next()).collect();
+        (whole, initials)
+    };
+    let mut spans: Vec<&[WordRead]> = words_read.windows(2).collect();
+    let total: usize = words_read.iter().map(|w| w.3.len()).sum();
+    if words_read.len() > 2 && total <= MAX_WHOLE_SYLLABLES {
+        spans.push(&words_read);
+    }
+    for span in spans {
+        let (whole, initials) = joined(span);
+        let (first, last) = (&span[0], &span[span.len() - 1]);
+        for text in [whole, initials] {
+            out.push(Token {
+                offset_from: first.1,
+                offset_to: last.2,
+                position: first.0,
+                text,
+                position_length: 1,
+            });
+        }
+    }
     out
 }
+
+/// A word as read for pinyin: its position, its original offsets and its usual syllables.
+type WordRead = (usize, usize, usize, Vec<String>);
+
+/// A text of at most this many syllables is also indexed by its whole pinyin and initials.
+const MAX_WHOLE_SYLLABLES: usize = 12;
 
 /// The keys a suggestion is found by: its folded text, and the whole pinyin and initials of each
 /// of its spellings (党史学习教育 → dangshixuexijiaoyu, dsxxjy).
@@ -622,6 +661,22 @@ mod tests {
         assert!(stream(WordTokenizer, "").is_empty());
         assert!(stream(WordTokenizer, "，。！？——").is_empty());
         assert_eq!(query_words("党史 学习"), vec!["党史", "学习"]);
+    }
+
+    #[test]
+    fn neighbouring_words_and_short_texts_are_also_read_together() {
+        let words: Vec<String> = stream(PinyinTokenizer, "防汛抗旱")
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert!(words.contains(&"fxkh".to_owned()), "{words:?}");
+        assert!(words.contains(&"fangxunkanghan".to_owned()), "{words:?}");
+        let words: Vec<String> = stream(PinyinTokenizer, "党史学习教育")
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        assert!(words.contains(&"dsxxjy".to_owned()), "{words:?}");
+        assert!(words.contains(&"dangshixuexi".to_owned()), "{words:?}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod pages;
 mod schema;
 mod search;
 mod search_index;
+mod search_relevance;
 mod security;
 mod tus;
 mod uploads;

@@ -41,7 +41,7 @@ async fn found(t: &TestApp, q: &str) -> Vec<String> {
 }
 
 /// Waits (bounded) until the index has caught up with everything committed so far.
-async fn indexed(t: &TestApp) {
+pub(crate) async fn indexed(t: &TestApp) {
     let head: i64 = sqlx::query_scalar("SELECT seq FROM change_head WHERE id = 1")
         .fetch_one(t.db().pool())
         .await

@@ -97,7 +97,7 @@ pub async fn search(
     let region = match p.region.as_deref().map(RegionCode::parse).transpose() {
         Ok(r) => r,
         Err(e) => {
-            errors.push(e);
+            errors.push(Invalid::new("region", e.message));
             None
         }
     };
