@@ -183,7 +183,8 @@ pub struct Filters {
 }
 
 impl Filters {
-    fn any(&self) -> bool {
+    /// Whether any filter is set.
+    pub fn any(&self) -> bool {
         self.kind.is_some()
             || self.tag.is_some()
             || self.lecturer.is_some()
@@ -462,15 +463,10 @@ impl Generation {
             .as_deref()
             .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
         {
-            let mut path = vec!["region".to_owned()];
             for n in [2, 4, 6] {
                 doc.add_text(f.region, &code[..n]);
-                let padded = format!("{:0<6}", &code[..n]);
-                if path.last() != Some(&padded) {
-                    path.push(padded);
-                }
             }
-            doc.add_facet(f.facets, tantivy::schema::Facet::from_path(path));
+            doc.add_facet(f.facets, region_facet(code));
         }
         for (_, name) in &d.regions {
             doc.add_text(f.region_names, name);
@@ -521,13 +517,21 @@ impl Generation {
 /// The date a lesson is sorted and filtered by: the day it was recorded (midnight UTC+8), else
 /// when it was published, else when it was created; Unix milliseconds.
 fn lesson_date(l: &crate::db::lessons::LessonRecord) -> i64 {
-    let recorded = l.recorded_on.as_deref().and_then(|d| {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        let day = time::Date::parse(d, format).ok()?;
-        let t = day.midnight().assume_offset(time::macros::offset!(+8));
-        Some(t.unix_timestamp() * 1000)
-    });
+    let recorded = l.recorded_on.as_deref().and_then(day_start_ms);
     recorded.or(l.published_at).unwrap_or(l.created_at)
+}
+
+/// The first moment of a day written `YYYY-MM-DD`, in UTC+8 (the time zone lessons are dated
+/// in), as Unix milliseconds; `None` when it is not such a date.
+pub fn day_start_ms(day: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(day.trim(), format).ok()?;
+    Some(
+        day.midnight()
+            .assume_offset(time::macros::offset!(+8))
+            .unix_timestamp()
+            * 1000,
+    )
 }
 
 fn term(field: Field, text: &str) -> Box<dyn Query> {

@@ -10,7 +10,7 @@ use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Json, Query};
 use crate::search::analyzer;
-use crate::search::index::{Filters, Request, Sort};
+use crate::search::index::{Filters, Request, Sort, day_start_ms};
 use crate::search::query;
 use axum::extract::State;
 use serde::Deserialize;
@@ -57,23 +57,16 @@ fn clean_query(q: Option<&str>, errors: &mut Vec<Invalid>) -> String {
     q
 }
 
-/// A day as `YYYY-MM-DD`: the Unix milliseconds of its first (or, with `end`, last) moment in
-/// UTC+8, the time zone lessons are dated in.
+/// A day as `YYYY-MM-DD`: its first (or, with `end`, last) moment, Unix milliseconds.
 fn day_bound(
     field: &'static str,
     v: Option<&str>,
     end: bool,
     errors: &mut Vec<Invalid>,
 ) -> Option<i64> {
-    let v = v?.trim();
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    match time::Date::parse(v, format) {
-        Ok(day) => {
-            let start = day.midnight().assume_offset(time::macros::offset!(+8));
-            let ms = start.unix_timestamp() * 1000;
-            Some(if end { ms + 86_400_000 - 1 } else { ms })
-        }
-        Err(_) => {
+    match day_start_ms(v?) {
+        Some(ms) => Some(if end { ms + 86_400_000 - 1 } else { ms }),
+        None => {
             errors.push(Invalid::new(field, "must be a date, YYYY-MM-DD"));
             None
         }
@@ -142,7 +135,7 @@ pub async fn search(
         ));
     }
     let parsed = query::parse(&q);
-    if q.is_empty() && !filters_given(&filters) {
+    if q.is_empty() && !filters.any() {
         errors.push(Invalid::new("q", "give a query, a filter, or both"));
     }
     if !errors.is_empty() {
@@ -233,16 +226,6 @@ pub async fn search(
             "region": regions,
         },
     })))
-}
-
-fn filters_given(f: &Filters) -> bool {
-    f.kind.is_some()
-        || f.tag.is_some()
-        || f.lecturer.is_some()
-        || f.series.is_some()
-        || f.region_prefix.is_some()
-        || f.from_ms.is_some()
-        || f.to_ms.is_some()
 }
 
 #[derive(Debug, Deserialize)]
