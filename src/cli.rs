@@ -250,3 +250,63 @@ pub async fn set_password(db: &Db, login: &str, pass: &str) -> anyhow::Result<()
     tx.commit().await?;
     Ok(())
 }
+
+/// Registers a platform (as `lectern platform create`); returns it, its first key and, with a
+/// webhook URL, the webhook secret.
+pub async fn create_platform(
+    db: &Db,
+    org_id: &str,
+    name: &str,
+    channel: &str,
+    (kinds, tags, series): (&[String], &[String], &[String]),
+    webhook_url: Option<&str>,
+) -> anyhow::Result<(crate::db::platforms::PlatformRecord, String, Option<String>)> {
+    use crate::domain::platform;
+    let o = db
+        .org(org_id)
+        .await?
+        .with_context(|| format!("no such organisation: {org_id}"))?;
+    let fields = crate::db::platforms::PlatformFields {
+        name: platform::name(name)?,
+        channel: platform::Channel::parse(channel)?,
+        filters: platform::Filters::parse(kinds, tags, series)?,
+        webhook_url: webhook_url.map(platform::webhook_url).transpose()?,
+    };
+    let secret = fields
+        .webhook_url
+        .as_ref()
+        .map(|_| platform::generate_webhook_secret());
+    let actor = Actor::cli();
+    let start = crate::publish::feed::Cursor::at(db.change_head().await?).encode();
+    let p = db
+        .create_platform(&o.id, &fields, secret.as_deref(), &start, &actor)
+        .await?;
+    let key = platform::generate_key();
+    db.create_platform_key(&p, "initial", &crate::domain::token::hash(&key), &actor)
+        .await?;
+    Ok((p, key, secret))
+}
+
+/// Adds a key to platform `id`; returns the key.
+pub async fn create_platform_key(db: &Db, id: &str, name: &str) -> anyhow::Result<String> {
+    let p = db
+        .platform(id)
+        .await?
+        .with_context(|| format!("no such platform: {id}"))?;
+    let key = crate::domain::platform::generate_key();
+    db.create_platform_key(&p, name, &crate::domain::token::hash(&key), &Actor::cli())
+        .await?;
+    Ok(key)
+}
+
+/// Revokes key `key_id` of platform `id`.
+pub async fn revoke_platform_key(db: &Db, id: &str, key_id: &str) -> anyhow::Result<()> {
+    let p = db
+        .platform(id)
+        .await?
+        .with_context(|| format!("no such platform: {id}"))?;
+    if !db.revoke_platform_key(&p, key_id, &Actor::cli()).await? {
+        bail!("platform {id} has no live key {key_id}");
+    }
+    Ok(())
+}

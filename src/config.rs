@@ -58,6 +58,12 @@ pub struct Config {
     pub scheduler_interval_ms: u64,
     /// Change-log entries the search index applies per commit.
     pub index_batch: u64,
+    /// How long a webhook delivery is retried (with exponential backoff) before it is dead.
+    pub webhook_retry_secs: u64,
+    /// The first retry's delay; each further one doubles it, up to an hour.
+    pub webhook_backoff_ms: u64,
+    /// How long one delivery attempt may take.
+    pub webhook_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -86,6 +92,9 @@ impl Default for Config {
             login_window_secs: 15 * 60,
             scheduler_interval_ms: 1000,
             index_batch: 1000,
+            webhook_retry_secs: 25 * 3600,
+            webhook_backoff_ms: 5000,
+            webhook_timeout_ms: 10_000,
         }
     }
 }
@@ -122,6 +131,9 @@ impl fmt::Debug for Config {
             )
             .field("login_window_secs", &self.login_window_secs)
             .field("index_batch", &self.index_batch)
+            .field("webhook_retry_secs", &self.webhook_retry_secs)
+            .field("webhook_backoff_ms", &self.webhook_backoff_ms)
+            .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
             .finish()
     }

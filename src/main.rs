@@ -54,6 +54,66 @@ enum Command {
     /// Rebuild the search index from SQL beside the one in use, then switch to it: a running
     /// service keeps answering from the old index until the new one has caught up.
     Reindex,
+    /// Manage downstream platforms and their keys.
+    Platform {
+        #[command(subcommand)]
+        command: PlatformCommand,
+    },
+    /// Maintain the change log.
+    Changes {
+        #[command(subcommand)]
+        command: ChangesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlatformCommand {
+    /// List platforms with their last pull and lag.
+    List,
+    /// Register a platform under an organisation; its first key is printed once, as the last
+    /// line (after the webhook secret, when a webhook URL is given).
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// web, tv, wechat, audio or other.
+        #[arg(long, default_value = "web")]
+        channel: String,
+        /// Only these kinds (video, audio, document); repeatable.
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Only lessons with one of these tags; repeatable.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only lessons of these series; repeatable.
+        #[arg(long = "series")]
+        series: Vec<String>,
+        #[arg(long)]
+        webhook_url: Option<String>,
+    },
+    /// Add a key to a platform (rotation: add the new one, switch, revoke the old); printed once.
+    KeyCreate {
+        platform: String,
+        #[arg(long, default_value = "key")]
+        name: String,
+    },
+    /// Revoke a platform's key; it is refused from the next request on.
+    KeyRevoke { platform: String, key: String },
+    /// Disable a platform: its keys stop working and nothing more is delivered.
+    Disable { platform: String },
+}
+
+#[derive(Subcommand)]
+enum ChangesCommand {
+    /// Delete change-log entries older than a number of days (keeping the newest `--keep`
+    /// entries in any case). Platforms with older cursors are told to start from the snapshot.
+    Prune {
+        #[arg(long, default_value_t = 90)]
+        older_than_days: u64,
+        #[arg(long, default_value_t = 0)]
+        keep: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -159,7 +219,98 @@ async fn main() -> anyhow::Result<()> {
         Command::Org { command } => org(config, command).await,
         Command::User { command } => user(config, command).await,
         Command::Reindex => reindex(config).await,
+        Command::Platform { command } => platform(config, command).await,
+        Command::Changes { command } => changes(config, command).await,
     }
+}
+
+async fn platform(config: Config, command: PlatformCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    match command {
+        PlatformCommand::List => {
+            let head = db.change_head().await?;
+            for p in db.platforms_within(None).await? {
+                let state = if p.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "enabled"
+                };
+                let pulled = p
+                    .last_pull_at
+                    .map(lectern::http::views::rfc3339)
+                    .unwrap_or_else(|| "never".into());
+                let lag = p
+                    .last_pull_seq
+                    .map(|s| (head - s).max(0).to_string())
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{}\t{}\t{}\t{}\tlast pull {}\tlag {}",
+                    p.id, p.name, p.channel, state, pulled, lag
+                );
+            }
+        }
+        PlatformCommand::Create {
+            org,
+            name,
+            channel,
+            kinds,
+            tags,
+            series,
+            webhook_url,
+        } => {
+            let (p, key, secret) = cli::create_platform(
+                &db,
+                &org,
+                &name,
+                &channel,
+                (&kinds, &tags, &series),
+                webhook_url.as_deref(),
+            )
+            .await?;
+            println!("created platform {} ({})", p.id, p.name);
+            if let Some(s) = secret {
+                println!("webhook secret: {s}");
+            }
+            println!("{key}");
+        }
+        PlatformCommand::KeyCreate { platform, name } => {
+            let key = cli::create_platform_key(&db, &platform, &name).await?;
+            println!("{key}");
+        }
+        PlatformCommand::KeyRevoke { platform, key } => {
+            cli::revoke_platform_key(&db, &platform, &key).await?;
+            println!("revoked");
+        }
+        PlatformCommand::Disable { platform } => {
+            let p = db
+                .platform(&platform)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no such platform: {platform}"))?;
+            db.disable_platform(&p, &lectern::db::audit::Actor::cli())
+                .await?;
+            println!("disabled");
+        }
+    }
+    Ok(())
+}
+
+async fn changes(config: Config, command: ChangesCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    match command {
+        ChangesCommand::Prune {
+            older_than_days,
+            keep,
+        } => {
+            let cutoff = lectern::db::now_ms()
+                .saturating_sub((older_than_days as i64).saturating_mul(86_400_000));
+            let through = db.change_position_before(cutoff).await?;
+            let head = db.change_head().await?;
+            let through = through.min(head - keep.max(0));
+            let n = db.prune_changes(through).await?;
+            println!("pruned {n} entries; cursors at or after position {through} stay valid");
+        }
+    }
+    Ok(())
 }
 
 async fn reindex(mut config: Config) -> anyhow::Result<()> {

@@ -23,6 +23,10 @@ pub struct Application {
     scheduler: JoinHandle<()>,
     /// Keeps the search index up with the change log.
     indexer: JoinHandle<()>,
+    /// Follows the change-log head for long polls, and records platforms' pulls.
+    follower: JoinHandle<()>,
+    /// Queues and delivers webhooks.
+    webhooks: JoinHandle<()>,
     _embedded: Option<EmbeddedS3>,
 }
 
@@ -127,7 +131,13 @@ impl Application {
                 format!("opening the search index in {}", config.index_dir.display())
             })?,
         );
+        let hub = Arc::new(crate::publish::Hub::new(crate::publish::feed::Feed {
+            db: db.clone(),
+            store: store.clone(),
+            ttl: Duration::from_secs(config.presign_secs),
+        }));
         let state = AppState {
+            hub: hub.clone(),
             db,
             store,
             ingest: ingest.clone(),
@@ -174,6 +184,15 @@ impl Application {
                 }
             }
         });
+        let follower = tokio::spawn(hub.clone().run(state.db.clone()));
+        let webhooks = tokio::spawn(crate::publish::webhooks::run(
+            hub.feed.clone(),
+            crate::publish::webhooks::Settings {
+                retry_for_ms: (config.webhook_retry_secs as i64).saturating_mul(1000),
+                backoff_ms: config.webhook_backoff_ms.max(1) as i64,
+                timeout: Duration::from_millis(config.webhook_timeout_ms.max(100)),
+            },
+        ));
         let scheduler_db = state.db.clone();
         let scheduler_every = Duration::from_millis(config.scheduler_interval_ms.max(50));
         let sessions_window = (config.login_window_secs as i64).saturating_mul(1000);
@@ -205,6 +224,8 @@ impl Application {
             sweeper,
             scheduler,
             indexer,
+            follower,
+            webhooks,
             _embedded: embedded,
         })
     }
@@ -230,6 +251,8 @@ impl Drop for Application {
         self.sweeper.abort();
         self.scheduler.abort();
         self.indexer.abort();
+        self.follower.abort();
+        self.webhooks.abort();
     }
 }
 

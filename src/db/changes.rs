@@ -16,6 +16,9 @@ use serde::Serialize;
 pub enum Entity {
     Lesson,
     Asset,
+    /// What a platform receives changed without a lesson changing (its filters, its place in
+    /// the tree): its feed re-evaluates everything. `lesson_id` is "".
+    Platform,
 }
 
 impl Entity {
@@ -23,6 +26,7 @@ impl Entity {
         match self {
             Self::Lesson => "lesson",
             Self::Asset => "asset",
+            Self::Platform => "platform",
         }
     }
 }
@@ -101,6 +105,50 @@ impl Db {
 }
 
 impl Db {
+    /// Positions up to this one have been pruned; a reader behind it must start over from a
+    /// snapshot.
+    pub async fn pruned_through(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT pruned_through FROM change_head WHERE id = 1")
+            .fetch_one(self.pool())
+            .await
+    }
+
+    /// Deletes the entries up to position `through` (at most the head) and records that, so
+    /// cursors behind it are refused rather than silently skipping. Returns how many went.
+    pub async fn prune_changes(&self, through: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        // Taking the head's row lock orders this after every append in flight.
+        let (head, pruned): (i64, i64) = sqlx::query_as(
+            "UPDATE change_head SET seq = seq WHERE id = 1 RETURNING seq, pruned_through",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let through = through.min(head);
+        if through <= pruned {
+            return Ok(0);
+        }
+        let n = sqlx::query("DELETE FROM changes WHERE seq <= $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE change_head SET pruned_through = $1 WHERE id = 1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// The last position whose entry was written before `at_ms` (0 when none).
+    pub async fn change_position_before(&self, at_ms: i64) -> Result<i64, sqlx::Error> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes WHERE at < $1")
+            .bind(at_ms)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
     /// The last position handed out in the change log.
     pub async fn change_head(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("SELECT seq FROM change_head WHERE id = 1")

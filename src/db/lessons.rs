@@ -5,7 +5,7 @@ use super::changes::{self, Entity, Op};
 use super::workflow::{self, Snapshot};
 use super::{Db, Tx, new_id, now_ms, placeholders};
 use crate::domain::lesson::{LessonFields, LessonStatus};
-use crate::domain::visibility::{LessonAccess, ReadScope};
+use crate::domain::visibility::{LessonAccess, Publication, ReadScope};
 
 /// A lesson as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -34,8 +34,16 @@ pub struct LessonRecord {
     /// When a scheduled publication or withdrawal is due.
     pub publish_at: Option<i64>,
     pub withdraw_at: Option<i64>,
+    /// The path of the subtree it is published to: the scope's, else the owner's ("" for none).
+    pub scope_path: String,
+    /// A narrower subtree of the scope that receives it, when the publisher chose one.
+    pub audience_org_id: Option<String>,
+    pub audience_path: Option<String>,
     #[sqlx(skip)]
     pub tags: Vec<String>,
+    /// The platforms it is published to by name; empty when it goes to its whole audience.
+    #[sqlx(skip)]
+    pub platforms: Vec<String>,
 }
 
 impl LessonRecord {
@@ -49,6 +57,14 @@ impl LessonRecord {
         LessonAccess {
             status: self.status(),
             org_path: &self.org_path,
+            publication: Publication {
+                kind: &self.kind,
+                tags: &self.tags,
+                series: self.series.as_deref(),
+                scope_path: &self.scope_path,
+                audience_path: self.audience_path.as_deref(),
+                platforms: &self.platforms,
+            },
         }
     }
 }
@@ -59,6 +75,7 @@ pub struct LessonFilter {
     pub kind: Option<String>,
     pub status: Option<String>,
     pub tag: Option<String>,
+    pub series: Option<String>,
     /// Matches this prefix of the region code (a region and everything below it).
     pub region_prefix: Option<String>,
     /// Only lessons owned inside the subtree at this path.
@@ -84,8 +101,12 @@ pub enum UpdateError {
 const COLUMNS: &str = "l.id, l.title, l.description, l.kind, l.lecturer, l.series, l.region_code, \
                        l.recorded_on, l.language, l.status, l.version, l.created_at, l.updated_at, \
                        l.published_at, l.org_id, COALESCE(o.path, '') AS org_path, l.created_by, \
-                       l.scope_org_id, l.publish_at, l.withdraw_at";
-const FROM_LESSONS: &str = "lessons l LEFT JOIN orgs o ON o.id = l.org_id";
+                       l.scope_org_id, l.publish_at, l.withdraw_at, \
+                       COALESCE(so.path, '') AS scope_path, l.audience_org_id, \
+                       ao.path AS audience_path";
+const FROM_LESSONS: &str = "lessons l LEFT JOIN orgs o ON o.id = l.org_id \
+                            LEFT JOIN orgs so ON so.id = COALESCE(l.scope_org_id, l.org_id) \
+                            LEFT JOIN orgs ao ON ao.id = l.audience_org_id";
 
 impl Db {
     /// Creates a draft lesson owned by `org_id`, with its first revision, and records it.
@@ -150,13 +171,10 @@ impl Db {
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        let Some(mut row) = row else { return Ok(None) };
-        row.tags = sqlx::query_scalar(
-            "SELECT tag FROM lesson_tags WHERE lesson_id = $1 ORDER BY position",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut rows = [row];
+        self.attach_tags(&mut rows).await?;
+        let [row] = rows;
         Ok(Some(row))
     }
 
@@ -188,42 +206,65 @@ impl Db {
     ) -> Result<Vec<LessonRecord>, sqlx::Error> {
         let mut sql = format!("SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE 1 = 1");
         let mut binds: Vec<String> = Vec::new();
-        let mut bind = |sql: &mut String, clause: &str, value: String| {
+        fn bind(binds: &mut Vec<String>, sql: &mut String, clause: &str, value: String) {
             binds.push(value);
             sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
-        };
+        }
         match scope {
             ReadScope::Everything => {}
-            ReadScope::PublishedOnly => bind(&mut sql, " AND l.status = ?", "published".into()),
+            ReadScope::PublishedOnly => bind(
+                &mut binds,
+                &mut sql,
+                " AND l.status = ?",
+                "published".into(),
+            ),
             ReadScope::PublishedOrWithin(paths) => {
-                bind(&mut sql, " AND (l.status = ?", "published".into());
+                bind(
+                    &mut binds,
+                    &mut sql,
+                    " AND (l.status = ?",
+                    "published".into(),
+                );
                 for p in paths {
-                    bind(&mut sql, " OR o.path LIKE ?", format!("{p}%"));
+                    bind(&mut binds, &mut sql, " OR o.path LIKE ?", format!("{p}%"));
                 }
                 sql.push(')');
             }
+            ReadScope::Platform(p) => {
+                sql.push_str(" AND ");
+                sql.push_str(&super::platforms::receives_sql(p, &mut binds));
+            }
         }
         if let Some(o) = &filter.org_prefix {
-            bind(&mut sql, " AND o.path LIKE ?", format!("{o}%"));
+            bind(&mut binds, &mut sql, " AND o.path LIKE ?", format!("{o}%"));
         }
         if let Some(s) = &filter.status {
-            bind(&mut sql, " AND l.status = ?", s.clone());
+            bind(&mut binds, &mut sql, " AND l.status = ?", s.clone());
         }
         if let Some(k) = &filter.kind {
-            bind(&mut sql, " AND l.kind = ?", k.clone());
+            bind(&mut binds, &mut sql, " AND l.kind = ?", k.clone());
         }
         if let Some(t) = &filter.tag {
             bind(
+                &mut binds,
                 &mut sql,
                 " AND EXISTS (SELECT 1 FROM lesson_tags t WHERE t.lesson_id = l.id AND t.tag = ?)",
                 t.clone(),
             );
         }
+        if let Some(s) = &filter.series {
+            bind(&mut binds, &mut sql, " AND l.series = ?", s.clone());
+        }
         if let Some(p) = &filter.region_prefix {
-            bind(&mut sql, " AND l.region_code LIKE ?", format!("{p}%"));
+            bind(
+                &mut binds,
+                &mut sql,
+                " AND l.region_code LIKE ?",
+                format!("{p}%"),
+            );
         }
         if let Some(a) = &filter.after_id {
-            bind(&mut sql, " AND l.id > ?", a.clone());
+            bind(&mut binds, &mut sql, " AND l.id > ?", a.clone());
         }
         sql.push_str(&format!(" ORDER BY l.id LIMIT ${}", binds.len() + 1));
         let mut q = sqlx::query_as::<_, LessonRecord>(&sql);
@@ -235,7 +276,8 @@ impl Db {
         Ok(rows)
     }
 
-    async fn attach_tags(&self, rows: &mut [LessonRecord]) -> Result<(), sqlx::Error> {
+    /// Loads the tags and named platforms of `rows`.
+    pub(super) async fn attach_tags(&self, rows: &mut [LessonRecord]) -> Result<(), sqlx::Error> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -255,6 +297,20 @@ impl Db {
         for (lesson_id, tag) in q.fetch_all(self.pool()).await? {
             if let Some(&i) = at.get(&lesson_id) {
                 rows[i].tags.push(tag);
+            }
+        }
+        let sql = format!(
+            "SELECT lesson_id, platform_id FROM lesson_platforms WHERE lesson_id IN ({}) \
+             ORDER BY lesson_id, platform_id",
+            placeholders(1, rows.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+        for r in rows.iter() {
+            q = q.bind(&r.id);
+        }
+        for (lesson_id, platform) in q.fetch_all(self.pool()).await? {
+            if let Some(&i) = at.get(&lesson_id) {
+                rows[i].platforms.push(platform);
             }
         }
         Ok(())
@@ -384,6 +440,15 @@ impl Db {
         changes::append(&mut tx, Entity::Lesson, id, id, Op::Delete).await?;
         tx.commit().await?;
         Ok(Some(true))
+    }
+
+    /// Every series name lessons carry.
+    pub async fn series_names(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT series FROM lessons WHERE series IS NOT NULL ORDER BY series LIMIT 100000",
+        )
+        .fetch_all(self.pool())
+        .await
     }
 
     /// How many lessons there are, by status, for the overview page.

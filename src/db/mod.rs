@@ -10,8 +10,10 @@
 pub mod assets;
 pub mod audit;
 pub mod changes;
+pub mod jobs;
 pub mod lessons;
 pub mod orgs;
+pub mod platforms;
 pub mod texts;
 pub mod tokens;
 pub mod uploads;

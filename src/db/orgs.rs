@@ -231,10 +231,23 @@ impl Db {
         .bind(&node.path)
         .execute(&mut **tx)
         .await?;
-        let moved = sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
+        let moved: OrgRecord = sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
             .bind(&node.id)
             .fetch_one(&mut **tx)
             .await?;
+        // Platforms inside the moved subtree now sit elsewhere in the tree: what they receive
+        // may change, so their feeds re-evaluate. (Platforms outside it are unaffected: they
+        // were outside every scope inside it before the move and still are.)
+        let platforms: Vec<String> = sqlx::query_scalar(
+            "SELECT p.id FROM platforms p JOIN orgs o ON o.id = p.org_id WHERE o.path LIKE $1 \
+             ORDER BY p.id",
+        )
+        .bind(format!("{}%", moved.path))
+        .fetch_all(&mut **tx)
+        .await?;
+        for p in platforms {
+            super::platforms::append_resync(tx, &p).await?;
+        }
         Ok((node.clone(), moved))
     }
 }

@@ -6,6 +6,7 @@ pub mod filename;
 pub mod lesson;
 pub mod org;
 pub mod password;
+pub mod platform;
 pub mod range;
 pub mod region;
 pub mod token;

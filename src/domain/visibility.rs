@@ -14,9 +14,13 @@
 //!   their subtrees' lessons; reviewers approve and reject, publish, withdraw and recommend;
 //!   administrators manage organisations and accounts and read the audit log.
 //! - Operator tokens (`lectern token create`) act for the instance itself: everything.
+//! - A downstream platform (calling with its key) reads exactly the lessons it receives
+//!   ([`receives`]): published, inside the lesson's scope and audience, named if the lesson
+//!   names platforms, and passing the platform's filters. Nothing else, and it changes nothing.
 
 use super::lesson::LessonStatus;
 use super::org;
+use super::platform::Filters;
 use serde::Serialize;
 
 /// A role of an account.
@@ -125,6 +129,18 @@ pub enum Caller {
     Operator { token_id: String },
     /// A signed-in account.
     User(User),
+    /// A downstream platform, by one of its keys.
+    Platform(Platform),
+}
+
+/// A downstream platform calling with one of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform {
+    pub id: String,
+    pub key_id: String,
+    /// The path of the organisation the platform is registered under.
+    pub org_path: String,
+    pub filters: Filters,
 }
 
 impl Caller {
@@ -146,6 +162,7 @@ impl Caller {
             Self::Anonymous => "anonymous".into(),
             Self::Operator { token_id } => format!("operator-token:{token_id}"),
             Self::User(u) => format!("user:{}", u.login),
+            Self::Platform(p) => format!("platform:{}", p.id),
         }
     }
 }
@@ -162,6 +179,8 @@ pub enum ReadScope {
     PublishedOrWithin(Vec<String>),
     /// Every lesson in any state.
     Everything,
+    /// What this platform receives (see [`receives`]); the database layer turns it into SQL.
+    Platform(Platform),
 }
 
 impl ReadScope {
@@ -174,6 +193,8 @@ impl ReadScope {
             Self::PublishedOrWithin(paths) => {
                 status == LessonStatus::Published || paths.iter().any(|p| org::within(org_path, p))
             }
+            // Necessary, not sufficient: the rest of [`receives`] needs the lesson's publication.
+            Self::Platform(_) => status == LessonStatus::Published,
         }
     }
 }
@@ -183,6 +204,7 @@ pub fn read_scope(caller: &Caller) -> ReadScope {
     match caller {
         Caller::Anonymous => ReadScope::PublishedOnly,
         Caller::Operator { .. } => ReadScope::Everything,
+        Caller::Platform(p) => ReadScope::Platform(p.clone()),
         Caller::User(u) => {
             let paths = u.subtrees(&STAFF);
             if paths.is_empty() {
@@ -219,6 +241,37 @@ pub struct LessonAccess<'a> {
     /// The owning organisation's path; "" for a lesson that has none (made by an operator before
     /// any organisation existed), which only operators may change.
     pub org_path: &'a str,
+    /// To whom it is published.
+    pub publication: Publication<'a>,
+}
+
+/// The facts about a lesson that decide which platforms receive it.
+#[derive(Debug, Clone, Copy)]
+pub struct Publication<'a> {
+    pub kind: &'a str,
+    pub tags: &'a [String],
+    pub series: Option<&'a str>,
+    /// The path of the subtree it is published to (its scope, else its owner); "" for a lesson
+    /// outside any organisation, which is published to the whole tree.
+    pub scope_path: &'a str,
+    /// A narrower subtree inside the scope, when the publisher chose one.
+    pub audience_path: Option<&'a str>,
+    /// Named platforms: when any are named, only those receive it.
+    pub platforms: &'a [String],
+}
+
+/// The one decision of whether platform `p` receives a lesson: it is published; the platform's
+/// organisation lies inside the lesson's scope and, if one was chosen, its audience subtree; the
+/// lesson names no platforms or names this one; and the platform's filters let it through.
+/// Named platforms outside the scope receive nothing: a publication is never wider than its scope.
+pub fn receives(p: &Platform, lesson: LessonAccess<'_>) -> bool {
+    let pb = lesson.publication;
+    let inside = |path: &str| path.is_empty() || org::within(&p.org_path, path);
+    lesson.status == LessonStatus::Published
+        && inside(pb.scope_path)
+        && pb.audience_path.is_none_or(inside)
+        && (pb.platforms.is_empty() || pb.platforms.contains(&p.id))
+        && p.filters.admit(pb.kind, pb.tags, pb.series)
 }
 
 /// The one decision of whether `caller` may do `action` to a lesson.
@@ -228,6 +281,7 @@ pub fn may(caller: &Caller, action: Action, lesson: LessonAccess<'_>) -> bool {
         Caller::Anonymous => {
             return action == Action::Read && lesson.status == LessonStatus::Published;
         }
+        Caller::Platform(p) => return action == Action::Read && receives(p, lesson),
         Caller::User(u) => u,
     };
     let on = |roles: &[Role]| user.holds_on(roles, lesson.org_path);
@@ -246,7 +300,7 @@ pub fn may(caller: &Caller, action: Action, lesson: LessonAccess<'_>) -> bool {
 pub fn may_create_in(caller: &Caller, org_path: &str) -> bool {
     match caller {
         Caller::Operator { .. } => true,
-        Caller::Anonymous => false,
+        Caller::Anonymous | Caller::Platform(_) => false,
         Caller::User(u) => u.holds_on(&[Role::Editor], org_path),
     }
 }
@@ -259,7 +313,7 @@ pub fn may_create_in(caller: &Caller, org_path: &str) -> bool {
 pub fn may_review_level(caller: &Caller, level_path: &str, chain: &[String]) -> bool {
     match caller {
         Caller::Operator { .. } => true,
-        Caller::Anonymous => false,
+        Caller::Anonymous | Caller::Platform(_) => false,
         Caller::User(u) => u.grants.iter().any(|g| {
             g.role == Role::Reviewer
                 && org::within(level_path, &g.org_path)
@@ -273,7 +327,7 @@ pub fn may_review_level(caller: &Caller, level_path: &str, chain: &[String]) -> 
 pub fn may_administer(caller: &Caller, org_path: &str) -> bool {
     match caller {
         Caller::Operator { .. } => true,
-        Caller::Anonymous => false,
+        Caller::Anonymous | Caller::Platform(_) => false,
         Caller::User(u) => u.holds_on(&[Role::Administrator], org_path),
     }
 }
@@ -283,7 +337,7 @@ pub fn may_administer(caller: &Caller, org_path: &str) -> bool {
 pub fn may_restructure(caller: &Caller, org_path: &str) -> bool {
     match caller {
         Caller::Operator { .. } => true,
-        Caller::Anonymous => false,
+        Caller::Anonymous | Caller::Platform(_) => false,
         Caller::User(u) => u.grants.iter().any(|g| {
             g.role == Role::Administrator
                 && org::within(org_path, &g.org_path)
@@ -299,7 +353,7 @@ pub fn may_restructure(caller: &Caller, org_path: &str) -> bool {
 pub fn may_manage_account(caller: &Caller, account_org_paths: &[&str]) -> bool {
     match caller {
         Caller::Operator { .. } => true,
-        Caller::Anonymous => false,
+        Caller::Anonymous | Caller::Platform(_) => false,
         Caller::User(_) => {
             !account_org_paths.is_empty()
                 && account_org_paths.iter().all(|p| may_administer(caller, p))
@@ -307,11 +361,30 @@ pub fn may_manage_account(caller: &Caller, account_org_paths: &[&str]) -> bool {
     }
 }
 
+/// Whether `caller` may see the platforms registered at `org_path` (to publish to them by name):
+/// staff of that subtree. Managing them is [`may_administer`].
+pub fn may_list_platforms(caller: &Caller, org_path: &str) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous | Caller::Platform(_) => false,
+        Caller::User(u) => u.holds_on(&STAFF, org_path),
+    }
+}
+
+/// The subtrees whose platforms `caller` may see; `None` means all of them.
+pub fn platform_subtrees(caller: &Caller) -> Option<Vec<String>> {
+    match caller {
+        Caller::Operator { .. } => None,
+        Caller::Anonymous | Caller::Platform(_) => Some(Vec::new()),
+        Caller::User(u) => Some(u.subtrees(&STAFF)),
+    }
+}
+
 /// The subtrees whose audit log and accounts `caller` may read; `None` means all of them.
 pub fn administered_subtrees(caller: &Caller) -> Option<Vec<String>> {
     match caller {
         Caller::Operator { .. } => None,
-        Caller::Anonymous => Some(Vec::new()),
+        Caller::Anonymous | Caller::Platform(_) => Some(Vec::new()),
         Caller::User(u) => Some(u.subtrees(&[Role::Administrator])),
     }
 }
@@ -339,8 +412,88 @@ mod tests {
         })
     }
 
+    const EVERYWHERE: Publication<'static> = Publication {
+        kind: "video",
+        tags: &[],
+        series: None,
+        scope_path: "",
+        audience_path: None,
+        platforms: &[],
+    };
+
     fn lesson(status: LessonStatus, org_path: &str) -> LessonAccess<'_> {
-        LessonAccess { status, org_path }
+        LessonAccess {
+            status,
+            org_path,
+            publication: EVERYWHERE,
+        }
+    }
+
+    fn platform(id: &str, org_path: &str, filters: Filters) -> Platform {
+        Platform {
+            id: id.into(),
+            key_id: "k".into(),
+            org_path: org_path.into(),
+            filters,
+        }
+    }
+
+    #[test]
+    fn platforms_receive_what_is_published_to_their_part_of_the_tree() {
+        let county = platform("pk", "/p/c/k/", Filters::default());
+        let sibling = platform("pd", "/p/d/", Filters::default());
+        let named = vec!["pk".to_string()];
+        let tags = vec!["党史".to_string()];
+        let at =
+            |scope: &'static str, audience: Option<&'static str>, platforms: &'static [String]| {
+                LessonAccess {
+                    status: LessonStatus::Published,
+                    org_path: "/p/c/",
+                    publication: Publication {
+                        kind: "audio",
+                        tags: &[],
+                        series: None,
+                        scope_path: scope,
+                        audience_path: audience,
+                        platforms,
+                    },
+                }
+            };
+        // Scope: the city's subtree reaches its county, not the sibling city.
+        assert!(receives(&county, at("/p/c/", None, &[])));
+        assert!(!receives(&sibling, at("/p/c/", None, &[])));
+        // The province's scope reaches both; an audience narrows it.
+        assert!(receives(&sibling, at("/p/", None, &[])));
+        assert!(!receives(&sibling, at("/p/", Some("/p/c/"), &[])));
+        // Outside any organisation: the whole tree.
+        assert!(receives(&sibling, at("", None, &[])));
+        // Drafts and withdrawn lessons reach nobody.
+        let mut draft = at("/p/", None, &[]);
+        draft.status = LessonStatus::Withdrawn;
+        assert!(!receives(&county, draft));
+        // Named platforms only, and never beyond the scope.
+        let mut only = at("/p/", None, &[]);
+        only.publication.platforms = &named;
+        assert!(receives(&county, only));
+        assert!(!receives(&sibling, only));
+        only.publication.scope_path = "/p/d/";
+        assert!(!receives(&county, only));
+        // Filters.
+        let audio_only = platform(
+            "pa",
+            "/p/c/",
+            Filters::parse(&["audio".into()], &["党史".into()], &[]).unwrap(),
+        );
+        let mut tagged = at("/p/", None, &[]);
+        assert!(!receives(&audio_only, tagged));
+        tagged.publication.tags = &tags;
+        assert!(receives(&audio_only, tagged));
+        // What a platform reads is exactly what it receives; it changes nothing.
+        let caller = Caller::Platform(county.clone());
+        assert!(may(&caller, Action::Read, at("/p/c/", None, &[])));
+        assert!(!may(&caller, Action::Read, at("/p/d/", None, &[])));
+        assert!(!may(&caller, Action::Edit, at("/p/c/", None, &[])));
+        assert!(!may_create_in(&caller, "/p/c/k/"));
     }
 
     #[test]

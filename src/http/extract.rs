@@ -34,6 +34,9 @@ async fn identify(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
             .ok_or_else(|| {
                 AppError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;
+        if crate::domain::platform::is_key(token) {
+            return platform_caller(state, token).await;
+        }
         return match state.db.token_owner(&token::hash(token)).await? {
             Some(TokenOwner::Operator { token_id }) => Ok(Caller::Operator { token_id }),
             Some(TokenOwner::User { token_id, user_id }) => {
@@ -65,6 +68,15 @@ async fn identify(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
     )
     .await?
     .unwrap_or(Caller::Anonymous))
+}
+
+/// The platform whose live key `key` is; a revoked key, or one of a disabled platform, is
+/// refused at once (keys are looked up on every request, never cached).
+pub async fn platform_caller(state: &AppState, key: &str) -> Result<Caller, AppError> {
+    match state.db.platform_by_key(&token::hash(key)).await? {
+        Some((platform, key_id)) => Ok(Caller::Platform(platform.caller(&key_id))),
+        None => Err(AppError::unauthorized("the platform key is not valid")),
+    }
 }
 
 async fn load_user(state: &AppState, user_id: &str, via: Via) -> Result<Option<Caller>, AppError> {

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod feeds;
 mod openapi;
 pub mod views;
 mod web;
@@ -18,11 +19,11 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::ingest::Ingest;
 use crate::storage::ObjectStore;
-use api::v1::{assets, changes, lessons, orgs, review, uploads, users};
+use api::v1::{assets, changes, lessons, orgs, platforms, review, uploads, users};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use error::{AppError, Code};
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub templates: Arc<minijinja::Environment<'static>>,
     pub search: Arc<crate::search::index::SearchIndex>,
+    pub hub: Arc<crate::publish::Hub>,
 }
 
 /// JSON bodies are small; files go through the streaming endpoints, which are not limited by this.
@@ -105,12 +107,35 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/audit", get(users::audit))
         .route("/changes", get(changes::list_changes))
+        .route("/platforms", get(platforms::list).post(platforms::create))
+        .route(
+            "/platforms/{id}",
+            get(platforms::get)
+                .patch(platforms::update)
+                .delete(platforms::disable),
+        )
+        .route("/platforms/{id}/keys", post(platforms::create_key))
+        .route(
+            "/platforms/{id}/keys/{key_id}",
+            axum::routing::delete(platforms::revoke_key),
+        )
+        .route("/platforms/{id}/deliveries", get(platforms::deliveries))
+        .route(
+            "/platforms/{id}/deliveries/{delivery_id}/redeliver",
+            post(platforms::redeliver),
+        )
+        .route("/lessons/{id}/audience", put(platforms::set_audience))
+        .route("/feed", get(platforms::feed))
+        .route("/feed/snapshot", get(platforms::snapshot))
         .route("/search", get(api::v1::search::search))
         .route("/search/suggest", get(api::v1::search::suggest))
         .route("/search/status", get(api::v1::search::status));
     Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))
+        .route("/oai", get(feeds::oai).post(feeds::oai))
+        .route("/feeds/series/{file}", get(feeds::podcast))
+        .route("/feeds/artwork.png", get(feeds::artwork))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .merge(web::routes())

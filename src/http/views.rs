@@ -75,7 +75,16 @@ pub struct LessonView {
     /// A scheduled publication or withdrawal.
     pub publish_at: Option<String>,
     pub withdraw_at: Option<String>,
+    /// Who receives it inside its scope: a narrower subtree, or named platforms (neither: the
+    /// whole scope).
+    pub audience: AudienceView,
     pub assets: Vec<AssetView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AudienceView {
+    pub org_id: Option<String>,
+    pub platforms: Vec<String>,
 }
 
 impl LessonView {
@@ -105,6 +114,10 @@ impl LessonView {
             scope_org_id: l.scope_org_id,
             publish_at: l.publish_at.map(rfc3339),
             withdraw_at: l.withdraw_at.map(rfc3339),
+            audience: AudienceView {
+                org_id: l.audience_org_id,
+                platforms: l.platforms,
+            },
         }
     }
 }

@@ -667,7 +667,11 @@ impl Fields {
     fn scope(&self, scope: &ReadScope) -> Option<Box<dyn Query>> {
         match scope {
             ReadScope::Everything => None,
-            ReadScope::PublishedOnly => Some(term(self.status, "published")),
+            // A platform's scope needs SQL facts the index does not hold; the handler re-checks
+            // every hit with `visibility::may`.
+            ReadScope::PublishedOnly | ReadScope::Platform(_) => {
+                Some(term(self.status, "published"))
+            }
             ReadScope::PublishedOrWithin(paths) => {
                 let mut any = vec![term(self.status, "published")];
                 any.extend(paths.iter().map(|p| term(self.ancestors, p)));
@@ -998,7 +1002,12 @@ async fn follow(
         let Some(last) = changes.last().map(|c| c.seq) else {
             return Ok(applied);
         };
-        let mut ids: Vec<&str> = changes.iter().map(|c| c.lesson_id.as_str()).collect();
+        // Entries about platforms (lesson_id "") change nothing the index holds.
+        let mut ids: Vec<&str> = changes
+            .iter()
+            .map(|c| c.lesson_id.as_str())
+            .filter(|id| !id.is_empty())
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         let docs = source::load(db, store, &ids).await?;

@@ -212,3 +212,39 @@ pub async fn remove_grant(
     .await;
     web.respond(r)
 }
+
+/// `/admin/platforms`: the platforms the caller administers, with their last pull, cursor lag
+/// and failed deliveries.
+pub async fn platforms(web: Web) -> Response {
+    let r = async {
+        let Json(list) =
+            crate::http::api::v1::platforms::list(State(web.state.clone()), web.reader()?).await?;
+        let mut rows: Vec<Value> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p.get("keys").is_some())
+            .cloned()
+            .collect();
+        let org_ids: Vec<String> = rows
+            .iter()
+            .filter_map(|p| p["org_id"].as_str().map(str::to_owned))
+            .collect();
+        let orgs = web.state.db.orgs_by_id(&org_ids).await?;
+        for p in &mut rows {
+            let name = orgs
+                .iter()
+                .find(|o| p["org_id"] == o.id.as_str())
+                .map(|o| o.name.clone());
+            p["org_name"] = json!(name);
+            let live = p["keys"]
+                .as_array()
+                .map(|k| k.iter().filter(|k| k["revoked"] == false).count())
+                .unwrap_or(0);
+            p["live_keys"] = json!(live);
+        }
+        web.page("platforms.html", context! { platforms => rows })
+    }
+    .await;
+    web.respond(r)
+}

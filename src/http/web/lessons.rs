@@ -28,7 +28,7 @@ pub async fn list(web: Web) -> Response {
         // Which subtrees to list comes from the one place that decides what a caller reads.
         let orgs: Vec<Option<String>> = match visibility::read_scope(&web.caller) {
             ReadScope::Everything => vec![None],
-            ReadScope::PublishedOnly => Vec::new(),
+            ReadScope::PublishedOnly | ReadScope::Platform(_) => Vec::new(),
             ReadScope::PublishedOrWithin(paths) => paths
                 .iter()
                 .filter_map(|p| org::ids(p).last().map(|id| Some((*id).to_owned())))

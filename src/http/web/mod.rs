@@ -45,6 +45,10 @@ pub fn templates() -> minijinja::Environment<'static> {
         ("base.html", include_str!("../../../templates/base.html")),
         ("index.html", include_str!("../../../templates/index.html")),
         ("login.html", include_str!("../../../templates/login.html")),
+        (
+            "platforms.html",
+            include_str!("../../../templates/platforms.html"),
+        ),
         ("error.html", include_str!("../../../templates/error.html")),
         (
             "password.html",
@@ -138,6 +142,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/review/{id}/reject", post(review::reject))
         .route("/admin/orgs", get(admin::orgs).post(admin::create_org))
         .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/platforms", get(admin::platforms))
         .route("/admin/users/{id}/grants", post(admin::add_grant))
         .route("/admin/users/{id}/grants/remove", post(admin::remove_grant))
         .route("/static/{name}", get(static_file))

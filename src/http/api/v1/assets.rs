@@ -112,7 +112,7 @@ pub async fn delete_asset(
 }
 
 /// `Content-Disposition` with an ASCII fallback and the exact UTF-8 name (RFC 6266, RFC 8187).
-fn content_disposition(kind: &str, filename: &str) -> String {
+pub fn content_disposition(kind: &str, filename: &str) -> String {
     let fallback: String = filename
         .chars()
         .map(|c| {

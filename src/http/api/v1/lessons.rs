@@ -261,7 +261,9 @@ async fn owning_org(
                 _ => Err(super::denied(state, acting, "create", "org", &id, Some(&id)).await),
             }
         }
-        (None, None) => Ok(None),
+        // Operators may make lessons outside any organisation; nobody else may.
+        (None, None) if matches!(acting.caller, Caller::Operator { .. }) => Ok(None),
+        (None, None) => Err(super::denied(state, acting, "create", "lesson", "-", None).await),
         (None, Some(user)) => {
             let mut orgs: Vec<&str> = user
                 .grants
@@ -372,6 +374,8 @@ pub async fn delete_lesson(
 pub struct StepBody {
     #[serde(default, deserialize_with = "present")]
     at: Option<Option<String>>,
+    /// On publication: who receives it inside its scope (see `PUT …/audience`).
+    audience: Option<super::platforms::AudienceInput>,
 }
 
 /// Parses an RFC 3339 time into Unix milliseconds.
@@ -409,8 +413,26 @@ async fn step(
         Scheduled::Publish => Action::Publish,
         Scheduled::Withdraw => Action::Withdraw,
     };
-    let lesson = lesson_for(state, acting, id, action).await?;
-    let at = match body.map(|b| b.at) {
+    let mut lesson = lesson_for(state, acting, id, action).await?;
+    let (at, audience) = match body {
+        Some(b) => (Some(b.at), b.audience),
+        None => (None, None),
+    };
+    if let Some(a) = audience {
+        if what != Scheduled::Publish {
+            return Err(Invalid::new("audience", "is given when publishing").into());
+        }
+        let (org_id, platforms) = super::platforms::check_audience(state, &lesson, &a).await?;
+        if !state
+            .db
+            .set_audience(&lesson, org_id.as_deref(), &platforms, &acting.actor)
+            .await?
+        {
+            return Err(AppError::not_found("lesson"));
+        }
+        lesson = visible_lesson(state, &acting.caller, id).await?;
+    }
+    let at = match at {
         None | Some(None) => None,
         Some(Some(None)) => {
             let lesson = state
@@ -538,6 +560,7 @@ pub async fn list_lessons(
         kind: kind.flatten().map(|k| k.as_str().to_owned()),
         status: status.flatten().map(|s| s.as_str().to_owned()),
         tag: q.tag,
+        series: None,
         region_prefix: region.flatten().map(|r| r.subtree_prefix().to_owned()),
         org_prefix,
         after_id: q.cursor,

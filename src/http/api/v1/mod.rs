@@ -4,6 +4,7 @@ pub mod assets;
 pub mod changes;
 pub mod lessons;
 pub mod orgs;
+pub mod platforms;
 pub mod review;
 pub mod search;
 pub mod uploads;

@@ -104,7 +104,7 @@ pub async fn list(
             let paths = u.subtrees(&visibility::Role::ALL);
             state.db.orgs_within(Some(&paths)).await?
         }
-        Caller::Anonymous => Vec::new(),
+        Caller::Anonymous | Caller::Platform(_) => Vec::new(),
     };
     Ok(Json(json!({ "items": orgs })))
 }
@@ -118,7 +118,7 @@ pub async fn get(
     let visible = match &acting.caller {
         Caller::Operator { .. } => true,
         Caller::User(u) => u.holds_on(&visibility::Role::ALL, &o.path),
-        Caller::Anonymous => false,
+        Caller::Anonymous | Caller::Platform(_) => false,
     };
     if !visible {
         return Err(AppError::not_found("organisation"));

@@ -245,7 +245,7 @@ pub async fn queue(
     let paths = match &acting.caller {
         Caller::User(u) => u.subtrees(&[Role::Reviewer]),
         Caller::Operator { .. } => vec!["/".to_owned()],
-        Caller::Anonymous => Vec::new(),
+        Caller::Anonymous | Caller::Platform(_) => Vec::new(),
     };
     let mut items = Vec::new();
     for (revision, level, approvals) in state.db.submitted_within(&paths).await? {
@@ -342,7 +342,7 @@ pub async fn recommendations(
     let paths = match &acting.caller {
         Caller::User(u) => u.subtrees(&[Role::Reviewer]),
         Caller::Operator { .. } => vec!["/".to_owned()],
-        Caller::Anonymous => Vec::new(),
+        Caller::Anonymous | Caller::Platform(_) => Vec::new(),
     };
     let items = state
         .db

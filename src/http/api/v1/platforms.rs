@@ -1,0 +1,634 @@
+//! `/api/v1/platforms`: downstream platforms, their keys and statistics; `/api/v1/lessons/{id}/
+//! audience`: who receives a lesson; `/api/v1/feed`: what a platform pulls.
+
+use super::denied;
+use super::lessons::lesson_for;
+use crate::db::platforms::{KeyRecord, PlatformFields, PlatformRecord};
+use crate::domain::platform::{self, Channel, Filters};
+use crate::domain::visibility::{self, Action, Caller, Platform};
+use crate::domain::{Invalid, org, token};
+use crate::http::AppState;
+use crate::http::error::{AppError, Code};
+use crate::http::extract::{Acting, Json, Path, Query, Writer};
+use crate::http::views::rfc3339;
+use crate::publish::feed::{Cursor, FeedError};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FiltersInput {
+    #[serde(default)]
+    kinds: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    series: Vec<String>,
+}
+
+impl FiltersInput {
+    fn parse(&self) -> Result<Filters, Invalid> {
+        Filters::parse(&self.kinds, &self.tags, &self.series)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePlatform {
+    org_id: String,
+    name: String,
+    channel: String,
+    filters: Option<FiltersInput>,
+    webhook_url: Option<String>,
+    /// A name for the first key (default "initial").
+    key_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePlatform {
+    name: Option<String>,
+    channel: Option<String>,
+    filters: Option<FiltersInput>,
+    #[serde(default, deserialize_with = "super::present")]
+    webhook_url: Option<Option<String>>,
+    /// Issue a new webhook signing secret (shown once in the answer).
+    #[serde(default)]
+    rotate_webhook_secret: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: Option<String>,
+}
+
+fn key_name(s: Option<&str>) -> Result<String, Invalid> {
+    let s = s.unwrap_or("key").trim();
+    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+        return Err(Invalid::new("name", "must be 1–100 characters on one line"));
+    }
+    Ok(s.to_owned())
+}
+
+/// A platform as administrators see it (never its keys' secrets or its webhook secret).
+pub fn platform_json(p: &PlatformRecord, keys: &[KeyRecord], head: i64, failed: i64) -> Value {
+    json!({
+        "id": p.id,
+        "org_id": p.org_id,
+        "name": p.name,
+        "channel": p.channel,
+        "filters": p.filters(),
+        "webhook_url": p.webhook_url,
+        "disabled": p.disabled_at.is_some(),
+        "created_at": rfc3339(p.created_at),
+        "updated_at": rfc3339(p.updated_at),
+        "keys": keys.iter().map(|k| json!({
+            "id": k.id,
+            "name": k.name,
+            "created_at": rfc3339(k.created_at),
+            "last_used_at": k.last_used_at.map(rfc3339),
+            "revoked": k.revoked_at.is_some(),
+        })).collect::<Vec<_>>(),
+        "stats": {
+            "last_pull_at": p.last_pull_at.map(rfc3339),
+            "cursor_position": p.last_pull_seq,
+            "cursor_lag": p.last_pull_seq.map(|s| (head - s).max(0)),
+            "deliveries_failed": failed,
+        },
+    })
+}
+
+async fn describe(state: &AppState, p: &PlatformRecord) -> Result<Value, AppError> {
+    let keys = state.db.platform_keys(&p.id).await?;
+    let head = state.db.change_head().await?;
+    let failed = state.db.dead_jobs_count("webhook", &p.id).await?;
+    Ok(platform_json(p, &keys, head, failed))
+}
+
+/// The platform `id`, if the caller administers its organisation; 404 when they may not even
+/// see it, 403 (audited) when they see it but may not change it.
+async fn administered(
+    state: &AppState,
+    acting: &Acting,
+    id: &str,
+    action: &str,
+) -> Result<PlatformRecord, AppError> {
+    let p = state
+        .db
+        .platform(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("platform"))?;
+    if visibility::may_administer(&acting.caller, &p.org_path) {
+        return Ok(p);
+    }
+    if visibility::may_list_platforms(&acting.caller, &p.org_path) {
+        return Err(denied(state, acting, action, "platform", id, Some(&p.org_id)).await);
+    }
+    Err(AppError::not_found("platform"))
+}
+
+/// `POST /api/v1/platforms`: registers a platform under an organisation the caller administers,
+/// with its first key (and webhook secret) shown once.
+pub async fn create(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Json(input): Json<CreatePlatform>,
+) -> Result<Response, AppError> {
+    let o = state
+        .db
+        .org(&input.org_id)
+        .await?
+        .ok_or_else(|| Invalid::new("org_id", "no such organisation"))?;
+    if !visibility::may_administer(&acting.caller, &o.path) {
+        return Err(denied(
+            &state,
+            &acting,
+            "create_platform",
+            "org",
+            &o.id,
+            Some(&o.id),
+        )
+        .await);
+    }
+    let mut errors = Vec::new();
+    let name = platform::name(&input.name).map_err(|e| errors.push(e)).ok();
+    let channel = Channel::parse(&input.channel)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let filters = match &input.filters {
+        None => Some(Filters::default()),
+        Some(f) => f.parse().map_err(|e| errors.push(e)).ok(),
+    };
+    let webhook_url = input
+        .webhook_url
+        .as_deref()
+        .map(platform::webhook_url)
+        .transpose()
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten();
+    let kname = key_name(input.key_name.as_deref().or(Some("initial")))
+        .map_err(|e| errors.push(e))
+        .ok();
+    let (Some(name), Some(channel), Some(filters), Some(kname)) = (name, channel, filters, kname)
+    else {
+        return Err(AppError::invalid(&errors));
+    };
+    if !errors.is_empty() {
+        return Err(AppError::invalid(&errors));
+    }
+    let secret = webhook_url
+        .as_ref()
+        .map(|_| platform::generate_webhook_secret());
+    let fields = PlatformFields {
+        name,
+        channel,
+        filters,
+        webhook_url,
+    };
+    // Webhooks start with what happens from now on; the feed has the past.
+    let start = Cursor::at(state.db.change_head().await?).encode();
+    let p = state
+        .db
+        .create_platform(&o.id, &fields, secret.as_deref(), &start, &acting.actor)
+        .await?;
+    let key = platform::generate_key();
+    let k = state
+        .db
+        .create_platform_key(&p, &kname, &token::hash(&key), &acting.actor)
+        .await?;
+    let mut body = describe(&state, &p).await?;
+    body["key"] = json!({ "id": k.id, "secret": key });
+    if let Some(s) = secret {
+        body["webhook_secret"] = json!(s);
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /api/v1/platforms`: the platforms of the subtrees where the caller works.
+pub async fn list(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+) -> Result<Json<Value>, AppError> {
+    let platforms = match visibility::platform_subtrees(&acting.caller) {
+        None => state.db.platforms_within(None).await?,
+        Some(paths) => state.db.platforms_within(Some(&paths)).await?,
+    };
+    let head = state.db.change_head().await?;
+    let mut items = Vec::with_capacity(platforms.len());
+    for p in &platforms {
+        let admin = visibility::may_administer(&acting.caller, &p.org_path);
+        if admin {
+            let keys = state.db.platform_keys(&p.id).await?;
+            let failed = state.db.dead_jobs_count("webhook", &p.id).await?;
+            items.push(platform_json(p, &keys, head, failed));
+        } else {
+            // Editors and reviewers see enough to publish to a platform by name.
+            items.push(json!({
+                "id": p.id, "org_id": p.org_id, "name": p.name, "channel": p.channel,
+                "disabled": p.disabled_at.is_some(),
+            }));
+        }
+    }
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let p = administered(&state, &acting, &id, "read").await?;
+    Ok(Json(describe(&state, &p).await?))
+}
+
+/// `PATCH /api/v1/platforms/{id}`: name, channel, filters, webhook URL, or a new webhook secret.
+pub async fn update(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    Json(input): Json<UpdatePlatform>,
+) -> Result<Json<Value>, AppError> {
+    let p = administered(&state, &acting, &id, "update").await?;
+    let mut errors = Vec::new();
+    let name = match &input.name {
+        None => p.name.clone(),
+        Some(n) => platform::name(n)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default(),
+    };
+    let channel = match &input.channel {
+        None => Channel::parse(&p.channel).unwrap_or(Channel::Other),
+        Some(c) => Channel::parse(c)
+            .map_err(|e| errors.push(e))
+            .unwrap_or(Channel::Other),
+    };
+    let filters = match &input.filters {
+        None => p.filters(),
+        Some(f) => f.parse().map_err(|e| errors.push(e)).unwrap_or_default(),
+    };
+    let webhook_url = match &input.webhook_url {
+        None => p.webhook_url.clone(),
+        Some(None) => None,
+        Some(Some(u)) => platform::webhook_url(u).map_err(|e| errors.push(e)).ok(),
+    };
+    if !errors.is_empty() {
+        return Err(AppError::invalid(&errors));
+    }
+    let new_secret = (input.rotate_webhook_secret
+        || (webhook_url.is_some() && p.webhook_secret.is_none()))
+    .then(platform::generate_webhook_secret);
+    let restart = match (&p.webhook_url, &webhook_url) {
+        (None, Some(_)) => Some(Cursor::at(state.db.change_head().await?).encode()),
+        _ => None,
+    };
+    let fields = PlatformFields {
+        name,
+        channel,
+        filters,
+        webhook_url,
+    };
+    let updated = state
+        .db
+        .update_platform(
+            &p,
+            &fields,
+            new_secret.as_deref(),
+            restart.as_deref(),
+            &acting.actor,
+        )
+        .await?;
+    let mut body = describe(&state, &updated).await?;
+    if let Some(s) = new_secret {
+        body["webhook_secret"] = json!(s);
+    }
+    Ok(Json(body))
+}
+
+/// `DELETE /api/v1/platforms/{id}`: disables the platform; its keys stop working at once.
+pub async fn disable(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let p = administered(&state, &acting, &id, "disable").await?;
+    state.db.disable_platform(&p, &acting.actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/platforms/{id}/keys`: a new key, shown once; the others keep working.
+pub async fn create_key(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    Json(input): Json<CreateKey>,
+) -> Result<Response, AppError> {
+    let p = administered(&state, &acting, &id, "create_key").await?;
+    let name = key_name(input.name.as_deref())?;
+    let key = platform::generate_key();
+    let k = state
+        .db
+        .create_platform_key(&p, &name, &token::hash(&key), &acting.actor)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": k.id, "name": k.name, "secret": key })),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/platforms/{id}/keys/{key_id}`: revokes a key; it is refused from the next
+/// request on.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let p = administered(&state, &acting, &id, "revoke_key").await?;
+    if state
+        .db
+        .revoke_platform_key(&p, &key_id, &acting.actor)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_found("key"))
+    }
+}
+
+// --- the audience of a lesson ---
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceInput {
+    /// A subtree inside the lesson's scope; absent or null: the whole scope.
+    org_id: Option<String>,
+    /// Named platforms inside the scope; absent or empty: every platform of the audience.
+    #[serde(default)]
+    platforms: Vec<String>,
+}
+
+/// Checks an audience against the lesson's scope: never wider than what was approved.
+pub async fn check_audience(
+    state: &AppState,
+    lesson: &crate::db::lessons::LessonRecord,
+    input: &AudienceInput,
+) -> Result<(Option<String>, Vec<String>), AppError> {
+    let inside = |path: &str| lesson.scope_path.is_empty() || org::within(path, &lesson.scope_path);
+    if input.org_id.is_some() && !input.platforms.is_empty() {
+        return Err(Invalid::new("platforms", "name platforms or a subtree, not both").into());
+    }
+    let org_id = match &input.org_id {
+        None => None,
+        Some(id) => {
+            let o = state
+                .db
+                .org(id)
+                .await?
+                .filter(|o| inside(&o.path))
+                .ok_or_else(|| {
+                    Invalid::new(
+                        "org_id",
+                        "must be an organisation inside the lesson's scope",
+                    )
+                })?;
+            Some(o.id)
+        }
+    };
+    if input.platforms.len() > 100 {
+        return Err(Invalid::new("platforms", "at most 100 platforms").into());
+    }
+    let mut platforms: Vec<String> = Vec::new();
+    for id in &input.platforms {
+        let p = state.db.platform(id).await?.filter(|p| inside(&p.org_path));
+        match p {
+            Some(p) if p.disabled_at.is_none() => {
+                if !platforms.contains(&p.id) {
+                    platforms.push(p.id);
+                }
+            }
+            _ => {
+                return Err(Invalid::new(
+                    "platforms",
+                    format!("{id} is not an enabled platform inside the lesson's scope"),
+                )
+                .into());
+            }
+        }
+    }
+    Ok((org_id, platforms))
+}
+
+/// `PUT /api/v1/lessons/{id}/audience`: who receives the lesson inside its scope. Needs the
+/// right to publish it.
+pub async fn set_audience(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    Json(input): Json<AudienceInput>,
+) -> Result<Json<Value>, AppError> {
+    let lesson = lesson_for(&state, &acting, &id, Action::Publish).await?;
+    let (org_id, platforms) = check_audience(&state, &lesson, &input).await?;
+    if !state
+        .db
+        .set_audience(&lesson, org_id.as_deref(), &platforms, &acting.actor)
+        .await?
+    {
+        return Err(AppError::not_found("lesson"));
+    }
+    Ok(Json(
+        json!({ "lesson_id": id, "org_id": org_id, "platforms": platforms }),
+    ))
+}
+
+// --- the feed ---
+
+fn platform_of(caller: &Caller) -> Result<&Platform, AppError> {
+    match caller {
+        Caller::Platform(p) => Ok(p),
+        Caller::Anonymous => Err(AppError::unauthorized(
+            "the feed needs a platform key: Authorization: Bearer lpk_…",
+        )),
+        _ => Err(AppError::forbidden("the feed is for platform keys")),
+    }
+}
+
+impl From<FeedError> for AppError {
+    fn from(e: FeedError) -> Self {
+        match e {
+            FeedError::Gone => AppError::new(Code::Gone, e.to_string())
+                .with_extra("snapshot", json!("/api/v1/feed/snapshot")),
+            FeedError::Invalid(i) => i.into(),
+            FeedError::Db(e) => e.into(),
+            FeedError::Render(e) => AppError::internal(&e),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+    /// Seconds to wait for something new when nothing is (long polling), at most 60.
+    wait: Option<u64>,
+}
+
+/// `GET /api/v1/feed?cursor=…&limit=…&wait=…`: the platform's upserts and tombstones after the
+/// cursor, in order, with the cursor to pass next.
+pub async fn feed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<FeedQuery>,
+) -> Result<Json<Value>, AppError> {
+    let p = platform_of(&caller)?;
+    let mut errors = Vec::new();
+    let cursor = Cursor::decode(q.cursor.as_deref().unwrap_or(""))
+        .map_err(|e| errors.push(e))
+        .ok();
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        errors.push(Invalid::new("limit", "must be between 1 and 1000"));
+    }
+    let wait = q.wait.unwrap_or(0);
+    if wait > 60 {
+        errors.push(Invalid::new("wait", "must be at most 60 seconds"));
+    }
+    let Some(mut cursor) = cursor.filter(|_| errors.is_empty()) else {
+        return Err(AppError::invalid(&errors));
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let mut head = state.hub.watch_head();
+    let page = loop {
+        head.mark_unchanged();
+        let page = state.hub.feed.page(p, &cursor, limit).await?;
+        if !page.items.is_empty() || page.more || tokio::time::Instant::now() >= deadline {
+            break page;
+        }
+        cursor = page.cursor;
+        // Nothing for this platform yet: wait for the head to move, then look again.
+        if tokio::time::timeout_at(deadline, head.changed())
+            .await
+            .is_err()
+        {
+            break crate::publish::feed::Page {
+                items: Vec::new(),
+                cursor,
+                more: false,
+            };
+        }
+    };
+    state.hub.note_pull(&p.id, page.cursor.seq);
+    Ok(Json(json!({
+        "items": page.items,
+        "cursor": page.cursor.encode(),
+        "more": page.more,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotQuery {
+    page_token: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/feed/snapshot?page_token=…`: everything the platform receives now, by lesson id,
+/// with checksums; the last page names the feed cursor to follow from.
+pub async fn snapshot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SnapshotQuery>,
+) -> Result<Json<Value>, AppError> {
+    let p = platform_of(&caller)?;
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(Invalid::new("limit", "must be between 1 and 1000").into());
+    }
+    let token = q.page_token.unwrap_or_default();
+    if token.len() > 300 {
+        return Err(Invalid::new("page_token", "is not a token this endpoint returned").into());
+    }
+    let page = state.hub.feed.snapshot(p, &token, limit).await?;
+    Ok(Json(json!({
+        "items": page.items,
+        "next_page_token": page.next,
+        "cursor": page.cursor.encode(),
+    })))
+}
+
+// --- webhook deliveries ---
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    /// `dead` (the default: the dead-letter list), `pending` or `done`.
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/platforms/{id}/deliveries?state=dead`: webhook deliveries of the platform; the
+/// dead ones are those that failed for the whole retry window.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    Query(q): Query<DeliveriesQuery>,
+) -> Result<Json<Value>, AppError> {
+    let p = administered(&state, &acting, &id, "read").await?;
+    let which = q.state.as_deref().unwrap_or("dead");
+    if !matches!(which, "dead" | "pending" | "done") {
+        return Err(Invalid::new("state", "must be dead, pending or done").into());
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Invalid::new("limit", "must be between 1 and 1000").into());
+    }
+    let jobs = state
+        .db
+        .jobs_of(crate::publish::webhooks::JOB_KIND, &p.id, which, limit)
+        .await?;
+    let items: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            let d: Option<crate::publish::webhooks::Delivery> =
+                serde_json::from_str(&j.payload).ok();
+            json!({
+                "id": j.id,
+                "state": j.state,
+                "message_id": d.as_ref().map(|d| d.message_id.clone()),
+                "event": d.and_then(|d| serde_json::from_str::<Value>(&d.body).ok()),
+                "attempts": j.attempts,
+                "last_error": j.last_error,
+                "next_attempt_at": (j.state == "pending").then(|| rfc3339(j.run_at)),
+                "queued_at": rfc3339(j.created_at),
+                "updated_at": rfc3339(j.updated_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `POST /api/v1/platforms/{id}/deliveries/{delivery_id}/redeliver`: queues a dead (or done)
+/// delivery again, to be sent now with a fresh retry window.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path((id, delivery)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let p = administered(&state, &acting, &id, "redeliver").await?;
+    if state
+        .db
+        .retry_job(crate::publish::webhooks::JOB_KIND, &p.id, &delivery)
+        .await?
+    {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(AppError::not_found("delivery that is dead or done"))
+    }
+}

@@ -1,0 +1,437 @@
+//! A platform's change feed: the change log, seen through what the platform receives.
+//!
+//! How it works. The feed walks the shared change log from the platform's cursor. For each
+//! lesson that changed it asks, at the time of reading, whether the platform receives the lesson
+//! now (`visibility::receives`): if so, an upsert with the lesson as it is; if not, and the
+//! platform was ever sent it, a tombstone; otherwise nothing. A `platform` entry for this
+//! platform (its filters or its place in the tree changed) re-evaluates every lesson it receives
+//! or was sent, paged by lesson id inside that one position.
+//!
+//! Guarantees:
+//! - No committed change is skipped: change-log positions commit in order without gaps
+//!   (`db::changes`), and every write that alters what a platform receives appends an entry in
+//!   the same transaction.
+//! - Replays are harmless: an item says the state *now*, and carries the position it answers
+//!   (`change_id`); applying an upsert or tombstone twice changes nothing.
+//! - A platform following from the start ends with exactly what it receives: the last item for
+//!   each lesson is read after that lesson's last change committed.
+//! - Tombstones go only to lessons the platform was sent (`platform_sent`), so named-only
+//!   lessons of other platforms never show up, not even as ids.
+
+use super::{RenderError, render};
+use crate::db::Db;
+use crate::domain::Invalid;
+use crate::domain::visibility::{self, Platform};
+use crate::storage::ObjectStore;
+use base64::Engine;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How many change-log entries one request looks at, at most, before answering with what it
+/// has: a platform far behind on changes that are not for it still gets quick answers.
+const SCAN_LIMIT: i64 = 5000;
+/// Entries read from the log per query.
+const SCAN_BATCH: i64 = 500;
+
+/// Where a platform is in its feed: every position up to `seq` is done, and with `resync_after`
+/// the re-evaluation at `seq + 1` is done for lessons up to that id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub seq: i64,
+    pub resync_after: Option<String>,
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+impl Cursor {
+    pub fn start() -> Self {
+        Self {
+            seq: 0,
+            resync_after: None,
+        }
+    }
+
+    pub fn at(seq: i64) -> Self {
+        Self {
+            seq,
+            resync_after: None,
+        }
+    }
+
+    /// The opaque form clients hold.
+    pub fn encode(&self) -> String {
+        let raw = match &self.resync_after {
+            None => format!("1:{}", self.seq),
+            Some(after) => format!("1:{}:{after}", self.seq),
+        };
+        B64.encode(raw)
+    }
+
+    pub fn decode(s: &str) -> Result<Self, Invalid> {
+        let bad = || Invalid::new("cursor", "is not a cursor this feed returned");
+        if s.is_empty() {
+            return Ok(Self::start());
+        }
+        if s.len() > 200 {
+            return Err(bad());
+        }
+        let raw = B64.decode(s).map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let mut parts = raw.splitn(3, ':');
+        if parts.next() != Some("1") {
+            return Err(bad());
+        }
+        let seq = parts
+            .next()
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n >= 0)
+            .ok_or_else(bad)?;
+        let resync_after = parts.next().map(str::to_owned);
+        Ok(Self { seq, resync_after })
+    }
+}
+
+/// What happened to a lesson, for this platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemOp {
+    Upsert,
+    Tombstone,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// The change-log position this item answers; items are idempotent by it.
+    pub change_id: i64,
+    pub op: ItemOp,
+    pub lesson_id: String,
+    /// For tombstones: `withdrawn`, `deleted` or `out_of_scope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lesson: Option<Value>,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub cursor: Cursor,
+    /// Whether more may follow at once (the page or the scan was full).
+    pub more: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("the cursor is older than the change log kept here; start over from the snapshot")]
+    Gone,
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The feed's collaborators.
+#[derive(Clone)]
+pub struct Feed {
+    pub db: Db,
+    pub store: ObjectStore,
+    pub ttl: Duration,
+}
+
+/// A lesson that changed, and the last position at which it did.
+struct Pending {
+    lesson_id: String,
+    change_id: i64,
+}
+
+impl Feed {
+    /// Up to `limit` items for platform `p` after `from`.
+    pub async fn page(&self, p: &Platform, from: &Cursor, limit: usize) -> Result<Page, FeedError> {
+        // The platform as it is now; reloaded at each of its own entries, so that what is
+        // judged after a change of its filters or place uses them (the caller's copy may predate
+        // the change).
+        let mut current = p.clone();
+        let p = &mut current;
+        if from.seq < self.db.pruned_through().await? {
+            return Err(FeedError::Gone);
+        }
+        let head = self.db.change_head().await?;
+        if from.seq > head {
+            return Err(FeedError::Gone);
+        }
+        let limit = limit.max(1);
+        let mut items: Vec<Item> = Vec::new();
+        let mut cursor = from.clone();
+        let mut scanned: i64 = 0;
+        loop {
+            if items.len() >= limit {
+                return Ok(Page {
+                    items,
+                    cursor,
+                    more: true,
+                });
+            }
+            if let Some(after) = cursor.resync_after.clone() {
+                if let Some(fresh) = self.db.platform(&p.id).await? {
+                    *p = fresh.caller(&p.key_id);
+                }
+                let room = limit - items.len();
+                let ids = self.db.resync_ids(p, &after, room as i64 + 1).await?;
+                let done = ids.len() <= room;
+                let take: Vec<Pending> = ids
+                    .into_iter()
+                    .take(room)
+                    .map(|lesson_id| Pending {
+                        lesson_id,
+                        change_id: cursor.seq + 1,
+                    })
+                    .collect();
+                let last = take.last().map(|t| t.lesson_id.clone());
+                self.evaluate(p, &take, &mut items).await?;
+                if done {
+                    cursor = Cursor::at(cursor.seq + 1);
+                } else {
+                    cursor.resync_after = last;
+                    return Ok(Page {
+                        items,
+                        cursor,
+                        more: true,
+                    });
+                }
+                if items.len() >= limit {
+                    return Ok(Page {
+                        items,
+                        cursor,
+                        more: true,
+                    });
+                }
+            }
+            if scanned >= SCAN_LIMIT {
+                return Ok(Page {
+                    items,
+                    cursor,
+                    more: true,
+                });
+            }
+            let changes = self.db.changes_after(cursor.seq, SCAN_BATCH).await?;
+            if changes.is_empty() {
+                return Ok(Page {
+                    items,
+                    cursor,
+                    more: false,
+                });
+            }
+            scanned += changes.len() as i64;
+            // Walk the batch: collect changed lessons (each at its last position) until the page
+            // would overflow or this platform's own re-evaluation comes up.
+            let room = limit - items.len();
+            let mut pending: Vec<Pending> = Vec::new();
+            let mut at: HashMap<&str, usize> = HashMap::new();
+            let mut upto = cursor.seq;
+            let mut resync_next = false;
+            for c in &changes {
+                if c.entity == "platform" {
+                    if c.entity_id == p.id {
+                        resync_next = true;
+                        break;
+                    }
+                    upto = c.seq;
+                    continue;
+                }
+                match at.get(c.lesson_id.as_str()) {
+                    Some(&i) => pending[i].change_id = c.seq,
+                    None if pending.len() == room => break,
+                    None => {
+                        at.insert(&c.lesson_id, pending.len());
+                        pending.push(Pending {
+                            lesson_id: c.lesson_id.clone(),
+                            change_id: c.seq,
+                        });
+                    }
+                }
+                upto = c.seq;
+            }
+            pending.sort_by_key(|x| x.change_id);
+            self.evaluate(p, &pending, &mut items).await?;
+            cursor = Cursor::at(upto);
+            if resync_next {
+                cursor.resync_after = Some(String::new());
+                continue;
+            }
+            if items.len() >= limit {
+                return Ok(Page {
+                    items,
+                    cursor,
+                    more: true,
+                });
+            }
+        }
+    }
+
+    /// Turns changed lessons into items for `p`, and records what was sent.
+    async fn evaluate(
+        &self,
+        p: &Platform,
+        pending: &[Pending],
+        items: &mut Vec<Item>,
+    ) -> Result<(), FeedError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = pending.iter().map(|x| x.lesson_id.as_str()).collect();
+        let lessons = self.db.lessons_by_ids(&ids).await?;
+        let by_id: HashMap<&str, &crate::db::lessons::LessonRecord> =
+            lessons.iter().map(|l| (l.id.as_str(), l)).collect();
+        let sent = self.db.sent_among(&p.id, &ids).await?;
+        let receiving: Vec<crate::db::lessons::LessonRecord> = pending
+            .iter()
+            .filter_map(|x| by_id.get(x.lesson_id.as_str()))
+            .filter(|l| visibility::receives(p, l.access()))
+            .map(|l| (*l).clone())
+            .collect();
+        let mut rendered = render(&self.db, &self.store, self.ttl, &receiving).await?;
+        let mut upserted: Vec<&str> = Vec::new();
+        for x in pending {
+            if let Some(r) = rendered.remove(&x.lesson_id) {
+                upserted.push(&x.lesson_id);
+                items.push(Item {
+                    change_id: x.change_id,
+                    op: ItemOp::Upsert,
+                    lesson_id: x.lesson_id.clone(),
+                    reason: None,
+                    checksum: Some(r.checksum),
+                    lesson: Some(r.body),
+                });
+            } else if sent.contains(&x.lesson_id) {
+                let reason = match by_id.get(x.lesson_id.as_str()) {
+                    None => "deleted",
+                    Some(l) if l.status != "published" => "withdrawn",
+                    Some(_) => "out_of_scope",
+                };
+                items.push(Item {
+                    change_id: x.change_id,
+                    op: ItemOp::Tombstone,
+                    lesson_id: x.lesson_id.clone(),
+                    reason: Some(reason),
+                    checksum: None,
+                    lesson: None,
+                });
+            }
+        }
+        // Recorded before the page is answered, so a tombstone can never miss an upsert.
+        self.db.mark_sent(&p.id, &upserted).await?;
+        Ok(())
+    }
+}
+
+/// One page of a platform's snapshot: everything it receives, by lesson id.
+#[derive(Debug)]
+pub struct SnapshotPage {
+    pub items: Vec<Item>,
+    /// The token of the next page, or `None` on the last.
+    pub next: Option<String>,
+    /// Where to follow the feed once the snapshot is read: the head when it began.
+    pub cursor: Cursor,
+}
+
+impl Feed {
+    /// A page of the snapshot after `token` (empty: the first page).
+    pub async fn snapshot(
+        &self,
+        p: &Platform,
+        token: &str,
+        limit: usize,
+    ) -> Result<SnapshotPage, FeedError> {
+        let bad = || Invalid::new("page_token", "is not a token this endpoint returned");
+        let (head, after) = if token.is_empty() {
+            // The head is read first: whatever changes while the pages are read is at a later
+            // position, so the feed from here re-evaluates it.
+            (self.db.change_head().await?, String::new())
+        } else {
+            let raw = B64.decode(token).map_err(|_| bad())?;
+            let raw = String::from_utf8(raw).map_err(|_| bad())?;
+            let (h, a) = raw.split_once(':').ok_or_else(bad)?;
+            (h.parse::<i64>().map_err(|_| bad())?, a.to_owned())
+        };
+        let scope = visibility::read_scope(&visibility::Caller::Platform(p.clone()));
+        let filter = crate::db::lessons::LessonFilter {
+            after_id: (!after.is_empty()).then_some(after),
+            ..Default::default()
+        };
+        let lessons = self.db.lessons(&scope, &filter, limit as i64 + 1).await?;
+        let more = lessons.len() > limit;
+        let last = lessons
+            .get(..limit.min(lessons.len()))
+            .and_then(|l| l.last())
+            .map(|l| l.id.clone());
+        let lessons: Vec<_> = lessons
+            .into_iter()
+            .take(limit)
+            .filter(|l| visibility::receives(p, l.access()))
+            .collect();
+        let mut rendered = render(&self.db, &self.store, self.ttl, &lessons).await?;
+        let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
+        self.db.mark_sent(&p.id, &ids).await?;
+        let items = lessons
+            .iter()
+            .filter_map(|l| {
+                rendered.remove(&l.id).map(|r| Item {
+                    change_id: head,
+                    op: ItemOp::Upsert,
+                    lesson_id: l.id.clone(),
+                    reason: None,
+                    checksum: Some(r.checksum),
+                    lesson: Some(r.body),
+                })
+            })
+            .collect::<Vec<_>>();
+        let next = more
+            .then(|| last.map(|id| B64.encode(format!("{head}:{id}"))))
+            .flatten();
+        Ok(SnapshotPage {
+            items,
+            next,
+            cursor: Cursor::at(head),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_survive_the_round_trip_and_refuse_garbage() {
+        for c in [
+            Cursor::start(),
+            Cursor::at(42),
+            Cursor {
+                seq: 7,
+                resync_after: Some("0190-abc".into()),
+            },
+            Cursor {
+                seq: 7,
+                resync_after: Some(String::new()),
+            },
+        ] {
+            assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        }
+        assert_eq!(Cursor::decode("").unwrap(), Cursor::start());
+        for bad in [
+            "x",
+            "MTp4",
+            "!!",
+            &"A".repeat(300),
+            &B64.encode("2:5"),
+            &B64.encode("1:-3"),
+        ] {
+            assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Webhooks: every item of a platform's feed, POSTed to its webhook URL and signed as Standard
+//! Webhooks specify (`webhook-id`, `webhook-timestamp`, `webhook-signature` =
+//! `v1,` + base64 HMAC-SHA256 over `id.timestamp.body` with the platform's `whsec_` secret).
+//!
+//! Two loops. The dispatcher reads each webhook platform's feed from its own cursor
+//! (`platforms.webhook_cursor`) and turns items into delivery jobs, moving the cursor in the same
+//! transaction (and only if nobody else moved it), so each item is queued exactly once. The
+//! worker claims due jobs from the durable queue (`db::jobs`) and delivers them; a failure is
+//! retried with exponential backoff until `webhook_retry_secs` have passed since the job was
+//! queued, and then the job is dead: listed for administrators and redeliverable by hand.
+
+use super::feed::{Cursor, Feed, Item};
+use crate::db::Db;
+use crate::db::platforms::PlatformRecord;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::time::Duration;
+
+pub const JOB_KIND: &str = "webhook";
+
+/// What a delivery job carries.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The message id, stable across attempts (the receiver's idempotency key).
+    pub message_id: String,
+    pub platform_id: String,
+    /// The JSON body, as sent on every attempt.
+    pub body: String,
+}
+
+/// The Standard Webhooks signature of `body` for message `id` sent at `timestamp` (seconds).
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Some(format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// The event a feed item becomes.
+fn event(platform: &PlatformRecord, item: &Item) -> Delivery {
+    let kind = match item.op {
+        super::feed::ItemOp::Upsert => "lesson.upserted",
+        super::feed::ItemOp::Tombstone => "lesson.removed",
+    };
+    let message_id = format!("msg_{}_{}_{}", platform.id, item.change_id, item.lesson_id);
+    let body = serde_json::json!({
+        "type": kind,
+        "timestamp": crate::http::views::rfc3339(crate::db::now_ms()),
+        "data": item,
+    });
+    Delivery {
+        message_id,
+        platform_id: platform.id.clone(),
+        body: body.to_string(),
+    }
+}
+
+/// The settings of delivery.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub retry_for_ms: i64,
+    pub backoff_ms: i64,
+    pub timeout: Duration,
+}
+
+impl Settings {
+    /// When to try again after `attempts` failures of a job queued at `created_at`; `None`
+    /// once the retry window is over.
+    pub fn retry_at(&self, attempts: i64, created_at: i64, now: i64) -> Option<i64> {
+        let delay = self
+            .backoff_ms
+            .saturating_mul(1i64 << attempts.clamp(0, 30))
+            .min(3_600_000);
+        // Up to a fifth more at random, so receivers that come back are not hit all at once.
+        let jitter = rand::random_range(0..=delay / 5 + 1);
+        let at = now + delay + jitter;
+        (now - created_at < self.retry_for_ms).then_some(at.min(created_at + self.retry_for_ms))
+    }
+}
+
+/// Queues the feed items of every webhook platform; returns how many were queued.
+pub async fn dispatch(feed: &Feed) -> Result<usize, super::feed::FeedError> {
+    let db = &feed.db;
+    let mut queued = 0;
+    for p in db.webhook_platforms().await? {
+        let cursor = if p.webhook_cursor.is_empty() {
+            // A webhook starts with what happens from now on; the feed has the past.
+            let head = Cursor::at(db.change_head().await?);
+            db.move_webhook_cursor(&p.id, "", &head.encode(), &[])
+                .await?;
+            continue;
+        } else {
+            match Cursor::decode(&p.webhook_cursor) {
+                Ok(c) => c,
+                Err(_) => Cursor::at(db.change_head().await?),
+            }
+        };
+        let caller = p.caller("webhook");
+        let page = match feed.page(&caller, &cursor, 100).await {
+            Ok(page) => page,
+            Err(super::feed::FeedError::Gone) => {
+                tracing::warn!(platform = %p.id, "webhook cursor behind the pruned change log; restarting at the head");
+                let head = Cursor::at(db.change_head().await?);
+                db.move_webhook_cursor(&p.id, &p.webhook_cursor, &head.encode(), &[])
+                    .await?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if page.cursor == cursor {
+            continue;
+        }
+        let jobs: Vec<String> = page
+            .items
+            .iter()
+            .map(|i| serde_json::to_string(&event(&p, i)).unwrap_or_default())
+            .collect();
+        if db
+            .move_webhook_cursor(&p.id, &p.webhook_cursor, &page.cursor.encode(), &jobs)
+            .await?
+        {
+            queued += jobs.len();
+        }
+    }
+    Ok(queued)
+}
+
+/// Delivers up to `n` due jobs; returns how many were attempted.
+pub async fn deliver_due(
+    db: &Db,
+    client: &reqwest::Client,
+    settings: &Settings,
+    n: i64,
+) -> Result<usize, sqlx::Error> {
+    let lease = settings.timeout.as_millis() as i64 + 30_000;
+    let jobs = db.claim_jobs(JOB_KIND, n, lease).await?;
+    let count = jobs.len();
+    let attempts = jobs.into_iter().map(|job| async move {
+        let outcome = attempt(db, client, &job.payload).await;
+        let now = crate::db::now_ms();
+        match outcome {
+            Ok(()) => db.finish_job(&job.id).await,
+            Err(Failure::Permanent(why)) => db.fail_job(&job.id, &why, None).await,
+            Err(Failure::Retry(why)) => {
+                let at = settings.retry_at(job.attempts, job.created_at, now);
+                db.fail_job(&job.id, &why, at).await
+            }
+        }
+    });
+    for r in futures::future::join_all(attempts).await {
+        r?;
+    }
+    Ok(count)
+}
+
+enum Failure {
+    Retry(String),
+    Permanent(String),
+}
+
+async fn attempt(db: &Db, client: &reqwest::Client, payload: &str) -> Result<(), Failure> {
+    let d: Delivery = serde_json::from_str(payload)
+        .map_err(|e| Failure::Permanent(format!("unreadable job: {e}")))?;
+    let platform = db
+        .platform(&d.platform_id)
+        .await
+        .map_err(|e| Failure::Retry(format!("database: {e}")))?
+        .ok_or_else(|| Failure::Permanent("the platform no longer exists".into()))?;
+    if platform.disabled_at.is_some() {
+        return Err(Failure::Permanent("the platform is disabled".into()));
+    }
+    let (Some(url), Some(secret)) = (&platform.webhook_url, &platform.webhook_secret) else {
+        return Err(Failure::Permanent("the platform has no webhook URL".into()));
+    };
+    let timestamp = crate::db::now_ms() / 1000;
+    let signature = sign(secret, &d.message_id, timestamp, &d.body)
+        .ok_or_else(|| Failure::Permanent("the webhook secret is not valid base64".into()))?;
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &d.message_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(d.body)
+        .send()
+        .await
+        .map_err(|e| Failure::Retry(format!("request failed: {e}")))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(Failure::Retry(format!("the receiver answered {status}")))
+    }
+}
+
+/// Runs the dispatcher and the worker until the task is aborted.
+pub async fn run(feed: Feed, settings: Settings) {
+    let client = match reqwest::Client::builder()
+        .timeout(settings.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the webhook client; webhooks are off");
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // Queue and deliver until both are idle, so a burst drains at full speed rather than a
+        // page per tick.
+        loop {
+            let queued = match dispatch(&feed).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not queue webhooks");
+                    0
+                }
+            };
+            let delivered = match deliver_due(&feed.db, &client, &settings, 32).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not deliver webhooks");
+                    0
+                }
+            };
+            if queued == 0 && delivered < 32 {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_follow_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification.
+        let sig = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(
+            sig.as_deref(),
+            Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        );
+    }
+
+    #[test]
+    fn retries_back_off_and_stop_after_the_window() {
+        let s = Settings {
+            retry_for_ms: 24 * 3_600_000,
+            backoff_ms: 5000,
+            timeout: Duration::from_secs(10),
+        };
+        let first = s.retry_at(0, 0, 0).unwrap();
+        let fifth = s.retry_at(4, 0, 0).unwrap();
+        assert!((5000..=6001).contains(&first), "{first}");
+        assert!((80_000..=96_001).contains(&fifth), "{fifth}");
+        assert!(s.retry_at(40, 0, 0).unwrap() <= 3_600_000 * 6 / 5 + 1);
+        assert_eq!(s.retry_at(3, 0, 24 * 3_600_000), None);
+        // Never scheduled past the end of the window.
+        assert!(s.retry_at(20, 0, 24 * 3_600_000 - 10).unwrap() <= 24 * 3_600_000);
+    }
+}
