@@ -109,6 +109,9 @@ fn embedded_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String, S
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Two TLS providers are compiled in (aws-lc-rs for S3, ring for webhooks through
+        // reqwest); anything that asks rustls for the process default must find one chosen.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data folder {}", config.data_dir.display()))?;
         std::fs::create_dir_all(&config.index_dir)

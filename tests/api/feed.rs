@@ -645,3 +645,47 @@ async fn moving_a_platforms_organisation_re_evaluates_what_it_receives() {
         .unwrap();
     assert_eq!(tomb["reason"], "out_of_scope");
 }
+
+#[tokio::test]
+async fn administrators_see_each_platforms_last_pull_and_lag_on_their_page() {
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let (_, key) = platform(&app, &tree.city, "广州<门户>", json!({ "tags": ["党史"] })).await;
+    let (_, other) = platform(&app, &tree.sibling_city, "深圳门户", json!({})).await;
+    published(&app, &tree.city, "一讲", "video", &["党史"]).await;
+    let page = pull(&app, &key, "", 10).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let _ = other;
+    // A city administrator sees the city's platform, not the sibling city's.
+    app.account("city-admin", &[("administrator", &tree.city)])
+        .await;
+    let browser = app.browser();
+    assert_eq!(
+        app.sign_in(&browser, "city-admin", crate::fixtures::PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    // Pulls are written down every two seconds.
+    let started = Instant::now();
+    let html = loop {
+        let html = browser
+            .get(app.url("/admin/platforms"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if !html.contains("从未") && !html.contains("never") {
+            break html;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{html}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(html.contains("广州&lt;门户&gt;"), "escaped: {html}");
+    assert!(!html.contains("深圳门户"));
+    assert!(html.contains("党史"));
+    let row = &html[html.find("class=\"lag\"").unwrap()..];
+    assert!(row.starts_with("class=\"lag\">0<"), "{}", &row[..40]);
+}
