@@ -488,7 +488,14 @@ async fn scale(settings: &Settings, lessons: usize, last: bool, report: &mut Str
         long_polls(settings, &svc, lessons, report).await?;
     }
     if last && settings.webhooks > 0 {
-        webhooks(settings, &svc, lessons, report).await?;
+        webhooks(
+            settings,
+            &svc,
+            &root.join("data/lectern.db"),
+            lessons,
+            report,
+        )
+        .await?;
     }
     drop(svc);
     Ok(())
@@ -635,6 +642,7 @@ async fn long_polls(
 async fn webhooks(
     settings: &Settings,
     svc: &Service,
+    db: &Path,
     lessons: usize,
     report: &mut String,
 ) -> Result<()> {
@@ -664,10 +672,18 @@ async fn webhooks(
         );
         tokio::spawn(async move { axum::serve(listener, app).await });
     }
-    svc.platform("网络钩子", Some(&url)).await?;
+    // A backlog first: the changes are written before the platform's webhook cursor is put
+    // back to where they start, so what is timed is queueing and delivering, not writing.
+    let before = svc
+        .json(
+            svc.http
+                .get(format!("{}/api/v1/search/status", svc.base))
+                .bearer_auth(&svc.token),
+        )
+        .await?["head"]
+        .as_i64()
+        .unwrap_or(0);
     let n = settings.webhooks;
-    let started = Instant::now();
-    // Eight writers, each changing distinct lessons.
     let mut writers = Vec::new();
     for w in 0..8 {
         let (http, base, token) = (svc.http.clone(), svc.base.clone(), svc.token.clone());
@@ -686,10 +702,21 @@ async fn webhooks(
     for w in writers {
         w.await?;
     }
-    let written = started.elapsed();
+    let (platform, _) = svc.platform("网络钩子", Some(&url)).await?;
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .busy_timeout(Duration::from_secs(30));
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+    let started = Instant::now();
+    sqlx::query("UPDATE platforms SET webhook_cursor = ?1 WHERE id = ?2")
+        .bind(base64_cursor(before))
+        .bind(&platform)
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
     let deadline = Instant::now() + Duration::from_secs(600);
     while received.load(Ordering::SeqCst) < n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = started.elapsed();
     let got = received.load(Ordering::SeqCst);
@@ -702,11 +729,11 @@ async fn webhooks(
     };
     ensure!(got >= n, "only {got} of {n} webhooks arrived");
     report.push_str(&format!(
-        "- Webhooks: {n} changes written by 8 writers in {:.1} s; all {got} signed deliveries \
-         received {:.1} s after the first write; **{:.0} deliveries/s** between the first and the \
-         last delivery.\n",
-        written.as_secs_f64(),
+        "- Webhooks: a backlog of {n} changes (written first) queued and delivered, signed, to a \
+         receiver on loopback in **{:.1} s** — **{:.0} deliveries/s** (between the first and \
+         the last delivery: {:.0}/s).\n",
         total.as_secs_f64(),
+        got as f64 / total.as_secs_f64().max(0.001),
         got as f64 / window.as_secs_f64().max(0.001)
     ));
     Ok(())
@@ -726,6 +753,8 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let mut settings = settings;
+    settings.bin = std::fs::canonicalize(&settings.bin).unwrap_or(settings.bin);
     if !settings.bin.exists() {
         eprintln!(
             "error: {} not found. Build the service first: `cargo build --release`",

@@ -689,3 +689,93 @@ async fn administrators_see_each_platforms_last_pull_and_lag_on_their_page() {
     let row = &html[html.find("class=\"lag\"").unwrap()..];
     assert!(row.starts_with("class=\"lag\">0<"), "{}", &row[..40]);
 }
+
+/// Runs `lectern <args>` (the real binary) against `app`'s database; its stdout.
+fn cli(app: &TestApp, args: &[&str]) -> String {
+    let out = crate::common::command(&app.config)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "lectern {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_command_line_registers_platforms_rotates_keys_and_prunes_the_log() {
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let out = cli(
+        &app,
+        &[
+            "platform",
+            "create",
+            "--org",
+            &tree.city,
+            "--name",
+            "广州电视台",
+            "--channel",
+            "tv",
+            "--kind",
+            "video",
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[1].starts_with("webhook secret: whsec_"), "{out}");
+    let key = lines.last().unwrap().to_string();
+    let id = lines[0].split_whitespace().nth(2).unwrap().to_string();
+    let lesson = published(&app, &tree.city, "一讲", "video", &[]).await;
+    let page = pull(&app, &key, "", 10).await;
+    assert_eq!(page["items"][0]["lesson_id"], lesson.as_str());
+    // Rotation: a second key, then the first revoked.
+    let key2 = cli(&app, &["platform", "key-create", &id, "--name", "2027"])
+        .trim()
+        .to_string();
+    let keys = app.json(&format!("/api/v1/platforms/{id}")).await["keys"].clone();
+    let first = keys[0]["id"].as_str().unwrap().to_string();
+    cli(&app, &["platform", "key-revoke", &id, &first]);
+    let r = app
+        .client
+        .get(app.url("/api/v1/feed"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    pull(&app, &key2, "", 10).await;
+    let listed = cli(&app, &["platform", "list"]);
+    assert!(
+        listed.contains("广州电视台") && listed.contains("enabled"),
+        "{listed}"
+    );
+    // Pruning everything but the newest entry: the start of the log is gone (410), the end is not.
+    let out = cli(
+        &app,
+        &["changes", "prune", "--older-than-days", "0", "--keep", "1"],
+    );
+    assert!(out.starts_with("pruned "), "{out}");
+    let r = app
+        .client
+        .get(app.url("/api/v1/feed"))
+        .bearer_auth(&key2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    let head = app.db().change_head().await.unwrap();
+    pull(&app, &key2, &base64_cursor(head - 1), 10).await;
+    cli(&app, &["platform", "disable", &id]);
+    let r = app
+        .client
+        .get(app.url("/api/v1/feed"))
+        .bearer_auth(&key2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

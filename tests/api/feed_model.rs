@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 const WRITERS: u64 = 3;
-const OPS_PER_WRITER: usize = 400;
+const OPS_PER_WRITER: usize = 700;
 const LESSONS: usize = 60;
 const TAGS: [&str; 4] = ["党史", "乡村振兴", "法治", "科技"];
 const SERIES: [&str; 3] = ["S1", "S2", "S3"];
