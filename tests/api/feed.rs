@@ -779,3 +779,35 @@ async fn the_command_line_registers_platforms_rotates_keys_and_prunes_the_log() 
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// A pull that began before the platform's filters changed (its copy of the platform is older
+/// than the change it reads) still judges the re-evaluation by the new filters.
+#[tokio::test]
+async fn a_pull_holding_an_older_copy_of_the_platform_uses_its_new_filters() {
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let (id, key) = platform(&app, &tree.city, "广州", json!({})).await;
+    let video = published(&app, &tree.city, "视频课", "video", &[]).await;
+    let (_, cursor) = follow(&app, &key, "", &mut BTreeMap::new()).await;
+    // The copy a request would have taken when it began.
+    let stale = app.db().platform(&id).await.unwrap().unwrap().caller("k");
+    let r = app
+        .patch(&format!("/api/v1/platforms/{id}"))
+        .json(&json!({ "filters": { "kinds": ["audio"] } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let feed = &app.app().state().hub.feed;
+    let from = lectern::publish::feed::Cursor::decode(&cursor).unwrap();
+    let page = feed.page(&stale, &from, 100).await.unwrap();
+    let ops: Vec<(&str, lectern::publish::feed::ItemOp)> = page
+        .items
+        .iter()
+        .map(|i| (i.lesson_id.as_str(), i.op))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![(video.as_str(), lectern::publish::feed::ItemOp::Tombstone)]
+    );
+}
