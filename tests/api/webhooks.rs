@@ -157,14 +157,22 @@ async fn changes_arrive_signed_and_are_retried_after_failures() {
         .unwrap();
     assert_eq!(r.status(), 200);
     wait_for("the tombstone", || {
-        state.0.lock().unwrap().received.len() >= 2
+        state
+            .0
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .any(|(_, b)| b["type"] == "lesson.removed")
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     {
         let r = state.0.lock().unwrap();
         assert_eq!(r.bad_signatures, 0);
-        let events: Vec<(&str, &str)> = r
+        // At least once: a change read while the lesson was still being written can be sent
+        // twice, the same state under two change ids; receivers compare change_id.
+        let mut events: Vec<(&str, &str)> = r
             .received
             .iter()
             .map(|(_, b)| {
@@ -174,6 +182,7 @@ async fn changes_arrive_signed_and_are_retried_after_failures() {
                 )
             })
             .collect();
+        events.dedup();
         assert_eq!(
             events,
             vec![
@@ -197,7 +206,10 @@ async fn changes_arrive_signed_and_are_retried_after_failures() {
         .iter()
         .map(|d| d["attempts"].as_i64().unwrap())
         .collect();
-    assert_eq!(attempts, vec![3, 3]);
+    assert!(
+        attempts.len() >= 2 && attempts.iter().all(|a| *a == 3),
+        "{attempts:?}"
+    );
     let stats = app.json(&format!("/api/v1/platforms/{pid}")).await;
     assert_eq!(stats["stats"]["deliveries_failed"], 0);
 }
@@ -234,7 +246,23 @@ async fn deliveries_that_keep_failing_become_dead_letters_and_can_be_redelivered
         assert!(started.elapsed() < Duration::from_secs(30), "never dead");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let d = &dead["items"][0];
+    // Let any other delivery of the same change (at least once) finish failing too.
+    let started_wait = Instant::now();
+    loop {
+        let v = app
+            .json(&format!("/api/v1/platforms/{pid}/deliveries?state=pending"))
+            .await;
+        if v["items"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(started_wait.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dead = app
+        .json(&format!("/api/v1/platforms/{pid}/deliveries?state=dead"))
+        .await;
+    let dead_items = dead["items"].as_array().unwrap().clone();
+    let d = &dead_items[0];
     assert!(
         started.elapsed() >= Duration::from_millis(1500),
         "dead before its window"
@@ -243,31 +271,47 @@ async fn deliveries_that_keep_failing_become_dead_letters_and_can_be_redelivered
     assert!(d["last_error"].as_str().unwrap().contains("500"), "{d}");
     assert_eq!(d["event"]["data"]["lesson_id"], id.as_str());
     let stats = app.json(&format!("/api/v1/platforms/{pid}")).await;
-    assert_eq!(stats["stats"]["deliveries_failed"], 1);
+    assert_eq!(
+        stats["stats"]["deliveries_failed"].as_u64().unwrap() as usize,
+        dead_items.len()
+    );
+    assert!(
+        dead_items
+            .iter()
+            .all(|x| x["event"]["data"]["lesson_id"] == id.as_str())
+    );
     let tries_while_down = state.0.lock().unwrap().attempts.values().sum::<u32>();
     // The receiver comes back; an administrator redelivers by hand.
     state.0.lock().unwrap().down = false;
-    let delivery = d["id"].as_str().unwrap();
-    let r = app
-        .post(&format!(
-            "/api/v1/platforms/{pid}/deliveries/{delivery}/redeliver"
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    wait_for("the redelivery", || {
-        !state.0.lock().unwrap().received.is_empty()
+    for item in &dead_items {
+        let delivery = item["id"].as_str().unwrap();
+        let r = app
+            .post(&format!(
+                "/api/v1/platforms/{pid}/deliveries/{delivery}/redeliver"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    wait_for("the redeliveries", || {
+        state.0.lock().unwrap().received.len() >= dead_items.len()
     })
     .await;
     {
         let r = state.0.lock().unwrap();
+        let mut got: Vec<&str> = r.received.iter().map(|(m, _)| m.as_str()).collect();
+        let mut sent: Vec<&str> = dead_items
+            .iter()
+            .map(|x| x["message_id"].as_str().unwrap())
+            .collect();
+        got.sort_unstable();
+        sent.sort_unstable();
+        assert_eq!(got, sent, "the same message ids");
         assert_eq!(
-            r.received[0].0,
-            d["message_id"].as_str().unwrap(),
-            "same message id"
+            r.attempts.values().sum::<u32>() as usize,
+            tries_while_down as usize + dead_items.len()
         );
-        assert_eq!(r.attempts.values().sum::<u32>(), tries_while_down + 1);
     }
     let v = app
         .json(&format!("/api/v1/platforms/{pid}/deliveries?state=dead"))
