@@ -236,16 +236,16 @@ async fn deliveries_that_keep_failing_become_dead_letters_and_can_be_redelivered
     publish(&app, &id, json!({})).await;
     // Retried with backoff for the whole window, then dead.
     let started = Instant::now();
-    let dead = loop {
+    loop {
         let v = app
             .json(&format!("/api/v1/platforms/{pid}/deliveries?state=dead"))
             .await;
         if !v["items"].as_array().unwrap().is_empty() {
-            break v;
+            break;
         }
         assert!(started.elapsed() < Duration::from_secs(30), "never dead");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
     // Let any other delivery of the same change (at least once) finish failing too.
     let started_wait = Instant::now();
     loop {
