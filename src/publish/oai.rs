@@ -191,7 +191,7 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiR
             let stamps = stamps(db, p, &[found.0.as_str()]).await.map_err(internal)?;
             let mut x = Xml::default();
             x.open("GetRecord", &[]);
-            write_record(&mut x, &found.0, found.1.as_ref(), p, &stamps, true);
+            write_record(&mut x, &found.0, found.1.as_ref(), &stamps, true);
             x.close("GetRecord");
             Ok(x.0)
         }
@@ -260,7 +260,6 @@ fn write_record(
     x: &mut Xml,
     id: &str,
     lesson: Option<&LessonRecord>,
-    _p: &Platform,
     stamps: &HashMap<String, i64>,
     with_metadata: bool,
 ) {
@@ -534,7 +533,7 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
     let mut x = Xml::default();
     x.open(tag, &[]);
     for (id, lesson) in &out {
-        write_record(&mut x, id, lesson.as_ref(), p, &stamped, records);
+        write_record(&mut x, id, lesson.as_ref(), &stamped, records);
     }
     let cursor = state.cursor.to_string();
     if exhausted {

@@ -179,6 +179,7 @@ pub async fn create(
     else {
         return Err(AppError::invalid(&errors));
     };
+    // The webhook URL is optional, so its error is not caught by the pattern above.
     if !errors.is_empty() {
         return Err(AppError::invalid(&errors));
     }
