@@ -182,7 +182,11 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             tracing::info!(?config, "starting");
-            Application::build(config).await?.run_until_stopped().await
+            let app = Application::build(config).await?;
+            // One line on standard output once the port is open, so a supervisor (or a test)
+            // that asked for port 0 learns which one it got.
+            println!("lectern listening on http://{}", app.addr());
+            app.run_until_stopped().await
         }
         Command::Migrate => {
             connect_db(&config).await?;

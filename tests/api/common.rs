@@ -286,14 +286,6 @@ pub struct Service {
     pub base: String,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 pub fn command(config: &lectern::config::Config) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
     c.env("LECTERN_DATA_DIR", &config.data_dir)
@@ -315,30 +307,59 @@ impl Service {
         Self::start_with(config, &[]).await
     }
 
-    /// Starts the service with extra environment variables.
+    /// Starts the service with extra environment variables. It binds port 0 and announces the
+    /// port it got on standard output, so no other process can take the port in between.
     #[expect(
         clippy::zombie_processes,
         reason = "Drop kills and waits for the child"
     )]
     pub async fn start_with(config: &lectern::config::Config, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let child = command(config)
+        use std::io::BufRead;
+        let mut child = command(config)
             .envs(env.iter().copied())
-            .env("LECTERN_BIND", format!("127.0.0.1:{port}"))
+            .env("LECTERN_BIND", "127.0.0.1:0")
             .arg("serve")
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("lectern starts");
-        let base = format!("http://127.0.0.1:{port}");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the announcement, then keeps draining so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(base) = line.strip_prefix("lectern listening on ") {
+                    let _ = tx.send(base.to_owned());
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let base = loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(base) => break base,
+                Err(_) => {
+                    if let Some(status) = child.try_wait().expect("child status") {
+                        panic!("lectern exited before listening ({status}); its log is above");
+                    }
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(30),
+                        "lectern did not open its port within 30 s"
+                    );
+                }
+            }
+        };
         for _ in 0..200 {
             if let Ok(r) = reqwest::get(format!("{base}/health/ready")).await
                 && r.status() == 200
             {
                 return Self { child, base };
             }
+            if let Some(status) = child.try_wait().expect("child status") {
+                panic!("lectern exited before it was ready ({status}); its log is above");
+            }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("lectern did not become ready");
+        panic!("lectern listened at {base} but did not become ready within 20 s");
     }
 
     pub fn kill(mut self) {
