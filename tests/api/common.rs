@@ -309,10 +309,6 @@ impl Service {
 
     /// Starts the service with extra environment variables. It binds port 0 and announces the
     /// port it got on standard output, so no other process can take the port in between.
-    #[expect(
-        clippy::zombie_processes,
-        reason = "Drop kills and waits for the child"
-    )]
     pub async fn start_with(config: &lectern::config::Config, env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let mut child = command(config)
