@@ -319,6 +319,11 @@ impl Service {
             .spawn()
             .expect("lectern starts");
         let stdout = child.stdout.take().expect("piped");
+        // Owned from here on, so a failed start kills the child when the panic drops it.
+        let mut service = Self {
+            child,
+            base: String::new(),
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         // Reads the announcement, then keeps draining so the child never blocks on a full pipe.
         std::thread::spawn(move || {
@@ -334,7 +339,7 @@ impl Service {
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(base) => break base,
                 Err(_) => {
-                    if let Some(status) = child.try_wait().expect("child status") {
+                    if let Some(status) = service.child.try_wait().expect("child status") {
                         panic!("lectern exited before listening ({status}); its log is above");
                     }
                     assert!(
@@ -348,9 +353,10 @@ impl Service {
             if let Ok(r) = reqwest::get(format!("{base}/health/ready")).await
                 && r.status() == 200
             {
-                return Self { child, base };
+                service.base = base;
+                return service;
             }
-            if let Some(status) = child.try_wait().expect("child status") {
+            if let Some(status) = service.child.try_wait().expect("child status") {
                 panic!("lectern exited before it was ready ({status}); its log is above");
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
