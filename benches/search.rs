@@ -1843,6 +1843,14 @@ async fn run(settings: &Settings, dir: &Path) -> Result<String> {
     let vocab = Vocab::load(&mut rng)?;
     let corpus = Corpus::generate(settings, &vocab, &mut rng)?;
     let sets = generate_queries(&corpus, &vocab, settings.queries, &mut rng);
+    // The queries as request paths, one `set<TAB>path` per line, to replay by hand against the
+    // kept folder's service (`LECTERN_BENCH_KEEP=1`).
+    let listed: String = sets
+        .iter()
+        .flat_map(|(_, queries)| queries)
+        .map(|q| format!("{}\t{}\n", q.set.label(), q.url("")))
+        .collect();
+    std::fs::write(dir.join("queries.tsv"), listed)?;
     let subtitled = corpus.lessons.iter().filter(|l| !l.cues.is_empty()).count();
     let chars: usize = corpus.cues.iter().map(|c| c.text.chars().count()).sum();
     eprintln!(

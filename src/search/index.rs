@@ -23,6 +23,7 @@
 use super::analyzer::{
     self, NGRAMS, NgramTokenizer, PINYIN, PinyinTokenizer, WORDS, WordTokenizer,
 };
+use super::facets::{FacetTally, Tally};
 use super::query::{Clause, Parsed};
 use super::source::{self, LessonDoc};
 use crate::db::Db;
@@ -33,7 +34,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,
     RangeQuery, TermQuery, TermSetQuery,
@@ -250,6 +251,17 @@ pub struct Results {
     pub total: usize,
     pub hits: Vec<Hit>,
     pub facets: Facets,
+    /// Where the time went, for the `Server-Timing` header.
+    pub timings: Timings,
+}
+
+/// How long the parts of a search took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Matching, ranking, counting and facets over the lesson documents.
+    pub lessons: std::time::Duration,
+    /// Finding the matching pages and cues of the hits.
+    pub segments: std::time::Duration,
 }
 
 /// A suggestion for what is being typed.
@@ -729,18 +741,6 @@ fn region_facet(prefix: &str) -> tantivy::schema::Facet {
     tantivy::schema::Facet::from_path(path)
 }
 
-fn facet_values(
-    counts: &FacetCounts,
-    facet: &tantivy::schema::Facet,
-    k: usize,
-) -> Vec<(String, u64)> {
-    counts
-        .top_k(facet.clone(), k)
-        .into_iter()
-        .filter_map(|(f, n)| f.to_path().last().map(|v| ((*v).to_owned(), n)))
-        .collect()
-}
-
 impl Generation {
     fn search(&self, scope: &ReadScope, r: &Request) -> Result<Results, SearchError> {
         let f = self.f;
@@ -757,51 +757,48 @@ impl Generation {
                     total: 0,
                     hits: Vec::new(),
                     facets: Facets::default(),
+                    timings: Timings::default(),
                 });
             }
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         let query = BooleanQuery::new(clauses);
+        let started = std::time::Instant::now();
         let searcher = self.reader.searcher();
-        let mut facets = FacetCollector::for_field("facets");
+        let facets = FacetTally { field: "facets" };
         let region_at = r
             .filters
             .region_prefix
             .as_deref()
-            .map(region_facet)
-            .unwrap_or_else(|| tantivy::schema::Facet::from("/region"));
-        for name in ["/kind", "/tag", "/series", "/year"] {
-            facets.add_facet(name);
-        }
-        facets.add_facet(region_at.clone());
+            .map(|p| region_facet(p).to_path().join("/"))
+            .unwrap_or_else(|| "region".to_owned());
         let top = TopDocs::with_limit(r.limit.max(1)).and_offset(r.offset);
-        let (found, total, counts): (Vec<(Option<f32>, DocAddress)>, usize, FacetCounts) =
-            match r.sort {
-                Sort::Relevance => {
-                    let (top, total, counts) =
-                        searcher.search(&query, &(top.order_by_score(), Count, facets))?;
-                    (
-                        top.into_iter().map(|(s, a)| (Some(s), a)).collect(),
-                        total,
-                        counts,
-                    )
-                }
-                Sort::Newest => {
-                    let (top, total, counts) = searcher.search(
-                        &query,
-                        &(
-                            top.order_by_fast_field::<i64>("date", Order::Desc),
-                            Count,
-                            facets,
-                        ),
-                    )?;
-                    (
-                        top.into_iter().map(|(_, a)| (None, a)).collect(),
-                        total,
-                        counts,
-                    )
-                }
-            };
+        let (found, total, counts): (Vec<(Option<f32>, DocAddress)>, usize, Tally) = match r.sort {
+            Sort::Relevance => {
+                let (top, total, counts) =
+                    searcher.search(&query, &(top.order_by_score(), Count, facets))?;
+                (
+                    top.into_iter().map(|(s, a)| (Some(s), a)).collect(),
+                    total,
+                    counts,
+                )
+            }
+            Sort::Newest => {
+                let (top, total, counts) = searcher.search(
+                    &query,
+                    &(
+                        top.order_by_fast_field::<i64>("date", Order::Desc),
+                        Count,
+                        facets,
+                    ),
+                )?;
+                (
+                    top.into_iter().map(|(_, a)| (None, a)).collect(),
+                    total,
+                    counts,
+                )
+            }
+        };
         let mut hits = Vec::with_capacity(found.len());
         for (score, address) in found {
             let d: TantivyDocument = searcher.doc(address)?;
@@ -813,22 +810,28 @@ impl Generation {
                 });
             }
         }
+        let lessons_done = std::time::Instant::now();
         self.attach_segments(&searcher, &r.query, r.segments_per_hit, &mut hits)?;
+        let timings = Timings {
+            lessons: lessons_done - started,
+            segments: lessons_done.elapsed(),
+        };
         let facets = Facets {
-            kind: facet_values(&counts, &tantivy::schema::Facet::from("/kind"), 10),
-            tag: facet_values(&counts, &tantivy::schema::Facet::from("/tag"), 20),
-            series: facet_values(&counts, &tantivy::schema::Facet::from("/series"), 20),
+            kind: counts.children("kind", 10),
+            tag: counts.children("tag", 20),
+            series: counts.children("series", 20),
             year: {
-                let mut y = facet_values(&counts, &tantivy::schema::Facet::from("/year"), 50);
+                let mut y = counts.children("year", 50);
                 y.sort_by(|a, b| b.0.cmp(&a.0));
                 y
             },
-            region: facet_values(&counts, &region_at, 50),
+            region: counts.children(&region_at, 50),
         };
         Ok(Results {
             total,
             hits,
             facets,
+            timings,
         })
     }
 

@@ -6,10 +6,12 @@
 //! - [`extract`]: text out of PDF, DOCX, PPTX, plain text, SRT and WebVTT.
 //! - [`source`]: what the index holds of a lesson, read from SQL, extracting what was not yet.
 //! - [`query`]: the query language (words, quoted phrases, `-` exclusions).
+//! - [`facets`]: facet counts over every match, by ordinal.
 //! - [`index`]: the index itself: following the change log, searching, suggesting, rebuilding.
 
 pub mod analyzer;
 pub mod extract;
+pub mod facets;
 pub mod index;
 pub mod query;
 pub mod source;

@@ -13,6 +13,7 @@ use crate::search::analyzer;
 use crate::search::index::{Filters, Request, Sort, day_start_ms};
 use crate::search::query;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -77,7 +78,8 @@ pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
     Query(p): Query<SearchQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Response, AppError> {
+    let started = std::time::Instant::now();
     let mut errors = Vec::new();
     let q = clean_query(p.q.as_deref(), &mut errors);
     let kind = match p.kind.as_deref().map(LessonKind::parse).transpose() {
@@ -156,6 +158,7 @@ pub async fn search(
         .await
         .map_err(|e| AppError::internal(&e))?
         .map_err(|e| AppError::internal(&e))?;
+    let db_started = std::time::Instant::now();
     // The index may trail SQL by a moment: what SQL says now decides what is shown.
     let ids: Vec<&str> = results.hits.iter().map(|h| h.id.as_str()).collect();
     let mut lessons: HashMap<String, LessonRecord> = state
@@ -165,6 +168,7 @@ pub async fn search(
         .into_iter()
         .map(|l| (l.id.clone(), l))
         .collect();
+    let db_time = db_started.elapsed();
     let mut hits = Vec::with_capacity(results.hits.len());
     for hit in results.hits {
         let Some(l) = lessons.remove(&hit.id) else {
@@ -218,14 +222,24 @@ pub async fn search(
             json!({ "value": value, "name": name, "count": count })
         })
         .collect();
-    Ok(Json(json!({
+    let body = Json(json!({
         "total": results.total, "offset": offset, "limit": limit, "hits": hits,
         "facets": {
             "kind": counted(results.facets.kind), "tag": counted(results.facets.tag),
             "series": counted(results.facets.series), "year": counted(results.facets.year),
             "region": regions,
         },
-    })))
+    }));
+    // Where the time went (shown by browsers' developer tools; read by the benchmark).
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let timing = format!(
+        "index;dur={:.2}, cues;dur={:.2}, db;dur={:.2}, total;dur={:.2}",
+        ms(results.timings.lessons),
+        ms(results.timings.segments),
+        ms(db_time),
+        ms(started.elapsed()),
+    );
+    Ok(([("server-timing", timing)], body).into_response())
 }
 
 #[derive(Debug, Deserialize)]
