@@ -281,12 +281,19 @@ impl Db {
         if rows.is_empty() {
             return Ok(());
         }
+        // One round trip for both: tags in their order, then platforms.
+        let n = rows.len();
         let sql = format!(
-            "SELECT lesson_id, tag FROM lesson_tags WHERE lesson_id IN ({}) ORDER BY lesson_id, position",
-            placeholders(1, rows.len())
+            "SELECT lesson_id, CAST(0 AS BIGINT) AS k, CAST(position AS BIGINT) AS o, tag AS v \
+             FROM lesson_tags WHERE lesson_id IN ({}) \
+             UNION ALL SELECT lesson_id, CAST(1 AS BIGINT), CAST(0 AS BIGINT), platform_id \
+             FROM lesson_platforms \
+             WHERE lesson_id IN ({}) ORDER BY 1, 2, 3, 4",
+            placeholders(1, n),
+            placeholders(n + 1, n)
         );
-        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
-        for r in rows.iter() {
+        let mut q = sqlx::query_as::<_, (String, i64, i64, String)>(&sql);
+        for r in rows.iter().chain(rows.iter()) {
             q = q.bind(&r.id);
         }
         let at: std::collections::HashMap<String, usize> = rows
@@ -294,23 +301,12 @@ impl Db {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
-        for (lesson_id, tag) in q.fetch_all(self.pool()).await? {
+        for (lesson_id, kind, _, value) in q.fetch_all(self.pool()).await? {
             if let Some(&i) = at.get(&lesson_id) {
-                rows[i].tags.push(tag);
-            }
-        }
-        let sql = format!(
-            "SELECT lesson_id, platform_id FROM lesson_platforms WHERE lesson_id IN ({}) \
-             ORDER BY lesson_id, platform_id",
-            placeholders(1, rows.len())
-        );
-        let mut q = sqlx::query_as::<_, (String, String)>(&sql);
-        for r in rows.iter() {
-            q = q.bind(&r.id);
-        }
-        for (lesson_id, platform) in q.fetch_all(self.pool()).await? {
-            if let Some(&i) = at.get(&lesson_id) {
-                rows[i].platforms.push(platform);
+                match kind {
+                    0 => rows[i].tags.push(value),
+                    _ => rows[i].platforms.push(value),
+                }
             }
         }
         Ok(())

@@ -85,6 +85,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(30))
+            // A SQLite connection is a file in this process: checking it with a round trip to
+            // its worker thread before every use only adds latency. A PostgreSQL connection can
+            // have been dropped by the server, so those are checked.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -6,7 +6,7 @@
 //! ordinals of the lesson's facet column in a plain array and resolves those with a count in one
 //! sorted pass over the dictionary per segment.
 //!
-//! Facet paths are `kind/video`, `tag/党史`, `series/…`, `year/2024` and
+//! Facet paths (written here with `/`; encoded with zero bytes) are `kind/video`, `tag/党史`, `series/…`, `year/2024` and
 //! `region/440000/440100/440106` (one path per lesson, to its own region).
 
 use std::collections::HashMap;
@@ -19,9 +19,10 @@ pub struct FacetTally {
     pub field: &'static str,
 }
 
-/// How many matching documents carry each facet path (components joined by `/`).
+/// How many matching documents carry each facet, by its encoded path (components separated by
+/// a zero byte), sorted by path once merged.
 #[derive(Debug, Default)]
-pub struct Tally(pub HashMap<String, u64>);
+pub struct Tally(pub Vec<(Vec<u8>, u64)>);
 
 pub struct SegmentTally {
     reader: FacetReader,
@@ -47,13 +48,17 @@ impl Collector for FacetTally {
     }
 
     fn merge_fruits(&self, fruits: Vec<Tally>) -> tantivy::Result<Tally> {
-        let mut all = Tally::default();
-        for fruit in fruits {
-            for (path, n) in fruit.0 {
-                *all.0.entry(path).or_default() += n;
+        // A few hundred paths per segment: sorting and summing neighbours beats hashing them.
+        let mut all: Vec<(Vec<u8>, u64)> = fruits.into_iter().flat_map(|t| t.0).collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut merged: Vec<(Vec<u8>, u64)> = Vec::with_capacity(all.len());
+        for (path, n) in all {
+            match merged.last_mut() {
+                Some(last) if last.0 == path => last.1 += n,
+                _ => merged.push((path, n)),
             }
         }
-        Ok(all)
+        Ok(Tally(merged))
     }
 }
 
@@ -81,7 +86,7 @@ impl SegmentCollector for SegmentTally {
             .filter(|(_, n)| **n > 0)
             .map(|(ord, _)| ord as u64)
             .collect();
-        let mut tally = HashMap::with_capacity(ords.len());
+        let mut tally = Vec::with_capacity(ords.len());
         let mut at = ords.iter();
         // An unreadable dictionary leaves the facets of this segment out rather than failing the
         // search.
@@ -90,9 +95,7 @@ impl SegmentCollector for SegmentTally {
             .facet_dict()
             .sorted_ords_to_term_cb(&ords, |bytes| {
                 let Some(&ord) = at.next() else { return };
-                // Encoded facets separate their components with a zero byte.
-                let path: String = String::from_utf8_lossy(bytes).replace('\0', "/");
-                tally.insert(path, u64::from(self.counts[ord as usize]));
+                tally.push((bytes.to_vec(), u64::from(self.counts[ord as usize])));
             });
         Tally(tally)
     }
@@ -103,18 +106,22 @@ impl Tally {
     /// `region/440000`), counting each deeper path towards the value it passes through; most
     /// frequent first, ties by value.
     pub fn children(&self, parent: &str, k: usize) -> Vec<(String, u64)> {
-        let mut below: HashMap<&str, u64> = HashMap::new();
+        let mut prefix = parent.replace('/', "\0").into_bytes();
+        prefix.push(0);
+        let mut below: HashMap<&[u8], u64> = HashMap::new();
         for (path, n) in &self.0 {
-            let Some(rest) = path.strip_prefix(parent).and_then(|r| r.strip_prefix('/')) else {
+            let Some(rest) = path.strip_prefix(prefix.as_slice()) else {
                 continue;
             };
-            let child = rest.split('/').next().unwrap_or(rest);
+            let child = rest.split(|b| *b == 0).next().unwrap_or(rest);
             if !child.is_empty() {
                 *below.entry(child).or_default() += n;
             }
         }
-        let mut out: Vec<(String, u64)> =
-            below.into_iter().map(|(v, n)| (v.to_owned(), n)).collect();
+        let mut out: Vec<(String, u64)> = below
+            .into_iter()
+            .map(|(v, n)| (String::from_utf8_lossy(v).into_owned(), n))
+            .collect();
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(k);
         out
@@ -138,7 +145,7 @@ mod tests {
                 ("tag/乡村", 7),
             ]
             .into_iter()
-            .map(|(p, n)| (p.to_owned(), n))
+            .map(|(p, n)| (p.replace('/', "\0").into_bytes(), n))
             .collect(),
         );
         assert_eq!(
@@ -155,5 +162,21 @@ mod tests {
         );
         // `tag/党史学习` is not below `tag/党史`.
         assert_eq!(t.children("tag/党史", 5), Vec::<(String, u64)>::new());
+    }
+
+    #[test]
+    fn segments_merge_by_path() {
+        let encode = |p: &str| p.replace('/', "\0").into_bytes();
+        let a = Tally(vec![(encode("kind/video"), 2), (encode("tag/党史"), 1)]);
+        let b = Tally(vec![(encode("kind/audio"), 4), (encode("kind/video"), 3)]);
+        let all = FacetTally { field: "facets" }
+            .merge_fruits(vec![a, b])
+            .unwrap();
+        assert_eq!(
+            all.children("kind", 10),
+            vec![("video".to_owned(), 5), ("audio".to_owned(), 4)]
+        );
+        assert_eq!(all.children("tag", 10), vec![("党史".to_owned(), 1)]);
+        assert_eq!(all.0.len(), 3);
     }
 }

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery, TermSetQuery,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TantivyDocument,
@@ -357,7 +357,10 @@ impl Generation {
         Self::with(name, path, index, f)
     }
 
-    fn with(name: &str, dir: PathBuf, index: Index, f: Fields) -> Result<Self, SearchError> {
+    fn with(name: &str, dir: PathBuf, mut index: Index, f: Fields) -> Result<Self, SearchError> {
+        // A search runs over the segments on every core: one query is answered sooner, and
+        // under load the segments of all queries share the same threads.
+        index.set_default_multithread_executor()?;
         let t = index.tokenizers();
         t.register(WORDS, WordTokenizer);
         t.register(NGRAMS, NgramTokenizer);
@@ -694,8 +697,7 @@ impl Fields {
 
     /// The lesson documents `scope` may read that `filters` select.
     fn restrictions(&self, scope: &ReadScope, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {
-        let mut must: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, term(self.doc_type, LESSON))];
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (field, value) in [
             (self.kind, &filters.kind),
             (self.tag_exact, &filters.tag),
@@ -720,8 +722,11 @@ impl Fields {
                 )),
             ));
         }
-        if let Some(q) = self.scope(scope) {
-            must.push((Occur::Must, q));
+        // The read scope's fields (status, ancestors) are on lesson documents only, so a scope
+        // already keeps pages and cues out; without one, say so (one seek less per candidate).
+        match self.scope(scope) {
+            Some(q) => must.push((Occur::Must, q)),
+            None => must.push((Occur::Must, term(self.doc_type, LESSON))),
         }
         must
     }
@@ -848,13 +853,21 @@ impl Generation {
         if any.is_empty() || hits.is_empty() || per_hit == 0 {
             return Ok(());
         }
-        let ids = TermSetQuery::new(
+        // One term per hit: a `TermSetQuery` would stream each segment's whole id dictionary and
+        // fill a bitset of all its documents, for twenty ids.
+        let ids = any_of(
             hits.iter()
-                .map(|h| Term::from_field_text(f.lesson_id, &h.id)),
+                .map(|h| {
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.lesson_id, &h.id),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn Query>
+                })
+                .collect(),
         );
         let query = BooleanQuery::new(vec![
             (Occur::Must, term(f.doc_type, SEGMENT)),
-            (Occur::Must, Box::new(ids)),
+            (Occur::Must, ids),
             (Occur::Must, any_of(any)),
         ]);
         let found = searcher.search(
