@@ -691,6 +691,30 @@ fn lectern_env(root: &Path, port: u16, s3_port: u16) -> Vec<(&'static str, Strin
     ]
 }
 
+/// A process's memory, in bytes: resident in all, of which anonymous (the heap, stacks) and
+/// file-backed (the index files the kernel maps in, which it can drop under pressure), and the
+/// peak resident size.
+struct Memory {
+    rss: u64,
+    hwm: u64,
+    anon: u64,
+    file: u64,
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "VmRSS {:.0} MiB = heap and other anonymous memory (RssAnon) {:.0} MiB + mapped files \
+             (RssFile, mostly the index) {:.0} MiB; peak VmHWM {:.0} MiB",
+            self.rss as f64 / MIB,
+            self.anon as f64 / MIB,
+            self.file as f64 / MIB,
+            self.hwm as f64 / MIB
+        )
+    }
+}
+
 async fn run_lectern(
     bin: &Path,
     root: &Path,
@@ -1055,8 +1079,8 @@ impl Service {
         })
     }
 
-    /// `VmRSS` and `VmHWM` of the service, in bytes.
-    fn memory(&self) -> Result<(u64, u64)> {
+    /// The service's memory from `/proc/PID/status`.
+    fn memory(&self) -> Result<Memory> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
         let field = |name: &str| -> Result<u64> {
             let line = status
@@ -1071,7 +1095,12 @@ impl Service {
                 .with_context(|| format!("parsing {line:?}"))?;
             Ok(kb * 1024)
         };
-        Ok((field("VmRSS:")?, field("VmHWM:")?))
+        Ok(Memory {
+            rss: field("VmRSS:")?,
+            hwm: field("VmHWM:")?,
+            anon: field("RssAnon:")?,
+            file: field("RssFile:")?,
+        })
     }
 
     async fn stop(mut self) {
@@ -1957,14 +1986,9 @@ async fn run(settings: &Settings, dir: &Path) -> Result<String> {
             du(&root.join("index")) as f64 / MIB
         ),
     ));
-    let (rss, hwm) = service.memory()?;
     summary.push((
         "Service memory, idle after indexing".into(),
-        format!(
-            "VmRSS {:.0} MiB, VmHWM {:.0} MiB",
-            rss as f64 / MIB,
-            hwm as f64 / MIB
-        ),
+        service.memory()?.to_string(),
     ));
     let engine = Engine::Http {
         client: reqwest::Client::builder().no_proxy().build()?,
@@ -1973,14 +1997,9 @@ async fn run(settings: &Settings, dir: &Path) -> Result<String> {
     let lectern = run_system(settings, &engine, &sets, &service.base).await;
     service.check_alive()?;
     let lectern = lectern?;
-    let (rss, hwm) = service.memory()?;
     summary.push((
         "Service memory after the query runs".into(),
-        format!(
-            "VmRSS {:.0} MiB, VmHWM {:.0} MiB",
-            rss as f64 / MIB,
-            hwm as f64 / MIB
-        ),
+        service.memory()?.to_string(),
     ));
     summary.push((
         "Index size after the query runs".into(),

@@ -161,8 +161,9 @@ async fn sign_in(c: &Client, base: &str, path: &str, login: &str) {
     assert_eq!(c.current_url().await.unwrap().path(), path);
 }
 
-/// A TCP proxy in front of the application that cuts the connection once, after a set number of
-/// bytes from the browser: a real dropped connection in the middle of a request.
+/// A TCP proxy in front of the application that cuts an upload's connection once, after a set
+/// number of bytes from the browser on connections carrying PATCHes: a real dropped connection
+/// in the middle of a request.
 struct Cutter {
     url: String,
     forwarded: Arc<AtomicU64>,
@@ -191,9 +192,19 @@ impl Cutter {
                         let _ = tokio::io::copy(&mut ro, &mut wi).await;
                     });
                     let mut buf = vec![0u8; 16 * 1024];
+                    // Only connections that carry an upload's PATCH count and can be cut: a page,
+                    // a script or the upload's creation on another connection is left alone.
+                    let mut patching = false;
                     while let Ok(k) = ri.read(&mut buf).await {
                         if k == 0 {
                             break;
+                        }
+                        patching = patching || buf[..k].windows(7).any(|w| w == b"PATCH /");
+                        if !patching {
+                            if wo.write_all(&buf[..k]).await.is_err() {
+                                break;
+                            }
+                            continue;
                         }
                         let total = f.fetch_add(k as u64, Ordering::SeqCst) + k as u64;
                         if total > a.load(Ordering::SeqCst)
@@ -221,7 +232,7 @@ impl Cutter {
         }
     }
 
-    /// Cuts the connection that carries the browser past `bytes` more bytes.
+    /// Cuts the PATCH-carrying connection that takes the browser past `bytes` more bytes.
     fn arm(&self, bytes: u64) {
         self.forwarded.store(0, Ordering::SeqCst);
         self.cut_after.store(bytes, Ordering::SeqCst);

@@ -99,8 +99,26 @@ impl Db {
         q.fetch_all(self.pool()).await
     }
 
-    /// Deletes asset `id`; the blob stays, since other assets may share it.
-    /// Deletes asset `id`; `Ok(None)` when its lesson's files are frozen (see [`files_frozen`]) and
+    /// Documents and subtitles (by role) after asset `after` whose content has no extraction
+    /// recorded, at most `limit`, in id order.
+    pub async fn assets_without_extraction(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<AssetRecord>, sqlx::Error> {
+        let sql = format!(
+            "{SELECT} LEFT JOIN extractions e ON e.sha256 = a.sha256 \
+             WHERE e.sha256 IS NULL AND a.id > $1 \
+             AND a.role IN ('master', 'attachment', 'subtitle') ORDER BY a.id LIMIT $2"
+        );
+        sqlx::query_as(&sql)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await
+    }
+
+    /// Deletes asset `id` (the blob stays, since other assets may share it); `Ok(None)` when its lesson's files are frozen (see [`files_frozen`]) and
     /// `bypass_review` is not set.
     pub async fn delete_asset(
         &self,

@@ -198,6 +198,14 @@ impl RegionCode {
         if &s[2..4] == "00" && &s[4..6] != "00" {
             return Err(err());
         }
+        // Well formed is not enough: a code no division has would file a lesson nowhere, and a
+        // search filtered on it would quietly find nothing.
+        if crate::domain::region::name(s).is_none() {
+            return Err(Invalid::new(
+                "region_code",
+                format!("{s} is not a division in GB/T 2260"),
+            ));
+        }
         Ok(Self(s.to_owned()))
     }
 
@@ -231,6 +239,9 @@ mod tests {
         assert!(RegionCode::parse("11010").is_err());
         assert!(RegionCode::parse("11010a").is_err());
         assert!(RegionCode::parse("110001").is_err());
+        // Well formed, but no division has it.
+        assert!(RegionCode::parse("449901").is_err());
+        assert!(RegionCode::parse("440199").is_err());
         assert!(RegionCode::parse("１１０１０５").is_err());
     }
 

@@ -300,6 +300,8 @@ pub struct SearchIndex {
     current: RwLock<Arc<Generation>>,
     /// Change-log entries applied per commit.
     batch: i64,
+    /// Lessons whose documents or subtitles could not be read, to try again.
+    retries: Mutex<Retries>,
 }
 
 fn new_generation_name() -> String {
@@ -1010,6 +1012,7 @@ async fn follow(
     db: &Db,
     store: Option<&ObjectStore>,
     batch: i64,
+    unread: &mut Vec<String>,
 ) -> Result<usize, SearchError> {
     let mut applied = 0;
     loop {
@@ -1026,12 +1029,70 @@ async fn follow(
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let docs = source::load(db, store, &ids).await?;
+        let loaded = source::load(db, store, &ids).await?;
+        unread.extend(loaded.unread);
         let g = generation.clone();
-        tokio::task::spawn_blocking(move || g.apply(docs, last))
+        tokio::task::spawn_blocking(move || g.apply(loaded.docs, last))
             .await
             .map_err(|e| SearchError::Other(e.to_string()))??;
         applied += changes.len();
+    }
+}
+
+/// When the lessons whose documents or subtitles could not be read from storage are tried
+/// again: soon, then less and less often.
+#[derive(Debug, Default)]
+struct Retries {
+    /// Lesson id → (when, the wait after that).
+    due: HashMap<String, (std::time::Instant, std::time::Duration)>,
+    /// Where the scan for contents never extracted (after a restart) has got to: the last
+    /// asset id seen.
+    scan: Option<String>,
+    /// Whether that scan is over.
+    scanned: bool,
+}
+
+/// The first wait before reading an asset again, and the longest.
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(2);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(600);
+/// Lessons re-read per step, at most.
+const RETRY_BATCH: usize = 20;
+
+impl Retries {
+    /// Schedules `lessons` (those not already waiting) for their first retry.
+    fn add(&mut self, lessons: impl IntoIterator<Item = String>) {
+        let now = std::time::Instant::now();
+        for id in lessons {
+            self.due
+                .entry(id)
+                .or_insert((now + RETRY_FIRST, RETRY_FIRST));
+        }
+    }
+
+    /// Up to `RETRY_BATCH` lessons whose time has come.
+    fn take_due(&self) -> Vec<String> {
+        let now = std::time::Instant::now();
+        self.due
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(id, _)| id.clone())
+            .take(RETRY_BATCH)
+            .collect()
+    }
+
+    /// After a retry of `tried`: those still `unread` wait twice as long, the others are done.
+    fn settle(&mut self, tried: &[String], unread: &[String]) {
+        let now = std::time::Instant::now();
+        for id in tried {
+            if unread.contains(id) {
+                if let Some((at, wait)) = self.due.get_mut(id) {
+                    *wait = (*wait * 2).min(RETRY_MAX);
+                    *at = now + *wait;
+                }
+            } else {
+                self.due.remove(id);
+            }
+        }
     }
 }
 
@@ -1095,6 +1156,7 @@ impl SearchIndex {
             dir: dir.to_owned(),
             current: RwLock::new(Arc::new(generation)),
             batch,
+            retries: Mutex::new(Retries::default()),
         })
     }
 
@@ -1145,7 +1207,57 @@ impl SearchIndex {
         if let Err(e) = self.follow_switch() {
             tracing::warn!(error = %e, "cannot switch to the rebuilt search index");
         }
-        follow(&self.current(), db, store, self.batch).await
+        let generation = self.current();
+        let mut unread = Vec::new();
+        let applied = follow(&generation, db, store, self.batch, &mut unread).await;
+        self.retries().add(unread);
+        if let Some(store) = store {
+            self.retry_unread(&generation, db, store).await?;
+        }
+        applied
+    }
+
+    fn retries(&self) -> std::sync::MutexGuard<'_, Retries> {
+        self.retries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Re-reads the lessons whose documents or subtitles storage could not give before, so their
+    /// text becomes searchable without waiting for the lesson's next change. After a restart it
+    /// first finds them: every document and subtitle with no extraction recorded.
+    async fn retry_unread(
+        &self,
+        generation: &Arc<Generation>,
+        db: &Db,
+        store: &ObjectStore,
+    ) -> Result<(), SearchError> {
+        let scan_from = {
+            let r = self.retries();
+            (!r.scanned).then(|| r.scan.clone().unwrap_or_default())
+        };
+        if let Some(after) = scan_from {
+            let (lessons, next) = source::lessons_missing_text(db, &after, 1000).await?;
+            let mut r = self.retries();
+            r.add(lessons);
+            r.scanned = next.is_none();
+            r.scan = next;
+        }
+        let due = self.retries().take_due();
+        if due.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = due.iter().map(String::as_str).collect();
+        let loaded = source::load(db, Some(store), &ids).await?;
+        self.retries().settle(&due, &loaded.unread);
+        // The lessons as SQL has them now, committed at the position already reached: the
+        // follower re-applies any later change to them anyway.
+        let g = generation.clone();
+        tokio::task::spawn_blocking(move || {
+            let position = g.committed()?;
+            g.apply(loaded.docs, position)
+        })
+        .await
+        .map_err(|e| SearchError::Other(e.to_string()))??;
+        Ok(())
     }
 
     /// Lessons matching `request` that `scope` may read, with facet counts.
@@ -1181,9 +1293,11 @@ pub async fn rebuild(
     let name = new_generation_name();
     let building = format!("building-{name}");
     let generation = Arc::new(Generation::create(dir, &building)?);
-    // Twice: what was committed while the first pass ran is picked up by the second.
-    follow(&generation, db, store, BATCH).await?;
-    follow(&generation, db, store, BATCH).await?;
+    // Twice: what was committed while the first pass ran is picked up by the second. Contents
+    // that cannot be read now are the serving process's to retry (it scans for them).
+    let mut unread = Vec::new();
+    follow(&generation, db, store, BATCH, &mut unread).await?;
+    follow(&generation, db, store, BATCH, &mut unread).await?;
     let Ok(generation) = Arc::try_unwrap(generation) else {
         return Err(SearchError::Other("the new index is still in use".into()));
     };

@@ -39,12 +39,21 @@ fn extractable(a: &AssetRecord) -> Option<Format> {
     Format::detect(&a.content_type, &a.filename)
 }
 
-/// Reads lessons `ids` for the index: `(id, None)` for a lesson that no longer exists.
+/// Lessons read for the index.
+pub struct Loaded {
+    /// `(id, None)` for a lesson that no longer exists.
+    pub docs: Vec<(String, Option<LessonDoc>)>,
+    /// Lessons with a document or subtitle whose content could not be read from storage: their
+    /// text is missing from `docs` and is to be tried again.
+    pub unread: Vec<String>,
+}
+
+/// Reads lessons `ids` for the index.
 pub async fn load(
     db: &Db,
     store: Option<&ObjectStore>,
     ids: &[&str],
-) -> Result<Vec<(String, Option<LessonDoc>)>, sqlx::Error> {
+) -> Result<Loaded, sqlx::Error> {
     let mut lessons: HashMap<String, LessonRecord> = db
         .lessons_by_ids(ids)
         .await?
@@ -62,9 +71,10 @@ pub async fn load(
         .into_iter()
         .filter_map(|a| extractable(&a).map(|f| (a, f)))
         .collect();
-    if let Some(store) = store {
-        extract_missing(db, store, &assets).await?;
-    }
+    let unread = match store {
+        Some(store) => extract_missing(db, store, &assets).await?,
+        None => Vec::new(),
+    };
     let shas: Vec<&str> = {
         let mut s: Vec<&str> = assets.iter().map(|(a, _)| a.sha256.as_str()).collect();
         s.sort_unstable();
@@ -112,17 +122,39 @@ pub async fn load(
         });
         out.push((id.to_string(), doc));
     }
-    Ok(out)
+    Ok(Loaded { docs: out, unread })
+}
+
+/// The lessons (at most `limit`, after lesson `after`) with a document or subtitle whose text
+/// has not been extracted, successfully or not: what a storage failure left behind.
+pub async fn lessons_missing_text(
+    db: &Db,
+    after: &str,
+    limit: i64,
+) -> Result<(Vec<String>, Option<String>), sqlx::Error> {
+    let assets = db.assets_without_extraction(after, limit).await?;
+    let next = (assets.len() as i64 >= limit)
+        .then(|| assets.last().map(|a| a.id.clone()))
+        .flatten();
+    let mut lessons: Vec<String> = assets
+        .into_iter()
+        .filter(|a| extractable(a).is_some())
+        .map(|a| a.lesson_id)
+        .collect();
+    lessons.sort_unstable();
+    lessons.dedup();
+    Ok((lessons, next))
 }
 
 /// Extracts the text of every content among `assets` that has none recorded yet. A content that
-/// cannot be read from storage is skipped (and tried again with the lesson's next change); one
+/// cannot be read from storage is skipped, and its lesson returned so it is tried again; one
 /// that cannot be extracted is recorded as failed, with why.
 async fn extract_missing(
     db: &Db,
     store: &ObjectStore,
     assets: &[(AssetRecord, Format)],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut unread = Vec::new();
     let shas: Vec<&str> = assets.iter().map(|(a, _)| a.sha256.as_str()).collect();
     let done: HashSet<String> = db.extracted(&shas).await?.into_iter().collect();
     let mut seen = HashSet::new();
@@ -143,6 +175,7 @@ async fn extract_missing(
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(asset = %a.id, error = %e, "cannot read an asset to extract its text; will try again");
+                unread.push(a.lesson_id.clone());
                 continue;
             }
         };
@@ -173,5 +206,7 @@ async fn extract_missing(
             }
         }
     }
-    Ok(())
+    unread.sort_unstable();
+    unread.dedup();
+    Ok(unread)
 }

@@ -160,6 +160,9 @@ async fn a_service_killed_while_indexing_resumes_exactly() {
 /// Stops `t`'s application and starts another on the same configuration (retrying while the
 /// old one's index writer is being released).
 async fn restart(t: &mut TestApp) {
+    // Pooled keep-alive connections keep the old server's connection tasks, and with them its
+    // index writer, alive: close them with the client.
+    t.client = reqwest::Client::new();
     drop(t.app.take());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -457,4 +460,107 @@ async fn subtitles_and_documents_are_searched_with_times_and_pages() {
     // The lesson with the broken document is still found by its title.
     let v = search("乡村振兴").await;
     assert_eq!(v["total"], 2);
+}
+
+/// Files lesson `title` with a text attachment whose content storage does not have (as when a
+/// read fails), and returns the lesson's id and the object's key and bytes. The attachment is
+/// filed straight in SQL, then the lesson is changed, so the index reads it now.
+async fn lesson_with_unreadable_attachment(
+    t: &TestApp,
+    title: &str,
+    text: &str,
+) -> (String, String, Vec<u8>) {
+    let r = t
+        .post("/api/v1/lessons")
+        .json(&json!({ "title": title, "kind": "document" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let lesson = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bytes = text.as_bytes().to_vec();
+    let sha = crate::common::sha256_hex(&bytes);
+    let key = format!("blobs/unreadable/{sha}");
+    sqlx::query("INSERT INTO blobs (sha256, object_key, size, created_at) VALUES ($1, $2, $3, 0)")
+        .bind(&sha)
+        .bind(&key)
+        .bind(bytes.len() as i64)
+        .execute(t.db().pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO assets (id, lesson_id, role, filename, sha256, content_type, disposition, \
+         created_at) VALUES ($1, $2, 'attachment', '预案.txt', $3, 'text/plain', 'attachment', 0)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&lesson)
+    .bind(&sha)
+    .execute(t.db().pool())
+    .await
+    .unwrap();
+    let r = t
+        .patch(&format!("/api/v1/lessons/{lesson}"))
+        .json(&json!({ "title": format!("{title}（修订）") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    (lesson, key, bytes)
+}
+
+/// The lessons the operator finds for `q`.
+async fn found(t: &TestApp, q: &str) -> Vec<String> {
+    all_found(&t.client, &t.base, &t.token, q).await
+}
+
+#[tokio::test]
+async fn a_document_storage_could_not_give_is_read_again_later() {
+    let mut t = TestApp::spawn().await;
+
+    // Storage fails to give the attachment: the lesson is searchable, its text is not.
+    let (first, key, bytes) =
+        lesson_with_unreadable_attachment(&t, "防汛演练", "防汛抗旱应急预案的演练要点").await;
+    caught_up(&t.client, &t.base, &t.token).await;
+    assert_eq!(found(&t, "防汛演练").await, vec![first.clone()]);
+    assert!(found(&t, "应急预案").await.is_empty());
+
+    // Once storage gives it, it is read again without the lesson changing.
+    t.store()
+        .put(&key, bytes.into(), "text/plain")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while found(&t, "应急预案").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the attachment was not read again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(found(&t, "应急预案").await, vec![first]);
+
+    // A restart forgets what was waiting: it finds the contents never extracted in SQL.
+    let (second, key, bytes) =
+        lesson_with_unreadable_attachment(&t, "森林防火", "森林防火隔离带的开设与维护").await;
+    caught_up(&t.client, &t.base, &t.token).await;
+    assert!(found(&t, "隔离带").await.is_empty());
+    restart(&mut t).await;
+    caught_up(&t.client, &t.base, &t.token).await;
+    assert!(found(&t, "隔离带").await.is_empty());
+    t.store()
+        .put(&key, bytes.into(), "text/plain")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while found(&t, "隔离带").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted service did not read it again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(found(&t, "隔离带").await, vec![second]);
 }
