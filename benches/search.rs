@@ -29,7 +29,7 @@
 //! - `LECTERN_BENCH_PG_URL`      PostgreSQL server (default postgres://root@127.0.0.1:5432/test);
 //!   the bench creates, and afterwards drops, the database `lectern_bench_fts` there
 //! - `LECTERN_BENCH_DIR`         where the temporary folder is created (default: system temp)
-//! - `LECTERN_BENCH_KEEP`        keep the temporary folder and the PostgreSQL database (1)
+//! - `LECTERN_BENCH_KEEP`        keep the temporary folder (with `queries.tsv`) and the PostgreSQL database (1)
 //! - `LECTERN_BENCH_BIN`         the `lectern` binary (default: `$CARGO_TARGET_DIR` or `target`,
 //!   then `release/lectern`)
 //! - `LECTERN_BENCH_OUT`         where the report is written too (default: `bench-search.md` in
