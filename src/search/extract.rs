@@ -899,20 +899,41 @@ mod ooxml {
 }
 
 /// PDF, through `lopdf`: the text shown on each page, decoded with its fonts' encodings
-/// (`ToUnicode` maps included).
+/// (`ToUnicode` maps included), and the text of the form XObjects a page draws (`Do`), nested
+/// up to [`MAX_FORM_DEPTH`] deep; a form that draws itself, directly or not, is read once.
 ///
-/// Limits: text drawn inside form XObjects is not read (the extractor never recurses, so a
-/// self-referencing form cannot overflow the stack), and scanned pages have no text.
+/// Limit: scanned pages have no text.
 mod pdf {
-    use std::collections::HashMap;
+    use std::collections::{BTreeMap, HashMap};
 
     use lopdf::content::Content;
-    use lopdf::{Document, Encoding, LoadOptions, Object};
+    use lopdf::{Dictionary, Document, Encoding, LoadOptions, Object, ObjectId};
 
     use super::{ExtractError, Format, MAX_UNPACKED_BYTES, Output};
 
     /// The bound on any one stream inflated while loading, and on a font's `ToUnicode` map.
     const MAX_STREAM_BYTES: usize = 16 * 1024 * 1024;
+    /// How deep forms drawn inside forms are followed.
+    const MAX_FORM_DEPTH: usize = 8;
+
+    /// Names (`/F1`, `/Fm0`) in a resource dictionary: fonts by the address of their dictionary
+    /// (the key of [`Reader::encodings`]), forms by object id.
+    #[derive(Default, Clone)]
+    struct Resources {
+        fonts: HashMap<Vec<u8>, usize>,
+        forms: HashMap<Vec<u8>, ObjectId>,
+    }
+
+    /// Reads the text of one document, page after page.
+    struct Reader<'d> {
+        doc: &'d Document,
+        /// Fonts are usually shared by all pages; their encodings (a `ToUnicode` map can be
+        /// large) are resolved once, keyed by the font dictionary's address in `doc`.
+        encodings: HashMap<usize, Option<Encoding<'d>>>,
+        /// Content shared by many pages (a form, say) is inflated each time it is drawn, so the
+        /// budget is for the whole document.
+        budget: usize,
+    }
 
     pub(super) fn extract(bytes: &[u8], out: &mut Output) -> Result<(), ExtractError> {
         let options = LoadOptions {
@@ -932,46 +953,237 @@ mod pdf {
         if doc.is_encrypted() && doc.encryption_state.is_none() {
             return Err(ExtractError::Encrypted);
         }
-        // Page content shared by many pages is inflated once per page, so the budget is for
-        // the whole document, not per page.
-        let mut budget = usize::try_from(MAX_UNPACKED_BYTES).unwrap_or(usize::MAX);
-        // Fonts are usually shared by all pages; their encodings (a ToUnicode map can be large)
-        // are resolved once, keyed by the font dictionary's address in `doc`.
-        let mut encodings: HashMap<usize, Option<Encoding<'_>>> = HashMap::new();
+        let mut reader = Reader {
+            doc: &doc,
+            encodings: HashMap::new(),
+            budget: usize::try_from(MAX_UNPACKED_BYTES).unwrap_or(usize::MAX),
+        };
         for (number, page_id) in doc.get_pages() {
-            if out.is_full() || budget == 0 {
+            if out.is_full() || reader.budget == 0 {
                 break;
             }
+            let mut resources = Resources::default();
             let fonts = doc.get_page_fonts(page_id).unwrap_or_default();
-            let mut page_fonts: HashMap<Vec<u8>, usize> = HashMap::with_capacity(fonts.len());
-            for (name, font) in fonts {
-                let key = std::ptr::from_ref(font) as usize;
-                encodings.entry(key).or_insert_with(|| {
-                    font.get_font_encoding_with_limit(&doc, MAX_STREAM_BYTES)
-                        .ok()
-                });
-                page_fonts.insert(name, key);
+            reader.add_fonts(&mut resources, fonts);
+            if let Ok((direct, referenced)) = doc.get_page_resources(page_id) {
+                for dict in direct.into_iter().chain(
+                    referenced
+                        .iter()
+                        .filter_map(|id| doc.get_dictionary(*id).ok()),
+                ) {
+                    add_forms(&doc, &mut resources, dict);
+                }
             }
-            let data = match doc.get_page_content_with_limit(page_id, budget) {
+            let data = match doc.get_page_content_with_limit(page_id, reader.budget) {
                 Ok(data) => data,
                 Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
                     ..
                 })) => break,
                 Err(_) => continue,
             };
-            budget = budget.saturating_sub(data.len());
+            reader.budget = reader.budget.saturating_sub(data.len());
             let Ok(content) = Content::decode(&data) else {
                 continue;
             };
-            let text = page_text(&content, |font| {
-                page_fonts
-                    .get(font)
-                    .and_then(|key| encodings.get(key))
-                    .and_then(Option::as_ref)
-            });
+            let mut text = String::new();
+            reader.show_content(&content, &resources, &mut Vec::new(), &mut text);
             out.push(Some(number), None, None, &text);
         }
         Ok(())
+    }
+
+    /// The fonts a resource dictionary names.
+    fn fonts_in<'d>(
+        doc: &'d Document,
+        resources: &'d Dictionary,
+    ) -> BTreeMap<Vec<u8>, &'d Dictionary> {
+        let mut fonts = BTreeMap::new();
+        let Some(dict) = resources
+            .get(b"Font")
+            .ok()
+            .and_then(|o| resolve_dict(doc, o))
+        else {
+            return fonts;
+        };
+        for (name, value) in dict.iter() {
+            if let Some(font) = resolve_dict(doc, value) {
+                fonts.insert(name.clone(), font);
+            }
+        }
+        fonts
+    }
+
+    /// Adds the form XObjects a resource dictionary names (images and the rest are left out).
+    fn add_forms(doc: &Document, resources: &mut Resources, dict: &Dictionary) {
+        let Some(xobjects) = dict.get(b"XObject").ok().and_then(|o| resolve_dict(doc, o)) else {
+            return;
+        };
+        for (name, value) in xobjects.iter() {
+            let Ok(id) = value.as_reference() else {
+                continue;
+            };
+            let is_form = doc
+                .get_object(id)
+                .and_then(Object::as_stream)
+                .and_then(|s| s.dict.get(b"Subtype"))
+                .and_then(Object::as_name)
+                .is_ok_and(|n| n == b"Form");
+            if is_form {
+                resources.forms.entry(name.clone()).or_insert(id);
+            }
+        }
+    }
+
+    fn resolve_dict<'d>(doc: &'d Document, object: &'d Object) -> Option<&'d Dictionary> {
+        match object {
+            Object::Reference(id) => doc.get_dictionary(*id).ok(),
+            Object::Dictionary(dict) => Some(dict),
+            _ => None,
+        }
+    }
+
+    impl<'d> Reader<'d> {
+        fn add_fonts(
+            &mut self,
+            resources: &mut Resources,
+            fonts: BTreeMap<Vec<u8>, &'d Dictionary>,
+        ) {
+            let doc = self.doc;
+            for (name, font) in fonts {
+                let key = std::ptr::from_ref(font) as usize;
+                self.encodings.entry(key).or_insert_with(|| {
+                    font.get_font_encoding_with_limit(doc, MAX_STREAM_BYTES)
+                        .ok()
+                });
+                resources.fonts.insert(name, key);
+            }
+        }
+
+        /// The text a form XObject shows, with its own resources over the ones it is drawn
+        /// with. `drawing` holds the forms being drawn around it.
+        fn show_form(
+            &mut self,
+            id: ObjectId,
+            outer: &Resources,
+            drawing: &mut Vec<ObjectId>,
+            text: &mut String,
+        ) {
+            if drawing.contains(&id) || drawing.len() >= MAX_FORM_DEPTH || self.budget == 0 {
+                return;
+            }
+            let doc = self.doc;
+            let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) else {
+                return;
+            };
+            let Ok(data) = stream.get_plain_content_with_limit(self.budget) else {
+                return;
+            };
+            self.budget = self.budget.saturating_sub(data.len());
+            let Ok(content) = Content::decode(&data) else {
+                return;
+            };
+            let mut resources = outer.clone();
+            if let Some(own) = stream
+                .dict
+                .get(b"Resources")
+                .ok()
+                .and_then(|o| resolve_dict(doc, o))
+            {
+                let fonts = fonts_in(doc, own);
+                self.add_fonts(&mut resources, fonts);
+                add_forms(doc, &mut resources, own);
+            }
+            drawing.push(id);
+            self.show_content(&content, &resources, drawing, text);
+            drawing.pop();
+        }
+
+        /// Appends the text a content stream shows, lines separated by newlines.
+        fn show_content(
+            &mut self,
+            content: &Content,
+            resources: &Resources,
+            drawing: &mut Vec<ObjectId>,
+            text: &mut String,
+        ) {
+            let mut font: Option<usize> = None;
+            let mut last_y: Option<f32> = None;
+            for operation in &content.operations {
+                let operands = &operation.operands;
+                match operation.operator.as_str() {
+                    "Tf" => {
+                        font = operands
+                            .first()
+                            .and_then(|o| o.as_name().ok())
+                            .and_then(|name| resources.fonts.get(name))
+                            .copied();
+                    }
+                    "Tj" => self.show(text, font, operands.first()),
+                    "'" => {
+                        text.push('\n');
+                        self.show(text, font, operands.first());
+                    }
+                    "\"" => {
+                        text.push('\n');
+                        self.show(text, font, operands.get(2));
+                    }
+                    "TJ" => {
+                        let Some(Object::Array(items)) = operands.first() else {
+                            continue;
+                        };
+                        for item in items {
+                            match item {
+                                Object::String(..) => self.show(text, font, Some(item)),
+                                // A large negative adjustment (in thousandths of an em) is how
+                                // some producers draw the space between words.
+                                Object::Integer(n) if *n < -200 => text.push(' '),
+                                Object::Real(n) if *n < -200.0 => text.push(' '),
+                                _ => {}
+                            }
+                        }
+                    }
+                    "T*" | "ET" => text.push('\n'),
+                    "Td" | "TD" if operands.get(1).and_then(number).is_some_and(|dy| dy != 0.0) => {
+                        text.push('\n');
+                    }
+                    "Tm" => {
+                        let y = operands.get(5).and_then(number);
+                        if y != last_y {
+                            text.push('\n');
+                        }
+                        last_y = y;
+                    }
+                    "Do" => {
+                        let form = operands
+                            .first()
+                            .and_then(|o| o.as_name().ok())
+                            .and_then(|name| resources.forms.get(name))
+                            .copied();
+                        if let Some(id) = form {
+                            text.push('\n');
+                            self.show_form(id, resources, drawing, text);
+                            text.push('\n');
+                        }
+                    }
+                    _ => {}
+                }
+                if text.len() > super::MAX_OUTPUT_BYTES {
+                    break;
+                }
+            }
+        }
+
+        fn show(&self, text: &mut String, font: Option<usize>, operand: Option<&Object>) {
+            let encoding = font
+                .and_then(|key| self.encodings.get(&key))
+                .and_then(Option::as_ref);
+            let (Some(encoding), Some(Object::String(bytes, _))) = (encoding, operand) else {
+                return;
+            };
+            if let Ok(decoded) = Document::decode_text(encoding, bytes) {
+                text.push_str(&decoded);
+            }
+        }
     }
 
     fn doc_error_is_encryption(error: &lopdf::Error) -> bool {
@@ -981,81 +1193,11 @@ mod pdf {
         )
     }
 
-    /// The text shown by a content stream, lines separated by newlines.
-    fn page_text<'e>(
-        content: &Content,
-        encoding_of: impl Fn(&[u8]) -> Option<&'e Encoding<'e>>,
-    ) -> String {
-        let mut text = String::new();
-        let mut encoding: Option<&Encoding> = None;
-        let mut last_y: Option<f32> = None;
-        for operation in &content.operations {
-            let operands = &operation.operands;
-            match operation.operator.as_str() {
-                "Tf" => {
-                    encoding = operands
-                        .first()
-                        .and_then(|o| o.as_name().ok())
-                        .and_then(&encoding_of);
-                }
-                "Tj" => show(&mut text, encoding, operands.first()),
-                "'" => {
-                    text.push('\n');
-                    show(&mut text, encoding, operands.first());
-                }
-                "\"" => {
-                    text.push('\n');
-                    show(&mut text, encoding, operands.get(2));
-                }
-                "TJ" => {
-                    let Some(Object::Array(items)) = operands.first() else {
-                        continue;
-                    };
-                    for item in items {
-                        match item {
-                            Object::String(..) => show(&mut text, encoding, Some(item)),
-                            // A large negative adjustment (in thousandths of an em) is how
-                            // some producers draw the space between words.
-                            Object::Integer(n) if *n < -200 => text.push(' '),
-                            Object::Real(n) if *n < -200.0 => text.push(' '),
-                            _ => {}
-                        }
-                    }
-                }
-                "T*" | "ET" => text.push('\n'),
-                "Td" | "TD" if operands.get(1).and_then(number).is_some_and(|dy| dy != 0.0) => {
-                    text.push('\n');
-                }
-                "Tm" => {
-                    let y = operands.get(5).and_then(number);
-                    if y != last_y {
-                        text.push('\n');
-                    }
-                    last_y = y;
-                }
-                _ => {}
-            }
-            if text.len() > super::MAX_OUTPUT_BYTES {
-                break;
-            }
-        }
-        text
-    }
-
     fn number(object: &Object) -> Option<f32> {
         match object {
             Object::Integer(n) => Some(*n as f32),
             Object::Real(n) => Some(*n),
             _ => None,
-        }
-    }
-
-    fn show(text: &mut String, encoding: Option<&Encoding>, operand: Option<&Object>) {
-        let (Some(encoding), Some(Object::String(bytes, _))) = (encoding, operand) else {
-            return;
-        };
-        if let Ok(decoded) = Document::decode_text(encoding, bytes) {
-            text.push_str(&decoded);
         }
     }
 }
@@ -1318,6 +1460,86 @@ mod tests {
         for (index, (segment, heading)) in segments.iter().zip(HEADINGS).enumerate() {
             assert_eq!(segment.page, u32::try_from(index + 1).ok());
             assert!(segment.text.starts_with(heading), "{segment:?}");
+        }
+    }
+
+    /// `lesson.pdf` with each page's content moved into a form XObject the page draws. Page 1
+    /// draws a form with its own resources that draws the content's form and then itself again;
+    /// the forms of pages 2 and 3 have no resources and use their page's.
+    fn pdf_with_forms() -> Vec<u8> {
+        use lopdf::{Dictionary, Document, Object, Stream};
+        let form = |resources: Option<Dictionary>, content: Vec<u8>| {
+            let mut dict = Dictionary::new();
+            dict.set("Type", Object::Name(b"XObject".to_vec()));
+            dict.set("Subtype", Object::Name(b"Form".to_vec()));
+            dict.set(
+                "BBox",
+                Object::Array([0, 0, 1000, 1000].map(Object::Integer).to_vec()),
+            );
+            if let Some(r) = resources {
+                dict.set("Resources", r);
+            }
+            Stream::new(dict, content)
+        };
+        let names = |entries: &[(&str, lopdf::ObjectId)]| {
+            let mut d = Dictionary::new();
+            for (name, id) in entries {
+                d.set(*name, Object::Reference(*id));
+            }
+            d
+        };
+        let mut doc = Document::load_mem(&fixture("lesson.pdf")).expect("fixture loads");
+        let pages: Vec<(u32, lopdf::ObjectId)> = doc.get_pages().into_iter().collect();
+        for (number, page_id) in pages {
+            let content = doc.get_page_content(page_id);
+            let (direct, referenced) = doc.get_page_resources(page_id).expect("resources");
+            let resources: Dictionary = direct
+                .cloned()
+                .or_else(|| {
+                    referenced
+                        .first()
+                        .and_then(|id| doc.get_dictionary(*id).ok().cloned())
+                })
+                .expect("the page has resources");
+            let (page_resources, draw) = if number == 1 {
+                let inner = doc.add_object(form(Some(resources.clone()), content));
+                let outer = doc.new_object_id();
+                let mut own = resources.clone();
+                own.set("XObject", names(&[("Inner", inner), ("Again", outer)]));
+                doc.objects.insert(
+                    outer,
+                    Object::Stream(form(Some(own), b"/Inner Do /Again Do".to_vec())),
+                );
+                let mut r = Dictionary::new();
+                r.set("XObject", names(&[("Outer", outer)]));
+                (r, b"q /Outer Do Q".to_vec())
+            } else {
+                let fm = doc.add_object(form(None, content));
+                let mut r = resources.clone();
+                r.set("XObject", names(&[("Fm", fm)]));
+                (r, b"/Fm Do".to_vec())
+            };
+            let contents = doc.add_object(Stream::new(Dictionary::new(), draw));
+            let page = doc
+                .get_object_mut(page_id)
+                .and_then(Object::as_dict_mut)
+                .expect("page dictionary");
+            page.set("Contents", Object::Reference(contents));
+            page.set("Resources", page_resources);
+        }
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).expect("saves");
+        bytes
+    }
+
+    #[test]
+    fn pdf_text_drawn_by_form_xobjects_is_read_once() {
+        let segments = extract(Format::Pdf, &pdf_with_forms()).expect("pdf");
+        let pages: Vec<Option<u32>> = segments.iter().map(|s| s.page).collect();
+        assert_eq!(pages, vec![Some(1), Some(2), Some(3)], "{segments:?}");
+        for (segment, heading) in segments.iter().zip(HEADINGS) {
+            assert!(segment.text.starts_with(heading), "{segment:?}");
+            assert_eq!(segment.text.matches(heading).count(), 1, "{segment:?}");
         }
     }
 
