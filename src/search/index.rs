@@ -1127,9 +1127,20 @@ impl SearchIndex {
     /// used — starts a fresh one, which then follows the change log from the start.
     pub fn open(dir: &Path, batch: i64) -> Result<Self, SearchError> {
         std::fs::create_dir_all(dir)?;
+        let started = std::time::Instant::now();
         let existing = match read_current(dir) {
             Some(name) => match Generation::open_existing(dir, &name) {
-                Ok(g) => g,
+                Ok(Some(g)) => {
+                    // Opening reads every file once to check its checksum: this says what that
+                    // costs on this index.
+                    tracing::info!(
+                        generation = %name,
+                        ms = started.elapsed().as_millis() as u64,
+                        "search index opened and its checksums verified"
+                    );
+                    Some(g)
+                }
+                Ok(None) => None,
                 // Another process holds this index: rebuilding it would pull it from under them.
                 Err(SearchError::Index(e @ tantivy::TantivyError::LockFailure(..))) => {
                     return Err(SearchError::Index(e));
