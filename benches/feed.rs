@@ -293,6 +293,16 @@ impl Service {
         Ok(serde_json::from_slice(&body)?)
     }
 
+    /// The search index's status (its lag, and the change log's head).
+    async fn search_status(&self) -> Result<Value> {
+        self.json(
+            self.http
+                .get(format!("{}/api/v1/search/status", self.base))
+                .bearer_auth(&self.token),
+        )
+        .await
+    }
+
     /// A platform under the root organisation; its id and key.
     async fn platform(&self, name: &str, webhook: Option<&str>) -> Result<(String, String)> {
         let v = self
@@ -384,13 +394,7 @@ async fn scale(settings: &Settings, lessons: usize, last: bool, report: &mut Str
     // Let the search index catch up first, so it does not compete with what is measured.
     let started = Instant::now();
     loop {
-        let s = svc
-            .json(
-                svc.http
-                    .get(format!("{}/api/v1/search/status", svc.base))
-                    .bearer_auth(&svc.token),
-            )
-            .await?;
+        let s = svc.search_status().await?;
         if s["lag"] == 0 {
             break;
         }
@@ -517,15 +521,7 @@ async fn long_polls(
         "{n} platforms registered in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let head = svc
-        .json(
-            svc.http
-                .get(format!("{}/api/v1/search/status", svc.base))
-                .bearer_auth(&svc.token),
-        )
-        .await?["head"]
-        .as_i64()
-        .unwrap_or(0);
+    let head = svc.search_status().await?["head"].as_i64().unwrap_or(0);
     let start_cursor = base64_cursor(head);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String, Instant)>();
     let waiting = Arc::new(AtomicUsize::new(0));
@@ -674,15 +670,7 @@ async fn webhooks(
     }
     // A backlog first: the changes are written before the platform's webhook cursor is put
     // back to where they start, so what is timed is queueing and delivering, not writing.
-    let before = svc
-        .json(
-            svc.http
-                .get(format!("{}/api/v1/search/status", svc.base))
-                .bearer_auth(&svc.token),
-        )
-        .await?["head"]
-        .as_i64()
-        .unwrap_or(0);
+    let before = svc.search_status().await?["head"].as_i64().unwrap_or(0);
     let n = settings.webhooks;
     let mut writers = Vec::new();
     for w in 0..8 {

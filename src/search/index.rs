@@ -1041,15 +1041,22 @@ async fn follow(
 
 /// When the lessons whose documents or subtitles could not be read from storage are tried
 /// again: soon, then less and less often.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Retries {
     /// Lesson id → (when, the wait after that).
     due: HashMap<String, (std::time::Instant, std::time::Duration)>,
-    /// Where the scan for contents never extracted (after a restart) has got to: the last
-    /// asset id seen.
+    /// The scan for contents never extracted (what a restart forgot): the asset id it goes on
+    /// after, or `None` once it is over.
     scan: Option<String>,
-    /// Whether that scan is over.
-    scanned: bool,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            due: HashMap::new(),
+            scan: Some(String::new()),
+        }
+    }
 }
 
 /// The first wait before reading an asset again, and the longest.
@@ -1241,15 +1248,11 @@ impl SearchIndex {
         db: &Db,
         store: &ObjectStore,
     ) -> Result<(), SearchError> {
-        let scan_from = {
-            let r = self.retries();
-            (!r.scanned).then(|| r.scan.clone().unwrap_or_default())
-        };
+        let scan_from = self.retries().scan.clone();
         if let Some(after) = scan_from {
             let (lessons, next) = source::lessons_missing_text(db, &after, 1000).await?;
             let mut r = self.retries();
             r.add(lessons);
-            r.scanned = next.is_none();
             r.scan = next;
         }
         let due = self.retries().take_due();

@@ -125,8 +125,9 @@ pub async fn load(
     Ok(Loaded { docs: out, unread })
 }
 
-/// The lessons (at most `limit`, after lesson `after`) with a document or subtitle whose text
-/// has not been extracted, successfully or not: what a storage failure left behind.
+/// Among the next `limit` documents and subtitles after asset `after`, the lessons of those
+/// whose text has not been extracted, successfully or not (what a storage failure left behind),
+/// and the asset id to go on after (`None` once the last page is read).
 pub async fn lessons_missing_text(
     db: &Db,
     after: &str,

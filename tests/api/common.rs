@@ -324,7 +324,7 @@ impl Service {
             child,
             base: String::new(),
         };
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         // Reads the announcement, then keeps draining so the child never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
@@ -336,18 +336,17 @@ impl Service {
         });
         let started = std::time::Instant::now();
         let base = loop {
-            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
-                Ok(base) => break base,
-                Err(_) => {
-                    if let Some(status) = service.child.try_wait().expect("child status") {
-                        panic!("lectern exited before listening ({status}); its log is above");
-                    }
-                    assert!(
-                        started.elapsed() < std::time::Duration::from_secs(30),
-                        "lectern did not open its port within 30 s"
-                    );
-                }
+            let wait = std::time::Duration::from_millis(100);
+            if let Ok(Some(base)) = tokio::time::timeout(wait, rx.recv()).await {
+                break base;
             }
+            if let Some(status) = service.child.try_wait().expect("child status") {
+                panic!("lectern exited before listening ({status}); its log is above");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "lectern did not open its port within 30 s"
+            );
         };
         for _ in 0..200 {
             if let Ok(r) = reqwest::get(format!("{base}/health/ready")).await

@@ -56,16 +56,23 @@ pub async fn publish(app: &TestApp, id: &str, body: Value) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
+/// `GET /api/v1/feed` with `key` (none when empty) and `query`.
+pub async fn feed(app: &TestApp, key: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = app.client.get(app.url("/api/v1/feed")).query(query);
+    if !key.is_empty() {
+        request = request.bearer_auth(key);
+    }
+    request.send().await.unwrap()
+}
+
 /// One pull of the feed with `key`.
 pub async fn pull(app: &TestApp, key: &str, cursor: &str, limit: usize) -> Value {
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(key)
-        .query(&[("cursor", cursor), ("limit", &limit.to_string())])
-        .send()
-        .await
-        .unwrap();
+    let r = feed(
+        app,
+        key,
+        &[("cursor", cursor), ("limit", &limit.to_string())],
+    )
+    .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     r.json().await.unwrap()
 }
@@ -197,13 +204,7 @@ async fn platforms_are_registered_by_administrators_and_keys_rotate_without_down
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key1)
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key1, &[]).await;
     assert_eq!(r.status(), 401);
     assert_eq!(problem(r).await["code"], "unauthorized");
     pull(&app, &key2, "", 10).await;
@@ -215,13 +216,7 @@ async fn platforms_are_registered_by_administrators_and_keys_rotate_without_down
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key2)
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key2, &[]).await;
     assert_eq!(r.status(), 401);
     // Every step is in the audit log.
     let actions: Vec<String> = sqlx::query_scalar(
@@ -439,14 +434,7 @@ async fn a_snapshot_then_the_feed_gives_the_same_set_and_old_cursors_get_410() {
     // Pruning the log: a cursor from before is answered 410 with the way out.
     let head = app.db().change_head().await.unwrap();
     app.db().prune_changes(head).await.unwrap();
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key)
-        .query(&[("cursor", cursor.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key, &[("cursor", cursor.as_str())]).await;
     assert_eq!(r.status(), 410);
     let p = problem(r).await;
     assert_eq!(p["code"], "gone");
@@ -472,14 +460,7 @@ async fn a_long_poll_returns_as_soon_as_something_arrives() {
     let (_, cursor) = follow(&app, &key, "", &mut BTreeMap::new()).await;
     // Nothing new: the poll waits, then answers empty with a cursor.
     let started = Instant::now();
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key)
-        .query(&[("cursor", cursor.as_str()), ("wait", "1")])
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key, &[("cursor", cursor.as_str()), ("wait", "1")]).await;
     assert_eq!(r.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(900));
     let v: Value = r.json().await.unwrap();
@@ -530,53 +511,21 @@ async fn the_feed_refuses_bad_input_and_other_callers_clearly() {
         (vec![("limit", "5000")], "limit"),
         (vec![("wait", "3600")], "wait"),
     ] {
-        let r = app
-            .client
-            .get(app.url("/api/v1/feed"))
-            .bearer_auth(&key)
-            .query(&query)
-            .send()
-            .await
-            .unwrap();
+        let r = feed(&app, &key, &query).await;
         assert_eq!(r.status(), 400, "{query:?}");
         let p = problem(r).await;
         assert_eq!(p["errors"][0]["field"], field, "{p}");
     }
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .query(&[("limit", "abc")])
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key, &[("limit", "abc")]).await;
     assert_eq!(r.status(), 400);
     // A cursor ahead of the log (say, from another instance) is refused as gone.
     let ahead = base64_cursor(1_000_000);
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key)
-        .query(&[("cursor", ahead.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key, &[("cursor", ahead.as_str())]).await;
     assert_eq!(r.status(), 410);
     // No key, an unknown key, an operator token.
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, "", &[]).await;
     assert_eq!(r.status(), 401);
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(format!("lpk_{}", "0".repeat(64)))
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &format!("lpk_{}", "0".repeat(64)), &[]).await;
     assert_eq!(r.status(), 401);
     let r = app.get("/api/v1/feed").send().await.unwrap();
     assert_eq!(r.status(), 403);
@@ -739,13 +688,7 @@ async fn the_command_line_registers_platforms_rotates_keys_and_prunes_the_log() 
     let keys = app.json(&format!("/api/v1/platforms/{id}")).await["keys"].clone();
     let first = keys[0]["id"].as_str().unwrap().to_string();
     cli(&app, &["platform", "key-revoke", &id, &first]);
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key, &[]).await;
     assert_eq!(r.status(), 401);
     pull(&app, &key2, "", 10).await;
     let listed = cli(&app, &["platform", "list"]);
@@ -759,24 +702,12 @@ async fn the_command_line_registers_platforms_rotates_keys_and_prunes_the_log() 
         &["changes", "prune", "--older-than-days", "0", "--keep", "1"],
     );
     assert!(out.starts_with("pruned "), "{out}");
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key2)
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key2, &[]).await;
     assert_eq!(r.status(), 410);
     let head = app.db().change_head().await.unwrap();
     pull(&app, &key2, &base64_cursor(head - 1), 10).await;
     cli(&app, &["platform", "disable", &id]);
-    let r = app
-        .client
-        .get(app.url("/api/v1/feed"))
-        .bearer_auth(&key2)
-        .send()
-        .await
-        .unwrap();
+    let r = feed(&app, &key2, &[]).await;
     assert_eq!(r.status(), 401);
 }
 

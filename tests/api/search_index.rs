@@ -516,6 +516,19 @@ async fn found(t: &TestApp, q: &str) -> Vec<String> {
     all_found(&t.client, &t.base, &t.token, q).await
 }
 
+/// Puts the missing object into storage, then waits (bounded) until `q` finds something.
+async fn put_and_await(t: &TestApp, key: &str, bytes: Vec<u8>, q: &str, failure: &str) {
+    t.store()
+        .put(key, bytes.into(), "text/plain")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while found(t, q).await.is_empty() {
+        assert!(Instant::now() < deadline, "{failure}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_document_storage_could_not_give_is_read_again_later() {
     let mut t = TestApp::spawn().await;
@@ -528,18 +541,14 @@ async fn a_document_storage_could_not_give_is_read_again_later() {
     assert!(found(&t, "应急预案").await.is_empty());
 
     // Once storage gives it, it is read again without the lesson changing.
-    t.store()
-        .put(&key, bytes.into(), "text/plain")
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while found(&t, "应急预案").await.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the attachment was not read again"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    put_and_await(
+        &t,
+        &key,
+        bytes,
+        "应急预案",
+        "the attachment was not read again",
+    )
+    .await;
     assert_eq!(found(&t, "应急预案").await, vec![first]);
 
     // A restart forgets what was waiting: it finds the contents never extracted in SQL.
@@ -550,17 +559,13 @@ async fn a_document_storage_could_not_give_is_read_again_later() {
     restart(&mut t).await;
     caught_up(&t.client, &t.base, &t.token).await;
     assert!(found(&t, "隔离带").await.is_empty());
-    t.store()
-        .put(&key, bytes.into(), "text/plain")
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while found(&t, "隔离带").await.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the restarted service did not read it again"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    put_and_await(
+        &t,
+        &key,
+        bytes,
+        "隔离带",
+        "the restarted service did not read it again",
+    )
+    .await;
     assert_eq!(found(&t, "隔离带").await, vec![second]);
 }
