@@ -569,6 +569,7 @@ fn s3_client(endpoint: &str, target: &Target) -> aws_sdk_s3::Client {
         bucket: target.bucket.clone(),
         access_key: target.access_key.clone(),
         secret_key: target.secret_key.clone(),
+        timeout: std::time::Duration::from_secs(30),
     })
 }
 

@@ -16,6 +16,19 @@ use std::path::PathBuf;
 pub struct Config {
     /// Address the HTTP server listens on.
     pub bind: String,
+    /// How long a connection may take to send a request's head, and stay idle between
+    /// requests, in seconds.
+    pub http_header_timeout_secs: u64,
+    /// How long a request body may send nothing before the request fails, in seconds.
+    pub http_body_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub http_max_connections: usize,
+    /// Connections served at once from one address (not applied behind a trusted proxy).
+    pub http_max_connections_per_address: usize,
+    /// Requests handled at once; more are answered with 503 at once.
+    pub http_max_in_flight: usize,
+    /// How long requests in flight may take to finish after SIGTERM, in seconds.
+    pub shutdown_grace_secs: u64,
     /// Folder for the SQLite database and the embedded object store.
     pub data_dir: PathBuf,
     /// Folder of the search index (derived from SQL; may be deleted at any time).
@@ -32,6 +45,9 @@ pub struct Config {
     pub s3_secret_key: String,
     /// Address the embedded S3 endpoint listens on when `s3_endpoint` is empty.
     pub s3_embedded_bind: String,
+    /// How long one call to object storage may take (and a download may wait for bytes), in
+    /// seconds, before the store counts as unavailable for it.
+    pub s3_timeout_secs: u64,
     /// Largest asset accepted, in bytes.
     pub max_upload_bytes: u64,
     /// How long an unfinished resumable upload is kept after its last activity, in seconds.
@@ -70,6 +86,12 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".into(),
+            http_header_timeout_secs: 10,
+            http_body_timeout_secs: 60,
+            http_max_connections: 8192,
+            http_max_connections_per_address: 256,
+            http_max_in_flight: 2048,
+            shutdown_grace_secs: 30,
             data_dir: "data".into(),
             index_dir: "search-index".into(),
             database_url: String::new(),
@@ -80,6 +102,7 @@ impl Default for Config {
             s3_access_key: String::new(),
             s3_secret_key: String::new(),
             s3_embedded_bind: "127.0.0.1:8081".into(),
+            s3_timeout_secs: 30,
             max_upload_bytes: 20 * 1024 * 1024 * 1024,
             upload_expiry_secs: 24 * 3600,
             upload_lease_secs: 30,
@@ -104,6 +127,15 @@ impl fmt::Debug for Config {
         let redact = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
         f.debug_struct("Config")
             .field("bind", &self.bind)
+            .field("http_header_timeout_secs", &self.http_header_timeout_secs)
+            .field("http_body_timeout_secs", &self.http_body_timeout_secs)
+            .field("http_max_connections", &self.http_max_connections)
+            .field(
+                "http_max_connections_per_address",
+                &self.http_max_connections_per_address,
+            )
+            .field("http_max_in_flight", &self.http_max_in_flight)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("data_dir", &self.data_dir)
             .field("index_dir", &self.index_dir)
             .field("database_url", &redact_url(&self.database_url))
@@ -114,6 +146,7 @@ impl fmt::Debug for Config {
             .field("s3_access_key", &self.s3_access_key)
             .field("s3_secret_key", &redact(&self.s3_secret_key))
             .field("s3_embedded_bind", &self.s3_embedded_bind)
+            .field("s3_timeout_secs", &self.s3_timeout_secs)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("upload_expiry_secs", &self.upload_expiry_secs)
             .field("upload_lease_secs", &self.upload_lease_secs)

@@ -47,6 +47,7 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<(ObjectStore, Opti
         bucket: config.s3_bucket.clone(),
         access_key: config.s3_access_key.clone(),
         secret_key: config.s3_secret_key.clone(),
+        timeout: Duration::from_secs(config.s3_timeout_secs.max(1)),
     };
     let embedded = if config.embedded_s3() {
         // The embedded endpoint's credentials are generated once per data folder: they must stay
@@ -153,14 +154,22 @@ impl Application {
             .with_context(|| format!("listening on {}", config.bind))?;
         let addr = listener.local_addr()?;
         let app = http::router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-        });
+        let limits = http::server::Limits {
+            header_timeout: Duration::from_secs(config.http_header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(config.http_body_timeout_secs.max(1)),
+            max_connections: config.http_max_connections,
+            max_connections_per_address: (!config.trust_forwarded_headers)
+                .then_some(config.http_max_connections_per_address),
+            max_in_flight: config.http_max_in_flight,
+        };
+        let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let server = tokio::spawn(http::server::serve(
+            listener,
+            app,
+            limits,
+            shutdown_signal(),
+            grace,
+        ));
         let sweep_every = Duration::from_secs((config.upload_expiry_secs / 2).clamp(1, 60));
         let sweeper = tokio::spawn(async move {
             let mut tick = tokio::time::interval(sweep_every);

@@ -312,8 +312,8 @@ impl Db {
         Ok(())
     }
 
-    /// Changes the fields of lesson `id` as `actor`. With `expected_version`, the change happens
-    /// only if nobody changed the lesson since the caller read it.
+    /// Changes the fields of lesson `id` as `actor`. With `expected_versions`, the change happens
+    /// only if the lesson is still at one of them (nobody changed it since the caller read it).
     ///
     /// A lesson that is not published is changed in place, and its working revision with it. A
     /// published lesson stays as it is: the change goes into a new (or the current draft)
@@ -323,7 +323,7 @@ impl Db {
         &self,
         id: &str,
         f: &LessonFields,
-        expected_version: Option<i64>,
+        expected_versions: Option<&[i64]>,
         actor: &Actor,
         live: bool,
     ) -> Result<LessonRecord, UpdateError> {
@@ -332,7 +332,7 @@ impl Db {
         let current = Self::lesson_in(&mut tx, id)
             .await?
             .ok_or(UpdateError::NotFound)?;
-        if expected_version.is_some_and(|v| v != current.version) {
+        if expected_versions.is_some_and(|v| !v.contains(&current.version)) {
             return Err(UpdateError::VersionMismatch {
                 current: current.version,
             });

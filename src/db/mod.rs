@@ -21,7 +21,7 @@ pub mod users;
 pub mod workflow;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -63,11 +63,64 @@ pub enum ConnectError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// The database: a pool and the backend it talks to.
+/// The database: a pool for reads (and single-statement writes), a smaller one for write
+/// transactions, and the backend they talk to.
+///
+/// *Rationale for two pools:* a write transaction waits for the one writer lock (SQLite's, or
+/// the change log head's row lock on PostgreSQL) while holding its connection. With one pool,
+/// twenty writers queued like that held every connection, and reads waited behind them for
+/// seconds. Writers now queue for the write pool instead, and reads keep theirs.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    writes: AnyPool,
     backend: Backend,
+}
+
+/// How many connections write transactions get: one on SQLite, where only one writer runs at a
+/// time anyway (the others then queue in order, not in SQLite's busy-wait loop), and a quarter
+/// of the pool on PostgreSQL.
+fn write_connections(backend: Backend, max_connections: u32) -> u32 {
+    match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => (max_connections / 4).max(2),
+    }
+}
+
+/// The options of either pool.
+fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        // A SQLite connection is a file in this process: checking it with a round trip to its
+        // worker thread before every use only adds latency. A PostgreSQL connection can have
+        // been dropped by the server, so those are checked.
+        .test_before_acquire(backend == Backend::Postgres)
+        // A connection must never go back to the pool inside a transaction. SQLite rolls a
+        // transaction back by itself when it fails with a full disk (and some I/O errors); sqlx
+        // then cannot roll it back and still counts it open, so the next `BEGIN` on that
+        // connection would fail forever. Such a connection is closed instead. A transaction
+        // dropped normally has its rollback queued: the ping flushes it first.
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                if conn.is_in_transaction() {
+                    conn.ping().await?;
+                }
+                Ok(!conn.is_in_transaction())
+            })
+        })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
+                    )
+                    .await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -82,28 +135,17 @@ impl Db {
             ensure_sqlite_parent(url);
         }
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(Duration::from_secs(30))
-            // A SQLite connection is a file in this process: checking it with a round trip to
-            // its worker thread before every use only adds latency. A PostgreSQL connection can
-            // have been dropped by the server, so those are checked.
-            .test_before_acquire(backend == Backend::Postgres)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
+        let pool = pool_options(backend, max_connections.max(2))
+            .connect_with(options.clone())
+            .await?;
+        let writes = pool_options(backend, write_connections(backend, max_connections))
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            writes,
+            backend,
+        })
     }
 
     /// Brings the schema up to date.
@@ -127,9 +169,23 @@ impl Db {
     /// Starts a transaction that will write.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writes.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writes.begin().await,
         }
+    }
+
+    /// Checks that the database accepts a write, as `node`: a full disk or a read-only server
+    /// fails this where a read would still pass.
+    pub async fn probe_write(&self, node: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO node_probes (node, probed_at) VALUES ($1, $2) \
+             ON CONFLICT (node) DO UPDATE SET probed_at = excluded.probed_at",
+        )
+        .bind(node)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
     }
 
     /// Checks that the database answers.
@@ -141,6 +197,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.writes.close().await;
         self.pool.close().await;
     }
 }

@@ -85,6 +85,9 @@ fn text(
     if !value.chars().all(allowed) {
         return Err(Invalid::new(field, "must not contain control characters"));
     }
+    // Noncharacters (U+FFFE and the like), whichever way the text arrived (the command line
+    // too): they would make every XML feed carrying the lesson unreadable.
+    super::text::check(field, value)?;
     Ok(value.to_owned())
 }
 

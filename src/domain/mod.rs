@@ -9,6 +9,7 @@ pub mod password;
 pub mod platform;
 pub mod range;
 pub mod region;
+pub mod text;
 pub mod token;
 pub mod visibility;
 

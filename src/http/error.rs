@@ -27,6 +27,9 @@ pub enum Code {
     Locked,
     TooManyRequests,
     ChecksumMismatch,
+    UriTooLong,
+    Unavailable,
+    InsufficientStorage,
     Internal,
 }
 
@@ -50,6 +53,9 @@ impl Code {
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             // tus 1.0 checksum extension: 460 Checksum Mismatch.
             Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +77,9 @@ impl Code {
             Self::Locked => "locked",
             Self::TooManyRequests => "too_many_requests",
             Self::ChecksumMismatch => "checksum_mismatch",
+            Self::UriTooLong => "uri_too_long",
+            Self::Unavailable => "unavailable",
+            Self::InsufficientStorage => "insufficient_storage",
             Self::Internal => "internal",
         }
     }
@@ -92,6 +101,9 @@ impl Code {
             Self::Locked => "Locked",
             Self::TooManyRequests => "Too many attempts",
             Self::ChecksumMismatch => "Checksum mismatch",
+            Self::UriTooLong => "Request target too long",
+            Self::Unavailable => "Temporarily unavailable",
+            Self::InsufficientStorage => "Out of space",
             Self::Internal => "Internal error",
         }
     }
@@ -135,7 +147,10 @@ impl AppError {
         )
     }
 
-    /// Logs `err` with its cause chain and returns an opaque 500.
+    /// An error that is not the client's: logged with its cause chain, and answered by what it
+    /// means for the client. An unreachable or overloaded database or object store (found
+    /// anywhere in the cause chain) is a 503 with `Retry-After`; a full disk is a 507; anything
+    /// else is an opaque 500. Every internal error passes here, so no handler decides this.
     pub fn internal(err: &(dyn std::error::Error + 'static)) -> Self {
         let mut chain = err.to_string();
         let mut source = err.source();
@@ -144,11 +159,31 @@ impl AppError {
             chain.push_str(&s.to_string());
             source = s.source();
         }
-        tracing::error!(error = %chain, "internal error");
-        Self::new(
-            Code::Internal,
-            "an internal error occurred; it has been logged",
-        )
+        match outage(err) {
+            Some(Outage::Unavailable(what)) => {
+                tracing::warn!(error = %chain, "{what} unavailable");
+                Self::new(
+                    Code::Unavailable,
+                    format!("{what} is unavailable at the moment; try again shortly"),
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+            }
+            Some(Outage::Full) => {
+                tracing::error!(error = %chain, "out of space");
+                Self::new(
+                    Code::InsufficientStorage,
+                    "the service has run out of space; nothing was changed, try again later",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("60"))
+            }
+            None => {
+                tracing::error!(error = %chain, "internal error");
+                Self::new(
+                    Code::Internal,
+                    "an internal error occurred; it has been logged",
+                )
+            }
+        }
     }
 
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
@@ -174,6 +209,49 @@ impl AppError {
             .collect();
         Self::new(Code::InvalidRequest, detail).with_extra("errors", Value::Array(list))
     }
+}
+
+/// A failure of something the service depends on, rather than of the service itself.
+enum Outage {
+    /// The database or the object store did not answer, or answered that it is failing.
+    Unavailable(&'static str),
+    /// A disk (the database's or the store's) is full.
+    Full,
+}
+
+/// Looks through `err` and its sources for an [`Outage`].
+fn outage(err: &(dyn std::error::Error + 'static)) -> Option<Outage> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(db) = e.downcast_ref::<sqlx::Error>() {
+            match db {
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => return Some(Outage::Unavailable("the database")),
+                sqlx::Error::Database(d) if is_disk_full(d.as_ref()) => return Some(Outage::Full),
+                _ => {}
+            }
+        }
+        if let Some(store) = e.downcast_ref::<crate::storage::StorageError>()
+            && store.is_unavailable()
+        {
+            return Some(Outage::Unavailable("object storage"));
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::StorageFull
+        {
+            return Some(Outage::Full);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// SQLite's `SQLITE_FULL` (13), or PostgreSQL's `disk_full` (53100).
+fn is_disk_full(d: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(d.code().as_deref(), Some("13" | "53100"))
 }
 
 impl IntoResponse for AppError {
@@ -274,7 +352,11 @@ mod tests {
             Code::UnsupportedMediaType,
             Code::RangeNotSatisfiable,
             Code::Locked,
+            Code::TooManyRequests,
             Code::ChecksumMismatch,
+            Code::UriTooLong,
+            Code::Unavailable,
+            Code::InsufficientStorage,
             Code::Internal,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
@@ -284,7 +366,11 @@ mod tests {
         for c in all {
             let s = c.status().as_u16();
             assert!((400..600).contains(&s));
-            assert_eq!(s >= 500, c == Code::Internal, "{c:?}");
+            let server_side = matches!(
+                c,
+                Code::Internal | Code::Unavailable | Code::InsufficientStorage
+            );
+            assert_eq!(s >= 500, server_side, "{c:?}");
         }
     }
 }

@@ -293,10 +293,24 @@ impl FromRequestParts<AppState> for Writer {
     }
 }
 
-/// `axum::Json`, answering bad input with a problem body.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// `axum::Json`, answering bad input with a problem body. Every string and key of the body
+/// passes the text rule ([`super::input::check_json`]) before it is deserialised into `T`.
 pub struct Json<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        super::input::check_json(&value)?;
+        T::deserialize(value).map(Json).map_err(|e| {
+            AppError::new(
+                Code::InvalidRequest,
+                format!("the JSON body does not have the expected shape: {e}"),
+            )
+        })
+    }
+}
 
 impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
     fn into_response(self) -> axum::response::Response {
@@ -309,10 +323,51 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
 
-/// `axum::Form`, answering bad input with a problem body.
-#[derive(FromRequest)]
-#[from_request(via(axum::Form), rejection(AppError))]
+/// `axum::Form`, answering bad input with a problem body. The body passes the text rule
+/// ([`super::input::check_form`]) before it is deserialised: `axum::Form` itself decodes invalid
+/// UTF-8 lossily into U+FFFD, which would store "��" where a client sent garbage.
 pub struct Form<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        let form_body = !is_safe(req.method())
+            && req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| {
+                    v.trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                });
+        if !form_body {
+            // A query string (checked by the middleware already), or the wrong content type,
+            // which `axum::Form` refuses with 415.
+            let axum::Form(value) = axum::Form::<T>::from_request(req, state).await?;
+            return Ok(Form(value));
+        }
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(|r| {
+            let code = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Code::PayloadTooLarge
+            } else {
+                Code::InvalidRequest
+            };
+            AppError::new(code, r.body_text())
+        })?;
+        super::input::check_form("form", &bytes)?;
+        let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let axum::Form(value) = axum::Form::<T>::from_request(req, state).await?;
+        Ok(Form(value))
+    }
+}
 
 impl From<FormRejection> for AppError {
     fn from(r: FormRejection) -> Self {

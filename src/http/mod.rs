@@ -9,7 +9,9 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod feeds;
+pub mod input;
 mod openapi;
+pub mod server;
 pub mod views;
 mod web;
 
@@ -23,7 +25,7 @@ use api::v1::{assets, changes, lessons, orgs, platforms, review, uploads, users}
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
 use error::{AppError, Code};
 use std::sync::Arc;
@@ -46,8 +48,84 @@ pub struct AppState {
 /// JSON bodies are small; files go through the streaming endpoints, which are not limited by this.
 const JSON_LIMIT: usize = 1024 * 1024;
 
+/// A router that remembers the path of every route it was given, so that rules meant for every
+/// route can be tested over every route ([`route_paths`]); a new route is then covered without
+/// anyone listing it again.
+pub struct Routes {
+    router: Router<AppState>,
+    paths: Vec<String>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+
+    pub fn route(mut self, path: &str, handler: MethodRouter<AppState>) -> Self {
+        self.paths.push(path.to_owned());
+        self.router = self.router.route(path, handler);
+        self
+    }
+
+    fn nest(mut self, prefix: &str, inner: Routes) -> Self {
+        self.paths
+            .extend(inner.paths.into_iter().map(|p| format!("{prefix}{p}")));
+        self.router = self.router.nest(prefix, inner.router);
+        self
+    }
+
+    fn merge(mut self, other: Routes) -> Self {
+        self.paths.extend(other.paths);
+        self.router = self.router.merge(other.router);
+        self
+    }
+
+    /// Applies `f` (a layer, say) to the routes so far.
+    pub fn map(mut self, f: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
+        self.router = f(self.router);
+        self
+    }
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The path pattern of every route (`/api/v1/lessons/{id}`, …), in the order they were added.
+pub fn route_paths() -> Vec<String> {
+    routes().paths
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    routes()
+        .router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_LIMIT))
+        .layer(axum::middleware::from_fn(input::check_target))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            AppError::new(
+                Code::Internal,
+                "an internal error occurred; it has been logged",
+            )
+            .into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn routes() -> Routes {
+    let api = Routes::new()
         .route(
             "/lessons",
             get(lessons::list_lessons).post(lessons::create_lesson),
@@ -130,7 +208,7 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(api::v1::search::search))
         .route("/search/suggest", get(api::v1::search::suggest))
         .route("/search/status", get(api::v1::search::status));
-    Router::new()
+    Routes::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))
         .route("/oai", get(feeds::oai).post(feeds::oai))
@@ -139,23 +217,6 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .merge(web::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(JSON_LIMIT))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a handler panicked");
-            AppError::new(
-                Code::Internal,
-                "an internal error occurred; it has been logged",
-            )
-            .into_response()
-        }))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 async fn not_found() -> AppError {
@@ -173,15 +234,33 @@ async fn live() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready when both the database and the object store answer.
+/// This process's name in the readiness probes' table.
+static NODE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+
+/// How long each readiness check may take: the answer comes within this, whatever is down.
+const READY_CHECK: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Ready when the database accepts a write, the object store answers and the search index is
+/// following the change log. The checks run at once, each bounded by [`READY_CHECK`].
 async fn ready(State(state): State<AppState>) -> Response {
-    let db = state.db.ping().await.is_ok();
-    let storage = state.store.ping().await.is_ok();
-    let status = if db && storage {
+    async fn within<E>(check: impl std::future::Future<Output = Result<(), E>>) -> bool {
+        matches!(tokio::time::timeout(READY_CHECK, check).await, Ok(Ok(())))
+    }
+    let (db, storage) = tokio::join!(
+        within(state.db.probe_write(&NODE)),
+        within(state.store.ping())
+    );
+    let index = state.search.following();
+    let status = if db && storage && index {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({ "database": db, "storage": storage });
-    (status, Json(body)).into_response()
+    let body = serde_json::json!({ "database": db, "storage": storage, "search_index": index });
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -288,7 +288,9 @@ struct Generation {
     dir: PathBuf,
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` after a failed write, until the next write opens a new one: tantivy kills a writer
+    /// whose worker failed (a full disk, say), and a killed writer never writes again.
+    writer: Mutex<Option<IndexWriter>>,
     f: Fields,
     /// The change-log position of what searches see: set once the reader has reloaded a commit.
     served: AtomicI64,
@@ -302,6 +304,8 @@ pub struct SearchIndex {
     batch: i64,
     /// Lessons whose documents or subtitles could not be read, to try again.
     retries: Mutex<Retries>,
+    /// See [`SearchIndex::following`].
+    following: std::sync::atomic::AtomicBool,
 }
 
 fn new_generation_name() -> String {
@@ -321,6 +325,11 @@ fn read_current(dir: &Path) -> Option<String> {
     let name = name.trim();
     (name.starts_with('g') && name.chars().all(|c| c.is_ascii_alphanumeric()))
         .then(|| name.to_owned())
+}
+
+/// A writer for `index`: one indexing thread, 48 MB of buffer.
+fn new_writer(index: &Index) -> Result<IndexWriter, SearchError> {
+    Ok(index.writer_with_num_threads(1, 48_000_000)?)
 }
 
 impl Generation {
@@ -367,7 +376,7 @@ impl Generation {
         t.register(WORDS, WordTokenizer);
         t.register(NGRAMS, NgramTokenizer);
         t.register(PINYIN, PinyinTokenizer);
-        let writer = index.writer_with_num_threads(1, 48_000_000)?;
+        let writer = new_writer(&index)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -379,7 +388,7 @@ impl Generation {
             dir,
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(writer)),
             f,
             served,
         })
@@ -402,20 +411,34 @@ impl Generation {
         position: i64,
     ) -> Result<(), SearchError> {
         let f = self.f;
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, doc) in docs {
-            writer.delete_term(Term::from_field_text(f.lesson_id, &id));
-            if let Some(d) = doc {
-                writer.add_document(self.lesson_document(&d))?;
-                for s in &d.segments {
-                    writer.add_document(self.segment_document(&id, s))?;
+        let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let writer = match &mut *slot {
+            Some(w) => w,
+            None => slot.insert(new_writer(&self.index)?),
+        };
+        let written = (|| {
+            for (id, doc) in docs {
+                writer.delete_term(Term::from_field_text(f.lesson_id, &id));
+                if let Some(d) = doc {
+                    writer.add_document(self.lesson_document(&d))?;
+                    for s in &d.segments {
+                        writer.add_document(self.segment_document(&id, s))?;
+                    }
                 }
             }
+            let mut commit = writer.prepare_commit()?;
+            commit.set_payload(&payload(position));
+            commit.commit()?;
+            Ok::<_, SearchError>(())
+        })();
+        if let Err(e) = written {
+            // Nothing of this batch is committed, and the writer may be dead: drop it (which
+            // releases the index's lock) so the next attempt starts from the last commit with a
+            // fresh one.
+            *slot = None;
+            return Err(e);
         }
-        let mut commit = writer.prepare_commit()?;
-        commit.set_payload(&payload(position));
-        commit.commit()?;
-        drop(writer);
+        drop(slot);
         self.reader.reload()?;
         self.served.store(position, Ordering::Release);
         Ok(())
@@ -1175,6 +1198,7 @@ impl SearchIndex {
             current: RwLock::new(Arc::new(generation)),
             batch,
             retries: Mutex::new(Retries::default()),
+            following: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -1229,10 +1253,18 @@ impl SearchIndex {
         let mut unread = Vec::new();
         let applied = follow(&generation, db, store, self.batch, &mut unread).await;
         self.retries().add(unread);
-        if let Some(store) = store {
-            self.retry_unread(&generation, db, store).await?;
-        }
-        applied
+        let outcome = match (applied, store) {
+            (Ok(n), Some(store)) => self.retry_unread(&generation, db, store).await.map(|()| n),
+            (applied, _) => applied,
+        };
+        self.following.store(outcome.is_ok(), Ordering::Release);
+        outcome
+    }
+
+    /// Whether the last attempt to follow the change log succeeded: `false` while the index
+    /// cannot write (a full disk) or read SQL, which readiness reports.
+    pub fn following(&self) -> bool {
+        self.following.load(Ordering::Acquire)
     }
 
     fn retries(&self) -> std::sync::MutexGuard<'_, Retries> {

@@ -12,9 +12,12 @@ mod multipart;
 pub use multipart::{Part, PartSink};
 
 use aws_credential_types::Credentials;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
@@ -24,9 +27,12 @@ use std::time::Duration;
 /// A failure talking to the object store. The message says which operation failed; the source
 /// holds the SDK's whole story and is logged, never shown to clients.
 #[derive(Debug, thiserror::Error)]
-#[error("object storage: {op} failed")]
+#[error("object storage: {op} failed{}", if *.unavailable { " (the store is unavailable)" } else { "" })]
 pub struct StorageError {
     op: &'static str,
+    /// Whether the store could not be reached or did not answer in time, or answered that it
+    /// is failing itself: the caller did nothing wrong and may try again later.
+    unavailable: bool,
     #[source]
     source: Box<dyn std::error::Error + Send + Sync>,
 }
@@ -35,7 +41,44 @@ impl StorageError {
     fn new(op: &'static str, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self {
             op,
+            unavailable: false,
             source: Box::new(source),
+        }
+    }
+
+    /// A failed SDK call, classified: no connection, a timeout, a 5xx answer or a missing bucket
+    /// (the bucket is Lectern's own configuration, so its absence means the store is not the one
+    /// that should be there) make the store unavailable.
+    fn sdk<E>(op: &'static str, e: SdkError<E, HttpResponse>) -> Self
+    where
+        E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + Send + Sync + 'static,
+    {
+        let unavailable = match &e {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+            SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(s) => {
+                s.raw().status().as_u16() >= 500 || s.err().code() == Some("NoSuchBucket")
+            }
+            _ => false,
+        };
+        Self {
+            op,
+            unavailable,
+            source: Box::new(e),
+        }
+    }
+
+    /// Whether the store was unavailable (as opposed to refusing this one request).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+
+    /// A read of an object's body that stalled for longer than the store's timeout.
+    fn stalled(op: &'static str) -> Self {
+        Self {
+            op,
+            unavailable: true,
+            source: Box::new(Stalled),
         }
     }
 
@@ -53,13 +96,23 @@ pub struct S3Settings {
     pub bucket: String,
     pub access_key: String,
     pub secret_key: String,
+    /// How long one request may take before it counts as failed (and is retried, up to three
+    /// attempts in all), and how long a body being read may go without bytes. Connecting has
+    /// a bound of its own, [`CONNECT_TIMEOUT`].
+    pub timeout: Duration,
 }
+
+/// How long connecting to the store may take: a store that does not accept a connection in this
+/// time is treated as down.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A bucket in an S3-compatible store.
 #[derive(Clone, Debug)]
 pub struct ObjectStore {
     client: aws_sdk_s3::Client,
     bucket: String,
+    /// See [`S3Settings::timeout`].
+    timeout: Duration,
     /// Whether request bodies are covered by the SigV4 signature (see [`signs_payloads`]).
     sign_payloads: bool,
 }
@@ -104,6 +157,15 @@ pub fn sdk_client(s: &S3Settings) -> aws_sdk_s3::Client {
         .force_path_style(true)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        // Without these, a store that accepts connections but never answers (a frozen process,
+        // a full disk behind it) holds every request that touches it forever.
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT.min(s.timeout))
+                .read_timeout(s.timeout)
+                .operation_attempt_timeout(s.timeout)
+                .build(),
+        )
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
@@ -113,6 +175,7 @@ impl ObjectStore {
         Self {
             client: sdk_client(s),
             bucket: s.bucket.clone(),
+            timeout: s.timeout,
             sign_payloads: signs_payloads(&s.endpoint),
         }
     }
@@ -144,7 +207,7 @@ impl ObjectStore {
                 });
                 match code.as_deref() {
                     Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists") => Ok(()),
-                    _ => Err(StorageError::new("create bucket", e)),
+                    _ => Err(StorageError::sdk("create bucket", e)),
                 }
             }
         }
@@ -158,7 +221,7 @@ impl ObjectStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StorageError::new("head bucket", e))
+            .map_err(|e| StorageError::sdk("head bucket", e))
     }
 
     /// Writes a small object in one request.
@@ -184,7 +247,7 @@ impl ObjectStore {
         op.send()
             .await
             .map(|_| ())
-            .map_err(|e| StorageError::new("put object", e))
+            .map_err(|e| StorageError::sdk("put object", e))
     }
 
     /// Reads a whole (small) object into memory.
@@ -196,11 +259,10 @@ impl ObjectStore {
             .key(key)
             .send()
             .await
-            .map_err(|e| StorageError::new("get object", e))?;
-        let data = out
-            .body
-            .collect()
+            .map_err(|e| StorageError::sdk("get object", e))?;
+        let data = tokio::time::timeout(self.timeout, out.body.collect())
             .await
+            .map_err(|_| StorageError::stalled("read object"))?
             .map_err(|e| StorageError::new("read object", e))?;
         Ok(data.into_bytes())
     }
@@ -218,12 +280,23 @@ impl ObjectStore {
         let out = req
             .send()
             .await
-            .map_err(|e| StorageError::new("get object", e))?;
-        let stream = futures::stream::unfold(out.body, |mut body| async move {
-            match body.next().await {
-                Some(Ok(bytes)) => Some((Ok(bytes), body)),
-                Some(Err(e)) => Some((Err(std::io::Error::other(e)), body)),
-                None => None,
+            .map_err(|e| StorageError::sdk("get object", e))?;
+        // A body that stops arriving ends with an error after the timeout, rather than holding
+        // the download (and its connection) open forever.
+        let timeout = self.timeout;
+        let stream = futures::stream::unfold(Some(out.body), move |body| async move {
+            let mut body = body?;
+            match tokio::time::timeout(timeout, body.next()).await {
+                Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(body))),
+                Ok(Some(Err(e))) => Some((Err(std::io::Error::other(e)), None)),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        StorageError::stalled("read object"),
+                    )),
+                    None,
+                )),
             }
         });
         Ok(Box::pin(stream))
@@ -237,7 +310,7 @@ impl ObjectStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StorageError::new("delete object", e))
+            .map_err(|e| StorageError::sdk("delete object", e))
     }
 
     /// Every key under `prefix` (for operations and tests; paginates through the whole listing).
@@ -253,7 +326,7 @@ impl ObjectStore {
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| StorageError::new("list objects", e))?;
+                .map_err(|e| StorageError::sdk("list objects", e))?;
             keys.extend(
                 out.contents()
                     .iter()
@@ -286,7 +359,7 @@ impl ObjectStore {
             .response_content_disposition(disposition)
             .presigned(config)
             .await
-            .map_err(|e| StorageError::new("presign", e))?;
+            .map_err(|e| StorageError::sdk("presign", e))?;
         Ok(req.uri().to_owned())
     }
 
@@ -303,7 +376,7 @@ impl ObjectStore {
             .content_type(content_type)
             .send()
             .await
-            .map_err(|e| StorageError::new("create multipart upload", e))?;
+            .map_err(|e| StorageError::sdk("create multipart upload", e))?;
         out.upload_id
             .ok_or_else(|| StorageError::new("create multipart upload", MissingField("UploadId")))
     }
@@ -332,7 +405,7 @@ impl ObjectStore {
         let out = op
             .send()
             .await
-            .map_err(|e| StorageError::new("upload part", e))?;
+            .map_err(|e| StorageError::sdk("upload part", e))?;
         out.e_tag
             .ok_or_else(|| StorageError::new("upload part", MissingField("ETag")))
     }
@@ -366,7 +439,7 @@ impl ObjectStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StorageError::new("complete multipart upload", e))
+            .map_err(|e| StorageError::sdk("complete multipart upload", e))
     }
 
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
@@ -378,13 +451,17 @@ impl ObjectStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StorageError::new("abort multipart upload", e))
+            .map_err(|e| StorageError::sdk("abort multipart upload", e))
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("the response had no {0}")]
 struct MissingField(&'static str);
+
+#[derive(Debug, thiserror::Error)]
+#[error("no bytes arrived within the storage timeout")]
+struct Stalled;
 
 #[cfg(test)]
 mod tests {

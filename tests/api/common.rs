@@ -87,6 +87,11 @@ impl TestApp {
         let app = Application::build(config.clone())
             .await
             .expect("the application starts");
+        Self::around(app, config, dir).await
+    }
+
+    /// A `TestApp` around an application the test built itself, with an operator token.
+    pub async fn around(app: Application, config: Config, dir: tempfile::TempDir) -> Self {
         let base = format!("http://{}", app.addr());
         let token = lectern::domain::token::generate();
         app.state()
@@ -244,6 +249,7 @@ fn s3_client(c: &Config) -> aws_sdk_s3::Client {
         bucket: c.s3_bucket.clone(),
         access_key: c.s3_access_key.clone(),
         secret_key: c.s3_secret_key.clone(),
+        timeout: std::time::Duration::from_secs(30),
     })
 }
 

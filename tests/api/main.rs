@@ -6,13 +6,16 @@ mod fixtures;
 mod hardening;
 
 mod authz;
+mod boundary;
 mod changes;
 mod downloads;
 mod feed;
 mod feed_model;
 mod lessons;
+mod limits;
 mod oai;
 mod orgs;
+mod outages;
 mod pages;
 mod schema;
 mod search;

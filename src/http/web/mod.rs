@@ -116,9 +116,9 @@ pub(crate) fn local_time(rfc3339: &str) -> String {
 }
 
 /// The pages' routes.
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes() -> super::Routes {
     use axum::routing::{get, post};
-    axum::Router::new()
+    super::Routes::new()
         .route("/", get(session::index))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
@@ -146,7 +146,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/admin/users/{id}/grants", post(admin::add_grant))
         .route("/admin/users/{id}/grants/remove", post(admin::remove_grant))
         .route("/static/{name}", get(static_file))
-        .layer(axum::middleware::from_fn(page_headers))
+        .map(|r| r.layer(axum::middleware::from_fn(page_headers)))
 }
 
 /// The scripts served under `/static/`, compiled into the binary.

@@ -294,27 +294,46 @@ pub async fn get_lesson(
     respond(&state, StatusCode::OK, lesson).await
 }
 
-/// `If-Match: "v7"` → `Some(7)`; any other value cannot match and fails the update.
-fn expected_version(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    v.to_str()
-        .ok()
-        .and_then(|s| {
-            s.trim()
-                .trim_start_matches("W/")
-                .trim_matches('"')
-                .strip_prefix('v')
-        })
-        .and_then(|n| n.parse().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            AppError::new(
-                Code::PreconditionFailed,
-                "If-Match does not name a version of this lesson",
-            )
-        })
+/// The versions `If-Match` allows an update at (RFC 9110 §13.1.1): `None` without the header or
+/// with `*` (the lesson exists, or the update fails with 404 anyway), else the listed `"vN"`
+/// entity tags. The comparison is strong, so weak tags (`W/"v7"`) and tags of other resources
+/// match nothing and the update fails with 412; a value that is not a list of entity tags at all
+/// is a 400.
+fn expected_versions(headers: &HeaderMap) -> Result<Option<Vec<i64>>, AppError> {
+    let mut versions = Vec::new();
+    for value in headers.get_all(header::IF_MATCH) {
+        let list = value.to_str().map_err(|_| malformed_if_match())?;
+        if list.trim() == "*" {
+            return Ok(None);
+        }
+        for tag in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (weak, quoted) = match tag.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, tag),
+            };
+            let opaque = quoted
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .filter(|t| !t.contains('"'))
+                .ok_or_else(malformed_if_match)?;
+            if let (false, Some(n)) = (weak, opaque.strip_prefix('v').and_then(|n| n.parse().ok()))
+            {
+                versions.push(n);
+            }
+        }
+    }
+    if headers.contains_key(header::IF_MATCH) {
+        Ok(Some(versions))
+    } else {
+        Ok(None)
+    }
+}
+
+fn malformed_if_match() -> AppError {
+    AppError::new(
+        Code::InvalidRequest,
+        "If-Match must be `*` or a list of quoted entity tags, such as `\"v7\"`",
+    )
 }
 
 pub async fn update_lesson(
@@ -324,7 +343,7 @@ pub async fn update_lesson(
     headers: HeaderMap,
     Json(input): Json<UpdateLesson>,
 ) -> Result<Response, AppError> {
-    let expected = expected_version(&headers)?;
+    let expected = expected_versions(&headers)?;
     let current = lesson_for(&state, &acting, &id, Action::Edit).await?;
     // Edits accumulate on the revision being worked on, not on the live fields.
     let base = match state.db.working_revision(&id).await? {
@@ -335,7 +354,7 @@ pub async fn update_lesson(
     let live = matches!(acting.caller, Caller::Operator { .. });
     match state
         .db
-        .update_lesson(&id, &fields, expected, &acting.actor, live)
+        .update_lesson(&id, &fields, expected.as_deref(), &acting.actor, live)
         .await
     {
         Ok(lesson) => respond(&state, StatusCode::OK, lesson).await,

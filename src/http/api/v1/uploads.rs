@@ -72,28 +72,44 @@ pub async fn options(State(state): State<AppState>) -> Response {
     tus(r)
 }
 
-/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs.
+/// A tus number header (`Upload-Length`, `Upload-Offset`): tus 1.0 allows only decimal digits,
+/// so `+100`, `-0` or ` 7` are refused rather than read the way Rust's parser would.
+fn tus_number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    header(headers, name)
+        .filter(|v| !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs. As tus 1.0 requires, keys
+/// are non-empty, unique and free of spaces and commas; values, once decoded, must pass the text
+/// rule like any other input.
 fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, AppError> {
     let Some(raw) = header(headers, "upload-metadata") else {
         return Ok(Vec::new());
     };
     let bad = |what: &str| AppError::new(Code::InvalidRequest, format!("Upload-Metadata: {what}"));
-    raw.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut it = pair.splitn(2, ' ');
-            let key = it.next().unwrap_or_default().to_owned();
-            let value = match it.next() {
-                Some(v) => STANDARD
-                    .decode(v.trim())
-                    .map_err(|_| bad("values must be base64"))?,
-                None => Vec::new(),
-            };
-            let value = String::from_utf8(value).map_err(|_| bad("values must be UTF-8"))?;
-            Ok((key, value))
-        })
-        .collect()
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut it = pair.splitn(2, ' ');
+        let key = it.next().unwrap_or_default().to_owned();
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad("keys must be printable ASCII without spaces or commas"));
+        }
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(bad(&format!("the key `{key}` is given more than once")));
+        }
+        let value = match it.next() {
+            Some(v) => STANDARD
+                .decode(v.trim())
+                .map_err(|_| bad("values must be base64"))?,
+            None => Vec::new(),
+        };
+        let value = String::from_utf8(value).map_err(|_| bad("values must be UTF-8"))?;
+        crate::domain::text::check("Upload-Metadata", &value)
+            .map_err(|e| bad(&format!("the value of `{key}` {}", e.message)))?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
 }
 
 /// Loads upload `id` if the caller may change its lesson.
@@ -122,14 +138,12 @@ pub async fn create(
                 "Upload-Defer-Length is not supported",
             ));
         }
-        let length: u64 = header(&headers, "upload-length")
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| {
-                AppError::new(
-                    Code::InvalidRequest,
-                    "Upload-Length must be a whole number of bytes",
-                )
-            })?;
+        let length = tus_number(&headers, "upload-length").ok_or_else(|| {
+            AppError::new(
+                Code::InvalidRequest,
+                "Upload-Length must be a whole number of bytes",
+            )
+        })?;
         let meta = metadata(&headers)?;
         let get = |k: &str| {
             meta.iter()
@@ -235,9 +249,8 @@ pub async fn patch(
                 "PATCH bodies must be Content-Type: application/offset+octet-stream",
             ));
         }
-        let offset: i64 = header(&headers, "upload-offset")
-            .and_then(|v| v.parse().ok())
-            .filter(|o| *o >= 0)
+        let offset = tus_number(&headers, "upload-offset")
+            .and_then(|o| i64::try_from(o).ok())
             .ok_or_else(|| {
                 AppError::new(Code::InvalidRequest, "Upload-Offset must be a whole number")
             })?;

@@ -1,0 +1,363 @@
+//! What the service does when what it depends on fails (hardening issue, classes 2 and 3):
+//! object storage refusing connections or frozen, and a full disk. Every request answers in
+//! bounded time with 503 or 507 and a problem body (never a 500, never a hang), readiness says
+//! what is down within 2 s, and everything works again once the fault is gone — without a
+//! restart.
+
+use crate::common::{TestApp, mp4, problem, test_config};
+use lectern::startup::Application;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// How a [`Proxy`] treats connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Relays bytes both ways.
+    Forward,
+    /// Closes every connection at once: a store that is down.
+    Refuse,
+    /// Accepts and holds every connection without relaying a byte: a frozen store (SIGSTOP).
+    Freeze,
+}
+
+/// A TCP proxy in front of the object store, so the test can take the store down or freeze it
+/// whichever store the suite runs with.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    mode: watch::Sender<Mode>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mode, _) = watch::channel(Mode::Forward);
+        let modes = mode.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut rx = modes.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let current = *rx.borrow_and_update();
+                    match current {
+                        Mode::Refuse => {
+                            let _ = inbound.shutdown().await;
+                        }
+                        Mode::Freeze => {
+                            // Held, silent, until the store "thaws"; then closed.
+                            let _ = rx.wait_for(|m| *m != Mode::Freeze).await;
+                        }
+                        Mode::Forward => {
+                            let Ok(mut out) = TcpStream::connect(&upstream).await else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+                                _ = async { rx.wait_for(|m| *m != Mode::Forward).await.map(|_| ()) } => {
+                                    let frozen = *rx.borrow() == Mode::Freeze;
+                                    if frozen {
+                                        let _ = rx.wait_for(|m| *m != Mode::Freeze).await;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, mode, task }
+    }
+
+    fn set(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `host:port` of an `http://host:port` URL.
+fn authority(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Readiness, which must answer within 2 s whatever is down.
+async fn ready(t: &TestApp) -> (u16, Value) {
+    let started = Instant::now();
+    let r = t.client.get(t.url("/health/ready")).send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "readiness took {elapsed:?}"
+    );
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// Sends `request`, which must end within `limit` as a 503 problem with `Retry-After`.
+async fn unavailable(request: reqwest::RequestBuilder, limit: Duration, what: &str) {
+    let started = Instant::now();
+    let r = request.send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < limit, "{what} took {elapsed:?}");
+    assert_eq!(r.status(), 503, "{what}");
+    assert!(r.headers().contains_key("retry-after"), "{what}");
+    let p = problem(r).await;
+    assert_eq!(p["code"], "unavailable", "{what}: {p}");
+}
+
+#[tokio::test]
+async fn object_storage_down_or_frozen_is_a_503_in_bounded_time_and_recovers() {
+    // The store behind the proxy: the external one when the suite runs with it, else an
+    // embedded endpoint of the test's own.
+    let dir = tempfile::tempdir().unwrap();
+    let external = std::env::var("LECTERN_TEST_S3_ENDPOINT").ok();
+    let embedded = match external {
+        Some(_) => None,
+        None => Some(
+            lectern::storage::embedded::EmbeddedS3::start(
+                &dir.path().join("objects"),
+                "127.0.0.1:0",
+                "outage-key",
+                "outage-secret",
+            )
+            .await
+            .unwrap(),
+        ),
+    };
+    let upstream = match (&external, &embedded) {
+        (Some(url), _) => authority(url),
+        (None, Some(e)) => e.addr.to_string(),
+        (None, None) => unreachable!(),
+    };
+    let proxy = Proxy::start(upstream).await;
+    let t = TestApp::spawn_with(|c| {
+        c.s3_endpoint = format!("http://{}", proxy.addr);
+        c.s3_timeout_secs = 2;
+        if embedded.is_some() {
+            c.s3_access_key = "outage-key".into();
+            c.s3_secret_key = "outage-secret".into();
+        }
+    })
+    .await;
+    let lesson = t.lesson("video").await;
+    let r = t.upload(&lesson, "master", "a.mp4", mp4(64 * 1024)).await;
+    assert_eq!(r.status(), 201);
+    let asset = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ready(&t).await.0, 200);
+
+    let tus_create = || {
+        t.post("/api/v1/uploads")
+            .header("tus-resumable", "1.0.0")
+            .header("upload-length", "1000")
+            .header(
+                "upload-metadata",
+                format!(
+                    "lesson_id {},role {},filename {}",
+                    b64(&lesson),
+                    b64("master"),
+                    b64("b.mp4")
+                ),
+            )
+    };
+    let second = t.lesson("video").await;
+    let upload = || {
+        t.post(&format!("/api/v1/lessons/{second}/assets"))
+            .query(&[("role", "master"), ("filename", "c.mp4")])
+            .body(mp4(32 * 1024))
+    };
+    let download = || t.get(&format!("/api/v1/assets/{asset}/content"));
+
+    for mode in [Mode::Refuse, Mode::Freeze] {
+        proxy.set(mode);
+        let (status, body) = ready(&t).await;
+        assert_eq!(status, 503, "{mode:?}");
+        assert_eq!(body["storage"], false, "{mode:?}: {body}");
+        assert_eq!(body["database"], true, "{mode:?}: {body}");
+        // Three attempts of at most 2 s each, with backoff between them.
+        let limit = Duration::from_secs(20);
+        unavailable(upload(), limit, &format!("{mode:?}: plain upload")).await;
+        unavailable(tus_create(), limit, &format!("{mode:?}: tus creation")).await;
+        unavailable(download(), limit, &format!("{mode:?}: download")).await;
+    }
+
+    proxy.set(Mode::Forward);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ready(&t).await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "storage never became ready again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(upload().send().await.unwrap().status(), 201);
+    assert_eq!(tus_create().send().await.unwrap().status(), 201);
+    assert_eq!(t.content(&asset).await.len(), 64 * 1024);
+    // Nothing of the failed uploads was left as an asset.
+    let l: Value = t.json(&format!("/api/v1/lessons/{second}")).await;
+    assert_eq!(l["assets"].as_array().unwrap().len(), 1, "{l}");
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A tmpfs of `mib` MiB mounted at `dir`, unmounted when dropped. Needs root: `None` elsewhere.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, mib: u32) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(dir.to_owned()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fills the file system of `dir` with one file until it refuses more bytes; returns the file.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+    path
+}
+
+async fn create_and_publish(t: &TestApp, title: &str) -> (u16, Option<Value>) {
+    let r = t
+        .post("/api/v1/lessons")
+        .json(&json!({ "title": title, "kind": "audio", "description": "水".repeat(9_000) }))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if status != 201 {
+        return (status, Some(problem(r).await));
+    }
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .post(&format!("/api/v1/lessons/{id}/publish"))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if status != 200 {
+        return (status, Some(problem(r).await));
+    }
+    (201, None)
+}
+
+#[tokio::test]
+async fn a_full_disk_is_a_507_or_503_and_everything_recovers_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume");
+    let Some(_mount) = Tmpfs::mount(&volume, 48) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: this test needs root to mount a tmpfs, and must run"
+        );
+        eprintln!("\n!!! SKIPPED a_full_disk_…: mounting a tmpfs needs root\n");
+        return;
+    };
+    // Everything the service writes locally lives on the small volume: the SQLite file (on the
+    // SQLite run), the embedded store's objects and the search index.
+    let mut config = test_config(dir.path()).await;
+    config.data_dir = volume.join("data");
+    config.index_dir = volume.join("index");
+    if config.database_url.starts_with("sqlite:") {
+        config.database_url = format!("sqlite://{}?mode=rwc", volume.join("lectern.db").display());
+    }
+    let app = Application::build(config.clone()).await.unwrap();
+    let sqlite = config.database_url.starts_with("sqlite:");
+    let t = TestApp::around(app, config, dir).await;
+    assert_eq!(create_and_publish(&t, "满盘之前").await.0, 201);
+
+    let filler = fill(&volume);
+    let mut refused = 0;
+    for i in 0..20 {
+        let (status, problem) = create_and_publish(&t, &format!("满盘第{i}课")).await;
+        match status {
+            201 => {}
+            507 | 503 => refused += 1,
+            other => panic!("a write on a full disk answered {other}: {problem:?}"),
+        }
+    }
+    // SQLite and the embedded store write to the full volume; on PostgreSQL only the search
+    // index does, and it must report that it cannot follow.
+    if sqlite {
+        assert!(refused > 0, "SQLite on a full disk refused no write");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = ready(&t).await;
+        if status == 503 {
+            if sqlite {
+                assert_eq!(body["database"], false, "{body}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "readiness never reported the full disk: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    std::fs::remove_file(filler).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = ready(&t).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready after space returned: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for i in 0..20 {
+        let (status, problem) = create_and_publish(&t, &format!("恢复第{i}课")).await;
+        assert_eq!(status, 201, "write {i} after space returned: {problem:?}");
+    }
+    // The index writes again: what was published after recovery is found.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: Value = t.json("/api/v1/search?q=恢复第19课").await;
+        if v["total"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the index never caught up: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
