@@ -8,6 +8,7 @@ mod hardening;
 mod authz;
 mod changes;
 mod downloads;
+mod extraction_budget;
 mod feed;
 mod feed_model;
 mod lessons;
