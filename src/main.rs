@@ -69,6 +69,10 @@ enum Command {
         #[command(subcommand)]
         command: ChangesCommand,
     },
+    /// Internal: extract the text of the file on standard input, as JSON on standard output.
+    /// The service runs it as a child process with a memory limit (`search::isolate`).
+    #[command(hide = true)]
+    ExtractText { format: String },
 }
 
 #[derive(Subcommand)]
@@ -179,10 +183,21 @@ enum TokenCommand {
     Revoke { id: String },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    lectern::telemetry::init();
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The extraction child starts no runtime, reads no configuration and logs nothing: it is
+    // small, and the less it does before parsing hostile bytes the better.
+    if let Command::ExtractText { format } = &cli.command {
+        std::process::exit(lectern::search::isolate::run_child(format));
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    lectern::telemetry::init();
     let config = Config::load()?;
     match cli.command {
         Command::Serve => {
@@ -230,6 +245,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Reindex => reindex(config).await,
         Command::Platform { command } => platform(config, command).await,
         Command::Changes { command } => changes(config, command).await,
+        Command::ExtractText { .. } => unreachable!("handled before the runtime starts"),
     }
 }
 

@@ -23,7 +23,38 @@ pub struct NewSegment {
     pub text: String,
 }
 
+/// The outcome of extracting one content, as editors are shown it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ExtractionRow {
+    pub sha256: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    pub segments: i64,
+}
+
 impl Db {
+    /// The recorded extractions of `sha256s` (contents not extracted yet have none).
+    pub async fn extractions_of(
+        &self,
+        sha256s: &[&str],
+    ) -> Result<Vec<ExtractionRow>, sqlx::Error> {
+        let mut found = Vec::new();
+        for chunk in sha256s.chunks(500) {
+            let sql = format!(
+                "SELECT sha256, status, error, segments FROM extractions WHERE sha256 IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, ExtractionRow>(&sql);
+            for s in chunk {
+                q = q.bind(*s);
+            }
+            found.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(found)
+    }
+
     /// Which of `sha256s` have been extracted (successfully or not).
     pub async fn extracted(&self, sha256s: &[&str]) -> Result<Vec<String>, sqlx::Error> {
         let mut found = Vec::new();

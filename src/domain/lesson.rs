@@ -158,12 +158,28 @@ pub fn language(s: &str) -> Result<String, Invalid> {
     }
 }
 
-/// A calendar date `YYYY-MM-DD`, as when a lecture was recorded.
+/// The earliest date a lesson can carry: nothing in the catalogue was recorded before.
+pub const EARLIEST_DATE: time::Date = time::macros::date!(1900 - 01 - 01);
+/// The latest date a lesson can carry (a scheduled recording, not a typing slip of a century).
+pub const LATEST_DATE: time::Date = time::macros::date!(2100 - 12 - 31);
+
+/// A calendar date `YYYY-MM-DD` between [`EARLIEST_DATE`] and [`LATEST_DATE`], as when a lecture
+/// was recorded. Exactly four digits of year: the parser alone would take `-2024-01-01` and
+/// `0000-01-01`, which downstream formats (OAI-PMH's `dc:date`, W3CDTF) cannot carry.
 pub fn date(field: &'static str, s: &str) -> Result<String, Invalid> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, &format)
-        .map(|_| s.to_owned())
-        .map_err(|_| Invalid::new(field, "must be a date YYYY-MM-DD"))
+    let shaped = s.len() == 10 && s.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    let parsed = time::Date::parse(s, &format)
+        .ok()
+        .filter(|_| shaped)
+        .ok_or_else(|| Invalid::new(field, "must be a date YYYY-MM-DD"))?;
+    if !(EARLIEST_DATE..=LATEST_DATE).contains(&parsed) {
+        return Err(Invalid::new(
+            field,
+            "must be a date between 1900-01-01 and 2100-12-31",
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 /// A six-digit administrative division code of GB/T 2260, e.g. `110105` (北京市朝阳区).
@@ -285,6 +301,18 @@ mod tests {
     fn dates_and_languages_are_checked() {
         assert!(date("recorded_on", "2021-07-01").is_ok());
         assert!(date("recorded_on", "2021-02-30").is_err());
+        for out_of_range in [
+            "-2024-01-01",
+            "0000-01-01",
+            "1899-12-31",
+            "2101-01-01",
+            "+2024-01-01",
+            "20240-01-01",
+        ] {
+            assert!(date("recorded_on", out_of_range).is_err(), "{out_of_range}");
+        }
+        assert!(date("recorded_on", "1900-01-01").is_ok());
+        assert!(date("recorded_on", "2100-12-31").is_ok());
         assert!(language("zh-CN").is_ok());
         assert!(language("zh CN").is_err());
     }

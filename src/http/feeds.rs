@@ -80,7 +80,7 @@ pub async fn oai(
             .collect())
     };
     Ok(xml(
-        oai::envelope(&base, &args, &result),
+        oai::envelope(&base, &args, result),
         "text/xml; charset=utf-8",
     ))
 }

@@ -150,13 +150,16 @@ pub async fn document() -> Json<Value> {
                     "role": { "enum": ["master", "subtitle", "attachment", "poster"] },
                     "filename": { "type": "string" }, "size": { "type": "integer" }, "content_type": { "type": "string" },
                     "sha256": { "type": "string" }, "created_at": { "type": "string", "format": "date-time" },
-                    "content_url": { "type": "string" } } },
+                    "content_url": { "type": "string" },
+                    "text": { "description": "one asset or lesson only: whether its text was extracted for search, and if not why",
+                        "type": "object", "properties": { "status": { "enum": ["ok", "failed"] },
+                        "error": { "type": ["string", "null"] }, "segments": { "type": "integer" } } } } },
                 "LessonInput": { "type": "object", "required": ["title", "kind"], "properties": {
                     "title": { "type": "string", "maxLength": 200 }, "description": { "type": "string" },
                     "kind": { "enum": ["video", "audio", "document"] }, "tags": { "type": "array", "items": { "type": "string" } },
                     "lecturer": { "type": ["string", "null"] }, "series": { "type": ["string", "null"] },
                     "region_code": { "type": ["string", "null"], "pattern": "^[0-9]{6}$" },
-                    "recorded_on": { "type": ["string", "null"], "format": "date" }, "language": { "type": "string" } } },
+                    "recorded_on": { "type": ["string", "null"], "format": "date", "description": "1900-01-01 to 2100-12-31" }, "language": { "type": "string" } } },
                 "Lesson": { "allOf": [ { "$ref": "#/components/schemas/LessonInput" }, { "type": "object", "properties": {
                     "id": { "type": "string" }, "status": { "enum": ["draft", "published", "withdrawn"] },
                     "version": { "type": "integer" }, "created_at": { "type": "string" }, "updated_at": { "type": "string" },

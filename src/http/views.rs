@@ -2,6 +2,7 @@
 
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
+use crate::db::texts::ExtractionRow;
 use serde::Serialize;
 
 /// Unix milliseconds as RFC 3339 in UTC.
@@ -33,6 +34,36 @@ pub struct AssetView {
     pub sha256: String,
     pub created_at: String,
     pub content_url: String,
+    /// Whether its text was extracted for search, and if not why (a document or subtitle whose
+    /// extraction is recorded). Given for one asset or one lesson, left out of listings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextView>,
+}
+
+/// The outcome of extracting an asset's text for search.
+#[derive(Debug, Serialize)]
+pub struct TextView {
+    /// `ok` or `failed`.
+    pub status: String,
+    /// Why it failed, such as a file over the extraction's memory budget.
+    pub error: Option<String>,
+    /// How many pages, chunks or cues were found.
+    pub segments: i64,
+}
+
+impl AssetView {
+    /// Adds what `extractions` (looked up by the assets' SHA-256) say of the asset's text.
+    pub fn with_text(mut self, extractions: &[ExtractionRow]) -> Self {
+        self.text = extractions
+            .iter()
+            .find(|e| e.sha256 == self.sha256)
+            .map(|e| TextView {
+                status: e.status.clone(),
+                error: e.error.clone(),
+                segments: e.segments,
+            });
+        self
+    }
 }
 
 impl From<&AssetRecord> for AssetView {
@@ -47,6 +78,7 @@ impl From<&AssetRecord> for AssetView {
             sha256: a.sha256.clone(),
             created_at: rfc3339(a.created_at),
             content_url: format!("/api/v1/assets/{}/content", a.id),
+            text: None,
         }
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! - `feed`: the scoped change feed (upserts and tombstones from a cursor) and the snapshot.
 //! - `webhooks`: the feed pushed as signed POSTs, through the durable job queue.
+//! - `oai`, `podcast`: OAI-PMH and podcast feeds, written with `xml` (the one XML writer, which
+//!   drops what XML 1.0 forbids from every text and attribute value).
 //!
 //! Every decision of whether a platform receives a lesson is `visibility::receives` (or its SQL
 //! form, `db::platforms::receives_sql`); this module only reads, renders and pages.
@@ -10,6 +12,7 @@ pub mod feed;
 pub mod oai;
 pub mod podcast;
 pub mod webhooks;
+pub mod xml;
 
 use crate::db::Db;
 use crate::db::lessons::LessonRecord;

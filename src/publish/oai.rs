@@ -8,12 +8,12 @@
 //! A record's datestamp is when it last changed for this platform: the lesson's last change-log
 //! entry, or the platform's last re-evaluation (filters or place in the tree), whichever is later.
 
+use super::xml::Xml;
 use crate::db::Db;
 use crate::db::lessons::LessonRecord;
 use crate::domain::platform::series_id;
 use crate::domain::visibility::{self, Platform};
 use base64::Engine;
-use quick_xml::escape::escape;
 use std::collections::HashMap;
 
 pub const PAGE: usize = 100;
@@ -35,30 +35,7 @@ fn err(code: &'static str, message: impl Into<String>) -> OaiError {
 }
 
 /// The outcome of a request: the verb's XML, or errors.
-pub type OaiResult = Result<String, Vec<OaiError>>;
-
-/// A small XML writer: every text and attribute value goes through `escape`.
-#[derive(Default)]
-pub(crate) struct Xml(pub(crate) String);
-
-impl Xml {
-    pub(crate) fn open(&mut self, tag: &str, attrs: &[(&str, &str)]) {
-        self.0.push('<');
-        self.0.push_str(tag);
-        for (k, v) in attrs {
-            self.0.push_str(&format!(" {k}=\"{}\"", escape(*v)));
-        }
-        self.0.push('>');
-    }
-    pub(crate) fn close(&mut self, tag: &str) {
-        self.0.push_str(&format!("</{tag}>"));
-    }
-    pub(crate) fn el(&mut self, tag: &str, text: &str) {
-        self.open(tag, &[]);
-        self.0.push_str(&escape(text));
-        self.close(tag);
-    }
-}
+pub type OaiResult = Result<Xml, Vec<OaiError>>;
 
 /// Unix milliseconds as an OAI datestamp (`YYYY-MM-DDThh:mm:ssZ`).
 pub fn datestamp(ms: i64) -> String {
@@ -157,7 +134,7 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiR
             );
             x.close("metadataFormat");
             x.close("ListMetadataFormats");
-            Ok(x.0)
+            Ok(x)
         }
         "ListSets" => {
             if let Some(t) = args.get("resumptionToken") {
@@ -193,13 +170,13 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiR
             x.open("GetRecord", &[]);
             write_record(&mut x, &found.0, found.1.as_ref(), &stamps, true);
             x.close("GetRecord");
-            Ok(x.0)
+            Ok(x)
         }
         _ => list(db, p, verb == "ListRecords", args).await,
     }
 }
 
-async fn identify(db: &Db, base_url: &str) -> Result<String, sqlx::Error> {
+async fn identify(db: &Db, base_url: &str) -> Result<Xml, sqlx::Error> {
     let earliest = db.earliest_change_at().await?.unwrap_or(0);
     let mut x = Xml::default();
     x.open("Identify", &[]);
@@ -211,7 +188,7 @@ async fn identify(db: &Db, base_url: &str) -> Result<String, sqlx::Error> {
     x.el("deletedRecord", "persistent");
     x.el("granularity", "YYYY-MM-DDThh:mm:ssZ");
     x.close("Identify");
-    Ok(x.0)
+    Ok(x)
 }
 
 /// The lesson behind an identifier, if it is a record of this platform: (id, the lesson when
@@ -342,7 +319,7 @@ fn write_record(
     }
 }
 
-async fn list_sets(db: &Db, p: &Platform) -> Result<String, sqlx::Error> {
+async fn list_sets(db: &Db, p: &Platform) -> Result<Xml, sqlx::Error> {
     let mut x = Xml::default();
     x.open("ListSets", &[]);
     for s in db.received_series(p).await? {
@@ -366,7 +343,7 @@ async fn list_sets(db: &Db, p: &Platform) -> Result<String, sqlx::Error> {
         x.close("set");
     }
     x.close("ListSets");
-    Ok(x.0)
+    Ok(x)
 }
 
 async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
@@ -550,17 +527,16 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
         };
         let token = B64.encode(serde_json::to_vec(&next).unwrap_or_default());
         x.open("resumptionToken", &[("cursor", &cursor)]);
-        x.0.push_str(&escape(&token));
+        x.text(&token);
         x.close("resumptionToken");
     }
     x.close(tag);
-    Ok(x.0)
+    Ok(x)
 }
 
 /// The whole response document around a verb's XML or the errors.
-pub fn envelope(base_url: &str, args: &Args, result: &OaiResult) -> String {
-    let mut x = Xml::default();
-    x.0.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+pub fn envelope(base_url: &str, args: &Args, result: OaiResult) -> String {
+    let mut x = Xml::document();
     x.open(
         "OAI-PMH",
         &[
@@ -575,7 +551,7 @@ pub fn envelope(base_url: &str, args: &Args, result: &OaiResult) -> String {
     x.el("responseDate", &datestamp(crate::db::now_ms()));
     // The request element echoes the arguments only when they were valid.
     let mut attrs: Vec<(&str, &str)> = Vec::new();
-    let badly = matches!(result, Err(e) if e.iter().any(|e| e.code == "badVerb" || e.code == "badArgument"));
+    let badly = matches!(&result, Err(e) if e.iter().any(|e| e.code == "badVerb" || e.code == "badArgument"));
     if !badly {
         let mut keys: Vec<&String> = args.keys().collect();
         keys.sort();
@@ -584,20 +560,20 @@ pub fn envelope(base_url: &str, args: &Args, result: &OaiResult) -> String {
         }
     }
     x.open("request", &attrs);
-    x.0.push_str(&escape(base_url));
+    x.text(base_url);
     x.close("request");
     match result {
-        Ok(body) => x.0.push_str(body),
+        Ok(body) => x.append(body),
         Err(errors) => {
             for e in errors {
                 x.open("error", &[("code", e.code)]);
-                x.0.push_str(&escape(&e.message));
+                x.text(&e.message);
                 x.close("error");
             }
         }
     }
     x.close("OAI-PMH");
-    x.0
+    x.into_string()
 }
 
 #[cfg(test)]
@@ -627,17 +603,5 @@ mod tests {
             assert_eq!(parse_date(bad, false), None, "{bad}");
         }
         assert_eq!(datestamp(1_795_827_723_456), "2026-11-28T01:02:03Z");
-    }
-
-    #[test]
-    fn text_and_attributes_are_escaped() {
-        let mut x = Xml::default();
-        x.open("a", &[("b", "\"<&>")]);
-        x.el("c", "党史 & <b>");
-        x.close("a");
-        assert_eq!(
-            x.0,
-            "<a b=\"&quot;&lt;&amp;&gt;\"><c>党史 &amp; &lt;b&gt;</c></a>"
-        );
     }
 }

@@ -2,7 +2,7 @@
 //! series' audio lessons the caller may read, newest first; each encloses the lesson's audio
 //! master (URL, length, type) under a GUID that never changes (`urn:lectern:lesson:<id>`).
 
-use super::oai::Xml;
+use super::xml::Xml;
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
 
@@ -31,8 +31,7 @@ pub fn render(
     lessons: &[LessonRecord],
     assets: &[AssetRecord],
 ) -> String {
-    let mut x = Xml::default();
-    x.0.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let mut x = Xml::document();
     x.open(
         "rss",
         &[
@@ -106,10 +105,7 @@ pub fn render(
         );
         x.close("enclosure");
         x.open("guid", &[("isPermaLink", "false")]);
-        x.0.push_str(&quick_xml::escape::escape(format!(
-            "urn:lectern:lesson:{}",
-            l.id
-        )));
+        x.text(&format!("urn:lectern:lesson:{}", l.id));
         x.close("guid");
         if let Some(t) = l.published_at {
             x.el("pubDate", &rfc2822(t));
@@ -122,5 +118,5 @@ pub fn render(
     }
     x.close("channel");
     x.close("rss");
-    x.0
+    x.into_string()
 }

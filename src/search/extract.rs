@@ -12,6 +12,10 @@
 //! - Decompression is bounded: OOXML parts are read through a budget of
 //!   [`MAX_UNPACKED_BYTES`] that is checked while inflating, not taken from the sizes the archive
 //!   declares, and the Flate streams of a PDF are measured the same way before it is parsed.
+//! - Parsing is bounded too: a PDF content stream is decoded into one value per token at once
+//!   (hundreds of bytes each), so before it is decoded its tokens are counted by a cheap scan of
+//!   its bytes, and a file whose content needs more than [`MAX_PDF_LIVE_TOKENS`] decoded at once,
+//!   or more than [`MAX_PDF_TOKENS`] in all, is refused with [`ExtractError::TooComplex`].
 //! - Output is bounded: at most [`MAX_OUTPUT_BYTES`] of text in at most [`MAX_SEGMENTS`]
 //!   segments; anything beyond is cut off, not an error.
 //! - Segment text has its whitespace collapsed to single spaces and trimmed, and is never empty.
@@ -27,6 +31,16 @@ pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_SEGMENTS: usize = 100_000;
 /// The most bytes inflated from one OOXML package or from the streams of one PDF.
 pub const MAX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;
+/// The most tokens (operators and their operands) of PDF content streams decoded at one time:
+/// a page's content and the forms it is drawing. lopdf decodes a whole content stream into one
+/// value per token: measured, 500,000 operators without operands took a process to 300 MB
+/// (about 600 bytes each; `(A) Tj`, two tokens, about 300 bytes a token), and a probe's
+/// 8,000,000 took 3 GB. A page of text has a few thousand tokens, a dense vector drawing tens of
+/// thousands.
+pub const MAX_PDF_LIVE_TOKENS: usize = 500_000;
+/// The most tokens of PDF content streams decoded for one document: a bound on its time (about
+/// 0.6 s per million), since the content of a form drawn by every page is decoded once per page.
+pub const MAX_PDF_TOKENS: usize = 20_000_000;
 /// The length, in characters, that chunked text (DOCX, plain text) is gathered into.
 const CHUNK_CHARS: usize = 2000;
 
@@ -111,6 +125,20 @@ impl Format {
         }
     }
 
+    /// The format named by [`Format::as_str`].
+    pub fn from_name(name: &str) -> Option<Format> {
+        [
+            Format::Pdf,
+            Format::Docx,
+            Format::Pptx,
+            Format::Text,
+            Format::Srt,
+            Format::Vtt,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == name)
+    }
+
     /// The largest input [`extract`] accepts for this format. Callers should not even read a
     /// larger file into memory.
     pub fn max_input_bytes(self) -> u64 {
@@ -122,7 +150,7 @@ impl Format {
 }
 
 /// Text found at one place of a file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// The 1-based page of a PDF or slide of a presentation.
     pub page: Option<u32>,
@@ -154,6 +182,12 @@ pub enum ExtractError {
     MissingPart { format: &'static str, part: String },
     #[error("the PDF file is encrypted")]
     Encrypted,
+    #[error("the {format} file's content has more than {limit} {what}, the most read for its text")]
+    TooComplex {
+        format: &'static str,
+        limit: usize,
+        what: &'static str,
+    },
 }
 
 impl ExtractError {
@@ -909,7 +943,9 @@ mod pdf {
     use lopdf::content::Content;
     use lopdf::{Dictionary, Document, Encoding, LoadOptions, Object, ObjectId};
 
-    use super::{ExtractError, Format, MAX_UNPACKED_BYTES, Output};
+    use super::{
+        ExtractError, Format, MAX_PDF_LIVE_TOKENS, MAX_PDF_TOKENS, MAX_UNPACKED_BYTES, Output,
+    };
 
     /// The bound on any one stream inflated while loading, and on a font's `ToUnicode` map.
     const MAX_STREAM_BYTES: usize = 16 * 1024 * 1024;
@@ -933,6 +969,11 @@ mod pdf {
         /// Content shared by many pages (a form, say) is inflated each time it is drawn, so the
         /// budget is for the whole document.
         budget: usize,
+        /// Tokens of the content streams decoded and still held (a page and the forms it is
+        /// drawing), against [`MAX_PDF_LIVE_TOKENS`].
+        live_tokens: usize,
+        /// Tokens decoded so far in the document, against [`MAX_PDF_TOKENS`].
+        total_tokens: usize,
     }
 
     pub(super) fn extract(bytes: &[u8], out: &mut Output) -> Result<(), ExtractError> {
@@ -957,6 +998,8 @@ mod pdf {
             doc: &doc,
             encodings: HashMap::new(),
             budget: usize::try_from(MAX_UNPACKED_BYTES).unwrap_or(usize::MAX),
+            live_tokens: 0,
+            total_tokens: 0,
         };
         for (number, page_id) in doc.get_pages() {
             if out.is_full() || reader.budget == 0 {
@@ -982,14 +1025,97 @@ mod pdf {
                 Err(_) => continue,
             };
             reader.budget = reader.budget.saturating_sub(data.len());
-            let Ok(content) = Content::decode(&data) else {
+            let Some((content, tokens)) = reader.decode(&data)? else {
                 continue;
             };
             let mut text = String::new();
-            reader.show_content(&content, &resources, &mut Vec::new(), &mut text);
+            let shown = reader.show_content(&content, &resources, &mut Vec::new(), &mut text);
+            drop(content);
+            reader.live_tokens -= tokens;
+            shown?;
             out.push(Some(number), None, None, &text);
         }
         Ok(())
+    }
+
+    /// Counts the tokens of a content stream without decoding it, stopping once there are more
+    /// than `limit`: numbers, names, strings, keywords (operators), and the brackets that open
+    /// arrays and dictionaries. Comments and the data of inline images (`ID` … `EI`) are
+    /// skipped; a string's bytes are one token however long it is.
+    pub(super) fn count_tokens(data: &[u8], limit: usize) -> usize {
+        let is_space = |b: u8| matches!(b, b'\0' | b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
+        let is_delimiter = |b: u8| {
+            matches!(
+                b,
+                b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+            )
+        };
+        let mut count = 0;
+        let mut i = 0;
+        while i < data.len() && count <= limit {
+            let b = data[i];
+            if is_space(b) || matches!(b, b')' | b'>' | b']' | b'}') {
+                // A closing bracket ends what its opening one counted.
+                i += 1;
+                continue;
+            }
+            count += 1;
+            match b {
+                b'%' => {
+                    count -= 1;
+                    while i < data.len() && !matches!(data[i], b'\r' | b'\n') {
+                        i += 1;
+                    }
+                }
+                b'(' => {
+                    let mut depth = 0usize;
+                    while i < data.len() {
+                        match data[i] {
+                            b'\\' => i += 1,
+                            b'(' => depth += 1,
+                            b')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                b'<' if data.get(i + 1) == Some(&b'<') => i += 2,
+                b'<' => {
+                    while i < data.len() && data[i] != b'>' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                b'[' | b'{' => i += 1,
+                _ => {
+                    // A name (`/F1`), a number or a keyword: a run of regular bytes.
+                    let start = i;
+                    i += 1;
+                    while i < data.len() && !is_space(data[i]) && !is_delimiter(data[i]) {
+                        i += 1;
+                    }
+                    if &data[start..i] == b"ID" {
+                        // Inline image data, up to `EI` between white space.
+                        i += 1;
+                        while i < data.len()
+                            && !(data[i..].starts_with(b"EI")
+                                && is_space(data[i - 1])
+                                && data.get(i + 2).is_none_or(|&b| is_space(b)))
+                        {
+                            i += 1;
+                        }
+                        i += 2;
+                    }
+                }
+            }
+        }
+        count
     }
 
     /// The fonts a resource dictionary names.
@@ -1067,21 +1193,22 @@ mod pdf {
             outer: &Resources,
             drawing: &mut Vec<ObjectId>,
             text: &mut String,
-        ) {
+        ) -> Result<(), ExtractError> {
             if drawing.contains(&id) || drawing.len() >= MAX_FORM_DEPTH || self.budget == 0 {
-                return;
+                return Ok(());
             }
             let doc = self.doc;
             let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) else {
-                return;
+                return Ok(());
             };
             let Ok(data) = stream.get_plain_content_with_limit(self.budget) else {
-                return;
+                return Ok(());
             };
             self.budget = self.budget.saturating_sub(data.len());
-            let Ok(content) = Content::decode(&data) else {
-                return;
+            let Some((content, tokens)) = self.decode(&data)? else {
+                return Ok(());
             };
+            drop(data);
             let mut resources = outer.clone();
             if let Some(own) = stream
                 .dict
@@ -1094,8 +1221,33 @@ mod pdf {
                 add_forms(doc, &mut resources, own);
             }
             drawing.push(id);
-            self.show_content(&content, &resources, drawing, text);
+            let shown = self.show_content(&content, &resources, drawing, text);
             drawing.pop();
+            drop(content);
+            self.live_tokens -= tokens;
+            shown
+        }
+
+        /// Decodes a content stream and its number of tokens, which stay counted as live until
+        /// the caller drops the content and subtracts them; `None` when it does not parse.
+        /// Refused, before any decoding, when it would take the tokens held at once or decoded
+        /// in all over their bounds.
+        fn decode(&mut self, data: &[u8]) -> Result<Option<(Content, usize)>, ExtractError> {
+            let live_room = MAX_PDF_LIVE_TOKENS - self.live_tokens;
+            let total_room = MAX_PDF_TOKENS - self.total_tokens;
+            let tokens = count_tokens(data, live_room.min(total_room));
+            if tokens > live_room {
+                return Err(too_complex(MAX_PDF_LIVE_TOKENS, "tokens drawn at once"));
+            }
+            if tokens > total_room {
+                return Err(too_complex(MAX_PDF_TOKENS, "tokens in all"));
+            }
+            let Ok(content) = Content::decode(data) else {
+                return Ok(None);
+            };
+            self.live_tokens += tokens;
+            self.total_tokens += tokens;
+            Ok(Some((content, tokens)))
         }
 
         /// Appends the text a content stream shows, lines separated by newlines.
@@ -1105,7 +1257,7 @@ mod pdf {
             resources: &Resources,
             drawing: &mut Vec<ObjectId>,
             text: &mut String,
-        ) {
+        ) -> Result<(), ExtractError> {
             let mut font: Option<usize> = None;
             let mut last_y: Option<f32> = None;
             for operation in &content.operations {
@@ -1161,7 +1313,7 @@ mod pdf {
                             .copied();
                         if let Some(id) = form {
                             text.push('\n');
-                            self.show_form(id, resources, drawing, text);
+                            self.show_form(id, resources, drawing, text)?;
                             text.push('\n');
                         }
                     }
@@ -1171,6 +1323,7 @@ mod pdf {
                     break;
                 }
             }
+            Ok(())
         }
 
         fn show(&self, text: &mut String, font: Option<usize>, operand: Option<&Object>) {
@@ -1183,6 +1336,14 @@ mod pdf {
             if let Ok(decoded) = Document::decode_text(encoding, bytes) {
                 text.push_str(&decoded);
             }
+        }
+    }
+
+    fn too_complex(limit: usize, what: &'static str) -> ExtractError {
+        ExtractError::TooComplex {
+            format: Format::Pdf.as_str(),
+            limit,
+            what,
         }
     }
 
@@ -1585,6 +1746,78 @@ mod tests {
             matches!(error, ExtractError::UnpackedTooLarge { .. }),
             "{error}"
         );
+    }
+
+    /// A one-page PDF drawing `content` with the font `/F1` (Helvetica), written by hand.
+    fn pdf_drawing(content: &[u8]) -> Vec<u8> {
+        let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+        stream.extend_from_slice(content);
+        stream.extend_from_slice(b"\nendstream");
+        let objects: [&[u8]; 5] = [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+              /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            &stream,
+        ];
+        let mut out = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(b"xref\n0 6\n0000000000 65535 f \n");
+        for offset in offsets {
+            out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!("trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        out
+    }
+
+    #[test]
+    fn content_tokens_are_counted_without_decoding() {
+        let content = b"BT /F1 12 Tf (a (nested) \\) paren) Tj [(x) -250 (y)] TJ <48656c6c6f> Tj\n\
+            << /MCID 0 >> BDC % a comment: Tj Tj Tj\n EMC\n\
+            BI /W 1 /H 1 ID \xff(\xfe EI Q";
+        // BT /F1 12 Tf (…) Tj [ (x) -250 (y) TJ <…> Tj << /MCID 0 BDC EMC BI /W 1 /H 1 ID Q: the
+        // comment and the image's bytes are skipped, closing brackets count for nothing.
+        assert_eq!(pdf::count_tokens(content, usize::MAX), 25);
+        // Counting stops past the limit.
+        assert_eq!(pdf::count_tokens(&b"n ".repeat(1000), 10), 11);
+        // lopdf reads the same strings out of it (the scan and the decoder agree on them).
+        let sample = extract(Format::Pdf, &pdf_drawing(content)).expect("pdf");
+        assert_eq!(texts(&sample), vec!["a (nested) ) parenx yHello"]);
+    }
+
+    #[test]
+    fn pdf_content_over_the_token_budget_is_refused_before_decoding() {
+        let over = b"n\n".repeat(MAX_PDF_LIVE_TOKENS + 1);
+        let error = extract(Format::Pdf, &pdf_drawing(&over)).expect_err("too many operators");
+        assert!(
+            matches!(
+                error,
+                ExtractError::TooComplex {
+                    limit: MAX_PDF_LIVE_TOKENS,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("500000 tokens"), "{error}");
+        // Operands count too: half as many `Tj` operators with their strings are as many tokens.
+        let mut shown = b"BT /F1 12 Tf ".to_vec();
+        shown.extend_from_slice(&b"(A) Tj ".repeat(MAX_PDF_LIVE_TOKENS / 2));
+        shown.extend_from_slice(b"ET");
+        assert!(matches!(
+            extract(Format::Pdf, &pdf_drawing(&shown)),
+            Err(ExtractError::TooComplex { .. })
+        ));
     }
 
     #[test]

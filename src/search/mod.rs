@@ -4,6 +4,7 @@
 //! - [`analyzer`]: the tokenizers (jieba words, character n-grams, pinyin) over folded text, and
 //!   snippet highlighting.
 //! - [`extract`]: text out of PDF, DOCX, PPTX, plain text, SRT and WebVTT.
+//! - [`isolate`]: extraction in a child process with a memory and time limit.
 //! - [`source`]: what the index holds of a lesson, read from SQL, extracting what was not yet.
 //! - [`query`]: the query language (words, quoted phrases, `-` exclusions).
 //! - [`facets`]: facet counts over every match, by ordinal.
@@ -13,5 +14,6 @@ pub mod analyzer;
 pub mod extract;
 pub mod facets;
 pub mod index;
+pub mod isolate;
 pub mod query;
 pub mod source;

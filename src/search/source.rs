@@ -2,7 +2,8 @@
 //! region's names, and the text of its documents and subtitles. Text not yet extracted is
 //! extracted here (once per content, recorded in SQL), so a rebuild reads SQL only.
 
-use super::extract::{self, Format};
+use super::extract::Format;
+use super::isolate::{Extractor, Failure};
 use crate::db::Db;
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
@@ -148,8 +149,10 @@ pub async fn lessons_missing_text(
 }
 
 /// Extracts the text of every content among `assets` that has none recorded yet. A content that
-/// cannot be read from storage is skipped, and its lesson returned so it is tried again; one
-/// that cannot be extracted is recorded as failed, with why.
+/// cannot be read from storage (or whose extraction process cannot be started) is skipped, and
+/// its lesson returned so it is tried again; one that cannot be extracted, or is over the
+/// extraction's budget, is recorded as failed, with why. Extraction runs in a child process
+/// (see [`super::isolate`]), so a hostile file costs the service nothing but its bytes.
 async fn extract_missing(
     db: &Db,
     store: &ObjectStore,
@@ -181,9 +184,8 @@ async fn extract_missing(
             }
         };
         let format = *format;
-        let outcome = tokio::task::spawn_blocking(move || extract::extract(format, &bytes)).await;
-        match outcome {
-            Ok(Ok(segments)) => {
+        match Extractor::for_this_process().extract(format, bytes).await {
+            Ok(segments) => {
                 let rows: Vec<NewSegment> = segments
                     .into_iter()
                     .map(|s| NewSegment {
@@ -196,14 +198,14 @@ async fn extract_missing(
                 db.record_extraction(&a.sha256, format.as_str(), Ok(&rows))
                     .await?;
             }
-            Ok(Err(e)) => {
-                tracing::info!(asset = %a.id, error = %e, "no text could be extracted");
-                db.record_extraction(&a.sha256, format.as_str(), Err(&e.to_string()))
+            Err(Failure::File(why)) => {
+                tracing::info!(asset = %a.id, error = %why, "no text could be extracted");
+                db.record_extraction(&a.sha256, format.as_str(), Err(&why))
                     .await?;
             }
-            Err(e) => {
-                db.record_extraction(&a.sha256, format.as_str(), Err(&e.to_string()))
-                    .await?;
+            Err(Failure::Unavailable(why)) => {
+                tracing::warn!(asset = %a.id, error = %why, "cannot extract text now; will try again");
+                unread.push(a.lesson_id.clone());
             }
         }
     }

@@ -329,3 +329,48 @@ async fn every_documented_path_and_method_is_routed() {
     }
     assert!(checked >= 45, "only {checked} operations documented");
 }
+
+#[tokio::test]
+async fn recorded_on_outside_1900_to_2100_is_refused() {
+    let t = TestApp::spawn().await;
+    for bad in [
+        "-2024-01-01",
+        "0000-01-01",
+        "1899-12-31",
+        "2101-01-01",
+        "+2024-01-01",
+    ] {
+        let r = t
+            .post("/api/v1/lessons")
+            .json(&json!({ "title": "党课", "kind": "video", "recorded_on": bad }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let p = problem(r).await;
+        assert_eq!(p["errors"][0]["field"], "recorded_on", "{bad}: {p}");
+    }
+    // The bounds themselves are dates a lesson can have, and an edit is held to the same rule.
+    let id = t.lesson("video").await;
+    for good in ["1900-01-01", "2100-12-31"] {
+        let r = t
+            .patch(&format!("/api/v1/lessons/{id}"))
+            .json(&json!({ "recorded_on": good }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{good}: {}", r.text().await.unwrap());
+    }
+    let r = t
+        .patch(&format!("/api/v1/lessons/{id}"))
+        .json(&json!({ "recorded_on": "0000-01-01" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(problem(r).await["errors"][0]["field"], "recorded_on");
+    assert_eq!(
+        t.json(&format!("/api/v1/lessons/{id}")).await["recorded_on"],
+        "2100-12-31"
+    );
+}

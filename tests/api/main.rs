@@ -9,6 +9,7 @@ mod authz;
 mod boundary;
 mod changes;
 mod downloads;
+mod extraction_budget;
 mod feed;
 mod feed_model;
 mod lessons;

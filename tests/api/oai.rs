@@ -407,3 +407,145 @@ async fn a_podcast_feed_parses_and_its_enclosures_answer_ranges() {
     assert_eq!(&art[..8], b"\x89PNG\r\n\x1a\n");
     assert_eq!(u32::from_be_bytes(art[16..20].try_into().unwrap()), 1400);
 }
+
+/// Characters XML 1.0 forbids (C0 controls but tab, line feed and carriage return; U+FFFE and
+/// U+FFFF) or discourages (noncharacters), one of each class. PostgreSQL cannot store U+0000 in
+/// text, so it is only tried on SQLite.
+fn forbidden() -> String {
+    let mut s = String::from(
+        "\u{1}\u{8}\u{b}\u{c}\u{1b}\u{1f}\u{fffe}\u{ffff}\u{fdd0}\u{fdef}\u{1fffe}\u{10ffff}",
+    );
+    if !crate::common::use_postgres() {
+        s.push('\u{0}');
+    }
+    s
+}
+
+/// Reads `body` to its end with quick-xml, failing on any error, and checks no character of
+/// `forbidden()` is in it (quick-xml does not check the characters of text).
+fn assert_well_formed(what: &str, body: &str) {
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut texts = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
+                for a in e.attributes() {
+                    a.unwrap_or_else(|err| panic!("{what}: an attribute of {e:?}: {err}"));
+                }
+            }
+            Ok(quick_xml::events::Event::Text(t)) => {
+                t.decode().unwrap_or_else(|e| panic!("{what}: {e}"));
+                texts += 1;
+            }
+            Ok(_) => {}
+            Err(e) => panic!(
+                "{what} is not well-formed at {}: {e}\n{body}",
+                reader.error_position()
+            ),
+        }
+    }
+    assert!(texts > 0, "{what}: {body}");
+    for c in forbidden().chars() {
+        assert!(
+            !body.contains(c),
+            "{what} contains U+{:04X}:\n{body:?}",
+            u32::from(c)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_xml_forbids_never_reaches_oai_or_podcast_feeds() {
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let (_, key) = platform(&app, &tree.city, "广州门户", json!({})).await;
+    let id = draft(&app, &tree.city, "防汛讲座", "audio", &["防汛"]).await;
+    let r = app
+        .patch(&format!("/api/v1/lessons/{id}"))
+        .json(&json!({ "series": "应急管理", "lecturer": "王老师", "description": "要点" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app.upload(&id, "master", "1.mp3", mp3(20_000)).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    publish(&app, &id, json!({})).await;
+
+    // Legacy rows, or another writer, put the characters straight into SQL.
+    let bad = forbidden();
+    let series = format!("应急{bad}管理");
+    sqlx::query(
+        "UPDATE lessons SET title = $1, description = $2, lecturer = $3, series = $4 WHERE id = $5",
+    )
+    .bind(format!("防汛{bad}讲座"))
+    .bind(format!("要{bad}点"))
+    .bind(format!("王{bad}老师"))
+    .bind(&series)
+    .bind(&id)
+    .execute(app.db().pool())
+    .await
+    .unwrap();
+    sqlx::query("UPDATE lesson_tags SET tag = $1 WHERE lesson_id = $2")
+        .bind(format!("防{bad}汛"))
+        .bind(&id)
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+
+    let records = oai_raw(
+        &app,
+        &key,
+        &[("verb", "ListRecords"), ("metadataPrefix", "oai_dc")],
+    )
+    .await;
+    assert_well_formed("ListRecords", &records);
+    // What is left of each value is there.
+    assert!(records.contains("防汛讲座"), "{records}");
+    assert!(
+        records.contains("王老师") && records.contains("应急管理"),
+        "{records}"
+    );
+    let sets = oai_raw(&app, &key, &[("verb", "ListSets")]).await;
+    assert_well_formed("ListSets", &sets);
+    assert!(sets.contains("应急管理"), "{sets}");
+
+    let sid = lectern::domain::platform::series_id(&series);
+    let r = app
+        .client
+        .get(app.url(&format!("/feeds/series/{sid}.rss")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let feed = r.text().await.unwrap();
+    assert_well_formed("the podcast feed", &feed);
+    assert!(
+        feed.contains("防汛讲座") && feed.contains("王老师"),
+        "{feed}"
+    );
+
+    // A strict parser of another make (expat) agrees, where the test's Python is at hand.
+    if let Some(py) = python() {
+        for (what, body) in [("ListRecords", records), ("the podcast feed", feed)] {
+            let mut child = Command::new(&py)
+                .args(["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.buffer.read())"])
+                .stdin(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(body.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -88,7 +88,8 @@ pub async fn get_asset(
     Path(id): Path<String>,
 ) -> Result<Json<AssetView>, AppError> {
     let asset = visible_asset(&state, &caller, &id).await?;
-    Ok(Json(AssetView::from(&asset)))
+    let extractions = state.db.extractions_of(&[asset.sha256.as_str()]).await?;
+    Ok(Json(AssetView::from(&asset).with_text(&extractions)))
 }
 
 pub async fn delete_asset(

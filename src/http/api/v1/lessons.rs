@@ -157,9 +157,17 @@ async fn respond(
     lesson: LessonRecord,
 ) -> Result<Response, AppError> {
     let assets = state.db.lesson_assets(&lesson.id).await?;
+    let shas: Vec<&str> = assets.iter().map(|a| a.sha256.as_str()).collect();
+    let extractions = state.db.extractions_of(&shas).await?;
     let etag = format!("\"v{}\"", lesson.version);
     let location = format!("/api/v1/lessons/{}", lesson.id);
-    let mut response = (status, Json(LessonView::new(lesson, &assets))).into_response();
+    let mut view = LessonView::new(lesson, &assets);
+    view.assets = view
+        .assets
+        .into_iter()
+        .map(|a| a.with_text(&extractions))
+        .collect();
+    let mut response = (status, Json(view)).into_response();
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }
