@@ -6,6 +6,7 @@ mod fixtures;
 mod hardening;
 
 mod authz;
+mod authz_edges;
 mod changes;
 mod downloads;
 mod feed;
