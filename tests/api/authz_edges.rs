@@ -1,8 +1,9 @@
-//! Edges of authorisation found by an outside probe: disabled accounts' old tokens.
+//! Edges of authorisation found by an outside probe: disabled accounts' old tokens, and
+//! filenames that disguise their extension.
 
-use crate::common::TestApp;
+use crate::common::{TestApp, mp4, problem};
 use crate::fixtures::PASSWORD;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn re_enabling_an_account_does_not_revive_its_old_tokens_or_sessions() {
@@ -53,3 +54,101 @@ async fn re_enabling_an_account_does_not_revive_its_old_tokens_or_sessions() {
     assert_eq!(me(&fresh, None).await, 200);
 }
 
+/// The name of an uploaded asset, from its JSON.
+fn name_of(v: &Value) -> String {
+    v["filename"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn filenames_lose_bidi_overrides_and_zero_width_characters() {
+    let t = TestApp::spawn().await;
+    let lesson = t.lesson("video").await;
+    const SPOOF: &str = "lecture\u{202E}4pm.exe";
+    const HIDDEN: &[char] = &['\u{202E}', '\u{200D}', '\u{200B}', '\u{2066}', '\u{FEFF}'];
+
+    // A name whose real extension is refused stays refused once its override is gone.
+    let r = t.upload(&lesson, "master", SPOOF, mp4(3000)).await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    problem(r).await;
+
+    // Plain upload: the stored name and the download's Content-Disposition show what it is.
+    let r = t
+        .upload(
+            &lesson,
+            "master",
+            "\u{FEFF}lecture\u{202E}4pm\u{200D}.m\u{200B}p4",
+            mp4(3000),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let asset: Value = r.json().await.unwrap();
+    assert_eq!(name_of(&asset), "lecture4pm.mp4");
+    let id = asset["id"].as_str().unwrap();
+    let r = t
+        .get(&format!("/api/v1/assets/{id}/content"))
+        .send()
+        .await
+        .unwrap();
+    let disposition = r.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.ends_with("filename*=UTF-8''lecture4pm%2Emp4"),
+        "{disposition}"
+    );
+
+    // tus: the name comes in the metadata and is checked when the upload completes.
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
+    let metadata = format!(
+        "lesson_id {},role {},filename {}",
+        b64(&lesson),
+        b64("subtitle"),
+        b64("第\u{200D}一讲\u{2066}.vtt\u{2069}"),
+    );
+    let vtt = b"WEBVTT\n\n00:00.000 --> 00:01.000\n\xe5\xaf\xbc\xe8\xae\xba\n".to_vec();
+    let r = t
+        .post("/api/v1/uploads")
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", vtt.len().to_string())
+        .header("upload-metadata", metadata)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = t
+        .client
+        .patch(t.url(&location))
+        .bearer_auth(&t.token)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-offset", "0")
+        .header("content-type", "application/offset+octet-stream")
+        .body(vtt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let asset_id = r.headers()["lectern-asset-id"].to_str().unwrap().to_owned();
+    let v = t.json(&format!("/api/v1/assets/{asset_id}")).await;
+    assert_eq!(name_of(&v), "第一讲.vtt");
+
+    // A name stored before the rule is still served without its invisible characters.
+    sqlx::query("UPDATE assets SET filename = $2 WHERE id = $1")
+        .bind(id)
+        .bind(format!("old{SPOOF}\u{200B}.mp4"))
+        .execute(t.db().pool())
+        .await
+        .unwrap();
+    let r = t
+        .get(&format!("/api/v1/assets/{id}/content"))
+        .send()
+        .await
+        .unwrap();
+    let disposition = r.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.ends_with("filename*=UTF-8''oldlecture4pm%2Eexe%2Emp4"),
+        "{disposition}"
+    );
+    let decoded = percent_encoding::percent_decode_str(disposition.rsplit("''").next().unwrap())
+        .decode_utf8()
+        .unwrap();
+    assert!(!decoded.contains(HIDDEN), "{decoded:?}");
+}
