@@ -1,9 +1,77 @@
-//! Edges of authorisation found by an outside probe: disabled accounts' old tokens, and
-//! filenames that disguise their extension.
+//! Edges of authorisation found by an outside probe: grants given to another organisation's
+//! account, disabled accounts' old tokens, and filenames that disguise their extension.
 
 use crate::common::{TestApp, mp4, problem};
 use crate::fixtures::PASSWORD;
 use serde_json::{Value, json};
+
+/// How many roles account `user` holds, as the operator reads them.
+async fn grants_of(t: &TestApp, user: &str) -> usize {
+    let v = t.json(&format!("/api/v1/users/{user}")).await;
+    v["grants"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_grant_needs_administrative_rights_over_the_accounts_own_organisations() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let city_admin = t
+        .account("city-admin", &[("administrator", &tree.city)])
+        .await;
+    let sibling_editor = t
+        .account("sibling-editor", &[("editor", &tree.sibling_city)])
+        .await;
+    let county_member = t
+        .account("county-member", &[("member", &tree.county)])
+        .await;
+    let grant = |who: &crate::fixtures::Account, user: &str, role: &str, org: &str| {
+        t.r#as(who)
+            .post(&format!("/api/v1/users/{user}/grants"))
+            .json(&json!({ "role": role, "org_id": org }))
+            .send()
+    };
+
+    // The city's administrator may not pull the sibling city's editor into the city.
+    let r = grant(&city_admin, &sibling_editor.id, "editor", &tree.city)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    problem(r).await;
+    assert_eq!(grants_of(&t, &sibling_editor.id).await, 1);
+    let r = t
+        .r#as(&tree.root_admin)
+        .get("/api/v1/audit")
+        .query(&[("action", "denied.grant")])
+        .send()
+        .await
+        .unwrap();
+    let audit: Value = r.json().await.unwrap();
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["target_id"] == sibling_editor.id.as_str()),
+        "{audit}"
+    );
+    // An unknown account is refused the same way, so ids cannot be probed.
+    let r = grant(&city_admin, "no-such-user", "editor", &tree.city)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Inside their subtree they may; from above both organisations, so may the province's.
+    let r = grant(&city_admin, &county_member.id, "editor", &tree.city)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(grants_of(&t, &county_member.id).await, 2);
+    let r = grant(&tree.root_admin, &sibling_editor.id, "editor", &tree.city)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(grants_of(&t, &sibling_editor.id).await, 2);
+}
 
 #[tokio::test]
 async fn re_enabling_an_account_does_not_revive_its_old_tokens_or_sessions() {
