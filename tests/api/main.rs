@@ -15,6 +15,7 @@ mod lessons;
 mod oai;
 mod orgs;
 mod pages;
+mod postgres;
 mod schema;
 mod search;
 mod search_index;
