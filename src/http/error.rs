@@ -27,6 +27,8 @@ pub enum Code {
     Locked,
     TooManyRequests,
     ChecksumMismatch,
+    /// A dependency (the database) does not answer; retrying later may work.
+    Unavailable,
     Internal,
 }
 
@@ -50,6 +52,7 @@ impl Code {
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             // tus 1.0 checksum extension: 460 Checksum Mismatch.
             Self::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +74,7 @@ impl Code {
             Self::Locked => "locked",
             Self::TooManyRequests => "too_many_requests",
             Self::ChecksumMismatch => "checksum_mismatch",
+            Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
     }
@@ -92,6 +96,7 @@ impl Code {
             Self::Locked => "Locked",
             Self::TooManyRequests => "Too many attempts",
             Self::ChecksumMismatch => "Checksum mismatch",
+            Self::Unavailable => "Temporarily unavailable",
             Self::Internal => "Internal error",
         }
     }
@@ -208,15 +213,29 @@ impl From<Invalid> for AppError {
     }
 }
 
+/// Seconds a client is asked to wait before retrying when the database does not answer.
+const RETRY_AFTER_SECS: u32 = 5;
+
 impl From<sqlx::Error> for AppError {
     /// A unique-key violation means a concurrent request got there first (the same login created
-    /// twice, the same level approved twice): a conflict, not an internal error.
+    /// twice, the same level approved twice): a conflict, not an internal error. No pooled
+    /// connection within the pool's acquire timeout means the database is down or overwhelmed:
+    /// a 503 with `Retry-After`, which clients and load balancers know how to handle, logged
+    /// once per request so an outage is visible.
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => Self::new(
                 Code::Conflict,
                 "a concurrent request made the same change first; reload and retry",
             ),
+            sqlx::Error::PoolTimedOut => {
+                tracing::error!("no database connection within the pool's acquire timeout");
+                Self::new(
+                    Code::Unavailable,
+                    "the database is not answering; retry in a few seconds",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS))
+            }
             _ => Self::internal(&e),
         }
     }
@@ -275,6 +294,7 @@ mod tests {
             Code::RangeNotSatisfiable,
             Code::Locked,
             Code::ChecksumMismatch,
+            Code::Unavailable,
             Code::Internal,
         ];
         let mut names: Vec<_> = all.iter().map(|c| c.as_str()).collect();
@@ -284,7 +304,22 @@ mod tests {
         for c in all {
             let s = c.status().as_u16();
             assert!((400..600).contains(&s));
-            assert_eq!(s >= 500, c == Code::Internal, "{c:?}");
+            assert_eq!(
+                s >= 500,
+                matches!(c, Code::Internal | Code::Unavailable),
+                "{c:?}"
+            );
         }
+    }
+
+    #[test]
+    fn a_pool_timeout_is_a_503_with_retry_after() {
+        let response = AppError::from(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
 }

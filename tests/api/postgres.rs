@@ -1,5 +1,6 @@
 //! Connecting to PostgreSQL: TLS (`sslmode=require`, `verify-ca` with `sslrootcert`, a wrong root
-//! refused) and start-up failures that say at once what is wrong and where.
+//! refused), start-up failures that say at once what is wrong and where, and a request that
+//! gets no connection answered 503 within the pool's acquire timeout.
 //!
 //! These are PostgreSQL's alone: they make their assertions in the suite's PostgreSQL run
 //! (`LECTERN_TEST_DATABASE=postgres`) and pass trivially in the SQLite run, which has no server
@@ -197,4 +198,29 @@ async fn a_refused_port_or_unknown_database_fails_at_once_naming_the_address() {
         "{stderr}"
     );
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_request_that_gets_no_database_connection_is_a_503_with_retry_after() {
+    if !use_postgres() {
+        return;
+    }
+    let t = crate::common::TestApp::spawn_with(|c| c.database_max_connections = 2).await;
+    // Hold every connection of the pool, as an outage or an overload would leave it.
+    let held = (
+        t.db().pool().acquire().await.unwrap(),
+        t.db().pool().acquire().await.unwrap(),
+    );
+    let started = Instant::now();
+    let r = t.get("/api/v1/orgs").send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let body = crate::common::problem(r).await;
+    assert_eq!(body["code"], "unavailable");
+    // The pool's acquire timeout for PostgreSQL, not half a minute.
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    drop(held);
+    let r = t.get("/api/v1/orgs").send().await.unwrap();
+    assert_eq!(r.status(), 200);
 }
