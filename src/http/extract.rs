@@ -79,6 +79,36 @@ pub async fn platform_caller(state: &AppState, key: &str) -> Result<Caller, AppE
     }
 }
 
+/// Refuses a platform key on the staff side (an API endpoint that needs an account or an operator
+/// token, or a page; see `visibility::may_use_staff_side`): 403 with a problem body, and the
+/// attempt in the audit log under the platform's organisation, so its administrators see a key
+/// used where it does not belong.
+pub async fn refuse_platform(state: &AppState, acting: &Acting, path: &str) -> AppError {
+    let org_id = match &acting.caller {
+        Caller::Platform(p) => crate::domain::org::ids(&p.org_path)
+            .last()
+            .map(|id| (*id).to_owned()),
+        _ => None,
+    };
+    let path: String = path.chars().take(200).collect();
+    let event = crate::db::audit::Event {
+        action: "denied.staff_side",
+        target_kind: "endpoint",
+        target_id: Some(&path),
+        org_id: org_id.as_deref(),
+        before: None,
+        after: None,
+    };
+    if let Err(e) = state.db.audit(&acting.actor, event).await {
+        return AppError::internal(&e);
+    }
+    AppError::forbidden(
+        "a platform key may read only its feed and snapshot, OAI-PMH, podcast feeds, and the \
+         lessons, assets and search results the platform receives; this is for accounts and \
+         operator tokens",
+    )
+}
+
 async fn load_user(state: &AppState, user_id: &str, via: Via) -> Result<Option<Caller>, AppError> {
     let Some(u) = state.db.user(user_id).await? else {
         return Ok(None);
@@ -297,36 +327,6 @@ impl FromRequestParts<AppState> for Writer {
             Ok(Writer(acting))
         }
     }
-}
-
-/// Refuses a platform key on the staff side (an API endpoint that needs an account or an operator
-/// token, or a page; see `visibility::may_use_staff_side`): 403 with a problem body, and the
-/// attempt in the audit log under the platform's organisation, so its administrators see a key
-/// used where it does not belong.
-pub async fn refuse_platform(state: &AppState, acting: &Acting, path: &str) -> AppError {
-    let org_id = match &acting.caller {
-        Caller::Platform(p) => crate::domain::org::ids(&p.org_path)
-            .last()
-            .map(|id| (*id).to_owned()),
-        _ => None,
-    };
-    let path: String = path.chars().take(200).collect();
-    let event = crate::db::audit::Event {
-        action: "denied.staff_side",
-        target_kind: "endpoint",
-        target_id: Some(&path),
-        org_id: org_id.as_deref(),
-        before: None,
-        after: None,
-    };
-    if let Err(e) = state.db.audit(&acting.actor, event).await {
-        return AppError::internal(&e);
-    }
-    AppError::forbidden(
-        "a platform key may read only its feed and snapshot, OAI-PMH, podcast feeds, and the \
-         lessons, assets and search results the platform receives; this is for accounts and \
-         operator tokens",
-    )
 }
 
 /// `axum::Json`, answering bad input with a problem body.
