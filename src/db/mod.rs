@@ -59,6 +59,10 @@ pub enum ConnectError {
     UnknownScheme,
     #[error("cannot connect to the database")]
     Connect(#[from] sqlx::Error),
+    /// The first connection to PostgreSQL failed: where to, and why in words an operator can act
+    /// on (never the password).
+    #[error("cannot connect to PostgreSQL at {address}: {reason}")]
+    Postgres { address: String, reason: String },
     #[error("cannot apply the database migrations")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -91,7 +95,10 @@ fn write_connections(backend: Backend, max_connections: u32) -> u32 {
 fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(30))
+        .acquire_timeout(match backend {
+            Backend::Sqlite => SQLITE_ACQUIRE_TIMEOUT,
+            Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
+        })
         // A SQLite connection is a file in this process: checking it with a round trip to its
         // worker thread before every use only adds latency. A PostgreSQL connection can have
         // been dropped by the server, so those are checked.
@@ -126,13 +133,44 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long the first connection to PostgreSQL (TCP, TLS and authentication) may take at
+/// start-up before it is reported as unanswered. Refusals, failed authentication, unknown
+/// databases and certificate errors come back at once and are reported as they are.
+const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a pooled PostgreSQL connection. When the server is down the pool
+/// keeps trying to connect until this runs out, so it is what a request costs during an outage:
+/// a few seconds, then a clear 503 (see `http::error`), rather than half a minute of a hanging
+/// client and an opaque 500.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a pooled SQLite connection. A SQLite file cannot be "down"; a
+/// wait only means every connection is busy, so this stays as long as SQLite's busy timeout.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Db {
     /// Connects to `url` (creating a SQLite file if needed) with at most `max_connections`.
+    ///
+    /// For PostgreSQL the first connection is made directly, bounded by
+    /// [`POSTGRES_CONNECT_TIMEOUT`], so a wrong address, password, database or certificate fails
+    /// start-up at once with the real reason and the address ([`ConnectError::Postgres`]) instead
+    /// of a pool that retries for its whole acquire timeout and then says only that it timed
+    /// out. TLS follows the URL's `sslmode` (`prefer` by default; `require`, `verify-ca`,
+    /// `verify-full`) and `sslrootcert`, through rustls on aws-lc-rs, the crypto the rest of the
+    /// process uses.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, ConnectError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or(ConnectError::UnknownScheme)?;
         if backend == Backend::Sqlite {
             ensure_sqlite_parent(url);
+        }
+        if backend == Backend::Postgres {
+            // sqlx builds its `verify-ca` certificate verifier from rustls's process-wide
+            // provider, which rustls cannot guess while both aws-lc-rs and ring are compiled in
+            // (reqwest brings ring) and would panic. The process uses aws-lc-rs (see
+            // `startup.rs`); the command line's subcommands connect without going through there.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            check_postgres(url).await?;
         }
         let options = AnyConnectOptions::from_str(url)?;
         let pool = pool_options(backend, max_connections.max(2))
@@ -200,6 +238,84 @@ impl Db {
         self.writes.close().await;
         self.pool.close().await;
     }
+}
+
+/// Opens (and closes) one PostgreSQL connection to `url`, turning a failure into a
+/// [`ConnectError::Postgres`] that names the address and says what went wrong.
+async fn check_postgres(url: &str) -> Result<(), ConnectError> {
+    use sqlx::Connection;
+    use sqlx::postgres::{PgConnectOptions, PgConnection};
+    let options = PgConnectOptions::from_str(url)?;
+    let address = match options.get_socket() {
+        Some(socket) => socket.display().to_string(),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    };
+    let failed = |reason: String| ConnectError::Postgres {
+        address: address.clone(),
+        reason,
+    };
+    match tokio::time::timeout(
+        POSTGRES_CONNECT_TIMEOUT,
+        PgConnection::connect_with(&options),
+    )
+    .await
+    {
+        Ok(Ok(connection)) => {
+            // The pool opens its own connections; this one only proved the settings work.
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(failed(postgres_reason(&e, &options))),
+        Err(_) => Err(failed(format!(
+            "no answer within {} s (is the host reachable and the port open?)",
+            POSTGRES_CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Why a PostgreSQL connection failed, with a hint where the usual cause is known.
+fn postgres_reason(e: &sqlx::Error, options: &sqlx::postgres::PgConnectOptions) -> String {
+    match e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is PostgreSQL running and listening there?)".to_owned()
+        }
+        // rustls reports a failed handshake (an unknown CA, a wrong name) through the socket.
+        sqlx::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
+            tls_reason(&io.to_string())
+        }
+        sqlx::Error::Io(io) => format!("{io}"),
+        sqlx::Error::Database(d) => {
+            let hint = match d.code().as_deref() {
+                // invalid_password, invalid_authorization_specification
+                Some("28P01" | "28000") => format!(
+                    " (authentication failed for user \"{}\")",
+                    options.get_username()
+                ),
+                // invalid_catalog_name: the database does not exist
+                Some("3D000") => " (create it, or fix the database name in the URL)".to_owned(),
+                _ => String::new(),
+            };
+            format!("{}{hint}", d.message())
+        }
+        sqlx::Error::Tls(tls) => tls_reason(&tls.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// A failed TLS set-up in words, with the usual fix.
+fn tls_reason(text: &str) -> String {
+    let hint = if text.contains("not valid for name") {
+        " (the certificate was not issued for the host in the URL; connect by a name or address \
+         it names: with this build, verify-ca checks the name too)"
+    } else if text.contains("UnknownIssuer") || text.contains("certificate") {
+        " (with sslmode=verify-ca or verify-full, sslrootcert must name the CA that signed the \
+         server's certificate)"
+    } else if text.contains("does not support TLS") {
+        " (the server has ssl = off; turn it on, or use sslmode=prefer or disable)"
+    } else {
+        ""
+    };
+    format!("TLS failed: {text}{hint}")
 }
 
 /// Creates the folder of a `sqlite://path` URL, so a fresh data directory just works.

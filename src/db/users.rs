@@ -217,7 +217,10 @@ impl Db {
         Ok(())
     }
 
-    /// Disables (or re-enables) an account; disabling ends its sessions.
+    /// Disables (or re-enables) an account. Disabling ends its sessions and revokes its personal
+    /// tokens for good: an account is disabled after a departure or a compromise, so re-enabling
+    /// it must not bring back credentials that were out of its owner's hands meanwhile; its owner
+    /// signs in again and makes new tokens.
     pub async fn set_disabled_in(
         tx: &mut Tx,
         user_id: &str,
@@ -233,6 +236,7 @@ impl Db {
                 .bind(user_id)
                 .execute(&mut **tx)
                 .await?;
+            Self::revoke_all_personal_tokens_in(tx, user_id).await?;
         }
         Ok(())
     }

@@ -16,7 +16,9 @@
 //! - Operator tokens (`lectern token create`) act for the instance itself: everything.
 //! - A downstream platform (calling with its key) reads exactly the lessons it receives
 //!   ([`receives`]): published, inside the lesson's scope and audience, named if the lesson
-//!   names platforms, and passing the platform's filters. Nothing else, and it changes nothing.
+//!   names platforms, and passing the platform's filters. Nothing else, and it changes nothing:
+//!   the staff side of the service (every endpoint that needs an account or an operator token,
+//!   and every page) refuses its key outright ([`may_use_staff_side`]).
 
 use super::lesson::LessonStatus;
 use super::org;
@@ -296,6 +298,21 @@ pub fn may(caller: &Caller, action: Action, lesson: LessonAccess<'_>) -> bool {
     }
 }
 
+/// Whether `caller` may use the staff side of the service at all: the API endpoints that need
+/// credentials (everything that changes something, and the listings of organisations, accounts,
+/// reviews, platforms and the audit log) and every web page. Accounts and operator tokens may —
+/// each endpoint then decides what they may do there. A downstream platform's key may not: it is
+/// for the reads a platform is meant for (its feed and snapshot, OAI-PMH, podcast feeds, and the
+/// lessons, assets and search results it [`receives`]), and answering it elsewhere with empty
+/// lists would only hide that it is used where it does not belong. Anonymous callers are not
+/// refused here but asked to sign in, by whoever calls this.
+pub fn may_use_staff_side(caller: &Caller) -> bool {
+    match caller {
+        Caller::Operator { .. } | Caller::User(_) => true,
+        Caller::Anonymous | Caller::Platform(_) => false,
+    }
+}
+
 /// Whether `caller` may create lessons owned by the organisation at `org_path`.
 pub fn may_create_in(caller: &Caller, org_path: &str) -> bool {
     match caller {
@@ -494,6 +511,8 @@ mod tests {
         assert!(!may(&caller, Action::Read, at("/p/d/", None, &[])));
         assert!(!may(&caller, Action::Edit, at("/p/c/", None, &[])));
         assert!(!may_create_in(&caller, "/p/c/k/"));
+        assert!(!may_use_staff_side(&caller));
+        assert!(may_use_staff_side(&user(&[(Role::Member, "/p/")])));
     }
 
     #[test]

@@ -288,7 +288,8 @@ impl From<Invalid> for AppError {
 
 impl From<sqlx::Error> for AppError {
     /// A unique-key violation means a concurrent request got there first (the same login created
-    /// twice, the same level approved twice): a conflict, not an internal error.
+    /// twice, the same level approved twice): a conflict, not an internal error. Everything else
+    /// is classified by [`AppError::internal`] (no pooled connection in time: 503).
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => Self::new(
@@ -372,5 +373,16 @@ mod tests {
             );
             assert_eq!(s >= 500, server_side, "{c:?}");
         }
+    }
+
+    #[test]
+    fn a_pool_timeout_is_a_503_with_retry_after() {
+        let response = AppError::from(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
     }
 }

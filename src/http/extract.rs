@@ -5,7 +5,7 @@ use super::error::{AppError, Code};
 use crate::db::audit::Actor;
 use crate::db::users::TokenOwner;
 use crate::domain::token;
-use crate::domain::visibility::{Caller, User, Via};
+use crate::domain::visibility::{self, Caller, User, Via};
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
@@ -77,6 +77,36 @@ pub async fn platform_caller(state: &AppState, key: &str) -> Result<Caller, AppE
         Some((platform, key_id)) => Ok(Caller::Platform(platform.caller(&key_id))),
         None => Err(AppError::unauthorized("the platform key is not valid")),
     }
+}
+
+/// Refuses a platform key on the staff side (an API endpoint that needs an account or an operator
+/// token, or a page; see `visibility::may_use_staff_side`): 403 with a problem body, and the
+/// attempt in the audit log under the platform's organisation, so its administrators see a key
+/// used where it does not belong.
+pub async fn refuse_platform(state: &AppState, acting: &Acting, path: &str) -> AppError {
+    let org_id = match &acting.caller {
+        Caller::Platform(p) => crate::domain::org::ids(&p.org_path)
+            .last()
+            .map(|id| (*id).to_owned()),
+        _ => None,
+    };
+    let path: String = path.chars().take(200).collect();
+    let event = crate::db::audit::Event {
+        action: "denied.staff_side",
+        target_kind: "endpoint",
+        target_id: Some(&path),
+        org_id: org_id.as_deref(),
+        before: None,
+        after: None,
+    };
+    if let Err(e) = state.db.audit(&acting.actor, event).await {
+        return AppError::internal(&e);
+    }
+    AppError::forbidden(
+        "a platform key may read only its feed and snapshot, OAI-PMH, podcast feeds, and the \
+         lessons, assets and search results the platform receives; this is for accounts and \
+         operator tokens",
+    )
 }
 
 async fn load_user(state: &AppState, user_id: &str, via: Via) -> Result<Option<Caller>, AppError> {
@@ -272,7 +302,11 @@ impl FromRequestParts<AppState> for Acting {
     }
 }
 
-/// A caller that presented credentials (a token or a session); anonymous callers get 401.
+/// A caller of the staff side: an account (by token or session) or an operator token. Anonymous
+/// callers get 401; a platform key gets 403 ([`refuse_platform`]). Every handler that needs
+/// credentials takes this, so which endpoints a platform key may call is decided here, once: only
+/// those taking a plain [`Caller`] (the reads that `domain::visibility` scopes to what the
+/// platform receives, and the feeds).
 pub struct Writer(pub Acting);
 
 impl FromRequestParts<AppState> for Writer {
@@ -287,6 +321,8 @@ impl FromRequestParts<AppState> for Writer {
             Err(AppError::unauthorized(
                 "this needs an API token or a session",
             ))
+        } else if !visibility::may_use_staff_side(&acting.caller) {
+            Err(refuse_platform(state, &acting, parts.uri.path()).await)
         } else {
             Ok(Writer(acting))
         }

@@ -106,7 +106,7 @@ fn account_paths(id: &Value) -> Value {
             "/api/v1/users/{id}": { "parameters": id,
                 "get": { "summary": "One account", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } },
                 "patch": { "summary": "Display name, disabling, password reset (administrators of every organisation the account works in)", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } } },
-            "/api/v1/users/{id}/grants": { "parameters": id, "post": { "summary": "Add a role on an organisation the caller administers", "security": [{ "bearer": [] }],
+            "/api/v1/users/{id}/grants": { "parameters": id, "post": { "summary": "Add a role on an organisation the caller administers, to an account whose every organisation the caller administers (accounts without roles: operators only)", "security": [{ "bearer": [] }],
                 "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Grant" } } } },
                 "responses": { "200": ok("the account", "User") } } },
             "/api/v1/users/{id}/grants/{role}/{org_id}": { "parameters": [

@@ -71,14 +71,9 @@ impl Xml {
 /// the C1 controls but U+0085, and the noncharacters U+FDD0–U+FDEF and U+xFFFE/U+xFFFF of
 /// every plane).
 pub fn allowed(c: char) -> bool {
-    let n = u32::from(c);
-    match c {
-        '\t' | '\n' | '\r' => true,
-        '\u{0}'..='\u{1f}' => false,
-        '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}' => false,
-        '\u{fdd0}'..='\u{fdef}' => false,
-        _ => n & 0xfffe != 0xfffe,
-    }
+    // The input rule (`domain::text`) already keeps the controls and noncharacters out of new
+    // text; here the C1 controls go too, which XML 1.0 allows but discourages.
+    crate::domain::text::allowed(c) && !matches!(c, '\u{7f}'..='\u{84}' | '\u{86}'..='\u{9f}')
 }
 
 /// `text` without the characters [`allowed`] refuses; borrowed when there are none.

@@ -6,6 +6,7 @@ mod fixtures;
 mod hardening;
 
 mod authz;
+mod authz_edges;
 mod boundary;
 mod changes;
 mod downloads;
@@ -18,6 +19,7 @@ mod oai;
 mod orgs;
 mod outages;
 mod pages;
+mod postgres;
 mod schema;
 mod search;
 mod search_index;

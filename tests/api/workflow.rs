@@ -301,14 +301,15 @@ async fn editing_a_published_lesson_makes_a_revision_that_is_reviewed_while_the_
         fields.contains(&"title") && fields.contains(&"tags"),
         "{cmp}"
     );
-    // Anonymous callers and members see no revisions.
+    // Anonymous callers and members see no revisions (anonymous callers are asked to sign in,
+    // as on every staff endpoint).
     let r = t
         .client
         .get(t.url(&format!("/api/v1/lessons/{id}/revisions")))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.status(), 401);
 
     let (_, v) = step(&ed, &format!("/api/v1/lessons/{id}/submit"), json!({})).await;
     assert_eq!(v["revision"], 2);

@@ -80,13 +80,11 @@ async fn org_names(web: &Web, items: &[Value]) -> Result<Vec<OrgRecord>, Flow> {
 /// The lesson's revisions as `GET /api/v1/lessons/{id}/revisions` answers them; none for callers
 /// who may not see them.
 async fn revisions_of(web: &Web, reader: &Writer, id: &str) -> Result<Vec<Value>, Flow> {
-    match review::revisions(
-        State(web.state.clone()),
-        reader.0.caller.clone(),
-        Path(id.to_owned()),
-    )
-    .await
-    {
+    let reader = Writer(crate::http::extract::Acting {
+        caller: reader.0.caller.clone(),
+        actor: reader.0.actor.clone(),
+    });
+    match review::revisions(State(web.state.clone()), reader, Path(id.to_owned())).await {
         Ok(Json(v)) => Ok(v["items"].as_array().cloned().unwrap_or_default()),
         Err(e) if e.code.status() == StatusCode::NOT_FOUND => Ok(Vec::new()),
         Err(e) => Err(e.into()),

@@ -12,6 +12,8 @@
 //!   other work. Form fields all have defaults, so a form missing its token is refused as such.
 //! - A user's mistake is re-rendered with its message and a 4xx status, never a 500; an
 //!   anonymous visitor to a staff page is sent to `/login?next=…`.
+//! - Pages are for people: a downstream platform's key is refused on every page with 403 and a
+//!   problem body ([`Web`]'s extractor, by `visibility::may_use_staff_side`), before any work.
 
 mod admin;
 mod i18n;
@@ -21,7 +23,7 @@ mod session;
 
 use super::AppState;
 use super::error::{AppError, Code};
-use super::extract::{Acting, PageCaller, Writer, actor_of, client_address};
+use super::extract::{Acting, PageCaller, Writer, actor_of, client_address, refuse_platform};
 use crate::domain::visibility::Caller;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -234,6 +236,13 @@ impl FromRequestParts<AppState> for Web {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let PageCaller(caller) = PageCaller::from_request_parts(parts, state).await?;
+        if matches!(caller, Caller::Platform(_)) {
+            let acting = Acting {
+                actor: actor_of(&caller, client_address(parts, state)),
+                caller,
+            };
+            return Err(refuse_platform(state, &acting, parts.uri.path()).await);
+        }
         let query = parts.uri.query().unwrap_or("").to_owned();
         let lang = query
             .split('&')

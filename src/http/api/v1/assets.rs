@@ -112,8 +112,12 @@ pub async fn delete_asset(
     }
 }
 
-/// `Content-Disposition` with an ASCII fallback and the exact UTF-8 name (RFC 6266, RFC 8187).
+/// `Content-Disposition` with an ASCII fallback and the UTF-8 name (RFC 6266, RFC 8187), both
+/// without invisible characters (`domain::filename::is_invisible`): uploads have them removed
+/// already, and this also covers names stored before that rule, so no browser is ever handed a
+/// right-to-left override that disguises an extension.
 pub fn content_disposition(kind: &str, filename: &str) -> String {
+    let filename = &crate::domain::filename::without_invisible(filename);
     let fallback: String = filename
         .chars()
         .map(|c| {
@@ -260,6 +264,15 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("filename*=UTF-8''%E7%AC%AC"), "{d}");
+    }
+
+    #[test]
+    fn disposition_drops_bidi_overrides_and_zero_width_characters() {
+        let d = content_disposition("attachment", "lecture\u{202E}4pm.exe\u{200D}");
+        assert_eq!(
+            d,
+            "attachment; filename=\"lecture4pm.exe\"; filename*=UTF-8''lecture4pm%2Eexe"
+        );
     }
 
     #[test]

@@ -172,10 +172,10 @@ pub async fn reject(
 /// review the lesson see its revisions (readers see the live lesson).
 pub async fn revisions(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(acting): Writer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let lesson = staff_lesson(&state, &caller, &id).await?;
+    let lesson = staff_lesson(&state, &acting.caller, &id).await?;
     let mut items = Vec::new();
     for r in state.db.revisions(&lesson.id).await? {
         let approvals = state.db.approvals(&r.lesson_id, r.number).await?;
@@ -211,11 +211,11 @@ pub struct CompareQuery {
 /// `GET /api/v1/lessons/{id}/revisions/compare?from=1&to=2`: the fields that differ.
 pub async fn compare(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(acting): Writer,
     Path(id): Path<String>,
     Query(q): Query<CompareQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let lesson = staff_lesson(&state, &caller, &id).await?;
+    let lesson = staff_lesson(&state, &acting.caller, &id).await?;
     let revisions = state.db.revisions(&lesson.id).await?;
     let find = |n: i64, field: &'static str| {
         revisions

@@ -8,7 +8,7 @@ use crate::domain::lesson::{LessonKind, RegionCode};
 use crate::domain::visibility::{self, Action, Caller, read_scope};
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::{Json, Query};
+use crate::http::extract::{Json, Query, Writer};
 use crate::search::analyzer;
 use crate::search::index::{Filters, Request, Sort, day_start_ms};
 use crate::search::query;
@@ -284,9 +284,9 @@ pub async fn suggest(
 /// The index's generation, change-log position against the log's head, and size: operators only.
 pub async fn status(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(acting): Writer,
 ) -> Result<Json<Value>, AppError> {
-    if !matches!(caller, Caller::Operator { .. }) {
+    if !matches!(acting.caller, Caller::Operator { .. }) {
         return Err(AppError::forbidden(
             "only operators may see the search index's status",
         ));

@@ -199,15 +199,27 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(user_json(&user, &grants))).into_response())
 }
 
-/// `POST /api/v1/users/{id}/grants`: adds a role on an organisation the caller administers.
+/// `POST /api/v1/users/{id}/grants`: adds a role on an organisation the caller administers to an
+/// account the caller manages — one whose every organisation the caller administers
+/// ([`visibility::may_manage_account`]). Administering the organisation of the new role is not
+/// enough: otherwise an administrator could give a sibling organisation's account a role in
+/// their own, and through it act as that person (whose password and tokens they do not hold, but
+/// whose name the audit log would show) or pull them into work they never agreed to. An account
+/// with no role at all is the operators' to manage, as for every other change to an account.
 pub async fn add_grant(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(g): Json<GrantBody>,
 ) -> Result<Json<Value>, AppError> {
-    // Permission first, so that probing ids tells nothing.
+    // Permission first, so that probing ids tells nothing: an unknown account has no
+    // organisations, so only an operator gets as far as learning that it does not exist.
     let role = grantable(&state, &acting, &g, &id).await?;
+    let held = state.db.grants_of(&id).await?;
+    let paths: Vec<&str> = held.iter().map(|h| h.org_path.as_str()).collect();
+    if !visibility::may_manage_account(&acting.caller, &paths) {
+        return Err(denied(&state, &acting, "grant", "user", &id, Some(&g.org_id)).await);
+    }
     let user = state
         .db
         .user(&id)
