@@ -2,9 +2,10 @@
 //! (release build) on SQLite and on PostgreSQL.
 //!
 //! For each database: seed published lessons through the API, then for a fixed time run
-//! `WRITERS` writers (each creates a lesson and publishes it, or edits a random one, as an
-//! operator) beside `READERS` anonymous readers (a lesson's JSON, the first page of the lesson
-//! list, and the lesson's web page, in turn), and report latency percentiles per kind. Then the
+//! `WRITERS` writers (each, in turn, creates a lesson and publishes it, uploads a 2 MiB master
+//! to a new lesson, or edits a random lesson, as an operator) beside `READERS` anonymous readers
+//! (a lesson's JSON, the first page of the lesson list, a search, and the lesson's web page, in
+//! turn), and report latency percentiles per kind. Then the
 //! same readers alone, as the baseline. The hardening issue's target: read p99 under 500 ms in
 //! the mixed run on this 2-core machine.
 //!
@@ -175,11 +176,49 @@ async fn create_published(
     Ok(id)
 }
 
+/// A 2 MiB video master for a draft lesson of its own: the upload path (sniffing, SHA-256,
+/// object storage, SQL), as editors use it.
+async fn upload(client: &reqwest::Client, base: &str, token: &str, n: usize) -> bool {
+    let Ok(r) = client
+        .post(format!("{base}/api/v1/lessons"))
+        .bearer_auth(token)
+        .json(&json!({ "title": format!("上传测试第{n}讲"), "kind": "video" }))
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Ok(v) = r.json::<Value>().await else {
+        return false;
+    };
+    let Some(id) = v["id"].as_str() else {
+        return false;
+    };
+    let mut body = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom\x00\x00\x00\x08free".to_vec();
+    let mut x = n as u64 | 1;
+    while body.len() < 2 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        body.extend_from_slice(&x.to_le_bytes());
+    }
+    client
+        .post(format!(
+            "{base}/api/v1/lessons/{id}/assets?role=master&filename=a.mp4"
+        ))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 201)
+}
+
 #[derive(Default)]
 struct Samples {
     api: Vec<Duration>,
     list: Vec<Duration>,
     page: Vec<Duration>,
+    search: Vec<Duration>,
     write: Vec<Duration>,
     errors: usize,
 }
@@ -225,9 +264,13 @@ async fn run(
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let id = &ids[n * 7919 % ids.len()];
-                let (url, kind) = match n % 3 {
+                let (url, kind) = match n % 4 {
                     0 => (format!("{base}/api/v1/lessons/{id}"), 0),
                     1 => (format!("{base}/api/v1/lessons?limit=20"), 1),
+                    2 => (
+                        format!("{base}/api/v1/search?q=%E4%B9%A1%E6%9D%91%E6%8C%AF%E5%85%B4"),
+                        3,
+                    ),
                     _ => (format!("{base}/lessons/{id}"), 2),
                 };
                 let started = Instant::now();
@@ -242,6 +285,7 @@ async fn run(
                 match kind {
                     0 => out.api.push(took),
                     1 => out.list.push(took),
+                    3 => out.search.push(took),
                     _ => out.page.push(took),
                 }
             }
@@ -257,8 +301,10 @@ async fn run(
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let started = Instant::now();
-                let ok = if n % 2 == 0 {
+                let ok = if n % 3 == 0 {
                     create_published(&client, &base, &token, n).await.is_ok()
+                } else if n % 3 == 1 {
+                    upload(&client, &base, &token, n).await
                 } else {
                     let id = &ids[n * 104_729 % ids.len()];
                     client
@@ -285,6 +331,7 @@ async fn run(
             all.api.extend(s.api);
             all.list.extend(s.list);
             all.page.extend(s.page);
+            all.search.extend(s.search);
             all.write.extend(s.write);
             all.errors += s.errors;
         }
@@ -330,11 +377,13 @@ async fn database(settings: &Settings, db: &str, report: &mut String) -> Result<
         .iter()
         .chain(&mixed.list)
         .chain(&mixed.page)
+        .chain(&mixed.search)
         .copied()
         .collect();
     report.push_str(&row("all reads", &mut reads, settings.secs));
     report.push_str(&row("lesson JSON", &mut mixed.api, settings.secs));
     report.push_str(&row("lesson list", &mut mixed.list, settings.secs));
+    report.push_str(&row("search", &mut mixed.search, settings.secs));
     report.push_str(&row("lesson page", &mut mixed.page, settings.secs));
     report.push_str(&row("writes", &mut mixed.write, settings.secs));
     report.push_str(&format!("\nfailed requests: {}\n", mixed.errors));
@@ -349,6 +398,7 @@ async fn database(settings: &Settings, db: &str, report: &mut String) -> Result<
         .iter()
         .chain(&alone.list)
         .chain(&alone.page)
+        .chain(&alone.search)
         .copied()
         .collect();
     report.push_str(&row("all reads", &mut reads, settings.secs));

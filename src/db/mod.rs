@@ -87,7 +87,7 @@ pub struct Db {
 fn write_connections(backend: Backend, max_connections: u32) -> u32 {
     match backend {
         Backend::Sqlite => 1,
-        Backend::Postgres => (max_connections / 4).max(2),
+        Backend::Postgres => (max_connections / 2).max(2),
     }
 }
 
