@@ -23,7 +23,8 @@ pub struct Config {
     pub http_body_timeout_secs: u64,
     /// Connections served at once; more wait in the listen backlog.
     pub http_max_connections: usize,
-    /// Connections served at once from one address (not applied behind a trusted proxy).
+    /// Connections served at once from one address (not applied behind a trusted proxy). Generous,
+    /// because a whole township can reach the service through one carrier-grade NAT address.
     pub http_max_connections_per_address: usize,
     /// Requests handled at once; more are answered with 503 at once.
     pub http_max_in_flight: usize,
@@ -89,7 +90,7 @@ impl Default for Config {
             http_header_timeout_secs: 10,
             http_body_timeout_secs: 60,
             http_max_connections: 8192,
-            http_max_connections_per_address: 256,
+            http_max_connections_per_address: 1024,
             http_max_in_flight: 2048,
             shutdown_grace_secs: 30,
             data_dir: "data".into(),

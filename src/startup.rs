@@ -157,7 +157,7 @@ impl Application {
         let limits = http::server::Limits {
             header_timeout: Duration::from_secs(config.http_header_timeout_secs.max(1)),
             body_timeout: Duration::from_secs(config.http_body_timeout_secs.max(1)),
-            max_connections: config.http_max_connections,
+            max_connections: descriptor_budget(config.http_max_connections),
             max_connections_per_address: (!config.trust_forwarded_headers)
                 .then_some(config.http_max_connections_per_address),
             max_in_flight: config.http_max_in_flight,
@@ -266,6 +266,30 @@ impl Drop for Application {
         self.follower.abort();
         self.webhooks.abort();
     }
+}
+
+/// Descriptors kept for everything but client connections: the database, the index's files, the
+/// object store's connections, child processes.
+const RESERVED_DESCRIPTORS: u64 = 512;
+
+/// At most `wanted` connections, and no more than the process's file descriptors allow. The soft
+/// limit is first raised as far as the hard limit lets it; each client connection can cost three
+/// descriptors (its socket, and both ends of a connection to the embedded store while it streams).
+/// Rationale: connections past the descriptor limit fail with EMFILE everywhere at once — the
+/// index, SQLite and the store too — where waiting in the listen backlog fails nothing.
+fn descriptor_budget(wanted: usize) -> usize {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let room = (limit.saturating_sub(RESERVED_DESCRIPTORS) / 3).max(64);
+    let budget = wanted.min(usize::try_from(room).unwrap_or(usize::MAX));
+    if budget < wanted {
+        tracing::warn!(
+            wanted,
+            budget,
+            descriptors = limit,
+            "serving fewer connections at once than configured: the file descriptor limit is low"
+        );
+    }
+    budget
 }
 
 async fn shutdown_signal() {

@@ -33,6 +33,20 @@ async fn connect(t: &TestApp) -> TcpStream {
     TcpStream::connect(t.app().addr()).await.unwrap()
 }
 
+/// An upload to `lesson` that announces 100,000 bytes and sends 1,000: a request in flight whose
+/// body has stalled.
+async fn stalled_upload(t: &TestApp, lesson: &str) -> TcpStream {
+    let mut s = connect(t).await;
+    let head = format!(
+        "POST /api/v1/lessons/{lesson}/assets?role=master&filename=a.mp4 HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
+        t.token
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&crate::common::mp4(1000)).await.unwrap();
+    s
+}
+
 #[tokio::test]
 async fn slow_heads_idle_connections_and_stalled_bodies_are_closed_on_time() {
     let t = TestApp::spawn_with(|c| {
@@ -70,14 +84,7 @@ async fn slow_heads_idle_connections_and_stalled_bodies_are_closed_on_time() {
 
     // A body that stops arriving: the upload fails, and nothing is kept.
     let lesson = t.lesson("video").await;
-    let mut s = connect(&t).await;
-    let head = format!(
-        "POST /api/v1/lessons/{lesson}/assets?role=master&filename=a.mp4 HTTP/1.1\r\nHost: x\r\n\
-         Authorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
-        t.token
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(&crate::common::mp4(1000)).await.unwrap();
+    let mut s = stalled_upload(&t, &lesson).await;
     let (took, seen) = until_closed(&mut s, Duration::from_secs(10)).await;
     assert!(took >= Duration::from_millis(900), "{took:?}");
     let text = String::from_utf8_lossy(&seen);
@@ -118,14 +125,7 @@ async fn a_saturated_service_sheds_load_with_a_503_problem() {
     .await;
     let lesson = t.lesson("video").await;
     // One request in flight, its body trickling.
-    let mut s = connect(&t).await;
-    let head = format!(
-        "POST /api/v1/lessons/{lesson}/assets?role=master&filename=a.mp4 HTTP/1.1\r\nHost: x\r\n\
-         Authorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
-        t.token
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    s.write_all(&crate::common::mp4(1000)).await.unwrap();
+    let mut s = stalled_upload(&t, &lesson).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let r = t.client.get(t.url("/health/live")).send().await.unwrap();
     assert_eq!(r.status(), 503);
