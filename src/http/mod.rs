@@ -241,16 +241,28 @@ static NODE: std::sync::LazyLock<String> =
 /// How long each readiness check may take: the answer comes within this, whatever is down.
 const READY_CHECK: std::time::Duration = std::time::Duration::from_millis(1500);
 
-/// Ready when the database accepts a write, the object store answers and the search index is
-/// following the change log. The checks run at once, each bounded by [`READY_CHECK`].
+/// Ready when the database answers and does not refuse a write, the object store answers and
+/// the search index is following the change log. The checks run at once, each bounded by
+/// [`READY_CHECK`].
 async fn ready(State(state): State<AppState>) -> Response {
     async fn within<E>(check: impl std::future::Future<Output = Result<(), E>>) -> bool {
         matches!(tokio::time::timeout(READY_CHECK, check).await, Ok(Ok(())))
     }
-    let (db, storage) = tokio::join!(
-        within(state.db.probe_write(&NODE)),
+    // A write probe still waiting for the writer lock when time is up means a busy database,
+    // not a broken one: only a write that fails (a full disk) or a read that does not answer
+    // in time makes the database not ready. Else a node under heavy writes would flap.
+    let write_probe = async {
+        match tokio::time::timeout(READY_CHECK, state.db.probe_write(&NODE)).await {
+            Ok(result) => result.is_ok(),
+            Err(_) => true,
+        }
+    };
+    let (read, write, storage) = tokio::join!(
+        within(state.db.ping()),
+        write_probe,
         within(state.store.ping())
     );
+    let db = read && write;
     let index = state.search.following();
     let status = if db && storage && index {
         StatusCode::OK
