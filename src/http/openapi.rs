@@ -262,7 +262,7 @@ pub async fn document() -> Json<Value> {
                 "parameters": [ { "name": "after", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer" } } ],
                 "responses": { "200": ok("entries", "Changes") } } },
             "/health/live": { "get": { "summary": "The process answers", "responses": { "200": { "description": "ok" } } } },
-            "/health/ready": { "get": { "summary": "Database and object storage answer", "responses": { "200": { "description": "ready" }, "503": { "description": "not ready" } } } }
+            "/health/ready": { "get": { "summary": "Ready: the database answers and does not refuse a write, object storage answers, the search index follows the change log (each check bounded, the answer within 2 s)", "responses": { "200": { "description": "ready: `{database, storage, search_index}` all true" }, "503": { "description": "not ready: the false fields say what is down" } } } }
         }
     });
     if let Some(paths) = doc["paths"].as_object_mut() {
