@@ -495,7 +495,8 @@ async fn a_long_poll_returns_as_soon_as_something_arrives() {
     let id = published(&app, &tree.county, "天河的课", "video", &[]).await;
     let (v, took) = poll.await.unwrap();
     assert_eq!(v["items"][0]["lesson_id"], id.as_str(), "{v}");
-    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    // Once seen with two items under a full suite's load: say which, to find out why.
+    assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
     assert!(took < Duration::from_secs(25), "{took:?}");
 }
 
