@@ -151,8 +151,31 @@ struct Pending {
 }
 
 impl Feed {
-    /// Up to `limit` items for platform `p` after `from`.
+    /// Up to `limit` items for platform `p` after `from`, each lesson at most once.
+    ///
+    /// A page is read in batches; a lesson written between two batches is evaluated in both (its
+    /// first entry already sees the later state), so only its last item is kept: a platform
+    /// applies a page in order, and the last item is the state it would end with anyway.
     pub async fn page(&self, p: &Platform, from: &Cursor, limit: usize) -> Result<Page, FeedError> {
+        let mut page = self.page_unmerged(p, from, limit).await?;
+        let mut last: HashMap<String, usize> = HashMap::new();
+        for (i, item) in page.items.iter().enumerate() {
+            last.insert(item.lesson_id.clone(), i);
+        }
+        let mut i = 0;
+        page.items.retain(|item| {
+            i += 1;
+            last.get(&item.lesson_id) == Some(&(i - 1))
+        });
+        Ok(page)
+    }
+
+    async fn page_unmerged(
+        &self,
+        p: &Platform,
+        from: &Cursor,
+        limit: usize,
+    ) -> Result<Page, FeedError> {
         // The platform as it is now; reloaded at each of its own entries, so that what is
         // judged after a change of its filters or place uses them (the caller's copy may predate
         // the change).

@@ -743,3 +743,45 @@ async fn a_pull_holding_an_older_copy_of_the_platform_uses_its_new_filters() {
         vec![(video.as_str(), lectern::publish::feed::ItemOp::Tombstone)]
     );
 }
+
+#[tokio::test]
+async fn a_page_names_each_lesson_once_even_across_its_read_batches() {
+    // A page is read from the change log in batches of 500: a lesson changed at both ends of a
+    // long page (or written while a long poll reads) must still come once, at its last change.
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let (_, key) = platform(&app, &tree.county, "天河", json!({})).await;
+    let (_, cursor) = follow(&app, &key, "", &mut BTreeMap::new()).await;
+    let id = published(&app, &tree.county, "天河的课", "video", &[]).await;
+    for n in 0..520 {
+        draft(
+            &app,
+            &tree.sibling_city,
+            &format!("深圳草稿{n}"),
+            "video",
+            &[],
+        )
+        .await;
+    }
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/lessons/{id}/audience")))
+        .bearer_auth(&app.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let page = pull(&app, &key, &cursor, 1000).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(ops_for(items, &id), ["upsert"], "{page}");
+    // The one item is the lesson's last change: nothing for it follows.
+    let (rest, _) = follow(
+        &app,
+        &key,
+        page["cursor"].as_str().unwrap(),
+        &mut BTreeMap::new(),
+    )
+    .await;
+    assert!(ops_for(&rest, &id).is_empty(), "{rest:?}");
+}
