@@ -75,7 +75,10 @@ pub async fn connect_store(config: &Config) -> anyhow::Result<(ObjectStore, Opti
     } else {
         None
     };
-    let store = ObjectStore::new(&settings);
+    let mut store = ObjectStore::new(&settings);
+    if let Some(server) = &embedded {
+        store = store.serving_folder(&server.root);
+    }
     store.ensure_bucket().await.with_context(|| {
         format!(
             "opening bucket {} at {}",
