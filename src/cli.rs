@@ -5,9 +5,9 @@ use crate::db::Db;
 use crate::db::audit::{Actor, Event};
 use crate::db::orgs::{OrgFields, OrgRecord};
 use crate::domain::org::{self, OrgLevel};
+use crate::domain::user::{display_name, login_name};
 use crate::domain::visibility::Role;
 use crate::domain::{Invalid, lesson::RegionCode, password};
-use crate::http::api::v1::users::{display_name, login_name};
 use anyhow::{Context, bail};
 use serde_json::json;
 

@@ -3,15 +3,8 @@
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
 use crate::db::texts::ExtractionRow;
+use crate::domain::time::rfc3339;
 use serde::Serialize;
-
-/// Unix milliseconds as RFC 3339 in UTC.
-pub fn rfc3339(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// Unix milliseconds as an HTTP-date (RFC 9110 §5.6.7), e.g. for `Upload-Expires`.
 pub fn http_date(ms: i64) -> String {
