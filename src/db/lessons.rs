@@ -19,7 +19,7 @@ pub struct LessonRecord {
     pub region_code: Option<String>,
     pub recorded_on: Option<String>,
     pub language: String,
-    pub status: String,
+    pub status: LessonStatus,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -48,8 +48,7 @@ pub struct LessonRecord {
 
 impl LessonRecord {
     pub fn status(&self) -> LessonStatus {
-        // The CHECK constraint admits only valid states.
-        LessonStatus::parse(&self.status).unwrap_or(LessonStatus::Draft)
+        self.status
     }
 
     /// The facts the visibility rules decide on.

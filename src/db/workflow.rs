@@ -8,7 +8,7 @@ use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::lessons::{LessonRecord, write_fields};
 use super::{Db, Tx, new_id, now_ms};
-use crate::domain::lesson::LessonFields;
+use crate::domain::lesson::{LessonFields, LessonStatus};
 use serde::{Deserialize, Serialize};
 
 /// A lesson's editable fields as a revision stores them (JSON).
@@ -325,7 +325,7 @@ impl Db {
         lock_lesson(&mut tx, &lesson.id).await?;
         let working = match working_revision_in(&mut tx, &lesson.id).await? {
             Some(w) => w,
-            None if lesson.status() != crate::domain::lesson::LessonStatus::Published => {
+            None if lesson.status() != LessonStatus::Published => {
                 // A lesson whose last revision went live and was then withdrawn: resubmit its
                 // current fields.
                 let n = last_revision_number(&mut tx, &lesson.id).await? + 1;
@@ -749,7 +749,7 @@ async fn publish_in(
                 w.number, w.state
             )));
         }
-        _ if lesson.status == "published" => return Ok(()),
+        _ if lesson.status == LessonStatus::Published => return Ok(()),
         _ if require_approved => {
             return Err(StepError::Conflict(
                 "nothing approved to publish: submit the lesson for review first".into(),
@@ -790,7 +790,7 @@ async fn publish_in(
         },
     )
     .await?;
-    let op = if lesson.status == "published" {
+    let op = if lesson.status == LessonStatus::Published {
         Op::Update
     } else {
         Op::Publish
@@ -802,7 +802,7 @@ async fn publish_in(
 async fn withdraw_in(tx: &mut Tx, id: &str, actor: &Actor) -> Result<(), StepError> {
     lock_lesson(tx, id).await?;
     let lesson = Db::lesson_in(tx, id).await?.ok_or(StepError::NotFound)?;
-    if lesson.status != "published" {
+    if lesson.status != LessonStatus::Published {
         // Withdrawing what is not live still cancels a scheduled publication: "take it down"
         // must not be undone by a timer.
         if lesson.publish_at.is_some() {
@@ -989,7 +989,7 @@ impl Db {
             .await?
             .ok_or(StepError::NotFound)?;
         if let Some(scope) = adopt_scope {
-            if current.status != "published" {
+            if current.status != LessonStatus::Published {
                 return Err(StepError::Conflict(
                     "only a published lesson can be adopted; this one is not live any more".into(),
                 ));

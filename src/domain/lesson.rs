@@ -34,8 +34,10 @@ impl LessonKind {
     }
 }
 
-/// Where a lesson is in its life. The review workflow later adds the states between draft and
-/// published; these three are the ones the outside world can tell apart.
+/// Where a lesson is in its life. The review workflow keeps the steps between draft and
+/// published on the lesson's revisions (`RevisionState`); these three are the ones the outside
+/// world can tell apart. Stored and sent as `draft`, `published`, `withdrawn`; a stored value
+/// that is none of them is an error when it is read (see `db::states`), never a draft.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LessonStatus {
@@ -63,6 +65,18 @@ impl LessonStatus {
                 "must be one of draft, published, withdrawn",
             )),
         }
+    }
+}
+
+impl AsRef<str> for LessonStatus {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for LessonStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

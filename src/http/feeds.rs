@@ -150,7 +150,7 @@ pub async fn podcast(
         .await?
         .into_iter()
         .filter(|l| {
-            l.status == "published"
+            l.status == crate::domain::lesson::LessonStatus::Published
                 && crate::domain::visibility::may(
                     &caller,
                     crate::domain::visibility::Action::Read,

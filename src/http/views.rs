@@ -3,6 +3,7 @@
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
 use crate::db::texts::ExtractionRow;
+use crate::domain::lesson::LessonStatus;
 use crate::domain::time::rfc3339;
 use serde::Serialize;
 
@@ -88,7 +89,7 @@ pub struct LessonView {
     pub region_code: Option<String>,
     pub recorded_on: Option<String>,
     pub language: String,
-    pub status: String,
+    pub status: LessonStatus,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,

@@ -5,6 +5,7 @@
 use super::session::{CsrfForm, user_error};
 use super::{Flow, PageResult, Web, api_body, json_body, opt, see_other};
 use crate::db::orgs::OrgRecord;
+use crate::domain::lesson::LessonStatus;
 use crate::domain::org;
 use crate::domain::visibility::{self, Action, ReadScope};
 use crate::http::api::v1::{lessons, orgs, review};
@@ -219,7 +220,7 @@ async fn lesson_page(web: &Web, id: &str, error: Option<AppError>) -> PageResult
     let revisions = revisions_of(web, &reader, id).await?;
     let working = revisions.last().and_then(|r| r["state"].as_str());
     let may = |a: Action| visibility::may(&web.caller, a, record.access());
-    let published = record.status == "published";
+    let published = record.status == LessonStatus::Published;
     // Which buttons to offer follows the rules; the API re-checks everything on submission.
     let can = context! {
         edit => may(Action::Edit),
