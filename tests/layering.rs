@@ -16,6 +16,8 @@
 //! `use crate::{a, b::c}` too), inline `crate::x::…` paths, `super::` chains that climb out of a
 //! top-level module, and `lectern::…` in the binary. Comments and string literals are skipped.
 //!
+//! A second rule rides along: SQL (`sqlx::query…`) is written only in `db`.
+//!
 //! `config` sits with the adapters on purpose: the layers below take plain values (a URL, a
 //! duration) from `startup`, so no engine or query depends on how settings are read.
 //! `telemetry` is wiring: only the process's entry point installs logging.
@@ -490,6 +492,38 @@ fn no_module_imports_from_a_layer_above_it() {
         "the layering rule is broken:\n{}",
         problems.join("\n")
     );
+}
+
+/// Files outside `src/db/` that mention `sqlx::query` (in code, not comments): SQL is written
+/// only in `db`.
+fn sql_outside_db(files: &[(String, String)]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|(rel, _)| !rel.starts_with("db/"))
+        .filter(|(_, text)| {
+            let code = code_only(text);
+            ["sqlx::query", "query_as(", "query_scalar("]
+                .iter()
+                .any(|q| code.contains(q))
+        })
+        .map(|(rel, _)| format!("src/{rel}"))
+        .collect()
+}
+
+#[test]
+fn sql_is_written_only_in_db() {
+    let outside = sql_outside_db(&source_tree());
+    assert!(outside.is_empty(), "SQL outside src/db: {outside:?}");
+    // And the check sees a query when there is one.
+    let files = tree(&[
+        (
+            "http/api/v1/users.rs",
+            "fn f() { sqlx::query(\"UPDATE users\"); }",
+        ),
+        ("db/users.rs", "fn f() { sqlx::query(\"UPDATE users\"); }"),
+        ("cli.rs", "// sqlx::query is for db only"),
+    ]);
+    assert_eq!(sql_outside_db(&files), vec!["src/http/api/v1/users.rs"]);
 }
 
 #[test]

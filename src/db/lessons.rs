@@ -108,6 +108,16 @@ const FROM_LESSONS: &str = "lessons l LEFT JOIN orgs o ON o.id = l.org_id \
                             LEFT JOIN orgs ao ON ao.id = l.audience_org_id";
 
 impl Db {
+    /// Gives every lesson made before there were organisations to `org_id` (the root, when an
+    /// instance is bootstrapped).
+    pub async fn adopt_orphan_lessons_in(tx: &mut Tx, org_id: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("UPDATE lessons SET org_id = $1 WHERE org_id IS NULL")
+            .bind(org_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Creates a draft lesson owned by `org_id`, with its first revision, and records it.
     pub async fn create_lesson(
         &self,

@@ -286,11 +286,7 @@ pub async fn update(
     }
     let mut tx = state.db.begin_write().await?;
     if let Some(name) = &name {
-        sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
-            .bind(&id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        Db::set_display_name_in(&mut tx, &id, name).await?;
     }
     if let Some(d) = input.disabled {
         if d && acting.caller.user_id() == Some(id.as_str()) {
