@@ -4,7 +4,7 @@ use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::workflow::{self, Snapshot};
 use super::{Db, Tx, new_id, now_ms, placeholders};
-use crate::domain::lesson::{LessonFields, LessonStatus};
+use crate::domain::lesson::{LessonFields, LessonStatus, RevisionState};
 use crate::domain::visibility::{LessonAccess, Publication, ReadScope};
 
 /// A lesson as stored.
@@ -91,7 +91,7 @@ pub enum UpdateError {
     #[error("the lesson was changed by someone else (now at version {current})")]
     VersionMismatch { current: i64 },
     #[error("revision {revision} is {state}; it cannot change until a reviewer decides")]
-    UnderReview { revision: i64, state: String },
+    UnderReview { revision: i64, state: RevisionState },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -225,14 +225,14 @@ impl Db {
                 &mut binds,
                 &mut sql,
                 " AND l.status = ?",
-                "published".into(),
+                LessonStatus::Published.as_str().into(),
             ),
             ReadScope::PublishedOrWithin(paths) => {
                 bind(
                     &mut binds,
                     &mut sql,
                     " AND (l.status = ?",
-                    "published".into(),
+                    LessonStatus::Published.as_str().into(),
                 );
                 for p in paths {
                     bind(&mut binds, &mut sql, " OR o.path LIKE ?", format!("{p}%"));
@@ -348,11 +348,11 @@ impl Db {
         }
         let working = workflow::working_revision_in(&mut tx, id).await?;
         if let Some(w) = &working
-            && matches!(w.state.as_str(), "submitted" | "approved")
+            && matches!(w.state, RevisionState::Submitted | RevisionState::Approved)
         {
             return Err(UpdateError::UnderReview {
                 revision: w.number,
-                state: w.state.clone(),
+                state: w.state,
             });
         }
         let before = Snapshot::of_record(&current);
@@ -457,7 +457,7 @@ impl Db {
     }
 
     /// How many lessons there are, by status, for the overview page.
-    pub async fn lesson_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    pub async fn lesson_counts(&self) -> Result<Vec<(LessonStatus, i64)>, sqlx::Error> {
         sqlx::query_as("SELECT status, COUNT(*) FROM lessons GROUP BY status ORDER BY status")
             .fetch_all(self.pool())
             .await

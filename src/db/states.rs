@@ -6,7 +6,7 @@
 //!
 //! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
 
-use crate::domain::lesson::LessonStatus;
+use crate::domain::lesson::{LessonStatus, RevisionState};
 use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
 use sqlx::error::BoxDynError;
 
@@ -32,7 +32,7 @@ macro_rules! text_state {
     )*};
 }
 
-text_state!(LessonStatus);
+text_state!(LessonStatus, RevisionState);
 
 #[cfg(test)]
 mod tests {
@@ -63,6 +63,35 @@ mod tests {
                 .unwrap();
             assert_eq!(row.try_get::<LessonStatus, _>("status").unwrap(), state);
         }
+    }
+
+    #[tokio::test]
+    async fn revision_states_are_read_and_unknown_ones_refused() {
+        let pool = pool().await;
+        for text in [
+            "draft",
+            "submitted",
+            "approved",
+            "rejected",
+            "published",
+            "superseded",
+        ] {
+            let row = sqlx::query("SELECT $1 AS state")
+                .bind(text)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let state: RevisionState = row.try_get("state").unwrap();
+            assert_eq!(state.as_str(), text);
+        }
+        let row = sqlx::query("SELECT 'in review' AS state")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(matches!(
+            row.try_get::<RevisionState, _>("state"),
+            Err(sqlx::Error::ColumnDecode { .. })
+        ));
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
 use crate::db::texts::ExtractionRow;
-use crate::domain::lesson::LessonStatus;
+use crate::domain::lesson::{LessonStatus, RevisionState};
 use crate::domain::time::rfc3339;
 use serde::Serialize;
 
@@ -153,7 +153,7 @@ impl LessonView {
 pub struct RevisionView {
     pub lesson_id: String,
     pub number: i64,
-    pub state: String,
+    pub state: RevisionState,
     pub fields: serde_json::Value,
     pub author_id: Option<String>,
     pub scope_org_id: Option<String>,
@@ -177,7 +177,7 @@ impl RevisionView {
         approvals: Vec<crate::db::workflow::ApprovalRecord>,
     ) -> Self {
         let chain = r.chain();
-        let next_level = (r.state == "submitted")
+        let next_level = (r.state == RevisionState::Submitted)
             .then(|| crate::db::workflow::next_level(&chain, &approvals).cloned())
             .flatten();
         Self {

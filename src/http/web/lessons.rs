@@ -5,7 +5,7 @@
 use super::session::{CsrfForm, user_error};
 use super::{Flow, PageResult, Web, api_body, json_body, opt, see_other};
 use crate::db::orgs::OrgRecord;
-use crate::domain::lesson::LessonStatus;
+use crate::domain::lesson::{LessonStatus, RevisionState};
 use crate::domain::org;
 use crate::domain::visibility::{self, Action, ReadScope};
 use crate::http::api::v1::{lessons, orgs, review};
@@ -218,15 +218,22 @@ async fn lesson_page(web: &Web, id: &str, error: Option<AppError>) -> PageResult
     )
     .await?;
     let revisions = revisions_of(web, &reader, id).await?;
-    let working = revisions.last().and_then(|r| r["state"].as_str());
+    // The page reads the API's JSON back; its state is parsed like a stored one, so a value
+    // the workflow does not know is an error here too, not a missing button.
+    let working = revisions
+        .last()
+        .and_then(|r| r["state"].as_str())
+        .map(RevisionState::parse)
+        .transpose()
+        .map_err(|e| AppError::internal(&e))?;
     let may = |a: Action| visibility::may(&web.caller, a, record.access());
     let published = record.status == LessonStatus::Published;
     // Which buttons to offer follows the rules; the API re-checks everything on submission.
     let can = context! {
         edit => may(Action::Edit),
         upload => may(Action::Edit) && !published,
-        submit => may(Action::Submit) && matches!(working, Some("draft" | "rejected")),
-        publish => may(Action::Publish) && working == Some("approved"),
+        submit => may(Action::Submit) && working.is_some_and(RevisionState::is_open),
+        publish => may(Action::Publish) && working == Some(RevisionState::Approved),
         withdraw => may(Action::Withdraw) && published,
     };
     let org = match &record.org_id {
