@@ -7,6 +7,7 @@
 //! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
 
 use crate::domain::lesson::{LessonStatus, RevisionState};
+use crate::domain::platform::Channel;
 use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
 use sqlx::error::BoxDynError;
 
@@ -32,7 +33,7 @@ macro_rules! text_state {
     )*};
 }
 
-text_state!(LessonStatus, RevisionState);
+text_state!(LessonStatus, RevisionState, Channel);
 
 #[cfg(test)]
 mod tests {
@@ -90,6 +91,27 @@ mod tests {
             .unwrap();
         assert!(matches!(
             row.try_get::<RevisionState, _>("state"),
+            Err(sqlx::Error::ColumnDecode { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn channels_are_read_and_an_unknown_one_is_not_other() {
+        let pool = pool().await;
+        for c in Channel::ALL {
+            let row = sqlx::query("SELECT $1 AS channel")
+                .bind(c.as_str())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(row.try_get::<Channel, _>("channel").unwrap(), c);
+        }
+        let row = sqlx::query("SELECT 'radio' AS channel")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(matches!(
+            row.try_get::<Channel, _>("channel"),
             Err(sqlx::Error::ColumnDecode { .. })
         ));
     }

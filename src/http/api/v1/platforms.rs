@@ -264,7 +264,7 @@ pub async fn update(
             .unwrap_or_default(),
     };
     let channel = match &input.channel {
-        None => Channel::parse(&p.channel).unwrap_or(Channel::Other),
+        None => p.channel,
         Some(c) => Channel::parse(c)
             .map_err(|e| errors.push(e))
             .unwrap_or(Channel::Other),
