@@ -5,9 +5,9 @@ use crate::db::Db;
 use crate::db::audit::{Actor, Event};
 use crate::db::orgs::{OrgFields, OrgRecord};
 use crate::domain::org::{self, OrgLevel};
+use crate::domain::user::{display_name, login_name};
 use crate::domain::visibility::Role;
 use crate::domain::{Invalid, lesson::RegionCode, password};
-use crate::http::api::v1::users::{display_name, login_name};
 use anyhow::{Context, bail};
 use serde_json::json;
 
@@ -63,10 +63,7 @@ pub async fn bootstrap(
     let root = Db::create_org_in(&mut tx, None, &f).await?;
     let user = Db::create_user_in(&mut tx, &login, &name, &password::hash(pass)).await?;
     Db::grant_in(&mut tx, &user.id, Role::Administrator, &root.id, None).await?;
-    sqlx::query("UPDATE lessons SET org_id = $1 WHERE org_id IS NULL")
-        .bind(&root.id)
-        .execute(&mut *tx)
-        .await?;
+    Db::adopt_orphan_lessons_in(&mut tx, &root.id).await?;
     Db::audit_in(
         &mut tx,
         &actor,

@@ -262,7 +262,7 @@ async fn platform(config: Config, command: PlatformCommand) -> anyhow::Result<()
                 };
                 let pulled = p
                     .last_pull_at
-                    .map(lectern::http::views::rfc3339)
+                    .map(lectern::domain::time::rfc3339)
                     .unwrap_or_else(|| "never".into());
                 let lag = p
                     .last_pull_seq

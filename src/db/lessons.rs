@@ -4,7 +4,7 @@ use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::workflow::{self, Snapshot};
 use super::{Db, Tx, new_id, now_ms, placeholders};
-use crate::domain::lesson::{LessonFields, LessonStatus};
+use crate::domain::lesson::{LessonFields, LessonStatus, RevisionState};
 use crate::domain::visibility::{LessonAccess, Publication, ReadScope};
 
 /// A lesson as stored.
@@ -19,7 +19,7 @@ pub struct LessonRecord {
     pub region_code: Option<String>,
     pub recorded_on: Option<String>,
     pub language: String,
-    pub status: String,
+    pub status: LessonStatus,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -48,8 +48,7 @@ pub struct LessonRecord {
 
 impl LessonRecord {
     pub fn status(&self) -> LessonStatus {
-        // The CHECK constraint admits only valid states.
-        LessonStatus::parse(&self.status).unwrap_or(LessonStatus::Draft)
+        self.status
     }
 
     /// The facts the visibility rules decide on.
@@ -92,7 +91,7 @@ pub enum UpdateError {
     #[error("the lesson was changed by someone else (now at version {current})")]
     VersionMismatch { current: i64 },
     #[error("revision {revision} is {state}; it cannot change until a reviewer decides")]
-    UnderReview { revision: i64, state: String },
+    UnderReview { revision: i64, state: RevisionState },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -109,6 +108,16 @@ const FROM_LESSONS: &str = "lessons l LEFT JOIN orgs o ON o.id = l.org_id \
                             LEFT JOIN orgs ao ON ao.id = l.audience_org_id";
 
 impl Db {
+    /// Gives every lesson made before there were organisations to `org_id` (the root, when an
+    /// instance is bootstrapped).
+    pub async fn adopt_orphan_lessons_in(tx: &mut Tx, org_id: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("UPDATE lessons SET org_id = $1 WHERE org_id IS NULL")
+            .bind(org_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Creates a draft lesson owned by `org_id`, with its first revision, and records it.
     pub async fn create_lesson(
         &self,
@@ -216,14 +225,14 @@ impl Db {
                 &mut binds,
                 &mut sql,
                 " AND l.status = ?",
-                "published".into(),
+                LessonStatus::Published.as_str().into(),
             ),
             ReadScope::PublishedOrWithin(paths) => {
                 bind(
                     &mut binds,
                     &mut sql,
                     " AND (l.status = ?",
-                    "published".into(),
+                    LessonStatus::Published.as_str().into(),
                 );
                 for p in paths {
                     bind(&mut binds, &mut sql, " OR o.path LIKE ?", format!("{p}%"));
@@ -339,11 +348,11 @@ impl Db {
         }
         let working = workflow::working_revision_in(&mut tx, id).await?;
         if let Some(w) = &working
-            && matches!(w.state.as_str(), "submitted" | "approved")
+            && matches!(w.state, RevisionState::Submitted | RevisionState::Approved)
         {
             return Err(UpdateError::UnderReview {
                 revision: w.number,
-                state: w.state.clone(),
+                state: w.state,
             });
         }
         let before = Snapshot::of_record(&current);
@@ -448,7 +457,7 @@ impl Db {
     }
 
     /// How many lessons there are, by status, for the overview page.
-    pub async fn lesson_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    pub async fn lesson_counts(&self) -> Result<Vec<(LessonStatus, i64)>, sqlx::Error> {
         sqlx::query_as("SELECT status, COUNT(*) FROM lessons GROUP BY status ORDER BY status")
             .fetch_all(self.pool())
             .await

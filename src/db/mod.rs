@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod lessons;
 pub mod orgs;
 pub mod platforms;
+mod states;
 pub mod texts;
 pub mod tokens;
 pub mod uploads;

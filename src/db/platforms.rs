@@ -22,7 +22,7 @@ pub struct PlatformRecord {
     pub org_id: String,
     pub org_path: String,
     pub name: String,
-    pub channel: String,
+    pub channel: Channel,
     pub kinds: String,
     pub tags: String,
     pub series: String,

@@ -55,6 +55,20 @@ const USER_COLUMNS: &str =
     "id, login, display_name, password_hash, created_at, password_changed_at, disabled_at";
 
 impl Db {
+    /// Renames an account (the caller has checked the name and the right to change it).
+    pub async fn set_display_name_in(
+        tx: &mut Tx,
+        id: &str,
+        display_name: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+            .bind(id)
+            .bind(display_name)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn create_user_in(
         tx: &mut Tx,
         login: &str,

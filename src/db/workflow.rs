@@ -8,7 +8,7 @@ use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::lessons::{LessonRecord, write_fields};
 use super::{Db, Tx, new_id, now_ms};
-use crate::domain::lesson::LessonFields;
+use crate::domain::lesson::{LessonFields, LessonStatus, RevisionState};
 use serde::{Deserialize, Serialize};
 
 /// A lesson's editable fields as a revision stores them (JSON).
@@ -81,7 +81,7 @@ pub struct RevisionRecord {
     pub lesson_id: String,
     pub number: i64,
     pub fields: String,
-    pub state: String,
+    pub state: RevisionState,
     pub author_id: Option<String>,
     pub scope_org_id: Option<String>,
     /// The organisations that must approve, owner first, as a JSON list of ids.
@@ -277,7 +277,7 @@ pub enum Decision {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReviewState {
     pub revision: i64,
-    pub state: String,
+    pub state: RevisionState,
     pub next_level: Option<String>,
     pub approvals: Vec<ApprovalRecord>,
 }
@@ -325,7 +325,7 @@ impl Db {
         lock_lesson(&mut tx, &lesson.id).await?;
         let working = match working_revision_in(&mut tx, &lesson.id).await? {
             Some(w) => w,
-            None if lesson.status() != crate::domain::lesson::LessonStatus::Published => {
+            None if lesson.status() != LessonStatus::Published => {
                 // A lesson whose last revision went live and was then withdrawn: resubmit its
                 // current fields.
                 let n = last_revision_number(&mut tx, &lesson.id).await? + 1;
@@ -341,7 +341,7 @@ impl Db {
                 ));
             }
         };
-        if !matches!(working.state.as_str(), "draft" | "rejected") {
+        if !working.state.is_open() {
             return Err(StepError::Conflict(format!(
                 "revision {} is already {}",
                 working.number, working.state
@@ -349,9 +349,9 @@ impl Db {
         }
         let now = now_ms();
         let state = if chain.is_empty() {
-            "approved"
+            RevisionState::Approved
         } else {
-            "submitted"
+            RevisionState::Submitted
         };
         sqlx::query(
             "UPDATE lesson_revisions SET state = $3, scope_org_id = $4, chain = $5, \
@@ -360,7 +360,7 @@ impl Db {
         )
         .bind(&lesson.id)
         .bind(working.number)
-        .bind(state)
+        .bind(state.as_str())
         .bind(scope_org_id)
         .bind(serde_json::to_string(chain).unwrap_or_default())
         .bind(actor.user_id.as_deref())
@@ -394,7 +394,7 @@ impl Db {
         tx.commit().await?;
         Ok(ReviewState {
             revision: working.number,
-            state: state.into(),
+            state,
             next_level: chain.first().cloned(),
             approvals: Vec::new(),
         })
@@ -409,7 +409,7 @@ impl Db {
         let Some(w) = working_revision_in(&mut tx, lesson_id).await? else {
             return Ok(None);
         };
-        if w.state != "submitted" {
+        if w.state != RevisionState::Submitted {
             return Ok(None);
         }
         let approvals = approvals_in(&mut tx, lesson_id, w.number).await?;
@@ -440,7 +440,7 @@ impl Db {
             .await?
             .filter(|w| {
                 w.number == number
-                    && w.state == "submitted"
+                    && w.state == RevisionState::Submitted
                     && w.submitted_at == seen.submitted_at
                     && w.chain == seen.chain
             })
@@ -490,7 +490,11 @@ impl Db {
                 }
                 (
                     "lesson.approve",
-                    if done { "approved" } else { "submitted" },
+                    if done {
+                        RevisionState::Approved
+                    } else {
+                        RevisionState::Submitted
+                    },
                 )
             }
             Decision::Reject { comment } => {
@@ -504,7 +508,7 @@ impl Db {
                 .bind(comment)
                 .execute(&mut *tx)
                 .await?;
-                ("lesson.reject", "rejected")
+                ("lesson.reject", RevisionState::Rejected)
             }
         };
         let comment = match &decision {
@@ -519,7 +523,9 @@ impl Db {
                 target_kind: "lesson",
                 target_id: Some(&lesson.id),
                 org_id: Some(level),
-                before: Some(serde_json::json!({ "revision": number, "state": "submitted" })),
+                before: Some(
+                    serde_json::json!({ "revision": number, "state": RevisionState::Submitted }),
+                ),
                 after: Some(serde_json::json!({
                     "revision": number, "state": state, "level": level, "comment": comment,
                 })),
@@ -529,7 +535,7 @@ impl Db {
         tx.commit().await?;
         Ok(ReviewState {
             revision: number,
-            state: state.into(),
+            state,
             next_level: next_level(&chain, &approvals).cloned(),
             approvals,
         })
@@ -742,14 +748,14 @@ async fn publish_in(
     let lesson = Db::lesson_in(tx, id).await?.ok_or(StepError::NotFound)?;
     let working = working_revision_in(tx, id).await?;
     let revision = match working {
-        Some(w) if w.state == "approved" || !require_approved => Some(w),
+        Some(w) if w.state == RevisionState::Approved || !require_approved => Some(w),
         Some(w) if require_approved => {
             return Err(StepError::Conflict(format!(
                 "revision {} is {}; only an approved revision can be published",
                 w.number, w.state
             )));
         }
-        _ if lesson.status == "published" => return Ok(()),
+        _ if lesson.status == LessonStatus::Published => return Ok(()),
         _ if require_approved => {
             return Err(StepError::Conflict(
                 "nothing approved to publish: submit the lesson for review first".into(),
@@ -783,14 +789,14 @@ async fn publish_in(
             org_id: lesson.org_id.as_deref(),
             before: Some(serde_json::json!({ "status": lesson.status })),
             after: Some(serde_json::json!({
-                "status": "published",
+                "status": LessonStatus::Published,
                 "revision": revision.as_ref().map(|r| r.number),
                 "scope_org_id": scope.or(lesson.scope_org_id),
             })),
         },
     )
     .await?;
-    let op = if lesson.status == "published" {
+    let op = if lesson.status == LessonStatus::Published {
         Op::Update
     } else {
         Op::Publish
@@ -802,7 +808,7 @@ async fn publish_in(
 async fn withdraw_in(tx: &mut Tx, id: &str, actor: &Actor) -> Result<(), StepError> {
     lock_lesson(tx, id).await?;
     let lesson = Db::lesson_in(tx, id).await?.ok_or(StepError::NotFound)?;
-    if lesson.status != "published" {
+    if lesson.status != LessonStatus::Published {
         // Withdrawing what is not live still cancels a scheduled publication: "take it down"
         // must not be undone by a timer.
         if lesson.publish_at.is_some() {
@@ -844,8 +850,8 @@ async fn withdraw_in(tx: &mut Tx, id: &str, actor: &Actor) -> Result<(), StepErr
             target_kind: "lesson",
             target_id: Some(id),
             org_id: lesson.org_id.as_deref(),
-            before: Some(serde_json::json!({ "status": "published" })),
-            after: Some(serde_json::json!({ "status": "withdrawn" })),
+            before: Some(serde_json::json!({ "status": LessonStatus::Published })),
+            after: Some(serde_json::json!({ "status": LessonStatus::Withdrawn })),
         },
     )
     .await?;
@@ -989,7 +995,7 @@ impl Db {
             .await?
             .ok_or(StepError::NotFound)?;
         if let Some(scope) = adopt_scope {
-            if current.status != "published" {
+            if current.status != LessonStatus::Published {
                 return Err(StepError::Conflict(
                     "only a published lesson can be adopted; this one is not live any more".into(),
                 ));

@@ -9,6 +9,7 @@
 //! `Content-Disposition`, so names stored before this rule are harmless too.
 
 use super::Invalid;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// A client's filename reduced to its last path segment and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +82,26 @@ pub fn without_invisible(s: &str) -> String {
     s.chars().filter(|c| !is_invisible(*c)).collect()
 }
 
+/// `Content-Disposition` with an ASCII fallback and the UTF-8 name (RFC 6266, RFC 8187), both
+/// without invisible characters ([`is_invisible`]): uploads have them removed
+/// already, and this also covers names stored before that rule, so no browser is ever handed a
+/// right-to-left override that disguises an extension.
+pub fn content_disposition(kind: &str, filename: &str) -> String {
+    let filename = &without_invisible(filename);
+    let fallback: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = utf8_percent_encode(filename, NON_ALPHANUMERIC);
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +152,24 @@ mod tests {
         );
         assert_eq!(FileName::parse(".bashrc").unwrap().extension(), None);
         assert_eq!(FileName::parse("README").unwrap().extension(), None);
+    }
+
+    #[test]
+    fn disposition_keeps_the_utf8_name_and_a_safe_fallback() {
+        let d = content_disposition("attachment", "第一讲 \"导论\".pdf");
+        assert!(
+            d.starts_with("attachment; filename=\"___ ____.pdf\""),
+            "{d}"
+        );
+        assert!(d.contains("filename*=UTF-8''%E7%AC%AC"), "{d}");
+    }
+
+    #[test]
+    fn disposition_drops_bidi_overrides_and_zero_width_characters() {
+        let d = content_disposition("attachment", "lecture\u{202E}4pm.exe\u{200D}");
+        assert_eq!(
+            d,
+            "attachment; filename=\"lecture4pm.exe\"; filename*=UTF-8''lecture4pm%2Eexe"
+        );
     }
 }

@@ -34,8 +34,10 @@ impl LessonKind {
     }
 }
 
-/// Where a lesson is in its life. The review workflow later adds the states between draft and
-/// published; these three are the ones the outside world can tell apart.
+/// Where a lesson is in its life. The review workflow keeps the steps between draft and
+/// published on the lesson's revisions (`RevisionState`); these three are the ones the outside
+/// world can tell apart. Stored and sent as `draft`, `published`, `withdrawn`; a stored value
+/// that is none of them is an error when it is read (see `db::states`), never a draft.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LessonStatus {
@@ -63,6 +65,72 @@ impl LessonStatus {
                 "must be one of draft, published, withdrawn",
             )),
         }
+    }
+}
+
+/// Where a revision of a lesson is in review: edited as a `draft`, `submitted` for review,
+/// `approved` at every level of its chain or `rejected` at one, `published` when it went live,
+/// `superseded` when a newer revision went live first. Stored and sent as these words; like
+/// [`LessonStatus`], an unknown stored value is an error when read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RevisionState {
+    Draft,
+    Submitted,
+    Approved,
+    Rejected,
+    Published,
+    Superseded,
+}
+
+impl RevisionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Submitted => "submitted",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Published => "published",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "draft" => Ok(Self::Draft),
+            "submitted" => Ok(Self::Submitted),
+            "approved" => Ok(Self::Approved),
+            "rejected" => Ok(Self::Rejected),
+            "published" => Ok(Self::Published),
+            "superseded" => Ok(Self::Superseded),
+            _ => Err(Invalid::new(
+                "state",
+                "must be one of draft, submitted, approved, rejected, published, superseded",
+            )),
+        }
+    }
+
+    /// Whether the revision can be submitted (again): it is being edited or was sent back.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Draft | Self::Rejected)
+    }
+}
+
+impl std::fmt::Display for RevisionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for LessonStatus {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for LessonStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -10,7 +10,9 @@ pub mod platform;
 pub mod range;
 pub mod region;
 pub mod text;
+pub mod time;
 pub mod token;
+pub mod user;
 pub mod visibility;
 
 /// A rule broken by a client's input: the field it concerns and a sentence for the client.

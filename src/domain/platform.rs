@@ -38,6 +38,12 @@ impl Channel {
     }
 }
 
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which lessons a platform wants, on top of what is published to it. Each list empty lets
 /// everything through; otherwise a lesson must match one entry of every non-empty list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! podcast feed of a series that is not public).
 
 use super::AppState;
-use super::error::AppError;
+use super::error::{AppError, Code};
 use crate::domain::visibility::Caller;
 use crate::publish::oai;
 use axum::body::Bytes;
@@ -52,7 +52,7 @@ pub async fn oai(
     let raw: Vec<u8> = if method == Method::POST {
         if body.len() > 8192 {
             return Err(AppError::new(
-                super::error::Code::PayloadTooLarge,
+                Code::PayloadTooLarge,
                 "an OAI-PMH request is at most 8 KiB",
             ));
         }
@@ -69,7 +69,11 @@ pub async fn oai(
         }
     }
     let result = if repeated.is_empty() {
-        oai::respond(&state.db, p, &base, &args).await
+        match oai::respond(&state.db, p, &base, &args).await {
+            Ok(x) => Ok(x),
+            Err(oai::Failure::Request(errors)) => Err(errors),
+            Err(oai::Failure::Internal(e)) => return Err(repository_unavailable(&e)),
+        }
     } else {
         Err(repeated
             .into_iter()
@@ -83,6 +87,22 @@ pub async fn oai(
         oai::envelope(&base, &args, result),
         "text/xml; charset=utf-8",
     ))
+}
+
+/// An OAI-PMH request the repository could not answer (its database failed): always 503 with
+/// `Retry-After`, never an OAI-PMH error code, since every code blames the request and a
+/// harvester that sees one does not retry. `AppError::internal` logs the cause and says what
+/// failed; whatever it found, a harvester is told to come back.
+fn repository_unavailable(e: &sqlx::Error) -> AppError {
+    let answer = AppError::internal(e);
+    if answer.code == Code::Unavailable {
+        return answer;
+    }
+    AppError::new(
+        Code::Unavailable,
+        "the repository cannot answer at the moment; try again later",
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from_static("60"))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -130,7 +150,7 @@ pub async fn podcast(
         .await?
         .into_iter()
         .filter(|l| {
-            l.status == "published"
+            l.status == crate::domain::lesson::LessonStatus::Published
                 && crate::domain::visibility::may(
                     &caller,
                     crate::domain::visibility::Action::Read,

@@ -3,15 +3,9 @@
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
 use crate::db::texts::ExtractionRow;
+use crate::domain::lesson::{LessonStatus, RevisionState};
+use crate::domain::time::rfc3339;
 use serde::Serialize;
-
-/// Unix milliseconds as RFC 3339 in UTC.
-pub fn rfc3339(ms: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 /// Unix milliseconds as an HTTP-date (RFC 9110 §5.6.7), e.g. for `Upload-Expires`.
 pub fn http_date(ms: i64) -> String {
@@ -95,7 +89,7 @@ pub struct LessonView {
     pub region_code: Option<String>,
     pub recorded_on: Option<String>,
     pub language: String,
-    pub status: String,
+    pub status: LessonStatus,
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -159,7 +153,7 @@ impl LessonView {
 pub struct RevisionView {
     pub lesson_id: String,
     pub number: i64,
-    pub state: String,
+    pub state: RevisionState,
     pub fields: serde_json::Value,
     pub author_id: Option<String>,
     pub scope_org_id: Option<String>,
@@ -183,7 +177,7 @@ impl RevisionView {
         approvals: Vec<crate::db::workflow::ApprovalRecord>,
     ) -> Self {
         let chain = r.chain();
-        let next_level = (r.state == "submitted")
+        let next_level = (r.state == RevisionState::Submitted)
             .then(|| crate::db::workflow::next_level(&chain, &approvals).cloned())
             .flatten();
         Self {

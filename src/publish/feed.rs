@@ -21,6 +21,7 @@
 use super::{RenderError, render};
 use crate::db::Db;
 use crate::domain::Invalid;
+use crate::domain::lesson::LessonStatus;
 use crate::domain::visibility::{self, Platform};
 use crate::storage::ObjectStore;
 use base64::Engine;
@@ -334,7 +335,7 @@ impl Feed {
             } else if sent.contains(&x.lesson_id) {
                 let reason = match by_id.get(x.lesson_id.as_str()) {
                     None => "deleted",
-                    Some(l) if l.status != "published" => "withdrawn",
+                    Some(l) if l.status != LessonStatus::Published => "withdrawn",
                     Some(_) => "out_of_scope",
                 };
                 items.push(Item {

@@ -16,7 +16,7 @@ pub mod xml;
 
 use crate::db::Db;
 use crate::db::lessons::LessonRecord;
-use crate::http::views::rfc3339;
+use crate::domain::time::rfc3339;
 use crate::storage::{ObjectStore, StorageError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -79,10 +79,7 @@ pub async fn render(
                         &a.object_key,
                         ttl,
                         &a.content_type,
-                        &crate::http::api::v1::assets::content_disposition(
-                            &a.disposition,
-                            &a.filename,
-                        ),
+                        &crate::domain::filename::content_disposition(&a.disposition, &a.filename),
                     )
                     .await?;
                 entry["url"] = json!(url);

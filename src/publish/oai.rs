@@ -34,8 +34,36 @@ fn err(code: &'static str, message: impl Into<String>) -> OaiError {
     }
 }
 
-/// The outcome of a request: the verb's XML, or errors.
+/// The answer to a request as the protocol sees it: the verb's XML, or OAI-PMH errors (the
+/// client's: `badArgument`, `idDoesNotExist`, `noRecordsMatch`, …), both in a 200 response.
 pub type OaiResult = Result<Xml, Vec<OaiError>>;
+
+/// Why a request was not answered with records.
+#[derive(Debug)]
+pub enum Failure {
+    /// The request, as the protocol judges it: OAI-PMH error conditions.
+    Request(Vec<OaiError>),
+    /// The repository itself (its database) failed. No OAI-PMH error code fits — each one tells
+    /// the harvester its request was wrong, so it would never retry — and the adapter answers
+    /// HTTP 503 with `Retry-After`, as OAI-PMH §3.1.2.2 allows for a repository that cannot
+    /// answer now.
+    Internal(sqlx::Error),
+}
+
+impl From<Vec<OaiError>> for Failure {
+    fn from(errors: Vec<OaiError>) -> Self {
+        Self::Request(errors)
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e)
+    }
+}
+
+/// The outcome of [`respond`]: XML, the client's errors, or an internal failure.
+pub type Outcome = Result<Xml, Failure>;
 
 /// Unix milliseconds as an OAI datestamp (`YYYY-MM-DDThh:mm:ssZ`).
 pub fn datestamp(ms: i64) -> String {
@@ -84,7 +112,7 @@ enum SetFilter {
 }
 
 /// Answers one OAI-PMH request for platform `p`.
-pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiResult {
+pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> Outcome {
     let verb = args.get("verb").map(String::as_str).unwrap_or("");
     let allowed: &[&str] = match verb {
         "Identify" => &[],
@@ -94,12 +122,9 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiR
         "ListIdentifiers" | "ListRecords" => {
             &["from", "until", "metadataPrefix", "set", "resumptionToken"]
         }
-        "" => return Err(vec![err("badVerb", "the verb argument is missing")]),
+        "" => return Err(vec![err("badVerb", "the verb argument is missing")].into()),
         other => {
-            return Err(vec![err(
-                "badVerb",
-                format!("{other} is not an OAI-PMH verb"),
-            )]);
+            return Err(vec![err("badVerb", format!("{other} is not an OAI-PMH verb"))].into());
         }
     };
     let illegal: Vec<OaiError> = args
@@ -108,20 +133,13 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiR
         .map(|k| err("badArgument", format!("{k} is not an argument of {verb}")))
         .collect();
     if !illegal.is_empty() {
-        return Err(illegal);
+        return Err(illegal.into());
     }
-    let internal = |e: sqlx::Error| {
-        tracing::error!(error = %e, "OAI-PMH request failed");
-        vec![err(
-            "badArgument",
-            "the repository could not answer; try again",
-        )]
-    };
     match verb {
-        "Identify" => identify(db, base_url).await.map_err(internal),
+        "Identify" => Ok(identify(db, base_url).await?),
         "ListMetadataFormats" => {
             if let Some(id) = args.get("identifier") {
-                record_of(db, p, id).await.map_err(internal)??;
+                record_of(db, p, id).await??;
             }
             let mut x = Xml::default();
             x.open("ListMetadataFormats", &[]);
@@ -141,9 +159,10 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiR
                 return Err(vec![err(
                     "badResumptionToken",
                     format!("{t} was not issued by this repository"),
-                )]);
+                )]
+                .into());
             }
-            list_sets(db, p).await.map_err(internal)
+            Ok(list_sets(db, p).await?)
         }
         "GetRecord" => {
             let (Some(id), Some(prefix)) = (args.get("identifier"), args.get("metadataPrefix"))
@@ -151,21 +170,21 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> OaiR
                 return Err(vec![err(
                     "badArgument",
                     "GetRecord needs identifier and metadataPrefix",
-                )]);
+                )]
+                .into());
             };
-            let found = record_of(db, p, id).await.map_err(internal)??;
+            let found = record_of(db, p, id).await??;
             if prefix != "oai_dc" {
                 return Err(vec![err(
                     "cannotDisseminateFormat",
                     format!("{prefix} is not offered; use oai_dc"),
-                )]);
+                )]
+                .into());
             }
             if found.1.is_some() {
-                db.mark_sent(&p.id, &[found.0.as_str()])
-                    .await
-                    .map_err(internal)?;
+                db.mark_sent(&p.id, &[found.0.as_str()]).await?;
             }
-            let stamps = stamps(db, p, &[found.0.as_str()]).await.map_err(internal)?;
+            let stamps = stamps(db, p, &[found.0.as_str()]).await?;
             let mut x = Xml::default();
             x.open("GetRecord", &[]);
             write_record(&mut x, &found.0, found.1.as_ref(), &stamps, true);
@@ -346,20 +365,14 @@ async fn list_sets(db: &Db, p: &Platform) -> Result<Xml, sqlx::Error> {
     Ok(x)
 }
 
-async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
-    let internal = |e: sqlx::Error| {
-        tracing::error!(error = %e, "OAI-PMH list failed");
-        vec![err(
-            "badArgument",
-            "the repository could not answer; try again",
-        )]
-    };
+async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> Outcome {
     let state = if let Some(token) = args.get("resumptionToken") {
         if args.len() > 2 {
             return Err(vec![err(
                 "badArgument",
                 "resumptionToken is an exclusive argument",
-            )]);
+            )]
+            .into());
         }
         let bad = || {
             vec![err(
@@ -377,7 +390,8 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
             return Err(vec![err(
                 "cannotDisseminateFormat",
                 format!("{prefix} is not offered; use oai_dc"),
-            )]);
+            )]
+            .into());
         }
         let from = match args.get("from") {
             None => None,
@@ -398,10 +412,11 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
                 return Err(vec![err(
                     "badArgument",
                     "from and until must have the same granularity",
-                )]);
+                )]
+                .into());
             }
             if f.0 > u.0 {
-                return Err(vec![err("badArgument", "from is after until")]);
+                return Err(vec![err("badArgument", "from is after until")].into());
             }
         }
         ListState {
@@ -417,29 +432,24 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
         None => None,
         Some(s) => {
             if let Some(sid) = s.strip_prefix("series:") {
-                let names = db.received_series(p).await.map_err(internal)?;
+                let names = db.received_series(p).await?;
                 match names.into_iter().find(|n| series_id(n) == sid) {
                     Some(n) => Some(SetFilter::Series(n)),
                     None => {
-                        return Err(vec![err(
-                            "noRecordsMatch",
-                            format!("no records in set {s}"),
-                        )]);
+                        return Err(
+                            vec![err("noRecordsMatch", format!("no records in set {s}"))].into(),
+                        );
                     }
                 }
             } else if let Some(org) = s.strip_prefix("org:").filter(|o| o.len() <= 64) {
                 Some(SetFilter::Org(org.to_owned()))
             } else {
-                return Err(vec![err("badArgument", format!("{s} is not a set here"))]);
+                return Err(vec![err("badArgument", format!("{s} is not a set here"))].into());
             }
         }
     };
     // Changes of the platform itself make every record new.
-    let resync = db
-        .platform_resync_at(&p.id)
-        .await
-        .map_err(internal)?
-        .unwrap_or(0);
+    let resync = db.platform_resync_at(&p.id).await?.unwrap_or(0);
     let changed_since = state.from.filter(|f| *f > resync);
     let mut out: Vec<(String, Option<LessonRecord>)> = Vec::new();
     let mut stamped: HashMap<String, i64> = HashMap::new();
@@ -461,14 +471,13 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
                 changed_since,
                 batch as i64,
             )
-            .await
-            .map_err(internal)?;
+            .await?;
         let short = ids.len() < batch;
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let lessons = db.lessons_by_ids(&refs).await.map_err(internal)?;
+        let lessons = db.lessons_by_ids(&refs).await?;
         let by_id: HashMap<&str, &LessonRecord> =
             lessons.iter().map(|l| (l.id.as_str(), l)).collect();
-        let stamps = stamps(db, p, &refs).await.map_err(internal)?;
+        let stamps = stamps(db, p, &refs).await?;
         for (i, id) in ids.iter().enumerate() {
             after = id.clone();
             let t = stamps.get(id).copied().unwrap_or(resync);
@@ -495,12 +504,9 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> OaiResult {
         .filter(|(_, l)| l.is_some())
         .map(|(id, _)| id.as_str())
         .collect();
-    db.mark_sent(&p.id, &live).await.map_err(internal)?;
+    db.mark_sent(&p.id, &live).await?;
     if out.is_empty() && state.cursor == 0 {
-        return Err(vec![err(
-            "noRecordsMatch",
-            "no records match these arguments",
-        )]);
+        return Err(vec![err("noRecordsMatch", "no records match these arguments")].into());
     }
     let tag = if records {
         "ListRecords"

@@ -52,7 +52,7 @@ fn event(platform: &PlatformRecord, item: &Item) -> Delivery {
     let message_id = format!("msg_{}_{}_{}", platform.id, item.change_id, item.lesson_id);
     let body = serde_json::json!({
         "type": kind,
-        "timestamp": crate::http::views::rfc3339(crate::db::now_ms()),
+        "timestamp": crate::domain::time::rfc3339(crate::db::now_ms()),
         "data": item,
     });
     Delivery {

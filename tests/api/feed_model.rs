@@ -321,6 +321,9 @@ async fn every_platform_ends_with_exactly_what_it_receives() {
         total_held >= 20,
         "the platforms ended with only {total_held} lessons in all: too few to show anything"
     );
-    let published = all.iter().filter(|l| l.status == "published").count();
+    let published = all
+        .iter()
+        .filter(|l| l.status == lectern::domain::lesson::LessonStatus::Published)
+        .count();
     assert!(published > 5, "only {published} lessons ended published");
 }

@@ -549,3 +549,72 @@ async fn text_xml_forbids_never_reaches_oai_or_podcast_feeds() {
         }
     }
 }
+
+/// A database failure is the repository's, not the harvester's: 503 with `Retry-After` (and
+/// no OAI-PMH error code, each of which blames the request), while the client's own mistakes
+/// are still OAI-PMH errors in a 200; once the database is back, the same request succeeds.
+/// The failure is provoked by taking away the table OAI-PMH keeps what it sent in, which the
+/// platform's authentication does not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_failure_is_a_503_with_retry_after_never_an_oai_error() {
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let (_, key) = platform(&app, &tree.city, "广州门户", json!({})).await;
+    let id = draft(&app, &tree.city, "防汛讲座", "audio", &["防汛"]).await;
+    publish(&app, &id, json!({})).await;
+    let list = [("verb", "ListRecords"), ("metadataPrefix", "oai_dc")];
+    let body = oai_raw(&app, &key, &list).await;
+    assert!(body.contains(&format!("oai:lectern:{id}")), "{body}");
+
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    sqlx::query(&rename("platform_sent", "platform_sent_away"))
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    let identifier = format!("oai:lectern:{id}");
+    for query in [
+        list.to_vec(),
+        vec![
+            ("verb", "GetRecord"),
+            ("identifier", identifier.as_str()),
+            ("metadataPrefix", "oai_dc"),
+        ],
+    ] {
+        let r = app
+            .client
+            .get(app.url("/oai"))
+            .bearer_auth(&key)
+            .query(&query)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let retry_after = r.headers().get("retry-after").cloned();
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, 503, "{query:?}: {text}");
+        let seconds: u64 = retry_after
+            .unwrap_or_else(|| panic!("{query:?}: no Retry-After"))
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=3600).contains(&seconds), "Retry-After: {seconds}");
+        assert!(!text.contains("<error"), "{query:?}: {text}");
+        assert_eq!(content_type, "application/problem+json", "{text}");
+        let problem: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(problem["code"], "unavailable", "{problem}");
+        assert_eq!(problem["status"], 503, "{problem}");
+    }
+    // The client's mistakes are still the protocol's errors, in a 200.
+    let body = oai_raw(&app, &key, &[("verb", "Explode")]).await;
+    assert!(body.contains("<error code=\"badVerb\">"), "{body}");
+
+    sqlx::query(&rename("platform_sent_away", "platform_sent"))
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+    let body = oai_raw(&app, &key, &list).await;
+    assert!(body.contains(&format!("oai:lectern:{id}")), "{body}");
+    assert!(!body.contains("<error"), "{body}");
+}

@@ -304,3 +304,50 @@ fn error_of(page: &str) -> &str {
         .and_then(|p| p.split('<').next())
         .unwrap_or("(no error shown)")
 }
+
+/// The workflow buttons post to `/lessons/{id}/{step}`. A step that is none of submit, publish
+/// and withdraw is a 400 problem and leaves the lesson as it was — it used to withdraw it — while
+/// the real step still works from the same session.
+#[tokio::test]
+async fn an_unknown_workflow_step_is_a_400_problem_and_changes_nothing() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    t.account("editor1", &[("editor", &tree.county)]).await;
+    let id = crate::feed::published(&t, &tree.county, "防汛讲座", "audio", &[]).await;
+    let before: Value = t.json(&format!("/api/v1/lessons/{id}")).await;
+    assert_eq!(before["status"], "published", "{before}");
+    let changes_before = t.db().change_head().await.unwrap();
+    let (ed, csrf) = signed_in(&t, "editor1", PASSWORD).await;
+    for step in ["archive", "Withdraw", "withdraw ", "approve"] {
+        let r = ed
+            .post(t.url(&format!("/lessons/{id}/{}", step.replace(' ', "%20"))))
+            .form(&[("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 400, "{step:?}: {body}");
+        assert_eq!(content_type, "application/problem+json", "{step:?}: {body}");
+        let problem: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(problem["code"], "invalid_request", "{problem}");
+    }
+    let after: Value = t.json(&format!("/api/v1/lessons/{id}")).await;
+    assert_eq!(after, before);
+    assert_eq!(t.db().change_head().await.unwrap(), changes_before);
+    // Without the session's token the step is refused before it is even read.
+    let (s, _) = form(&t, &ed, &format!("/lessons/{id}/archive"), &[("csrf", "x")]).await;
+    assert_eq!(s, 403);
+    // The real button still works.
+    let (s, _) = form(
+        &t,
+        &ed,
+        &format!("/lessons/{id}/withdraw"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(s, 303);
+    let after: Value = t.json(&format!("/api/v1/lessons/{id}")).await;
+    assert_eq!(after["status"], "withdrawn", "{after}");
+}

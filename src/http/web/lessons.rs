@@ -5,15 +5,16 @@
 use super::session::{CsrfForm, user_error};
 use super::{Flow, PageResult, Web, api_body, json_body, opt, see_other};
 use crate::db::orgs::OrgRecord;
+use crate::domain::lesson::{LessonStatus, RevisionState};
 use crate::domain::org;
 use crate::domain::visibility::{self, Action, ReadScope};
 use crate::http::api::v1::{lessons, orgs, review};
-use crate::http::error::AppError;
+use crate::http::error::{AppError, Code};
 use crate::http::extract::{Form, Json, Path, Query, Writer};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde_json::{Value, json};
 
@@ -217,15 +218,22 @@ async fn lesson_page(web: &Web, id: &str, error: Option<AppError>) -> PageResult
     )
     .await?;
     let revisions = revisions_of(web, &reader, id).await?;
-    let working = revisions.last().and_then(|r| r["state"].as_str());
+    // The page reads the API's JSON back; its state is parsed like a stored one, so a value
+    // the workflow does not know is an error here too, not a missing button.
+    let working = revisions
+        .last()
+        .and_then(|r| r["state"].as_str())
+        .map(RevisionState::parse)
+        .transpose()
+        .map_err(|e| AppError::internal(&e))?;
     let may = |a: Action| visibility::may(&web.caller, a, record.access());
-    let published = record.status == "published";
+    let published = record.status == LessonStatus::Published;
     // Which buttons to offer follows the rules; the API re-checks everything on submission.
     let can = context! {
         edit => may(Action::Edit),
         upload => may(Action::Edit) && !published,
-        submit => may(Action::Submit) && matches!(working, Some("draft" | "rejected")),
-        publish => may(Action::Publish) && working == Some("approved"),
+        submit => may(Action::Submit) && working.is_some_and(RevisionState::is_open),
+        publish => may(Action::Publish) && working == Some(RevisionState::Approved),
         withdraw => may(Action::Withdraw) && published,
     };
     let org = match &record.org_id {
@@ -357,20 +365,40 @@ pub async fn upload_page(
     web.respond(r)
 }
 
+/// A workflow button of the lesson page: the last segment of `POST /lessons/{id}/{step}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Submit,
+    Publish,
+    Withdraw,
+}
+
+impl Step {
+    /// The step a path segment names; `None` for anything else, which is refused as such (an
+    /// unknown step must never fall through to one of these).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "submit" => Some(Self::Submit),
+            "publish" => Some(Self::Publish),
+            "withdraw" => Some(Self::Withdraw),
+            _ => None,
+        }
+    }
+}
+
 /// Runs a workflow step through its API handler, then shows the lesson (with the refusal, if
 /// any).
-async fn step(web: &Web, id: &str, csrf: &str, what: &str) -> PageResult {
-    let writer = web.acting(csrf)?;
+async fn run_step(web: &Web, id: &str, writer: Writer, step: Step) -> PageResult {
     let state = State(web.state.clone());
     let path = Path(id.to_owned());
-    let outcome = match what {
-        "submit" => review::submit(state, writer, path, Bytes::new())
+    let outcome = match step {
+        Step::Submit => review::submit(state, writer, path, Bytes::new())
             .await
             .map(|_| ()),
-        "publish" => lessons::publish_lesson(state, writer, path, Bytes::new())
+        Step::Publish => lessons::publish_lesson(state, writer, path, Bytes::new())
             .await
             .map(|_| ()),
-        _ => lessons::withdraw_lesson(state, writer, path, Bytes::new())
+        Step::Withdraw => lessons::withdraw_lesson(state, writer, path, Bytes::new())
             .await
             .map(|_| ()),
     };
@@ -383,29 +411,25 @@ async fn step(web: &Web, id: &str, csrf: &str, what: &str) -> PageResult {
     }
 }
 
-pub async fn submit(
+/// `POST /lessons/{id}/{step}`: a workflow button (submit, publish, withdraw). The CSRF check
+/// comes first, as for every form; a step that is none of these is a client's mistake, answered
+/// with a 400 problem body, and changes nothing.
+pub async fn workflow_step(
     web: Web,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Path((id, step)): axum::extract::Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let r = step(&web, &id, &form.csrf, "submit").await;
-    web.respond(r)
-}
-
-pub async fn publish(
-    web: Web,
-    axum::extract::Path(id): axum::extract::Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let r = step(&web, &id, &form.csrf, "publish").await;
-    web.respond(r)
-}
-
-pub async fn withdraw(
-    web: Web,
-    axum::extract::Path(id): axum::extract::Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let r = step(&web, &id, &form.csrf, "withdraw").await;
+    let writer = match web.acting(&form.csrf) {
+        Ok(w) => w,
+        Err(flow) => return web.respond(Err(flow)),
+    };
+    let Some(step) = Step::parse(&step) else {
+        return AppError::new(
+            Code::InvalidRequest,
+            "not a workflow step: use submit, publish or withdraw",
+        )
+        .into_response();
+    };
+    let r = run_step(&web, &id, writer, step).await;
     web.respond(r)
 }

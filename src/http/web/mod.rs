@@ -136,9 +136,7 @@ pub fn routes() -> super::Routes {
             get(lessons::edit_page).post(lessons::update),
         )
         .route("/lessons/{id}/upload", get(lessons::upload_page))
-        .route("/lessons/{id}/submit", post(lessons::submit))
-        .route("/lessons/{id}/publish", post(lessons::publish))
-        .route("/lessons/{id}/withdraw", post(lessons::withdraw))
+        .route("/lessons/{id}/{step}", post(lessons::workflow_step))
         .route("/review", get(review::queue))
         .route("/review/{id}/approve", post(review::approve))
         .route("/review/{id}/reject", post(review::reject))

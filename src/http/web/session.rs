@@ -2,6 +2,7 @@
 
 use super::i18n::translate;
 use super::{Flow, PageResult, Web};
+use crate::domain::lesson::LessonStatus;
 use crate::http::error::AppError;
 use crate::http::extract::{Form, same_secret};
 use crate::http::{api, auth};
@@ -14,14 +15,14 @@ use minijinja::context;
 pub async fn index(web: Web) -> Response {
     let r = async {
         let counts = web.state.db.lesson_counts().await?;
-        let count = |s: &str| counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n);
+        let count = |s: LessonStatus| counts.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
         let (blobs, bytes) = web.state.db.blob_totals().await?;
         web.page(
             "index.html",
             context! {
-                published => count("published"),
-                drafts => count("draft"),
-                withdrawn => count("withdrawn"),
+                published => count(LessonStatus::Published),
+                drafts => count(LessonStatus::Draft),
+                withdrawn => count(LessonStatus::Withdrawn),
                 objects => blobs,
                 gib => format!("{:.2}", bytes as f64 / (1024.0 * 1024.0 * 1024.0)),
                 database => web.state.db.backend().name(),

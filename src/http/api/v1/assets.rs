@@ -2,20 +2,21 @@
 
 use super::lessons::{editable_lesson, is_operator, visible_lesson};
 use crate::db::assets::AssetRecord;
+use crate::domain::filename::content_disposition;
 use crate::domain::lesson::LessonKind;
 use crate::domain::range::{self, RangeRequest};
+use crate::domain::time::rfc3339;
 use crate::domain::visibility::Caller;
 use crate::http::AppState;
 use crate::http::error::{AppError, Code};
 use crate::http::extract::{Json, Path, Query, Writer};
-use crate::http::views::{AssetView, rfc3339};
+use crate::http::views::AssetView;
 use crate::ingest::Uploader;
 use crate::ingest::admit;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -110,26 +111,6 @@ pub async fn delete_asset(
             "the lesson's files cannot change while it is in review or published",
         )),
     }
-}
-
-/// `Content-Disposition` with an ASCII fallback and the UTF-8 name (RFC 6266, RFC 8187), both
-/// without invisible characters (`domain::filename::is_invisible`): uploads have them removed
-/// already, and this also covers names stored before that rule, so no browser is ever handed a
-/// right-to-left override that disguises an extension.
-pub fn content_disposition(kind: &str, filename: &str) -> String {
-    let filename = &crate::domain::filename::without_invisible(filename);
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = utf8_percent_encode(filename, NON_ALPHANUMERIC);
-    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Whether an `If-None-Match` or `If-Range` value names `etag` (strong comparison).
@@ -255,25 +236,6 @@ pub async fn asset_url(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn disposition_keeps_the_utf8_name_and_a_safe_fallback() {
-        let d = content_disposition("attachment", "第一讲 \"导论\".pdf");
-        assert!(
-            d.starts_with("attachment; filename=\"___ ____.pdf\""),
-            "{d}"
-        );
-        assert!(d.contains("filename*=UTF-8''%E7%AC%AC"), "{d}");
-    }
-
-    #[test]
-    fn disposition_drops_bidi_overrides_and_zero_width_characters() {
-        let d = content_disposition("attachment", "lecture\u{202E}4pm.exe\u{200D}");
-        assert_eq!(
-            d,
-            "attachment; filename=\"lecture4pm.exe\"; filename*=UTF-8''lecture4pm%2Eexe"
-        );
-    }
 
     #[test]
     fn etag_lists_are_matched_exactly() {

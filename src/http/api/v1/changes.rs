@@ -2,10 +2,10 @@
 
 use crate::db::changes::Change;
 use crate::domain::Invalid;
+use crate::domain::time::rfc3339;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Json, Query, Writer};
-use crate::http::views::rfc3339;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,9 @@
 use crate::db::lessons::{LessonFilter, LessonRecord, UpdateError};
 use crate::db::workflow::{Snapshot, StepError};
 use crate::domain::Invalid;
-use crate::domain::lesson::{self, LessonFields, LessonKind, LessonStatus, RegionCode, Title};
+use crate::domain::lesson::{
+    self, LessonFields, LessonKind, LessonStatus, RegionCode, RevisionState, Title,
+};
 use crate::domain::visibility::{self, Action, Caller, Role, read_scope};
 use crate::http::AppState;
 use crate::http::error::{AppError, Code};
@@ -476,7 +478,7 @@ async fn step(
             if what == Scheduled::Publish && require_approved {
                 // Fail now, not at the scheduled time, when there is nothing approved.
                 match state.db.revisions(id).await?.last() {
-                    Some(r) if r.state == "approved" => {}
+                    Some(r) if r.state == RevisionState::Approved => {}
                     _ => {
                         return Err(AppError::conflict(
                             "only an approved revision can be scheduled for publication",

@@ -5,12 +5,12 @@ use super::denied;
 use super::lessons::lesson_for;
 use crate::db::platforms::{KeyRecord, PlatformFields, PlatformRecord};
 use crate::domain::platform::{self, Channel, Filters};
+use crate::domain::time::rfc3339;
 use crate::domain::visibility::{self, Action, Caller, Platform};
 use crate::domain::{Invalid, org, token};
 use crate::http::AppState;
 use crate::http::error::{AppError, Code};
 use crate::http::extract::{Acting, Json, Path, Query, Writer};
-use crate::http::views::rfc3339;
 use crate::publish::feed::{Cursor, FeedError};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -264,7 +264,7 @@ pub async fn update(
             .unwrap_or_default(),
     };
     let channel = match &input.channel {
-        None => Channel::parse(&p.channel).unwrap_or(Channel::Other),
+        None => p.channel,
         Some(c) => Channel::parse(c)
             .map_err(|e| errors.push(e))
             .unwrap_or(Channel::Other),

@@ -7,6 +7,7 @@ use crate::db::lessons::LessonRecord;
 use crate::db::orgs::OrgRecord;
 use crate::db::workflow::Decision;
 use crate::domain::Invalid;
+use crate::domain::lesson::LessonStatus;
 use crate::domain::org;
 use crate::domain::visibility::{self, Action, Caller, Role};
 use crate::http::AppState;
@@ -297,7 +298,7 @@ pub async fn recommend(
     Json(body): Json<RecommendBody>,
 ) -> Result<Json<Value>, AppError> {
     let lesson = lesson_for(&state, &acting, &id, Action::Recommend).await?;
-    if lesson.status != "published" {
+    if lesson.status != LessonStatus::Published {
         return Err(AppError::conflict(
             "only a published lesson can be recommended",
         ));

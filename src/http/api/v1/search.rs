@@ -201,7 +201,7 @@ pub async fn search(
             "status": l.status, "tags": l.tags, "lecturer": l.lecturer, "series": l.series,
             "region_code": l.region_code, "region_name": region_name,
             "recorded_on": l.recorded_on,
-            "published_at": l.published_at.map(crate::http::views::rfc3339),
+            "published_at": l.published_at.map(crate::domain::time::rfc3339),
             "score": hit.score,
             "highlights": { "title": mark(&l.title, 200), "description": mark(&l.description, 160) },
             "cues": cues, "pages": pages,

@@ -6,45 +6,18 @@ use crate::db::Db;
 use crate::db::audit::Event;
 use crate::db::users::{GrantRecord, UserRecord};
 use crate::domain::Invalid;
+use crate::domain::time::rfc3339;
+use crate::domain::user::{display_name, login_name};
 use crate::domain::visibility::{self, Caller, Role};
 use crate::domain::{password, token};
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Acting, Json, Path, Query, Writer};
-use crate::http::views::rfc3339;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-/// A login name: 3–64 characters of letters, digits, `.`, `_`, `-` and `@`, lower-cased.
-pub fn login_name(s: &str) -> Result<String, Invalid> {
-    let s = s.trim().to_lowercase();
-    let ok = (3..=64).contains(&s.chars().count())
-        && s.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
-        Ok(s)
-    } else {
-        Err(Invalid::new(
-            "login",
-            "must be 3–64 letters, digits, '.', '_', '-' or '@'",
-        ))
-    }
-}
-
-/// A display name: 1–100 characters on one line.
-pub fn display_name(s: &str) -> Result<String, Invalid> {
-    let s = s.trim();
-    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-        return Err(Invalid::new(
-            "display_name",
-            "must be 1–100 characters without control characters",
-        ));
-    }
-    Ok(s.to_owned())
-}
 
 pub fn user_json(u: &UserRecord, grants: &[GrantRecord]) -> Value {
     json!({
@@ -313,11 +286,7 @@ pub async fn update(
     }
     let mut tx = state.db.begin_write().await?;
     if let Some(name) = &name {
-        sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
-            .bind(&id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
+        Db::set_display_name_in(&mut tx, &id, name).await?;
     }
     if let Some(d) = input.disabled {
         if d && acting.caller.user_id() == Some(id.as_str()) {

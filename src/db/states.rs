@@ -1,0 +1,135 @@
+//! The SQL boundary of the domain's states: each status-like column is read straight into its
+//! enum, parsed once here. A value that is none of the enum's is a decode error
+//! (`sqlx::Error::ColumnDecode`), so it fails the query that read it and is logged as an internal
+//! error — it never reads as a default state. The migrations' CHECK constraints keep such values
+//! out; this is the second line, for a row written by hand or by a newer version.
+//!
+//! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
+
+use crate::domain::lesson::{LessonStatus, RevisionState};
+use crate::domain::platform::Channel;
+use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
+use sqlx::error::BoxDynError;
+
+/// Implements reading an enum from a text column with its `parse`.
+macro_rules! text_state {
+    ($($t:ty),* $(,)?) => {$(
+        impl sqlx::Type<Any> for $t {
+            fn type_info() -> AnyTypeInfo {
+                <str as sqlx::Type<Any>>::type_info()
+            }
+
+            fn compatible(ty: &AnyTypeInfo) -> bool {
+                <str as sqlx::Type<Any>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, Any> for $t {
+            fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+                let text = <&str as sqlx::Decode<'r, Any>>::decode(value)?;
+                Ok(<$t>::parse(text)?)
+            }
+        }
+    )*};
+}
+
+text_state!(LessonStatus, RevisionState, Channel);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    async fn pool() -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("an in-memory SQLite database")
+    }
+
+    #[tokio::test]
+    async fn a_known_status_is_read_as_its_state() {
+        let pool = pool().await;
+        for (text, state) in [
+            ("draft", LessonStatus::Draft),
+            ("published", LessonStatus::Published),
+            ("withdrawn", LessonStatus::Withdrawn),
+        ] {
+            let row = sqlx::query("SELECT $1 AS status")
+                .bind(text)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(row.try_get::<LessonStatus, _>("status").unwrap(), state);
+        }
+    }
+
+    #[tokio::test]
+    async fn revision_states_are_read_and_unknown_ones_refused() {
+        let pool = pool().await;
+        for text in [
+            "draft",
+            "submitted",
+            "approved",
+            "rejected",
+            "published",
+            "superseded",
+        ] {
+            let row = sqlx::query("SELECT $1 AS state")
+                .bind(text)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let state: RevisionState = row.try_get("state").unwrap();
+            assert_eq!(state.as_str(), text);
+        }
+        let row = sqlx::query("SELECT 'in review' AS state")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(matches!(
+            row.try_get::<RevisionState, _>("state"),
+            Err(sqlx::Error::ColumnDecode { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn channels_are_read_and_an_unknown_one_is_not_other() {
+        let pool = pool().await;
+        for c in Channel::ALL {
+            let row = sqlx::query("SELECT $1 AS channel")
+                .bind(c.as_str())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(row.try_get::<Channel, _>("channel").unwrap(), c);
+        }
+        let row = sqlx::query("SELECT 'radio' AS channel")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(matches!(
+            row.try_get::<Channel, _>("channel"),
+            Err(sqlx::Error::ColumnDecode { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_status_is_a_decode_error_not_a_draft() {
+        let pool = pool().await;
+        for text in ["archived", "Published", "", " draft"] {
+            let row = sqlx::query("SELECT $1 AS status")
+                .bind(text)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let err = row.try_get::<LessonStatus, _>("status").unwrap_err();
+            assert!(
+                matches!(err, sqlx::Error::ColumnDecode { .. }),
+                "{text:?}: {err:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Instants as the wire and the logs show them. Lectern keeps time as Unix milliseconds (UTC)
+//! everywhere below the edges; this is the one conversion to text, shared by the JSON API, the
+//! feeds, webhooks and the command line.
+
+/// Unix milliseconds as RFC 3339 in UTC (`2026-01-02T03:04:05.006Z`); an instant outside what
+/// RFC 3339 can write (never stored by Lectern) reads as the Unix epoch rather than failing.
+pub fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn milliseconds_are_written_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_767_323_045_006), "2026-01-02T03:04:05.006Z");
+    }
+}
