@@ -81,6 +81,14 @@ pub struct Config {
     pub webhook_backoff_ms: u64,
     /// How long one delivery attempt may take.
     pub webhook_timeout_ms: u64,
+    /// Jobs this instance runs at once (bulk work such as text extraction takes at most all
+    /// but one of them).
+    pub job_workers: u64,
+    /// How long a job stays claimed by a worker that stopped renewing it (it died) before
+    /// another worker takes it over.
+    pub job_lease_secs: u64,
+    /// The longest an idle runner waits before looking for jobs other instances queued.
+    pub job_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -119,6 +127,9 @@ impl Default for Config {
             webhook_retry_secs: 25 * 3600,
             webhook_backoff_ms: 5000,
             webhook_timeout_ms: 10_000,
+            job_workers: 4,
+            job_lease_secs: 30,
+            job_poll_ms: 1000,
         }
     }
 }
@@ -169,6 +180,9 @@ impl fmt::Debug for Config {
             .field("webhook_backoff_ms", &self.webhook_backoff_ms)
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("job_workers", &self.job_workers)
+            .field("job_lease_secs", &self.job_lease_secs)
+            .field("job_poll_ms", &self.job_poll_ms)
             .finish()
     }
 }
