@@ -5,6 +5,7 @@
 use crate::common::{
     Service, TestApp, command, fresh_postgres, problem, test_config, use_postgres,
 };
+use futures::StreamExt;
 use lectern::db::Db;
 use lectern::db::jobs::NewJob;
 use lectern::domain::job::{JobKind, JobState, Lane};
@@ -440,4 +441,94 @@ async fn the_jobs_page_lists_dead_jobs_with_their_error_and_retries_them_with_th
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+}
+
+/// A PDF of `size` bytes, streamed in 1 MiB chunks without holding it: a header, one stream
+/// object of zeros and a trailer (cheap to make, and no parser would ever finish it quickly).
+fn big_pdf(size: usize) -> reqwest::Body {
+    let head = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 0 >>\nstream\n".to_vec();
+    let tail = b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n".to_vec();
+    let zeros = size - head.len() - tail.len();
+    let chunk = 1 << 20;
+    let (full, rest) = (zeros / chunk, zeros % chunk);
+    let stream = futures::stream::iter([Ok::<_, std::io::Error>(head)])
+        .chain(futures::stream::iter(0..full).map(move |_| Ok(vec![0u8; chunk])))
+        .chain(futures::stream::iter([Ok(vec![0u8; rest]), Ok(tail)]));
+    reqwest::Body::wrap_stream(stream)
+}
+
+/// A 500 MiB PDF does not hold up the indexing of a lesson published after it: the follower reads
+/// SQL only; the PDF's text is the extraction job's, which refuses it by size without reading it
+/// (the per-file budget) and records why for editors.
+#[tokio::test]
+async fn a_huge_pdf_does_not_delay_the_indexing_of_a_lesson_published_after_it() {
+    let t = TestApp::spawn().await;
+    let big = t.lesson("document").await;
+    let size = 500 << 20;
+    let r = t
+        .post(&format!("/api/v1/lessons/{big}/assets"))
+        .query(&[("role", "master"), ("filename", "全年讲义合订本.pdf")])
+        .body(big_pdf(size))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = t
+        .post(&format!("/api/v1/lessons/{big}/publish"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Published right after it.
+    let r = t
+        .post("/api/v1/lessons")
+        .json(&json!({ "title": "防汛抗旱应急演练纪实", "kind": "video" }))
+        .send()
+        .await
+        .unwrap();
+    let after = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let published_at = Instant::now();
+    let r = t
+        .post(&format!("/api/v1/lessons/{after}/publish"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let found = || async {
+        let v: Value = t
+            .get("/api/v1/search?q=防汛抗旱应急演练")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["hits"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|h| h["id"] == after.as_str()))
+    };
+    until("the later lesson to be searchable", found).await;
+    let took = published_at.elapsed();
+    eprintln!("published → searchable behind a 500 MiB PDF: {took:?}");
+    // Generous (the bound is 2 s); the ordering is what matters: nothing waited on the PDF.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // The PDF's own text: refused by size, without being read, with the reason editors see.
+    until("the big PDF's extraction to be recorded", || async {
+        let l = t.json(&format!("/api/v1/lessons/{big}")).await;
+        l["assets"][0]["text"].is_object()
+    })
+    .await;
+    let l = t.json(&format!("/api/v1/lessons/{big}")).await;
+    assert_eq!(l["assets"][0]["text"]["status"], "failed", "{l}");
+    assert!(
+        l["assets"][0]["text"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("64 MiB"),
+        "{l}"
+    );
+    assert_eq!(l["assets"][0]["size"], size as i64);
 }
