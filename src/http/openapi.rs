@@ -273,7 +273,7 @@ pub async fn document() -> Json<Value> {
                                 { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 20 } } ],
                 "responses": { "200": { "description": "{ suggestions: [{ text, source: title | tag | lecturer | series }] }" }, "400": problem("too long") } } },
             "/api/v1/search/status": { "get": { "summary": "The search index: its generation, the change-log position it reflects against the head, documents and size (operators)", "security": [{ "bearer": [] }],
-                "responses": { "200": { "description": "{ generation, position, head, lag, lessons, segments, bytes }" }, "403": problem("not an operator") } } },
+                "responses": { "200": { "description": "{ generation, position, head, lag, lessons, segments, bytes, lessons_awaiting_text (lessons with a document or subtitle whose text the job runner has not extracted yet, among the first 10,000 such files) }" }, "403": problem("not an operator") } } },
                         "/api/v1/changes": { "get": { "summary": "The change log after a cursor, in order, never skipping a committed entry", "security": [{ "bearer": [] }],
                 "parameters": [ { "name": "after", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer" } } ],
                 "responses": { "200": ok("entries", "Changes") } } },
