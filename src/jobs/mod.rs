@@ -37,6 +37,7 @@ pub mod work;
 use crate::db::Db;
 use crate::db::jobs::{JobRecord, NewJob};
 use crate::domain::job::{JobKind, Lane};
+use futures::FutureExt;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -173,7 +174,21 @@ impl Runner {
                                         let name = self.name.clone();
                                         let running = running.clone();
                                         tasks.spawn(async move {
-                                            run_one(&db, &work, &name, job.clone()).await;
+                                            // A panicking handler must not leave its id here:
+                                            // its lease would be renewed forever. Its lease
+                                            // runs out instead, and the job is tried again
+                                            // (and ends dead after its budget).
+                                            let ran = std::panic::AssertUnwindSafe(run_one(
+                                                &db,
+                                                &work,
+                                                &name,
+                                                job.clone(),
+                                            ))
+                                            .catch_unwind()
+                                            .await;
+                                            if ran.is_err() {
+                                                tracing::error!(job = %job.id, "a job's handler panicked");
+                                            }
                                             lock(&running).remove(&job.id);
                                             lane
                                         });
@@ -200,12 +215,6 @@ impl Runner {
                 Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok(Lane::Low) = ended {
                         low_running -= 1;
-                    } else if let Err(e) = ended
-                        && e.is_panic()
-                    {
-                        // The job's lease runs out and it is tried again (or ends dead).
-                        tracing::error!(error = %e, "a job's handler panicked");
-                        low_running = low_running.min(tasks.len());
                     }
                 }
                 _ = renew.tick() => {
