@@ -4,7 +4,6 @@
 mod common;
 mod fixtures;
 mod hardening;
-mod jobs;
 
 mod authz;
 mod authz_edges;

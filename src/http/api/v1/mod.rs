@@ -2,7 +2,6 @@
 
 pub mod assets;
 pub mod changes;
-pub mod jobs;
 pub mod lessons;
 pub mod orgs;
 pub mod platforms;
