@@ -382,12 +382,24 @@ impl Drop for Service {
     }
 }
 
-/// An operator token made by the real binary's `lectern token create` on `config`.
-pub fn cli_token(config: &lectern::config::Config) -> String {
-    let out = command(config)
-        .args(["token", "create", "--name", "t"])
+/// Runs a command to its end without blocking the test's runtime, and returns what it printed.
+///
+/// A test's in-process service runs on the test's own (single-threaded) runtime: a blocking
+/// wait for a child process would stop the service mid-step — holding SQLite's write lock
+/// after `BEGIN IMMEDIATE` while the child waits for that very lock. Every command a test runs
+/// to completion goes through here.
+pub async fn output(c: std::process::Command) -> std::process::Output {
+    tokio::process::Command::from(c)
         .output()
-        .unwrap();
+        .await
+        .expect("the binary runs")
+}
+
+/// An operator token made by the real binary's `lectern token create` on `config`.
+pub async fn cli_token(config: &lectern::config::Config) -> String {
+    let mut c = command(config);
+    c.args(["token", "create", "--name", "t"]);
+    let out = output(c).await;
     assert!(
         out.status.success(),
         "{}",

@@ -111,7 +111,7 @@ fn peak_memory(pid: u32) -> u64 {
 async fn pdf_bombs_fail_extraction_within_the_memory_budget() {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path()).await;
-    let token = cli_token(&config);
+    let token = cli_token(&config).await;
     let client = reqwest::Client::new();
     let service = Service::start(&config).await;
     let base = service.base.clone();

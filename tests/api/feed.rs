@@ -641,11 +641,10 @@ async fn administrators_see_each_platforms_last_pull_and_lag_on_their_page() {
 }
 
 /// Runs `lectern <args>` (the real binary) against `app`'s database; its stdout.
-fn cli(app: &TestApp, args: &[&str]) -> String {
-    let out = crate::common::command(&app.config)
-        .args(args)
-        .output()
-        .expect("the binary runs");
+async fn cli(app: &TestApp, args: &[&str]) -> String {
+    let mut c = crate::common::command(&app.config);
+    c.args(args);
+    let out = crate::common::output(c).await;
     assert!(
         out.status.success(),
         "lectern {args:?}: {}",
@@ -674,7 +673,8 @@ async fn the_command_line_registers_platforms_rotates_keys_and_prunes_the_log() 
             "--webhook-url",
             "http://127.0.0.1:9/hook",
         ],
-    );
+    )
+    .await;
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[1].starts_with("webhook secret: whsec_"), "{out}");
     let key = lines.last().unwrap().to_string();
@@ -684,15 +684,16 @@ async fn the_command_line_registers_platforms_rotates_keys_and_prunes_the_log() 
     assert_eq!(page["items"][0]["lesson_id"], lesson.as_str());
     // Rotation: a second key, then the first revoked.
     let key2 = cli(&app, &["platform", "key-create", &id, "--name", "2027"])
+        .await
         .trim()
         .to_string();
     let keys = app.json(&format!("/api/v1/platforms/{id}")).await["keys"].clone();
     let first = keys[0]["id"].as_str().unwrap().to_string();
-    cli(&app, &["platform", "key-revoke", &id, &first]);
+    cli(&app, &["platform", "key-revoke", &id, &first]).await;
     let r = feed(&app, &key, &[]).await;
     assert_eq!(r.status(), 401);
     pull(&app, &key2, "", 10).await;
-    let listed = cli(&app, &["platform", "list"]);
+    let listed = cli(&app, &["platform", "list"]).await;
     assert!(
         listed.contains("广州电视台") && listed.contains("enabled"),
         "{listed}"
@@ -701,13 +702,14 @@ async fn the_command_line_registers_platforms_rotates_keys_and_prunes_the_log() 
     let out = cli(
         &app,
         &["changes", "prune", "--older-than-days", "0", "--keep", "1"],
-    );
+    )
+    .await;
     assert!(out.starts_with("pruned "), "{out}");
     let r = feed(&app, &key2, &[]).await;
     assert_eq!(r.status(), 410);
     let head = app.db().change_head().await.unwrap();
     pull(&app, &key2, &base64_cursor(head - 1), 10).await;
-    cli(&app, &["platform", "disable", &id]);
+    cli(&app, &["platform", "disable", &id]).await;
     let r = feed(&app, &key2, &[]).await;
     assert_eq!(r.status(), 401);
 }

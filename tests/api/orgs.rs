@@ -5,7 +5,7 @@ use crate::fixtures::PASSWORD;
 use serde_json::{Value, json};
 
 /// Runs `lectern <args>` against `t`'s database; its stdout, or a panic with its stderr.
-fn lectern(t: &TestApp, args: &[&str], password: Option<&str>) -> String {
+async fn lectern(t: &TestApp, args: &[&str], password: Option<&str>) -> String {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
     c.env("LECTERN_DATA_DIR", &t.config.data_dir)
         .env("LECTERN_DATABASE_URL", &t.config.database_url)
@@ -15,7 +15,7 @@ fn lectern(t: &TestApp, args: &[&str], password: Option<&str>) -> String {
     if let Some(p) = password {
         c.env("LECTERN_PASSWORD", p);
     }
-    let out = c.output().expect("the binary runs");
+    let out = crate::common::output(c).await;
     assert!(
         out.status.success(),
         "lectern {args:?} failed: {}",
@@ -52,11 +52,13 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
             "管理员",
         ],
         Some(PASSWORD),
-    );
+    )
+    .await;
     let root = id_in(out.lines().next().unwrap());
     assert!(!out.contains(PASSWORD), "a given password is not echoed");
     // A second bootstrap is refused.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"))
+    let mut again = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
+    again
         .env("LECTERN_DATA_DIR", &t.config.data_dir)
         .env("LECTERN_DATABASE_URL", &t.config.database_url)
         .env("LECTERN_PASSWORD", PASSWORD)
@@ -68,42 +70,47 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
             "other",
             "--admin-name",
             "x",
-        ])
-        .output()
-        .unwrap();
+        ]);
+    let again = crate::common::output(again).await;
     assert!(!again.status.success());
 
-    let city = id_in(&lectern(
-        &t,
-        &[
-            "org",
-            "create",
-            "--parent",
-            &root,
-            "--name",
-            "广州市",
-            "--level",
-            "city",
-            "--region",
-            "440100",
-        ],
-        None,
-    ));
-    let county = id_in(&lectern(
-        &t,
-        &[
-            "org",
-            "create",
-            "--parent",
-            &city,
-            "--name",
-            "天河区",
-            "--level",
-            "county",
-        ],
-        None,
-    ));
-    let tree = lectern(&t, &["org", "list"], None);
+    let city = id_in(
+        &lectern(
+            &t,
+            &[
+                "org",
+                "create",
+                "--parent",
+                &root,
+                "--name",
+                "广州市",
+                "--level",
+                "city",
+                "--region",
+                "440100",
+            ],
+            None,
+        )
+        .await,
+    );
+    let county = id_in(
+        &lectern(
+            &t,
+            &[
+                "org",
+                "create",
+                "--parent",
+                &city,
+                "--name",
+                "天河区",
+                "--level",
+                "county",
+            ],
+            None,
+        )
+        .await,
+    );
+    let tree = lectern(&t, &["org", "list"], None).await;
     let lines: Vec<&str> = tree.lines().collect();
     assert_eq!(lines.len(), 3, "{tree}");
     assert!(lines[2].starts_with("    天河区"), "{tree}");
@@ -122,7 +129,8 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
             &format!("editor@{county}"),
         ],
         None,
-    );
+    )
+    .await;
     let generated = out
         .lines()
         .find_map(|l| l.strip_prefix("password: "))
@@ -131,13 +139,18 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
     let client = t.browser();
     let r = t.sign_in(&client, "zhang.san", &generated).await;
     assert_eq!(r.status(), 303);
-    assert!(lectern(&t, &["user", "list"], None).contains("editor@天河区"));
+    assert!(
+        lectern(&t, &["user", "list"], None)
+            .await
+            .contains("editor@天河区")
+    );
     assert!(
         lectern(
             &t,
             &["user", "grant", "zhang.san", &format!("reviewer@{city}")],
             None
         )
+        .await
         .contains("granted")
     );
     assert!(
@@ -146,6 +159,7 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
             &["user", "revoke", "zhang.san", &format!("reviewer@{city}")],
             None
         )
+        .await
         .contains("revoked")
     );
     // Setting a password ends the account's sessions.
@@ -153,7 +167,8 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
         &t,
         &["user", "password", "zhang.san"],
         Some("另一个足够长的新密码2026"),
-    );
+    )
+    .await;
     let me = client.get(t.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(me.status(), 401);
     assert_eq!(

@@ -186,10 +186,9 @@ async fn a_refused_port_or_unknown_database_fails_at_once_naming_the_address() {
     let mut config = crate::common::test_config(dir.path()).await;
     config.database_url = url;
     let started = Instant::now();
-    let out = crate::common::command(&config)
-        .arg("migrate")
-        .output()
-        .unwrap();
+    let mut c = crate::common::command(&config);
+    c.arg("migrate");
+    let out = crate::common::output(c).await;
     let elapsed = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -88,7 +88,7 @@ async fn all_found(client: &reqwest::Client, base: &str, token: &str, q: &str) -
 async fn a_service_killed_while_indexing_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path()).await;
-    let token = cli_token(&config);
+    let token = cli_token(&config).await;
     let client = reqwest::Client::new();
 
     // 240 lessons, indexed as they come.

@@ -386,7 +386,7 @@ async fn an_expired_upload_is_gone_and_its_multipart_upload_aborted() {
 async fn an_upload_survives_the_service_being_killed_mid_request() {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path()).await;
-    let token = cli_token(&config);
+    let token = cli_token(&config).await;
     let client = reqwest::Client::new();
 
     let service = Service::start(&config).await;
