@@ -307,3 +307,46 @@ pub async fn revoke_platform_key(db: &Db, id: &str, key_id: &str) -> anyhow::Res
     }
     Ok(())
 }
+
+/// The operator's view of the jobs (`lectern jobs list`): the command line acts for the instance.
+pub async fn list_jobs(
+    db: &Db,
+    state: Option<&str>,
+    kind: Option<&str>,
+    limit: i64,
+) -> anyhow::Result<Vec<crate::db::jobs::JobRecord>> {
+    let state = crate::domain::job::JobState::parse_opt(state)?;
+    let kind = crate::domain::job::JobKind::parse_opt(kind)?;
+    Ok(
+        crate::jobs::admin::list(db, &cli_caller(), state, kind, None, limit.clamp(1, 10_000))
+            .await?,
+    )
+}
+
+/// `lectern jobs retry [ID] [--state dead] [--kind …]`: how many jobs were queued again.
+pub async fn retry_jobs(
+    db: &Db,
+    id: Option<&str>,
+    state: Option<&str>,
+    kind: Option<&str>,
+) -> anyhow::Result<u64> {
+    let actor = crate::db::audit::Actor::cli();
+    match id {
+        Some(id) => {
+            crate::jobs::admin::retry_one(db, &cli_caller(), &actor, id).await?;
+            Ok(1)
+        }
+        None => {
+            let state = crate::domain::job::JobState::parse_opt(state)?;
+            let kind = crate::domain::job::JobKind::parse_opt(kind)?;
+            Ok(crate::jobs::admin::retry_many(db, &cli_caller(), &actor, state, kind).await?)
+        }
+    }
+}
+
+/// Whom the command line acts as: the instance itself, like an operator token.
+fn cli_caller() -> crate::domain::visibility::Caller {
+    crate::domain::visibility::Caller::Operator {
+        token_id: "cli".into(),
+    }
+}

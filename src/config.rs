@@ -81,6 +81,14 @@ pub struct Config {
     pub webhook_backoff_ms: u64,
     /// How long one delivery attempt may take.
     pub webhook_timeout_ms: u64,
+    /// Jobs this instance runs at once (bulk work such as text extraction takes at most all
+    /// but one of them).
+    pub job_workers: u64,
+    /// How long a job stays claimed by a worker that stopped renewing it (it died) before
+    /// another worker takes it over.
+    pub job_lease_secs: u64,
+    /// The longest an idle runner waits before looking for jobs other instances queued.
+    pub job_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -119,6 +127,9 @@ impl Default for Config {
             webhook_retry_secs: 25 * 3600,
             webhook_backoff_ms: 5000,
             webhook_timeout_ms: 10_000,
+            job_workers: 4,
+            job_lease_secs: 30,
+            job_poll_ms: 1000,
         }
     }
 }
@@ -169,6 +180,9 @@ impl fmt::Debug for Config {
             .field("webhook_backoff_ms", &self.webhook_backoff_ms)
             .field("webhook_timeout_ms", &self.webhook_timeout_ms)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("job_workers", &self.job_workers)
+            .field("job_lease_secs", &self.job_lease_secs)
+            .field("job_poll_ms", &self.job_poll_ms)
             .finish()
     }
 }
@@ -212,6 +226,52 @@ impl Config {
     /// Whether Lectern runs its own S3 endpoint.
     pub fn embedded_s3(&self) -> bool {
         self.s3_endpoint.is_empty()
+    }
+}
+
+/// What the job runner takes from the settings (the runner itself never reads them).
+impl Config {
+    pub fn job_settings(&self) -> crate::jobs::Settings {
+        crate::jobs::Settings {
+            workers: (self.job_workers as usize).clamp(1, 256),
+            lease: std::time::Duration::from_secs(self.job_lease_secs.clamp(1, 3600)),
+            poll: std::time::Duration::from_millis(self.job_poll_ms.clamp(10, 1000)),
+        }
+    }
+
+    /// The job handlers' collaborators and settings.
+    pub fn job_work(
+        &self,
+        db: crate::db::Db,
+        store: crate::storage::ObjectStore,
+        ingest: crate::ingest::Ingest,
+    ) -> crate::jobs::Work {
+        let timeout = std::time::Duration::from_millis(self.webhook_timeout_ms.max(100));
+        let webhook_client = match crate::publish::webhooks::client(timeout) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the webhook client; deliveries will fail");
+                None
+            }
+        };
+        crate::jobs::Work {
+            db,
+            store,
+            ingest,
+            webhook_client,
+            webhook: crate::publish::webhooks::Settings {
+                retry_for_ms: (self.webhook_retry_secs as i64).saturating_mul(1000),
+                backoff_ms: self.webhook_backoff_ms.max(1) as i64,
+                timeout,
+            },
+            schedules_every: std::time::Duration::from_millis(self.scheduler_interval_ms.max(10)),
+            maintenance_every: std::time::Duration::from_secs(
+                (self.upload_expiry_secs / 2).clamp(1, 60),
+            ),
+            sessions_window_ms: (self.login_window_secs as i64).saturating_mul(1000),
+            keep_done: std::time::Duration::from_secs(7 * 24 * 3600),
+            probes: std::sync::Mutex::default(),
+        }
     }
 }
 

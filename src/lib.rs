@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod publish;
 pub mod search;
 pub mod startup;

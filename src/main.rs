@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 use lectern::cli;
 use lectern::config::Config;
-use lectern::startup::{Application, connect_db, connect_store};
+use lectern::startup::{Application, connect_db};
 
 /// mimalloc: searches allocate and free many short-lived buffers (postings blocks, scorers,
 /// collectors) from several threads; glibc's allocator spent a tenth of a broad query there.
@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: ChangesCommand,
     },
+    /// See and retry background jobs (webhook deliveries, text extraction, schedules, …).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Internal: extract the text of the file on standard input, as JSON on standard output.
     /// The service runs it as a child process with a memory limit (`search::isolate`).
     #[command(hide = true)]
@@ -111,6 +116,30 @@ enum PlatformCommand {
     KeyRevoke { platform: String, key: String },
     /// Disable a platform: its keys stop working and nothing more is delivered.
     Disable { platform: String },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, most recently changed first: id, kind, state, attempts, last error.
+    List {
+        /// pending, running, done or dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// webhook, extract_text, schedules, maintenance or probe.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Run a dead (or done) job again now — the one named, or every one of `--state` (dead
+    /// by default) and `--kind` — with its attempts reset.
+    Retry {
+        id: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -245,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex => reindex(config).await,
         Command::Platform { command } => platform(config, command).await,
         Command::Changes { command } => changes(config, command).await,
+        Command::Jobs { command } => jobs(config, command).await,
         Command::ExtractText { .. } => unreachable!("handled before the runtime starts"),
     }
 }
@@ -319,6 +349,30 @@ async fn platform(config: Config, command: PlatformCommand) -> anyhow::Result<()
     Ok(())
 }
 
+async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    match command {
+        JobsCommand::List { state, kind, limit } => {
+            for j in cli::list_jobs(&db, state.as_deref(), kind.as_deref(), limit).await? {
+                println!(
+                    "{}\t{}\t{}\t{}/{}\t{}",
+                    j.id,
+                    j.kind.as_str(),
+                    j.state.as_str(),
+                    j.attempts,
+                    j.max_attempts,
+                    j.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
+        JobsCommand::Retry { id, state, kind } => {
+            let n = cli::retry_jobs(&db, id.as_deref(), state.as_deref(), kind.as_deref()).await?;
+            println!("{n} job(s) queued again");
+        }
+    }
+    Ok(())
+}
+
 async fn changes(config: Config, command: ChangesCommand) -> anyhow::Result<()> {
     let db = open(&config).await?;
     match command {
@@ -338,14 +392,12 @@ async fn changes(config: Config, command: ChangesCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn reindex(mut config: Config) -> anyhow::Result<()> {
+async fn reindex(config: Config) -> anyhow::Result<()> {
+    // The index is built from SQL alone; texts not extracted yet are queued as jobs for the
+    // service to extract.
     let db = open(&config).await?;
-    // A running service holds the configured port of the embedded endpoint; this process reads
-    // the same objects through its own, on a free port.
-    config.s3_embedded_bind = "127.0.0.1:0".into();
-    let (store, _embedded) = connect_store(&config).await?;
     let started = std::time::Instant::now();
-    let s = lectern::search::index::rebuild(&config.index_dir, &db, Some(&store)).await?;
+    let s = lectern::search::index::rebuild(&config.index_dir, &db).await?;
     println!(
         "rebuilt the search index in {:.1} s: generation {}, change-log position {}, {} lessons, {} pages and cues, {} MiB",
         started.elapsed().as_secs_f64(),

@@ -18,14 +18,15 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     server: JoinHandle<std::io::Result<()>>,
-    sweeper: JoinHandle<()>,
-    /// Carries out scheduled publications and withdrawals, and sweeps expired sessions.
-    scheduler: JoinHandle<()>,
+    /// Runs the background work: webhook deliveries, text extraction, scheduled steps,
+    /// housekeeping (see `crate::jobs`).
+    runner: JoinHandle<()>,
+    work: Arc<crate::jobs::Work>,
     /// Keeps the search index up with the change log.
     indexer: JoinHandle<()>,
     /// Follows the change-log head for long polls, and records platforms' pulls.
     follower: JoinHandle<()>,
-    /// Queues and delivers webhooks.
+    /// Follows the change log for webhooks and queues their deliveries.
     webhooks: JoinHandle<()>,
     _embedded: Option<EmbeddedS3>,
 }
@@ -173,20 +174,14 @@ impl Application {
             shutdown_signal(),
             grace,
         ));
-        let sweep_every = Duration::from_secs((config.upload_expiry_secs / 2).clamp(1, 60));
-        let sweeper = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(sweep_every);
-            loop {
-                tick.tick().await;
-                match ingest.expire_uploads().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(count = n, "expired uploads discarded"),
-                    Err(e) => tracing::warn!(error = %e, "could not discard expired uploads"),
-                }
-            }
-        });
+        let work = Arc::new(config.job_work(state.db.clone(), state.store.clone(), ingest));
+        crate::jobs::Runner::seed_periodic(&state.db)
+            .await
+            .context("queueing the periodic jobs")?;
+        let runner = tokio::spawn(
+            crate::jobs::Runner::new(state.db.clone(), work.clone(), config.job_settings()).run(),
+        );
         let indexer_db = state.db.clone();
-        let indexer_store = state.store.clone();
         let indexer = tokio::spawn(async move {
             // The index follows the change log: what is committed in SQL is searchable within
             // a few hundred milliseconds.
@@ -194,50 +189,23 @@ impl Application {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if let Err(e) = search.catch_up(&indexer_db, Some(&indexer_store)).await {
+                if let Err(e) = search.catch_up(&indexer_db).await {
                     tracing::warn!(error = %e, "the search index could not follow the change log");
                 }
             }
         });
         let follower = tokio::spawn(hub.clone().run(state.db.clone()));
-        let webhooks = tokio::spawn(crate::publish::webhooks::run(
+        let webhooks = tokio::spawn(crate::publish::webhooks::follow(
             hub.feed.clone(),
-            crate::publish::webhooks::Settings {
-                retry_for_ms: (config.webhook_retry_secs as i64).saturating_mul(1000),
-                backoff_ms: config.webhook_backoff_ms.max(1) as i64,
-                timeout: Duration::from_millis(config.webhook_timeout_ms.max(100)),
-            },
+            hub.watch_head(),
         ));
-        let scheduler_db = state.db.clone();
-        let scheduler_every = Duration::from_millis(config.scheduler_interval_ms.max(50));
-        let sessions_window = (config.login_window_secs as i64).saturating_mul(1000);
-        let scheduler = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(scheduler_every);
-            let mut ticks: u64 = 0;
-            loop {
-                tick.tick().await;
-                match scheduler_db.run_due_schedules().await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::info!(count = n, "scheduled publications and withdrawals done")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "could not run scheduled steps"),
-                }
-                ticks += 1;
-                if ticks % 600 == 1
-                    && let Err(e) = scheduler_db.sweep_sessions(sessions_window).await
-                {
-                    tracing::warn!(error = %e, "could not sweep expired sessions");
-                }
-            }
-        });
         tracing::info!(%addr, database = state.db.backend().name(), "lectern listening");
         Ok(Self {
             addr,
             state,
             server,
-            sweeper,
-            scheduler,
+            runner,
+            work,
             indexer,
             follower,
             webhooks,
@@ -253,6 +221,11 @@ impl Application {
         &self.state
     }
 
+    /// The job handlers of this instance's runner (their probe counts, for the tests).
+    pub fn work(&self) -> &Arc<crate::jobs::Work> {
+        &self.work
+    }
+
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         (&mut self.server).await??;
@@ -263,8 +236,7 @@ impl Application {
 impl Drop for Application {
     fn drop(&mut self) {
         self.server.abort();
-        self.sweeper.abort();
-        self.scheduler.abort();
+        self.runner.abort();
         self.indexer.abort();
         self.follower.abort();
         self.webhooks.abort();

@@ -1,145 +1,330 @@
-//! The durable job queue: slow work (webhook deliveries now; media work later) as rows that a
-//! worker claims with a lease, runs, and marks done or schedules again with a backoff.
+//! The durable job queue (`jobs`): the SQL of the job runner (`crate::jobs`).
 //!
-//! Invariants: a job is claimed by one worker at a time (a conditional `UPDATE` sets the lease;
-//! a job whose lease ran out — its worker died — is claimed again); jobs are idempotent, so
-//! running one twice is harmless; a job that keeps failing ends `dead`, visible and retryable by
-//! hand, never silently dropped.
+//! Invariants:
+//! - A claim sets `state = 'running'`, the worker's name and a lease, in one conditional `UPDATE`
+//!   that checks again that the job is due; on SQLite inside a write transaction (one writer at
+//!   a time), on PostgreSQL after locking the candidates with `FOR UPDATE SKIP LOCKED`, so
+//!   several instances claim disjoint jobs without waiting on each other. Either way a job is
+//!   held by one worker at a time.
+//! - A running job whose lease ran out (its worker died, or lost the database) is due again. A
+//!   claim counts as an attempt, so a job that kills its worker every time still ends `dead`.
+//! - Finishing, failing and rescheduling name the worker: a worker whose lease was taken over
+//!   changes nothing.
+//! - A claim takes the most urgent lane first and, within it, the oldest job of each
+//!   organisation before the second job of any (`ROW_NUMBER() OVER (PARTITION BY org_id …)`),
+//!   so one organisation's backlog cannot starve another's.
+//! - Kinds and states are parsed as rows are read; an unknown one is an error.
 
-use super::{Db, new_id, now_ms};
+use super::{Db, now_ms, placeholders};
+use crate::domain::job::{JobKind, JobState, Lane};
 use serde::Serialize;
 
-#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+/// A job as stored.
+#[derive(Debug, Clone, Serialize)]
 pub struct JobRecord {
     pub id: String,
-    pub kind: String,
+    pub kind: JobKind,
     pub subject: String,
+    pub org_id: String,
     pub payload: String,
-    pub state: String,
+    pub state: JobState,
     pub attempts: i64,
+    pub max_attempts: i64,
+    pub lane: i64,
     pub run_at: i64,
     pub lease_until: Option<i64>,
+    pub worker: Option<String>,
     pub last_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, kind, subject, payload, state, attempts, run_at, lease_until, \
-                       last_error, created_at, updated_at";
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: String,
+    kind: String,
+    subject: String,
+    org_id: String,
+    payload: String,
+    state: String,
+    attempts: i64,
+    max_attempts: i64,
+    lane: i64,
+    run_at: i64,
+    lease_until: Option<i64>,
+    worker: Option<String>,
+    last_error: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<JobRow> for JobRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(r: JobRow) -> Result<Self, sqlx::Error> {
+        let decode = |e| sqlx::Error::Decode(Box::new(e));
+        Ok(JobRecord {
+            kind: JobKind::parse(&r.kind).map_err(decode)?,
+            state: JobState::parse(&r.state).map_err(decode)?,
+            id: r.id,
+            subject: r.subject,
+            org_id: r.org_id,
+            payload: r.payload,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+            lane: r.lane,
+            run_at: r.run_at,
+            lease_until: r.lease_until,
+            worker: r.worker,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+fn parse_all(rows: Vec<JobRow>) -> Result<Vec<JobRecord>, sqlx::Error> {
+    rows.into_iter().map(JobRecord::try_from).collect()
+}
+
+const COLUMNS: &str = "id, kind, subject, org_id, payload, state, attempts, max_attempts, lane, \
+                       run_at, lease_until, worker, last_error, created_at, updated_at";
+
+/// Due: pending and its time has come, or running with a lease that ran out.
+const DUE: &str = "state IN ('pending', 'running') AND run_at <= $1 \
+                   AND (state = 'pending' OR lease_until <= $1)";
+
+/// A job to queue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// A fixed id makes the enqueue idempotent (`ON CONFLICT DO NOTHING`): one extraction per
+    /// content, one row per periodic task. `None` for a fresh id.
+    pub id: Option<String>,
+    pub kind: JobKind,
+    /// What the job is about (a platform's id, a content's SHA-256), for listings.
+    pub subject: String,
+    /// The organisation the work is for; "" for the instance's own.
+    pub org_id: String,
+    pub payload: String,
+    pub run_at: i64,
+}
+
+impl NewJob {
+    pub fn now(kind: JobKind, subject: &str, org_id: &str, payload: String) -> Self {
+        Self {
+            id: None,
+            kind,
+            subject: subject.to_owned(),
+            org_id: org_id.to_owned(),
+            payload,
+            run_at: now_ms(),
+        }
+    }
+}
+
+/// What a listing or a bulk retry selects.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub id: Option<String>,
+    pub state: Option<JobState>,
+    pub kind: Option<JobKind>,
+    /// Only jobs of organisations inside these subtrees (paths); `None` for all jobs.
+    pub subtrees: Option<Vec<String>>,
+}
+
+enum Bind {
+    S(String),
+    I(i64),
+}
+
+impl JobFilter {
+    /// ` AND …` conditions on `jobs` (aliased `j`) and their binds, numbered from `from`.
+    fn sql(&self, from: usize) -> (String, Vec<Bind>) {
+        let mut sql = String::new();
+        let mut binds = Vec::new();
+        if let Some(id) = &self.id {
+            binds.push(Bind::S(id.clone()));
+            sql.push_str(&format!(" AND j.id = ${}", from + binds.len() - 1));
+        }
+        if let Some(s) = self.state {
+            binds.push(Bind::S(s.as_str().to_owned()));
+            sql.push_str(&format!(" AND j.state = ${}", from + binds.len() - 1));
+        }
+        if let Some(k) = self.kind {
+            binds.push(Bind::S(k.as_str().to_owned()));
+            sql.push_str(&format!(" AND j.kind = ${}", from + binds.len() - 1));
+        }
+        if let Some(paths) = &self.subtrees {
+            if paths.is_empty() {
+                sql.push_str(" AND 1 = 0");
+            } else {
+                sql.push_str(&format!(
+                    " AND j.org_id IN (SELECT o.id FROM orgs o WHERE {})",
+                    super::within_subtrees("o.path", from + binds.len(), paths.len())
+                ));
+                binds.extend(super::subtree_patterns(paths).map(Bind::S));
+            }
+        }
+        (sql, binds)
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                Bind::S(s) => q.bind(s.clone()),
+                Bind::I(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
 
 impl Db {
-    /// Enqueues a job inside `tx`, to run now.
-    pub async fn enqueue_in(
-        tx: &mut super::Tx,
-        kind: &str,
-        subject: &str,
-        payload: &str,
-    ) -> Result<String, sqlx::Error> {
-        let id = new_id();
+    /// Queues a job inside `tx`; `false` when a job with its fixed id already exists.
+    pub async fn enqueue_in(tx: &mut super::Tx, job: &NewJob) -> Result<bool, sqlx::Error> {
+        let id = job.id.clone().unwrap_or_else(super::new_id);
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, subject, payload, state, attempts, run_at, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+        let n = sqlx::query(
+            "INSERT INTO jobs (id, kind, subject, org_id, payload, state, attempts, max_attempts, \
+             lane, run_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $9, $9) \
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(&id)
-        .bind(kind)
-        .bind(subject)
-        .bind(payload)
+        .bind(job.kind.as_str())
+        .bind(&job.subject)
+        .bind(&job.org_id)
+        .bind(&job.payload)
+        .bind(job.kind.retry_policy().max_attempts)
+        .bind(job.kind.lane().as_i64())
+        .bind(job.run_at)
         .bind(now)
         .execute(&mut **tx)
-        .await?;
-        Ok(id)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
-    /// Claims up to `n` due jobs of `kind` for `lease_ms`, oldest first.
+    /// Queues jobs in one transaction; how many were new.
+    pub async fn enqueue_jobs(&self, jobs: &[NewJob]) -> Result<usize, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for job in jobs {
+            n += usize::from(Self::enqueue_in(&mut tx, job).await?);
+        }
+        tx.commit().await?;
+        if n > 0 {
+            self.jobs_queued.notify_one();
+        }
+        Ok(n)
+    }
+
+    /// Claims up to `n` due jobs of lanes up to `max_lane` for `worker`, leased for `lease_ms`:
+    /// the most urgent lane first, each organisation's oldest before anyone's second.
     pub async fn claim_jobs(
         &self,
-        kind: &str,
+        worker: &str,
         n: i64,
+        max_lane: Lane,
         lease_ms: i64,
     ) -> Result<Vec<JobRecord>, sqlx::Error> {
-        let now = now_ms();
-        let due: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE state = 'pending' AND kind = $1 AND run_at <= $2 \
-             AND (lease_until IS NULL OR lease_until <= $2) ORDER BY run_at, id LIMIT $3",
-        )
-        .bind(kind)
-        .bind(now)
-        .bind(n)
-        .fetch_all(self.pool())
-        .await?;
-        let mut claimed = Vec::with_capacity(due.len());
-        for id in due {
-            // Only one worker's UPDATE matches: the lease is checked again as it is taken.
-            let row: Option<JobRecord> = sqlx::query_as(&format!(
-                "UPDATE jobs SET lease_until = $2, updated_at = $3 WHERE id = $1 \
-                 AND state = 'pending' AND (lease_until IS NULL OR lease_until <= $3) \
-                 RETURNING {COLUMNS}"
-            ))
-            .bind(&id)
-            .bind(now + lease_ms)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await?;
-            claimed.extend(row);
+        if n <= 0 {
+            return Ok(Vec::new());
         }
-        Ok(claimed)
-    }
-
-    /// Marks a claimed job done.
-    pub async fn finish_job(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE jobs SET state = 'done', attempts = attempts + 1, lease_until = NULL, \
-             last_error = NULL, updated_at = $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(self.pool())
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        // Candidates in fair order: a few more than wanted, since on PostgreSQL other instances
+        // may hold some of them.
+        let candidates: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM (SELECT id, lane, run_at, ROW_NUMBER() OVER \
+             (PARTITION BY org_id ORDER BY lane, run_at, id) AS rn FROM jobs \
+             WHERE {DUE} AND lane <= $2) c ORDER BY lane, rn, run_at, id LIMIT $3"
+        ))
+        .bind(now)
+        .bind(max_lane.as_i64())
+        .bind(n * 4)
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(())
+        if candidates.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let chosen: Vec<String> = match self.backend() {
+            // The write transaction is the only writer: nothing can take them meanwhile.
+            super::Backend::Sqlite => candidates.into_iter().take(n as usize).collect(),
+            super::Backend::Postgres => {
+                let sql = format!(
+                    "SELECT id FROM jobs WHERE id IN ({}) AND {DUE} FOR UPDATE SKIP LOCKED",
+                    placeholders(2, candidates.len())
+                );
+                let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now);
+                for c in &candidates {
+                    q = q.bind(c);
+                }
+                let locked: std::collections::HashSet<String> =
+                    q.fetch_all(&mut *tx).await?.into_iter().collect();
+                candidates
+                    .into_iter()
+                    .filter(|c| locked.contains(c))
+                    .take(n as usize)
+                    .collect()
+            }
+        };
+        if chosen.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $2, \
+             lease_until = $3, updated_at = $1 WHERE id IN ({}) AND {DUE} RETURNING {COLUMNS}",
+            placeholders(4, chosen.len())
+        );
+        let mut q = sqlx::query_as::<_, JobRow>(&sql)
+            .bind(now)
+            .bind(worker)
+            .bind(now + lease_ms);
+        for c in &chosen {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        parse_all(rows)
     }
 
-    /// Records a failed attempt: the job runs again at `retry_at`, or is dead when `None`.
-    pub async fn fail_job(
+    /// Extends the leases `worker` holds on `ids` (its jobs still running).
+    pub async fn renew_leases(
         &self,
-        id: &str,
-        error: &str,
-        retry_at: Option<i64>,
+        worker: &str,
+        ids: &[String],
+        lease_ms: i64,
     ) -> Result<(), sqlx::Error> {
-        let error: String = error.chars().take(1000).collect();
-        sqlx::query(
-            "UPDATE jobs SET state = $2, attempts = attempts + 1, run_at = COALESCE($3, run_at), \
-             lease_until = NULL, last_error = $4, updated_at = $5 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(if retry_at.is_some() {
-            "pending"
-        } else {
-            "dead"
-        })
-        .bind(retry_at)
-        .bind(error)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $2 WHERE worker = $1 AND state = 'running' \
+             AND id IN ({})",
+            placeholders(3, ids.len())
+        );
+        let mut q = sqlx::query(&sql).bind(worker).bind(now_ms() + lease_ms);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.execute(self.pool()).await?;
         Ok(())
     }
 
-    /// Puts a dead (or done) job back in the queue to run now, with its attempts reset.
-    pub async fn retry_job(
-        &self,
-        kind: &str,
-        subject: &str,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
+    /// Marks a job `worker` holds done; `false` when it no longer holds it.
+    pub async fn finish_job(&self, id: &str, worker: &str) -> Result<bool, sqlx::Error> {
         let n = sqlx::query(
-            "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $4, lease_until = NULL, \
-             created_at = $4, updated_at = $4 WHERE id = $1 AND kind = $2 AND subject = $3 \
-             AND state <> 'pending'",
+            "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, \
+             updated_at = $3 WHERE id = $1 AND worker = $2 AND state = 'running'",
         )
         .bind(id)
-        .bind(kind)
-        .bind(subject)
+        .bind(worker)
         .bind(now_ms())
         .execute(self.pool())
         .await?
@@ -147,33 +332,229 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// The jobs of `kind` about `subject` in `state`, newest first.
-    pub async fn jobs_of(
+    /// Records a failed attempt of a job `worker` holds: it runs again at `retry_at`, or is dead
+    /// when `None`. `false` when the worker no longer holds it.
+    pub async fn fail_job(
         &self,
-        kind: &str,
-        subject: &str,
-        state: &str,
-        limit: i64,
-    ) -> Result<Vec<JobRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE kind = $1 AND subject = $2 AND state = $3 \
-             ORDER BY created_at DESC, id DESC LIMIT $4"
-        ))
-        .bind(kind)
-        .bind(subject)
-        .bind(state)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
+        id: &str,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<bool, sqlx::Error> {
+        let error: String = error.chars().take(1000).collect();
+        let n = sqlx::query(
+            "UPDATE jobs SET state = $3, run_at = COALESCE($4, run_at), lease_until = NULL, \
+             last_error = $5, updated_at = $6 WHERE id = $1 AND worker = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(if retry_at.is_some() {
+            JobState::Pending.as_str()
+        } else {
+            JobState::Dead.as_str()
+        })
+        .bind(retry_at)
+        .bind(error)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
-    pub async fn dead_jobs_count(&self, kind: &str, subject: &str) -> Result<i64, sqlx::Error> {
+    /// Puts a periodic job `worker` holds back to wait for `run_at`, its attempts reset.
+    pub async fn reschedule_job(
+        &self,
+        id: &str,
+        worker: &str,
+        run_at: i64,
+        error: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $3, lease_until = NULL, \
+             last_error = $4, updated_at = $5 WHERE id = $1 AND worker = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(run_at)
+        .bind(error.map(|e| e.chars().take(1000).collect::<String>()))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// When the next pending job is due (`None` when none is pending), or the earliest lease of
+    /// a running one runs out.
+    pub async fn next_job_due(&self) -> Result<Option<i64>, sqlx::Error> {
+        let (pending, running): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MIN(run_at) FROM jobs WHERE state = 'pending'), \
+             (SELECT MIN(lease_until) FROM jobs WHERE state = 'running')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(match (pending, running) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// One job.
+    pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, sqlx::Error> {
+        let row: Option<JobRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(JobRecord::try_from).transpose()
+    }
+
+    /// Jobs matching `filter`, most recently changed first, before `(updated_at, id)` if given.
+    pub async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<JobRecord>, sqlx::Error> {
+        let (cond, mut binds) = filter.sql(1);
+        let mut sql = format!(
+            "SELECT {} FROM jobs j WHERE 1 = 1{cond}",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("j.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Some((at, id)) = before {
+            binds.push(Bind::I(at));
+            binds.push(Bind::S(id.to_owned()));
+            sql.push_str(&format!(
+                " AND (j.updated_at < ${a} OR (j.updated_at = ${a} AND j.id < ${b}))",
+                a = binds.len() - 1,
+                b = binds.len()
+            ));
+        }
+        binds.push(Bind::I(limit));
+        sql.push_str(&format!(
+            " ORDER BY j.updated_at DESC, j.id DESC LIMIT ${}",
+            binds.len()
+        ));
+        let rows: Vec<JobRow> = bind_all!(sqlx::query_as(&sql), &binds)
+            .fetch_all(self.pool())
+            .await?;
+        parse_all(rows)
+    }
+
+    /// Puts the dead (or done) jobs matching `filter` back in the queue to run now, with their
+    /// attempts reset and queued anew (`created_at`: a webhook's retry window starts again),
+    /// and records it in the audit log in the same transaction (`event`, its `after` completed
+    /// with the count). Returns how many.
+    pub async fn retry_jobs(
+        &self,
+        filter: &JobFilter,
+        actor: &super::audit::Actor,
+        event: super::audit::Event<'_>,
+    ) -> Result<u64, sqlx::Error> {
+        let now = now_ms();
+        let (cond, binds) = filter.sql(2);
+        let sql = format!(
+            "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $1, lease_until = NULL, \
+             worker = NULL, created_at = $1, updated_at = $1 WHERE id IN (SELECT j.id FROM jobs j \
+             WHERE j.state IN ('dead', 'done'){cond})"
+        );
+        let mut tx = self.begin_write().await?;
+        let q = bind_all!(sqlx::query(&sql).bind(now), &binds);
+        let n = q.execute(&mut *tx).await?.rows_affected();
+        if n > 0 {
+            let mut after = event.after.clone().unwrap_or_else(|| serde_json::json!({}));
+            after["count"] = serde_json::json!(n);
+            Self::audit_in(
+                &mut tx,
+                actor,
+                super::audit::Event {
+                    after: Some(after),
+                    ..event
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if n > 0 {
+            self.jobs_queued.notify_one();
+        }
+        Ok(n)
+    }
+
+    /// Puts one dead (or done) job of `kind` about `subject` back in the queue (webhook
+    /// redelivery); `false` when there is no such job in such a state.
+    pub async fn retry_job(
+        &self,
+        kind: JobKind,
+        subject: &str,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $4, lease_until = NULL, \
+             worker = NULL, created_at = $4, updated_at = $4 WHERE id = $1 AND kind = $2 \
+             AND subject = $3 AND state IN ('dead', 'done')",
+        )
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(subject)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if n == 1 {
+            self.jobs_queued.notify_one();
+        }
+        Ok(n == 1)
+    }
+
+    /// The jobs of `kind` about `subject` in one of `states`, newest first.
+    pub async fn jobs_of(
+        &self,
+        kind: JobKind,
+        subject: &str,
+        states: &[JobState],
+        limit: i64,
+    ) -> Result<Vec<JobRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE kind = $1 AND subject = $2 AND state IN ({}) \
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+            placeholders(4, states.len())
+        );
+        let mut q = sqlx::query_as::<_, JobRow>(&sql)
+            .bind(kind.as_str())
+            .bind(subject)
+            .bind(limit);
+        for s in states {
+            q = q.bind(s.as_str());
+        }
+        parse_all(q.fetch_all(self.pool()).await?)
+    }
+
+    pub async fn dead_jobs_count(&self, kind: JobKind, subject: &str) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND subject = $2 AND state = 'dead'",
         )
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(subject)
         .fetch_one(self.pool())
         .await
+    }
+
+    /// Deletes jobs done before `before` (finished work leaves no trace worth keeping for long);
+    /// dead jobs stay until retried. Returns how many.
+    pub async fn prune_done_jobs(&self, before: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND updated_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 }

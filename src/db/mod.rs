@@ -80,6 +80,9 @@ pub struct Db {
     pool: AnyPool,
     writes: AnyPool,
     backend: Backend,
+    /// Signalled after a transaction that queued jobs commits, so this process's job runner
+    /// starts them at once (other instances find them when they poll).
+    jobs_queued: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// How many connections write transactions get: one on SQLite, where only one writer runs at a
@@ -184,6 +187,7 @@ impl Db {
             pool,
             writes,
             backend,
+            jobs_queued: Default::default(),
         })
     }
 
@@ -203,6 +207,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The signal of jobs queued through this handle (see `jobs_queued`).
+    pub fn jobs_queued(&self) -> &std::sync::Arc<tokio::sync::Notify> {
+        &self.jobs_queued
     }
 
     /// Starts a transaction that will write.

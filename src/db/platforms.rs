@@ -465,15 +465,14 @@ impl Db {
         .await
     }
 
-    /// Moves platform `id`'s webhook cursor from `old` to `new` and queues `deliveries` (job
-    /// payloads), together or not at all; `false` when the cursor was no longer `old` (another
+    /// Moves platform `id`'s webhook cursor from `old` to `new` and queues `deliveries`, together or not at all; `false` when the cursor was no longer `old` (another
     /// instance got there first), in which case nothing is queued.
     pub async fn move_webhook_cursor(
         &self,
         id: &str,
         old: &str,
         new: &str,
-        deliveries: &[String],
+        deliveries: &[super::jobs::NewJob],
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
         let n = sqlx::query(
@@ -488,10 +487,13 @@ impl Db {
         if n != 1 {
             return Ok(false);
         }
-        for payload in deliveries {
-            Self::enqueue_in(&mut tx, crate::publish::webhooks::JOB_KIND, id, payload).await?;
+        for job in deliveries {
+            Self::enqueue_in(&mut tx, job).await?;
         }
         tx.commit().await?;
+        if !deliveries.is_empty() {
+            self.jobs_queued().notify_one();
+        }
         Ok(true)
     }
 

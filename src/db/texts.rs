@@ -73,13 +73,16 @@ impl Db {
     }
 
     /// Records the outcome of extracting `sha256`: its segments, or why it failed. A content
-    /// already recorded (by another instance, say) is left as it is.
+    /// already recorded (by another instance, say) is left as it is. Otherwise, in the same
+    /// transaction, every asset holding the content gets a change-log entry (`asset` updated:
+    /// its text changed), so the search follower indexes its lesson again with the text.
+    /// Returns whether it was recorded now.
     pub async fn record_extraction(
         &self,
         sha256: &str,
         format: &str,
         outcome: Result<&[NewSegment], &str>,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
         let (status, error, count) = match outcome {
             Ok(segments) => ("ok", None, segments.len() as i64),
@@ -132,8 +135,24 @@ impl Db {
                 }
                 q.execute(&mut *tx).await?;
             }
+            let holders: Vec<(String, String)> =
+                sqlx::query_as("SELECT id, lesson_id FROM assets WHERE sha256 = $1 ORDER BY id")
+                    .bind(sha256)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (asset_id, lesson_id) in holders {
+                super::changes::append(
+                    &mut tx,
+                    super::changes::Entity::Asset,
+                    &asset_id,
+                    &lesson_id,
+                    super::changes::Op::Update,
+                )
+                .await?;
+            }
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(inserted == 1)
     }
 
     /// The segments of the given contents, in order.

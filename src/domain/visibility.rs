@@ -406,6 +406,36 @@ pub fn administered_subtrees(caller: &Caller) -> Option<Vec<String>> {
     }
 }
 
+/// Which background jobs `caller` may see and retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobScope {
+    /// Every job, the instance's own (no organisation) included.
+    All,
+    /// The jobs of these subtrees (organisation paths).
+    Subtrees(Vec<String>),
+}
+
+/// Which jobs `caller` may list and retry: administrators only — operators and administrators
+/// of a root organisation all of them (the instance's own jobs, such as the scheduler, belong to
+/// no organisation), other administrators those of the subtrees they administer. `None` for
+/// everyone else (a platform key never reaches this: it is refused on the staff side).
+pub fn job_scope(caller: &Caller) -> Option<JobScope> {
+    match caller {
+        Caller::Operator { .. } => Some(JobScope::All),
+        Caller::Anonymous | Caller::Platform(_) => None,
+        Caller::User(u) => {
+            let subtrees = u.subtrees(&[Role::Administrator]);
+            if subtrees.is_empty() {
+                None
+            } else if subtrees.iter().any(|p| org::ids(p).len() == 1) {
+                Some(JobScope::All)
+            } else {
+                Some(JobScope::Subtrees(subtrees))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

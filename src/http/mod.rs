@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::ingest::Ingest;
 use crate::storage::ObjectStore;
-use api::v1::{assets, changes, lessons, orgs, platforms, review, uploads, users};
+use api::v1::{assets, changes, jobs, lessons, orgs, platforms, review, uploads, users};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -185,6 +185,9 @@ fn routes() -> Routes {
         )
         .route("/audit", get(users::audit))
         .route("/changes", get(changes::list_changes))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/retry", post(jobs::retry_many))
+        .route("/jobs/{id}/retry", post(jobs::retry))
         .route("/platforms", get(platforms::list).post(platforms::create))
         .route(
             "/platforms/{id}",

@@ -130,6 +130,22 @@ fn account_paths(id: &Value) -> Value {
     })
 }
 
+/// The background jobs (administrators).
+fn job_paths(id: &Value) -> Value {
+    let state = json!({ "name": "state", "in": "query", "schema": { "enum": ["pending", "running", "done", "dead"] } });
+    let kind = json!({ "name": "kind", "in": "query", "schema": { "enum": ["webhook", "extract_text", "schedules", "maintenance", "probe"] } });
+    json!({
+        "/api/v1/jobs": { "get": { "summary": "Background jobs the caller administers (administrators only: those of their organisations; the instance's own from a root organisation up), most recently changed first, with attempts and the last error", "security": [{ "bearer": [] }],
+            "parameters": [ state, kind, { "name": "cursor", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500 } } ],
+            "responses": { "200": { "description": "{ items: [{ id, kind, state, subject, org_id, attempts, max_attempts, last_error, run_at, lease_until, worker, created_at, updated_at }], next_cursor }" }, "400": problem("an unknown state or kind"), "403": problem("not an administrator") } } },
+        "/api/v1/jobs/retry": { "post": { "summary": "Run again now every dead (default) or done job of the kind the caller may see, attempts reset; audited as jobs.retry", "security": [{ "bearer": [] }],
+            "parameters": [ state, kind ],
+            "responses": { "202": { "description": "{ retried }" }, "400": problem("an unknown state or kind"), "403": problem("not an administrator"), "409": problem("only dead or done jobs are retried") } } },
+        "/api/v1/jobs/{id}/retry": { "parameters": id, "post": { "summary": "Run a dead or done job again now, attempts reset; audited as job.retry", "security": [{ "bearer": [] }],
+            "responses": { "202": { "description": "queued" }, "403": problem("not an administrator"), "404": problem("no such job the caller may see"), "409": problem("the job is pending or running") } } }
+    })
+}
+
 pub async fn document() -> Json<Value> {
     let id =
         json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
@@ -257,7 +273,7 @@ pub async fn document() -> Json<Value> {
                                 { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 20 } } ],
                 "responses": { "200": { "description": "{ suggestions: [{ text, source: title | tag | lecturer | series }] }" }, "400": problem("too long") } } },
             "/api/v1/search/status": { "get": { "summary": "The search index: its generation, the change-log position it reflects against the head, documents and size (operators)", "security": [{ "bearer": [] }],
-                "responses": { "200": { "description": "{ generation, position, head, lag, lessons, segments, bytes }" }, "403": problem("not an operator") } } },
+                "responses": { "200": { "description": "{ generation, position, head, lag, lessons, segments, bytes, lessons_awaiting_text (lessons with a document or subtitle whose text the job runner has not extracted yet, among the first 10,000 such files) }" }, "403": problem("not an operator") } } },
                         "/api/v1/changes": { "get": { "summary": "The change log after a cursor, in order, never skipping a committed entry", "security": [{ "bearer": [] }],
                 "parameters": [ { "name": "after", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer" } } ],
                 "responses": { "200": ok("entries", "Changes") } } },
@@ -270,6 +286,7 @@ pub async fn document() -> Json<Value> {
             workflow_paths(&id),
             account_paths(&id),
             publication_paths(&id),
+            job_paths(&id),
         ] {
             if let Value::Object(extra) = extra {
                 paths.extend(extra);

@@ -2,23 +2,24 @@
 //! Webhooks specify (`webhook-id`, `webhook-timestamp`, `webhook-signature` =
 //! `v1,` + base64 HMAC-SHA256 over `id.timestamp.body` with the platform's `whsec_` secret).
 //!
-//! Two loops. The dispatcher reads each webhook platform's feed from its own cursor
-//! (`platforms.webhook_cursor`) and turns items into delivery jobs, moving the cursor in the same
-//! transaction (and only if nobody else moved it), so each item is queued exactly once. The
-//! worker claims due jobs from the durable queue (`db::jobs`) and delivers them; a failure is
-//! retried with exponential backoff until `webhook_retry_secs` have passed since the job was
-//! queued, and then the job is dead: listed for administrators and redeliverable by hand.
+//! The dispatcher ([`follow`], a follower of the change log) reads each webhook platform's feed
+//! from its own cursor (`platforms.webhook_cursor`) and turns items into delivery jobs, moving
+//! the cursor in the same transaction (and only if nobody else moved it), so each item is queued
+//! exactly once. The job runner (`crate::jobs`) runs them with [`deliver`]; a failure is retried
+//! with exponential backoff until `webhook_retry_secs` have passed since the job was queued
+//! ([`Settings::retry_at`]), and then the job is dead: listed for administrators and
+//! redeliverable by hand.
 
 use super::feed::{Cursor, Feed, Item};
 use crate::db::Db;
+use crate::db::jobs::NewJob;
 use crate::db::platforms::PlatformRecord;
+use crate::domain::job::JobKind;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::time::Duration;
-
-pub const JOB_KIND: &str = "webhook";
 
 /// What a delivery job carries.
 #[derive(Debug, Serialize, Deserialize)]
@@ -117,10 +118,13 @@ pub async fn dispatch(feed: &Feed) -> Result<usize, super::feed::FeedError> {
         if page.cursor == cursor {
             continue;
         }
-        let jobs: Vec<String> = page
+        let jobs: Vec<NewJob> = page
             .items
             .iter()
-            .map(|i| serde_json::to_string(&event(&p, i)).unwrap_or_default())
+            .map(|i| {
+                let payload = serde_json::to_string(&event(&p, i)).unwrap_or_default();
+                NewJob::now(JobKind::Webhook, &p.id, &p.org_id, payload)
+            })
             .collect();
         if db
             .move_webhook_cursor(&p.id, &p.webhook_cursor, &page.cursor.encode(), &jobs)
@@ -132,40 +136,18 @@ pub async fn dispatch(feed: &Feed) -> Result<usize, super::feed::FeedError> {
     Ok(queued)
 }
 
-/// Delivers up to `n` due jobs; returns how many were attempted.
-pub async fn deliver_due(
-    db: &Db,
-    client: &reqwest::Client,
-    settings: &Settings,
-    n: i64,
-) -> Result<usize, sqlx::Error> {
-    let lease = settings.timeout.as_millis() as i64 + 30_000;
-    let jobs = db.claim_jobs(JOB_KIND, n, lease).await?;
-    let count = jobs.len();
-    let attempts = jobs.into_iter().map(|job| async move {
-        let outcome = attempt(db, client, &job.payload).await;
-        let now = crate::db::now_ms();
-        match outcome {
-            Ok(()) => db.finish_job(&job.id).await,
-            Err(Failure::Permanent(why)) => db.fail_job(&job.id, &why, None).await,
-            Err(Failure::Retry(why)) => {
-                let at = settings.retry_at(job.attempts, job.created_at, now);
-                db.fail_job(&job.id, &why, at).await
-            }
-        }
-    });
-    for r in futures::future::join_all(attempts).await {
-        r?;
-    }
-    Ok(count)
-}
-
-enum Failure {
+/// Why a delivery did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Try again later (the receiver failed, or the network did).
     Retry(String),
+    /// Trying again cannot help (the platform is gone, disabled, or has no webhook).
     Permanent(String),
 }
 
-async fn attempt(db: &Db, client: &reqwest::Client, payload: &str) -> Result<(), Failure> {
+/// Delivers one delivery job's message (its `payload`): the webhook job's handler, run by the
+/// job runner. Idempotent for receivers: every attempt carries the same `webhook-id`.
+pub async fn deliver(db: &Db, client: &reqwest::Client, payload: &str) -> Result<(), Failure> {
     let d: Delivery = serde_json::from_str(payload)
         .map_err(|e| Failure::Permanent(format!("unreadable job: {e}")))?;
     let platform = db
@@ -200,43 +182,38 @@ async fn attempt(db: &Db, client: &reqwest::Client, payload: &str) -> Result<(),
     }
 }
 
-/// Runs the dispatcher and the worker until the task is aborted.
-pub async fn run(feed: Feed, settings: Settings) {
-    let client = match reqwest::Client::builder()
-        .timeout(settings.timeout)
+/// The HTTP client deliveries are sent with: no redirects, `timeout` per attempt.
+pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the webhook client; webhooks are off");
-            return;
-        }
-    };
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+}
+
+/// Follows the change log for webhooks: queues delivery jobs whenever the head moves (and once
+/// a second, for webhooks set since), until the task is aborted. It only reads the change log
+/// and queues; the job runner delivers.
+pub async fn follow(feed: Feed, mut head: tokio::sync::watch::Receiver<i64>) {
     loop {
-        tick.tick().await;
-        // Queue and deliver until both are idle, so a burst drains at full speed rather than a
-        // page per tick.
+        // Queue until idle, so a burst drains at full speed rather than a page per wake-up.
         loop {
-            let queued = match dispatch(&feed).await {
-                Ok(n) => n,
+            match dispatch(&feed).await {
+                Ok(0) => break,
+                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "could not queue webhooks");
-                    0
+                    break;
                 }
-            };
-            let delivered = match deliver_due(&feed.db, &client, &settings, 32).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not deliver webhooks");
-                    0
-                }
-            };
-            if queued == 0 && delivered < 32 {
-                break;
             }
+        }
+        tokio::select! {
+            changed = head.changed() => {
+                if changed.is_err() {
+                    // The hub is gone: fall back to polling.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
 }

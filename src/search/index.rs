@@ -19,6 +19,8 @@
 //! - Two kinds of documents: one per lesson (all its fields and the text of its documents and
 //!   subtitles, for matching and ranking), and one per page or cue (for telling where in the
 //!   lesson the match is). Both carry the lesson's id, which is how a lesson is replaced.
+//! - The follower reads SQL only: it never reads stored bytes nor waits for an extraction. Text
+//!   not extracted yet is queued as a job, which appends a change once it is recorded.
 
 use super::analyzer::{
     self, NGRAMS, NgramTokenizer, PINYIN, PinyinTokenizer, WORDS, WordTokenizer,
@@ -27,8 +29,9 @@ use super::facets::{FacetTally, Tally};
 use super::query::{Clause, Parsed};
 use super::source::{self, LessonDoc};
 use crate::db::Db;
+use crate::db::jobs::NewJob;
+use crate::domain::job::JobKind;
 use crate::domain::visibility::ReadScope;
-use crate::storage::ObjectStore;
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -302,8 +305,6 @@ pub struct SearchIndex {
     current: RwLock<Arc<Generation>>,
     /// Change-log entries applied per commit.
     batch: i64,
-    /// Lessons whose documents or subtitles could not be read, to try again.
-    retries: Mutex<Retries>,
     /// See [`SearchIndex::following`].
     following: std::sync::atomic::AtomicBool,
 }
@@ -1033,9 +1034,8 @@ impl Generation {
 async fn follow(
     generation: &Arc<Generation>,
     db: &Db,
-    store: Option<&ObjectStore>,
     batch: i64,
-    unread: &mut Vec<String>,
+    missing: &mut Vec<source::Missing>,
 ) -> Result<usize, SearchError> {
     let mut applied = 0;
     loop {
@@ -1052,8 +1052,8 @@ async fn follow(
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let loaded = source::load(db, store, &ids).await?;
-        unread.extend(loaded.unread);
+        let loaded = source::load(db, &ids).await?;
+        missing.extend(loaded.missing);
         let g = generation.clone();
         tokio::task::spawn_blocking(move || g.apply(loaded.docs, last))
             .await
@@ -1062,68 +1062,31 @@ async fn follow(
     }
 }
 
-/// When the lessons whose documents or subtitles could not be read from storage are tried
-/// again: soon, then less and less often.
-#[derive(Debug)]
-struct Retries {
-    /// Lesson id → (when, the wait after that).
-    due: HashMap<String, (std::time::Instant, std::time::Duration)>,
-    /// The scan for contents never extracted (what a restart forgot): the asset id it goes on
-    /// after, or `None` once it is over.
-    scan: Option<String>,
+/// Queues one extraction job per content in `missing` (its id is derived from the content's
+/// SHA-256, so a content already queued, running, done or dead is not queued again).
+pub async fn queue_extractions(db: &Db, missing: &[source::Missing]) -> Result<(), SearchError> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let jobs: Vec<NewJob> = missing
+        .iter()
+        .map(|m| NewJob {
+            id: Some(extraction_job_id(&m.sha256)),
+            ..NewJob::now(
+                JobKind::ExtractText,
+                &m.sha256,
+                &m.org_id,
+                serde_json::to_string(m).unwrap_or_default(),
+            )
+        })
+        .collect();
+    db.enqueue_jobs(&jobs).await?;
+    Ok(())
 }
 
-impl Default for Retries {
-    fn default() -> Self {
-        Self {
-            due: HashMap::new(),
-            scan: Some(String::new()),
-        }
-    }
-}
-
-/// The first wait before reading an asset again, and the longest.
-const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(2);
-const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(600);
-/// Lessons re-read per step, at most.
-const RETRY_BATCH: usize = 20;
-
-impl Retries {
-    /// Schedules `lessons` (those not already waiting) for their first retry.
-    fn add(&mut self, lessons: impl IntoIterator<Item = String>) {
-        let now = std::time::Instant::now();
-        for id in lessons {
-            self.due
-                .entry(id)
-                .or_insert((now + RETRY_FIRST, RETRY_FIRST));
-        }
-    }
-
-    /// Up to `RETRY_BATCH` lessons whose time has come.
-    fn take_due(&self) -> Vec<String> {
-        let now = std::time::Instant::now();
-        self.due
-            .iter()
-            .filter(|(_, (at, _))| *at <= now)
-            .map(|(id, _)| id.clone())
-            .take(RETRY_BATCH)
-            .collect()
-    }
-
-    /// After a retry of `tried`: those still `unread` wait twice as long, the others are done.
-    fn settle(&mut self, tried: &[String], unread: &[String]) {
-        let now = std::time::Instant::now();
-        for id in tried {
-            if unread.contains(id) {
-                if let Some((at, wait)) = self.due.get_mut(id) {
-                    *wait = (*wait * 2).min(RETRY_MAX);
-                    *at = now + *wait;
-                }
-            } else {
-                self.due.remove(id);
-            }
-        }
-    }
+/// The id of the extraction job of the content `sha256`.
+pub fn extraction_job_id(sha256: &str) -> String {
+    format!("extract-{sha256}")
 }
 
 /// Removes from `dir` everything but `CURRENT` and the generations named in `keep`.
@@ -1197,7 +1160,6 @@ impl SearchIndex {
             dir: dir.to_owned(),
             current: RwLock::new(Arc::new(generation)),
             batch,
-            retries: Mutex::new(Retries::default()),
             following: std::sync::atomic::AtomicBool::new(true),
         })
     }
@@ -1239,24 +1201,19 @@ impl SearchIndex {
     }
 
     /// Brings the index up to date with the change log (see [`follow`]), first switching to a
-    /// rebuilt generation if there is one. `store` is where documents and subtitles not yet
-    /// extracted are read from. Returns how many change-log entries were applied.
-    pub async fn catch_up(
-        &self,
-        db: &Db,
-        store: Option<&ObjectStore>,
-    ) -> Result<usize, SearchError> {
+    /// rebuilt generation if there is one, and queues an extraction job (`extract_text`, one
+    /// per content, idempotent) for each document or subtitle met whose text was never
+    /// extracted; the job appends a change when done, and the lesson is indexed again with its
+    /// text. Reads SQL only. Returns how many change-log entries were applied.
+    pub async fn catch_up(&self, db: &Db) -> Result<usize, SearchError> {
         if let Err(e) = self.follow_switch() {
             tracing::warn!(error = %e, "cannot switch to the rebuilt search index");
         }
         let generation = self.current();
-        let mut unread = Vec::new();
-        let applied = follow(&generation, db, store, self.batch, &mut unread).await;
-        self.retries().add(unread);
-        let outcome = match (applied, store) {
-            (Ok(n), Some(store)) => self.retry_unread(&generation, db, store).await.map(|()| n),
-            (applied, _) => applied,
-        };
+        let mut missing = Vec::new();
+        let applied = follow(&generation, db, self.batch, &mut missing).await;
+        let queued = queue_extractions(db, &missing).await;
+        let outcome = applied.and_then(|n| queued.map(|()| n));
         self.following.store(outcome.is_ok(), Ordering::Release);
         outcome
     }
@@ -1265,45 +1222,6 @@ impl SearchIndex {
     /// cannot write (a full disk) or read SQL, which readiness reports.
     pub fn following(&self) -> bool {
         self.following.load(Ordering::Acquire)
-    }
-
-    fn retries(&self) -> std::sync::MutexGuard<'_, Retries> {
-        self.retries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Re-reads the lessons whose documents or subtitles storage could not give before, so their
-    /// text becomes searchable without waiting for the lesson's next change. After a restart it
-    /// first finds them: every document and subtitle with no extraction recorded.
-    async fn retry_unread(
-        &self,
-        generation: &Arc<Generation>,
-        db: &Db,
-        store: &ObjectStore,
-    ) -> Result<(), SearchError> {
-        let scan_from = self.retries().scan.clone();
-        if let Some(after) = scan_from {
-            let (lessons, next) = source::lessons_missing_text(db, &after, 1000).await?;
-            let mut r = self.retries();
-            r.add(lessons);
-            r.scan = next;
-        }
-        let due = self.retries().take_due();
-        if due.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<&str> = due.iter().map(String::as_str).collect();
-        let loaded = source::load(db, Some(store), &ids).await?;
-        self.retries().settle(&due, &loaded.unread);
-        // The lessons as SQL has them now, committed at the position already reached: the
-        // follower re-applies any later change to them anyway.
-        let g = generation.clone();
-        tokio::task::spawn_blocking(move || {
-            let position = g.committed()?;
-            g.apply(loaded.docs, position)
-        })
-        .await
-        .map_err(|e| SearchError::Other(e.to_string()))??;
-        Ok(())
     }
 
     /// Lessons matching `request` that `scope` may read, with facet counts.
@@ -1330,20 +1248,17 @@ impl SearchIndex {
 /// Builds a fresh generation of the index in `dir` from SQL, beside the one in use, and
 /// switches `CURRENT` to it once it has caught up; a service using `dir` follows within its next
 /// step. Returns the new generation's status.
-pub async fn rebuild(
-    dir: &Path,
-    db: &Db,
-    store: Option<&ObjectStore>,
-) -> Result<Status, SearchError> {
+pub async fn rebuild(dir: &Path, db: &Db) -> Result<Status, SearchError> {
     std::fs::create_dir_all(dir)?;
     let name = new_generation_name();
     let building = format!("building-{name}");
     let generation = Arc::new(Generation::create(dir, &building)?);
     // Twice: what was committed while the first pass ran is picked up by the second. Contents
-    // that cannot be read now are the serving process's to retry (it scans for them).
-    let mut unread = Vec::new();
-    follow(&generation, db, store, BATCH, &mut unread).await?;
-    follow(&generation, db, store, BATCH, &mut unread).await?;
+    // never extracted are queued for extraction.
+    let mut missing = Vec::new();
+    follow(&generation, db, BATCH, &mut missing).await?;
+    follow(&generation, db, BATCH, &mut missing).await?;
+    queue_extractions(db, &missing).await?;
     let Ok(generation) = Arc::try_unwrap(generation) else {
         return Err(SearchError::Other("the new index is still in use".into()));
     };

@@ -7,8 +7,8 @@
 //! [`extract::extract`] bounds what it knows to be costly (input, inflated bytes, tokens decoded,
 //! output); the child is for what nobody has found yet. A child that dies (an allocation over
 //! its limit aborts it), is killed, or answers nonsense means the file is over the budget, and
-//! its extraction is recorded as failed with that reason; the service itself only ever holds the
-//! file's bytes and the (bounded) reply.
+//! its extraction is recorded as failed with that reason; the service itself only ever holds a
+//! chunk of the file at a time (streamed from storage into the child) and the (bounded) reply.
 //!
 //! Invariant: the service never runs a parser on stored bytes in its own process, except where
 //! the running executable is not `lectern` (the integration tests' harness runs the application
@@ -21,7 +21,8 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bytes::Bytes;
+use crate::storage::ObjectBody;
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::extract::{self, Format, Segment};
@@ -88,21 +89,61 @@ impl Extractor {
         })
     }
 
-    /// Extracts the text of `bytes`, see [`extract::extract`].
-    pub async fn extract(&self, format: Format, bytes: Bytes) -> Result<Vec<Segment>, Failure> {
+    /// Extracts the text of the file `body` streams, see [`extract::extract`]. The stream is
+    /// read with a bounded buffer (one chunk at a time into the child's standard input) and at
+    /// most `format.max_input_bytes() + 1` bytes of it, and the whole — reading included —
+    /// must finish within [`CHILD_TIME_LIMIT`]. A stream that fails (storage went away) is
+    /// [`Failure::Unavailable`]: nothing is wrong with the file.
+    pub async fn extract(&self, format: Format, body: ObjectBody) -> Result<Vec<Segment>, Failure> {
+        let deadline = tokio::time::Instant::now() + CHILD_TIME_LIMIT;
         match self {
             Extractor::InProcess => {
-                tokio::task::spawn_blocking(move || extract::extract(format, &bytes))
+                // The parser needs the file in one piece; at most the format's limit (and a byte
+                // to tell that it is over it) is held.
+                let limit = format.max_input_bytes() + 1;
+                let collect = async {
+                    let mut bytes = Vec::new();
+                    let mut body = body;
+                    while let Some(chunk) = body.next().await {
+                        let chunk = chunk.map_err(|e| {
+                            Failure::Unavailable(format!("cannot read the file: {e}"))
+                        })?;
+                        let room = (limit - bytes.len() as u64) as usize;
+                        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                        if bytes.len() as u64 >= limit {
+                            break;
+                        }
+                    }
+                    Ok(bytes)
+                };
+                let bytes = tokio::time::timeout_at(deadline, collect)
                     .await
+                    .map_err(|_| over_time())??;
+                let run = tokio::task::spawn_blocking(move || extract::extract(format, &bytes));
+                tokio::time::timeout_at(deadline, run)
+                    .await
+                    .map_err(|_| over_time())?
                     .map_err(|e| Failure::File(e.to_string()))?
                     .map_err(|e| Failure::File(e.to_string()))
             }
-            Extractor::Child(program) => in_child(program, format, bytes).await,
+            Extractor::Child(program) => in_child(program, format, body, deadline).await,
         }
     }
 }
 
-async fn in_child(program: &Path, format: Format, bytes: Bytes) -> Result<Vec<Segment>, Failure> {
+fn over_time() -> Failure {
+    Failure::File(format!(
+        "extracting the text took longer than {} s, the most allowed",
+        CHILD_TIME_LIMIT.as_secs()
+    ))
+}
+
+async fn in_child(
+    program: &Path,
+    format: Format,
+    mut body: ObjectBody,
+    deadline: tokio::time::Instant,
+) -> Result<Vec<Segment>, Failure> {
     // No environment: the child needs none, and the service's holds secrets (the database URL)
     // that a process parsing hostile bytes has no business seeing.
     let mut child = tokio::process::Command::new(program)
@@ -118,18 +159,25 @@ async fn in_child(program: &Path, format: Format, bytes: Bytes) -> Result<Vec<Se
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(Failure::Unavailable("the child's pipes are missing".into()));
     };
-    let over_time = || {
-        Failure::File(format!(
-            "extracting the text took longer than {} s, the most allowed",
-            CHILD_TIME_LIMIT.as_secs()
-        ))
-    };
-    let deadline = tokio::time::Instant::now() + CHILD_TIME_LIMIT;
     // Written while the reply is read, so neither side can wait on a full pipe. A child that
-    // stops reading early (it died) makes the write fail; its exit status says why.
+    // stops reading early (it died, or has read all it takes) makes the write fail; its exit
+    // status and reply say why. Only a failing source is reported from here.
+    let limit = format.max_input_bytes() + 1;
     let write = async move {
-        let _ = stdin.write_all(&bytes).await;
+        let mut sent: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| format!("cannot read the file: {e}"))?;
+            let take = chunk.len().min((limit - sent) as usize);
+            if stdin.write_all(&chunk[..take]).await.is_err() {
+                break;
+            }
+            sent += take as u64;
+            if sent >= limit {
+                break;
+            }
+        }
         drop(stdin);
+        Ok::<(), String>(())
     };
     let read = async {
         let mut reply = Vec::new();
@@ -139,12 +187,15 @@ async fn in_child(program: &Path, format: Format, bytes: Bytes) -> Result<Vec<Se
             .await;
         read.map(|_| reply)
     };
-    let Ok(((), reply)) =
+    let Ok((written, reply)) =
         tokio::time::timeout_at(deadline, async { tokio::join!(write, read) }).await
     else {
         // Dropping `child` kills it.
         return Err(over_time());
     };
+    if let Err(why) = written {
+        return Err(Failure::Unavailable(why));
+    }
     let reply = reply.map_err(|e| Failure::File(format!("cannot read the child's reply: {e}")))?;
     if reply.len() > MAX_REPLY_BYTES {
         return Err(Failure::File(format!(

@@ -1,14 +1,14 @@
-//! What the index holds of a lesson, read from SQL: its fields, its organisation's ancestors, its
-//! region's names, and the text of its documents and subtitles. Text not yet extracted is
-//! extracted here (once per content, recorded in SQL), so a rebuild reads SQL only.
+//! What the index holds of a lesson, read from SQL only: its fields, its organisation's
+//! ancestors, its region's names, and the text of its documents and subtitles as far as it has
+//! been extracted. Extraction is a job (`crate::jobs`, kind `extract_text`, one per content);
+//! [`Loaded::missing`] names the contents with no extraction recorded, for the follower to queue,
+//! and the job appends a change for the lessons concerned when it is done, so they are indexed
+//! again with their text.
 
 use super::extract::Format;
-use super::isolate::{Extractor, Failure};
 use crate::db::Db;
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
-use crate::db::texts::NewSegment;
-use crate::storage::ObjectStore;
 use std::collections::{HashMap, HashSet};
 
 /// A lesson as the index sees it.
@@ -33,7 +33,7 @@ pub struct SegmentDoc {
 }
 
 /// Whether an asset's text is searched: documents (masters and attachments) and subtitles.
-fn extractable(a: &AssetRecord) -> Option<Format> {
+pub fn extractable(a: &AssetRecord) -> Option<Format> {
     if !matches!(a.role.as_str(), "master" | "attachment" | "subtitle") {
         return None;
     }
@@ -44,17 +44,23 @@ fn extractable(a: &AssetRecord) -> Option<Format> {
 pub struct Loaded {
     /// `(id, None)` for a lesson that no longer exists.
     pub docs: Vec<(String, Option<LessonDoc>)>,
-    /// Lessons with a document or subtitle whose content could not be read from storage: their
-    /// text is missing from `docs` and is to be tried again.
-    pub unread: Vec<String>,
+    /// Contents (documents and subtitles) with no extraction recorded yet.
+    pub missing: Vec<Missing>,
+}
+
+/// A content whose text has not been extracted yet: what an extraction job needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Missing {
+    pub sha256: String,
+    pub format: String,
+    pub object_key: String,
+    pub size: i64,
+    /// The organisation of (one of) the lessons holding it, whose work it is.
+    pub org_id: String,
 }
 
 /// Reads lessons `ids` for the index.
-pub async fn load(
-    db: &Db,
-    store: Option<&ObjectStore>,
-    ids: &[&str],
-) -> Result<Loaded, sqlx::Error> {
+pub async fn load(db: &Db, ids: &[&str]) -> Result<Loaded, sqlx::Error> {
     let mut lessons: HashMap<String, LessonRecord> = db
         .lessons_by_ids(ids)
         .await?
@@ -72,16 +78,28 @@ pub async fn load(
         .into_iter()
         .filter_map(|a| extractable(&a).map(|f| (a, f)))
         .collect();
-    let unread = match store {
-        Some(store) => extract_missing(db, store, &assets).await?,
-        None => Vec::new(),
-    };
     let shas: Vec<&str> = {
         let mut s: Vec<&str> = assets.iter().map(|(a, _)| a.sha256.as_str()).collect();
         s.sort_unstable();
         s.dedup();
         s
     };
+    let done: HashSet<String> = db.extracted(&shas).await?.into_iter().collect();
+    let mut missing: Vec<Missing> = Vec::new();
+    for (a, format) in &assets {
+        if !done.contains(&a.sha256) && !missing.iter().any(|m| m.sha256 == a.sha256) {
+            missing.push(Missing {
+                sha256: a.sha256.clone(),
+                format: format.as_str().to_owned(),
+                object_key: a.object_key.clone(),
+                size: a.size,
+                org_id: lessons
+                    .get(&a.lesson_id)
+                    .and_then(|l| l.org_id.clone())
+                    .unwrap_or_default(),
+            });
+        }
+    }
     let mut by_sha: HashMap<String, Vec<crate::db::texts::SegmentRow>> = HashMap::new();
     for row in db.segments_of(&shas).await? {
         by_sha.entry(row.sha256.clone()).or_default().push(row);
@@ -123,7 +141,7 @@ pub async fn load(
         });
         out.push((id.to_string(), doc));
     }
-    Ok(Loaded { docs: out, unread })
+    Ok(Loaded { docs: out, missing })
 }
 
 /// Among the next `limit` documents and subtitles after asset `after`, the lessons of those
@@ -146,70 +164,4 @@ pub async fn lessons_missing_text(
     lessons.sort_unstable();
     lessons.dedup();
     Ok((lessons, next))
-}
-
-/// Extracts the text of every content among `assets` that has none recorded yet. A content that
-/// cannot be read from storage (or whose extraction process cannot be started) is skipped, and
-/// its lesson returned so it is tried again; one that cannot be extracted, or is over the
-/// extraction's budget, is recorded as failed, with why. Extraction runs in a child process
-/// (see [`super::isolate`]), so a hostile file costs the service nothing but its bytes.
-async fn extract_missing(
-    db: &Db,
-    store: &ObjectStore,
-    assets: &[(AssetRecord, Format)],
-) -> Result<Vec<String>, sqlx::Error> {
-    let mut unread = Vec::new();
-    let shas: Vec<&str> = assets.iter().map(|(a, _)| a.sha256.as_str()).collect();
-    let done: HashSet<String> = db.extracted(&shas).await?.into_iter().collect();
-    let mut seen = HashSet::new();
-    for (a, format) in assets {
-        if done.contains(&a.sha256) || !seen.insert(a.sha256.as_str()) {
-            continue;
-        }
-        if a.size as u64 > format.max_input_bytes() {
-            let why = format!(
-                "larger than {} MiB, the most text is extracted from",
-                format.max_input_bytes() >> 20
-            );
-            db.record_extraction(&a.sha256, format.as_str(), Err(&why))
-                .await?;
-            continue;
-        }
-        let bytes = match store.get_bytes(&a.object_key).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(asset = %a.id, error = %e, "cannot read an asset to extract its text; will try again");
-                unread.push(a.lesson_id.clone());
-                continue;
-            }
-        };
-        let format = *format;
-        match Extractor::for_this_process().extract(format, bytes).await {
-            Ok(segments) => {
-                let rows: Vec<NewSegment> = segments
-                    .into_iter()
-                    .map(|s| NewSegment {
-                        page: s.page.map(i64::from),
-                        start_ms: s.start_ms,
-                        end_ms: s.end_ms,
-                        text: s.text,
-                    })
-                    .collect();
-                db.record_extraction(&a.sha256, format.as_str(), Ok(&rows))
-                    .await?;
-            }
-            Err(Failure::File(why)) => {
-                tracing::info!(asset = %a.id, error = %why, "no text could be extracted");
-                db.record_extraction(&a.sha256, format.as_str(), Err(&why))
-                    .await?;
-            }
-            Err(Failure::Unavailable(why)) => {
-                tracing::warn!(asset = %a.id, error = %why, "cannot extract text now; will try again");
-                unread.push(a.lesson_id.clone());
-            }
-        }
-    }
-    unread.sort_unstable();
-    unread.dedup();
-    Ok(unread)
 }

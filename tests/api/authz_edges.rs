@@ -34,6 +34,9 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/users"),
     ("POST", "/admin/users"),
     ("GET", "/admin/platforms"),
+    ("GET", "/admin/jobs"),
+    ("POST", "/admin/jobs/retry"),
+    ("POST", "/admin/jobs/{id}/retry"),
     ("POST", "/admin/users/{id}/grants"),
     ("POST", "/admin/users/{id}/grants/remove"),
 ];

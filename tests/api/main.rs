@@ -4,6 +4,7 @@
 mod common;
 mod fixtures;
 mod hardening;
+mod jobs;
 
 mod authz;
 mod authz_edges;

@@ -40,17 +40,24 @@ async fn found(t: &TestApp, q: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits (bounded) until the index has caught up with everything committed so far.
+/// Waits (bounded) until the text of every document and subtitle has been extracted (by the
+/// job runner; that appends a change) and the index has caught up with everything committed.
 pub(crate) async fn indexed(t: &TestApp) {
-    let head: i64 = sqlx::query_scalar("SELECT seq FROM change_head WHERE id = 1")
-        .fetch_one(t.db().pool())
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while t.app().state().search.position().unwrap() < head {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (missing, _) = lectern::search::source::lessons_missing_text(t.db(), "", 100_000)
+            .await
+            .unwrap();
+        let head: i64 = sqlx::query_scalar("SELECT seq FROM change_head WHERE id = 1")
+            .fetch_one(t.db().pool())
+            .await
+            .unwrap();
+        if missing.is_empty() && t.app().state().search.position().unwrap() >= head {
+            return;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "the index did not catch up"
+            "the index did not catch up (texts missing for {missing:?})"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }

@@ -54,6 +54,23 @@ async fn caught_up(client: &reqwest::Client, base: &str, token: &str) -> Value {
     }
 }
 
+/// Waits (bounded) until every document's and subtitle's text has been extracted (by the job
+/// runner, which appends a change once it is recorded) and the index has caught up with that.
+async fn texts_caught_up(client: &reqwest::Client, base: &str, token: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = status(client, base, token).await;
+        if s["lag"] == 0 && s["lessons_awaiting_text"] == 0 {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the texts were not extracted: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Every lesson id `q` finds for the operator, through every page.
 async fn all_found(client: &reqwest::Client, base: &str, token: &str, q: &str) -> Vec<String> {
     let mut ids = Vec::new();
@@ -404,7 +421,7 @@ async fn subtitles_and_documents_are_searched_with_times_and_pages() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    caught_up(&t.client, &t.base, &t.token).await;
+    texts_caught_up(&t.client, &t.base, &t.token).await;
 
     let search = |q: &'static str| {
         let (client, url) = (t.client.clone(), t.url("/api/v1/search"));

@@ -1,12 +1,13 @@
-//! Administration: the organisation tree the caller administers, and the accounts in it.
+//! Administration: the organisation tree the caller administers, the accounts in it, its
+//! platforms, and the background jobs.
 
 use super::{PageResult, Web, api_body, opt, see_other};
 use crate::db::orgs::OrgRecord;
 use crate::domain::org::OrgLevel;
 use crate::domain::visibility::{self, Role};
-use crate::http::api::v1::{orgs, users};
+use crate::http::api::v1::{jobs, orgs, users};
 use crate::http::error::AppError;
-use crate::http::extract::{Form, Json, Path};
+use crate::http::extract::{Form, Json, Path, Query};
 use axum::extract::State;
 use axum::response::Response;
 use minijinja::context;
@@ -244,6 +245,118 @@ pub async fn platforms(web: Web) -> Response {
             p["live_keys"] = json!(live);
         }
         web.page("platforms.html", context! { platforms => rows })
+    }
+    .await;
+    web.respond(r)
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct JobsFilter {
+    state: String,
+    kind: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct RetryForm {
+    csrf: String,
+    state: String,
+    kind: String,
+}
+
+/// The page's own address with its filter, to come back to after a retry.
+fn jobs_url(state: &str, kind: &str) -> String {
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("state", state)
+        .append_pair("kind", kind)
+        .finish();
+    format!("/admin/jobs?{q}")
+}
+
+async fn jobs_page(web: &Web, filter: &JobsFilter, error: Option<AppError>) -> PageResult {
+    let query = jobs::ListQuery {
+        state: opt(&filter.state).map(str::to_owned),
+        kind: opt(&filter.kind).map(str::to_owned),
+        cursor: None,
+        limit: Some(200),
+    };
+    let (items, error) = match jobs::list(State(web.state.clone()), web.reader()?, Query(query))
+        .await
+    {
+        Ok(axum::Json(v)) => (v["items"].clone(), error),
+        // A bad filter is shown with the empty list; a refusal is the error page.
+        Err(e) if e.code.status() == axum::http::StatusCode::BAD_REQUEST => (json!([]), Some(e)),
+        Err(e) => return Err(e.into()),
+    };
+    let ctx = context! {
+        jobs => items,
+        state => filter.state,
+        kind => filter.kind,
+        states => ["", "pending", "running", "done", "dead"],
+        kinds => ["", "webhook", "extract_text", "schedules", "maintenance", "probe"],
+    };
+    match error {
+        None => web.page("jobs.html", ctx),
+        Some(e) => super::session::user_error(web, "jobs.html", ctx, e),
+    }
+}
+
+/// `/admin/jobs?state=&kind=`: the background jobs the caller administers, with their attempts
+/// and last error, and buttons to retry dead ones one by one or all at once.
+pub async fn jobs_list(
+    web: Web,
+    axum::extract::Query(filter): axum::extract::Query<JobsFilter>,
+) -> Response {
+    let r = jobs_page(&web, &filter, None).await;
+    web.respond(r)
+}
+
+/// `POST /admin/jobs/{id}/retry`.
+pub async fn retry_job(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<RetryForm>,
+) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let filter = JobsFilter {
+            state: form.state,
+            kind: form.kind,
+        };
+        match jobs::retry(State(web.state.clone()), writer, Path(id)).await {
+            Ok(_) => see_other(&jobs_url(&filter.state, &filter.kind)),
+            Err(e) if e.code.status().is_client_error() => jobs_page(&web, &filter, Some(e)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}
+
+/// `POST /admin/jobs/retry`: every dead job of the chosen kind.
+pub async fn retry_jobs(web: Web, Form(form): Form<RetryForm>) -> Response {
+    let r = async {
+        let writer = web.acting(&form.csrf)?;
+        let filter = JobsFilter {
+            state: form.state,
+            kind: form.kind,
+        };
+        let query = jobs::RetryQuery {
+            state: Some("dead".into()),
+            kind: Some(filter.kind.clone()),
+        };
+        match jobs::retry_many(
+            State(web.state.clone()),
+            writer,
+            crate::http::extract::Query(query),
+        )
+        .await
+        {
+            Ok(_) => see_other(&jobs_url(&filter.state, &filter.kind)),
+            Err(e) if e.code.status().is_client_error() => jobs_page(&web, &filter, Some(e)).await,
+            Err(e) => Err(e.into()),
+        }
     }
     .await;
     web.respond(r)

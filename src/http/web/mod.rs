@@ -52,6 +52,7 @@ pub fn templates() -> minijinja::Environment<'static> {
             include_str!("../../../templates/platforms.html"),
         ),
         ("error.html", include_str!("../../../templates/error.html")),
+        ("jobs.html", include_str!("../../../templates/jobs.html")),
         (
             "password.html",
             include_str!("../../../templates/password.html"),
@@ -143,6 +144,9 @@ pub fn routes() -> super::Routes {
         .route("/admin/orgs", get(admin::orgs).post(admin::create_org))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/platforms", get(admin::platforms))
+        .route("/admin/jobs", get(admin::jobs_list))
+        .route("/admin/jobs/retry", post(admin::retry_jobs))
+        .route("/admin/jobs/{id}/retry", post(admin::retry_job))
         .route("/admin/users/{id}/grants", post(admin::add_grant))
         .route("/admin/users/{id}/grants/remove", post(admin::remove_grant))
         .route("/static/{name}", get(static_file))

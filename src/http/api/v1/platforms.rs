@@ -4,6 +4,7 @@
 use super::denied;
 use super::lessons::lesson_for;
 use crate::db::platforms::{KeyRecord, PlatformFields, PlatformRecord};
+use crate::domain::job::{JobKind, JobState};
 use crate::domain::platform::{self, Channel, Filters};
 use crate::domain::time::rfc3339;
 use crate::domain::visibility::{self, Action, Caller, Platform};
@@ -106,7 +107,7 @@ pub fn platform_json(p: &PlatformRecord, keys: &[KeyRecord], head: i64, failed: 
 async fn describe(state: &AppState, p: &PlatformRecord) -> Result<Value, AppError> {
     let keys = state.db.platform_keys(&p.id).await?;
     let head = state.db.change_head().await?;
-    let failed = state.db.dead_jobs_count("webhook", &p.id).await?;
+    let failed = state.db.dead_jobs_count(JobKind::Webhook, &p.id).await?;
     Ok(platform_json(p, &keys, head, failed))
 }
 
@@ -226,7 +227,7 @@ pub async fn list(
         let admin = visibility::may_administer(&acting.caller, &p.org_path);
         if admin {
             let keys = state.db.platform_keys(&p.id).await?;
-            let failed = state.db.dead_jobs_count("webhook", &p.id).await?;
+            let failed = state.db.dead_jobs_count(JobKind::Webhook, &p.id).await?;
             items.push(platform_json(p, &keys, head, failed));
         } else {
             // Editors and reviewers see enough to publish to a platform by name.
@@ -590,9 +591,15 @@ pub async fn deliveries(
     if !(1..=1000).contains(&limit) {
         return Err(Invalid::new("limit", "must be between 1 and 1000").into());
     }
+    // Pending includes what is being attempted right now.
+    let states: &[JobState] = match which {
+        "dead" => &[JobState::Dead],
+        "done" => &[JobState::Done],
+        _ => &[JobState::Pending, JobState::Running],
+    };
     let jobs = state
         .db
-        .jobs_of(crate::publish::webhooks::JOB_KIND, &p.id, which, limit)
+        .jobs_of(JobKind::Webhook, &p.id, states, limit)
         .await?;
     let items: Vec<Value> = jobs
         .iter()
@@ -606,7 +613,7 @@ pub async fn deliveries(
                 "event": d.and_then(|d| serde_json::from_str::<Value>(&d.body).ok()),
                 "attempts": j.attempts,
                 "last_error": j.last_error,
-                "next_attempt_at": (j.state == "pending").then(|| rfc3339(j.run_at)),
+                "next_attempt_at": (j.state == JobState::Pending).then(|| rfc3339(j.run_at)),
                 "queued_at": rfc3339(j.created_at),
                 "updated_at": rfc3339(j.updated_at),
             })
@@ -625,7 +632,7 @@ pub async fn redeliver(
     let p = administered(&state, &acting, &id, "redeliver").await?;
     if state
         .db
-        .retry_job(crate::publish::webhooks::JOB_KIND, &p.id, &delivery)
+        .retry_job(JobKind::Webhook, &p.id, &delivery)
         .await?
     {
         Ok(StatusCode::ACCEPTED)

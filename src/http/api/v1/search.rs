@@ -282,6 +282,9 @@ pub async fn suggest(
 }
 
 /// The index's generation, change-log position against the log's head, and size: operators only.
+/// The most documents and subtitles looked at for `lessons_awaiting_text`.
+const TEXTS_COUNTED: i64 = 10_000;
+
 pub async fn status(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -291,6 +294,9 @@ pub async fn status(
             "only operators may see the search index's status",
         ));
     }
+    // Read before the head: a text recorded after this count appends a change the head covers.
+    let (waiting, _) =
+        crate::search::source::lessons_missing_text(&state.db, "", TEXTS_COUNTED).await?;
     let head = state.db.change_head().await?;
     let index = state.search.clone();
     let s = tokio::task::spawn_blocking(move || index.status())
@@ -300,5 +306,6 @@ pub async fn status(
     Ok(Json(json!({
         "generation": s.generation, "position": s.position, "head": head,
         "lag": head - s.position, "lessons": s.lessons, "segments": s.segments, "bytes": s.bytes,
+        "lessons_awaiting_text": waiting.len(),
     })))
 }
