@@ -147,10 +147,9 @@ async fn a_job_that_always_fails_ends_dead_and_is_retried_by_hand() {
     problem(r).await;
 
     // Retried in bulk through the command line (the real binary, on the same database).
-    let out = command(&t.config)
-        .args(["jobs", "retry", "--kind", "probe"])
-        .output()
-        .unwrap();
+    let mut c = command(&t.config);
+    c.args(["jobs", "retry", "--kind", "probe"]);
+    let out = crate::common::output(c).await;
     assert!(
         out.status.success(),
         "{}",
@@ -161,10 +160,9 @@ async fn a_job_that_always_fails_ends_dead_and_is_retried_by_hand() {
         state_of(t.db(), &id).await.0 == JobState::Dead && runs(&t, &id) == 3 * budget as u32
     })
     .await;
-    let out = command(&t.config)
-        .args(["jobs", "list", "--state", "dead"])
-        .output()
-        .unwrap();
+    let mut c = command(&t.config);
+    c.args(["jobs", "list", "--state", "dead"]);
+    let out = crate::common::output(c).await;
     assert!(out.status.success());
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
