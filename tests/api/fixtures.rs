@@ -216,16 +216,21 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The login form's hidden CSRF field, fetched with `client` (which keeps the cookie).
-    pub async fn login_csrf(&self, client: &reqwest::Client) -> String {
-        let page = client
-            .get(self.url("/login"))
+    /// The HTML of page `path` as `client` (a browser with its cookies) gets it.
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> String {
+        client
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// The login form's hidden CSRF field, fetched with `client` (which keeps the cookie).
+    pub async fn login_csrf(&self, client: &reqwest::Client) -> String {
+        let page = self.page(client, "/login").await;
         // The login form's own field (a signed-in page also has the logout form's).
         let form = page.find("action=\"/login\"").expect("a login form");
         hidden(&page[form..], "csrf").expect("the login form has a csrf field")

@@ -366,14 +366,7 @@ async fn the_jobs_page_lists_dead_jobs_with_their_error_and_retries_them_with_th
             .status(),
         303
     );
-    let page = b
-        .get(t.url("/admin/jobs?state=dead&kind=probe"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = t.page(&b, "/admin/jobs?state=dead&kind=probe").await;
     assert!(page.contains(&format!("data-id=\"{id}\"")), "{page}");
     assert!(
         page.contains("asked to fail") && page.contains("已失败"),
@@ -389,34 +382,22 @@ async fn the_jobs_page_lists_dead_jobs_with_their_error_and_retries_them_with_th
         .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(state_of(t.db(), &id).await.0, JobState::Dead);
-    let r = b
-        .post(t.url(&format!("/admin/jobs/{id}/retry")))
-        .form(&[
+    let retry = |path: String| {
+        let request = b.post(t.url(&path)).form(&[
             ("csrf", csrf.as_str()),
             ("state", "dead"),
             ("kind", "probe"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+        ]);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(retry(format!("/admin/jobs/{id}/retry")).await, 303);
     until("the retried job to run again and die", || async {
         state_of(t.db(), &id).await.0 == JobState::Dead
             && runs(&t, &id) == 2 * JobKind::Probe.retry_policy().max_attempts as u32
     })
     .await;
     // The bulk button.
-    let r = b
-        .post(t.url("/admin/jobs/retry"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("state", "dead"),
-            ("kind", "probe"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(retry("/admin/jobs/retry".to_owned()).await, 303);
     until("the job to run a third time", || async {
         runs(&t, &id) == 3 * JobKind::Probe.retry_policy().max_attempts as u32
             && state_of(t.db(), &id).await.0 == JobState::Dead
