@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod publish;
 pub mod search;
+pub mod services;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -114,6 +114,16 @@ fn embedded_credentials(data_dir: &std::path::Path) -> anyhow::Result<(String, S
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, |router| router).await
+    }
+
+    /// Builds the application with its router wrapped by `wrap` (a layer the embedder adds
+    /// around every route, such as the test suite's check of responses against the OpenAPI
+    /// document).
+    pub async fn build_with(
+        config: Config,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> anyhow::Result<Self> {
         // Two TLS providers are compiled in (aws-lc-rs for S3, ring for webhooks through
         // reqwest); anything that asks rustls for the process default must find one chosen.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -157,7 +167,7 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", config.bind))?;
         let addr = listener.local_addr()?;
-        let app = http::router(state.clone());
+        let app = wrap(http::router(state.clone()));
         let limits = http::server::Limits {
             header_timeout: Duration::from_secs(config.http_header_timeout_secs.max(1)),
             body_timeout: Duration::from_secs(config.http_body_timeout_secs.max(1)),

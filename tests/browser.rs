@@ -8,6 +8,8 @@
 
 #[path = "api/common.rs"]
 mod common;
+#[path = "api/contract.rs"]
+mod contract;
 #[path = "api/fixtures.rs"]
 mod fixtures;
 

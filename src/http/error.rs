@@ -7,10 +7,10 @@ use crate::domain::Invalid;
 use crate::ingest::IngestError;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 
 /// Stable error codes. Clients may match on these; they never change meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Code {
     InvalidRequest,
     Unauthorized,
@@ -109,12 +109,54 @@ impl Code {
     }
 }
 
+/// The RFC 9457 problem body every error answers with (`application/problem+json`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:lectern:problem:<code>`.
+    pub r#type: String,
+    pub title: &'static str,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// The stable code clients match on.
+    pub code: Code,
+    /// `invalid_request`: every field or parameter that was refused, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// `payload_too_large`: the limit in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// tus `conflict`: the offset the upload is at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<i64>,
+    /// `gone` (a feed cursor older than the change log kept): where to start again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+/// One refused field or parameter of an `invalid_request` problem.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// What a problem body carries beyond the common members.
+#[derive(Debug)]
+pub enum Extra {
+    Errors(Vec<FieldError>),
+    Limit(u64),
+    Offset(i64),
+    Snapshot(String),
+}
+
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct AppError {
     pub code: Code,
     pub detail: String,
-    extra: Option<(&'static str, Value)>,
+    extra: Option<Extra>,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -191,8 +233,8 @@ impl AppError {
         self
     }
 
-    pub fn with_extra(mut self, key: &'static str, value: Value) -> Self {
-        self.extra = Some((key, value));
+    pub fn with_extra(mut self, extra: Extra) -> Self {
+        self.extra = Some(extra);
         self
     }
 
@@ -205,9 +247,12 @@ impl AppError {
             .join("; ");
         let list = errors
             .iter()
-            .map(|e| json!({ "field": e.field, "message": e.message }))
+            .map(|e| FieldError {
+                field: e.field.to_owned(),
+                message: e.message.clone(),
+            })
             .collect();
-        Self::new(Code::InvalidRequest, detail).with_extra("errors", Value::Array(list))
+        Self::new(Code::InvalidRequest, detail).with_extra(Extra::Errors(list))
     }
 }
 
@@ -257,17 +302,26 @@ fn is_disk_full(d: &dyn sqlx::error::DatabaseError) -> bool {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.code.status();
-        let mut body = json!({
-            "type": format!("urn:lectern:problem:{}", self.code.as_str()),
-            "title": self.code.title(),
-            "status": status.as_u16(),
-            "detail": self.detail,
-            "code": self.code.as_str(),
-        });
-        if let (Some((k, v)), Some(obj)) = (self.extra, body.as_object_mut()) {
-            obj.insert(k.to_owned(), v);
+        let mut body = Problem {
+            r#type: format!("urn:lectern:problem:{}", self.code.as_str()),
+            title: self.code.title(),
+            status: status.as_u16(),
+            detail: self.detail,
+            code: self.code,
+            errors: None,
+            limit: None,
+            offset: None,
+            snapshot: None,
+        };
+        match self.extra {
+            Some(Extra::Errors(e)) => body.errors = Some(e),
+            Some(Extra::Limit(n)) => body.limit = Some(n),
+            Some(Extra::Offset(n)) => body.offset = Some(n),
+            Some(Extra::Snapshot(s)) => body.snapshot = Some(s),
+            None => {}
         }
-        let mut response = (status, body.to_string()).into_response();
+        let body = serde_json::to_string(&body).unwrap_or_default();
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -277,6 +331,22 @@ impl IntoResponse for AppError {
             headers.insert(name, value);
         }
         response
+    }
+}
+
+impl From<crate::services::ServiceError> for AppError {
+    fn from(e: crate::services::ServiceError) -> Self {
+        use crate::services::ServiceError as E;
+        match e {
+            E::Invalid(errors) => Self::invalid(&errors),
+            E::NotFound(what) => Self::not_found(what),
+            E::Unauthenticated(detail) => Self::unauthorized(&detail),
+            E::Forbidden(detail) => Self::forbidden(detail),
+            E::Conflict(detail) => Self::conflict(detail),
+            E::PreconditionFailed(detail) => Self::new(Code::PreconditionFailed, detail),
+            E::Db(e) => e.into(),
+            E::Storage(e) => e.into(),
+        }
     }
 }
 
@@ -314,14 +384,14 @@ impl From<IngestError> for AppError {
             IngestError::Invalid(i) => i.into(),
             IngestError::Refused(_) => Self::new(Code::UnsupportedMediaType, detail),
             IngestError::TooLarge { limit } => {
-                Self::new(Code::PayloadTooLarge, detail).with_extra("limit", json!(limit))
+                Self::new(Code::PayloadTooLarge, detail).with_extra(Extra::Limit(limit))
             }
             IngestError::LessonNotFound => Self::not_found("lesson"),
             IngestError::Frozen => Self::new(Code::Conflict, detail),
             IngestError::UploadNotFound => Self::not_found("upload"),
             IngestError::Expired => Self::new(Code::Gone, detail),
             IngestError::OffsetMismatch { expected } => {
-                Self::new(Code::Conflict, detail).with_extra("offset", json!(expected))
+                Self::new(Code::Conflict, detail).with_extra(Extra::Offset(expected))
             }
             IngestError::AlreadyComplete => Self::new(Code::Conflict, detail),
             IngestError::Locked => Self::new(Code::Locked, detail),

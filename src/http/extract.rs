@@ -282,12 +282,9 @@ pub fn actor_of(caller: &Caller, address: String) -> Actor {
     }
 }
 
-/// A caller with the actor the audit log records for it. Applies the same CSRF rule as
-/// [`Caller`].
-pub struct Acting {
-    pub caller: Caller,
-    pub actor: Actor,
-}
+/// A caller with the actor the audit log records for it (`services::Acting`). Applies the same
+/// CSRF rule as [`Caller`].
+pub use crate::services::Acting;
 
 impl FromRequestParts<AppState> for Acting {
     type Rejection = AppError;

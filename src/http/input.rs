@@ -14,12 +14,11 @@
 //! ids in paths, filters in query strings, login forms, JSON fields. Checking once, here, replaces
 //! remembering to check in each.
 
-use super::error::{AppError, Code};
+use super::error::{AppError, Code, Extra, FieldError};
 use crate::domain::text;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// The longest request target (path and query) accepted, in bytes.
 pub const MAX_TARGET_BYTES: usize = 8 * 1024;
@@ -61,8 +60,13 @@ pub fn check_form(field: &'static str, bytes: &[u8]) -> Result<(), AppError> {
                 None => format!("a {field} parameter's name {}", e.message),
             };
             // Like validation errors, the problem lists the offending parameter by name.
-            let errors = json!([{ "field": name.unwrap_or(field), "message": e.message }]);
-            return Err(AppError::new(Code::InvalidRequest, detail).with_extra("errors", errors));
+            let errors = vec![FieldError {
+                field: name.unwrap_or(field).to_owned(),
+                message: e.message.clone(),
+            }];
+            return Err(
+                AppError::new(Code::InvalidRequest, detail).with_extra(Extra::Errors(errors))
+            );
         }
     }
     Ok(())
@@ -105,6 +109,7 @@ pub fn check_json(value: &serde_json::Value) -> Result<(), AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn json_strings_and_keys_are_checked_at_any_depth() {

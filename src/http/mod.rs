@@ -10,7 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod feeds;
 pub mod input;
-mod openapi;
+pub mod openapi;
 pub mod server;
 pub mod views;
 mod web;

@@ -1,297 +1,151 @@
-//! `/api/openapi.json`: the OpenAPI 3.1 description of the JSON API.
+//! `/api/openapi.json`: the OpenAPI 3.1 document of the HTTP API, derived from the code.
 //!
-//! Written out here rather than derived (utoipa would annotate every handler and wire type; see
-//! the note on issue 4). A test in `tests/` checks that every documented path and method is
-//! routed, so the document cannot promise what does not exist.
+//! Every operation is a `#[utoipa::path]` on its handler, every body a wire type deriving
+//! `utoipa::ToSchema` (the same struct that is serialised, so the document cannot drift from what
+//! is sent), listed once in [`ApiDoc`]. [`Conventions`] adds what every operation shares: the
+//! security schemes, and the problem responses any request can meet (a malformed request, a
+//! missing or refused credential, an outage). `tests/api/contract.rs` checks every response the
+//! test suite receives against this document, and every route against its paths.
 
+mod legacy;
+
+use crate::http::api::v1::changes;
+use crate::http::error::{Code, FieldError, Problem};
 use axum::Json;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 
-fn problem(description: &str) -> Value {
-    json!({ "description": description, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } })
-}
+/// The problem responses any operation may answer, besides those it documents itself.
+const COMMON_PROBLEMS: &[(u16, &str)] = &[
+    (
+        400,
+        "the request is malformed or a field or parameter is refused",
+    ),
+    (401, "no credential, or one that is not valid"),
+    (403, "the caller may not do this"),
+    (404, "no such resource, or not one the caller may see"),
+    (413, "the body is over its limit"),
+    (414, "the request target is over 8 KiB"),
+    (415, "a body of a type this operation does not take"),
+    (429, "too many attempts; wait for Retry-After"),
+    (500, "an internal error (logged)"),
+    (
+        503,
+        "the database or object storage is unavailable; retry after Retry-After",
+    ),
+    (507, "the service is out of space; nothing was changed"),
+];
 
-fn ok(description: &str, schema: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Lectern",
+        description = "Educational media library: lessons, assets, resumable uploads, review \
+            workflow, organisations and accounts, the change log, and what downstream platforms \
+            pull. Staff authenticate with a bearer token (an operator token, a personal token, or \
+            a session cookie with its CSRF token); platforms with their key (`lpk_…`). Every \
+            error is an RFC 9457 problem body (`application/problem+json`) with a stable `code`."
+    ),
+    paths(document, changes::list_changes),
+    components(schemas(Problem, FieldError, Code)),
+    modifiers(&Conventions)
+)]
+struct ApiDoc;
 
-/// The review workflow's paths.
-fn workflow_paths(id: &Value) -> Value {
-    json!({
-            "/api/v1/lessons/{id}/submit": { "parameters": id, "post": { "summary": "Send the working revision to review, for publication to the owner's subtree or (scope_org_id) an ancestor's; each organisation on the way that requires review must approve", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": { "scope_org_id": { "type": "string" } } } } } },
-                "responses": { "200": ok("the review state", "ReviewState"), "409": problem("nothing to submit, or already in review") } } },
-            "/api/v1/lessons/{id}/approve": { "parameters": id, "post": { "summary": "Approve the level awaiting a decision (a reviewer of that level, or from above the chain); never one's own submission where the organisation forbids it", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Decision" } } } },
-                "responses": { "200": ok("the review state", "ReviewState"), "403": problem("not a reviewer of this level"), "409": problem("not awaiting this revision or level") } } },
-            "/api/v1/lessons/{id}/reject": { "parameters": id, "post": { "summary": "Reject with a comment; the revision goes back to the editor", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Decision" } } } },
-                "responses": { "200": ok("the review state", "ReviewState"), "400": problem("no comment") } } },
-            "/api/v1/lessons/{id}/recommend": { "parameters": id, "post": { "summary": "Recommend a published lesson to the organisation above its scope", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": { "note": { "type": "string" } } } } } },
-                "responses": { "200": ok("the recommendation", "Recommendation"), "409": problem("not published, or already pending there") } } },
-            "/api/v1/lessons/{id}/revisions": { "parameters": id, "get": { "summary": "Every revision with its review state (editors, reviewers and administrators of the lesson)", "security": [{ "bearer": [] }],
-                "responses": { "200": { "description": "{ items: [Revision] }" } } } },
-            "/api/v1/lessons/{id}/revisions/compare": { "parameters": id, "get": { "summary": "The fields that differ between two revisions", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "required": true, "schema": { "type": "integer" } } ],
-                "responses": { "200": { "description": "{ from, to, changes: [{ field, from, to }] }" } } } },
-            "/api/v1/review/queue": { "get": { "summary": "Submissions awaiting a level the caller may decide, oldest first", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [{ lesson_id, title, level, revision }] }" } } } },
-            "/api/v1/recommendations": { "get": { "summary": "Recommendations to organisations the caller reviews for", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "state", "in": "query", "schema": { "enum": ["pending", "adopted", "declined"] } } ],
-                "responses": { "200": { "description": "{ items: [Recommendation] }" } } } },
-            "/api/v1/recommendations/{id}/adopt": { "parameters": id, "post": { "summary": "Adopt: the lesson's scope widens to the organisation recommended to (or scope_org_id above it); it keeps its owner", "security": [{ "bearer": [] }],
-                "responses": { "200": ok("the recommendation", "Recommendation"), "403": problem("not a reviewer there") } } },
-            "/api/v1/recommendations/{id}/decline": { "parameters": id, "post": { "summary": "Decline with a comment", "security": [{ "bearer": [] }],
-                "responses": { "200": ok("the recommendation", "Recommendation") } } }
-    })
-}
+/// What every operation shares.
+struct Conventions;
 
-/// Downstream platforms, the audience of lessons, and what platforms pull.
-fn publication_paths(id: &Value) -> Value {
-    let platform_key = json!([{ "platformKey": [] }]);
-    json!({
-        "/api/v1/platforms": {
-            "get": { "summary": "Platforms of the subtrees where the caller works (administrators also see keys and statistics: last pull, cursor lag, failed deliveries)", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Platform] }" } } },
-            "post": { "summary": "Register a platform under an organisation the caller administers: name, channel (web, tv, wechat, audio, other), filters { kinds, tags, series }, webhook_url. The answer shows its first key (and webhook secret) once", "security": [{ "bearer": [] }],
-                      "responses": { "201": { "description": "Platform with key { id, secret } and webhook_secret" }, "400": problem("invalid fields"), "403": problem("not an administrator there") } } },
-        "/api/v1/platforms/{id}": { "parameters": id,
-            "get": { "summary": "One platform with keys and statistics", "security": [{ "bearer": [] }], "responses": { "200": { "description": "Platform" } } },
-            "patch": { "summary": "Change name, channel, filters or webhook_url; rotate_webhook_secret issues a new secret. A change of filters makes the platform's feed re-evaluate everything", "security": [{ "bearer": [] }], "responses": { "200": { "description": "Platform" } } },
-            "delete": { "summary": "Disable: every key stops working at once", "security": [{ "bearer": [] }], "responses": { "204": { "description": "disabled" } } } },
-        "/api/v1/platforms/{id}/keys": { "parameters": id, "post": { "summary": "Add a key (rotation without downtime: add, switch, revoke the old); shown once", "security": [{ "bearer": [] }], "responses": { "201": { "description": "{ id, name, secret }" } } } },
-        "/api/v1/platforms/{id}/keys/{key_id}": { "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "key_id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-            "delete": { "summary": "Revoke a key; refused from the next request on", "security": [{ "bearer": [] }], "responses": { "204": { "description": "revoked" } } } },
-        "/api/v1/platforms/{id}/deliveries": { "parameters": id, "get": { "summary": "Webhook deliveries: state=dead (the dead-letter list, default), pending or done", "security": [{ "bearer": [] }],
-            "parameters": [ { "name": "state", "in": "query", "schema": { "enum": ["dead", "pending", "done"] } }, { "name": "limit", "in": "query", "schema": { "type": "integer" } } ],
-            "responses": { "200": { "description": "{ items: [{ id, state, message_id, event, attempts, last_error, next_attempt_at }] }" } } } },
-        "/api/v1/platforms/{id}/deliveries/{delivery_id}/redeliver": { "parameters": [ { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }, { "name": "delivery_id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-            "post": { "summary": "Queue a dead or done delivery again, now, with a fresh retry window", "security": [{ "bearer": [] }], "responses": { "202": { "description": "queued" }, "404": problem("no such dead or done delivery") } } },
-        "/api/v1/lessons/{id}/audience": { "parameters": id, "put": { "summary": "Who receives a lesson inside its scope: { org_id } (a subtree), { platforms: [id] } (named platforms only), or {} (the whole scope); never wider than the scope. Needs the right to publish it", "security": [{ "bearer": [] }],
-            "responses": { "200": { "description": "{ lesson_id, org_id, platforms }" }, "400": problem("outside the lesson's scope") } } },
-        "/api/v1/feed": { "get": { "summary": "The calling platform's changes after a cursor, in order: upserts (the lesson, its assets with size, SHA-256, type and a presigned expiring URL, and a checksum) and tombstones (withdrawn, deleted, out_of_scope). No committed change is skipped; items are idempotent by change_id; wait=N (≤ 60 s) long-polls", "security": platform_key,
-            "parameters": [ { "name": "cursor", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "maximum": 1000 } }, { "name": "wait", "in": "query", "schema": { "type": "integer", "maximum": 60 } } ],
-            "responses": { "200": { "description": "{ items: [{ change_id, op, lesson_id, reason?, checksum?, lesson? }], cursor, more }" }, "401": problem("no valid platform key"), "410": problem("the cursor is older than the change log kept: start from /api/v1/feed/snapshot") } } },
-        "/api/v1/feed/snapshot": { "get": { "summary": "Everything the calling platform receives now, by lesson id, with checksums; the last page's cursor continues in /api/v1/feed", "security": platform_key,
-            "parameters": [ { "name": "page_token", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "maximum": 1000 } } ],
-            "responses": { "200": { "description": "{ items, next_page_token, cursor }" } } } },
-        "/oai": { "get": { "summary": "OAI-PMH 2.0 for the calling platform (all six verbs, oai_dc, sets series:<id> and org:<id>, deletedRecord persistent); text/xml", "security": platform_key, "responses": { "200": { "description": "an OAI-PMH response" }, "401": problem("no valid platform key") } },
-                  "post": { "summary": "OAI-PMH 2.0, arguments form-encoded", "security": platform_key, "responses": { "200": { "description": "an OAI-PMH response" } } } },
-        "/feeds/series/{file}": { "parameters": [ { "name": "file", "in": "path", "required": true, "description": "<series id>.rss", "schema": { "type": "string" } } ],
-            "get": { "summary": "The podcast feed (RSS 2.0 + iTunes) of an audio series: with a platform key (Authorization or ?key=) what that platform receives, without one what anyone may read", "responses": { "200": { "description": "application/rss+xml" }, "404": problem("no such series for this caller") } } },
-        "/feeds/artwork.png": { "get": { "summary": "The podcast artwork", "responses": { "200": { "description": "image/png" } } } }
-    })
-}
-
-/// Organisations, accounts, oneself, the audit log.
-fn account_paths(id: &Value) -> Value {
-    json!({
-            "/api/v1/orgs": {
-                "get": { "summary": "Organisations where the caller holds a role, in tree order", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Org] }" } } },
-                "post": { "summary": "Create an organisation under one the caller administers", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OrgInput" } } } },
-                          "responses": { "201": ok("the organisation", "Org"), "403": problem("not an administrator there") } } },
-            "/api/v1/orgs/{id}": { "parameters": id,
-                "get": { "summary": "One organisation", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } },
-                "patch": { "summary": "Rename or reconfigure (from strictly above it)", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } } },
-            "/api/v1/orgs/{id}/move": { "parameters": id, "post": { "summary": "Move with its subtree under another parent inside the caller's subtree", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["parent_id"], "properties": { "parent_id": { "type": "string" } } } } } },
-                "responses": { "200": ok("the organisation", "Org"), "409": problem("would make a cycle") } } },
-            "/api/v1/users": {
-                "get": { "summary": "Accounts with a role in the caller's administered subtrees", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [User] }" } } },
-                "post": { "summary": "Create an account with roles on organisations the caller administers", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["login", "display_name", "password", "grants"], "properties": {
-                              "login": { "type": "string" }, "display_name": { "type": "string" }, "password": { "type": "string", "minLength": 10 },
-                              "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } } } } } } },
-                          "responses": { "201": ok("the account", "User"), "409": problem("login taken") } } },
-            "/api/v1/users/{id}": { "parameters": id,
-                "get": { "summary": "One account", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } },
-                "patch": { "summary": "Display name, disabling, password reset (administrators of every organisation the account works in)", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } } },
-            "/api/v1/users/{id}/grants": { "parameters": id, "post": { "summary": "Add a role on an organisation the caller administers, to an account whose every organisation the caller administers (accounts without roles: operators only)", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Grant" } } } },
-                "responses": { "200": ok("the account", "User") } } },
-            "/api/v1/users/{id}/grants/{role}/{org_id}": { "parameters": [
-                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
-                    { "name": "role", "in": "path", "required": true, "schema": { "enum": ["administrator", "reviewer", "editor", "member"] } },
-                    { "name": "org_id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "delete": { "summary": "Remove a role", "security": [{ "bearer": [] }], "responses": { "204": { "description": "removed" } } } },
-            "/api/v1/me": { "get": { "summary": "The signed-in account (with the session's CSRF token when signed in by cookie)", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } } },
-            "/api/v1/me/password": { "post": { "summary": "Change one's password (ends every session)", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["current_password", "new_password"], "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string" } } } } } },
-                "responses": { "204": { "description": "changed" }, "400": problem("wrong current password or weak new one") } } },
-            "/api/v1/me/tokens": {
-                "get": { "summary": "One's personal API tokens (never their values)", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Token] }" } } },
-                "post": { "summary": "A new personal token, shown once", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 366 } } } } } },
-                          "responses": { "201": { "description": "the token record with `token`" } } } },
-            "/api/v1/me/tokens/{id}": { "parameters": id, "delete": { "summary": "Revoke a personal token", "security": [{ "bearer": [] }], "responses": { "204": { "description": "revoked" } } } },
-            "/api/v1/audit": { "get": { "summary": "The audit log of the caller's administered subtrees, newest first", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "action", "in": "query", "schema": { "type": "string" } }, { "name": "cursor", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500 } } ],
-                "responses": { "200": { "description": "{ items: [{ id, at, actor, actor_id, org_id, address, action, target_kind, target_id, before, after }], next_cursor }" } } } }
-    })
-}
-
-/// The background jobs (administrators).
-fn job_paths(id: &Value) -> Value {
-    let state = json!({ "name": "state", "in": "query", "schema": { "enum": ["pending", "running", "done", "dead"] } });
-    let kind = json!({ "name": "kind", "in": "query", "schema": { "enum": ["webhook", "extract_text", "schedules", "maintenance", "probe"] } });
-    json!({
-        "/api/v1/jobs": { "get": { "summary": "Background jobs the caller administers (administrators only: those of their organisations; the instance's own from a root organisation up), most recently changed first, with attempts and the last error", "security": [{ "bearer": [] }],
-            "parameters": [ state, kind, { "name": "cursor", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500 } } ],
-            "responses": { "200": { "description": "{ items: [{ id, kind, state, subject, org_id, attempts, max_attempts, last_error, run_at, lease_until, worker, created_at, updated_at }], next_cursor }" }, "400": problem("an unknown state or kind"), "403": problem("not an administrator") } } },
-        "/api/v1/jobs/retry": { "post": { "summary": "Run again now every dead (default) or done job of the kind the caller may see, attempts reset; audited as jobs.retry", "security": [{ "bearer": [] }],
-            "parameters": [ state, kind ],
-            "responses": { "202": { "description": "{ retried }" }, "400": problem("an unknown state or kind"), "403": problem("not an administrator"), "409": problem("only dead or done jobs are retried") } } },
-        "/api/v1/jobs/{id}/retry": { "parameters": id, "post": { "summary": "Run a dead or done job again now, attempts reset; audited as job.retry", "security": [{ "bearer": [] }],
-            "responses": { "202": { "description": "queued" }, "403": problem("not an administrator"), "404": problem("no such job the caller may see"), "409": problem("the job is pending or running") } } }
-    })
-}
-
-pub async fn document() -> Json<Value> {
-    let id =
-        json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
-    let tus_headers = "tus 1.0: Tus-Resumable, Upload-Offset, Upload-Length, Upload-Metadata (lesson_id, role, filename), Upload-Checksum (sha1|sha256), Upload-Expires";
-    let mut doc = json!({
-        "openapi": "3.1.0",
-        "info": { "title": "Lectern", "version": env!("CARGO_PKG_VERSION"),
-                  "description": "Educational media library: lessons, assets, resumable uploads, review workflow, organisations and accounts, change log. Callers authenticate with a bearer token (an operator token, or a personal token of an account) or a web session cookie, which must send its CSRF token in X-CSRF-Token on unsafe requests. Errors are RFC 9457 problem bodies with a stable `code`." },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" }, "platformKey": { "type": "http", "scheme": "bearer", "description": "a platform key, lpk_…" } },
-            "schemas": {
-                "Problem": { "type": "object", "required": ["type", "title", "status", "code"], "properties": {
-                    "type": { "type": "string" }, "title": { "type": "string" }, "status": { "type": "integer" },
-                    "detail": { "type": "string" }, "code": { "type": "string" },
-                    "errors": { "type": "array", "items": { "type": "object", "properties": { "field": { "type": "string" }, "message": { "type": "string" } } } } } },
-                "Asset": { "type": "object", "properties": {
-                    "id": { "type": "string" }, "lesson_id": { "type": "string" },
-                    "role": { "enum": ["master", "subtitle", "attachment", "poster"] },
-                    "filename": { "type": "string" }, "size": { "type": "integer" }, "content_type": { "type": "string" },
-                    "sha256": { "type": "string" }, "created_at": { "type": "string", "format": "date-time" },
-                    "content_url": { "type": "string" },
-                    "text": { "description": "one asset or lesson only: whether its text was extracted for search, and if not why",
-                        "type": "object", "properties": { "status": { "enum": ["ok", "failed"] },
-                        "error": { "type": ["string", "null"] }, "segments": { "type": "integer" } } } } },
-                "LessonInput": { "type": "object", "required": ["title", "kind"], "properties": {
-                    "title": { "type": "string", "maxLength": 200 }, "description": { "type": "string" },
-                    "kind": { "enum": ["video", "audio", "document"] }, "tags": { "type": "array", "items": { "type": "string" } },
-                    "lecturer": { "type": ["string", "null"] }, "series": { "type": ["string", "null"] },
-                    "region_code": { "type": ["string", "null"], "pattern": "^[0-9]{6}$" },
-                    "recorded_on": { "type": ["string", "null"], "format": "date", "description": "1900-01-01 to 2100-12-31" }, "language": { "type": "string" } } },
-                "Lesson": { "allOf": [ { "$ref": "#/components/schemas/LessonInput" }, { "type": "object", "properties": {
-                    "id": { "type": "string" }, "status": { "enum": ["draft", "published", "withdrawn"] },
-                    "version": { "type": "integer" }, "created_at": { "type": "string" }, "updated_at": { "type": "string" },
-                    "published_at": { "type": ["string", "null"] },
-                    "assets": { "type": "array", "items": { "$ref": "#/components/schemas/Asset" } } } } ] },
-                "LessonPage": { "type": "object", "properties": {
-                    "items": { "type": "array", "items": { "$ref": "#/components/schemas/Lesson" } },
-                    "next_cursor": { "type": ["string", "null"] } } },
-                "Changes": { "type": "object", "properties": {
-                    "changes": { "type": "array", "items": { "type": "object", "properties": {
-                        "cursor": { "type": "string" }, "entity": { "enum": ["lesson", "asset"] }, "id": { "type": "string" },
-                        "lesson_id": { "type": "string" }, "op": { "enum": ["create", "update", "publish", "withdraw", "delete"] },
-                        "at": { "type": "string" } } } },
-                    "next": { "type": "string" } } },
-                "PresignedUrl": { "type": "object", "properties": { "url": { "type": "string" }, "expires_at": { "type": "string" } } },
-                "Step": { "type": "object", "properties": { "at": { "type": ["string", "null"], "format": "date-time" } } },
-                "Decision": { "type": "object", "required": ["revision"], "properties": { "revision": { "type": "integer" }, "comment": { "type": "string" } } },
-                "ReviewState": { "type": "object", "properties": { "revision": { "type": "integer" }, "state": { "enum": ["draft", "submitted", "approved", "rejected", "published", "superseded"] },
-                    "next_level": { "type": ["string", "null"] }, "approvals": { "type": "array", "items": { "type": "object", "properties": { "org_id": { "type": "string" }, "reviewer_id": { "type": "string" }, "at": { "type": "integer" } } } } } },
-                "Recommendation": { "type": "object", "properties": { "id": { "type": "string" }, "lesson_id": { "type": "string" }, "from_org_id": { "type": "string" }, "to_org_id": { "type": "string" },
-                    "note": { "type": "string" }, "state": { "enum": ["pending", "adopted", "declined"] }, "decision_comment": { "type": ["string", "null"] } } },
-                "OrgInput": { "type": "object", "required": ["parent_id", "name", "level"], "properties": { "parent_id": { "type": "string" }, "name": { "type": "string" },
-                    "level": { "enum": ["province", "city", "county", "township", "branch", "other"] }, "region_code": { "type": ["string", "null"] },
-                    "review_required": { "type": "boolean", "default": true }, "self_approval": { "type": "boolean", "default": false } } },
-                "Org": { "allOf": [ { "$ref": "#/components/schemas/OrgInput" }, { "type": "object", "properties": { "id": { "type": "string" }, "created_at": { "type": "integer" } } } ] },
-                "Grant": { "type": "object", "required": ["role", "org_id"], "properties": { "role": { "enum": ["administrator", "reviewer", "editor", "member"] }, "org_id": { "type": "string" } } },
-                "User": { "type": "object", "properties": { "id": { "type": "string" }, "login": { "type": "string" }, "display_name": { "type": "string" }, "disabled": { "type": "boolean" },
-                    "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } }, "csrf_token": { "type": "string" } } }
-            }
-        },
-        "paths": {
-            "/api/v1/lessons": {
-                "get": { "summary": "List lessons (anonymous callers see published ones only)",
-                         "parameters": [
-                            { "name": "kind", "in": "query", "schema": { "type": "string" } },
-                            { "name": "tag", "in": "query", "schema": { "type": "string" } },
-                            { "name": "region", "in": "query", "description": "a region code; matches it and every region below it", "schema": { "type": "string" } },
-                            { "name": "status", "in": "query", "schema": { "type": "string" } },
-                            { "name": "cursor", "in": "query", "schema": { "type": "string" } },
-                            { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200 } } ],
-                         "responses": { "200": ok("a page of lessons", "LessonPage"), "400": problem("bad filter") } },
-                "post": { "summary": "Create a draft lesson", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/LessonInput" } } } },
-                          "responses": { "201": ok("created", "Lesson"), "400": problem("invalid fields"), "401": problem("no or bad token") } }
-            },
-            "/api/v1/lessons/{id}": {
-                "parameters": id,
-                "get": { "summary": "Read a lesson with its assets", "responses": { "200": ok("the lesson", "Lesson"), "404": problem("no such lesson, or not visible") } },
-                "patch": { "summary": "Change fields (absent: unchanged, null: cleared); If-Match: \"v<version>\" guards against lost updates", "security": [{ "bearer": [] }],
-                           "responses": { "200": ok("the lesson", "Lesson"), "412": problem("version mismatch") } },
-                "delete": { "summary": "Delete a lesson and its assets", "security": [{ "bearer": [] }], "responses": { "204": { "description": "deleted" } } }
-            },
-            "/api/v1/lessons/{id}/publish": { "parameters": id, "post": { "summary": "Publish the approved revision (operator tokens: the lesson as it stands), or schedule it with {\"at\": RFC 3339}; {\"at\": null} cancels a schedule", "security": [{ "bearer": [] }],
-                "requestBody": { "required": false, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Step" } } } },
-                "responses": { "200": ok("the lesson", "Lesson"), "409": problem("nothing approved to publish") } } },
-            "/api/v1/lessons/{id}/withdraw": { "parameters": id, "post": { "summary": "Withdraw now, or at {\"at\": RFC 3339}", "security": [{ "bearer": [] }],
-                "requestBody": { "required": false, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Step" } } } },
-                "responses": { "200": ok("the lesson", "Lesson") } } },
-            "/api/v1/lessons/{id}/assets": { "parameters": id, "post": {
-                "summary": "Upload a file as the raw request body (streamed; any size up to the limit)", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "role", "in": "query", "required": true, "schema": { "enum": ["master", "subtitle", "attachment", "poster"] } },
-                                { "name": "filename", "in": "query", "required": true, "schema": { "type": "string" } } ],
-                "requestBody": { "content": { "application/octet-stream": {} } },
-                "responses": { "201": ok("the asset", "Asset"), "413": problem("over the size limit"), "415": problem("content refused by sniffing") } } },
-            "/api/v1/assets/{id}": { "parameters": id,
-                "get": { "summary": "Asset metadata", "responses": { "200": ok("the asset", "Asset") } },
-                "delete": { "summary": "Delete an asset", "security": [{ "bearer": [] }], "responses": { "204": { "description": "deleted" } } } },
-            "/api/v1/assets/{id}/content": { "parameters": id, "get": {
-                "summary": "The bytes; single ranges (206), 416, ETag = SHA-256, If-None-Match, If-Range",
-                "responses": { "200": { "description": "whole content" }, "206": { "description": "one range" }, "304": { "description": "not modified" }, "416": problem("range not satisfiable") } } },
-            "/api/v1/assets/{id}/url": { "parameters": id, "get": { "summary": "A presigned, expiring URL to object storage", "responses": { "200": ok("the URL", "PresignedUrl") } } },
-            "/api/v1/uploads": {
-                "options": { "summary": "tus capabilities", "responses": { "204": { "description": tus_headers } } },
-                "post": { "summary": "Create a resumable upload (tus creation)", "security": [{ "bearer": [] }], "responses": { "201": { "description": "Location of the upload" }, "413": problem("over the limit") } } },
-            "/api/v1/uploads/{id}": { "parameters": id,
-                "head": { "summary": "Offset of the upload", "security": [{ "bearer": [] }], "responses": { "200": { "description": tus_headers }, "404": { "description": "unknown" }, "410": { "description": "expired" } } },
-                "patch": { "summary": "Append bytes at Upload-Offset; the last one turns the upload into an asset (Lectern-Asset-Id)", "security": [{ "bearer": [] }],
-                           "responses": { "204": { "description": "accepted" }, "409": problem("wrong offset"), "460": problem("checksum mismatch") } },
-                "delete": { "summary": "Terminate the upload", "security": [{ "bearer": [] }], "responses": { "204": { "description": "terminated" } } } },
-            "/api/v1/search": { "get": { "summary": "Chinese-aware search over the lessons the caller may read: words (all must match), substrings and single characters, traditional characters, pinyin and initials, region names, the text of documents (with pages) and subtitles (with times). \"…\" is an exact phrase, a leading - excludes a word or phrase",
-                "parameters": [ { "name": "q", "in": "query", "description": "may be left out when a filter is given", "schema": { "type": "string", "maxLength": 200 } },
-                                { "name": "kind", "in": "query", "schema": { "enum": ["video", "audio", "document"] } },
-                                { "name": "tag", "in": "query", "schema": { "type": "string" } },
-                                { "name": "lecturer", "in": "query", "schema": { "type": "string" } },
-                                { "name": "series", "in": "query", "schema": { "type": "string" } },
-                                { "name": "region", "in": "query", "description": "a region code: it and every region below it", "schema": { "type": "string", "pattern": "^[0-9]{6}$" } },
-                                { "name": "from", "in": "query", "description": "the lesson's date (recorded, else published) on or after this day, UTC+8", "schema": { "type": "string", "format": "date" } },
-                                { "name": "to", "in": "query", "description": "the lesson's date on or before this day", "schema": { "type": "string", "format": "date" } },
-                                { "name": "sort", "in": "query", "schema": { "enum": ["relevance", "newest"] } },
-                                { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 100 } },
-                                { "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "maximum": 1000 } } ],
-                "responses": { "200": { "description": "{ total, offset, limit, hits: [{ id, title, description, kind, status, tags, lecturer, series, region_code, region_name, recorded_on, published_at, score, highlights: { title, description } (HTML, matches in <mark>), cues: [{ asset_id, start_ms, end_ms, start, text }], pages: [{ asset_id, page, text }] }], facets: { kind, tag, series, year: [{ value, count }], region: [{ value, name, count }] } }" }, "400": problem("too long, or a bad filter, sort or page") } } },
-            "/api/v1/search/suggest": { "get": { "summary": "Completions as one types: titles, tags, lecturers and series starting with q, or whose pinyin or initials do, among the lessons the caller may read",
-                "parameters": [ { "name": "q", "in": "query", "required": true, "schema": { "type": "string", "maxLength": 50 } },
-                                { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 20 } } ],
-                "responses": { "200": { "description": "{ suggestions: [{ text, source: title | tag | lecturer | series }] }" }, "400": problem("too long") } } },
-            "/api/v1/search/status": { "get": { "summary": "The search index: its generation, the change-log position it reflects against the head, documents and size (operators)", "security": [{ "bearer": [] }],
-                "responses": { "200": { "description": "{ generation, position, head, lag, lessons, segments, bytes, lessons_awaiting_text (lessons with a document or subtitle whose text the job runner has not extracted yet, among the first 10,000 such files) }" }, "403": problem("not an operator") } } },
-                        "/api/v1/changes": { "get": { "summary": "The change log after a cursor, in order, never skipping a committed entry", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "after", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer" } } ],
-                "responses": { "200": ok("entries", "Changes") } } },
-            "/health/live": { "get": { "summary": "The process answers", "responses": { "200": { "description": "ok" } } } },
-            "/health/ready": { "get": { "summary": "Ready: the database answers and does not refuse a write, object storage answers, the search index follows the change log (each check bounded, the answer within 2 s)", "responses": { "200": { "description": "ready: `{database, storage, search_index}` all true" }, "503": { "description": "not ready: the false fields say what is down" } } } }
-        }
-    });
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for extra in [
-            workflow_paths(&id),
-            account_paths(&id),
-            publication_paths(&id),
-            job_paths(&id),
-        ] {
-            if let Value::Object(extra) = extra {
-                paths.extend(extra);
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "platformKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("a downstream platform's key, lpk_…"))
+                    .build(),
+            ),
+        );
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (status, description) in COMMON_PROBLEMS {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| RefOr::T(problem(description)));
+                }
             }
         }
     }
-    Json(doc)
+}
+
+/// A problem response: `application/problem+json` with the [`Problem`] schema.
+pub fn problem(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                    "Problem",
+                ))))
+                .build(),
+        )
+        .build()
+}
+
+/// The document as a JSON value: the derived paths, then the hand-written ones not yet derived
+/// (marked `x-legacy`).
+pub fn document_value() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let mut old = legacy::document();
+    if let (Some(schemas), Value::Object(old)) = (
+        doc["components"]["schemas"].as_object_mut(),
+        old["components"]["schemas"].take(),
+    ) {
+        for (name, schema) in old {
+            schemas.entry(name).or_insert(schema);
+        }
+    }
+    if let (Some(paths), Value::Object(old)) = (doc["paths"].as_object_mut(), old["paths"].take()) {
+        for (path, mut item) in old {
+            if paths.contains_key(&path) {
+                continue;
+            }
+            if let Some(item) = item.as_object_mut() {
+                item.insert("x-legacy".to_owned(), Value::Bool(true));
+            }
+            paths.insert(path, item);
+        }
+    }
+    doc
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "meta",
+    summary = "This document: the OpenAPI 3.1 description of the HTTP API",
+    responses((status = 200, description = "the document", body = Object))
+)]
+pub async fn document() -> Json<Value> {
+    Json(document_value())
 }

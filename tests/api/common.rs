@@ -22,6 +22,21 @@ pub struct TestApp {
     pub token: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The OpenAPI check of every response (see `contract.rs`).
+    pub contract: std::sync::Arc<crate::contract::Contract>,
+}
+
+impl Drop for TestApp {
+    /// A response that broke the OpenAPI document fails the test that received it.
+    fn drop(&mut self) {
+        let violations = self.contract.take_violations();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "responses broke the OpenAPI document:\n{}",
+                violations.join("\n")
+            );
+        }
+    }
 }
 
 fn pg_admin_url() -> String {
@@ -84,10 +99,13 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path()).await;
         tweak(&mut config);
-        let app = Application::build(config.clone())
+        let contract = crate::contract::Contract::new();
+        let app = Application::build_with(config.clone(), crate::contract::wrap(contract.clone()))
             .await
             .expect("the application starts");
-        Self::around(app, config, dir).await
+        let mut t = Self::around(app, config, dir).await;
+        t.contract = contract;
+        t
     }
 
     /// A `TestApp` around an application the test built itself, with an operator token.
@@ -106,6 +124,7 @@ impl TestApp {
             token,
             client: reqwest::Client::new(),
             dir,
+            contract: crate::contract::Contract::new(),
         }
     }
 

@@ -2,9 +2,11 @@
 //! real S3 endpoint. See `common.rs` for how each run picks SQLite/PostgreSQL and embedded/external S3.
 
 mod common;
+mod contract;
 mod fixtures;
 mod hardening;
 mod jobs;
+mod openapi;
 
 mod authz;
 mod authz_edges;

@@ -8,14 +8,18 @@ use crate::http::error::AppError;
 use crate::http::extract::{Json, Query, Writer};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
+    /// A cursor this API returned; entries after it. Empty or absent: from the start.
     after: Option<String>,
+    /// At most this many entries (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChangeView {
     /// The position of this entry; pass it as `after` to read what follows.
     pub cursor: String,
@@ -26,7 +30,7 @@ pub struct ChangeView {
     pub at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChangesView {
     pub changes: Vec<ChangeView>,
     /// Where to continue: the last entry's cursor, or the one given when nothing is new.
@@ -49,6 +53,15 @@ impl From<Change> for ChangeView {
 /// `GET /api/v1/changes?after=<cursor>&limit=<n>`: entries after `after`, oldest first. No
 /// committed entry is ever skipped (see `db::changes`), so a reader that always passes the last
 /// cursor it saw reads every change exactly once.
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes",
+    tag = "changes",
+    summary = "The change log after a cursor, in order, never skipping a committed entry (operator tokens)",
+    params(ChangesQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "entries after the cursor", body = ChangesView))
+)]
 pub async fn list_changes(
     axum::extract::State(state): axum::extract::State<AppState>,
     Writer(acting): Writer,

@@ -11,15 +11,12 @@ pub mod search;
 pub mod uploads;
 pub mod users;
 
-use crate::db::audit::Event;
-use crate::domain::visibility::Caller;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::Acting;
 
-/// Refuses a step the caller may not take, recording the attempt in the audit log (when the
-/// caller is known: anonymous attempts are answered 401 before they get here). Returns the 403
-/// to answer with.
+/// Refuses a step the caller may not take (see `services::deny`). Returns the 401 or 403 to
+/// answer with.
 pub async fn denied(
     state: &AppState,
     acting: &Acting,
@@ -28,22 +25,9 @@ pub async fn denied(
     target_id: &str,
     org_id: Option<&str>,
 ) -> AppError {
-    if acting.caller != Caller::Anonymous {
-        let event = Event {
-            action: &format!("denied.{action}"),
-            target_kind,
-            target_id: Some(target_id),
-            org_id,
-            before: None,
-            after: None,
-        };
-        if let Err(e) = state.db.audit(&acting.actor, event).await {
-            return AppError::internal(&e);
-        }
-    } else {
-        return AppError::unauthorized("this needs an API token or a session");
-    }
-    AppError::forbidden(format!("you may not {action} this {target_kind}"))
+    crate::services::deny(&state.db, acting, action, target_kind, target_id, org_id)
+        .await
+        .into()
 }
 
 /// A JSON body that may be absent: an empty body is `None`.

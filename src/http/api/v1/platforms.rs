@@ -10,7 +10,7 @@ use crate::domain::time::rfc3339;
 use crate::domain::visibility::{self, Action, Caller, Platform};
 use crate::domain::{Invalid, org, token};
 use crate::http::AppState;
-use crate::http::error::{AppError, Code};
+use crate::http::error::{AppError, Code, Extra};
 use crate::http::extract::{Acting, Json, Path, Query, Writer};
 use crate::publish::feed::{Cursor, FeedError};
 use axum::extract::State;
@@ -464,7 +464,7 @@ impl From<FeedError> for AppError {
     fn from(e: FeedError) -> Self {
         match e {
             FeedError::Gone => AppError::new(Code::Gone, e.to_string())
-                .with_extra("snapshot", json!("/api/v1/feed/snapshot")),
+                .with_extra(Extra::Snapshot("/api/v1/feed/snapshot".to_owned())),
             FeedError::Invalid(i) => i.into(),
             FeedError::Db(e) => e.into(),
             FeedError::Render(e) => AppError::internal(&e),
