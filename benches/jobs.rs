@@ -4,8 +4,11 @@
 //! `cargo bench --bench jobs`. Settings from the environment:
 //! - `LECTERN_BENCH_DATABASES` `sqlite,postgres` (default both; PostgreSQL at
 //!   `LECTERN_TEST_PG_URL`, default `postgres://root@127.0.0.1:5432/test`, a fresh database)
-//! - `LECTERN_BENCH_JOBS` jobs for the throughput run (default 5000)
+//! - `LECTERN_BENCH_JOBS` queued jobs for the throughput runs, comma-separated (default
+//!   `1000,5000,20000`), one fresh database per run
 //! - `LECTERN_BENCH_SAMPLES` enqueue → start samples at idle (default 200)
+//! - `LECTERN_BENCH_ORGS` organisations the queued jobs are spread over, round robin (default 1;
+//!   a claim's cost grows with the organisations that have due work, not with the jobs)
 //!
 //! Throughput: the jobs are queued first (in transactions of 500), then one runner with the
 //! default settings (4 workers) runs them; jobs/s = jobs / time until the last is done. Latency:
@@ -51,11 +54,17 @@ async fn database(kind: &str, dir: &std::path::Path) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-fn probe() -> NewJob {
-    NewJob::now(JobKind::Probe, "bench", "org", "{}".into())
+fn probe(org: usize) -> NewJob {
+    NewJob::now(JobKind::Probe, "bench", &format!("org-{org}"), "{}".into())
 }
 
-async fn run(kind: &str, jobs: usize, samples: usize, report: &mut String) -> anyhow::Result<()> {
+async fn run(
+    kind: &str,
+    jobs: usize,
+    orgs: usize,
+    samples: usize,
+    report: &mut String,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = database(kind, dir.path()).await?;
     let config = lectern::config::Config::default();
@@ -68,7 +77,7 @@ async fn run(kind: &str, jobs: usize, samples: usize, report: &mut String) -> an
         lease_ms: 30_000,
     };
     let work = Arc::new(config.job_work(db.clone(), store, ingest));
-    let batch: Vec<NewJob> = (0..jobs).map(|_| probe()).collect();
+    let batch: Vec<NewJob> = (0..jobs).map(|i| probe(i % orgs)).collect();
     for chunk in batch.chunks(500) {
         db.enqueue_jobs(chunk).await?;
     }
@@ -83,7 +92,9 @@ async fn run(kind: &str, jobs: usize, samples: usize, report: &mut String) -> an
         if done as usize >= jobs {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Counting reads the `done` rows: often enough for runs of seconds, not so often that
+        // the count competes with the runner.
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs = started.elapsed().as_secs_f64();
     // Idle: let the runner settle into its wait.
@@ -94,7 +105,7 @@ async fn run(kind: &str, jobs: usize, samples: usize, report: &mut String) -> an
         let t0 = Instant::now();
         db.enqueue_jobs(&[NewJob {
             id: Some(id.clone()),
-            ..probe()
+            ..probe(0)
         }])
         .await?;
         loop {
@@ -113,7 +124,7 @@ async fn run(kind: &str, jobs: usize, samples: usize, report: &mut String) -> an
         latencies[((latencies.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
     };
     report.push_str(&format!(
-        "| {kind} | {jobs} | {:.0} | {:.1} | {:.1} | {:.1} |\n",
+        "| {kind} | {jobs} | {orgs} | {:.0} | {:.1} | {:.1} | {:.1} |\n",
         jobs as f64 / secs,
         pct(0.5),
         pct(0.99),
@@ -127,14 +138,20 @@ async fn run(kind: &str, jobs: usize, samples: usize, report: &mut String) -> an
 async fn main() {
     let databases =
         std::env::var("LECTERN_BENCH_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
-    let jobs: usize = std::env::var("LECTERN_BENCH_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
+    let sizes: Vec<usize> = std::env::var("LECTERN_BENCH_JOBS")
+        .unwrap_or_else(|_| "1000,5000,20000".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
     let samples: usize = std::env::var("LECTERN_BENCH_SAMPLES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
+    let orgs: usize = std::env::var("LECTERN_BENCH_ORGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .output()
@@ -142,8 +159,8 @@ async fn main() {
         .unwrap_or_default();
     let mut report = format!(
         "## Job runner (`cargo bench --bench jobs`), commit {commit}, {}\n\n\
-         | database | no-op jobs | jobs/s | enqueue → start p50 (ms) | p99 (ms) | max (ms) |\n\
-         | --- | --- | --- | --- | --- | --- |\n",
+         | database | no-op jobs | organisations | jobs/s | enqueue → start p50 (ms) | p99 (ms) | max (ms) |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
         time::OffsetDateTime::now_utc().date()
     );
     for kind in databases
@@ -151,10 +168,13 @@ async fn main() {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        if let Err(e) = run(kind, jobs, samples, &mut report).await {
-            eprintln!("error on {kind}: {e:#}");
-            println!("{report}");
-            std::process::exit(1);
+        for &jobs in &sizes {
+            if let Err(e) = run(kind, jobs, orgs, samples, &mut report).await {
+                eprintln!("error on {kind}: {e:#}");
+                println!("{report}");
+                std::process::exit(1);
+            }
+            eprintln!("{report}");
         }
     }
     println!("{report}");

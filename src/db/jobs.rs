@@ -11,8 +11,10 @@
 //! - Finishing, failing and rescheduling name the worker: a worker whose lease was taken over
 //!   changes nothing.
 //! - A claim takes the most urgent lane first and, within it, the oldest job of each
-//!   organisation before the second job of any (`ROW_NUMBER() OVER (PARTITION BY org_id …)`),
-//!   so one organisation's backlog cannot starve another's.
+//!   organisation before the second job of any, so one organisation's backlog cannot starve
+//!   another's. It reads a bounded number of rows whatever the backlog (`claim_candidates`:
+//!   index seeks per organisation with due work, never a ranking of every due job), and finding
+//!   the next due time reads two index ends (`jobs_wake`, `jobs_lease`).
 //! - Kinds and states are parsed as rows are read; an unknown one is an error.
 
 use super::{Db, now_ms, placeholders};
@@ -238,16 +240,7 @@ impl Db {
         let mut tx = self.begin_write().await?;
         // Candidates in fair order: a few more than wanted, since on PostgreSQL other instances
         // may hold some of them.
-        let candidates: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM (SELECT id, lane, run_at, ROW_NUMBER() OVER \
-             (PARTITION BY org_id ORDER BY lane, run_at, id) AS rn FROM jobs \
-             WHERE {DUE} AND lane <= $2) c ORDER BY lane, rn, run_at, id LIMIT $3"
-        ))
-        .bind(now)
-        .bind(max_lane.as_i64())
-        .bind(n * 4)
-        .fetch_all(&mut *tx)
-        .await?;
+        let candidates = Self::claim_candidates(&mut tx, now, max_lane, (n * 4) as usize).await?;
         if candidates.is_empty() {
             tx.rollback().await?;
             return Ok(Vec::new());
@@ -292,6 +285,100 @@ impl Db {
         let rows = q.fetch_all(&mut *tx).await?;
         tx.commit().await?;
         parse_all(rows)
+    }
+
+    /// Up to `m` due jobs of lanes up to `max_lane`, in claim order (the most urgent lane first,
+    /// then each organisation's oldest before anyone's second), read at a cost that does not
+    /// depend on the backlog: the lost leases (at most the running jobs, through `jobs_lease`),
+    /// then lane by lane the organisations with due jobs (a loose scan of `jobs_claim`: one index
+    /// seek per organisation, not one row per job), the `m` whose oldest due job is oldest, and
+    /// of each only its first few jobs (as many as it can place among the first `m`).
+    async fn claim_candidates(
+        tx: &mut super::Tx,
+        now: i64,
+        max_lane: Lane,
+        m: usize,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        #[derive(sqlx::FromRow)]
+        struct Candidate {
+            id: String,
+            org_id: String,
+            lane: i64,
+            run_at: i64,
+        }
+        let mut found: Vec<Candidate> = sqlx::query_as(
+            "SELECT id, org_id, lane, run_at FROM jobs WHERE state = 'running' \
+             AND lease_until <= $1 AND lane <= $2 ORDER BY lane, run_at, id LIMIT $3",
+        )
+        .bind(now)
+        .bind(max_lane.as_i64())
+        .bind(m as i64)
+        .fetch_all(&mut **tx)
+        .await?;
+        for lane in 0..=max_lane.as_i64() {
+            if found.iter().filter(|c| c.lane < lane).count() >= m {
+                break;
+            }
+            // Each organisation with a due pending job in this lane, with its oldest's time.
+            let mut orgs: Vec<(String, i64)> = sqlx::query_as(
+                "WITH RECURSIVE o(org_id) AS (\
+                 SELECT (SELECT j.org_id FROM jobs j WHERE j.state = 'pending' AND j.lane = $2 \
+                 AND j.run_at <= $1 ORDER BY j.org_id LIMIT 1) \
+                 UNION ALL SELECT (SELECT j.org_id FROM jobs j WHERE j.state = 'pending' \
+                 AND j.lane = $2 AND j.org_id > o.org_id AND j.run_at <= $1 \
+                 ORDER BY j.org_id LIMIT 1) FROM o WHERE o.org_id IS NOT NULL) \
+                 SELECT o.org_id, (SELECT h.run_at FROM jobs h WHERE h.state = 'pending' \
+                 AND h.lane = $2 AND h.org_id = o.org_id AND h.run_at <= $1 \
+                 ORDER BY h.run_at LIMIT 1) AS head FROM o WHERE o.org_id IS NOT NULL",
+            )
+            .bind(now)
+            .bind(lane)
+            .fetch_all(&mut **tx)
+            .await?;
+            if orgs.is_empty() {
+                continue;
+            }
+            orgs.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            orgs.truncate(m);
+            // An organisation's r-th job is among the first m only if each other one places
+            // at least one before it: r <= m - (orgs - 1).
+            let per_org = m - orgs.len() + 1;
+            let sql = (0..orgs.len())
+                .map(|i| {
+                    format!(
+                        "SELECT * FROM (SELECT id, org_id, lane, run_at FROM jobs \
+                         WHERE state = 'pending' AND lane = $2 AND org_id = ${} AND run_at <= $1 \
+                         ORDER BY run_at, id LIMIT $3) s{i}",
+                        i + 4
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            let mut q = sqlx::query_as::<_, Candidate>(&sql)
+                .bind(now)
+                .bind(lane)
+                .bind(per_org as i64);
+            for (org, _) in &orgs {
+                q = q.bind(org);
+            }
+            found.extend(q.fetch_all(&mut **tx).await?);
+        }
+        // Rank: each organisation's jobs in order, numbered; then lane, number, age.
+        found.sort_by(|a, b| {
+            (&a.org_id, a.lane, a.run_at, &a.id).cmp(&(&b.org_id, b.lane, b.run_at, &b.id))
+        });
+        let mut ranked: Vec<(i64, usize, i64, String)> = Vec::with_capacity(found.len());
+        let mut rn = 0;
+        for (i, c) in found.iter().enumerate() {
+            rn = if i > 0 && found[i - 1].org_id == c.org_id {
+                rn + 1
+            } else {
+                1
+            };
+            ranked.push((c.lane, rn, c.run_at, c.id.clone()));
+        }
+        ranked.sort();
+        Ok(ranked.into_iter().take(m).map(|r| r.3).collect())
     }
 
     /// Extends the leases `worker` holds on `ids` (its jobs still running).

@@ -95,8 +95,13 @@ fn write_connections(backend: Backend, max_connections: u32) -> u32 {
     }
 }
 
-/// The options of either pool.
-fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+/// The options of either pool. `statement_timeout`: set on each new PostgreSQL connection
+/// (`None` when the URL sets its own).
+fn pool_options(
+    backend: Backend,
+    max_connections: u32,
+    statement_timeout: Option<Duration>,
+) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(match backend {
@@ -129,6 +134,10 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
                     )
                     .await?;
                 }
+                if let Some(limit) = statement_timeout {
+                    conn.execute(format!("SET statement_timeout = {}", limit.as_millis()).as_str())
+                        .await?;
+                }
                 Ok(())
             })
         })
@@ -147,6 +156,14 @@ const POSTGRES_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// a few seconds, then a clear 503 (see `http::error`), rather than half a minute of a hanging
 /// client and an opaque 500.
 const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest one PostgreSQL statement may run (`statement_timeout`, set on every connection),
+/// unless the URL sets its own (`?options[statement_timeout]=5000`, in milliseconds; `0` for
+/// none). A server that stops answering mid-statement (frozen, or a lock some other client holds
+/// forever) then cancels the statement (SQLSTATE 57014), which a request answers with a 503
+/// (`http::error`) instead of hanging until the client gives up. No request's statement comes
+/// near it; the migrations, which may rewrite a large table, run without it.
+pub const POSTGRES_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long a request waits for a pooled SQLite connection. A SQLite file cannot be "down"; a
 /// wait only means every connection is busy, so this stays as long as SQLite's busy timeout.
@@ -177,12 +194,19 @@ impl Db {
             check_postgres(url).await?;
         }
         let options = AnyConnectOptions::from_str(url)?;
-        let pool = pool_options(backend, max_connections.max(2))
+        let statement_timeout = (backend == Backend::Postgres
+            && !url.contains("statement_timeout"))
+        .then_some(POSTGRES_STATEMENT_TIMEOUT);
+        let pool = pool_options(backend, max_connections.max(2), statement_timeout)
             .connect_with(options.clone())
             .await?;
-        let writes = pool_options(backend, write_connections(backend, max_connections))
-            .connect_with(options)
-            .await?;
+        let writes = pool_options(
+            backend,
+            write_connections(backend, max_connections),
+            statement_timeout,
+        )
+        .connect_with(options)
+        .await?;
         Ok(Self {
             pool,
             writes,
@@ -197,7 +221,17 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await?;
+        if self.backend == Backend::Postgres {
+            // Without the statement timeout (a migration may rewrite a large table), on a
+            // connection of its own that is closed afterwards, never returned to the pool.
+            let mut conn = self.pool.acquire().await?.detach();
+            conn.execute("SET statement_timeout = 0").await?;
+            let ran = migrator.run(&mut conn).await;
+            let _ = conn.close().await;
+            ran?;
+        } else {
+            migrator.run(&self.pool).await?;
+        }
         Ok(())
     }
 

@@ -276,6 +276,11 @@ fn outage(err: &(dyn std::error::Error + 'static)) -> Option<Outage> {
                 | sqlx::Error::Tls(_)
                 | sqlx::Error::WorkerCrashed => return Some(Outage::Unavailable("the database")),
                 sqlx::Error::Database(d) if is_disk_full(d.as_ref()) => return Some(Outage::Full),
+                // PostgreSQL cancelled the statement: its `statement_timeout` ran out (a frozen
+                // server, a lock held elsewhere; see `db::POSTGRES_STATEMENT_TIMEOUT`).
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("57014") => {
+                    return Some(Outage::Unavailable("the database"));
+                }
                 _ => {}
             }
         }

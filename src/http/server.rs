@@ -13,6 +13,9 @@
 //! - At most `max_in_flight` requests are handled at once; more are answered at once with 503,
 //!   `Retry-After` and a problem body (load shedding), rather than queueing without bound.
 //! - Accept errors (out of file descriptors) pause accepting briefly instead of spinning.
+//! - A request hyper cannot parse (malformed request line or header, headers over 64 KiB) is
+//!   answered with a problem body like every other client mistake, not hyper's bare 400/431
+//!   ([`ProblemAnswers`]).
 
 use super::error::{AppError, Code};
 use axum::Router;
@@ -117,7 +120,8 @@ pub async fn serve(
                     request.extensions_mut().insert(ConnectInfo(peer));
                     router.clone().oneshot(request.map(axum::body::Body::new))
                 });
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(ProblemAnswers::new(stream)), service);
             let mut connection = std::pin::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
@@ -193,6 +197,219 @@ impl Drop for AddressSlot {
             if *n == 0 {
                 map.remove(&self.ip);
             }
+        }
+    }
+}
+
+/// The connection's stream, with hyper's own answers to requests it cannot parse — a bare
+/// `400`, `414` or `431` with no body, written before any handler runs — replaced by problem
+/// bodies like every other client mistake gets.
+///
+/// hyper offers no hook for those answers, so they are recognised as they are written: hyper
+/// writes one only when no response is under way, as a head alone (one buffer: status line,
+/// then only `content-length: 0`, `date` and `connection` headers). A handler's response never
+/// looks like that — every error the service answers has a problem body and a content type — so
+/// nothing else is rewritten. The connection closes after it, as hyper closes it.
+struct ProblemAnswers<S> {
+    inner: S,
+    /// A replacement answer still being written, and how much of it has been.
+    pending: Option<(Vec<u8>, usize)>,
+}
+
+impl<S> ProblemAnswers<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
+}
+
+/// The problem answer replacing `head` when it is one of hyper's own bare answers.
+fn replacement(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let rest = text.strip_prefix("HTTP/1.1 ")?;
+    let headers = rest.strip_suffix("\r\n\r\n")?;
+    let mut lines = headers.split("\r\n");
+    let status_line = lines.next()?;
+    let (code, detail) = match status_line.get(..3)? {
+        "400" => (
+            Code::InvalidRequest,
+            "the request could not be parsed as HTTP/1.1 (its request line or a header is malformed)",
+        ),
+        "414" => (
+            Code::UriTooLong,
+            "the request target is longer than the server accepts",
+        ),
+        "431" => (
+            Code::InvalidRequest,
+            "the request's headers are larger than the server accepts (64 KiB)",
+        ),
+        _ => return None,
+    };
+    let mut bodiless = false;
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" if value.trim() == "0" => bodiless = true,
+            "date" | "connection" => {}
+            _ => return None,
+        }
+    }
+    if !bodiless {
+        return None;
+    }
+    let status: u16 = status_line[..3].parse().ok()?;
+    let body = serde_json::to_vec(&super::error::Problem {
+        r#type: format!("urn:lectern:problem:{}", code.as_str()),
+        title: match status {
+            414 => "Request target too long",
+            431 => "Request headers too large",
+            _ => "The request is not valid",
+        },
+        status,
+        detail: detail.to_owned(),
+        code,
+        errors: None,
+        limit: None,
+        offset: None,
+        snapshot: None,
+    })
+    .ok()?;
+    let mut answer = format!(
+        "HTTP/1.1 {status_line}\r\ncontent-type: application/problem+json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    Some(answer)
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> ProblemAnswers<S> {
+    /// Writes what is left of a replacement answer.
+    fn poll_pending(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        while let Some((bytes, written)) = &mut self.pending {
+            if *written == bytes.len() {
+                self.pending = None;
+                break;
+            }
+            match std::pin::Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => *written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Swaps `head` for its replacement when it is one of hyper's bare answers.
+    fn intercept(&mut self, head: &[u8]) -> bool {
+        match replacement(head) {
+            Some(answer) => {
+                self.pending = Some((answer, 0));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for ProblemAnswers<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for ProblemAnswers<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        if self.intercept(buf) {
+            // Taken: written (in its new form) by the next calls, at the latest on flush.
+            let _ = self.poll_pending(cx)?;
+            return std::task::Poll::Ready(Ok(buf.len()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        let mut filled = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next())
+            && self.intercept(only)
+        {
+            let _ = self.poll_pending(cx)?;
+            return std::task::Poll::Ready(Ok(only.len()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replacement;
+
+    #[test]
+    fn only_hypers_bare_answers_are_replaced() {
+        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\
+                     date: Sun, 29 Nov 2026 15:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(replacement(bare).unwrap()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(body["status"], 431);
+        assert_eq!(body["code"], "invalid_request");
+        // A handler's answers: with a body, a content type, or another status.
+        for head in [
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: 99\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nx-request-id: 1\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\nbody",
+        ] {
+            assert!(replacement(head).is_none(), "{}", String::from_utf8_lossy(head));
         }
     }
 }

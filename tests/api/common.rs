@@ -311,8 +311,78 @@ pub struct Service {
     pub base: String,
 }
 
-pub fn command(config: &lectern::config::Config) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
+/// A child process a test runs. Only what cannot block the test's runtime is offered: the
+/// asynchronous run to completion ([`Cmd::output`], [`Cmd::output_with_stdin`]) — never std's
+/// blocking `output`, `status` or `wait` (see [`output`] for why). The std command inside stays
+/// private to this module, whose [`Service`] alone spawns it (and only kills and reaps it).
+pub struct Cmd(std::process::Command);
+
+impl Cmd {
+    pub fn new(program: impl AsRef<std::ffi::OsStr>) -> Self {
+        Self(std::process::Command::new(program))
+    }
+
+    pub fn arg(&mut self, arg: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.0.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.0.args(args);
+        self
+    }
+
+    pub fn env(
+        &mut self,
+        key: impl AsRef<std::ffi::OsStr>,
+        value: impl AsRef<std::ffi::OsStr>,
+    ) -> &mut Self {
+        self.0.env(key, value);
+        self
+    }
+
+    pub fn env_remove(&mut self, key: impl AsRef<std::ffi::OsStr>) -> &mut Self {
+        self.0.env_remove(key);
+        self
+    }
+
+    /// Runs it to its end (standard input empty) and returns what it printed.
+    pub async fn output(self) -> std::process::Output {
+        self.try_output().await.expect("the command runs")
+    }
+
+    /// As [`Cmd::output`], `None` when the program cannot be started (not installed).
+    pub async fn try_output(self) -> Option<std::process::Output> {
+        tokio::process::Command::from(self.0).output().await.ok()
+    }
+
+    /// Runs it to its end with `input` on its standard input (written while its output is
+    /// read, so neither side can fill a pipe and wait for the other).
+    pub async fn output_with_stdin(self, input: Vec<u8>) -> std::process::Output {
+        use tokio::io::AsyncWriteExt;
+        let mut c = tokio::process::Command::from(self.0);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("the command starts");
+        let mut stdin = child.stdin.take().expect("piped");
+        let writer = tokio::spawn(async move {
+            // The child may stop reading (or die) before the end.
+            let _ = stdin.write_all(&input).await;
+        });
+        let out = child.wait_with_output().await.expect("the command runs");
+        let _ = writer.await;
+        out
+    }
+}
+
+/// The real binary with `config`'s settings.
+pub fn command(config: &lectern::config::Config) -> Cmd {
+    let mut c = Cmd::new(env!("CARGO_BIN_EXE_lectern"));
     c.env("LECTERN_DATA_DIR", &config.data_dir)
         .env("LECTERN_INDEX_DIR", &config.index_dir)
         .env("LECTERN_DATABASE_URL", &config.database_url)
@@ -337,6 +407,7 @@ impl Service {
     pub async fn start_with(config: &lectern::config::Config, env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let mut child = command(config)
+            .0
             .envs(env.iter().copied())
             .env("LECTERN_BIND", "127.0.0.1:0")
             .arg("serve")
@@ -406,12 +477,10 @@ impl Drop for Service {
 /// A test's in-process service runs on the test's own (single-threaded) runtime: a blocking
 /// wait for a child process would stop the service mid-step — holding SQLite's write lock
 /// after `BEGIN IMMEDIATE` while the child waits for that very lock. Every command a test runs
-/// to completion goes through here.
-pub async fn output(c: std::process::Command) -> std::process::Output {
-    tokio::process::Command::from(c)
-        .output()
-        .await
-        .expect("the binary runs")
+/// to completion goes through here (or [`Cmd`]'s own methods): a [`Cmd`] has no blocking wait
+/// to call, so the rule is kept by the type, not by review.
+pub async fn output(c: Cmd) -> std::process::Output {
+    c.output().await
 }
 
 /// An operator token made by the real binary's `lectern token create` on `config`.

@@ -233,27 +233,17 @@ async fn pdf_bombs_fail_extraction_within_the_memory_budget() {
 }
 
 /// `lectern extract-text pdf`, reading from and writing to pipes.
-fn extract_text_child() -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_lectern"))
-        .args(["extract-text", "pdf"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+fn extract_text_child() -> crate::common::Cmd {
+    let mut c = crate::common::Cmd::new(env!("CARGO_BIN_EXE_lectern"));
+    c.args(["extract-text", "pdf"]);
+    c
 }
 
 /// The child alone: an allocation over its address-space limit ends it, and it says nothing
 /// the service could take for segments.
-#[test]
-fn the_extraction_child_dies_rather_than_grow_past_its_limit() {
-    let mut child = extract_text_child();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        // The child may stop reading when it dies.
-        let _ = stdin.write_all(&array_bomb());
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+#[tokio::test]
+async fn the_extraction_child_dies_rather_than_grow_past_its_limit() {
+    let out = extract_text_child().output_with_stdin(array_bomb()).await;
     assert!(
         !out.status.success(),
         "{:?}",
@@ -271,9 +261,7 @@ fn the_extraction_child_dies_rather_than_grow_past_its_limit() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let mut child = extract_text_child();
-    child.stdin.take().unwrap().write_all(&sound).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = extract_text_child().output_with_stdin(sound).await;
     assert!(out.status.success());
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
     let pages = reply["Segments"].as_array().expect("segments");

@@ -428,3 +428,75 @@ async fn behind_a_trusted_proxy_the_address_is_the_hop_the_proxy_added() {
         .unwrap();
     assert_eq!(audit["items"][0]["address"], "203.0.113.9", "{audit}");
 }
+
+/// Sends `request` on a raw TCP connection and reads the whole answer (the server closes after
+/// it): its status, content type and body.
+async fn raw_exchange(t: &TestApp, request: Vec<u8>) -> (u16, String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = t.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server answers and closes")
+    .unwrap();
+    let text = String::from_utf8(answer).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head[9..12].parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type:")
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+/// Class 8 of issue 10: a request hyper itself cannot parse — a malformed header line, a head
+/// larger than the 64 KiB the server reads — is answered with a problem body like every other
+/// client mistake, not hyper's bare 400/431 (which had neither body nor content type).
+#[tokio::test]
+async fn requests_the_server_cannot_parse_get_problem_bodies() {
+    let t = TestApp::spawn().await;
+    let (status, content_type, body) = raw_exchange(
+        &t,
+        b"GET /health/live HTTP/1.1\r\nHost: x\r\nthis is not a header\r\n\r\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], 400, "{body}");
+    assert_eq!(body["code"], "invalid_request", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("parsed"),
+        "{body}"
+    );
+
+    // Exactly 64 KiB of an unfinished head: all of it read (nothing left unread to reset the
+    // connection), and over the limit.
+    let mut head = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Filler: ".to_vec();
+    head.resize(64 * 1024, b'a');
+    let (status, content_type, body) = raw_exchange(&t, head).await;
+    assert_eq!(status, 431);
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], 431, "{body}");
+    assert_eq!(body["code"], "invalid_request", "{body}");
+
+    // A sound request on the same server is answered as before.
+    let (status, _, _) = raw_exchange(
+        &t,
+        b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200);
+}

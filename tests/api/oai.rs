@@ -2,11 +2,9 @@
 //! tokens (and sees a deletion), feedparser reads `/feeds/series/{id}.rss`; plus the protocol's
 //! error codes and range requests on the enclosures.
 
-use crate::common::{TestApp, problem};
+use crate::common::{Cmd, TestApp, problem};
 use crate::feed::{draft, platform, publish};
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// The Python with Sickle and feedparser (`scripts/python-tools`), or `None` (loudly; under CI a
 /// failure).
@@ -24,22 +22,13 @@ fn python() -> Option<String> {
     }
 }
 
-fn run_client(python: &str, script: &str, args: &[&str], stdin: Option<&[u8]>) -> Value {
+async fn run_client(python: &str, script: &str, args: &[&str], stdin: Option<&[u8]>) -> Value {
     let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(python)
-        .arg(&path)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
+    let mut c = Cmd::new(python);
+    c.arg(&path).args(args);
+    let out = c
+        .output_with_stdin(stdin.unwrap_or_default().to_vec())
+        .await;
     assert!(
         out.status.success(),
         "{script} failed: {}",
@@ -48,17 +37,13 @@ fn run_client(python: &str, script: &str, args: &[&str], stdin: Option<&[u8]>) -
     serde_json::from_slice(&out.stdout).expect("the client prints JSON")
 }
 
-/// Runs the blocking client on a blocking thread, so the service keeps answering.
+/// Runs the client to its end without blocking the runtime, so the service keeps answering.
 async fn harvest(python: String, endpoint: String, key: String, from: Option<String>) -> Value {
-    tokio::task::spawn_blocking(move || {
-        let mut args = vec![endpoint.as_str(), key.as_str()];
-        if let Some(f) = &from {
-            args.push(f);
-        }
-        run_client(&python, "oai_harvest.py", &args, None)
-    })
-    .await
-    .unwrap()
+    let mut args = vec![endpoint.as_str(), key.as_str()];
+    if let Some(f) = &from {
+        args.push(f);
+    }
+    run_client(&python, "oai_harvest.py", &args, None).await
 }
 
 async fn oai_raw(app: &TestApp, key: &str, query: &[(&str, &str)]) -> String {
@@ -350,12 +335,7 @@ async fn a_podcast_feed_parses_and_its_enclosures_answer_ranges() {
 
     let Some(py) = python() else { return };
     for body in [xml.to_vec(), keyed.to_vec()] {
-        let parsed = tokio::task::spawn_blocking({
-            let py = py.clone();
-            move || run_client(&py, "podcast_parse.py", &[], Some(&body))
-        })
-        .await
-        .unwrap();
+        let parsed = run_client(&py, "podcast_parse.py", &[], Some(&body)).await;
         assert_eq!(parsed["bozo"], false, "{parsed}");
         assert_eq!(parsed["version"], "rss20");
         assert_eq!(parsed["title"], series);
@@ -528,19 +508,12 @@ async fn text_xml_forbids_never_reaches_oai_or_podcast_feeds() {
     // A strict parser of another make (expat) agrees, where the test's Python is at hand.
     if let Some(py) = python() {
         for (what, body) in [("ListRecords", records), ("the podcast feed", feed)] {
-            let mut child = Command::new(&py)
-                .args(["-c", "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.buffer.read())"])
-                .stdin(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(body.as_bytes())
-                .unwrap();
-            let out = child.wait_with_output().unwrap();
+            let mut c = Cmd::new(&py);
+            c.args([
+                "-c",
+                "import sys, xml.dom.minidom; xml.dom.minidom.parseString(sys.stdin.buffer.read())",
+            ]);
+            let out = c.output_with_stdin(body.into_bytes()).await;
             assert!(
                 out.status.success(),
                 "{what}: {}",

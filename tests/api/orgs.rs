@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 /// Runs `lectern <args>` against `t`'s database; its stdout, or a panic with its stderr.
 async fn lectern(t: &TestApp, args: &[&str], password: Option<&str>) -> String {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
+    let mut c = crate::common::Cmd::new(env!("CARGO_BIN_EXE_lectern"));
     c.env("LECTERN_DATA_DIR", &t.config.data_dir)
         .env("LECTERN_DATABASE_URL", &t.config.database_url)
         .env("RUST_LOG", "warn")
@@ -57,7 +57,7 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
     let root = id_in(out.lines().next().unwrap());
     assert!(!out.contains(PASSWORD), "a given password is not echoed");
     // A second bootstrap is refused.
-    let mut again = std::process::Command::new(env!("CARGO_BIN_EXE_lectern"));
+    let mut again = crate::common::Cmd::new(env!("CARGO_BIN_EXE_lectern"));
     again
         .env("LECTERN_DATA_DIR", &t.config.data_dir)
         .env("LECTERN_DATABASE_URL", &t.config.database_url)

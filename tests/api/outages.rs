@@ -219,18 +219,19 @@ fn b64(s: &str) -> String {
 struct Tmpfs(std::path::PathBuf);
 
 impl Tmpfs {
-    fn mount(dir: &std::path::Path, mib: u32) -> Option<Self> {
+    async fn mount(dir: &std::path::Path, mib: u32) -> Option<Self> {
         std::fs::create_dir_all(dir).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
+        let mut c = crate::common::Cmd::new("mount");
+        c.args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir);
+        let ok = c.try_output().await.is_some_and(|o| o.status.success());
         ok.then(|| Self(dir.to_owned()))
     }
 }
 
 impl Drop for Tmpfs {
+    /// The one blocking wait on a child left in the suite: `Drop` cannot await, and a lazy
+    /// `umount` of a tmpfs neither waits for anything nor touches the database.
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .arg("-l")
@@ -281,7 +282,7 @@ async fn create_and_publish(t: &TestApp, title: &str) -> (u16, Option<Value>) {
 async fn a_full_disk_is_a_507_or_503_and_everything_recovers_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let volume = dir.path().join("volume");
-    let Some(_mount) = Tmpfs::mount(&volume, 48) else {
+    let Some(_mount) = Tmpfs::mount(&volume, 48).await else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true: this test needs root to mount a tmpfs, and must run"

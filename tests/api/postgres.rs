@@ -223,3 +223,63 @@ async fn a_request_that_gets_no_database_connection_is_a_503_with_retry_after() 
     let r = t.get("/api/v1/orgs").send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Class 3 of issue 10: every PostgreSQL connection carries a statement timeout, so a statement
+/// the server never finishes (here: waiting on a lock another client holds and never releases,
+/// as a frozen server or a stuck migration would leave it) is cancelled, and the request is a
+/// 503 problem within about that timeout — not a hang, not a 500. The default is set on
+/// connect; the URL can set its own (`options[statement_timeout]`, used here to keep it short).
+#[tokio::test]
+async fn a_statement_the_server_never_finishes_is_a_503_within_the_statement_timeout() {
+    if !use_postgres() {
+        return;
+    }
+    // The default, on a URL that does not set one.
+    let plain = crate::common::TestApp::spawn().await;
+    let shown: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(plain.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        format!("{}s", lectern::db::POSTGRES_STATEMENT_TIMEOUT.as_secs())
+    );
+    drop(plain);
+
+    let t = crate::common::TestApp::spawn_with(|c| {
+        c.database_url = with_params(&c.database_url, "options[statement_timeout]=1000");
+    })
+    .await;
+    let lesson = t.lesson("video").await;
+    // Another client locks the lessons and holds the lock.
+    let other = Db::connect(&t.config.database_url, 2).await.unwrap();
+    let mut tx = other.pool().begin().await.unwrap();
+    sqlx::query("LOCK TABLE lessons IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let r = t
+        .get(&format!("/api/v1/lessons/{lesson}"))
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body = crate::common::problem(r).await;
+    assert_eq!(body["code"], "unavailable", "{body}");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4),
+        "took {elapsed:?}"
+    );
+    // Released: answered again, on the same pool.
+    tx.rollback().await.unwrap();
+    let r = t
+        .get(&format!("/api/v1/lessons/{lesson}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    other.close().await;
+}

@@ -327,13 +327,9 @@ async fn reindex_switches_to_a_fresh_index_while_searches_go_on() {
             (answered, wrong)
         })
     };
-    let out = tokio::task::spawn_blocking({
-        let mut c = command(&t.config);
-        c.arg("reindex");
-        move || c.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let mut c = command(&t.config);
+    c.arg("reindex");
+    let out = c.output().await;
     assert!(
         out.status.success(),
         "{}",
