@@ -3,11 +3,12 @@
 
 use crate::db::Db;
 use crate::db::audit::{Actor, Event};
-use crate::db::orgs::{OrgFields, OrgRecord};
-use crate::domain::org::{self, OrgLevel};
+use crate::db::orgs::OrgRecord;
+use crate::domain::password;
 use crate::domain::user::{display_name, login_name};
 use crate::domain::visibility::Role;
-use crate::domain::{Invalid, lesson::RegionCode, password};
+use crate::services::Acting;
+use crate::services::orgs::{self, FirstAdministrator, NewOrg};
 use anyhow::{Context, bail};
 use serde_json::json;
 
@@ -26,20 +27,6 @@ pub fn password_from_env() -> anyhow::Result<(String, bool)> {
     }
 }
 
-fn fields(name: &str, level: &str, region: Option<&str>) -> Result<OrgFields, Invalid> {
-    Ok(OrgFields {
-        name: org::name(name)?,
-        level: OrgLevel::parse(level)?,
-        region_code: region
-            .filter(|r| !r.is_empty())
-            .map(RegionCode::parse)
-            .transpose()?
-            .map(|r| r.as_str().to_owned()),
-        review_required: true,
-        self_approval: false,
-    })
-}
-
 /// Creates the root organisation and its first administrator on a fresh install; lessons made
 /// before there were organisations are given to the root. Returns the root and the user's id.
 pub async fn bootstrap(
@@ -51,89 +38,30 @@ pub async fn bootstrap(
     name: &str,
     pass: &str,
 ) -> anyhow::Result<(OrgRecord, String)> {
-    if db.has_orgs().await? {
-        bail!("this instance is already bootstrapped: it has organisations");
-    }
-    let f = fields(org_name, level, region)?;
-    let login = login_name(login)?;
-    let name = display_name(name)?;
-    password::check_new(pass)?;
-    let actor = Actor::cli();
-    let mut tx = db.begin_write().await?;
-    let root = Db::create_org_in(&mut tx, None, &f).await?;
-    let user = Db::create_user_in(&mut tx, &login, &name, &password::hash(pass)).await?;
-    Db::grant_in(&mut tx, &user.id, Role::Administrator, &root.id, None).await?;
-    Db::adopt_orphan_lessons_in(&mut tx, &root.id).await?;
-    Db::audit_in(
-        &mut tx,
-        &actor,
-        Event {
-            action: "bootstrap",
-            target_kind: "org",
-            target_id: Some(&root.id),
-            org_id: Some(&root.id),
-            before: None,
-            after: Some(json!({ "org": root.name, "administrator": login })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((root, user.id))
+    let root = NewOrg {
+        parent_id: String::new(),
+        name: org_name.to_owned(),
+        level: level.to_owned(),
+        region_code: region.map(str::to_owned),
+        review_required: true,
+        self_approval: false,
+    };
+    let admin = FirstAdministrator {
+        login,
+        display_name: name,
+        password: pass,
+    };
+    Ok(orgs::bootstrap(db, &Acting::cli(), root, admin).await?)
 }
 
-/// `lectern org create`.
-pub async fn create_org(
-    db: &Db,
-    parent_id: &str,
-    name: &str,
-    level: &str,
-    region: Option<&str>,
-) -> anyhow::Result<OrgRecord> {
-    let parent = db
-        .org(parent_id)
-        .await?
-        .context("no such parent organisation")?;
-    let f = fields(name, level, region)?;
-    let mut tx = db.begin_write().await?;
-    let created = Db::create_org_in(&mut tx, Some(&parent), &f).await?;
-    Db::audit_in(
-        &mut tx,
-        &Actor::cli(),
-        Event {
-            action: "org.create",
-            target_kind: "org",
-            target_id: Some(&created.id),
-            org_id: Some(&created.id),
-            before: None,
-            after: Some(json!(created)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(created)
+/// `lectern org create`: the same service, rules and audit entry as `POST /api/v1/orgs`.
+pub async fn create_org(db: &Db, new: NewOrg) -> anyhow::Result<OrgRecord> {
+    Ok(orgs::create(db, &Acting::cli(), new).await?)
 }
 
 /// `lectern org move`.
 pub async fn move_org(db: &Db, id: &str, parent_id: &str) -> anyhow::Result<OrgRecord> {
-    let mut tx = db.begin_write().await?;
-    let (node, moved) = Db::move_org_in(&mut tx, id, parent_id, &|_, _| true)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Db::audit_in(
-        &mut tx,
-        &Actor::cli(),
-        Event {
-            action: "org.move",
-            target_kind: "org",
-            target_id: Some(id),
-            org_id: Some(id),
-            before: Some(json!({ "parent_id": node.parent_id })),
-            after: Some(json!({ "parent_id": parent_id })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(moved)
+    Ok(orgs::move_to(db, &Acting::cli(), id, parent_id).await?)
 }
 
 /// Parses `role@org_id`.

@@ -164,10 +164,17 @@ enum OrgCommand {
         parent: String,
         #[arg(long)]
         name: String,
+        /// province, city, county, township, branch or other.
         #[arg(long)]
         level: String,
         #[arg(long)]
         region: Option<String>,
+        /// Whether a reviewer of this organisation must approve what passes through its level.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        review_required: bool,
+        /// Whether a reviewer may approve a revision they submitted themselves.
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+        self_approval: bool,
     },
     /// Move an organisation, with its subtree, under another parent.
     Move {
@@ -421,7 +428,13 @@ async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {
         OrgCommand::List => {
             for o in db.orgs_within(None).await? {
                 let depth = lectern::domain::org::ids(&o.path).len().saturating_sub(1);
-                println!("{}{}\t{}\t{}", "  ".repeat(depth), o.name, o.level, o.id);
+                println!(
+                    "{}{}\t{}\t{}",
+                    "  ".repeat(depth),
+                    o.name,
+                    o.level.as_str(),
+                    o.id
+                );
             }
         }
         OrgCommand::Create {
@@ -429,8 +442,18 @@ async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {
             name,
             level,
             region,
+            review_required,
+            self_approval,
         } => {
-            let o = cli::create_org(&db, &parent, &name, &level, region.as_deref()).await?;
+            let new = lectern::services::orgs::NewOrg {
+                parent_id: parent,
+                name,
+                level,
+                region_code: region,
+                review_required,
+                self_approval,
+            };
+            let o = cli::create_org(&db, new).await?;
             println!("created organisation {} ({})", o.id, o.name);
         }
         OrgCommand::Move { id, parent } => {
@@ -450,7 +473,7 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
                     .grants_of(&u.id)
                     .await?
                     .into_iter()
-                    .map(|g| format!("{}@{}", g.role, g.org_name))
+                    .map(|g| format!("{}@{}", g.role.as_str(), g.org_name))
                     .collect();
                 let state = if u.disabled_at.is_some() {
                     "disabled"

@@ -9,7 +9,7 @@
 
 mod legacy;
 
-use crate::http::api::v1::changes;
+use crate::http::api::v1::{changes, orgs};
 use crate::http::error::{Code, FieldError, Problem};
 use axum::Json;
 use serde_json::Value;
@@ -48,8 +48,26 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
             a session cookie with its CSRF token); platforms with their key (`lpk_…`). Every \
             error is an RFC 9457 problem body (`application/problem+json`) with a stable `code`."
     ),
-    paths(document, changes::list_changes),
-    components(schemas(Problem, FieldError, Code)),
+    paths(
+        document,
+        changes::list_changes,
+        orgs::list,
+        orgs::get,
+        orgs::create,
+        orgs::update,
+        orgs::move_org,
+    ),
+    components(schemas(
+        Problem,
+        FieldError,
+        Code,
+        orgs::OrgView,
+        orgs::OrgList,
+        orgs::CreateOrg,
+        orgs::UpdateOrg,
+        orgs::MoveOrg,
+        crate::domain::org::OrgLevel,
+    )),
     modifiers(&Conventions)
 )]
 struct ApiDoc;

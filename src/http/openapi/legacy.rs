@@ -83,17 +83,6 @@ fn publication_paths(id: &Value) -> Value {
 /// Organisations, accounts, oneself, the audit log.
 fn account_paths(id: &Value) -> Value {
     json!({
-            "/api/v1/orgs": {
-                "get": { "summary": "Organisations where the caller holds a role, in tree order", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Org] }" } } },
-                "post": { "summary": "Create an organisation under one the caller administers", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OrgInput" } } } },
-                          "responses": { "201": ok("the organisation", "Org"), "403": problem("not an administrator there") } } },
-            "/api/v1/orgs/{id}": { "parameters": id,
-                "get": { "summary": "One organisation", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } },
-                "patch": { "summary": "Rename or reconfigure (from strictly above it)", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } } },
-            "/api/v1/orgs/{id}/move": { "parameters": id, "post": { "summary": "Move with its subtree under another parent inside the caller's subtree", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["parent_id"], "properties": { "parent_id": { "type": "string" } } } } } },
-                "responses": { "200": ok("the organisation", "Org"), "409": problem("would make a cycle") } } },
             "/api/v1/users": {
                 "get": { "summary": "Accounts with a role in the caller's administered subtrees", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [User] }" } } },
                 "post": { "summary": "Create an account with roles on organisations the caller administers", "security": [{ "bearer": [] }],
@@ -196,10 +185,6 @@ pub fn document() -> Value {
                     "next_level": { "type": ["string", "null"] }, "approvals": { "type": "array", "items": { "type": "object", "properties": { "org_id": { "type": "string" }, "reviewer_id": { "type": "string" }, "at": { "type": "integer" } } } } } },
                 "Recommendation": { "type": "object", "properties": { "id": { "type": "string" }, "lesson_id": { "type": "string" }, "from_org_id": { "type": "string" }, "to_org_id": { "type": "string" },
                     "note": { "type": "string" }, "state": { "enum": ["pending", "adopted", "declined"] }, "decision_comment": { "type": ["string", "null"] } } },
-                "OrgInput": { "type": "object", "required": ["parent_id", "name", "level"], "properties": { "parent_id": { "type": "string" }, "name": { "type": "string" },
-                    "level": { "enum": ["province", "city", "county", "township", "branch", "other"] }, "region_code": { "type": ["string", "null"] },
-                    "review_required": { "type": "boolean", "default": true }, "self_approval": { "type": "boolean", "default": false } } },
-                "Org": { "allOf": [ { "$ref": "#/components/schemas/OrgInput" }, { "type": "object", "properties": { "id": { "type": "string" }, "created_at": { "type": "integer" } } } ] },
                 "Grant": { "type": "object", "required": ["role", "org_id"], "properties": { "role": { "enum": ["administrator", "reviewer", "editor", "member"] }, "org_id": { "type": "string" } } },
                 "User": { "type": "object", "properties": { "id": { "type": "string" }, "login": { "type": "string" }, "display_name": { "type": "string" }, "disabled": { "type": "boolean" },
                     "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } }, "csrf_token": { "type": "string" } } }

@@ -2,12 +2,11 @@
 //! platforms, and the background jobs.
 
 use super::{PageResult, Web, api_body, opt, see_other};
-use crate::db::orgs::OrgRecord;
 use crate::domain::org::OrgLevel;
 use crate::domain::visibility::{self, Role};
-use crate::http::api::v1::{jobs, orgs, users};
+use crate::http::api::v1::{jobs, users};
 use crate::http::error::AppError;
-use crate::http::extract::{Form, Json, Path, Query};
+use crate::http::extract::{Form, Json, Path, Query, Writer};
 use axum::extract::State;
 use axum::response::Response;
 use minijinja::context;
@@ -16,19 +15,10 @@ use serde_json::{Value, json};
 /// The organisations the caller works in, in tree order, each with its depth and whether the
 /// caller administers it (asked of `domain::visibility`).
 async fn tree(web: &Web) -> Result<Vec<Value>, super::Flow> {
-    let Json(list) = orgs::list(State(web.state.clone()), web.reader()?).await?;
-    let ids: Vec<String> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o["id"].as_str().map(str::to_owned))
-        .collect();
-    let records: Vec<OrgRecord> = web.state.db.orgs_by_id(&ids).await?;
+    let Writer(acting) = web.reader()?;
+    let records = crate::services::orgs::list(&web.state.db, &acting).await?;
     let mut out = Vec::new();
-    for id in &ids {
-        let Some(o) = records.iter().find(|o| &o.id == id) else {
-            continue;
-        };
+    for o in &records {
         let mut v = json!(o);
         v["depth"] = json!(crate::domain::org::ids(&o.path).len().saturating_sub(1));
         v["administered"] = json!(visibility::may_administer(&web.caller, &o.path));
@@ -69,24 +59,25 @@ pub struct OrgForm {
 
 pub async fn create_org(web: Web, Form(form): Form<OrgForm>) -> Response {
     let r = async {
-        let writer = web.acting(&form.csrf)?;
-        let body = json!({
-            "parent_id": form.parent_id,
-            "name": form.name,
-            "level": form.level,
-            "region_code": opt(&form.region_code),
-            "review_required": form.review_required.is_some(),
-        });
-        let outcome = match api_body(body) {
-            Ok(b) => orgs::create(State(web.state.clone()), writer, Json(b)).await,
-            Err(e) => Err(e),
+        let Writer(acting) = web.acting(&form.csrf)?;
+        let new = crate::services::orgs::NewOrg {
+            parent_id: form.parent_id.clone(),
+            name: form.name.clone(),
+            level: form.level.clone(),
+            region_code: opt(&form.region_code).map(str::to_owned),
+            review_required: form.review_required.is_some(),
+            self_approval: false,
         };
-        match outcome {
+        match crate::services::orgs::create(&web.state.db, &acting, new).await {
             Ok(_) => see_other("/admin/orgs"),
-            Err(e) if e.code.status().is_client_error() => {
-                orgs_page(&web, Some(form), Some(e)).await
+            Err(e) => {
+                let e = AppError::from(e);
+                if e.code.status().is_client_error() {
+                    orgs_page(&web, Some(form), Some(e)).await
+                } else {
+                    Err(e.into())
+                }
             }
-            Err(e) => Err(e.into()),
         }
     }
     .await;

@@ -288,6 +288,12 @@ impl From<AppError> for Flow {
     }
 }
 
+impl From<crate::services::ServiceError> for Flow {
+    fn from(e: crate::services::ServiceError) -> Self {
+        Flow::Error(e.into())
+    }
+}
+
 impl From<sqlx::Error> for Flow {
     fn from(e: sqlx::Error) -> Self {
         Flow::Error(e.into())
