@@ -378,6 +378,26 @@ pub fn may_manage_account(caller: &Caller, account_org_paths: &[&str]) -> bool {
     }
 }
 
+/// Whether `caller` may change their own password (giving the current one): a signed-in
+/// account. An operator token has no password of its own.
+pub fn may_change_own_password(caller: &Caller) -> bool {
+    matches!(caller, Caller::User(_))
+}
+
+/// Whether `caller` may set a new password on account `account_id` (working in
+/// `account_org_paths`) without knowing the current one — an administrator's reset. Never on
+/// one's own account: that asks for the current password ([`may_change_own_password`]), so a
+/// stolen session or token cannot take the account over.
+pub fn may_reset_password(caller: &Caller, account_id: &str, account_org_paths: &[&str]) -> bool {
+    caller.user_id() != Some(account_id) && may_manage_account(caller, account_org_paths)
+}
+
+/// Whether `caller` may disable account `account_id` (working in `account_org_paths`). Never
+/// one's own: an administrator who did would be locked out with nobody below to undo it.
+pub fn may_disable_account(caller: &Caller, account_id: &str, account_org_paths: &[&str]) -> bool {
+    caller.user_id() != Some(account_id) && may_manage_account(caller, account_org_paths)
+}
+
 /// Whether `caller` may see the platforms registered at `org_path` (to publish to them by name):
 /// staff of that subtree. Managing them is [`may_administer`].
 pub fn may_list_platforms(caller: &Caller, org_path: &str) -> bool {
@@ -648,5 +668,33 @@ mod tests {
             ReadScope::PublishedOrWithin(paths) => assert_eq!(paths, vec!["/p/c/", "/p/e/"]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn nobody_resets_or_disables_their_own_account_and_only_accounts_change_their_password() {
+        let admin = user(&[(Role::Administrator, "/p/c/")]);
+        let me = admin.user_id().unwrap().to_owned();
+        // Another account of the administered subtree: reset and disable allowed.
+        assert!(may_reset_password(&admin, "other", &["/p/c/k/"]));
+        assert!(may_disable_account(&admin, "other", &["/p/c/k/"]));
+        // One's own account: neither, though the administrator administers its organisation.
+        assert!(may_manage_account(&admin, &["/p/c/"]));
+        assert!(!may_reset_password(&admin, &me, &["/p/c/"]));
+        assert!(!may_disable_account(&admin, &me, &["/p/c/"]));
+        // An account that also works outside the administered subtree: neither.
+        assert!(!may_reset_password(&admin, "other", &["/p/c/k/", "/p/d/"]));
+        assert!(!may_disable_account(&admin, "other", &["/p/c/k/", "/p/d/"]));
+        // Operators manage every account; they have no password of their own.
+        let op = Caller::Operator {
+            token_id: "t".into(),
+        };
+        assert!(may_reset_password(&op, "other", &[]));
+        assert!(may_disable_account(&op, "other", &[]));
+        assert!(!may_change_own_password(&op));
+        assert!(may_change_own_password(&admin));
+        assert!(!may_change_own_password(&Caller::Anonymous));
+        let editor = user(&[(Role::Editor, "/p/c/")]);
+        assert!(!may_reset_password(&editor, "other", &["/p/c/"]));
+        assert!(!may_disable_account(&editor, "other", &["/p/c/"]));
     }
 }

@@ -198,7 +198,7 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
         "user.create",
         "user.grant",
         "user.revoke",
-        "user.password",
+        "user.update",
         "login.success",
     ] {
         assert!(actions.contains(&a), "{a} not in {actions:?}");

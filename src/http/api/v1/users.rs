@@ -2,14 +2,14 @@
 //! tokens) and `/api/v1/audit`.
 
 use super::denied;
+use crate::services::accounts::{self, GrantInput, NewUser, UserChange};
 use crate::db::Db;
 use crate::db::audit::Event;
 use crate::db::users::{GrantRecord, UserRecord};
 use crate::domain::Invalid;
 use crate::domain::time::rfc3339;
-use crate::domain::user::{display_name, login_name};
-use crate::domain::visibility::{self, Caller, Role};
-use crate::domain::{password, token};
+use crate::domain::visibility;
+use crate::domain::token;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Acting, Json, Path, Query, Writer};
@@ -35,21 +35,7 @@ async fn load(
     acting: &Acting,
     id: &str,
 ) -> Result<(UserRecord, Vec<GrantRecord>), AppError> {
-    let user = state
-        .db
-        .user(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    let grants = state.db.grants_of(id).await?;
-    let visible = matches!(acting.caller, Caller::Operator { .. })
-        || acting.caller.user_id() == Some(id)
-        || grants
-            .iter()
-            .any(|g| visibility::may_administer(&acting.caller, &g.org_path));
-    if !visible {
-        return Err(AppError::not_found("user"));
-    }
-    Ok((user, grants))
+    Ok(accounts::get(&state.db, acting, id).await?)
 }
 
 /// `GET /api/v1/users`: accounts holding a role inside the caller's administered subtrees.
@@ -57,13 +43,11 @@ pub async fn list(
     State(state): State<AppState>,
     Writer(acting): Writer,
 ) -> Result<Json<Value>, AppError> {
-    let paths = visibility::administered_subtrees(&acting.caller);
-    let users = state.db.users_within(paths.as_deref()).await?;
-    let mut items = Vec::new();
-    for u in users {
-        let grants = state.db.grants_of(&u.id).await?;
-        items.push(user_json(&u, &grants));
-    }
+    let items: Vec<Value> = accounts::list(&state.db, &acting)
+        .await?
+        .iter()
+        .map(|(u, grants)| user_json(u, grants))
+        .collect();
     Ok(Json(json!({ "items": items })))
 }
 
@@ -92,23 +76,13 @@ pub struct CreateUser {
     grants: Vec<GrantBody>,
 }
 
-/// Checks that `caller` may grant `role` on `org_id`, returning the organisation's id.
-async fn grantable(
-    state: &AppState,
-    acting: &Acting,
-    g: &GrantBody,
-    target_user: &str,
-) -> Result<Role, AppError> {
-    let role = Role::parse(&g.role)?;
-    let org = state
-        .db
-        .org(&g.org_id)
-        .await?
-        .ok_or_else(|| Invalid::new("org_id", "no such organisation"))?;
-    if !visibility::may_administer(&acting.caller, &org.path) {
-        return Err(denied(state, acting, "grant", "user", target_user, Some(&org.id)).await);
+impl From<GrantBody> for GrantInput {
+    fn from(g: GrantBody) -> Self {
+        Self {
+            role: g.role,
+            org_id: g.org_id,
+        }
     }
-    Ok(role)
 }
 
 /// `POST /api/v1/users`: a new account with at least one role inside the caller's subtree.
@@ -117,104 +91,31 @@ pub async fn create(
     Writer(acting): Writer,
     Json(input): Json<CreateUser>,
 ) -> Result<Response, AppError> {
-    let mut errors = Vec::new();
-    let login = login_name(&input.login).map_err(|e| errors.push(e)).ok();
-    let name = display_name(&input.display_name)
-        .map_err(|e| errors.push(e))
-        .ok();
-    if let Err(e) = password::check_new(&input.password) {
-        errors.push(e);
-    }
-    if input.grants.is_empty() || input.grants.len() > 50 {
-        errors.push(Invalid::new("grants", "must name 1–50 roles"));
-    }
-    let (Some(login), Some(name)) = (login, name) else {
-        return Err(AppError::invalid(&errors));
+    let new = NewUser {
+        login: input.login,
+        display_name: input.display_name,
+        password: input.password,
+        grants: input.grants.into_iter().map(GrantInput::from).collect(),
     };
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
-    let mut roles = Vec::new();
-    for g in &input.grants {
-        roles.push((
-            grantable(&state, &acting, g, &login).await?,
-            g.org_id.clone(),
-        ));
-    }
-    if state.db.user_by_login(&login).await?.is_some() {
-        return Err(AppError::conflict("that login is taken"));
-    }
-    let hash = password::hash(&input.password);
-    let mut tx = state.db.begin_write().await?;
-    let user = Db::create_user_in(&mut tx, &login, &name, &hash).await?;
-    for (role, org_id) in &roles {
-        Db::grant_in(&mut tx, &user.id, *role, org_id, acting.caller.user_id()).await?;
-    }
-    let first_org = roles.first().map(|(_, o)| o.as_str());
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.create",
-            target_kind: "user",
-            target_id: Some(&user.id),
-            org_id: first_org,
-            before: None,
-            after: Some(json!({
-                "login": login,
-                "grants": roles.iter().map(|(r, o)| json!({"role": r, "org_id": o})).collect::<Vec<_>>(),
-            })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let user = accounts::create(&state.db, &acting, new).await?;
     let grants = state.db.grants_of(&user.id).await?;
     Ok((StatusCode::CREATED, Json(user_json(&user, &grants))).into_response())
 }
 
 /// `POST /api/v1/users/{id}/grants`: adds a role on an organisation the caller administers to an
-/// account the caller manages — one whose every organisation the caller administers
-/// ([`visibility::may_manage_account`]). Administering the organisation of the new role is not
-/// enough: otherwise an administrator could give a sibling organisation's account a role in
-/// their own, and through it act as that person (whose password and tokens they do not hold, but
-/// whose name the audit log would show) or pull them into work they never agreed to. An account
-/// with no role at all is the operators' to manage, as for every other change to an account.
+/// account the caller manages (see `services::accounts::add_grant`).
 pub async fn add_grant(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(g): Json<GrantBody>,
 ) -> Result<Json<Value>, AppError> {
-    // Permission first, so that probing ids tells nothing: an unknown account has no
-    // organisations, so only an operator gets as far as learning that it does not exist.
-    let role = grantable(&state, &acting, &g, &id).await?;
-    let held = state.db.grants_of(&id).await?;
-    let paths: Vec<&str> = held.iter().map(|h| h.org_path.as_str()).collect();
-    if !visibility::may_manage_account(&acting.caller, &paths) {
-        return Err(denied(&state, &acting, "grant", "user", &id, Some(&g.org_id)).await);
-    }
+    accounts::add_grant(&state.db, &acting, &id, &g.into()).await?;
     let user = state
         .db
         .user(&id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
-    let mut tx = state.db.begin_write().await?;
-    if Db::grant_in(&mut tx, &id, role, &g.org_id, acting.caller.user_id()).await? {
-        Db::audit_in(
-            &mut tx,
-            &acting.actor,
-            Event {
-                action: "user.grant",
-                target_kind: "user",
-                target_id: Some(&id),
-                org_id: Some(&g.org_id),
-                before: None,
-                after: Some(json!({ "role": role, "org_id": g.org_id })),
-            },
-        )
-        .await?;
-    }
-    tx.commit().await?;
     let grants = state.db.grants_of(&id).await?;
     Ok(Json(user_json(&user, &grants)))
 }
@@ -225,26 +126,7 @@ pub async fn remove_grant(
     Writer(acting): Writer,
     Path((id, role, org_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let g = GrantBody { role, org_id };
-    let role = grantable(&state, &acting, &g, &id).await?;
-    let mut tx = state.db.begin_write().await?;
-    if !Db::revoke_grant_in(&mut tx, &id, role, &g.org_id).await? {
-        return Err(AppError::not_found("grant"));
-    }
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.revoke",
-            target_kind: "user",
-            target_id: Some(&id),
-            org_id: Some(&g.org_id),
-            before: Some(json!({ "role": role, "org_id": g.org_id })),
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    accounts::remove_grant(&state.db, &acting, &id, &GrantInput { role, org_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -265,63 +147,12 @@ pub async fn update(
     Path(id): Path<String>,
     Json(input): Json<UpdateUser>,
 ) -> Result<Json<Value>, AppError> {
-    let (user, grants) = load(&state, &acting, &id).await?;
-    if input.password.is_some() && acting.caller.user_id() == Some(id.as_str()) {
-        return Err(AppError::forbidden(
-            "change your own password with POST /api/v1/me/password, which asks for the current one",
-        ));
-    }
-    let paths: Vec<&str> = grants.iter().map(|g| g.org_path.as_str()).collect();
-    if !visibility::may_manage_account(&acting.caller, &paths) {
-        let org = grants.first().map(|g| g.org_id.clone());
-        return Err(denied(&state, &acting, "update", "user", &id, org.as_deref()).await);
-    }
-    let name = input
-        .display_name
-        .as_deref()
-        .map(display_name)
-        .transpose()?;
-    if let Some(p) = &input.password {
-        password::check_new(p)?;
-    }
-    let mut tx = state.db.begin_write().await?;
-    if let Some(name) = &name {
-        Db::set_display_name_in(&mut tx, &id, name).await?;
-    }
-    if let Some(d) = input.disabled {
-        if d && acting.caller.user_id() == Some(id.as_str()) {
-            return Err(AppError::forbidden("you cannot disable your own account"));
-        }
-        Db::set_disabled_in(&mut tx, &id, d).await?;
-    }
-    if let Some(p) = &input.password {
-        // A reset is what an administrator does after a compromise: every way in ends.
-        Db::set_password_in(&mut tx, &id, &password::hash(p)).await?;
-        Db::revoke_all_personal_tokens_in(&mut tx, &id).await?;
-    }
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.update",
-            target_kind: "user",
-            target_id: Some(&id),
-            org_id: grants.first().map(|g| g.org_id.as_str()),
-            before: Some(json!({ "display_name": user.display_name, "disabled": user.disabled_at.is_some() })),
-            after: Some(json!({
-                "display_name": name.as_deref().unwrap_or(&user.display_name),
-                "disabled": input.disabled.unwrap_or(user.disabled_at.is_some()),
-                "password_reset": input.password.is_some(),
-            })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let user = state
-        .db
-        .user(&id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
+    let change = UserChange {
+        display_name: input.display_name,
+        disabled: input.disabled,
+        password: input.password,
+    };
+    let (user, grants) = accounts::update(&state.db, &acting, &id, change).await?;
     Ok(Json(user_json(&user, &grants)))
 }
 
@@ -360,52 +191,13 @@ pub struct ChangePassword {
     new_password: String,
 }
 
-/// Changes the caller's password after checking the current one; every session ends.
-pub async fn change_password_for(
-    state: &AppState,
-    acting: &Acting,
-    current: &str,
-    new: &str,
-) -> Result<(), AppError> {
-    let me = me_of(acting)?;
-    let user = state
-        .db
-        .user(&me.id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    if current.len() > 1024 || !password::verify(current, &user.password_hash) {
-        return Err(Invalid::new("current_password", "is not right").into());
-    }
-    password::check_new(new)?;
-    if new == current {
-        return Err(Invalid::new("new_password", "must differ from the current one").into());
-    }
-    let mut tx = state.db.begin_write().await?;
-    Db::set_password_in(&mut tx, &me.id, &password::hash(new)).await?;
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.password",
-            target_kind: "user",
-            target_id: Some(&me.id),
-            org_id: me.grants.first().map(|g| g.org_id.as_str()),
-            before: None,
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 pub async fn change_password(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Json(input): Json<ChangePassword>,
 ) -> Result<StatusCode, AppError> {
-    change_password_for(
-        &state,
+    accounts::change_own_password(
+        &state.db,
         &acting,
         &input.current_password,
         &input.new_password,
