@@ -158,7 +158,9 @@ pub async fn create_platform(
 
 /// Adds a key to platform `id`; returns the key.
 pub async fn create_platform_key(db: &Db, id: &str, name: &str) -> anyhow::Result<String> {
-    Ok(platforms::create_key(db, &Acting::cli(), id, Some(name)).await?.1)
+    Ok(platforms::create_key(db, &Acting::cli(), id, Some(name))
+        .await?
+        .1)
 }
 
 /// Revokes key `key_id` of platform `id`.
@@ -251,10 +253,15 @@ pub async fn list_jobs(
 ) -> anyhow::Result<Vec<crate::db::jobs::JobRecord>> {
     let state = crate::domain::job::JobState::parse_opt(state)?;
     let kind = crate::domain::job::JobKind::parse_opt(kind)?;
-    Ok(
-        crate::jobs::admin::list(db, &Acting::cli().caller, state, kind, None, limit.clamp(1, 10_000))
-            .await?,
+    Ok(crate::jobs::admin::list(
+        db,
+        &Acting::cli().caller,
+        state,
+        kind,
+        None,
+        limit.clamp(1, 10_000),
     )
+    .await?)
 }
 
 /// `lectern jobs retry [ID] [--state dead] [--kind …]`: how many jobs were queued again.

@@ -398,6 +398,29 @@ pub fn may_disable_account(caller: &Caller, account_id: &str, account_org_paths:
     caller.user_id() != Some(account_id) && may_manage_account(caller, account_org_paths)
 }
 
+/// Which administration pages the navigation offers a caller: only those it can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AdminLinks {
+    /// The organisation tree and its accounts: administrators (and operators).
+    pub orgs: bool,
+    pub users: bool,
+    /// The platforms the caller administers.
+    pub platforms: bool,
+    /// The background jobs ([`job_scope`]).
+    pub jobs: bool,
+}
+
+/// The administration pages `caller` may use, for the page navigation.
+pub fn admin_links(caller: &Caller) -> AdminLinks {
+    let administers = administered_subtrees(caller).is_none_or(|s| !s.is_empty());
+    AdminLinks {
+        orgs: administers,
+        users: administers,
+        platforms: administers,
+        jobs: job_scope(caller).is_some(),
+    }
+}
+
 /// Whether `caller` may see the platforms registered at `org_path` (to publish to them by name):
 /// staff of that subtree. Managing them is [`may_administer`].
 pub fn may_list_platforms(caller: &Caller, org_path: &str) -> bool {
@@ -696,5 +719,37 @@ mod tests {
         let editor = user(&[(Role::Editor, "/p/c/")]);
         assert!(!may_reset_password(&editor, "other", &["/p/c/"]));
         assert!(!may_disable_account(&editor, "other", &["/p/c/"]));
+    }
+
+    #[test]
+    fn the_navigation_offers_only_the_administration_pages_a_caller_can_use() {
+        let none = AdminLinks {
+            orgs: false,
+            users: false,
+            platforms: false,
+            jobs: false,
+        };
+        let all = AdminLinks {
+            orgs: true,
+            users: true,
+            platforms: true,
+            jobs: true,
+        };
+        assert_eq!(admin_links(&user(&[(Role::Editor, "/p/c/")])), none);
+        assert_eq!(
+            admin_links(&user(&[(Role::Reviewer, "/p/"), (Role::Member, "/p/")])),
+            none
+        );
+        assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/c/")])), all);
+        assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/")])), all);
+        let op = Caller::Operator {
+            token_id: "t".into(),
+        };
+        assert_eq!(admin_links(&op), all);
+        assert_eq!(admin_links(&Caller::Anonymous), none);
+        // Every link offered leads to a page its rule lets the caller use.
+        let admin = user(&[(Role::Administrator, "/p/c/")]);
+        assert!(job_scope(&admin).is_some());
+        assert!(administered_subtrees(&admin).is_some_and(|s| !s.is_empty()));
     }
 }

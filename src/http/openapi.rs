@@ -9,7 +9,7 @@
 
 mod legacy;
 
-use crate::http::api::v1::{changes, orgs};
+use crate::http::api::v1::{changes, orgs, users};
 use crate::http::error::{Code, FieldError, Problem};
 use axum::Json;
 use serde_json::Value;
@@ -56,6 +56,18 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         orgs::create,
         orgs::update,
         orgs::move_org,
+        users::list,
+        users::get,
+        users::create,
+        users::add_grant,
+        users::remove_grant,
+        users::update,
+        users::me,
+        users::change_password,
+        users::create_token,
+        users::list_tokens,
+        users::revoke_token,
+        users::audit,
     ),
     components(schemas(
         Problem,
@@ -67,6 +79,20 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         orgs::UpdateOrg,
         orgs::MoveOrg,
         crate::domain::org::OrgLevel,
+        crate::domain::visibility::Role,
+        users::UserView,
+        users::UserList,
+        users::GrantView,
+        users::GrantBody,
+        users::CreateUser,
+        users::UpdateUser,
+        users::ChangePassword,
+        users::CreateToken,
+        users::TokenView,
+        users::NewTokenView,
+        users::TokenList,
+        users::AuditEntryView,
+        users::AuditPage,
     )),
     modifiers(&Conventions)
 )]

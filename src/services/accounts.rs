@@ -5,10 +5,11 @@
 
 use super::{Acting, Result, ServiceError, deny};
 use crate::db::Db;
-use crate::db::audit::Event;
+use crate::db::audit::{AuditRecord, Event};
 use crate::db::tokens::TokenRecord;
-use crate::db::users::{GrantRecord, UserRecord};
+use crate::db::users::{GrantRecord, PersonalTokenRecord, UserRecord};
 use crate::domain::Invalid;
+use crate::domain::time::rfc3339;
 use crate::domain::user::{display_name, login_name};
 use crate::domain::visibility::{self, Caller, Role};
 use crate::domain::{password, token};
@@ -230,8 +231,7 @@ pub async fn update(
     if !visibility::may_manage_account(&acting.caller, &paths) {
         return Err(deny(db, acting, "update", "user", id, org.as_deref()).await);
     }
-    if change.disabled == Some(true)
-        && !visibility::may_disable_account(&acting.caller, id, &paths)
+    if change.disabled == Some(true) && !visibility::may_disable_account(&acting.caller, id, &paths)
     {
         if own {
             return Err(ServiceError::Forbidden(
@@ -293,7 +293,10 @@ pub async fn change_own_password(db: &Db, acting: &Acting, current: &str, new: &
             "this is for signed-in accounts, not operator tokens".to_owned(),
         ));
     };
-    let user = db.user(&me.id).await?.ok_or(ServiceError::NotFound("user"))?;
+    let user = db
+        .user(&me.id)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
     if current.len() > 1024 || !password::verify(current, &user.password_hash) {
         return Err(Invalid::new("current_password", "is not right").into());
     }
@@ -383,4 +386,126 @@ pub async fn revoke_operator_token(db: &Db, acting: &Acting, id: &str) -> Result
     )
     .await?;
     Ok(())
+}
+
+/// The account a personal step is for: a signed-in account, not an operator token.
+fn me(acting: &Acting) -> Result<&visibility::User> {
+    acting.caller.user().ok_or_else(|| {
+        ServiceError::Forbidden("this is for signed-in accounts, not operator tokens".to_owned())
+    })
+}
+
+/// A new personal token for the caller, valid `expires_in_days` (1–366, default 90); its value
+/// is returned once. Made from a signed-in session only, never with another token.
+pub async fn create_personal_token(
+    db: &Db,
+    acting: &Acting,
+    name: &str,
+    expires_in_days: Option<i64>,
+) -> Result<(PersonalTokenRecord, String)> {
+    let me = me(acting)?;
+    if matches!(me.via, visibility::Via::Token { .. }) {
+        return Err(ServiceError::Forbidden(
+            "personal tokens are created from a signed-in session, not with another token"
+                .to_owned(),
+        ));
+    }
+    let name = name.trim();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        errors.push(Invalid::new("name", "must be 1–100 characters"));
+    }
+    let days = expires_in_days.unwrap_or(90);
+    if !(1..=366).contains(&days) {
+        errors.push(Invalid::new("expires_in_days", "must be between 1 and 366"));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let secret = token::generate();
+    let expires_at = crate::db::now_ms() + days * 86_400_000;
+    let mut tx = db.begin_write().await?;
+    let record = Db::create_personal_token_in(
+        &mut tx,
+        &me.id,
+        name,
+        &token::hash(&secret),
+        Some(expires_at),
+    )
+    .await?;
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "token.create",
+            target_kind: "token",
+            target_id: Some(&record.id),
+            org_id: me.grants.first().map(|g| g.org_id.as_str()),
+            before: None,
+            after: Some(json!({ "name": name, "expires_at": rfc3339(expires_at) })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((record, secret))
+}
+
+/// The caller's personal tokens (never their values).
+pub async fn personal_tokens(db: &Db, acting: &Acting) -> Result<Vec<PersonalTokenRecord>> {
+    let me = me(acting)?;
+    Ok(db.personal_tokens(&me.id).await?)
+}
+
+/// Revokes one of the caller's personal tokens; not found when it is not theirs or not live.
+pub async fn revoke_personal_token(db: &Db, acting: &Acting, token_id: &str) -> Result<()> {
+    let me = me(acting)?;
+    let mut tx = db.begin_write().await?;
+    if !Db::revoke_personal_token_in(&mut tx, &me.id, token_id).await? {
+        return Err(ServiceError::NotFound("token"));
+    }
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "token.revoke",
+            target_kind: "token",
+            target_id: Some(token_id),
+            org_id: me.grants.first().map(|g| g.org_id.as_str()),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A page of the audit log of the caller's administered subtrees, newest first, with the cursor
+/// of the next page.
+pub async fn audit_log(
+    db: &Db,
+    acting: &Acting,
+    action: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<AuditRecord>, Option<String>)> {
+    if !(1..=500).contains(&limit) {
+        return Err(Invalid::new("limit", "must be between 1 and 500").into());
+    }
+    if let Some(c) = cursor
+        && uuid::Uuid::parse_str(c).is_err()
+    {
+        return Err(Invalid::new("cursor", "is not a cursor this API returned").into());
+    }
+    let paths = visibility::administered_subtrees(&acting.caller);
+    if paths.as_ref().is_some_and(Vec::is_empty) {
+        return Err(deny(db, acting, "read", "audit", "-", None).await);
+    }
+    let rows = db
+        .audit_entries(paths.as_deref(), action, cursor, limit + 1)
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
+    Ok((rows, next_cursor))
 }

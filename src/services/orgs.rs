@@ -105,7 +105,15 @@ pub async fn create(db: &Db, acting: &Acting, input: NewOrg) -> Result<OrgRecord
         .await?
         .ok_or_else(|| Invalid::new("parent_id", "no such organisation"))?;
     if !visibility::may_administer(&acting.caller, &parent.path) {
-        return Err(deny(db, acting, "create_child", "org", &parent.id, Some(&parent.id)).await);
+        return Err(deny(
+            db,
+            acting,
+            "create_child",
+            "org",
+            &parent.id,
+            Some(&parent.id),
+        )
+        .await);
     }
     let f = fields(
         &input.name,
@@ -275,8 +283,7 @@ pub async fn bootstrap(
     }
     let mut tx = db.begin_write().await?;
     let root = Db::create_org_in(&mut tx, None, &f).await?;
-    let user =
-        Db::create_user_in(&mut tx, &login, &name, &password::hash(admin.password)).await?;
+    let user = Db::create_user_in(&mut tx, &login, &name, &password::hash(admin.password)).await?;
     Db::grant_in(&mut tx, &user.id, Role::Administrator, &root.id, None).await?;
     Db::adopt_orphan_lessons_in(&mut tx, &root.id).await?;
     Db::audit_in(

@@ -206,12 +206,7 @@ pub async fn create(db: &Db, acting: &Acting, input: NewPlatform) -> Result<Issu
 }
 
 /// Changes a platform's name, channel, filters or webhook URL, or issues a new webhook secret.
-pub async fn update(
-    db: &Db,
-    acting: &Acting,
-    id: &str,
-    change: PlatformChange,
-) -> Result<Issued> {
+pub async fn update(db: &Db, acting: &Acting, id: &str, change: PlatformChange) -> Result<Issued> {
     let p = administered(db, acting, id, "update").await?;
     let mut errors = Vec::new();
     let name = match &change.name {

@@ -4,10 +4,10 @@
 use super::{PageResult, Web, opt, see_other};
 use crate::domain::org::OrgLevel;
 use crate::domain::visibility::{self, Role};
-use crate::services::accounts;
 use crate::http::api::v1::{jobs, users};
 use crate::http::error::AppError;
 use crate::http::extract::{Form, Path, Query, Writer};
+use crate::services::accounts;
 use axum::extract::State;
 use axum::response::Response;
 use minijinja::context;
@@ -91,10 +91,10 @@ fn roles() -> Vec<&'static str> {
 
 async fn users_page(web: &Web, form: Option<UserForm>, error: Option<AppError>) -> PageResult {
     let Writer(acting) = web.reader()?;
-    let list: Vec<Value> = accounts::list(&web.state.db, &acting)
+    let list: Vec<users::UserView> = accounts::list(&web.state.db, &acting)
         .await?
         .iter()
-        .map(|(u, grants)| users::user_json(u, grants))
+        .map(|(u, grants)| users::user_view(u, grants))
         .collect();
     let orgs: Vec<Value> = tree(web)
         .await?

@@ -370,6 +370,7 @@ impl Web {
             html_lang => self.lang.html(),
             user => user,
             operator => matches!(self.caller, Caller::Operator { .. }),
+            links => crate::domain::visibility::admin_links(&self.caller),
             csrf => self.csrf(),
             switch_url => self.switch_url(),
             asset_version => ASSET_VERSION.as_str(),

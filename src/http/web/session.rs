@@ -3,9 +3,9 @@
 use super::i18n::translate;
 use super::{Flow, PageResult, Web};
 use crate::domain::lesson::LessonStatus;
+use crate::http::auth;
 use crate::http::error::AppError;
 use crate::http::extract::{Form, same_secret};
-use crate::http::auth;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};

@@ -179,7 +179,9 @@ pub async fn update(
         review_required: input.review_required,
         self_approval: input.self_approval,
     };
-    Ok(Json(orgs::update(&state.db, &acting, &id, change).await?.into()))
+    Ok(Json(
+        orgs::update(&state.db, &acting, &id, change).await?.into(),
+    ))
 }
 
 /// `POST /api/v1/orgs/{id}/move`: moves an organisation, with its subtree, to another parent.

@@ -3,7 +3,6 @@
 
 use super::lessons::lesson_for;
 use crate::db::platforms::{KeyRecord, PlatformRecord};
-use crate::services::platforms::{self, Described, Issued, Listed, NewPlatform, PlatformChange};
 use crate::domain::job::{JobKind, JobState};
 use crate::domain::time::rfc3339;
 use crate::domain::visibility::{Action, Caller, Platform};
@@ -12,6 +11,7 @@ use crate::http::AppState;
 use crate::http::error::{AppError, Code, Extra};
 use crate::http::extract::{Json, Path, Query, Writer};
 use crate::publish::feed::{Cursor, FeedError};
+use crate::services::platforms::{self, Described, Issued, Listed, NewPlatform, PlatformChange};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
