@@ -1,15 +1,19 @@
-//! The administrative commands (`lectern bootstrap`, `lectern org …`, `lectern user …`): the same
-//! rules and audit log as the API, acting as the command line on the local database.
+//! The administrative commands (`lectern bootstrap`, `org …`, `user …`, `token …`, `platform …`,
+//! `changes prune`, `reindex`, `jobs …`): thin adapters over the same services as the API
+//! (`services::orgs`, `services::accounts`, `services::platforms`) and the engines, acting as the
+//! command line (an operator) on the local database. None writes SQL or an audit entry itself.
 
 use crate::db::Db;
-use crate::db::audit::{Actor, Event};
-use crate::db::orgs::{OrgFields, OrgRecord};
-use crate::domain::org::{self, OrgLevel};
-use crate::domain::user::{display_name, login_name};
+use crate::db::orgs::OrgRecord;
+use crate::db::platforms::PlatformRecord;
+use crate::db::tokens::TokenRecord;
+use crate::domain::password;
 use crate::domain::visibility::Role;
-use crate::domain::{Invalid, lesson::RegionCode, password};
-use anyhow::{Context, bail};
-use serde_json::json;
+use crate::services::accounts::{self, GrantInput, NewUser, UserChange};
+use crate::services::orgs::{self, FirstAdministrator, NewOrg};
+use crate::services::platforms::{self, Listed, NewPlatform};
+use crate::services::{Acting, ServiceError};
+use anyhow::Context;
 
 /// A password given in `LECTERN_PASSWORD`, or a generated one (printed by the caller).
 pub fn password_from_env() -> anyhow::Result<(String, bool)> {
@@ -26,20 +30,6 @@ pub fn password_from_env() -> anyhow::Result<(String, bool)> {
     }
 }
 
-fn fields(name: &str, level: &str, region: Option<&str>) -> Result<OrgFields, Invalid> {
-    Ok(OrgFields {
-        name: org::name(name)?,
-        level: OrgLevel::parse(level)?,
-        region_code: region
-            .filter(|r| !r.is_empty())
-            .map(RegionCode::parse)
-            .transpose()?
-            .map(|r| r.as_str().to_owned()),
-        review_required: true,
-        self_approval: false,
-    })
-}
-
 /// Creates the root organisation and its first administrator on a fresh install; lessons made
 /// before there were organisations are given to the root. Returns the root and the user's id.
 pub async fn bootstrap(
@@ -51,89 +41,30 @@ pub async fn bootstrap(
     name: &str,
     pass: &str,
 ) -> anyhow::Result<(OrgRecord, String)> {
-    if db.has_orgs().await? {
-        bail!("this instance is already bootstrapped: it has organisations");
-    }
-    let f = fields(org_name, level, region)?;
-    let login = login_name(login)?;
-    let name = display_name(name)?;
-    password::check_new(pass)?;
-    let actor = Actor::cli();
-    let mut tx = db.begin_write().await?;
-    let root = Db::create_org_in(&mut tx, None, &f).await?;
-    let user = Db::create_user_in(&mut tx, &login, &name, &password::hash(pass)).await?;
-    Db::grant_in(&mut tx, &user.id, Role::Administrator, &root.id, None).await?;
-    Db::adopt_orphan_lessons_in(&mut tx, &root.id).await?;
-    Db::audit_in(
-        &mut tx,
-        &actor,
-        Event {
-            action: "bootstrap",
-            target_kind: "org",
-            target_id: Some(&root.id),
-            org_id: Some(&root.id),
-            before: None,
-            after: Some(json!({ "org": root.name, "administrator": login })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((root, user.id))
+    let root = NewOrg {
+        parent_id: String::new(),
+        name: org_name.to_owned(),
+        level: level.to_owned(),
+        region_code: region.map(str::to_owned),
+        review_required: true,
+        self_approval: false,
+    };
+    let admin = FirstAdministrator {
+        login,
+        display_name: name,
+        password: pass,
+    };
+    Ok(orgs::bootstrap(db, &Acting::cli(), root, admin).await?)
 }
 
-/// `lectern org create`.
-pub async fn create_org(
-    db: &Db,
-    parent_id: &str,
-    name: &str,
-    level: &str,
-    region: Option<&str>,
-) -> anyhow::Result<OrgRecord> {
-    let parent = db
-        .org(parent_id)
-        .await?
-        .context("no such parent organisation")?;
-    let f = fields(name, level, region)?;
-    let mut tx = db.begin_write().await?;
-    let created = Db::create_org_in(&mut tx, Some(&parent), &f).await?;
-    Db::audit_in(
-        &mut tx,
-        &Actor::cli(),
-        Event {
-            action: "org.create",
-            target_kind: "org",
-            target_id: Some(&created.id),
-            org_id: Some(&created.id),
-            before: None,
-            after: Some(json!(created)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(created)
+/// `lectern org create`: the same service, rules and audit entry as `POST /api/v1/orgs`.
+pub async fn create_org(db: &Db, new: NewOrg) -> anyhow::Result<OrgRecord> {
+    Ok(orgs::create(db, &Acting::cli(), new).await?)
 }
 
 /// `lectern org move`.
 pub async fn move_org(db: &Db, id: &str, parent_id: &str) -> anyhow::Result<OrgRecord> {
-    let mut tx = db.begin_write().await?;
-    let (node, moved) = Db::move_org_in(&mut tx, id, parent_id, &|_, _| true)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Db::audit_in(
-        &mut tx,
-        &Actor::cli(),
-        Event {
-            action: "org.move",
-            target_kind: "org",
-            target_id: Some(id),
-            org_id: Some(id),
-            before: Some(json!({ "parent_id": node.parent_id })),
-            after: Some(json!({ "parent_id": parent_id })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(moved)
+    Ok(orgs::move_to(db, &Acting::cli(), id, parent_id).await?)
 }
 
 /// Parses `role@org_id`.
@@ -144,7 +75,7 @@ pub fn parse_grant(s: &str) -> anyhow::Result<(Role, String)> {
     Ok((Role::parse(role)?, org.to_owned()))
 }
 
-/// `lectern user create`.
+/// `lectern user create`: the same service and audit entry as `POST /api/v1/users`.
 pub async fn create_user(
     db: &Db,
     login: &str,
@@ -152,99 +83,53 @@ pub async fn create_user(
     pass: &str,
     grants: &[(Role, String)],
 ) -> anyhow::Result<String> {
-    let login = login_name(login)?;
-    let name = display_name(name)?;
-    password::check_new(pass)?;
-    for (_, org) in grants {
-        db.org(org)
-            .await?
-            .with_context(|| format!("no organisation {org}"))?;
-    }
-    if db.user_by_login(&login).await?.is_some() {
-        bail!("the login {login} is taken");
-    }
-    let mut tx = db.begin_write().await?;
-    let user = Db::create_user_in(&mut tx, &login, &name, &password::hash(pass)).await?;
-    for (role, org) in grants {
-        Db::grant_in(&mut tx, &user.id, *role, org, None).await?;
-    }
-    Db::audit_in(
-        &mut tx,
-        &Actor::cli(),
-        Event {
-            action: "user.create",
-            target_kind: "user",
-            target_id: Some(&user.id),
-            org_id: grants.first().map(|(_, o)| o.as_str()),
-            before: None,
-            after: Some(json!({ "login": login, "grants": grants.iter().map(|(r, o)| json!({"role": r, "org_id": o})).collect::<Vec<_>>() })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(user.id)
+    let new = NewUser {
+        login: login.to_owned(),
+        display_name: name.to_owned(),
+        password: pass.to_owned(),
+        grants: grants.iter().map(grant_input).collect(),
+    };
+    Ok(accounts::create(db, &Acting::cli(), new).await?.id)
 }
 
-/// `lectern user grant|revoke`.
+fn grant_input((role, org): &(Role, String)) -> GrantInput {
+    GrantInput {
+        role: role.as_str().to_owned(),
+        org_id: org.clone(),
+    }
+}
+
+/// `lectern user grant|revoke`: whether anything changed.
 pub async fn change_grant(
     db: &Db,
     login: &str,
     grant: (Role, String),
     add: bool,
 ) -> anyhow::Result<bool> {
-    let user = db
-        .user_by_login(&login.trim().to_lowercase())
-        .await?
-        .context("no such user")?;
-    db.org(&grant.1).await?.context("no such organisation")?;
-    let mut tx = db.begin_write().await?;
-    let changed = if add {
-        Db::grant_in(&mut tx, &user.id, grant.0, &grant.1, None).await?
+    let acting = Acting::cli();
+    let (user, _) = accounts::by_login(db, &acting, login).await?;
+    let g = grant_input(&grant);
+    if add {
+        Ok(accounts::add_grant(db, &acting, &user.id, &g).await?)
     } else {
-        Db::revoke_grant_in(&mut tx, &user.id, grant.0, &grant.1).await?
-    };
-    if changed {
-        Db::audit_in(
-            &mut tx,
-            &Actor::cli(),
-            Event {
-                action: if add { "user.grant" } else { "user.revoke" },
-                target_kind: "user",
-                target_id: Some(&user.id),
-                org_id: Some(&grant.1),
-                before: None,
-                after: Some(json!({ "role": grant.0, "org_id": grant.1 })),
-            },
-        )
-        .await?;
+        match accounts::remove_grant(db, &acting, &user.id, &g).await {
+            Ok(()) => Ok(true),
+            Err(ServiceError::NotFound("grant")) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
-    tx.commit().await?;
-    Ok(changed)
 }
 
-/// `lectern user password`.
+/// `lectern user password`: an operator's reset, as `PATCH /api/v1/users/{id}` with a password —
+/// every session and personal token of the account ends.
 pub async fn set_password(db: &Db, login: &str, pass: &str) -> anyhow::Result<()> {
-    password::check_new(pass)?;
-    let user = db
-        .user_by_login(&login.trim().to_lowercase())
-        .await?
-        .context("no such user")?;
-    let mut tx = db.begin_write().await?;
-    Db::set_password_in(&mut tx, &user.id, &password::hash(pass)).await?;
-    Db::audit_in(
-        &mut tx,
-        &Actor::cli(),
-        Event {
-            action: "user.password",
-            target_kind: "user",
-            target_id: Some(&user.id),
-            org_id: None,
-            before: None,
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let acting = Acting::cli();
+    let (user, _) = accounts::by_login(db, &acting, login).await?;
+    let change = UserChange {
+        password: Some(pass.to_owned()),
+        ..UserChange::default()
+    };
+    accounts::update(db, &acting, &user.id, change).await?;
     Ok(())
 }
 
@@ -257,55 +142,106 @@ pub async fn create_platform(
     channel: &str,
     (kinds, tags, series): (&[String], &[String], &[String]),
     webhook_url: Option<&str>,
-) -> anyhow::Result<(crate::db::platforms::PlatformRecord, String, Option<String>)> {
-    use crate::domain::platform;
-    let o = db
-        .org(org_id)
-        .await?
-        .with_context(|| format!("no such organisation: {org_id}"))?;
-    let fields = crate::db::platforms::PlatformFields {
-        name: platform::name(name)?,
-        channel: platform::Channel::parse(channel)?,
-        filters: platform::Filters::parse(kinds, tags, series)?,
-        webhook_url: webhook_url.map(platform::webhook_url).transpose()?,
+) -> anyhow::Result<(PlatformRecord, String, Option<String>)> {
+    let new = NewPlatform {
+        org_id: org_id.to_owned(),
+        name: name.to_owned(),
+        channel: channel.to_owned(),
+        filters: Some((kinds.to_vec(), tags.to_vec(), series.to_vec())),
+        webhook_url: webhook_url.map(str::to_owned),
+        key_name: None,
     };
-    let secret = fields
-        .webhook_url
-        .as_ref()
-        .map(|_| platform::generate_webhook_secret());
-    let actor = Actor::cli();
-    let start = crate::publish::feed::Cursor::at(db.change_head().await?).encode();
-    let p = db
-        .create_platform(&o.id, &fields, secret.as_deref(), &start, &actor)
-        .await?;
-    let key = platform::generate_key();
-    db.create_platform_key(&p, "initial", &crate::domain::token::hash(&key), &actor)
-        .await?;
-    Ok((p, key, secret))
+    let issued = platforms::create(db, &Acting::cli(), new).await?;
+    let key = issued.key.map(|(_, k)| k).unwrap_or_default();
+    Ok((issued.described.platform, key, issued.webhook_secret))
 }
 
 /// Adds a key to platform `id`; returns the key.
 pub async fn create_platform_key(db: &Db, id: &str, name: &str) -> anyhow::Result<String> {
-    let p = db
-        .platform(id)
+    Ok(platforms::create_key(db, &Acting::cli(), id, Some(name))
         .await?
-        .with_context(|| format!("no such platform: {id}"))?;
-    let key = crate::domain::platform::generate_key();
-    db.create_platform_key(&p, name, &crate::domain::token::hash(&key), &Actor::cli())
-        .await?;
-    Ok(key)
+        .1)
 }
 
 /// Revokes key `key_id` of platform `id`.
 pub async fn revoke_platform_key(db: &Db, id: &str, key_id: &str) -> anyhow::Result<()> {
-    let p = db
-        .platform(id)
-        .await?
-        .with_context(|| format!("no such platform: {id}"))?;
-    if !db.revoke_platform_key(&p, key_id, &Actor::cli()).await? {
-        bail!("platform {id} has no live key {key_id}");
-    }
-    Ok(())
+    platforms::revoke_key(db, &Acting::cli(), id, key_id)
+        .await
+        .with_context(|| format!("platform {id} has no live key {key_id}"))
+}
+
+/// `lectern platform list`: one line per platform with its state, last pull and lag.
+pub async fn list_platforms(db: &Db) -> anyhow::Result<Vec<String>> {
+    let (listed, head) = platforms::list(db, &Acting::cli()).await?;
+    Ok(listed
+        .into_iter()
+        .map(|l| {
+            let p = match l {
+                Listed::Administered(d) => d.platform,
+                Listed::Named(p) => p,
+            };
+            let state = if p.disabled_at.is_some() {
+                "disabled"
+            } else {
+                "enabled"
+            };
+            let pulled = p
+                .last_pull_at
+                .map(crate::domain::time::rfc3339)
+                .unwrap_or_else(|| "never".into());
+            let lag = p
+                .last_pull_seq
+                .map(|s| (head - s).max(0).to_string())
+                .unwrap_or_else(|| "-".into());
+            format!(
+                "{}\t{}\t{}\t{}\tlast pull {}\tlag {}",
+                p.id, p.name, p.channel, state, pulled, lag
+            )
+        })
+        .collect())
+}
+
+/// `lectern platform disable`.
+pub async fn disable_platform(db: &Db, id: &str) -> anyhow::Result<()> {
+    Ok(platforms::disable(db, &Acting::cli(), id).await?)
+}
+
+/// `lectern token create`: the token's record and its value (shown once).
+pub async fn create_token(db: &Db, name: &str) -> anyhow::Result<(TokenRecord, String)> {
+    Ok(accounts::create_operator_token(db, &Acting::cli(), name).await?)
+}
+
+/// `lectern token list`.
+pub async fn list_tokens(db: &Db) -> anyhow::Result<Vec<TokenRecord>> {
+    Ok(accounts::operator_tokens(db, &Acting::cli()).await?)
+}
+
+/// `lectern token revoke`.
+pub async fn revoke_token(db: &Db, id: &str) -> anyhow::Result<()> {
+    accounts::revoke_operator_token(db, &Acting::cli(), id)
+        .await
+        .with_context(|| format!("no active token {id}"))
+}
+
+/// `lectern changes prune`: deletes change-log entries older than `older_than_days` (keeping
+/// the newest `keep` in any case). Returns how many went and the position through which they
+/// went.
+pub async fn prune_changes(db: &Db, older_than_days: u64, keep: i64) -> anyhow::Result<(u64, i64)> {
+    let cutoff =
+        crate::db::now_ms().saturating_sub((older_than_days as i64).saturating_mul(86_400_000));
+    let through = db.change_position_before(cutoff).await?;
+    let head = db.change_head().await?;
+    let through = through.min(head - keep.max(0));
+    Ok((db.prune_changes(through).await?, through))
+}
+
+/// `lectern reindex`: rebuilds the search index from SQL beside the one in use, then switches
+/// to it. Texts not extracted yet are queued as jobs for the service to extract.
+pub async fn reindex(
+    db: &Db,
+    index_dir: &std::path::Path,
+) -> anyhow::Result<crate::search::index::Status> {
+    Ok(crate::search::index::rebuild(index_dir, db).await?)
 }
 
 /// The operator's view of the jobs (`lectern jobs list`): the command line acts for the instance.
@@ -317,10 +253,15 @@ pub async fn list_jobs(
 ) -> anyhow::Result<Vec<crate::db::jobs::JobRecord>> {
     let state = crate::domain::job::JobState::parse_opt(state)?;
     let kind = crate::domain::job::JobKind::parse_opt(kind)?;
-    Ok(
-        crate::jobs::admin::list(db, &cli_caller(), state, kind, None, limit.clamp(1, 10_000))
-            .await?,
+    Ok(crate::jobs::admin::list(
+        db,
+        &Acting::cli().caller,
+        state,
+        kind,
+        None,
+        limit.clamp(1, 10_000),
     )
+    .await?)
 }
 
 /// `lectern jobs retry [ID] [--state dead] [--kind …]`: how many jobs were queued again.
@@ -330,23 +271,17 @@ pub async fn retry_jobs(
     state: Option<&str>,
     kind: Option<&str>,
 ) -> anyhow::Result<u64> {
-    let actor = crate::db::audit::Actor::cli();
+    let acting = Acting::cli();
+    let (caller, actor) = (&acting.caller, &acting.actor);
     match id {
         Some(id) => {
-            crate::jobs::admin::retry_one(db, &cli_caller(), &actor, id).await?;
+            crate::jobs::admin::retry_one(db, caller, actor, id).await?;
             Ok(1)
         }
         None => {
             let state = crate::domain::job::JobState::parse_opt(state)?;
             let kind = crate::domain::job::JobKind::parse_opt(kind)?;
-            Ok(crate::jobs::admin::retry_many(db, &cli_caller(), &actor, state, kind).await?)
+            Ok(crate::jobs::admin::retry_many(db, caller, actor, state, kind).await?)
         }
-    }
-}
-
-/// Whom the command line acts as: the instance itself, like an operator token.
-fn cli_caller() -> crate::domain::visibility::Caller {
-    crate::domain::visibility::Caller::Operator {
-        token_id: "cli".into(),
     }
 }

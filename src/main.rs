@@ -164,10 +164,17 @@ enum OrgCommand {
         parent: String,
         #[arg(long)]
         name: String,
+        /// province, city, county, township, branch or other.
         #[arg(long)]
         level: String,
         #[arg(long)]
         region: Option<String>,
+        /// Whether a reviewer of this organisation must approve what passes through its level.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        review_required: bool,
+        /// Whether a reviewer may approve a revision they submitted themselves.
+        #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+        self_approval: bool,
     },
     /// Move an organisation, with its subtree, under another parent.
     Move {
@@ -283,25 +290,8 @@ async fn platform(config: Config, command: PlatformCommand) -> anyhow::Result<()
     let db = open(&config).await?;
     match command {
         PlatformCommand::List => {
-            let head = db.change_head().await?;
-            for p in db.platforms_within(None).await? {
-                let state = if p.disabled_at.is_some() {
-                    "disabled"
-                } else {
-                    "enabled"
-                };
-                let pulled = p
-                    .last_pull_at
-                    .map(lectern::domain::time::rfc3339)
-                    .unwrap_or_else(|| "never".into());
-                let lag = p
-                    .last_pull_seq
-                    .map(|s| (head - s).max(0).to_string())
-                    .unwrap_or_else(|| "-".into());
-                println!(
-                    "{}\t{}\t{}\t{}\tlast pull {}\tlag {}",
-                    p.id, p.name, p.channel, state, pulled, lag
-                );
+            for line in cli::list_platforms(&db).await? {
+                println!("{line}");
             }
         }
         PlatformCommand::Create {
@@ -337,12 +327,7 @@ async fn platform(config: Config, command: PlatformCommand) -> anyhow::Result<()
             println!("revoked");
         }
         PlatformCommand::Disable { platform } => {
-            let p = db
-                .platform(&platform)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no such platform: {platform}"))?;
-            db.disable_platform(&p, &lectern::db::audit::Actor::cli())
-                .await?;
+            cli::disable_platform(&db, &platform).await?;
             println!("disabled");
         }
     }
@@ -380,12 +365,7 @@ async fn changes(config: Config, command: ChangesCommand) -> anyhow::Result<()> 
             older_than_days,
             keep,
         } => {
-            let cutoff = lectern::db::now_ms()
-                .saturating_sub((older_than_days as i64).saturating_mul(86_400_000));
-            let through = db.change_position_before(cutoff).await?;
-            let head = db.change_head().await?;
-            let through = through.min(head - keep.max(0));
-            let n = db.prune_changes(through).await?;
+            let (n, through) = cli::prune_changes(&db, older_than_days, keep).await?;
             println!("pruned {n} entries; cursors at or after position {through} stay valid");
         }
     }
@@ -393,11 +373,9 @@ async fn changes(config: Config, command: ChangesCommand) -> anyhow::Result<()> 
 }
 
 async fn reindex(config: Config) -> anyhow::Result<()> {
-    // The index is built from SQL alone; texts not extracted yet are queued as jobs for the
-    // service to extract.
     let db = open(&config).await?;
     let started = std::time::Instant::now();
-    let s = lectern::search::index::rebuild(&config.index_dir, &db).await?;
+    let s = cli::reindex(&db, &config.index_dir).await?;
     println!(
         "rebuilt the search index in {:.1} s: generation {}, change-log position {}, {} lessons, {} pages and cues, {} MiB",
         started.elapsed().as_secs_f64(),
@@ -421,7 +399,13 @@ async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {
         OrgCommand::List => {
             for o in db.orgs_within(None).await? {
                 let depth = lectern::domain::org::ids(&o.path).len().saturating_sub(1);
-                println!("{}{}\t{}\t{}", "  ".repeat(depth), o.name, o.level, o.id);
+                println!(
+                    "{}{}\t{}\t{}",
+                    "  ".repeat(depth),
+                    o.name,
+                    o.level.as_str(),
+                    o.id
+                );
             }
         }
         OrgCommand::Create {
@@ -429,8 +413,18 @@ async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {
             name,
             level,
             region,
+            review_required,
+            self_approval,
         } => {
-            let o = cli::create_org(&db, &parent, &name, &level, region.as_deref()).await?;
+            let new = lectern::services::orgs::NewOrg {
+                parent_id: parent,
+                name,
+                level,
+                region_code: region,
+                review_required,
+                self_approval,
+            };
+            let o = cli::create_org(&db, new).await?;
             println!("created organisation {} ({})", o.id, o.name);
         }
         OrgCommand::Move { id, parent } => {
@@ -450,7 +444,7 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
                     .grants_of(&u.id)
                     .await?
                     .into_iter()
-                    .map(|g| format!("{}@{}", g.role, g.org_name))
+                    .map(|g| format!("{}@{}", g.role.as_str(), g.org_name))
                     .collect();
                 let state = if u.disabled_at.is_some() {
                     "disabled"
@@ -502,39 +496,16 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit_token(db: &lectern::db::Db, action: &str, id: &str) -> anyhow::Result<()> {
-    let event = lectern::db::audit::Event {
-        action,
-        target_kind: "token",
-        target_id: Some(id),
-        org_id: None,
-        before: None,
-        after: None,
-    };
-    db.audit(&lectern::db::audit::Actor::cli(), event).await?;
-    Ok(())
-}
-
 async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)?;
-    let db = connect_db(&config).await?;
+    let db = open(&config).await?;
     match command {
         TokenCommand::Create { name } => {
-            let name = name.trim();
-            anyhow::ensure!(
-                !name.is_empty() && name.chars().count() <= 100,
-                "--name must be 1–100 characters"
-            );
-            let token = lectern::domain::token::generate();
-            let record = db
-                .create_token(name, &lectern::domain::token::hash(&token))
-                .await?;
-            audit_token(&db, "token.create", &record.id).await?;
+            let (record, token) = cli::create_token(&db, &name).await?;
             println!("created token {} ({})", record.id, record.name);
             println!("{token}");
         }
         TokenCommand::List => {
-            for t in db.tokens().await? {
+            for t in cli::list_tokens(&db).await? {
                 let state = if t.revoked_at.is_some() {
                     "revoked"
                 } else {
@@ -544,8 +515,7 @@ async fn token(config: Config, command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            anyhow::ensure!(db.revoke_token(&id).await?, "no active token {id}");
-            audit_token(&db, "token.revoke", &id).await?;
+            cli::revoke_token(&db, &id).await?;
             println!("revoked {id}");
         }
     }

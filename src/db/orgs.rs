@@ -8,7 +8,7 @@ pub struct OrgRecord {
     pub id: String,
     pub parent_id: Option<String>,
     pub name: String,
-    pub level: String,
+    pub level: org::OrgLevel,
     pub region_code: Option<String>,
     #[serde(skip)]
     pub path: String,

@@ -7,7 +7,9 @@
 //! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
 
 use crate::domain::lesson::{LessonStatus, RevisionState};
+use crate::domain::org::OrgLevel;
 use crate::domain::platform::Channel;
+use crate::domain::visibility::Role;
 use sqlx::any::{Any, AnyTypeInfo, AnyValueRef};
 use sqlx::error::BoxDynError;
 
@@ -33,7 +35,7 @@ macro_rules! text_state {
     )*};
 }
 
-text_state!(LessonStatus, RevisionState, Channel);
+text_state!(LessonStatus, RevisionState, Channel, OrgLevel, Role);
 
 #[cfg(test)]
 mod tests {
@@ -130,6 +132,49 @@ mod tests {
                 matches!(err, sqlx::Error::ColumnDecode { .. }),
                 "{text:?}: {err:?}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn org_levels_and_roles_are_read_and_unknown_ones_refused() {
+        let pool = pool().await;
+        for l in OrgLevel::ALL {
+            let row = sqlx::query("SELECT $1 AS level")
+                .bind(l.as_str())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(row.try_get::<OrgLevel, _>("level").unwrap(), l);
+        }
+        for r in Role::ALL {
+            let row = sqlx::query("SELECT $1 AS role")
+                .bind(r.as_str())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(row.try_get::<Role, _>("role").unwrap(), r);
+        }
+        for text in ["village", "County", ""] {
+            let row = sqlx::query("SELECT $1 AS level")
+                .bind(text)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert!(matches!(
+                row.try_get::<OrgLevel, _>("level"),
+                Err(sqlx::Error::ColumnDecode { .. })
+            ));
+        }
+        for text in ["owner", "Editor", ""] {
+            let row = sqlx::query("SELECT $1 AS role")
+                .bind(text)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert!(matches!(
+                row.try_get::<Role, _>("role"),
+                Err(sqlx::Error::ColumnDecode { .. })
+            ));
         }
     }
 }

@@ -18,7 +18,7 @@ pub struct UserRecord {
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct GrantRecord {
     pub user_id: String,
-    pub role: String,
+    pub role: crate::domain::visibility::Role,
     pub org_id: String,
     pub org_name: String,
     #[serde(skip)]
@@ -151,12 +151,10 @@ impl Db {
             .grants_of(user_id)
             .await?
             .into_iter()
-            .filter_map(|g| {
-                Some(Grant {
-                    role: Role::parse(&g.role).ok()?,
-                    org_id: g.org_id,
-                    org_path: g.org_path,
-                })
+            .map(|g| Grant {
+                role: g.role,
+                org_id: g.org_id,
+                org_path: g.org_path,
             })
             .collect())
     }

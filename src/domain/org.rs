@@ -8,7 +8,7 @@ use super::Invalid;
 use serde::Serialize;
 
 /// The administrative level of an organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgLevel {
     Province,

@@ -26,7 +26,7 @@ use super::platform::Filters;
 use serde::Serialize;
 
 /// A role of an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Administrator,
@@ -378,6 +378,49 @@ pub fn may_manage_account(caller: &Caller, account_org_paths: &[&str]) -> bool {
     }
 }
 
+/// Whether `caller` may change their own password (giving the current one): a signed-in
+/// account. An operator token has no password of its own.
+pub fn may_change_own_password(caller: &Caller) -> bool {
+    matches!(caller, Caller::User(_))
+}
+
+/// Whether `caller` may set a new password on account `account_id` (working in
+/// `account_org_paths`) without knowing the current one — an administrator's reset. Never on
+/// one's own account: that asks for the current password ([`may_change_own_password`]), so a
+/// stolen session or token cannot take the account over.
+pub fn may_reset_password(caller: &Caller, account_id: &str, account_org_paths: &[&str]) -> bool {
+    caller.user_id() != Some(account_id) && may_manage_account(caller, account_org_paths)
+}
+
+/// Whether `caller` may disable account `account_id` (working in `account_org_paths`). Never
+/// one's own: an administrator who did would be locked out with nobody below to undo it.
+pub fn may_disable_account(caller: &Caller, account_id: &str, account_org_paths: &[&str]) -> bool {
+    caller.user_id() != Some(account_id) && may_manage_account(caller, account_org_paths)
+}
+
+/// Which administration pages the navigation offers a caller: only those it can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AdminLinks {
+    /// The organisation tree and its accounts: administrators (and operators).
+    pub orgs: bool,
+    pub users: bool,
+    /// The platforms the caller administers.
+    pub platforms: bool,
+    /// The background jobs ([`job_scope`]).
+    pub jobs: bool,
+}
+
+/// The administration pages `caller` may use, for the page navigation.
+pub fn admin_links(caller: &Caller) -> AdminLinks {
+    let administers = administered_subtrees(caller).is_none_or(|s| !s.is_empty());
+    AdminLinks {
+        orgs: administers,
+        users: administers,
+        platforms: administers,
+        jobs: job_scope(caller).is_some(),
+    }
+}
+
 /// Whether `caller` may see the platforms registered at `org_path` (to publish to them by name):
 /// staff of that subtree. Managing them is [`may_administer`].
 pub fn may_list_platforms(caller: &Caller, org_path: &str) -> bool {
@@ -648,5 +691,65 @@ mod tests {
             ReadScope::PublishedOrWithin(paths) => assert_eq!(paths, vec!["/p/c/", "/p/e/"]),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn nobody_resets_or_disables_their_own_account_and_only_accounts_change_their_password() {
+        let admin = user(&[(Role::Administrator, "/p/c/")]);
+        let me = admin.user_id().unwrap().to_owned();
+        // Another account of the administered subtree: reset and disable allowed.
+        assert!(may_reset_password(&admin, "other", &["/p/c/k/"]));
+        assert!(may_disable_account(&admin, "other", &["/p/c/k/"]));
+        // One's own account: neither, though the administrator administers its organisation.
+        assert!(may_manage_account(&admin, &["/p/c/"]));
+        assert!(!may_reset_password(&admin, &me, &["/p/c/"]));
+        assert!(!may_disable_account(&admin, &me, &["/p/c/"]));
+        // An account that also works outside the administered subtree: neither.
+        assert!(!may_reset_password(&admin, "other", &["/p/c/k/", "/p/d/"]));
+        assert!(!may_disable_account(&admin, "other", &["/p/c/k/", "/p/d/"]));
+        // Operators manage every account; they have no password of their own.
+        let op = Caller::Operator {
+            token_id: "t".into(),
+        };
+        assert!(may_reset_password(&op, "other", &[]));
+        assert!(may_disable_account(&op, "other", &[]));
+        assert!(!may_change_own_password(&op));
+        assert!(may_change_own_password(&admin));
+        assert!(!may_change_own_password(&Caller::Anonymous));
+        let editor = user(&[(Role::Editor, "/p/c/")]);
+        assert!(!may_reset_password(&editor, "other", &["/p/c/"]));
+        assert!(!may_disable_account(&editor, "other", &["/p/c/"]));
+    }
+
+    #[test]
+    fn the_navigation_offers_only_the_administration_pages_a_caller_can_use() {
+        let none = AdminLinks {
+            orgs: false,
+            users: false,
+            platforms: false,
+            jobs: false,
+        };
+        let all = AdminLinks {
+            orgs: true,
+            users: true,
+            platforms: true,
+            jobs: true,
+        };
+        assert_eq!(admin_links(&user(&[(Role::Editor, "/p/c/")])), none);
+        assert_eq!(
+            admin_links(&user(&[(Role::Reviewer, "/p/"), (Role::Member, "/p/")])),
+            none
+        );
+        assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/c/")])), all);
+        assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/")])), all);
+        let op = Caller::Operator {
+            token_id: "t".into(),
+        };
+        assert_eq!(admin_links(&op), all);
+        assert_eq!(admin_links(&Caller::Anonymous), none);
+        // Every link offered leads to a page its rule lets the caller use.
+        let admin = user(&[(Role::Administrator, "/p/c/")]);
+        assert!(job_scope(&admin).is_some());
+        assert!(administered_subtrees(&admin).is_some_and(|s| !s.is_empty()));
     }
 }

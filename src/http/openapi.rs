@@ -9,7 +9,7 @@
 
 mod legacy;
 
-use crate::http::api::v1::changes;
+use crate::http::api::v1::{changes, orgs, users};
 use crate::http::error::{Code, FieldError, Problem};
 use axum::Json;
 use serde_json::Value;
@@ -48,8 +48,52 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
             a session cookie with its CSRF token); platforms with their key (`lpk_…`). Every \
             error is an RFC 9457 problem body (`application/problem+json`) with a stable `code`."
     ),
-    paths(document, changes::list_changes),
-    components(schemas(Problem, FieldError, Code)),
+    paths(
+        document,
+        changes::list_changes,
+        orgs::list,
+        orgs::get,
+        orgs::create,
+        orgs::update,
+        orgs::move_org,
+        users::list,
+        users::get,
+        users::create,
+        users::add_grant,
+        users::remove_grant,
+        users::update,
+        users::me,
+        users::change_password,
+        users::create_token,
+        users::list_tokens,
+        users::revoke_token,
+        users::audit,
+    ),
+    components(schemas(
+        Problem,
+        FieldError,
+        Code,
+        orgs::OrgView,
+        orgs::OrgList,
+        orgs::CreateOrg,
+        orgs::UpdateOrg,
+        orgs::MoveOrg,
+        crate::domain::org::OrgLevel,
+        crate::domain::visibility::Role,
+        users::UserView,
+        users::UserList,
+        users::GrantView,
+        users::GrantBody,
+        users::CreateUser,
+        users::UpdateUser,
+        users::ChangePassword,
+        users::CreateToken,
+        users::TokenView,
+        users::NewTokenView,
+        users::TokenList,
+        users::AuditEntryView,
+        users::AuditPage,
+    )),
     modifiers(&Conventions)
 )]
 struct ApiDoc;

@@ -198,7 +198,7 @@ async fn the_command_line_bootstraps_builds_the_tree_and_creates_accounts_that_c
         "user.create",
         "user.grant",
         "user.revoke",
-        "user.password",
+        "user.update",
         "login.success",
     ] {
         assert!(actions.contains(&a), "{a} not in {actions:?}");
@@ -315,4 +315,101 @@ async fn moving_an_organisation_moves_its_subtree_and_its_rights_with_it() {
             .all(|l| l["id"] != id),
         "a moved subtree's drafts leave the old city's view"
     );
+}
+
+/// An organisation with its ids and times taken out, to compare two made the same way.
+fn without_ids(mut v: Value) -> Value {
+    for k in ["id", "created_at"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    v
+}
+
+#[tokio::test]
+async fn the_command_line_and_the_api_create_identical_organisations_and_audit_entries() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    // Every field given, and the two flags away from their defaults, so a path that drops one
+    // shows.
+    let out = lectern(
+        &t,
+        &[
+            "org",
+            "create",
+            "--parent",
+            &tree.city,
+            "--name",
+            " 番禺区委党校 ",
+            "--level",
+            "county",
+            "--region",
+            "440113",
+            "--review-required",
+            "false",
+            "--self-approval",
+            "true",
+        ],
+        None,
+    )
+    .await;
+    let from_cli = id_in(out.lines().next().unwrap());
+    let r = t
+        .post("/api/v1/orgs")
+        .json(&json!({
+            "parent_id": tree.city,
+            "name": " 番禺区委党校 ",
+            "level": "county",
+            "region_code": "440113",
+            "review_required": false,
+            "self_approval": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let from_api = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The rows, as stored (the path differs only by the node's own id).
+    let cli_row = t.db().org(&from_cli).await.unwrap().unwrap();
+    let api_row = t.db().org(&from_api).await.unwrap().unwrap();
+    assert_eq!(
+        cli_row.path.trim_end_matches(&format!("{from_cli}/")),
+        api_row.path.trim_end_matches(&format!("{from_api}/"))
+    );
+    let cli_row = without_ids(json!(cli_row));
+    assert_eq!(cli_row, without_ids(json!(api_row)));
+    assert_eq!(cli_row["review_required"], false);
+    assert_eq!(cli_row["self_approval"], true);
+    assert_eq!(cli_row["name"], "番禺区委党校");
+    assert_eq!(cli_row["level"], "county");
+
+    // The audit entries: same action, kind, organisation and payload.
+    let entries = t
+        .db()
+        .audit_entries(None, Some("org.create"), None, 100)
+        .await
+        .unwrap();
+    let entry = |id: &str| {
+        let e = entries
+            .iter()
+            .find(|e| e.target_id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("no org.create entry for {id}"));
+        assert_eq!(e.org_id.as_deref(), Some(id));
+        assert!(e.before_state.is_none());
+        let after: Value = serde_json::from_str(e.after_state.as_deref().unwrap()).unwrap();
+        assert_eq!(after["id"], id);
+        (e.action.clone(), e.target_kind.clone(), without_ids(after))
+    };
+    let (cli_entry, api_entry) = (entry(&from_cli), entry(&from_api));
+    assert_eq!(cli_entry, api_entry);
+    assert_eq!(cli_entry.2, cli_row);
+    let actors: Vec<&str> = entries
+        .iter()
+        .filter(|e| [&from_cli, &from_api].contains(&&e.target_id.clone().unwrap_or_default()))
+        .map(|e| e.actor.as_str())
+        .collect();
+    assert!(actors.contains(&"cli"), "{actors:?}");
 }

@@ -351,3 +351,41 @@ async fn an_unknown_workflow_step_is_a_400_problem_and_changes_nothing() {
     let after: Value = t.json(&format!("/api/v1/lessons/{id}")).await;
     assert_eq!(after["status"], "withdrawn", "{after}");
 }
+
+#[tokio::test]
+async fn the_navigation_offers_each_administration_page_only_to_those_who_may_use_it() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    t.account("editor1", &[("editor", &tree.county)]).await;
+    t.account("admin1", &[("administrator", &tree.city)]).await;
+    let links = [
+        "/admin/orgs",
+        "/admin/users",
+        "/admin/platforms",
+        "/admin/jobs",
+    ];
+
+    let (editor, _) = signed_in(&t, "editor1", PASSWORD).await;
+    let page = t.page(&editor, "/lessons").await;
+    assert!(page.contains("href=\"/lessons\""), "{page}");
+    for l in links {
+        assert!(
+            !page.contains(&format!("href=\"{l}\"")),
+            "{l} offered to an editor"
+        );
+    }
+    // The link was hidden because the page is refused, not by accident.
+    let r = editor.get(t.url("/admin/jobs")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+
+    let (admin, _) = signed_in(&t, "admin1", PASSWORD).await;
+    let page = t.page(&admin, "/lessons").await;
+    for l in links {
+        assert!(
+            page.contains(&format!("href=\"{l}\"")),
+            "{l} not offered to an administrator"
+        );
+        let r = admin.get(t.url(l)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{l}");
+    }
+}

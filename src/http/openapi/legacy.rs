@@ -80,55 +80,7 @@ fn publication_paths(id: &Value) -> Value {
     })
 }
 
-/// Organisations, accounts, oneself, the audit log.
-fn account_paths(id: &Value) -> Value {
-    json!({
-            "/api/v1/orgs": {
-                "get": { "summary": "Organisations where the caller holds a role, in tree order", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Org] }" } } },
-                "post": { "summary": "Create an organisation under one the caller administers", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/OrgInput" } } } },
-                          "responses": { "201": ok("the organisation", "Org"), "403": problem("not an administrator there") } } },
-            "/api/v1/orgs/{id}": { "parameters": id,
-                "get": { "summary": "One organisation", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } },
-                "patch": { "summary": "Rename or reconfigure (from strictly above it)", "security": [{ "bearer": [] }], "responses": { "200": ok("the organisation", "Org") } } },
-            "/api/v1/orgs/{id}/move": { "parameters": id, "post": { "summary": "Move with its subtree under another parent inside the caller's subtree", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["parent_id"], "properties": { "parent_id": { "type": "string" } } } } } },
-                "responses": { "200": ok("the organisation", "Org"), "409": problem("would make a cycle") } } },
-            "/api/v1/users": {
-                "get": { "summary": "Accounts with a role in the caller's administered subtrees", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [User] }" } } },
-                "post": { "summary": "Create an account with roles on organisations the caller administers", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["login", "display_name", "password", "grants"], "properties": {
-                              "login": { "type": "string" }, "display_name": { "type": "string" }, "password": { "type": "string", "minLength": 10 },
-                              "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } } } } } } },
-                          "responses": { "201": ok("the account", "User"), "409": problem("login taken") } } },
-            "/api/v1/users/{id}": { "parameters": id,
-                "get": { "summary": "One account", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } },
-                "patch": { "summary": "Display name, disabling, password reset (administrators of every organisation the account works in)", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } } },
-            "/api/v1/users/{id}/grants": { "parameters": id, "post": { "summary": "Add a role on an organisation the caller administers, to an account whose every organisation the caller administers (accounts without roles: operators only)", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Grant" } } } },
-                "responses": { "200": ok("the account", "User") } } },
-            "/api/v1/users/{id}/grants/{role}/{org_id}": { "parameters": [
-                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
-                    { "name": "role", "in": "path", "required": true, "schema": { "enum": ["administrator", "reviewer", "editor", "member"] } },
-                    { "name": "org_id", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "delete": { "summary": "Remove a role", "security": [{ "bearer": [] }], "responses": { "204": { "description": "removed" } } } },
-            "/api/v1/me": { "get": { "summary": "The signed-in account (with the session's CSRF token when signed in by cookie)", "security": [{ "bearer": [] }], "responses": { "200": ok("the account", "User") } } },
-            "/api/v1/me/password": { "post": { "summary": "Change one's password (ends every session)", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["current_password", "new_password"], "properties": { "current_password": { "type": "string" }, "new_password": { "type": "string" } } } } } },
-                "responses": { "204": { "description": "changed" }, "400": problem("wrong current password or weak new one") } } },
-            "/api/v1/me/tokens": {
-                "get": { "summary": "One's personal API tokens (never their values)", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [Token] }" } } },
-                "post": { "summary": "A new personal token, shown once", "security": [{ "bearer": [] }],
-                          "requestBody": { "content": { "application/json": { "schema": { "type": "object", "required": ["name"], "properties": { "name": { "type": "string" }, "expires_in_days": { "type": "integer", "minimum": 1, "maximum": 366 } } } } } },
-                          "responses": { "201": { "description": "the token record with `token`" } } } },
-            "/api/v1/me/tokens/{id}": { "parameters": id, "delete": { "summary": "Revoke a personal token", "security": [{ "bearer": [] }], "responses": { "204": { "description": "revoked" } } } },
-            "/api/v1/audit": { "get": { "summary": "The audit log of the caller's administered subtrees, newest first", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "action", "in": "query", "schema": { "type": "string" } }, { "name": "cursor", "in": "query", "schema": { "type": "string" } }, { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500 } } ],
-                "responses": { "200": { "description": "{ items: [{ id, at, actor, actor_id, org_id, address, action, target_kind, target_id, before, after }], next_cursor }" } } } }
-    })
-}
-
-/// The background jobs (administrators).
+/// Background jobs.
 fn job_paths(id: &Value) -> Value {
     let state = json!({ "name": "state", "in": "query", "schema": { "enum": ["pending", "running", "done", "dead"] } });
     let kind = json!({ "name": "kind", "in": "query", "schema": { "enum": ["webhook", "extract_text", "schedules", "maintenance", "probe"] } });
@@ -195,14 +147,7 @@ pub fn document() -> Value {
                 "ReviewState": { "type": "object", "properties": { "revision": { "type": "integer" }, "state": { "enum": ["draft", "submitted", "approved", "rejected", "published", "superseded"] },
                     "next_level": { "type": ["string", "null"] }, "approvals": { "type": "array", "items": { "type": "object", "properties": { "org_id": { "type": "string" }, "reviewer_id": { "type": "string" }, "at": { "type": "integer" } } } } } },
                 "Recommendation": { "type": "object", "properties": { "id": { "type": "string" }, "lesson_id": { "type": "string" }, "from_org_id": { "type": "string" }, "to_org_id": { "type": "string" },
-                    "note": { "type": "string" }, "state": { "enum": ["pending", "adopted", "declined"] }, "decision_comment": { "type": ["string", "null"] } } },
-                "OrgInput": { "type": "object", "required": ["parent_id", "name", "level"], "properties": { "parent_id": { "type": "string" }, "name": { "type": "string" },
-                    "level": { "enum": ["province", "city", "county", "township", "branch", "other"] }, "region_code": { "type": ["string", "null"] },
-                    "review_required": { "type": "boolean", "default": true }, "self_approval": { "type": "boolean", "default": false } } },
-                "Org": { "allOf": [ { "$ref": "#/components/schemas/OrgInput" }, { "type": "object", "properties": { "id": { "type": "string" }, "created_at": { "type": "integer" } } } ] },
-                "Grant": { "type": "object", "required": ["role", "org_id"], "properties": { "role": { "enum": ["administrator", "reviewer", "editor", "member"] }, "org_id": { "type": "string" } } },
-                "User": { "type": "object", "properties": { "id": { "type": "string" }, "login": { "type": "string" }, "display_name": { "type": "string" }, "disabled": { "type": "boolean" },
-                    "grants": { "type": "array", "items": { "$ref": "#/components/schemas/Grant" } }, "csrf_token": { "type": "string" } } }
+                    "note": { "type": "string" }, "state": { "enum": ["pending", "adopted", "declined"] }, "decision_comment": { "type": ["string", "null"] } } }
             }
         },
         "paths": {
@@ -281,12 +226,7 @@ pub fn document() -> Value {
         }
     });
     if let Some(paths) = doc["paths"].as_object_mut() {
-        for extra in [
-            workflow_paths(&id),
-            account_paths(&id),
-            publication_paths(&id),
-            job_paths(&id),
-        ] {
+        for extra in [workflow_paths(&id), publication_paths(&id), job_paths(&id)] {
             if let Value::Object(extra) = extra {
                 paths.extend(extra);
             }

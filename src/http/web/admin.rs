@@ -1,13 +1,13 @@
 //! Administration: the organisation tree the caller administers, the accounts in it, its
 //! platforms, and the background jobs.
 
-use super::{PageResult, Web, api_body, opt, see_other};
-use crate::db::orgs::OrgRecord;
+use super::{PageResult, Web, opt, see_other};
 use crate::domain::org::OrgLevel;
 use crate::domain::visibility::{self, Role};
-use crate::http::api::v1::{jobs, orgs, users};
+use crate::http::api::v1::{jobs, users};
 use crate::http::error::AppError;
-use crate::http::extract::{Form, Json, Path, Query};
+use crate::http::extract::{Form, Path, Query, Writer};
+use crate::services::accounts;
 use axum::extract::State;
 use axum::response::Response;
 use minijinja::context;
@@ -16,19 +16,10 @@ use serde_json::{Value, json};
 /// The organisations the caller works in, in tree order, each with its depth and whether the
 /// caller administers it (asked of `domain::visibility`).
 async fn tree(web: &Web) -> Result<Vec<Value>, super::Flow> {
-    let Json(list) = orgs::list(State(web.state.clone()), web.reader()?).await?;
-    let ids: Vec<String> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o["id"].as_str().map(str::to_owned))
-        .collect();
-    let records: Vec<OrgRecord> = web.state.db.orgs_by_id(&ids).await?;
+    let Writer(acting) = web.reader()?;
+    let records = crate::services::orgs::list(&web.state.db, &acting).await?;
     let mut out = Vec::new();
-    for id in &ids {
-        let Some(o) = records.iter().find(|o| &o.id == id) else {
-            continue;
-        };
+    for o in &records {
         let mut v = json!(o);
         v["depth"] = json!(crate::domain::org::ids(&o.path).len().saturating_sub(1));
         v["administered"] = json!(visibility::may_administer(&web.caller, &o.path));
@@ -69,24 +60,25 @@ pub struct OrgForm {
 
 pub async fn create_org(web: Web, Form(form): Form<OrgForm>) -> Response {
     let r = async {
-        let writer = web.acting(&form.csrf)?;
-        let body = json!({
-            "parent_id": form.parent_id,
-            "name": form.name,
-            "level": form.level,
-            "region_code": opt(&form.region_code),
-            "review_required": form.review_required.is_some(),
-        });
-        let outcome = match api_body(body) {
-            Ok(b) => orgs::create(State(web.state.clone()), writer, Json(b)).await,
-            Err(e) => Err(e),
+        let Writer(acting) = web.acting(&form.csrf)?;
+        let new = crate::services::orgs::NewOrg {
+            parent_id: form.parent_id.clone(),
+            name: form.name.clone(),
+            level: form.level.clone(),
+            region_code: opt(&form.region_code).map(str::to_owned),
+            review_required: form.review_required.is_some(),
+            self_approval: false,
         };
-        match outcome {
+        match crate::services::orgs::create(&web.state.db, &acting, new).await {
             Ok(_) => see_other("/admin/orgs"),
-            Err(e) if e.code.status().is_client_error() => {
-                orgs_page(&web, Some(form), Some(e)).await
+            Err(e) => {
+                let e = AppError::from(e);
+                if e.code.status().is_client_error() {
+                    orgs_page(&web, Some(form), Some(e)).await
+                } else {
+                    Err(e.into())
+                }
             }
-            Err(e) => Err(e.into()),
         }
     }
     .await;
@@ -98,14 +90,19 @@ fn roles() -> Vec<&'static str> {
 }
 
 async fn users_page(web: &Web, form: Option<UserForm>, error: Option<AppError>) -> PageResult {
-    let Json(list) = users::list(State(web.state.clone()), web.reader()?).await?;
+    let Writer(acting) = web.reader()?;
+    let list: Vec<users::UserView> = accounts::list(&web.state.db, &acting)
+        .await?
+        .iter()
+        .map(|(u, grants)| users::user_view(u, grants))
+        .collect();
     let orgs: Vec<Value> = tree(web)
         .await?
         .into_iter()
         .filter(|o| o["administered"] == true)
         .collect();
     let ctx = context! {
-        users => list["items"].clone(),
+        users => list,
         orgs => orgs,
         roles => roles(),
         form => form.unwrap_or_default(),
@@ -136,18 +133,20 @@ pub struct UserForm {
 
 pub async fn create_user(web: Web, Form(form): Form<UserForm>) -> Response {
     let r = async {
-        let writer = web.acting(&form.csrf)?;
-        let body = json!({
-            "login": form.login,
-            "display_name": form.display_name,
-            "password": form.password,
-            "grants": [{ "role": form.role, "org_id": form.org_id }],
-        });
-        let outcome = match api_body(body) {
-            Ok(b) => users::create(State(web.state.clone()), writer, Json(b)).await,
-            Err(e) => Err(e),
+        let Writer(acting) = web.acting(&form.csrf)?;
+        let new = accounts::NewUser {
+            login: form.login.clone(),
+            display_name: form.display_name.clone(),
+            password: form.password.clone(),
+            grants: vec![accounts::GrantInput {
+                role: form.role.clone(),
+                org_id: form.org_id.clone(),
+            }],
         };
-        match outcome {
+        match accounts::create(&web.state.db, &acting, new)
+            .await
+            .map_err(AppError::from)
+        {
             Ok(_) => see_other("/admin/users"),
             Err(e) if e.code.status().is_client_error() => {
                 users_page(&web, Some(form), Some(e)).await
@@ -173,16 +172,16 @@ pub async fn add_grant(
     Form(form): Form<GrantForm>,
 ) -> Response {
     let r = async {
-        let writer = web.acting(&form.csrf)?;
-        let body = json!({ "role": form.role, "org_id": form.org_id });
-        let outcome = match api_body(body) {
-            Ok(b) => users::add_grant(State(web.state.clone()), writer, Path(id), Json(b))
-                .await
-                .map(|_| ()),
-            Err(e) => Err(e),
+        let Writer(acting) = web.acting(&form.csrf)?;
+        let g = accounts::GrantInput {
+            role: form.role,
+            org_id: form.org_id,
         };
-        match outcome {
-            Ok(()) => see_other("/admin/users"),
+        match accounts::add_grant(&web.state.db, &acting, &id, &g)
+            .await
+            .map_err(AppError::from)
+        {
+            Ok(_) => see_other("/admin/users"),
             Err(e) if e.code.status().is_client_error() => users_page(&web, None, Some(e)).await,
             Err(e) => Err(e.into()),
         }
@@ -197,15 +196,16 @@ pub async fn remove_grant(
     Form(form): Form<GrantForm>,
 ) -> Response {
     let r = async {
-        let writer = web.acting(&form.csrf)?;
-        let outcome = users::remove_grant(
-            State(web.state.clone()),
-            writer,
-            Path((id, form.role, form.org_id)),
-        )
-        .await;
-        match outcome {
-            Ok(_) => see_other("/admin/users"),
+        let Writer(acting) = web.acting(&form.csrf)?;
+        let g = accounts::GrantInput {
+            role: form.role,
+            org_id: form.org_id,
+        };
+        match accounts::remove_grant(&web.state.db, &acting, &id, &g)
+            .await
+            .map_err(AppError::from)
+        {
+            Ok(()) => see_other("/admin/users"),
             Err(e) if e.code.status().is_client_error() => users_page(&web, None, Some(e)).await,
             Err(e) => Err(e.into()),
         }
@@ -218,14 +218,16 @@ pub async fn remove_grant(
 /// and failed deliveries.
 pub async fn platforms(web: Web) -> Response {
     let r = async {
-        let Json(list) =
-            crate::http::api::v1::platforms::list(State(web.state.clone()), web.reader()?).await?;
-        let mut rows: Vec<Value> = list["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p.get("keys").is_some())
-            .cloned()
+        let Writer(acting) = web.reader()?;
+        let (listed, _) = crate::services::platforms::list(&web.state.db, &acting).await?;
+        let mut rows: Vec<Value> = listed
+            .iter()
+            .filter_map(|l| match l {
+                crate::services::platforms::Listed::Administered(d) => {
+                    Some(crate::http::api::v1::platforms::described_json(d))
+                }
+                crate::services::platforms::Listed::Named(_) => None,
+            })
             .collect();
         let org_ids: Vec<String> = rows
             .iter()

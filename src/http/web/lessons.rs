@@ -8,7 +8,7 @@ use crate::db::orgs::OrgRecord;
 use crate::domain::lesson::{LessonStatus, RevisionState};
 use crate::domain::org;
 use crate::domain::visibility::{self, Action, ReadScope};
-use crate::http::api::v1::{lessons, orgs, review};
+use crate::http::api::v1::{lessons, review};
 use crate::http::error::{AppError, Code};
 use crate::http::extract::{Form, Json, Path, Query, Writer};
 use axum::body::Bytes;
@@ -94,17 +94,8 @@ async fn revisions_of(web: &Web, reader: &Writer, id: &str) -> Result<Vec<Value>
 
 /// The organisations in which the caller may create lessons.
 async fn creatable_orgs(web: &Web, reader: Writer) -> Result<Vec<OrgRecord>, Flow> {
-    let Json(list) = orgs::list(State(web.state.clone()), reader).await?;
-    let ids: Vec<String> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o["id"].as_str().map(str::to_owned))
-        .collect();
-    Ok(web
-        .state
-        .db
-        .orgs_by_id(&ids)
+    let Writer(acting) = reader;
+    Ok(crate::services::orgs::list(&web.state.db, &acting)
         .await?
         .into_iter()
         .filter(|o| visibility::may_create_in(&web.caller, &o.path))

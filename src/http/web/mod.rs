@@ -288,6 +288,12 @@ impl From<AppError> for Flow {
     }
 }
 
+impl From<crate::services::ServiceError> for Flow {
+    fn from(e: crate::services::ServiceError) -> Self {
+        Flow::Error(e.into())
+    }
+}
+
 impl From<sqlx::Error> for Flow {
     fn from(e: sqlx::Error) -> Self {
         Flow::Error(e.into())
@@ -364,6 +370,7 @@ impl Web {
             html_lang => self.lang.html(),
             user => user,
             operator => matches!(self.caller, Caller::Operator { .. }),
+            links => crate::domain::visibility::admin_links(&self.caller),
             csrf => self.csrf(),
             switch_url => self.switch_url(),
             asset_version => ASSET_VERSION.as_str(),

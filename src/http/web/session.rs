@@ -3,9 +3,9 @@
 use super::i18n::translate;
 use super::{Flow, PageResult, Web};
 use crate::domain::lesson::LessonStatus;
+use crate::http::auth;
 use crate::http::error::AppError;
 use crate::http::extract::{Form, same_secret};
-use crate::http::{api, auth};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -234,13 +234,14 @@ pub struct PasswordForm {
 pub async fn change_password(web: Web, jar: CookieJar, Form(form): Form<PasswordForm>) -> Response {
     let r = async {
         let crate::http::extract::Writer(acting) = web.acting(&form.csrf)?;
-        match api::v1::users::change_password_for(
-            &web.state,
+        match crate::services::accounts::change_own_password(
+            &web.state.db,
             &acting,
             &form.current_password,
             &form.new_password,
         )
         .await
+        .map_err(AppError::from)
         {
             Ok(()) => Ok((
                 jar.add(auth::cleared_session_cookie()),

@@ -1,31 +1,32 @@
-//! `/api/v1/orgs`: the organisation tree, administered subtree by subtree.
+//! `/api/v1/orgs`: the organisation tree, administered subtree by subtree. Thin adapters over
+//! `services::orgs`.
 
-use super::denied;
-use crate::db::Db;
-use crate::db::audit::Event;
-use crate::db::orgs::{MoveError, OrgFields, OrgRecord};
-use crate::domain::Invalid;
-use crate::domain::lesson::RegionCode;
-use crate::domain::org::{self, OrgLevel};
-use crate::domain::visibility::{self, Caller};
+use crate::db::orgs::OrgRecord;
+use crate::domain::org::OrgLevel;
 use crate::http::AppState;
 use crate::http::error::AppError;
 use crate::http::extract::{Json, Path, Writer};
+use crate::services::orgs::{self, NewOrg, OrgChange};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrg {
     parent_id: String,
+    /// 1–100 characters without control characters.
     name: String,
+    #[schema(value_type = OrgLevel)]
     level: String,
+    /// A six-digit administrative region code (GB/T 2260); empty or absent for none.
     region_code: Option<String>,
+    /// Whether a reviewer of this organisation must approve what passes through its level
+    /// (default true).
     #[serde(default = "yes")]
+    #[schema(default = true)]
     review_required: bool,
+    /// Whether a reviewer may approve a revision they submitted themselves (default false).
     #[serde(default)]
     self_approval: bool,
 }
@@ -34,237 +35,178 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrg {
     name: Option<String>,
+    #[schema(value_type = Option<OrgLevel>)]
     level: Option<String>,
+    /// `null` clears the region code; absent keeps it.
     #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>)]
     region_code: Option<Option<String>>,
     review_required: Option<bool>,
     self_approval: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveOrg {
     parent_id: String,
 }
 
-/// Validates the fields of an organisation, reporting every failure.
-pub fn org_fields(
-    name: &str,
-    level: &str,
-    region_code: Option<&str>,
-    review_required: bool,
-    self_approval: bool,
-) -> Result<OrgFields, AppError> {
-    let mut errors = Vec::new();
-    let name = org::name(name).map_err(|e| errors.push(e)).ok();
-    let level = OrgLevel::parse(level).map_err(|e| errors.push(e)).ok();
-    let region = region_code
-        .filter(|r| !r.is_empty())
-        .map(RegionCode::parse)
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok();
-    match (name, level, region) {
-        (Some(name), Some(level), Some(region)) if errors.is_empty() => Ok(OrgFields {
-            name,
-            level,
-            region_code: region.map(|r| r.as_str().to_owned()),
-            review_required,
-            self_approval,
-        }),
-        _ => Err(AppError::invalid(&errors)),
+/// An organisation as the API answers it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgView {
+    pub id: String,
+    /// `null` for the root.
+    pub parent_id: Option<String>,
+    pub name: String,
+    pub level: OrgLevel,
+    pub region_code: Option<String>,
+    pub review_required: bool,
+    pub self_approval: bool,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+impl From<OrgRecord> for OrgView {
+    fn from(o: OrgRecord) -> Self {
+        Self {
+            id: o.id,
+            parent_id: o.parent_id,
+            name: o.name,
+            level: o.level,
+            region_code: o.region_code,
+            review_required: o.review_required.0,
+            self_approval: o.self_approval.0,
+            created_at: o.created_at,
+        }
     }
 }
 
-pub fn org_json(o: &OrgRecord) -> Value {
-    json!(o)
-}
-
-async fn load(state: &AppState, id: &str) -> Result<OrgRecord, AppError> {
-    state
-        .db
-        .org(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("organisation"))
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgList {
+    pub items: Vec<OrgView>,
 }
 
 /// `GET /api/v1/orgs`: the organisations the caller works in (every subtree where they hold a
 /// role), in tree order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs",
+    tag = "orgs",
+    summary = "Organisations where the caller holds a role, in tree order",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the organisations", body = OrgList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Writer(acting): Writer,
-) -> Result<Json<Value>, AppError> {
-    let orgs = match &acting.caller {
-        Caller::Operator { .. } => state.db.orgs_within(None).await?,
-        Caller::User(u) => {
-            let paths = u.subtrees(&visibility::Role::ALL);
-            state.db.orgs_within(Some(&paths)).await?
-        }
-        Caller::Anonymous | Caller::Platform(_) => Vec::new(),
-    };
-    Ok(Json(json!({ "items": orgs })))
+) -> Result<Json<OrgList>, AppError> {
+    let items = orgs::list(&state.db, &acting).await?;
+    Ok(Json(OrgList {
+        items: items.into_iter().map(OrgView::from).collect(),
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{id}",
+    tag = "orgs",
+    summary = "One organisation the caller works in",
+    params(("id" = String, Path, description = "the organisation's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the organisation", body = OrgView))
+)]
 pub async fn get(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    let o = load(&state, &id).await?;
-    let visible = match &acting.caller {
-        Caller::Operator { .. } => true,
-        Caller::User(u) => u.holds_on(&visibility::Role::ALL, &o.path),
-        Caller::Anonymous | Caller::Platform(_) => false,
-    };
-    if !visible {
-        return Err(AppError::not_found("organisation"));
-    }
-    Ok(Json(org_json(&o)))
+) -> Result<Json<OrgView>, AppError> {
+    Ok(Json(orgs::get(&state.db, &acting, &id).await?.into()))
 }
 
 /// `POST /api/v1/orgs`: a new organisation under one the caller administers.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs",
+    tag = "orgs",
+    summary = "Create an organisation under one the caller administers",
+    request_body = CreateOrg,
+    security(("bearer" = [])),
+    responses((status = 201, description = "the organisation", body = OrgView))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Json(input): Json<CreateOrg>,
-) -> Result<Response, AppError> {
-    let parent = state
-        .db
-        .org(&input.parent_id)
-        .await?
-        .ok_or_else(|| Invalid::new("parent_id", "no such organisation"))?;
-    if !visibility::may_administer(&acting.caller, &parent.path) {
-        return Err(denied(
-            &state,
-            &acting,
-            "create_child",
-            "org",
-            &parent.id,
-            Some(&parent.id),
-        )
-        .await);
-    }
-    let fields = org_fields(
-        &input.name,
-        &input.level,
-        input.region_code.as_deref(),
-        input.review_required,
-        input.self_approval,
-    )?;
-    let mut tx = state.db.begin_write().await?;
-    let created = Db::create_org_in(&mut tx, Some(&parent), &fields).await?;
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "org.create",
-            target_kind: "org",
-            target_id: Some(&created.id),
-            org_id: Some(&created.id),
-            before: None,
-            after: Some(org_json(&created)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(org_json(&created))).into_response())
+) -> Result<(StatusCode, Json<OrgView>), AppError> {
+    let new = NewOrg {
+        parent_id: input.parent_id,
+        name: input.name,
+        level: input.level,
+        region_code: input.region_code,
+        review_required: input.review_required,
+        self_approval: input.self_approval,
+    };
+    let created = orgs::create(&state.db, &acting, new).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
 }
 
 /// `PATCH /api/v1/orgs/{id}`: renames or reconfigures an organisation strictly below one the
-/// caller administers (an administrator cannot change the rules of their own organisation —
-/// the level above sets them).
+/// caller administers.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{id}",
+    tag = "orgs",
+    summary = "Rename or reconfigure an organisation (from strictly above it)",
+    params(("id" = String, Path, description = "the organisation's id")),
+    request_body = UpdateOrg,
+    security(("bearer" = [])),
+    responses((status = 200, description = "the organisation", body = OrgView))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(input): Json<UpdateOrg>,
-) -> Result<Json<Value>, AppError> {
-    let current = load(&state, &id).await?;
-    if !visibility::may_restructure(&acting.caller, &current.path) {
-        return Err(denied(&state, &acting, "update", "org", &id, Some(&id)).await);
-    }
-    let region = match input.region_code {
-        Some(r) => r,
-        None => current.region_code.clone(),
+) -> Result<Json<OrgView>, AppError> {
+    let change = OrgChange {
+        name: input.name,
+        level: input.level,
+        region_code: input.region_code,
+        review_required: input.review_required,
+        self_approval: input.self_approval,
     };
-    let fields = org_fields(
-        input.name.as_deref().unwrap_or(&current.name),
-        input.level.as_deref().unwrap_or(&current.level),
-        region.as_deref(),
-        input.review_required.unwrap_or(current.review_required.0),
-        input.self_approval.unwrap_or(current.self_approval.0),
-    )?;
-    let mut tx = state.db.begin_write().await?;
-    let updated = Db::update_org_in(&mut tx, &id, &fields).await?;
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "org.update",
-            target_kind: "org",
-            target_id: Some(&id),
-            org_id: Some(&id),
-            before: Some(org_json(&current)),
-            after: Some(org_json(&updated)),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(org_json(&updated)))
+    Ok(Json(
+        orgs::update(&state.db, &acting, &id, change).await?.into(),
+    ))
 }
 
-/// `POST /api/v1/orgs/{id}/move`: moves an organisation, with its subtree, to another parent. Both
-/// must lie strictly inside a subtree the caller administers.
+/// `POST /api/v1/orgs/{id}/move`: moves an organisation, with its subtree, to another parent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{id}/move",
+    tag = "orgs",
+    summary = "Move an organisation with its subtree under another parent inside the caller's subtree",
+    params(("id" = String, Path, description = "the organisation's id")),
+    request_body = MoveOrg,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the organisation after the move", body = OrgView),
+        (status = 409, description = "the move would make a cycle, moves the root, or lessons inside await review", body = crate::http::error::Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn move_org(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(input): Json<MoveOrg>,
-) -> Result<Json<Value>, AppError> {
-    let node = load(&state, &id).await?;
-    let parent = state
-        .db
-        .org(&input.parent_id)
-        .await?
-        .ok_or_else(|| Invalid::new("parent_id", "no such organisation"))?;
-    if !visibility::may_restructure(&acting.caller, &node.path)
-        || !visibility::may_administer(&acting.caller, &parent.path)
-    {
-        return Err(denied(&state, &acting, "move", "org", &id, Some(&id)).await);
-    }
-    let mut tx = state.db.begin_write().await?;
-    let caller = acting.caller.clone();
-    let allowed = move |n: &OrgRecord, p: &OrgRecord| {
-        visibility::may_restructure(&caller, &n.path)
-            && visibility::may_administer(&caller, &p.path)
-    };
-    let (node, moved) = match Db::move_org_in(&mut tx, &node.id, &parent.id, &allowed).await {
-        Ok(m) => m,
-        Err(MoveError::Db(e)) => return Err(e.into()),
-        Err(MoveError::Forbidden) => {
-            drop(tx);
-            return Err(denied(&state, &acting, "move", "org", &id, Some(&id)).await);
-        }
-        Err(MoveError::NotFound) => return Err(AppError::not_found("organisation")),
-        Err(e) => return Err(AppError::conflict(e.to_string())),
-    };
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "org.move",
-            target_kind: "org",
-            target_id: Some(&id),
-            org_id: Some(&id),
-            before: Some(json!({ "parent_id": node.parent_id })),
-            after: Some(json!({ "parent_id": moved.parent_id })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Json(org_json(&moved)))
+) -> Result<Json<OrgView>, AppError> {
+    Ok(Json(
+        orgs::move_to(&state.db, &acting, &id, &input.parent_id)
+            .await?
+            .into(),
+    ))
 }

@@ -1,18 +1,17 @@
 //! `/api/v1/platforms`: downstream platforms, their keys and statistics; `/api/v1/lessons/{id}/
 //! audience`: who receives a lesson; `/api/v1/feed`: what a platform pulls.
 
-use super::denied;
 use super::lessons::lesson_for;
-use crate::db::platforms::{KeyRecord, PlatformFields, PlatformRecord};
+use crate::db::platforms::{KeyRecord, PlatformRecord};
 use crate::domain::job::{JobKind, JobState};
-use crate::domain::platform::{self, Channel, Filters};
 use crate::domain::time::rfc3339;
-use crate::domain::visibility::{self, Action, Caller, Platform};
-use crate::domain::{Invalid, org, token};
+use crate::domain::visibility::{Action, Caller, Platform};
+use crate::domain::{Invalid, org};
 use crate::http::AppState;
 use crate::http::error::{AppError, Code, Extra};
-use crate::http::extract::{Acting, Json, Path, Query, Writer};
+use crate::http::extract::{Json, Path, Query, Writer};
 use crate::publish::feed::{Cursor, FeedError};
+use crate::services::platforms::{self, Described, Issued, Listed, NewPlatform, PlatformChange};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,12 +28,6 @@ pub struct FiltersInput {
     tags: Vec<String>,
     #[serde(default)]
     series: Vec<String>,
-}
-
-impl FiltersInput {
-    fn parse(&self) -> Result<Filters, Invalid> {
-        Filters::parse(&self.kinds, &self.tags, &self.series)
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,14 +61,6 @@ pub struct CreateKey {
     name: Option<String>,
 }
 
-fn key_name(s: Option<&str>) -> Result<String, Invalid> {
-    let s = s.unwrap_or("key").trim();
-    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
-        return Err(Invalid::new("name", "must be 1–100 characters on one line"));
-    }
-    Ok(s.to_owned())
-}
-
 /// A platform as administrators see it (never its keys' secrets or its webhook secret).
 pub fn platform_json(p: &PlatformRecord, keys: &[KeyRecord], head: i64, failed: i64) -> Value {
     json!({
@@ -104,33 +89,25 @@ pub fn platform_json(p: &PlatformRecord, keys: &[KeyRecord], head: i64, failed: 
     })
 }
 
-async fn describe(state: &AppState, p: &PlatformRecord) -> Result<Value, AppError> {
-    let keys = state.db.platform_keys(&p.id).await?;
-    let head = state.db.change_head().await?;
-    let failed = state.db.dead_jobs_count(JobKind::Webhook, &p.id).await?;
-    Ok(platform_json(p, &keys, head, failed))
+/// What administrators see of a platform, as JSON.
+pub fn described_json(d: &Described) -> Value {
+    platform_json(&d.platform, &d.keys, d.head, d.failed_deliveries)
 }
 
-/// The platform `id`, if the caller administers its organisation; 404 when they may not even
-/// see it, 403 (audited) when they see it but may not change it.
-async fn administered(
-    state: &AppState,
-    acting: &Acting,
-    id: &str,
-    action: &str,
-) -> Result<PlatformRecord, AppError> {
-    let p = state
-        .db
-        .platform(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("platform"))?;
-    if visibility::may_administer(&acting.caller, &p.org_path) {
-        return Ok(p);
+/// Everything about a platform shown once: its key, its webhook secret.
+fn issued_json(issued: Issued) -> Value {
+    let mut body = described_json(&issued.described);
+    if let Some((k, secret)) = issued.key {
+        body["key"] = json!({ "id": k.id, "secret": secret });
     }
-    if visibility::may_list_platforms(&acting.caller, &p.org_path) {
-        return Err(denied(state, acting, action, "platform", id, Some(&p.org_id)).await);
+    if let Some(s) = issued.webhook_secret {
+        body["webhook_secret"] = json!(s);
     }
-    Err(AppError::not_found("platform"))
+    body
+}
+
+fn filters_of(f: Option<FiltersInput>) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
+    f.map(|f| (f.kinds, f.tags, f.series))
 }
 
 /// `POST /api/v1/platforms`: registers a platform under an organisation the caller administers,
@@ -140,76 +117,24 @@ pub async fn create(
     Writer(acting): Writer,
     Json(input): Json<CreatePlatform>,
 ) -> Result<Response, AppError> {
-    let o = state
-        .db
-        .org(&input.org_id)
-        .await?
-        .ok_or_else(|| Invalid::new("org_id", "no such organisation"))?;
-    if !visibility::may_administer(&acting.caller, &o.path) {
-        return Err(denied(
-            &state,
-            &acting,
-            "create_platform",
-            "org",
-            &o.id,
-            Some(&o.id),
-        )
-        .await);
-    }
-    let mut errors = Vec::new();
-    let name = platform::name(&input.name).map_err(|e| errors.push(e)).ok();
-    let channel = Channel::parse(&input.channel)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let filters = match &input.filters {
-        None => Some(Filters::default()),
-        Some(f) => f.parse().map_err(|e| errors.push(e)).ok(),
+    let new = NewPlatform {
+        org_id: input.org_id,
+        name: input.name,
+        channel: input.channel,
+        filters: filters_of(input.filters),
+        webhook_url: input.webhook_url,
+        key_name: input.key_name,
     };
-    let webhook_url = input
-        .webhook_url
-        .as_deref()
-        .map(platform::webhook_url)
-        .transpose()
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let kname = key_name(input.key_name.as_deref().or(Some("initial")))
-        .map_err(|e| errors.push(e))
-        .ok();
-    let (Some(name), Some(channel), Some(filters), Some(kname)) = (name, channel, filters, kname)
-    else {
-        return Err(AppError::invalid(&errors));
-    };
-    // The webhook URL is optional, so its error is not caught by the pattern above.
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
-    let secret = webhook_url
-        .as_ref()
-        .map(|_| platform::generate_webhook_secret());
-    let fields = PlatformFields {
-        name,
-        channel,
-        filters,
-        webhook_url,
-    };
-    // Webhooks start with what happens from now on; the feed has the past.
-    let start = Cursor::at(state.db.change_head().await?).encode();
-    let p = state
-        .db
-        .create_platform(&o.id, &fields, secret.as_deref(), &start, &acting.actor)
-        .await?;
-    let key = platform::generate_key();
-    let k = state
-        .db
-        .create_platform_key(&p, &kname, &token::hash(&key), &acting.actor)
-        .await?;
-    let mut body = describe(&state, &p).await?;
-    body["key"] = json!({ "id": k.id, "secret": key });
-    if let Some(s) = secret {
-        body["webhook_secret"] = json!(s);
-    }
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let issued = platforms::create(&state.db, &acting, new).await?;
+    Ok((StatusCode::CREATED, Json(issued_json(issued))).into_response())
+}
+
+/// A platform as staff who only publish to it by name see it.
+pub fn named_json(p: &PlatformRecord) -> Value {
+    json!({
+        "id": p.id, "org_id": p.org_id, "name": p.name, "channel": p.channel,
+        "disabled": p.disabled_at.is_some(),
+    })
 }
 
 /// `GET /api/v1/platforms`: the platforms of the subtrees where the caller works.
@@ -217,26 +142,15 @@ pub async fn list(
     State(state): State<AppState>,
     Writer(acting): Writer,
 ) -> Result<Json<Value>, AppError> {
-    let platforms = match visibility::platform_subtrees(&acting.caller) {
-        None => state.db.platforms_within(None).await?,
-        Some(paths) => state.db.platforms_within(Some(&paths)).await?,
-    };
-    let head = state.db.change_head().await?;
-    let mut items = Vec::with_capacity(platforms.len());
-    for p in &platforms {
-        let admin = visibility::may_administer(&acting.caller, &p.org_path);
-        if admin {
-            let keys = state.db.platform_keys(&p.id).await?;
-            let failed = state.db.dead_jobs_count(JobKind::Webhook, &p.id).await?;
-            items.push(platform_json(p, &keys, head, failed));
-        } else {
+    let (listed, _) = platforms::list(&state.db, &acting).await?;
+    let items: Vec<Value> = listed
+        .iter()
+        .map(|l| match l {
+            Listed::Administered(d) => described_json(d),
             // Editors and reviewers see enough to publish to a platform by name.
-            items.push(json!({
-                "id": p.id, "org_id": p.org_id, "name": p.name, "channel": p.channel,
-                "disabled": p.disabled_at.is_some(),
-            }));
-        }
-    }
+            Listed::Named(p) => named_json(p),
+        })
+        .collect();
     Ok(Json(json!({ "items": items })))
 }
 
@@ -245,8 +159,8 @@ pub async fn get(
     Writer(acting): Writer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let p = administered(&state, &acting, &id, "read").await?;
-    Ok(Json(describe(&state, &p).await?))
+    let d = platforms::get(&state.db, &acting, &id).await?;
+    Ok(Json(described_json(&d)))
 }
 
 /// `PATCH /api/v1/platforms/{id}`: name, channel, filters, webhook URL, or a new webhook secret.
@@ -256,60 +170,15 @@ pub async fn update(
     Path(id): Path<String>,
     Json(input): Json<UpdatePlatform>,
 ) -> Result<Json<Value>, AppError> {
-    let p = administered(&state, &acting, &id, "update").await?;
-    let mut errors = Vec::new();
-    let name = match &input.name {
-        None => p.name.clone(),
-        Some(n) => platform::name(n)
-            .map_err(|e| errors.push(e))
-            .unwrap_or_default(),
+    let change = PlatformChange {
+        name: input.name,
+        channel: input.channel,
+        filters: filters_of(input.filters),
+        webhook_url: input.webhook_url,
+        rotate_webhook_secret: input.rotate_webhook_secret,
     };
-    let channel = match &input.channel {
-        None => p.channel,
-        Some(c) => Channel::parse(c)
-            .map_err(|e| errors.push(e))
-            .unwrap_or(Channel::Other),
-    };
-    let filters = match &input.filters {
-        None => p.filters(),
-        Some(f) => f.parse().map_err(|e| errors.push(e)).unwrap_or_default(),
-    };
-    let webhook_url = match &input.webhook_url {
-        None => p.webhook_url.clone(),
-        Some(None) => None,
-        Some(Some(u)) => platform::webhook_url(u).map_err(|e| errors.push(e)).ok(),
-    };
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
-    let new_secret = (input.rotate_webhook_secret
-        || (webhook_url.is_some() && p.webhook_secret.is_none()))
-    .then(platform::generate_webhook_secret);
-    let restart = match (&p.webhook_url, &webhook_url) {
-        (None, Some(_)) => Some(Cursor::at(state.db.change_head().await?).encode()),
-        _ => None,
-    };
-    let fields = PlatformFields {
-        name,
-        channel,
-        filters,
-        webhook_url,
-    };
-    let updated = state
-        .db
-        .update_platform(
-            &p,
-            &fields,
-            new_secret.as_deref(),
-            restart.as_deref(),
-            &acting.actor,
-        )
-        .await?;
-    let mut body = describe(&state, &updated).await?;
-    if let Some(s) = new_secret {
-        body["webhook_secret"] = json!(s);
-    }
-    Ok(Json(body))
+    let issued = platforms::update(&state.db, &acting, &id, change).await?;
+    Ok(Json(issued_json(issued)))
 }
 
 /// `DELETE /api/v1/platforms/{id}`: disables the platform; its keys stop working at once.
@@ -318,8 +187,7 @@ pub async fn disable(
     Writer(acting): Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let p = administered(&state, &acting, &id, "disable").await?;
-    state.db.disable_platform(&p, &acting.actor).await?;
+    platforms::disable(&state.db, &acting, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -330,13 +198,7 @@ pub async fn create_key(
     Path(id): Path<String>,
     Json(input): Json<CreateKey>,
 ) -> Result<Response, AppError> {
-    let p = administered(&state, &acting, &id, "create_key").await?;
-    let name = key_name(input.name.as_deref())?;
-    let key = platform::generate_key();
-    let k = state
-        .db
-        .create_platform_key(&p, &name, &token::hash(&key), &acting.actor)
-        .await?;
+    let (k, key) = platforms::create_key(&state.db, &acting, &id, input.name.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": k.id, "name": k.name, "secret": key })),
@@ -351,16 +213,8 @@ pub async fn revoke_key(
     Writer(acting): Writer,
     Path((id, key_id)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let p = administered(&state, &acting, &id, "revoke_key").await?;
-    if state
-        .db
-        .revoke_platform_key(&p, &key_id, &acting.actor)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::not_found("key"))
-    }
+    platforms::revoke_key(&state.db, &acting, &id, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // --- the audience of a lesson ---
@@ -582,7 +436,7 @@ pub async fn deliveries(
     Path(id): Path<String>,
     Query(q): Query<DeliveriesQuery>,
 ) -> Result<Json<Value>, AppError> {
-    let p = administered(&state, &acting, &id, "read").await?;
+    let p = platforms::administered(&state.db, &acting, &id, "read").await?;
     let which = q.state.as_deref().unwrap_or("dead");
     if !matches!(which, "dead" | "pending" | "done") {
         return Err(Invalid::new("state", "must be dead, pending or done").into());
@@ -629,7 +483,7 @@ pub async fn redeliver(
     Writer(acting): Writer,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let p = administered(&state, &acting, &id, "redeliver").await?;
+    let p = platforms::administered(&state.db, &acting, &id, "redeliver").await?;
     if state
         .db
         .retry_job(JobKind::Webhook, &p.id, &delivery)

@@ -1,411 +1,300 @@
 //! `/api/v1/users` (administrators, for their subtree), `/api/v1/me` (oneself: password, personal
-//! tokens) and `/api/v1/audit`.
+//! tokens) and `/api/v1/audit`. Thin adapters over `services::accounts`.
 
-use super::denied;
-use crate::db::Db;
-use crate::db::audit::Event;
-use crate::db::users::{GrantRecord, UserRecord};
-use crate::domain::Invalid;
+use crate::db::audit::AuditRecord;
+use crate::db::users::{GrantRecord, PersonalTokenRecord, UserRecord};
 use crate::domain::time::rfc3339;
-use crate::domain::user::{display_name, login_name};
-use crate::domain::visibility::{self, Caller, Role};
-use crate::domain::{password, token};
+use crate::domain::visibility::{self, Role};
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::{Acting, Json, Path, Query, Writer};
+use crate::http::extract::{Json, Path, Query, Writer};
+use crate::services::accounts::{self, GrantInput, NewUser, UserChange};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-pub fn user_json(u: &UserRecord, grants: &[GrantRecord]) -> Value {
-    json!({
-        "id": u.id,
-        "login": u.login,
-        "display_name": u.display_name,
-        "created_at": rfc3339(u.created_at),
-        "disabled": u.disabled_at.is_some(),
-        "grants": grants,
-    })
+/// A role an account holds on an organisation's subtree.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GrantView {
+    pub user_id: String,
+    pub role: Role,
+    pub org_id: String,
+    pub org_name: String,
 }
 
-async fn load(
-    state: &AppState,
-    acting: &Acting,
-    id: &str,
-) -> Result<(UserRecord, Vec<GrantRecord>), AppError> {
-    let user = state
-        .db
-        .user(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    let grants = state.db.grants_of(id).await?;
-    let visible = matches!(acting.caller, Caller::Operator { .. })
-        || acting.caller.user_id() == Some(id)
-        || grants
+/// An account as the API answers it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub login: String,
+    pub display_name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    pub disabled: bool,
+    pub grants: Vec<GrantView>,
+    /// Only on `GET /api/v1/me` through a session: the CSRF token a page's scripts send back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserView>,
+}
+
+/// An account as the API answers it (also what the administration pages render).
+pub fn user_view(u: &UserRecord, grants: &[GrantRecord]) -> UserView {
+    UserView {
+        id: u.id.clone(),
+        login: u.login.clone(),
+        display_name: u.display_name.clone(),
+        created_at: rfc3339(u.created_at),
+        disabled: u.disabled_at.is_some(),
+        grants: grants
             .iter()
-            .any(|g| visibility::may_administer(&acting.caller, &g.org_path));
-    if !visible {
-        return Err(AppError::not_found("user"));
+            .map(|g| GrantView {
+                user_id: g.user_id.clone(),
+                role: g.role,
+                org_id: g.org_id.clone(),
+                org_name: g.org_name.clone(),
+            })
+            .collect(),
+        csrf_token: None,
     }
-    Ok((user, grants))
 }
 
 /// `GET /api/v1/users`: accounts holding a role inside the caller's administered subtrees.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "accounts",
+    summary = "Accounts with a role in the caller's administered subtrees",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the accounts", body = UserList))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Writer(acting): Writer,
-) -> Result<Json<Value>, AppError> {
-    let paths = visibility::administered_subtrees(&acting.caller);
-    let users = state.db.users_within(paths.as_deref()).await?;
-    let mut items = Vec::new();
-    for u in users {
-        let grants = state.db.grants_of(&u.id).await?;
-        items.push(user_json(&u, &grants));
-    }
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<UserList>, AppError> {
+    let items = accounts::list(&state.db, &acting)
+        .await?
+        .iter()
+        .map(|(u, grants)| user_view(u, grants))
+        .collect();
+    Ok(Json(UserList { items }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    summary = "One account (operators, the account itself, administrators of one of its organisations)",
+    params(("id" = String, Path, description = "the account's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the account", body = UserView))
+)]
 pub async fn get(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    let (user, grants) = load(&state, &acting, &id).await?;
-    Ok(Json(user_json(&user, &grants)))
+) -> Result<Json<UserView>, AppError> {
+    let (user, grants) = accounts::get(&state.db, &acting, &id).await?;
+    Ok(Json(user_view(&user, &grants)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
+    #[schema(value_type = Role)]
     role: String,
     org_id: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     login: String,
     display_name: String,
     password: String,
+    /// 1–50 roles, each on an organisation the caller administers.
     grants: Vec<GrantBody>,
 }
 
-/// Checks that `caller` may grant `role` on `org_id`, returning the organisation's id.
-async fn grantable(
-    state: &AppState,
-    acting: &Acting,
-    g: &GrantBody,
-    target_user: &str,
-) -> Result<Role, AppError> {
-    let role = Role::parse(&g.role)?;
-    let org = state
-        .db
-        .org(&g.org_id)
-        .await?
-        .ok_or_else(|| Invalid::new("org_id", "no such organisation"))?;
-    if !visibility::may_administer(&acting.caller, &org.path) {
-        return Err(denied(state, acting, "grant", "user", target_user, Some(&org.id)).await);
+impl From<GrantBody> for GrantInput {
+    fn from(g: GrantBody) -> Self {
+        Self {
+            role: g.role,
+            org_id: g.org_id,
+        }
     }
-    Ok(role)
 }
 
 /// `POST /api/v1/users`: a new account with at least one role inside the caller's subtree.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "accounts",
+    summary = "Create an account with roles on organisations the caller administers",
+    request_body = CreateUser,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "the account", body = UserView),
+        (status = 409, description = "the login is taken", body = crate::http::error::Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Json(input): Json<CreateUser>,
-) -> Result<Response, AppError> {
-    let mut errors = Vec::new();
-    let login = login_name(&input.login).map_err(|e| errors.push(e)).ok();
-    let name = display_name(&input.display_name)
-        .map_err(|e| errors.push(e))
-        .ok();
-    if let Err(e) = password::check_new(&input.password) {
-        errors.push(e);
-    }
-    if input.grants.is_empty() || input.grants.len() > 50 {
-        errors.push(Invalid::new("grants", "must name 1–50 roles"));
-    }
-    let (Some(login), Some(name)) = (login, name) else {
-        return Err(AppError::invalid(&errors));
+) -> Result<(StatusCode, Json<UserView>), AppError> {
+    let new = NewUser {
+        login: input.login,
+        display_name: input.display_name,
+        password: input.password,
+        grants: input.grants.into_iter().map(GrantInput::from).collect(),
     };
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
-    let mut roles = Vec::new();
-    for g in &input.grants {
-        roles.push((
-            grantable(&state, &acting, g, &login).await?,
-            g.org_id.clone(),
-        ));
-    }
-    if state.db.user_by_login(&login).await?.is_some() {
-        return Err(AppError::conflict("that login is taken"));
-    }
-    let hash = password::hash(&input.password);
-    let mut tx = state.db.begin_write().await?;
-    let user = Db::create_user_in(&mut tx, &login, &name, &hash).await?;
-    for (role, org_id) in &roles {
-        Db::grant_in(&mut tx, &user.id, *role, org_id, acting.caller.user_id()).await?;
-    }
-    let first_org = roles.first().map(|(_, o)| o.as_str());
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.create",
-            target_kind: "user",
-            target_id: Some(&user.id),
-            org_id: first_org,
-            before: None,
-            after: Some(json!({
-                "login": login,
-                "grants": roles.iter().map(|(r, o)| json!({"role": r, "org_id": o})).collect::<Vec<_>>(),
-            })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let user = accounts::create(&state.db, &acting, new).await?;
     let grants = state.db.grants_of(&user.id).await?;
-    Ok((StatusCode::CREATED, Json(user_json(&user, &grants))).into_response())
+    Ok((StatusCode::CREATED, Json(user_view(&user, &grants))))
 }
 
 /// `POST /api/v1/users/{id}/grants`: adds a role on an organisation the caller administers to an
-/// account the caller manages — one whose every organisation the caller administers
-/// ([`visibility::may_manage_account`]). Administering the organisation of the new role is not
-/// enough: otherwise an administrator could give a sibling organisation's account a role in
-/// their own, and through it act as that person (whose password and tokens they do not hold, but
-/// whose name the audit log would show) or pull them into work they never agreed to. An account
-/// with no role at all is the operators' to manage, as for every other change to an account.
+/// account the caller manages (see `services::accounts::add_grant`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/grants",
+    tag = "accounts",
+    summary = "Add a role to an account the caller manages",
+    params(("id" = String, Path, description = "the account's id")),
+    request_body = GrantBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "the account with its roles", body = UserView))
+)]
 pub async fn add_grant(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(g): Json<GrantBody>,
-) -> Result<Json<Value>, AppError> {
-    // Permission first, so that probing ids tells nothing: an unknown account has no
-    // organisations, so only an operator gets as far as learning that it does not exist.
-    let role = grantable(&state, &acting, &g, &id).await?;
-    let held = state.db.grants_of(&id).await?;
-    let paths: Vec<&str> = held.iter().map(|h| h.org_path.as_str()).collect();
-    if !visibility::may_manage_account(&acting.caller, &paths) {
-        return Err(denied(&state, &acting, "grant", "user", &id, Some(&g.org_id)).await);
-    }
+) -> Result<Json<UserView>, AppError> {
+    accounts::add_grant(&state.db, &acting, &id, &g.into()).await?;
     let user = state
         .db
         .user(&id)
         .await?
         .ok_or_else(|| AppError::not_found("user"))?;
-    let mut tx = state.db.begin_write().await?;
-    if Db::grant_in(&mut tx, &id, role, &g.org_id, acting.caller.user_id()).await? {
-        Db::audit_in(
-            &mut tx,
-            &acting.actor,
-            Event {
-                action: "user.grant",
-                target_kind: "user",
-                target_id: Some(&id),
-                org_id: Some(&g.org_id),
-                before: None,
-                after: Some(json!({ "role": role, "org_id": g.org_id })),
-            },
-        )
-        .await?;
-    }
-    tx.commit().await?;
     let grants = state.db.grants_of(&id).await?;
-    Ok(Json(user_json(&user, &grants)))
+    Ok(Json(user_view(&user, &grants)))
 }
 
 /// `DELETE /api/v1/users/{id}/grants/{role}/{org_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{id}/grants/{role}/{org_id}",
+    tag = "accounts",
+    summary = "Remove a role on an organisation the caller administers",
+    params(
+        ("id" = String, Path, description = "the account's id"),
+        ("role" = Role, Path, description = "the role"),
+        ("org_id" = String, Path, description = "the organisation's id")
+    ),
+    security(("bearer" = [])),
+    responses((status = 204, description = "removed"))
+)]
 pub async fn remove_grant(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path((id, role, org_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let g = GrantBody { role, org_id };
-    let role = grantable(&state, &acting, &g, &id).await?;
-    let mut tx = state.db.begin_write().await?;
-    if !Db::revoke_grant_in(&mut tx, &id, role, &g.org_id).await? {
-        return Err(AppError::not_found("grant"));
-    }
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.revoke",
-            target_kind: "user",
-            target_id: Some(&id),
-            org_id: Some(&g.org_id),
-            before: Some(json!({ "role": role, "org_id": g.org_id })),
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    accounts::remove_grant(&state.db, &acting, &id, &GrantInput { role, org_id }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     display_name: Option<String>,
     disabled: Option<bool>,
-    /// A new password set by an administrator (ends the account's sessions).
+    /// A new password set by an administrator (ends the account's sessions and tokens).
     password: Option<String>,
 }
 
 /// `PATCH /api/v1/users/{id}`: display name, disabling, password reset — by an administrator of
 /// every organisation the account works in.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{id}",
+    tag = "accounts",
+    summary = "Rename, disable or enable an account, or reset its password (never one's own)",
+    params(("id" = String, Path, description = "the account's id")),
+    request_body = UpdateUser,
+    security(("bearer" = [])),
+    responses((status = 200, description = "the account", body = UserView))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(input): Json<UpdateUser>,
-) -> Result<Json<Value>, AppError> {
-    let (user, grants) = load(&state, &acting, &id).await?;
-    if input.password.is_some() && acting.caller.user_id() == Some(id.as_str()) {
-        return Err(AppError::forbidden(
-            "change your own password with POST /api/v1/me/password, which asks for the current one",
-        ));
-    }
-    let paths: Vec<&str> = grants.iter().map(|g| g.org_path.as_str()).collect();
-    if !visibility::may_manage_account(&acting.caller, &paths) {
-        let org = grants.first().map(|g| g.org_id.clone());
-        return Err(denied(&state, &acting, "update", "user", &id, org.as_deref()).await);
-    }
-    let name = input
-        .display_name
-        .as_deref()
-        .map(display_name)
-        .transpose()?;
-    if let Some(p) = &input.password {
-        password::check_new(p)?;
-    }
-    let mut tx = state.db.begin_write().await?;
-    if let Some(name) = &name {
-        Db::set_display_name_in(&mut tx, &id, name).await?;
-    }
-    if let Some(d) = input.disabled {
-        if d && acting.caller.user_id() == Some(id.as_str()) {
-            return Err(AppError::forbidden("you cannot disable your own account"));
-        }
-        Db::set_disabled_in(&mut tx, &id, d).await?;
-    }
-    if let Some(p) = &input.password {
-        // A reset is what an administrator does after a compromise: every way in ends.
-        Db::set_password_in(&mut tx, &id, &password::hash(p)).await?;
-        Db::revoke_all_personal_tokens_in(&mut tx, &id).await?;
-    }
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.update",
-            target_kind: "user",
-            target_id: Some(&id),
-            org_id: grants.first().map(|g| g.org_id.as_str()),
-            before: Some(json!({ "display_name": user.display_name, "disabled": user.disabled_at.is_some() })),
-            after: Some(json!({
-                "display_name": name.as_deref().unwrap_or(&user.display_name),
-                "disabled": input.disabled.unwrap_or(user.disabled_at.is_some()),
-                "password_reset": input.password.is_some(),
-            })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let user = state
-        .db
-        .user(&id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    Ok(Json(user_json(&user, &grants)))
+) -> Result<Json<UserView>, AppError> {
+    let change = UserChange {
+        display_name: input.display_name,
+        disabled: input.disabled,
+        password: input.password,
+    };
+    let (user, grants) = accounts::update(&state.db, &acting, &id, change).await?;
+    Ok(Json(user_view(&user, &grants)))
 }
 
 // --- /api/v1/me ---
 
-fn me_of(acting: &Acting) -> Result<&visibility::User, AppError> {
-    acting
-        .caller
-        .user()
-        .ok_or_else(|| AppError::forbidden("this is for signed-in accounts, not operator tokens"))
-}
-
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "accounts",
+    summary = "The signed-in account (with the session's CSRF token when signed in by cookie)",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the account", body = UserView))
+)]
 pub async fn me(
     State(state): State<AppState>,
     Writer(acting): Writer,
-) -> Result<Json<Value>, AppError> {
-    let me = me_of(&acting)?;
-    let user = state
-        .db
-        .user(&me.id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    let grants = state.db.grants_of(&me.id).await?;
-    let mut body = user_json(&user, &grants);
+) -> Result<Json<UserView>, AppError> {
+    let me = acting.caller.user().ok_or_else(|| {
+        AppError::forbidden("this is for signed-in accounts, not operator tokens")
+    })?;
+    let (user, grants) = accounts::get(&state.db, &acting, &me.id).await?;
+    let mut body = user_view(&user, &grants);
     // A page's scripts read the session's CSRF token here (only this site can read it).
     if let visibility::Via::Session { csrf_token } = &me.via {
-        body["csrf_token"] = json!(csrf_token);
+        body.csrf_token = Some(csrf_token.clone());
     }
     Ok(Json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     current_password: String,
     new_password: String,
 }
 
-/// Changes the caller's password after checking the current one; every session ends.
-pub async fn change_password_for(
-    state: &AppState,
-    acting: &Acting,
-    current: &str,
-    new: &str,
-) -> Result<(), AppError> {
-    let me = me_of(acting)?;
-    let user = state
-        .db
-        .user(&me.id)
-        .await?
-        .ok_or_else(|| AppError::not_found("user"))?;
-    if current.len() > 1024 || !password::verify(current, &user.password_hash) {
-        return Err(Invalid::new("current_password", "is not right").into());
-    }
-    password::check_new(new)?;
-    if new == current {
-        return Err(Invalid::new("new_password", "must differ from the current one").into());
-    }
-    let mut tx = state.db.begin_write().await?;
-    Db::set_password_in(&mut tx, &me.id, &password::hash(new)).await?;
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "user.password",
-            target_kind: "user",
-            target_id: Some(&me.id),
-            org_id: me.grants.first().map(|g| g.org_id.as_str()),
-            before: None,
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/password",
+    tag = "accounts",
+    summary = "Change one's password with the current one (ends every session)",
+    request_body = ChangePassword,
+    security(("bearer" = [])),
+    responses((status = 204, description = "changed"))
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Json(input): Json<ChangePassword>,
 ) -> Result<StatusCode, AppError> {
-    change_password_for(
-        &state,
+    accounts::change_own_password(
+        &state.db,
         &acting,
         &input.current_password,
         &input.new_password,
@@ -414,174 +303,216 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     name: String,
     /// Days until the token stops working (1–366; default 90).
+    #[schema(minimum = 1, maximum = 366)]
     expires_in_days: Option<i64>,
 }
 
+/// A personal token as the API shows it (never its value), times in RFC 3339.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&PersonalTokenRecord> for TokenView {
+    fn from(t: &PersonalTokenRecord) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            created_at: rfc3339(t.created_at),
+            last_used_at: t.last_used_at.map(rfc3339),
+            expires_at: t.expires_at.map(rfc3339),
+            revoked_at: t.revoked_at.map(rfc3339),
+        }
+    }
+}
+
+/// A new personal token with its value, shown this once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewTokenView {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The token itself; only its hash is kept.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenList {
+    pub items: Vec<TokenView>,
+}
+
 /// `POST /api/v1/me/tokens`: a personal token, shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/tokens",
+    tag = "accounts",
+    summary = "A new personal token, shown once (from a signed-in session)",
+    request_body = CreateToken,
+    security(("bearer" = [])),
+    responses((status = 201, description = "the token with its value", body = NewTokenView))
+)]
 pub async fn create_token(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Json(input): Json<CreateToken>,
-) -> Result<Response, AppError> {
-    let me = me_of(&acting)?;
-    if matches!(me.via, visibility::Via::Token { .. }) {
-        return Err(AppError::forbidden(
-            "personal tokens are created from a signed-in session, not with another token",
-        ));
-    }
-    let name = input.name.trim();
-    let mut errors = Vec::new();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        errors.push(Invalid::new("name", "must be 1–100 characters"));
-    }
-    let days = input.expires_in_days.unwrap_or(90);
-    if !(1..=366).contains(&days) {
-        errors.push(Invalid::new("expires_in_days", "must be between 1 and 366"));
-    }
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
-    let secret = token::generate();
-    let expires_at = crate::db::now_ms() + days * 86_400_000;
-    let mut tx = state.db.begin_write().await?;
-    let record = Db::create_personal_token_in(
-        &mut tx,
-        &me.id,
-        name,
-        &token::hash(&secret),
-        Some(expires_at),
-    )
-    .await?;
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "token.create",
-            target_kind: "token",
-            target_id: Some(&record.id),
-            org_id: me.grants.first().map(|g| g.org_id.as_str()),
-            before: None,
-            after: Some(json!({ "name": name, "expires_at": rfc3339(expires_at) })),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    let mut body = token_json(&record);
-    body["token"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+) -> Result<(StatusCode, Json<NewTokenView>), AppError> {
+    let (record, secret) =
+        accounts::create_personal_token(&state.db, &acting, &input.name, input.expires_in_days)
+            .await?;
+    let t = TokenView::from(&record);
+    Ok((
+        StatusCode::CREATED,
+        Json(NewTokenView {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+            token: secret,
+        }),
+    ))
 }
 
-/// A personal token as the API shows it (never its value), times in RFC 3339.
-fn token_json(t: &crate::db::users::PersonalTokenRecord) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "created_at": rfc3339(t.created_at),
-        "last_used_at": t.last_used_at.map(rfc3339),
-        "expires_at": t.expires_at.map(rfc3339),
-        "revoked_at": t.revoked_at.map(rfc3339),
-    })
-}
-
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/tokens",
+    tag = "accounts",
+    summary = "One's personal API tokens (never their values)",
+    security(("bearer" = [])),
+    responses((status = 200, description = "the tokens", body = TokenList))
+)]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Writer(acting): Writer,
-) -> Result<Json<Value>, AppError> {
-    let me = me_of(&acting)?;
-    let items: Vec<Value> = state
-        .db
-        .personal_tokens(&me.id)
+) -> Result<Json<TokenList>, AppError> {
+    let items = accounts::personal_tokens(&state.db, &acting)
         .await?
         .iter()
-        .map(token_json)
+        .map(TokenView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(TokenList { items }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/tokens/{id}",
+    tag = "accounts",
+    summary = "Revoke a personal token",
+    params(("id" = String, Path, description = "the token's id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "revoked"))
+)]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(token_id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let me = me_of(&acting)?;
-    let mut tx = state.db.begin_write().await?;
-    if !Db::revoke_personal_token_in(&mut tx, &me.id, &token_id).await? {
-        return Err(AppError::not_found("token"));
-    }
-    Db::audit_in(
-        &mut tx,
-        &acting.actor,
-        Event {
-            action: "token.revoke",
-            target_kind: "token",
-            target_id: Some(&token_id),
-            org_id: me.grants.first().map(|g| g.org_id.as_str()),
-            before: None,
-            after: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    accounts::revoke_personal_token(&state.db, &acting, &token_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 // --- /api/v1/audit ---
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Only entries of this action (`org.create`, `user.update`, `denied.move`, …).
     action: Option<String>,
+    /// A `next_cursor` this API returned.
     cursor: Option<String>,
+    /// At most this many entries (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
+/// One entry of the audit log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditEntryView {
+    pub id: String,
+    /// RFC 3339.
+    pub at: String,
+    pub actor_id: Option<String>,
+    /// How the actor is named: a login, `operator-token:…`, `cli`, …
+    pub actor: String,
+    pub org_id: Option<String>,
+    pub address: Option<String>,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    /// What the target was before, as the step recorded it.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    /// What the target is after.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+}
+
+impl From<AuditRecord> for AuditEntryView {
+    fn from(r: AuditRecord) -> Self {
+        let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str::<Value>(&s).ok());
+        Self {
+            id: r.id,
+            at: rfc3339(r.at),
+            actor_id: r.actor_id,
+            actor: r.actor,
+            org_id: r.org_id,
+            address: r.address,
+            action: r.action,
+            target_kind: r.target_kind,
+            target_id: r.target_id,
+            before: parse(r.before_state),
+            after: parse(r.after_state),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntryView>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
 /// `GET /api/v1/audit`: entries of the caller's administered subtrees, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "accounts",
+    summary = "The audit log of the caller's administered subtrees, newest first",
+    params(AuditQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "a page of entries", body = AuditPage))
+)]
 pub async fn audit(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Query(q): Query<AuditQuery>,
-) -> Result<Json<Value>, AppError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(Invalid::new("limit", "must be between 1 and 500").into());
-    }
-    if let Some(c) = &q.cursor
-        && uuid::Uuid::parse_str(c).is_err()
-    {
-        return Err(Invalid::new("cursor", "is not a cursor this API returned").into());
-    }
-    let paths = visibility::administered_subtrees(&acting.caller);
-    if paths.as_ref().is_some_and(Vec::is_empty) {
-        return Err(denied(&state, &acting, "read", "audit", "-", None).await);
-    }
-    let rows = state
-        .db
-        .audit_entries(
-            paths.as_deref(),
-            q.action.as_deref(),
-            q.cursor.as_deref(),
-            limit + 1,
-        )
-        .await?;
-    let more = rows.len() as i64 > limit;
-    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = more.then(|| rows.last().map(|r| r.id.clone())).flatten();
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|r| {
-            let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str::<Value>(&s).ok());
-            json!({
-                "id": r.id, "at": rfc3339(r.at), "actor_id": r.actor_id, "actor": r.actor,
-                "org_id": r.org_id, "address": r.address, "action": r.action,
-                "target_kind": r.target_kind, "target_id": r.target_id,
-                "before": parse(r.before_state), "after": parse(r.after_state),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
+) -> Result<Json<AuditPage>, AppError> {
+    let (rows, next_cursor) = accounts::audit_log(
+        &state.db,
+        &acting,
+        q.action.as_deref(),
+        q.cursor.as_deref(),
+        q.limit.unwrap_or(100),
+    )
+    .await?;
+    Ok(Json(AuditPage {
+        items: rows.into_iter().map(AuditEntryView::from).collect(),
+        next_cursor,
+    }))
 }
