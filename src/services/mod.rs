@@ -10,6 +10,9 @@
 //! Layer 2: services import from `domain`, `db`, `storage` and the engines beside them
 //! (`ingest`, `search`, `publish`, `jobs`), never from `http` or `cli`.
 
+pub mod catalog;
+pub mod review;
+
 use crate::db::Db;
 use crate::db::audit::{Actor, Event};
 use crate::domain::Invalid;
