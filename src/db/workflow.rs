@@ -868,7 +868,7 @@ pub struct RecommendationRecord {
     pub to_org_id: String,
     pub recommended_by: String,
     pub note: String,
-    pub state: String,
+    pub state: crate::domain::lesson::RecommendationState,
     pub decided_by: Option<String>,
     pub decision_comment: Option<String>,
     pub created_at: i64,

@@ -9,7 +9,7 @@
 
 mod legacy;
 
-use crate::http::api::v1::changes;
+use crate::http::api::v1::{changes, review};
 use crate::http::error::{Code, FieldError, Problem};
 use axum::Json;
 use serde_json::Value;
@@ -48,7 +48,20 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
             a session cookie with its CSRF token); platforms with their key (`lpk_…`). Every \
             error is an RFC 9457 problem body (`application/problem+json`) with a stable `code`."
     ),
-    paths(document, changes::list_changes),
+    paths(
+        document,
+        changes::list_changes,
+        review::submit,
+        review::approve,
+        review::reject,
+        review::revisions,
+        review::compare,
+        review::queue,
+        review::recommend,
+        review::recommendations,
+        review::adopt,
+        review::decline,
+    ),
     components(schemas(Problem, FieldError, Code)),
     modifiers(&Conventions)
 )]

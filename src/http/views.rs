@@ -21,7 +21,7 @@ pub fn http_date(ms: i64) -> String {
 pub struct AssetView {
     pub id: String,
     pub lesson_id: String,
-    pub role: String,
+    pub role: crate::domain::asset::AssetRole,
     pub filename: String,
     pub size: i64,
     pub content_type: String,
@@ -65,7 +65,7 @@ impl From<&AssetRecord> for AssetView {
         Self {
             id: a.id.clone(),
             lesson_id: a.lesson_id.clone(),
-            role: a.role.clone(),
+            role: a.role,
             filename: a.filename.clone(),
             size: a.size,
             content_type: a.content_type.clone(),
@@ -160,11 +160,13 @@ impl LessonView {
 }
 
 /// A revision of a lesson's fields and where it stands in review.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RevisionView {
     pub lesson_id: String,
     pub number: i64,
     pub state: RevisionState,
+    /// The lesson's fields in this revision.
+    #[schema(value_type = Object)]
     pub fields: serde_json::Value,
     pub author_id: Option<String>,
     pub scope_org_id: Option<String>,
@@ -212,7 +214,7 @@ impl RevisionView {
 }
 
 /// An approval of one level of a revision.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApprovalView {
     /// The organisation whose level was approved.
     pub org_id: String,
@@ -233,7 +235,7 @@ impl From<crate::db::workflow::ApprovalRecord> for ApprovalView {
 }
 
 /// How a submission stands after a review step.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReviewStateView {
     pub revision: i64,
     pub state: RevisionState,
@@ -254,13 +256,13 @@ impl From<crate::db::workflow::ReviewState> for ReviewStateView {
 }
 
 /// A list without pages.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
 }
 
 /// One field that differs between two revisions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldChangeView {
     pub field: String,
     pub from: serde_json::Value,
@@ -268,7 +270,7 @@ pub struct FieldChangeView {
 }
 
 /// What changed between two revisions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CompareView {
     pub from: i64,
     pub to: i64,
@@ -276,14 +278,14 @@ pub struct CompareView {
 }
 
 /// An organisation named in a listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgRefView {
     pub id: String,
     pub name: String,
 }
 
 /// A submission in the reviewer's queue.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueItemView {
     pub lesson_id: String,
     pub title: String,
@@ -311,7 +313,7 @@ impl From<crate::services::review::QueueItem> for QueueItemView {
 }
 
 /// A lesson recommended upward to an organisation, and what became of it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecommendationView {
     pub id: String,
     pub lesson_id: String,
@@ -319,7 +321,7 @@ pub struct RecommendationView {
     pub to_org_id: String,
     pub recommended_by: String,
     pub note: String,
-    pub state: String,
+    pub state: crate::domain::lesson::RecommendationState,
     pub decided_by: Option<String>,
     pub decision_comment: Option<String>,
     /// Unix milliseconds.

@@ -19,7 +19,7 @@ use crate::db::workflow::{
     StepError,
 };
 use crate::domain::Invalid;
-use crate::domain::lesson::{LessonStatus, RevisionState};
+use crate::domain::lesson::{LessonStatus, RecommendationState, RevisionState};
 use crate::domain::org;
 use crate::domain::visibility::{self, Action, Caller, ReviewDecision, Role, may_decide};
 
@@ -363,15 +363,12 @@ pub async fn recommend(
 pub async fn recommendations(
     db: &Db,
     acting: &Acting,
-    state: Option<&str>,
+    state: Option<RecommendationState>,
 ) -> Result<Vec<RecommendationRecord>> {
-    if let Some(s) = state
-        && !matches!(s, "pending" | "adopted" | "declined")
-    {
-        return Err(Invalid::new("state", "must be pending, adopted or declined").into());
-    }
     let paths = reviewed_subtrees(&acting.caller);
-    Ok(db.recommendations_to(&paths, state).await?)
+    Ok(db
+        .recommendations_to(&paths, state.map(RecommendationState::as_str))
+        .await?)
 }
 
 /// Adopts recommendation `id`, publishing the lesson to the subtree of `scope_org_id` (the
