@@ -9,7 +9,7 @@ use super::{Db, Tx, new_id, now_ms};
 pub struct AssetRecord {
     pub id: String,
     pub lesson_id: String,
-    pub role: String,
+    pub role: crate::domain::asset::AssetRole,
     pub filename: String,
     pub sha256: String,
     pub content_type: String,

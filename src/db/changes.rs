@@ -12,7 +12,8 @@ use super::{Db, Tx, now_ms};
 use serde::Serialize;
 
 /// What kind of thing changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Entity {
     Lesson,
     Asset,
@@ -22,17 +23,31 @@ pub enum Entity {
 }
 
 impl Entity {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Lesson => "lesson",
             Self::Asset => "asset",
             Self::Platform => "platform",
         }
     }
+
+    /// The entity a stored value names; anything else is an error, never a default.
+    pub fn parse(s: &str) -> Result<Self, crate::domain::Invalid> {
+        match s {
+            "lesson" => Ok(Self::Lesson),
+            "asset" => Ok(Self::Asset),
+            "platform" => Ok(Self::Platform),
+            _ => Err(crate::domain::Invalid::new(
+                "entity",
+                "must be lesson, asset or platform",
+            )),
+        }
+    }
 }
 
 /// What happened to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Op {
     Create,
     Update,
@@ -42,7 +57,22 @@ pub enum Op {
 }
 
 impl Op {
-    fn as_str(self) -> &'static str {
+    /// The operation a stored value names; anything else is an error, never a default.
+    pub fn parse(s: &str) -> Result<Self, crate::domain::Invalid> {
+        match s {
+            "create" => Ok(Self::Create),
+            "update" => Ok(Self::Update),
+            "publish" => Ok(Self::Publish),
+            "withdraw" => Ok(Self::Withdraw),
+            "delete" => Ok(Self::Delete),
+            _ => Err(crate::domain::Invalid::new(
+                "op",
+                "must be create, update, publish, withdraw or delete",
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Create => "create",
             Self::Update => "update",
@@ -57,10 +87,10 @@ impl Op {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Change {
     pub seq: i64,
-    pub entity: String,
+    pub entity: Entity,
     pub entity_id: String,
     pub lesson_id: String,
-    pub op: String,
+    pub op: Op,
     pub at: i64,
 }
 

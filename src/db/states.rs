@@ -6,7 +6,9 @@
 //!
 //! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
 
-use crate::domain::lesson::{LessonStatus, RevisionState};
+use crate::db::changes::{Entity, Op};
+use crate::domain::asset::AssetRole;
+use crate::domain::lesson::{LessonStatus, RecommendationState, RevisionState};
 use crate::domain::org::OrgLevel;
 use crate::domain::platform::Channel;
 use crate::domain::visibility::Role;
@@ -35,7 +37,17 @@ macro_rules! text_state {
     )*};
 }
 
-text_state!(LessonStatus, RevisionState, Channel, OrgLevel, Role);
+text_state!(
+    LessonStatus,
+    RevisionState,
+    Channel,
+    OrgLevel,
+    Role,
+    AssetRole,
+    RecommendationState,
+    Entity,
+    Op,
+);
 
 #[cfg(test)]
 mod tests {
@@ -116,6 +128,65 @@ mod tests {
             row.try_get::<Channel, _>("channel"),
             Err(sqlx::Error::ColumnDecode { .. })
         ));
+    }
+
+    /// Reads `text` as a `T` the way a query reads a column.
+    async fn read<T>(pool: &sqlx::AnyPool, text: &str) -> Result<T, sqlx::Error>
+    where
+        T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+    {
+        let row = sqlx::query("SELECT $1 AS v")
+            .bind(text)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        row.try_get::<T, _>("v")
+    }
+
+    fn is_decode_error<T: std::fmt::Debug>(r: Result<T, sqlx::Error>) -> bool {
+        matches!(r, Err(sqlx::Error::ColumnDecode { .. }))
+    }
+
+    #[tokio::test]
+    async fn asset_roles_are_read_and_an_unknown_one_refused() {
+        let pool = pool().await;
+        for text in ["master", "subtitle", "attachment", "poster"] {
+            let role: AssetRole = read(&pool, text).await.unwrap();
+            assert_eq!(role.as_str(), text);
+        }
+        assert!(is_decode_error(read::<AssetRole>(&pool, "rendition").await));
+        assert!(is_decode_error(read::<AssetRole>(&pool, "Master").await));
+    }
+
+    #[tokio::test]
+    async fn recommendation_states_are_read_and_an_unknown_one_refused() {
+        let pool = pool().await;
+        for text in ["pending", "adopted", "declined"] {
+            let state: RecommendationState = read(&pool, text).await.unwrap();
+            assert_eq!(state.as_str(), text);
+        }
+        assert!(is_decode_error(
+            read::<RecommendationState>(&pool, "accepted").await
+        ));
+    }
+
+    #[tokio::test]
+    async fn change_entities_and_ops_are_read_and_unknown_ones_refused() {
+        let pool = pool().await;
+        for e in [Entity::Lesson, Entity::Asset, Entity::Platform] {
+            assert_eq!(read::<Entity>(&pool, e.as_str()).await.unwrap(), e);
+        }
+        for op in [
+            Op::Create,
+            Op::Update,
+            Op::Publish,
+            Op::Withdraw,
+            Op::Delete,
+        ] {
+            assert_eq!(read::<Op>(&pool, op.as_str()).await.unwrap(), op);
+        }
+        assert!(is_decode_error(read::<Entity>(&pool, "series").await));
+        assert!(is_decode_error(read::<Op>(&pool, "upsert").await));
     }
 
     #[tokio::test]

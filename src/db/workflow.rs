@@ -454,9 +454,8 @@ impl Db {
                 "the revision is no longer awaiting this level".into(),
             ));
         }
-        if let Some(uid) = &actor.user_id
-            && approvals.iter().any(|a| &a.reviewer_id == uid)
-        {
+        let approved_by: Vec<&str> = approvals.iter().map(|a| a.reviewer_id.as_str()).collect();
+        if !crate::domain::visibility::one_level_each(actor.user_id.as_deref(), &approved_by) {
             return Err(StepError::Forbidden(
                 "one reviewer may approve only one level of a revision".into(),
             ));
@@ -869,7 +868,7 @@ pub struct RecommendationRecord {
     pub to_org_id: String,
     pub recommended_by: String,
     pub note: String,
-    pub state: String,
+    pub state: crate::domain::lesson::RecommendationState,
     pub decided_by: Option<String>,
     pub decision_comment: Option<String>,
     pub created_at: i64,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub const SNIFF_LEN: usize = 8192;
 
 /// What an asset is for within its lesson.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AssetRole {
     Master,

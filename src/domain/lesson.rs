@@ -4,7 +4,7 @@ use super::Invalid;
 use serde::{Deserialize, Serialize};
 
 /// What a lesson is, which decides the media its master asset may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LessonKind {
     Video,
@@ -38,7 +38,7 @@ impl LessonKind {
 /// published on the lesson's revisions (`RevisionState`); these three are the ones the outside
 /// world can tell apart. Stored and sent as `draft`, `published`, `withdrawn`; a stored value
 /// that is none of them is an error when it is read (see `db::states`), never a draft.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LessonStatus {
     Draft,
@@ -72,7 +72,7 @@ impl LessonStatus {
 /// `approved` at every level of its chain or `rejected` at one, `published` when it went live,
 /// `superseded` when a newer revision went live first. Stored and sent as these words; like
 /// [`LessonStatus`], an unknown stored value is an error when read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RevisionState {
     Draft,
@@ -113,6 +113,37 @@ impl RevisionState {
     /// Whether the revision can be submitted (again): it is being edited or was sent back.
     pub fn is_open(self) -> bool {
         matches!(self, Self::Draft | Self::Rejected)
+    }
+}
+
+/// Where a recommendation upward stands: awaiting the organisation recommended to, or decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RecommendationState {
+    Pending,
+    Adopted,
+    Declined,
+}
+
+impl RecommendationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Adopted => "adopted",
+            Self::Declined => "declined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "adopted" => Ok(Self::Adopted),
+            "declined" => Ok(Self::Declined),
+            _ => Err(Invalid::new(
+                "state",
+                "must be pending, adopted or declined",
+            )),
+        }
     }
 }
 

@@ -339,6 +339,77 @@ pub fn may_review_level(caller: &Caller, level_path: &str, chain: &[String]) -> 
     }
 }
 
+/// A decision a reviewer is about to make on one level of a submitted revision: the facts the
+/// review rules depend on.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewDecision<'a> {
+    /// The path of the organisation whose level awaits a decision.
+    pub level_path: &'a str,
+    /// The review's levels (organisation ids, owner first).
+    pub chain: &'a [String],
+    /// Who submitted the revision.
+    pub submitted_by: Option<&'a str>,
+    /// Who approved the levels already passed.
+    pub approved_by: &'a [&'a str],
+    /// Whether the level's organisation lets a reviewer approve their own submission.
+    pub self_approval: bool,
+    /// Approving (rather than rejecting).
+    pub approving: bool,
+}
+
+/// Why a reviewer may not decide a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewRefusal {
+    /// Not a reviewer of this level or above it (see [`may_review_level`]).
+    NotTheirLevel,
+    /// They approved another level of this revision already: one reviewer, one level (neither
+    /// approving nor rejecting a second one).
+    AlreadyApprovedALevel,
+    /// Their own submission, where the level's organisation forbids approving one's own work.
+    OwnSubmission,
+}
+
+impl ReviewRefusal {
+    /// The action the audit log records the refused attempt as.
+    pub fn action(self, approving: bool) -> &'static str {
+        match (self, approving) {
+            (Self::OwnSubmission, _) => "approve_own_submission",
+            (Self::AlreadyApprovedALevel, _) => "decide_second_level",
+            (Self::NotTheirLevel, true) => "approve",
+            (Self::NotTheirLevel, false) => "reject",
+        }
+    }
+}
+
+/// Whether `reviewer` is still free to approve a level of a revision whose earlier levels were
+/// approved by `approved_by`: each level of a review is approved by a different person, so that a
+/// lesson that must pass the county and the city is seen by two pairs of eyes. The database
+/// checks this again under the lesson's lock, where two approvals may race.
+pub fn one_level_each(reviewer: Option<&str>, approved_by: &[&str]) -> bool {
+    reviewer.is_none_or(|r| !approved_by.contains(&r))
+}
+
+/// Whether `caller` may take `decision`: a reviewer of the level (or from above it, see
+/// [`may_review_level`]), who approved no other level of the same revision, and who — where the
+/// organisation forbids it — does not approve their own submission. Operators may always.
+pub fn may_decide(caller: &Caller, decision: &ReviewDecision<'_>) -> Result<(), ReviewRefusal> {
+    if !may_review_level(caller, decision.level_path, decision.chain) {
+        return Err(ReviewRefusal::NotTheirLevel);
+    }
+    let uid = caller.user_id();
+    if !one_level_each(uid, decision.approved_by) {
+        return Err(ReviewRefusal::AlreadyApprovedALevel);
+    }
+    if decision.approving
+        && !decision.self_approval
+        && uid.is_some()
+        && decision.submitted_by == uid
+    {
+        return Err(ReviewRefusal::OwnSubmission);
+    }
+    Ok(())
+}
+
 /// Whether `caller` may administer the organisation at `org_path`: change it, create children,
 /// manage the accounts and grants on it, read its audit log.
 pub fn may_administer(caller: &Caller, org_path: &str) -> bool {
@@ -751,5 +822,63 @@ mod tests {
         let admin = user(&[(Role::Administrator, "/p/c/")]);
         assert!(job_scope(&admin).is_some());
         assert!(administered_subtrees(&admin).is_some_and(|s| !s.is_empty()));
+    }
+
+    #[test]
+    fn each_level_is_decided_by_its_own_reviewer_and_never_twice_by_one() {
+        let county = "/p/c/k/";
+        let chain = ["k".to_owned(), "c".to_owned()];
+        let reviewer = user(&[(Role::Reviewer, county)]);
+        let decision =
+            |approved_by: &'static [&'static str], submitted_by, self_approval| ReviewDecision {
+                level_path: county,
+                chain: &[],
+                submitted_by,
+                approved_by,
+                self_approval,
+                approving: true,
+            };
+        assert_eq!(may_decide(&reviewer, &decision(&[], None, false)), Ok(()));
+        assert_eq!(
+            may_decide(&reviewer, &decision(&["u"], None, false)),
+            Err(ReviewRefusal::AlreadyApprovedALevel)
+        );
+        assert_eq!(
+            may_decide(&reviewer, &decision(&[], Some("u"), false)),
+            Err(ReviewRefusal::OwnSubmission)
+        );
+        assert_eq!(
+            may_decide(&reviewer, &decision(&[], Some("u"), true)),
+            Ok(())
+        );
+        // Rejecting one's own submission is allowed; deciding a second level is not.
+        let reject = |approved_by| ReviewDecision {
+            approving: false,
+            ..decision(approved_by, Some("u"), false)
+        };
+        assert_eq!(may_decide(&reviewer, &reject(&[])), Ok(()));
+        assert_eq!(
+            may_decide(&reviewer, &reject(&["u"])),
+            Err(ReviewRefusal::AlreadyApprovedALevel)
+        );
+        // A city reviewer may not decide the county level of a chain the city is part of.
+        let city = user(&[(Role::Reviewer, "/p/c/")]);
+        let county_level = ReviewDecision {
+            chain: &chain,
+            ..decision(&[], None, false)
+        };
+        assert_eq!(
+            may_decide(&city, &county_level),
+            Err(ReviewRefusal::NotTheirLevel)
+        );
+        assert!(
+            may_decide(
+                &Caller::Operator {
+                    token_id: "t".into()
+                },
+                &county_level
+            )
+            .is_ok()
+        );
     }
 }

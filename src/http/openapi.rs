@@ -9,7 +9,7 @@
 
 mod legacy;
 
-use crate::http::api::v1::{changes, orgs, users};
+use crate::http::api::v1::{changes, orgs, review, users};
 use crate::http::error::{Code, FieldError, Problem};
 use axum::Json;
 use serde_json::Value;
@@ -68,6 +68,16 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         users::list_tokens,
         users::revoke_token,
         users::audit,
+        review::submit,
+        review::approve,
+        review::reject,
+        review::revisions,
+        review::compare,
+        review::queue,
+        review::recommend,
+        review::recommendations,
+        review::adopt,
+        review::decline,
     ),
     components(schemas(
         Problem,

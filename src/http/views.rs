@@ -21,7 +21,7 @@ pub fn http_date(ms: i64) -> String {
 pub struct AssetView {
     pub id: String,
     pub lesson_id: String,
-    pub role: String,
+    pub role: crate::domain::asset::AssetRole,
     pub filename: String,
     pub size: i64,
     pub content_type: String,
@@ -65,7 +65,7 @@ impl From<&AssetRecord> for AssetView {
         Self {
             id: a.id.clone(),
             lesson_id: a.lesson_id.clone(),
-            role: a.role.clone(),
+            role: a.role,
             filename: a.filename.clone(),
             size: a.size,
             content_type: a.content_type.clone(),
@@ -114,6 +114,17 @@ pub struct AudienceView {
 }
 
 impl LessonView {
+    /// A lesson with its assets and what was extracted from their text.
+    pub fn detail(d: crate::services::catalog::LessonDetail) -> Self {
+        let mut view = Self::new(d.lesson, &d.assets);
+        view.assets = view
+            .assets
+            .into_iter()
+            .map(|a| a.with_text(&d.extractions))
+            .collect();
+        view
+    }
+
     pub fn new(l: LessonRecord, assets: &[AssetRecord]) -> Self {
         Self {
             assets: assets
@@ -149,17 +160,19 @@ impl LessonView {
 }
 
 /// A revision of a lesson's fields and where it stands in review.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RevisionView {
     pub lesson_id: String,
     pub number: i64,
     pub state: RevisionState,
+    /// The lesson's fields in this revision.
+    #[schema(value_type = Object)]
     pub fields: serde_json::Value,
     pub author_id: Option<String>,
     pub scope_org_id: Option<String>,
     /// The organisations that must approve, the lesson's owner first.
     pub chain: Vec<String>,
-    pub approvals: Vec<crate::db::workflow::ApprovalRecord>,
+    pub approvals: Vec<ApprovalView>,
     /// The level awaiting a decision, while submitted.
     pub next_level: Option<String>,
     pub submitted_by: Option<String>,
@@ -188,7 +201,7 @@ impl RevisionView {
             author_id: r.author_id,
             scope_org_id: r.scope_org_id,
             chain,
-            approvals,
+            approvals: approvals.into_iter().map(ApprovalView::from).collect(),
             next_level,
             submitted_by: r.submitted_by,
             submitted_at: r.submitted_at.map(rfc3339),
@@ -196,6 +209,140 @@ impl RevisionView {
             comment: r.comment,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+/// An approval of one level of a revision.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApprovalView {
+    /// The organisation whose level was approved.
+    pub org_id: String,
+    /// The reviewer (an account id, or the label of an operator token).
+    pub reviewer_id: String,
+    /// When, in Unix milliseconds.
+    pub at: i64,
+}
+
+impl From<crate::db::workflow::ApprovalRecord> for ApprovalView {
+    fn from(a: crate::db::workflow::ApprovalRecord) -> Self {
+        Self {
+            org_id: a.org_id,
+            reviewer_id: a.reviewer_id,
+            at: a.at,
+        }
+    }
+}
+
+/// How a submission stands after a review step.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReviewStateView {
+    pub revision: i64,
+    pub state: RevisionState,
+    /// The level awaiting a decision, while submitted.
+    pub next_level: Option<String>,
+    pub approvals: Vec<ApprovalView>,
+}
+
+impl From<crate::db::workflow::ReviewState> for ReviewStateView {
+    fn from(r: crate::db::workflow::ReviewState) -> Self {
+        Self {
+            revision: r.revision,
+            state: r.state,
+            next_level: r.next_level,
+            approvals: r.approvals.into_iter().map(ApprovalView::from).collect(),
+        }
+    }
+}
+
+/// A list without pages.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// One field that differs between two revisions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldChangeView {
+    pub field: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
+}
+
+/// What changed between two revisions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CompareView {
+    pub from: i64,
+    pub to: i64,
+    pub changes: Vec<FieldChangeView>,
+}
+
+/// An organisation named in a listing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrgRefView {
+    pub id: String,
+    pub name: String,
+}
+
+/// A submission in the reviewer's queue.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueueItemView {
+    pub lesson_id: String,
+    pub title: String,
+    pub kind: String,
+    pub org_id: Option<String>,
+    /// The level awaiting the caller's decision.
+    pub level: OrgRefView,
+    pub revision: RevisionView,
+}
+
+impl From<crate::services::review::QueueItem> for QueueItemView {
+    fn from(q: crate::services::review::QueueItem) -> Self {
+        Self {
+            lesson_id: q.lesson.id,
+            title: q.lesson.title,
+            kind: q.lesson.kind,
+            org_id: q.lesson.org_id,
+            level: OrgRefView {
+                id: q.level.id,
+                name: q.level.name,
+            },
+            revision: RevisionView::new(q.revision, q.approvals),
+        }
+    }
+}
+
+/// A lesson recommended upward to an organisation, and what became of it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecommendationView {
+    pub id: String,
+    pub lesson_id: String,
+    pub from_org_id: String,
+    pub to_org_id: String,
+    pub recommended_by: String,
+    pub note: String,
+    pub state: crate::domain::lesson::RecommendationState,
+    pub decided_by: Option<String>,
+    pub decision_comment: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+impl From<crate::db::workflow::RecommendationRecord> for RecommendationView {
+    fn from(r: crate::db::workflow::RecommendationRecord) -> Self {
+        Self {
+            id: r.id,
+            lesson_id: r.lesson_id,
+            from_org_id: r.from_org_id,
+            to_org_id: r.to_org_id,
+            recommended_by: r.recommended_by,
+            note: r.note,
+            state: r.state,
+            decided_by: r.decided_by,
+            decision_comment: r.decision_comment,
+            created_at: r.created_at,
+            decided_at: r.decided_at,
         }
     }
 }

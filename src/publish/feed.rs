@@ -260,7 +260,7 @@ impl Feed {
             let mut upto = cursor.seq;
             let mut resync_next = false;
             for c in &changes {
-                if c.entity == "platform" {
+                if c.entity == crate::db::changes::Entity::Platform {
                     if c.entity_id == p.id {
                         resync_next = true;
                         break;

@@ -19,7 +19,12 @@ pub fn enclosure<'a>(lesson: &LessonRecord, assets: &'a [AssetRecord]) -> Option
     assets
         .iter()
         .filter(|a| a.lesson_id == lesson.id && a.content_type.starts_with("audio/"))
-        .min_by_key(|a| (a.role != "master", a.created_at))
+        .min_by_key(|a| {
+            (
+                a.role != crate::domain::asset::AssetRole::Master,
+                a.created_at,
+            )
+        })
 }
 
 /// The feed of series `name` (id `series_id`) at `self_url`, for `lessons` (newest first) and

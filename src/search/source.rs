@@ -9,6 +9,7 @@ use super::extract::Format;
 use crate::db::Db;
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
+use crate::domain::asset::AssetRole;
 use std::collections::{HashMap, HashSet};
 
 /// A lesson as the index sees it.
@@ -34,7 +35,10 @@ pub struct SegmentDoc {
 
 /// Whether an asset's text is searched: documents (masters and attachments) and subtitles.
 pub fn extractable(a: &AssetRecord) -> Option<Format> {
-    if !matches!(a.role.as_str(), "master" | "attachment" | "subtitle") {
+    if !matches!(
+        a.role,
+        AssetRole::Master | AssetRole::Attachment | AssetRole::Subtitle
+    ) {
         return None;
     }
     Format::detect(&a.content_type, &a.filename)

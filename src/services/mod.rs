@@ -11,8 +11,10 @@
 //! (`ingest`, `search`, `publish`, `jobs`), never from `http` or `cli`.
 
 pub mod accounts;
+pub mod catalog;
 pub mod orgs;
 pub mod platforms;
+pub mod review;
 
 use crate::db::Db;
 use crate::db::audit::{Actor, Event};

@@ -13,37 +13,6 @@ fn ok(description: &str, schema: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
 }
 
-/// The review workflow's paths.
-fn workflow_paths(id: &Value) -> Value {
-    json!({
-            "/api/v1/lessons/{id}/submit": { "parameters": id, "post": { "summary": "Send the working revision to review, for publication to the owner's subtree or (scope_org_id) an ancestor's; each organisation on the way that requires review must approve", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": { "scope_org_id": { "type": "string" } } } } } },
-                "responses": { "200": ok("the review state", "ReviewState"), "409": problem("nothing to submit, or already in review") } } },
-            "/api/v1/lessons/{id}/approve": { "parameters": id, "post": { "summary": "Approve the level awaiting a decision (a reviewer of that level, or from above the chain); never one's own submission where the organisation forbids it", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Decision" } } } },
-                "responses": { "200": ok("the review state", "ReviewState"), "403": problem("not a reviewer of this level"), "409": problem("not awaiting this revision or level") } } },
-            "/api/v1/lessons/{id}/reject": { "parameters": id, "post": { "summary": "Reject with a comment; the revision goes back to the editor", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Decision" } } } },
-                "responses": { "200": ok("the review state", "ReviewState"), "400": problem("no comment") } } },
-            "/api/v1/lessons/{id}/recommend": { "parameters": id, "post": { "summary": "Recommend a published lesson to the organisation above its scope", "security": [{ "bearer": [] }],
-                "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": { "note": { "type": "string" } } } } } },
-                "responses": { "200": ok("the recommendation", "Recommendation"), "409": problem("not published, or already pending there") } } },
-            "/api/v1/lessons/{id}/revisions": { "parameters": id, "get": { "summary": "Every revision with its review state (editors, reviewers and administrators of the lesson)", "security": [{ "bearer": [] }],
-                "responses": { "200": { "description": "{ items: [Revision] }" } } } },
-            "/api/v1/lessons/{id}/revisions/compare": { "parameters": id, "get": { "summary": "The fields that differ between two revisions", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "required": true, "schema": { "type": "integer" } } ],
-                "responses": { "200": { "description": "{ from, to, changes: [{ field, from, to }] }" } } } },
-            "/api/v1/review/queue": { "get": { "summary": "Submissions awaiting a level the caller may decide, oldest first", "security": [{ "bearer": [] }], "responses": { "200": { "description": "{ items: [{ lesson_id, title, level, revision }] }" } } } },
-            "/api/v1/recommendations": { "get": { "summary": "Recommendations to organisations the caller reviews for", "security": [{ "bearer": [] }],
-                "parameters": [ { "name": "state", "in": "query", "schema": { "enum": ["pending", "adopted", "declined"] } } ],
-                "responses": { "200": { "description": "{ items: [Recommendation] }" } } } },
-            "/api/v1/recommendations/{id}/adopt": { "parameters": id, "post": { "summary": "Adopt: the lesson's scope widens to the organisation recommended to (or scope_org_id above it); it keeps its owner", "security": [{ "bearer": [] }],
-                "responses": { "200": ok("the recommendation", "Recommendation"), "403": problem("not a reviewer there") } } },
-            "/api/v1/recommendations/{id}/decline": { "parameters": id, "post": { "summary": "Decline with a comment", "security": [{ "bearer": [] }],
-                "responses": { "200": ok("the recommendation", "Recommendation") } } }
-    })
-}
-
 /// Downstream platforms, the audience of lessons, and what platforms pull.
 fn publication_paths(id: &Value) -> Value {
     let platform_key = json!([{ "platformKey": [] }]);
@@ -143,11 +112,6 @@ pub fn document() -> Value {
                     "next": { "type": "string" } } },
                 "PresignedUrl": { "type": "object", "properties": { "url": { "type": "string" }, "expires_at": { "type": "string" } } },
                 "Step": { "type": "object", "properties": { "at": { "type": ["string", "null"], "format": "date-time" } } },
-                "Decision": { "type": "object", "required": ["revision"], "properties": { "revision": { "type": "integer" }, "comment": { "type": "string" } } },
-                "ReviewState": { "type": "object", "properties": { "revision": { "type": "integer" }, "state": { "enum": ["draft", "submitted", "approved", "rejected", "published", "superseded"] },
-                    "next_level": { "type": ["string", "null"] }, "approvals": { "type": "array", "items": { "type": "object", "properties": { "org_id": { "type": "string" }, "reviewer_id": { "type": "string" }, "at": { "type": "integer" } } } } } },
-                "Recommendation": { "type": "object", "properties": { "id": { "type": "string" }, "lesson_id": { "type": "string" }, "from_org_id": { "type": "string" }, "to_org_id": { "type": "string" },
-                    "note": { "type": "string" }, "state": { "enum": ["pending", "adopted", "declined"] }, "decision_comment": { "type": ["string", "null"] } } }
             }
         },
         "paths": {
@@ -226,7 +190,7 @@ pub fn document() -> Value {
         }
     });
     if let Some(paths) = doc["paths"].as_object_mut() {
-        for extra in [workflow_paths(&id), publication_paths(&id), job_paths(&id)] {
+        for extra in [publication_paths(&id), job_paths(&id)] {
             if let Value::Object(extra) = extra {
                 paths.extend(extra);
             }

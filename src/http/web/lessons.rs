@@ -1,19 +1,21 @@
 //! The editor's pages: the lesson list, the create and edit forms, a lesson with its files,
 //! revisions and workflow buttons, and the upload page (whose script speaks tus to
-//! `/api/v1/uploads`).
+//! `/api/v1/uploads`). Each page calls `services::catalog` and `services::review` directly,
+//! exactly as the JSON API does, and renders their answers.
 
 use super::session::{CsrfForm, user_error};
-use super::{Flow, PageResult, Web, api_body, json_body, opt, see_other};
+use super::{Flow, PageResult, Web, opt, see_other};
 use crate::db::orgs::OrgRecord;
+use crate::db::workflow::Scheduled;
 use crate::domain::lesson::{LessonStatus, RevisionState};
 use crate::domain::org;
 use crate::domain::visibility::{self, Action, ReadScope};
-use crate::http::api::v1::{lessons, review};
 use crate::http::error::{AppError, Code};
-use crate::http::extract::{Form, Json, Path, Query, Writer};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use crate::http::extract::Form;
+use crate::http::views::{LessonView, RevisionView};
+use crate::services::catalog::{self, LessonPatch, ListLessons, NewLesson};
+use crate::services::review::{self, When};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde_json::{Value, json};
@@ -25,7 +27,7 @@ const LIST_LIMIT: usize = 200;
 /// with the state of its working revision.
 pub async fn list(web: Web) -> Response {
     let r = async {
-        let reader = web.reader()?;
+        web.reader()?;
         // Which subtrees to list comes from the one place that decides what a caller reads.
         let orgs: Vec<Option<String>> = match visibility::read_scope(&web.caller) {
             ReadScope::Everything => vec![None],
@@ -38,24 +40,28 @@ pub async fn list(web: Web) -> Response {
         let mut items: Vec<Value> = Vec::new();
         let mut more = false;
         for org_id in orgs {
-            let q = api_body(json!({ "org": org_id, "limit": LIST_LIMIT }))?;
-            let Json(page) =
-                lessons::list_lessons(State(web.state.clone()), web.caller.clone(), Query(q))
-                    .await?;
+            let query = ListLessons {
+                org: org_id,
+                limit: Some(LIST_LIMIT as i64),
+                ..ListLessons::default()
+            };
+            let page = catalog::list_lessons(&web.state.db, &web.caller, query)
+                .await
+                .map_err(AppError::from)?;
             more |= page.next_cursor.is_some();
-            for l in page.items {
+            for l in page.lessons {
                 if items.iter().any(|i| i["id"] == l.id.as_str()) {
                     continue;
                 }
-                items.push(json!(l));
+                items.push(json!(LessonView::new(l, &page.assets)));
             }
         }
         items.sort_by(|a, b| b["updated_at"].as_str().cmp(&a["updated_at"].as_str()));
         let names = org_names(&web, &items).await?;
         for item in &mut items {
             let id = item["id"].as_str().unwrap_or_default().to_owned();
-            let revisions = revisions_of(&web, &reader, &id).await?;
-            item["review_state"] = revisions.last().map_or(Value::Null, |r| r["state"].clone());
+            let revisions = revisions_of(&web, &id).await?;
+            item["review_state"] = json!(revisions.last().map(|r| r.state));
             let org_name = item["org_id"]
                 .as_str()
                 .and_then(|o| names.iter().find(|n| n.id == o))
@@ -80,26 +86,22 @@ async fn org_names(web: &Web, items: &[Value]) -> Result<Vec<OrgRecord>, Flow> {
 
 /// The lesson's revisions as `GET /api/v1/lessons/{id}/revisions` answers them; none for callers
 /// who may not see them.
-async fn revisions_of(web: &Web, reader: &Writer, id: &str) -> Result<Vec<Value>, Flow> {
-    let reader = Writer(crate::http::extract::Acting {
-        caller: reader.0.caller.clone(),
-        actor: reader.0.actor.clone(),
-    });
-    match review::revisions(State(web.state.clone()), reader, Path(id.to_owned())).await {
-        Ok(Json(v)) => Ok(v["items"].as_array().cloned().unwrap_or_default()),
-        Err(e) if e.code.status() == StatusCode::NOT_FOUND => Ok(Vec::new()),
-        Err(e) => Err(e.into()),
+async fn revisions_of(web: &Web, id: &str) -> Result<Vec<RevisionView>, Flow> {
+    match review::revisions(&web.state.db, &web.caller, id).await {
+        Ok(items) => Ok(items
+            .into_iter()
+            .map(|(r, approvals)| RevisionView::new(r, approvals))
+            .collect()),
+        Err(crate::services::ServiceError::NotFound(_)) => Ok(Vec::new()),
+        Err(e) => Err(AppError::from(e).into()),
     }
 }
 
 /// The organisations in which the caller may create lessons.
-async fn creatable_orgs(web: &Web, reader: Writer) -> Result<Vec<OrgRecord>, Flow> {
-    let Writer(acting) = reader;
-    Ok(crate::services::orgs::list(&web.state.db, &acting)
-        .await?
-        .into_iter()
-        .filter(|o| visibility::may_create_in(&web.caller, &o.path))
-        .collect())
+async fn creatable_orgs(web: &Web) -> Result<Vec<OrgRecord>, Flow> {
+    Ok(catalog::creatable_orgs(&web.state.db, &web.caller)
+        .await
+        .map_err(AppError::from)?)
 }
 
 /// The lesson form's fields.
@@ -130,8 +132,8 @@ fn tags(s: &str) -> Vec<String> {
 
 pub async fn new_page(web: Web) -> Response {
     let r = async {
-        let reader = web.reader()?;
-        let orgs = creatable_orgs(&web, reader).await?;
+        web.reader()?;
+        let orgs = creatable_orgs(&web).await?;
         let form = LessonForm {
             kind: "video".into(),
             language: "zh-CN".into(),
@@ -149,39 +151,28 @@ pub async fn new_page(web: Web) -> Response {
 pub async fn create(web: Web, Form(form): Form<LessonForm>) -> Response {
     let r = async {
         let writer = web.acting(&form.csrf)?;
-        let body = json!({
-            "title": form.title,
-            "kind": form.kind,
-            "description": form.description,
-            "tags": tags(&form.tags),
-            "lecturer": opt(&form.lecturer),
-            "series": opt(&form.series),
-            "region_code": opt(&form.region_code),
-            "recorded_on": opt(&form.recorded_on),
-            "language": opt(&form.language),
-            "org_id": opt(&form.org_id),
-        });
-        let outcome = match api_body(body) {
-            Ok(input) => {
-                lessons::create_lesson(State(web.state.clone()), writer, Json(input)).await
-            }
-            Err(e) => Err(e),
+        let input = NewLesson {
+            title: form.title.clone(),
+            kind: form.kind.clone(),
+            description: form.description.clone(),
+            tags: tags(&form.tags),
+            lecturer: opt(&form.lecturer).map(str::to_owned),
+            series: opt(&form.series).map(str::to_owned),
+            region_code: opt(&form.region_code).map(str::to_owned),
+            recorded_on: opt(&form.recorded_on).map(str::to_owned),
+            language: opt(&form.language).map(str::to_owned),
+            org_id: opt(&form.org_id).map(str::to_owned),
         };
-        match outcome {
-            Ok(response) => {
-                let created = json_body(response).await?;
-                see_other(&format!(
-                    "/lessons/{}",
-                    created["id"].as_str().unwrap_or("")
-                ))
-            }
+        match catalog::create_lesson(&web.state.db, &writer.0, input).await {
+            Ok(created) => see_other(&format!("/lessons/{}", created.lesson.id)),
             Err(e) => {
-                let orgs = creatable_orgs(&web, web.reader()?).await?;
+                web.reader()?;
+                let orgs = creatable_orgs(&web).await?;
                 user_error(
                     &web,
                     "lesson_form.html",
                     context! { form => form, orgs => orgs, action => "/lessons/new" },
-                    e,
+                    e.into(),
                 )
             }
         }
@@ -197,26 +188,14 @@ pub async fn show(web: Web, axum::extract::Path(id): axum::extract::Path<String>
 }
 
 async fn lesson_page(web: &Web, id: &str, error: Option<AppError>) -> PageResult {
-    let reader = web.reader()?;
-    let record = lessons::visible_lesson(&web.state, &web.caller, id).await?;
-    let lesson = json_body(
-        lessons::get_lesson(
-            State(web.state.clone()),
-            web.caller.clone(),
-            Path(id.to_owned()),
-        )
-        .await?,
-    )
-    .await?;
-    let revisions = revisions_of(web, &reader, id).await?;
-    // The page reads the API's JSON back; its state is parsed like a stored one, so a value
-    // the workflow does not know is an error here too, not a missing button.
-    let working = revisions
-        .last()
-        .and_then(|r| r["state"].as_str())
-        .map(RevisionState::parse)
-        .transpose()
-        .map_err(|e| AppError::internal(&e))?;
+    web.reader()?;
+    let detail = catalog::get_lesson(&web.state.db, &web.caller, id)
+        .await
+        .map_err(AppError::from)?;
+    let record = detail.lesson.clone();
+    let lesson = LessonView::detail(detail);
+    let revisions = revisions_of(web, id).await?;
+    let working: Option<RevisionState> = revisions.last().map(|r| r.state);
     let may = |a: Action| visibility::may(&web.caller, a, record.access());
     let published = record.status == LessonStatus::Published;
     // Which buttons to offer follows the rules; the API re-checks everything on submission.
@@ -249,8 +228,10 @@ async fn edit_form(
     form: Option<LessonForm>,
     error: Option<AppError>,
 ) -> PageResult {
-    let Writer(acting) = web.reader()?;
-    let l = lessons::lesson_for(&web.state, &acting, id, Action::Edit).await?;
+    let acting = web.reader()?.0;
+    let l = catalog::lesson_for(&web.state.db, &acting, id, Action::Edit)
+        .await
+        .map_err(AppError::from)?;
     let form = form.unwrap_or_else(|| LessonForm {
         csrf: String::new(),
         title: l.title.clone(),
@@ -289,35 +270,26 @@ pub async fn update(
 ) -> Response {
     let r = async {
         let writer = web.acting(&form.csrf)?;
-        let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&format!("\"v{}\"", form.version.trim()))
-            && !form.version.trim().is_empty()
-        {
-            headers.insert(header::IF_MATCH, v);
-        }
-        let body = json!({
-            "title": form.title,
-            "description": form.description,
-            "tags": tags(&form.tags),
-            "lecturer": opt(&form.lecturer),
-            "series": opt(&form.series),
-            "region_code": opt(&form.region_code),
-            "recorded_on": opt(&form.recorded_on),
-            "language": opt(&form.language),
-        });
-        let outcome = match api_body(body) {
-            Ok(input) => {
-                lessons::update_lesson(
-                    State(web.state.clone()),
-                    writer,
-                    Path(id.clone()),
-                    headers,
-                    Json(input),
-                )
-                .await
-            }
-            Err(e) => Err(e),
+        // The version the form was loaded at, as `If-Match` would name it: a value that is not
+        // a version matches none, so the change is refused as stale.
+        let version = form.version.trim();
+        let expected =
+            (!version.is_empty()).then(|| version.parse::<i64>().into_iter().collect::<Vec<_>>());
+        let patch = LessonPatch {
+            title: Some(form.title.clone()),
+            description: Some(form.description.clone()),
+            tags: Some(tags(&form.tags)),
+            lecturer: Some(opt(&form.lecturer).map(str::to_owned)),
+            series: Some(opt(&form.series).map(str::to_owned)),
+            region_code: Some(opt(&form.region_code).map(str::to_owned)),
+            recorded_on: Some(opt(&form.recorded_on).map(str::to_owned)),
+            language: opt(&form.language).map(str::to_owned),
+            kind: None,
         };
+        let outcome =
+            catalog::update_lesson(&web.state.db, &writer.0, &id, expected.as_deref(), patch)
+                .await
+                .map_err(AppError::from);
         match outcome {
             Ok(_) => see_other(&format!("/lessons/{id}")),
             Err(e) if e.code.status().is_client_error() => {
@@ -344,8 +316,10 @@ pub async fn upload_page(
     axum::extract::Query(q): axum::extract::Query<UploadQuery>,
 ) -> Response {
     let r = async {
-        let Writer(acting) = web.reader()?;
-        let l = lessons::editable_lesson(&web.state, &acting, &id).await?;
+        let acting = web.reader()?.0;
+        let l = catalog::editable_lesson(&web.state.db, &acting, &id)
+            .await
+            .map_err(AppError::from)?;
         let chunk = q.chunk_kib.unwrap_or(8 * 1024).clamp(256, 64 * 1024) * 1024;
         web.page(
             "upload.html",
@@ -377,23 +351,19 @@ impl Step {
     }
 }
 
-/// Runs a workflow step through its API handler, then shows the lesson (with the refusal, if
-/// any).
-async fn run_step(web: &Web, id: &str, writer: Writer, step: Step) -> PageResult {
-    let state = State(web.state.clone());
-    let path = Path(id.to_owned());
+/// Runs a workflow step through its service, then shows the lesson (with the refusal, if any).
+async fn run_step(web: &Web, id: &str, acting: &crate::services::Acting, step: Step) -> PageResult {
+    let db = &web.state.db;
     let outcome = match step {
-        Step::Submit => review::submit(state, writer, path, Bytes::new())
+        Step::Submit => review::submit(db, acting, id, None).await.map(|_| ()),
+        Step::Publish => review::step(db, acting, id, Scheduled::Publish, When::Now, None)
             .await
             .map(|_| ()),
-        Step::Publish => lessons::publish_lesson(state, writer, path, Bytes::new())
-            .await
-            .map(|_| ()),
-        Step::Withdraw => lessons::withdraw_lesson(state, writer, path, Bytes::new())
+        Step::Withdraw => review::step(db, acting, id, Scheduled::Withdraw, When::Now, None)
             .await
             .map(|_| ()),
     };
-    match outcome {
+    match outcome.map_err(AppError::from) {
         Ok(()) => see_other(&format!("/lessons/{id}")),
         Err(e) if e.code.status().is_client_error() && e.code.status() != StatusCode::NOT_FOUND => {
             lesson_page(web, id, Some(e)).await
@@ -421,6 +391,6 @@ pub async fn workflow_step(
         )
         .into_response();
     };
-    let r = run_step(&web, &id, writer, step).await;
+    let r = run_step(&web, &id, &writer.0, step).await;
     web.respond(r)
 }

@@ -2,9 +2,10 @@
 //! `templates/` (mirroring this folder), are compiled into the binary and auto-escaped.
 //!
 //! Invariants:
-//! - Pages decide nothing about access or workflow. Reads go through the same loaders as the
-//!   API (`lessons::visible_lesson`, the listing handlers); writes call the JSON API's handler
-//!   functions directly with an [`Acting`] built here, and buttons are offered by asking
+//! - Pages decide nothing about access or workflow. The lesson and review pages call the
+//!   services (`services::catalog`, `services::review`) with an [`Acting`] built here, exactly as
+//!   the JSON API does; the admin pages still call the JSON API's handler functions directly
+//!   (until their services land). Buttons are offered by asking
 //!   `domain::visibility`. A page handler only translates forms into those calls and their
 //!   answers into pages.
 //! - Every POST handler first checks the form's `csrf` field against the session
@@ -421,20 +422,6 @@ impl Web {
 /// A 303 to `to`, the answer to a successful form post.
 pub fn see_other(to: &str) -> PageResult {
     Ok(Redirect::to(to).into_response())
-}
-
-/// The JSON body of an API handler's response.
-pub async fn json_body(response: Response) -> Result<serde_json::Value, AppError> {
-    let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
-        .await
-        .map_err(|e| AppError::internal(&*e.into_inner()))?;
-    serde_json::from_slice(&bytes).map_err(|e| AppError::internal(&e))
-}
-
-/// Builds an API request body from a form's fields; a value the API's type refuses is the
-/// user's mistake (400), reported with serde's message.
-pub fn api_body<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> {
-    serde_json::from_value(v).map_err(|e| AppError::new(Code::InvalidRequest, e.to_string()))
 }
 
 /// An optional form field: empty means absent.

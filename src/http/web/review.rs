@@ -1,13 +1,13 @@
-//! The reviewer's queue: what awaits the caller, with approve and reject.
+//! The reviewer's queue: what awaits the caller, with approve and reject. The page calls
+//! `services::review`, as `GET /api/v1/review/queue` and the decision endpoints do.
 
-use super::{PageResult, Web, api_body, see_other};
-use crate::http::api::v1::review;
+use super::{PageResult, Web, see_other};
 use crate::http::error::AppError;
-use crate::http::extract::{Form, Json, Path};
-use axum::extract::State;
+use crate::http::extract::Form;
+use crate::http::views::QueueItemView;
+use crate::services::review;
 use axum::response::Response;
 use minijinja::context;
-use serde_json::json;
 
 /// `/review`: the same items as `GET /api/v1/review/queue`.
 pub async fn queue(web: Web) -> Response {
@@ -17,8 +17,12 @@ pub async fn queue(web: Web) -> Response {
 
 async fn queue_page(web: &Web, error: Option<AppError>) -> PageResult {
     let reader = web.reader()?;
-    let Json(queue) = review::queue(State(web.state.clone()), reader).await?;
-    let items = queue["items"].clone();
+    let items: Vec<QueueItemView> = review::queue(&web.state.db, &reader.0)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(QueueItemView::from)
+        .collect();
     match error {
         None => web.page("review.html", context! { items => items }),
         Some(e) => web.render(
@@ -39,19 +43,13 @@ pub struct DecisionForm {
 
 async fn decide(web: &Web, id: String, form: DecisionForm, approve: bool) -> PageResult {
     let writer = web.acting(&form.csrf)?;
+    // A revision that is not a number names none, and is refused as not the one in review.
     let revision: i64 = form.revision.trim().parse().unwrap_or(-1);
     let comment = form.comment.trim();
-    let body = json!({
-        "revision": revision,
-        "comment": (!comment.is_empty()).then_some(comment),
-    });
-    let outcome = match api_body(body) {
-        Ok(body) if approve => {
-            review::approve(State(web.state.clone()), writer, Path(id), Json(body)).await
-        }
-        Ok(body) => review::reject(State(web.state.clone()), writer, Path(id), Json(body)).await,
-        Err(e) => Err(e),
-    };
+    let comment = (!comment.is_empty()).then_some(comment);
+    let outcome = review::decide(&web.state.db, &writer.0, &id, revision, approve, comment)
+        .await
+        .map_err(AppError::from);
     match outcome {
         Ok(_) => see_other("/review"),
         Err(e) if e.code.status().is_client_error() => queue_page(web, Some(e)).await,

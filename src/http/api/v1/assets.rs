@@ -1,6 +1,6 @@
 //! Assets: plain streaming upload, metadata, deletion, ranged download and presigned URLs.
 
-use super::lessons::{editable_lesson, is_operator, visible_lesson};
+use super::lessons::{editable_lesson, is_operator};
 use crate::db::assets::AssetRecord;
 use crate::domain::filename::content_disposition;
 use crate::domain::lesson::LessonKind;
@@ -13,6 +13,7 @@ use crate::http::extract::{Json, Path, Query, Writer};
 use crate::http::views::AssetView;
 use crate::ingest::Uploader;
 use crate::ingest::admit;
+use crate::services::catalog;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -66,21 +67,13 @@ pub async fn upload_asset(
     Ok(response)
 }
 
-/// Loads asset `id` if `caller` may read its lesson; otherwise it does not exist for them.
+/// Loads asset `id` if `caller` may read its lesson (see [`catalog::visible_asset`]).
 async fn visible_asset(
     state: &AppState,
     caller: &Caller,
     id: &str,
 ) -> Result<AssetRecord, AppError> {
-    let asset = state
-        .db
-        .asset(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("asset"))?;
-    visible_lesson(state, caller, &asset.lesson_id)
-        .await
-        .map_err(|_| AppError::not_found("asset"))?;
-    Ok(asset)
+    Ok(catalog::visible_asset(&state.db, caller, id).await?)
 }
 
 pub async fn get_asset(
@@ -88,8 +81,7 @@ pub async fn get_asset(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<AssetView>, AppError> {
-    let asset = visible_asset(&state, &caller, &id).await?;
-    let extractions = state.db.extractions_of(&[asset.sha256.as_str()]).await?;
+    let (asset, extractions) = catalog::get_asset(&state.db, &caller, &id).await?;
     Ok(Json(AssetView::from(&asset).with_text(&extractions)))
 }
 
@@ -98,19 +90,8 @@ pub async fn delete_asset(
     Writer(acting): Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let asset = visible_asset(&state, &acting.caller, &id).await?;
-    editable_lesson(&state, &acting, &asset.lesson_id).await?;
-    match state
-        .db
-        .delete_asset(&id, &acting.actor, is_operator(&acting.caller))
-        .await?
-    {
-        Some(true) => Ok(StatusCode::NO_CONTENT),
-        Some(false) => Err(AppError::not_found("asset")),
-        None => Err(AppError::conflict(
-            "the lesson's files cannot change while it is in review or published",
-        )),
-    }
+    catalog::delete_asset(&state.db, &acting, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Whether an `If-None-Match` or `If-Range` value names `etag` (strong comparison).

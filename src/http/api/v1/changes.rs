@@ -1,6 +1,6 @@
 //! `/api/v1/changes`: the change log, read in order from a cursor.
 
-use crate::db::changes::Change;
+use crate::db::changes::{Change, Entity, Op};
 use crate::domain::Invalid;
 use crate::domain::time::rfc3339;
 use crate::http::AppState;
@@ -23,10 +23,10 @@ pub struct ChangesQuery {
 pub struct ChangeView {
     /// The position of this entry; pass it as `after` to read what follows.
     pub cursor: String,
-    pub entity: String,
+    pub entity: Entity,
     pub id: String,
     pub lesson_id: String,
-    pub op: String,
+    pub op: Op,
     pub at: String,
 }
 

@@ -1,12 +1,9 @@
 //! `/api/v1/lessons`: create, read, update, list, delete, publish and withdraw lessons.
 
-use crate::db::lessons::{LessonFilter, LessonRecord, UpdateError};
-use crate::db::workflow::{Snapshot, StepError};
+use crate::db::lessons::LessonRecord;
+use crate::db::workflow::{Scheduled, StepError};
 use crate::domain::Invalid;
-use crate::domain::lesson::{
-    self, LessonFields, LessonKind, LessonStatus, RegionCode, RevisionState, Title,
-};
-use crate::domain::visibility::{self, Action, Caller, Role, read_scope};
+use crate::domain::visibility::{Action, Caller};
 use crate::http::AppState;
 use crate::http::error::{AppError, Code};
 use crate::http::extract::{Acting, Json, Path, Query, Writer};
@@ -58,118 +55,48 @@ pub struct UpdateLesson {
 }
 
 use super::present;
+use crate::services::catalog::{self, LessonDetail, LessonPatch, ListLessons, NewLesson};
+use crate::services::review::{self as review_service, Audience, When};
 
-/// Collects every validation failure rather than stopping at the first.
-#[derive(Default)]
-struct Errors(Vec<Invalid>);
-
-impl Errors {
-    fn check<T>(&mut self, r: Result<T, Invalid>) -> Option<T> {
-        r.map_err(|e| self.0.push(e)).ok()
-    }
-}
-
-fn region(s: Option<&str>) -> Result<Option<RegionCode>, Invalid> {
-    s.filter(|s| !s.is_empty())
-        .map(RegionCode::parse)
-        .transpose()
-}
-
-fn recorded_on(s: Option<&str>) -> Result<Option<String>, Invalid> {
-    s.filter(|s| !s.is_empty())
-        .map(|s| lesson::date("recorded_on", s))
-        .transpose()
-}
-
-impl CreateLesson {
-    fn parse(self) -> Result<LessonFields, AppError> {
-        let mut e = Errors::default();
-        let fields = (
-            e.check(Title::parse(&self.title)),
-            e.check(lesson::description(&self.description)),
-            e.check(LessonKind::parse(&self.kind)),
-            e.check(lesson::optional_name("lecturer", self.lecturer.as_deref())),
-            e.check(lesson::optional_name("series", self.series.as_deref())),
-            e.check(region(self.region_code.as_deref())),
-            e.check(recorded_on(self.recorded_on.as_deref())),
-            e.check(lesson::language(
-                self.language.as_deref().unwrap_or("zh-CN"),
-            )),
-            e.check(lesson::tags(&self.tags)),
-        );
-        match fields {
-            (
-                Some(title),
-                Some(description),
-                Some(kind),
-                Some(lecturer),
-                Some(series),
-                Some(region_code),
-                Some(recorded_on),
-                Some(language),
-                Some(tags),
-            ) => Ok(LessonFields {
-                title,
-                description,
-                kind,
-                lecturer,
-                series,
-                region_code,
-                recorded_on,
-                language,
-                tags,
-            }),
-            _ => Err(AppError::invalid(&e.0)),
+impl From<CreateLesson> for NewLesson {
+    fn from(c: CreateLesson) -> Self {
+        Self {
+            title: c.title,
+            description: c.description,
+            kind: c.kind,
+            tags: c.tags,
+            lecturer: c.lecturer,
+            series: c.series,
+            region_code: c.region_code,
+            recorded_on: c.recorded_on,
+            language: c.language,
+            org_id: c.org_id,
         }
     }
 }
 
-impl UpdateLesson {
-    /// The lesson's fields after applying this change to `current` (the working revision's
-    /// fields, or the live ones when there is none): the merged values are validated exactly as a
-    /// new lesson's are.
-    fn apply(self, current: &Snapshot) -> Result<LessonFields, AppError> {
-        if self.kind.as_ref().is_some_and(|k| k != &current.kind) {
-            return Err(Invalid::new("kind", "cannot be changed once a lesson exists").into());
+impl From<UpdateLesson> for LessonPatch {
+    fn from(u: UpdateLesson) -> Self {
+        Self {
+            title: u.title,
+            description: u.description,
+            kind: u.kind,
+            tags: u.tags,
+            lecturer: u.lecturer,
+            series: u.series,
+            region_code: u.region_code,
+            recorded_on: u.recorded_on,
+            language: u.language,
         }
-        let pick =
-            |new: Option<Option<String>>, old: &Option<String>| new.unwrap_or_else(|| old.clone());
-        CreateLesson {
-            title: self.title.unwrap_or_else(|| current.title.clone()),
-            description: self
-                .description
-                .unwrap_or_else(|| current.description.clone()),
-            kind: current.kind.clone(),
-            tags: self.tags.unwrap_or_else(|| current.tags.clone()),
-            lecturer: pick(self.lecturer, &current.lecturer),
-            series: pick(self.series, &current.series),
-            region_code: pick(self.region_code, &current.region_code),
-            recorded_on: pick(self.recorded_on, &current.recorded_on),
-            language: Some(self.language.unwrap_or_else(|| current.language.clone())),
-            org_id: None,
-        }
-        .parse()
     }
 }
 
-/// A lesson with its assets, as JSON with its version as `ETag`.
-async fn respond(
-    state: &AppState,
-    status: StatusCode,
-    lesson: LessonRecord,
-) -> Result<Response, AppError> {
-    let assets = state.db.lesson_assets(&lesson.id).await?;
-    let shas: Vec<&str> = assets.iter().map(|a| a.sha256.as_str()).collect();
-    let extractions = state.db.extractions_of(&shas).await?;
-    let etag = format!("\"v{}\"", lesson.version);
-    let location = format!("/api/v1/lessons/{}", lesson.id);
-    let mut view = LessonView::new(lesson, &assets);
-    view.assets = view
-        .assets
-        .into_iter()
-        .map(|a| a.with_text(&extractions))
-        .collect();
-    let mut response = (status, Json(view)).into_response();
+/// A lesson with its assets, as JSON with its version as `ETag` (and, when created, its
+/// `Location`).
+fn respond(status: StatusCode, detail: LessonDetail) -> Response {
+    let etag = format!("\"v{}\"", detail.lesson.version);
+    let location = format!("/api/v1/lessons/{}", detail.lesson.id);
+    let mut response = (status, Json(LessonView::detail(detail))).into_response();
     if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }
@@ -178,68 +105,40 @@ async fn respond(
     {
         response.headers_mut().insert(header::LOCATION, v);
     }
-    Ok(response)
+    response
 }
 
-/// Loads lesson `id` if `caller` may read it. A lesson the caller may not see is reported as
-/// missing, so its existence does not leak.
+/// Loads lesson `id` if `caller` may read it (see [`catalog::visible_lesson`]).
 pub async fn visible_lesson(
     state: &AppState,
     caller: &Caller,
     id: &str,
 ) -> Result<LessonRecord, AppError> {
-    match state.db.lesson(id).await? {
-        Some(l) if visibility::may(caller, Action::Read, l.access()) => Ok(l),
-        _ => Err(AppError::not_found("lesson")),
-    }
+    Ok(catalog::visible_lesson(&state.db, caller, id).await?)
 }
 
 /// Whether `caller` is an operator token (the instance itself, which bypasses review).
 pub fn is_operator(caller: &Caller) -> bool {
-    matches!(caller, Caller::Operator { .. })
+    catalog::is_operator(caller)
 }
 
-/// Loads lesson `id` for a change of its files. Besides the edit permission, the files are
-/// frozen for everyone but operators from submission on (in review, approved or live): files are
-/// reviewed with the fields, and would otherwise change under the reviewers or go live unseen.
-/// The ingest layer checks the same again when an upload completes.
+/// Loads lesson `id` for a change of its files (see [`catalog::editable_lesson`]).
 pub async fn editable_lesson(
     state: &AppState,
     acting: &Acting,
     id: &str,
 ) -> Result<LessonRecord, AppError> {
-    let lesson = lesson_for(state, acting, id, Action::Edit).await?;
-    if !is_operator(&acting.caller) && state.db.files_frozen(id).await? {
-        return Err(AppError::conflict(
-            "the lesson's files cannot change while it is in review or published; \
-             withdraw it (or wait for the reviewer's decision) first",
-        ));
-    }
-    Ok(lesson)
+    Ok(catalog::editable_lesson(&state.db, acting, id).await?)
 }
 
-/// Loads lesson `id` for `action`: missing if the caller may not read it, 403 if they may read
-/// but not do this (which the audit log records, so that probing is visible).
+/// Loads lesson `id` for `action` (see [`catalog::lesson_for`]).
 pub async fn lesson_for(
     state: &AppState,
     acting: &Acting,
     id: &str,
     action: Action,
 ) -> Result<LessonRecord, AppError> {
-    let lesson = visible_lesson(state, &acting.caller, id).await?;
-    if visibility::may(&acting.caller, action, lesson.access()) {
-        Ok(lesson)
-    } else {
-        Err(super::denied(
-            state,
-            acting,
-            &format!("{action:?}").to_lowercase(),
-            "lesson",
-            id,
-            lesson.org_id.as_deref(),
-        )
-        .await)
-    }
+    Ok(catalog::lesson_for(&state.db, acting, id, action).await?)
 }
 
 pub async fn create_lesson(
@@ -247,52 +146,8 @@ pub async fn create_lesson(
     Writer(acting): Writer,
     Json(input): Json<CreateLesson>,
 ) -> Result<Response, AppError> {
-    let org_id = owning_org(&state, &acting, input.org_id.clone()).await?;
-    let fields = input.parse()?;
-    let lesson = state
-        .db
-        .create_lesson(&fields, org_id.as_deref(), &acting.actor)
-        .await?;
-    respond(&state, StatusCode::CREATED, lesson).await
-}
-
-/// The organisation a new lesson belongs to: the one asked for, if the caller is an editor there,
-/// or else the caller's only editing organisation. Operators may leave it unset.
-async fn owning_org(
-    state: &AppState,
-    acting: &Acting,
-    asked: Option<String>,
-) -> Result<Option<String>, AppError> {
-    match (asked, acting.caller.user()) {
-        (Some(id), _) => {
-            let org = state.db.org(&id).await?;
-            match org {
-                Some(o) if visibility::may_create_in(&acting.caller, &o.path) => Ok(Some(o.id)),
-                _ => Err(super::denied(state, acting, "create", "org", &id, Some(&id)).await),
-            }
-        }
-        // Operators may make lessons outside any organisation; nobody else may.
-        (None, None) if matches!(acting.caller, Caller::Operator { .. }) => Ok(None),
-        (None, None) => Err(super::denied(state, acting, "create", "lesson", "-", None).await),
-        (None, Some(user)) => {
-            let mut orgs: Vec<&str> = user
-                .grants
-                .iter()
-                .filter(|g| g.role == Role::Editor)
-                .map(|g| g.org_id.as_str())
-                .collect();
-            orgs.dedup();
-            match orgs.as_slice() {
-                [one] => Ok(Some(one.to_string())),
-                [] => Err(super::denied(state, acting, "create", "lesson", "-", None).await),
-                _ => Err(Invalid::new(
-                    "org_id",
-                    "you edit for several organisations: say which one owns the lesson",
-                )
-                .into()),
-            }
-        }
-    }
+    let detail = catalog::create_lesson(&state.db, &acting, input.into()).await?;
+    Ok(respond(StatusCode::CREATED, detail))
 }
 
 pub async fn get_lesson(
@@ -300,8 +155,8 @@ pub async fn get_lesson(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let lesson = visible_lesson(&state, &caller, &id).await?;
-    respond(&state, StatusCode::OK, lesson).await
+    let detail = catalog::get_lesson(&state.db, &caller, &id).await?;
+    Ok(respond(StatusCode::OK, detail))
 }
 
 /// The versions `If-Match` allows an update at (RFC 9110 §13.1.1): `None` without the header or
@@ -354,27 +209,9 @@ pub async fn update_lesson(
     Json(input): Json<UpdateLesson>,
 ) -> Result<Response, AppError> {
     let expected = expected_versions(&headers)?;
-    let current = lesson_for(&state, &acting, &id, Action::Edit).await?;
-    // Edits accumulate on the revision being worked on, not on the live fields.
-    let base = match state.db.working_revision(&id).await? {
-        Some(w) => w.snapshot()?,
-        None => Snapshot::of_record(&current),
-    };
-    let fields = input.apply(&base)?;
-    let live = matches!(acting.caller, Caller::Operator { .. });
-    match state
-        .db
-        .update_lesson(&id, &fields, expected.as_deref(), &acting.actor, live)
-        .await
-    {
-        Ok(lesson) => respond(&state, StatusCode::OK, lesson).await,
-        Err(UpdateError::NotFound) => Err(AppError::not_found("lesson")),
-        Err(e @ UpdateError::VersionMismatch { .. }) => {
-            Err(AppError::new(Code::PreconditionFailed, e.to_string()))
-        }
-        Err(e @ UpdateError::UnderReview { .. }) => Err(AppError::conflict(e.to_string())),
-        Err(UpdateError::Db(e)) => Err(e.into()),
-    }
+    let detail =
+        catalog::update_lesson(&state.db, &acting, &id, expected.as_deref(), input.into()).await?;
+    Ok(respond(StatusCode::OK, detail))
 }
 
 pub async fn delete_lesson(
@@ -382,18 +219,8 @@ pub async fn delete_lesson(
     Writer(acting): Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    lesson_for(&state, &acting, &id, Action::Delete).await?;
-    match state
-        .db
-        .delete_lesson(&id, &acting.actor, is_operator(&acting.caller))
-        .await?
-    {
-        Some(true) => Ok(StatusCode::NO_CONTENT),
-        Some(false) => Err(AppError::not_found("lesson")),
-        None => Err(AppError::conflict(
-            "a published lesson cannot be deleted; withdraw it first",
-        )),
-    }
+    catalog::delete_lesson(&state.db, &acting, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The optional body of publish and withdraw: a time in the future schedules the step; `null`
@@ -434,72 +261,38 @@ async fn step(
     state: &AppState,
     acting: &Acting,
     id: &str,
-    what: crate::db::workflow::Scheduled,
+    what: Scheduled,
     body: Option<StepBody>,
 ) -> Result<Response, AppError> {
-    use crate::db::workflow::Scheduled;
-    let action = match what {
-        Scheduled::Publish => Action::Publish,
-        Scheduled::Withdraw => Action::Withdraw,
-    };
-    let mut lesson = lesson_for(state, acting, id, action).await?;
     let (at, audience) = match body {
         Some(b) => (Some(b.at), b.audience),
         None => (None, None),
     };
-    if let Some(a) = audience {
-        if what != Scheduled::Publish {
-            return Err(Invalid::new("audience", "is given when publishing").into());
-        }
-        let (org_id, platforms) = super::platforms::check_audience(state, &lesson, &a).await?;
-        if !state
-            .db
-            .set_audience(&lesson, org_id.as_deref(), &platforms, &acting.actor)
-            .await?
-        {
-            return Err(AppError::not_found("lesson"));
-        }
-        lesson = visible_lesson(state, &acting.caller, id).await?;
-    }
-    let at = match at {
-        None | Some(None) => None,
-        Some(Some(None)) => {
-            let lesson = state
-                .db
-                .schedule(&lesson, what, None, &acting.actor)
-                .await?;
-            return respond(state, StatusCode::OK, lesson).await;
-        }
-        Some(Some(Some(t))) => Some(parse_time("at", &t)?),
+    let when = match at {
+        None | Some(None) => When::Now,
+        Some(Some(None)) => When::Cancel,
+        Some(Some(Some(t))) => When::At(parse_time("at", &t)?),
     };
-    let require_approved = !matches!(acting.caller, Caller::Operator { .. });
-    let lesson = match (what, at) {
-        (_, Some(at)) if at > crate::db::now_ms() => {
-            if what == Scheduled::Publish && require_approved {
-                // Fail now, not at the scheduled time, when there is nothing approved.
-                match state.db.revisions(id).await?.last() {
-                    Some(r) if r.state == RevisionState::Approved => {}
-                    _ => {
-                        return Err(AppError::conflict(
-                            "only an approved revision can be scheduled for publication",
-                        ));
-                    }
-                }
+    // The audience is checked against the lesson's scope before the step (which checks the
+    // permission again, in the same way).
+    let audience = match audience {
+        None => None,
+        Some(a) => {
+            let action = match what {
+                Scheduled::Publish => Action::Publish,
+                Scheduled::Withdraw => Action::Withdraw,
+            };
+            let lesson = lesson_for(state, acting, id, action).await?;
+            if what != Scheduled::Publish {
+                return Err(Invalid::new("audience", "is given when publishing").into());
             }
-            state
-                .db
-                .schedule(&lesson, what, Some(at), &acting.actor)
-                .await?
+            let (org_id, platforms) = super::platforms::check_audience(state, &lesson, &a).await?;
+            Some(Audience { org_id, platforms })
         }
-        (Scheduled::Publish, _) => {
-            state
-                .db
-                .publish(id, require_approved, &acting.actor)
-                .await?
-        }
-        (Scheduled::Withdraw, _) => state.db.withdraw(id, &acting.actor).await?,
     };
-    respond(state, StatusCode::OK, lesson).await
+    let lesson = review_service::step(&state.db, acting, id, what, when, audience).await?;
+    let detail = catalog::detail(&state.db, lesson).await?;
+    Ok(respond(StatusCode::OK, detail))
 }
 
 /// `POST /api/v1/lessons/{id}/publish`: makes the approved revision live (operators: the lesson
@@ -511,14 +304,7 @@ pub async fn publish_lesson(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let body = super::optional_json(&body)?;
-    step(
-        &state,
-        &acting,
-        &id,
-        crate::db::workflow::Scheduled::Publish,
-        body,
-    )
-    .await
+    step(&state, &acting, &id, Scheduled::Publish, body).await
 }
 
 /// `POST /api/v1/lessons/{id}/withdraw`: takes the lesson down, now or at `{"at": "…"}`.
@@ -529,14 +315,7 @@ pub async fn withdraw_lesson(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let body = super::optional_json(&body)?;
-    step(
-        &state,
-        &acting,
-        &id,
-        crate::db::workflow::Scheduled::Withdraw,
-        body,
-    )
-    .await
+    step(&state, &acting, &id, Scheduled::Withdraw, body).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -557,55 +336,23 @@ pub async fn list_lessons(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Page<LessonView>>, AppError> {
-    let mut e = Errors::default();
-    let kind = q.kind.as_deref().map(LessonKind::parse).transpose();
-    let status = q.status.as_deref().map(LessonStatus::parse).transpose();
-    let region = region(q.region.as_deref());
-    let (kind, status, region) = (e.check(kind), e.check(status), e.check(region));
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        e.0.push(Invalid::new("limit", "must be between 1 and 200"));
-    }
-    if let Some(c) = &q.cursor
-        && uuid::Uuid::parse_str(c).is_err()
-    {
-        e.0.push(Invalid::new("cursor", "is not a cursor this API returned"));
-    }
-    if !e.0.is_empty() {
-        return Err(AppError::invalid(&e.0));
-    }
-    let org_prefix = match &q.org {
-        None => None,
-        Some(id) => Some(
-            state
-                .db
-                .org(id)
-                .await?
-                .ok_or_else(|| Invalid::new("org", "no such organisation"))?
-                .path,
-        ),
-    };
-    let filter = LessonFilter {
-        kind: kind.flatten().map(|k| k.as_str().to_owned()),
-        status: status.flatten().map(|s| s.as_str().to_owned()),
+    let query = ListLessons {
+        kind: q.kind,
         tag: q.tag,
-        series: None,
-        region_prefix: region.flatten().map(|r| r.subtree_prefix().to_owned()),
-        org_prefix,
-        after_id: q.cursor,
+        region: q.region,
+        status: q.status,
+        org: q.org,
+        cursor: q.cursor,
+        limit: q.limit,
     };
-    let lessons = state
-        .db
-        .lessons(&read_scope(&caller), &filter, limit + 1)
-        .await?;
-    let more = lessons.len() as i64 > limit;
-    let lessons: Vec<_> = lessons.into_iter().take(limit as usize).collect();
-    let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
-    let assets = state.db.assets_of_lessons(&ids).await?;
-    let next_cursor = more.then(|| lessons.last().map(|l| l.id.clone())).flatten();
-    let items = lessons
+    let page = catalog::list_lessons(&state.db, &caller, query).await?;
+    let items = page
+        .lessons
         .into_iter()
-        .map(|l| LessonView::new(l, &assets))
+        .map(|l| LessonView::new(l, &page.assets))
         .collect();
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }

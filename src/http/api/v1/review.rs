@@ -1,37 +1,21 @@
 //! The review workflow over HTTP: submit, approve, reject, revisions and their comparison, the
-//! reviewer's queue, and upward recommendation.
+//! reviewer's queue, and upward recommendation. Each handler parses its input, calls
+//! `services::review` and renders the answer.
 
-use super::denied;
-use super::lessons::{lesson_for, visible_lesson};
-use crate::db::lessons::LessonRecord;
-use crate::db::orgs::OrgRecord;
-use crate::db::workflow::Decision;
-use crate::domain::Invalid;
-use crate::domain::lesson::LessonStatus;
-use crate::domain::org;
-use crate::domain::visibility::{self, Action, Caller, Role};
+use crate::domain::lesson::RecommendationState;
 use crate::http::AppState;
-use crate::http::error::AppError;
-use crate::http::extract::{Acting, Json, Path, Query, Writer};
-use crate::http::views::RevisionView;
+use crate::http::error::{AppError, Problem};
+use crate::http::extract::{Json, Path, Query, Writer};
+use crate::http::views::{
+    CompareView, FieldChangeView, Items, QueueItemView, RecommendationView, ReviewStateView,
+    RevisionView,
+};
+use crate::services::review;
 use axum::body::Bytes;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-/// The organisation owning `lesson`; lessons outside any organisation cannot enter review.
-async fn owner(state: &AppState, lesson: &LessonRecord) -> Result<OrgRecord, AppError> {
-    let id = lesson.org_id.as_deref().ok_or_else(|| {
-        AppError::conflict("this lesson belongs to no organisation, so no reviewer can approve it")
-    })?;
-    state
-        .db
-        .org(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("organisation"))
-}
-
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBody {
     /// The subtree to publish to: the owner (default) or one of its ancestors.
@@ -39,47 +23,31 @@ pub struct SubmitBody {
 }
 
 /// `POST /api/v1/lessons/{id}/submit`: sends the working revision to review.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons/{id}/submit",
+    tag = "review",
+    summary = "Send the working revision to review, for publication to the owner's subtree or (scope_org_id) an ancestor's; each organisation on the way that requires review must approve",
+    params(("id" = String, Path, description = "the lesson")),
+    request_body(content = Option<SubmitBody>, description = "optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the submission and the level awaiting a decision", body = ReviewStateView),
+        (status = 409, description = "nothing to submit, or the lesson belongs to no organisation", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn submit(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<ReviewStateView>, AppError> {
     let body: SubmitBody = super::optional_json(&body)?.unwrap_or_default();
-    let lesson = lesson_for(&state, &acting, &id, Action::Submit).await?;
-    let lesson = state
-        .db
-        .lesson(&lesson.id)
-        .await?
-        .ok_or_else(|| AppError::not_found("lesson"))?;
-    let owner = owner(&state, &lesson).await?;
-    let scope = match &body.scope_org_id {
-        None => owner.clone(),
-        Some(s) => state
-            .db
-            .org(s)
-            .await?
-            .ok_or_else(|| Invalid::new("scope_org_id", "no such organisation"))?,
-    };
-    let chain = org::approval_chain(&owner.path, &scope.path).ok_or_else(|| {
-        Invalid::new(
-            "scope_org_id",
-            "must be the lesson's organisation or one above it",
-        )
-    })?;
-    let levels = state.db.orgs_by_id(&chain).await?;
-    let chain: Vec<String> = chain
-        .into_iter()
-        .filter(|id| levels.iter().any(|o| &o.id == id && o.review_required.0))
-        .collect();
-    let review = state
-        .db
-        .submit(&lesson, &scope.id, &chain, &acting.actor)
-        .await?;
-    Ok(Json(json!(review)))
+    let review = review::submit(&state.db, &acting, &id, body.scope_org_id.as_deref()).await?;
+    Ok(Json(review.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// The revision being decided, as the reviewer saw it.
@@ -88,201 +56,166 @@ pub struct DecisionBody {
     comment: Option<String>,
 }
 
-async fn decide(
-    state: &AppState,
-    acting: &Acting,
-    id: &str,
-    body: DecisionBody,
-    approve: bool,
-) -> Result<Json<Value>, AppError> {
-    let lesson = lesson_for(state, acting, id, Action::Read).await?;
-    let Some((revision, level, _)) = state.db.pending_review(&lesson.id).await? else {
-        return Err(AppError::conflict(
-            "this lesson has nothing awaiting review",
-        ));
-    };
-    if revision.number != body.revision {
-        return Err(AppError::conflict(format!(
-            "revision {} awaits review, not {}",
-            revision.number, body.revision
-        )));
-    }
-    let level_org = state
-        .db
-        .org(&level)
-        .await?
-        .ok_or_else(|| AppError::not_found("organisation"))?;
-    let verb = if approve { "approve" } else { "reject" };
-    if !visibility::may_review_level(&acting.caller, &level_org.path, &revision.chain()) {
-        return Err(denied(state, acting, verb, "lesson", id, Some(&level)).await);
-    }
-    let own = acting.caller.user_id().is_some()
-        && revision.submitted_by.as_deref() == acting.caller.user_id();
-    if approve && own && !level_org.self_approval.0 {
-        return Err(denied(
-            state,
-            acting,
-            "approve_own_submission",
-            "lesson",
-            id,
-            Some(&level),
-        )
-        .await);
-    }
-    let decision = if approve {
-        Decision::Approve
-    } else {
-        let comment = body.comment.as_deref().map(str::trim).unwrap_or("");
-        if comment.is_empty() || comment.chars().count() > 2000 {
-            return Err(Invalid::new(
-                "comment",
-                "a rejection needs a comment of 1–2000 characters",
-            )
-            .into());
-        }
-        Decision::Reject {
-            comment: comment.to_owned(),
-        }
-    };
-    let review = state
-        .db
-        .decide(&lesson, &revision, &level, decision, &acting.actor)
-        .await?;
-    Ok(Json(json!(review)))
-}
-
+/// `POST /api/v1/lessons/{id}/approve`: approves the level awaiting the caller's decision.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons/{id}/approve",
+    tag = "review",
+    summary = "Approve the level awaiting a decision (a reviewer of that level, or from above the chain; one level per reviewer); never one's own submission where the organisation forbids it",
+    params(("id" = String, Path, description = "the lesson")),
+    request_body = DecisionBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the review after the approval", body = ReviewStateView),
+        (status = 409, description = "nothing awaits review, or another revision or level does", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn approve(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(body): Json<DecisionBody>,
-) -> Result<Json<Value>, AppError> {
-    decide(&state, &acting, &id, body, true).await
+) -> Result<Json<ReviewStateView>, AppError> {
+    let review = review::decide(
+        &state.db,
+        &acting,
+        &id,
+        body.revision,
+        true,
+        body.comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(review.into()))
 }
 
+/// `POST /api/v1/lessons/{id}/reject`: sends the revision back to its editor with a comment.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons/{id}/reject",
+    tag = "review",
+    summary = "Reject with a comment; the revision goes back to the editor",
+    params(("id" = String, Path, description = "the lesson")),
+    request_body = DecisionBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the review after the rejection", body = ReviewStateView),
+        (status = 409, description = "nothing awaits review, or another revision or level does", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn reject(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(body): Json<DecisionBody>,
-) -> Result<Json<Value>, AppError> {
-    decide(&state, &acting, &id, body, false).await
+) -> Result<Json<ReviewStateView>, AppError> {
+    let review = review::decide(
+        &state.db,
+        &acting,
+        &id,
+        body.revision,
+        false,
+        body.comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(review.into()))
 }
 
 /// `GET /api/v1/lessons/{id}/revisions`: every revision, oldest first. Only those who may edit or
 /// review the lesson see its revisions (readers see the live lesson).
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/{id}/revisions",
+    tag = "review",
+    summary = "Every revision with its review state (editors, reviewers and administrators of the lesson)",
+    params(("id" = String, Path, description = "the lesson")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the revisions, oldest first", body = Items<RevisionView>)
+    )
+)]
 pub async fn revisions(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    let lesson = staff_lesson(&state, &acting.caller, &id).await?;
-    let mut items = Vec::new();
-    for r in state.db.revisions(&lesson.id).await? {
-        let approvals = state.db.approvals(&r.lesson_id, r.number).await?;
-        items.push(RevisionView::new(r, approvals));
-    }
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<Items<RevisionView>>, AppError> {
+    let items = review::revisions(&state.db, &acting.caller, &id)
+        .await?
+        .into_iter()
+        .map(|(r, approvals)| RevisionView::new(r, approvals))
+        .collect();
+    Ok(Json(Items { items }))
 }
 
-/// A lesson whose revisions `caller` may see: readable, and editable or reviewable by them.
-async fn staff_lesson(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<LessonRecord, AppError> {
-    let lesson = visible_lesson(state, caller, id).await?;
-    if visibility::may(caller, Action::Edit, lesson.access())
-        || visibility::may(caller, Action::Review, lesson.access())
-        || matches!(caller, Caller::User(u) if u.holds_on(&[Role::Administrator], &lesson.org_path))
-    {
-        Ok(lesson)
-    } else {
-        Err(AppError::not_found("lesson"))
-    }
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CompareQuery {
+    /// The earlier revision's number.
     from: i64,
+    /// The later revision's number.
     to: i64,
 }
 
 /// `GET /api/v1/lessons/{id}/revisions/compare?from=1&to=2`: the fields that differ.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/{id}/revisions/compare",
+    tag = "review",
+    summary = "The fields that differ between two revisions",
+    params(("id" = String, Path, description = "the lesson"), CompareQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the fields that differ", body = CompareView)
+    )
+)]
 pub async fn compare(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Query(q): Query<CompareQuery>,
-) -> Result<Json<Value>, AppError> {
-    let lesson = staff_lesson(&state, &acting.caller, &id).await?;
-    let revisions = state.db.revisions(&lesson.id).await?;
-    let find = |n: i64, field: &'static str| {
-        revisions
-            .iter()
-            .find(|r| r.number == n)
-            .ok_or_else(|| AppError::from(Invalid::new(field, "no such revision")))
-    };
-    let (a, b) = (find(q.from, "from")?, find(q.to, "to")?);
-    let changes: Vec<Value> = a
-        .snapshot()?
-        .diff(&b.snapshot()?)
+) -> Result<Json<CompareView>, AppError> {
+    let changes = review::compare(&state.db, &acting.caller, &id, q.from, q.to)
+        .await?
         .into_iter()
-        .map(|(field, from, to)| json!({ "field": field, "from": from, "to": to }))
+        .map(|c| FieldChangeView {
+            field: c.field,
+            from: c.from,
+            to: c.to,
+        })
         .collect();
-    Ok(Json(
-        json!({ "from": q.from, "to": q.to, "changes": changes }),
-    ))
+    Ok(Json(CompareView {
+        from: q.from,
+        to: q.to,
+        changes,
+    }))
 }
 
 /// `GET /api/v1/review/queue`: submissions awaiting a level the caller may decide, oldest first.
 /// Submissions the caller made themselves are left out where their organisation forbids
 /// approving one's own work.
+#[utoipa::path(
+    get,
+    path = "/api/v1/review/queue",
+    tag = "review",
+    summary = "Submissions awaiting a level the caller may decide, oldest first",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the queue", body = Items<QueueItemView>)
+    )
+)]
 pub async fn queue(
     State(state): State<AppState>,
     Writer(acting): Writer,
-) -> Result<Json<Value>, AppError> {
-    let paths = match &acting.caller {
-        Caller::User(u) => u.subtrees(&[Role::Reviewer]),
-        Caller::Operator { .. } => vec!["/".to_owned()],
-        Caller::Anonymous | Caller::Platform(_) => Vec::new(),
-    };
-    let mut items = Vec::new();
-    for (revision, level, approvals) in state.db.submitted_within(&paths).await? {
-        let Some(level_org) = state.db.org(&level).await? else {
-            continue;
-        };
-        if !visibility::may_review_level(&acting.caller, &level_org.path, &revision.chain()) {
-            continue;
-        }
-        let uid = acting.caller.user_id();
-        if uid.is_some()
-            && approvals
-                .iter()
-                .any(|a| Some(a.reviewer_id.as_str()) == uid)
-        {
-            continue;
-        }
-        if uid.is_some() && revision.submitted_by.as_deref() == uid && !level_org.self_approval.0 {
-            continue;
-        }
-        let Some(lesson) = state.db.lesson(&revision.lesson_id).await? else {
-            continue;
-        };
-        items.push(json!({
-            "lesson_id": lesson.id,
-            "title": lesson.title,
-            "kind": lesson.kind,
-            "org_id": lesson.org_id,
-            "level": { "id": level_org.id, "name": level_org.name },
-            "revision": RevisionView::new(revision, approvals),
-        }));
-    }
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<Items<QueueItemView>>, AppError> {
+    let items = review::queue(&state.db, &acting)
+        .await?
+        .into_iter()
+        .map(QueueItemView::from)
+        .collect();
+    Ok(Json(Items { items }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendBody {
     #[serde(default)]
@@ -291,68 +224,69 @@ pub struct RecommendBody {
 
 /// `POST /api/v1/lessons/{id}/recommend`: recommends a published lesson to the organisation above
 /// its current scope.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons/{id}/recommend",
+    tag = "review",
+    summary = "Recommend a published lesson to the organisation above its scope",
+    params(("id" = String, Path, description = "the lesson")),
+    request_body = RecommendBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the recommendation", body = RecommendationView),
+        (status = 409, description = "not published, already recommended, or already reaching the whole tree", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn recommend(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(body): Json<RecommendBody>,
-) -> Result<Json<Value>, AppError> {
-    let lesson = lesson_for(&state, &acting, &id, Action::Recommend).await?;
-    if lesson.status != LessonStatus::Published {
-        return Err(AppError::conflict(
-            "only a published lesson can be recommended",
-        ));
-    }
-    let note = body.note.trim();
-    if note.chars().count() > 2000 {
-        return Err(Invalid::new("note", "must be at most 2000 characters").into());
-    }
-    let owner = owner(&state, &lesson).await?;
-    let from = match &lesson.scope_org_id {
-        Some(s) => state.db.org(s).await?.unwrap_or(owner),
-        None => owner,
-    };
-    let to = from
-        .parent_id
-        .clone()
-        .ok_or_else(|| AppError::conflict("this lesson already reaches the whole tree"))?;
-    let rec = state
-        .db
-        .recommend(&lesson, &from.id, &to, note, &acting.actor)
-        .await?;
-    Ok(Json(json!(rec)))
+) -> Result<Json<RecommendationView>, AppError> {
+    let rec = review::recommend(&state.db, &acting, &id, &body.note).await?;
+    Ok(Json(rec.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendationsQuery {
+    /// Only recommendations in this state.
+    #[param(value_type = Option<RecommendationState>)]
     state: Option<String>,
 }
 
 /// `GET /api/v1/recommendations`: recommendations to organisations the caller reviews for.
+#[utoipa::path(
+    get,
+    path = "/api/v1/recommendations",
+    tag = "review",
+    summary = "Recommendations to organisations the caller reviews for",
+    params(RecommendationsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the recommendations", body = Items<RecommendationView>)
+    )
+)]
 pub async fn recommendations(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Query(q): Query<RecommendationsQuery>,
-) -> Result<Json<Value>, AppError> {
-    if let Some(s) = &q.state
-        && !matches!(s.as_str(), "pending" | "adopted" | "declined")
-    {
-        return Err(Invalid::new("state", "must be pending, adopted or declined").into());
-    }
-    let paths = match &acting.caller {
-        Caller::User(u) => u.subtrees(&[Role::Reviewer]),
-        Caller::Operator { .. } => vec!["/".to_owned()],
-        Caller::Anonymous | Caller::Platform(_) => Vec::new(),
-    };
-    let items = state
-        .db
-        .recommendations_to(&paths, q.state.as_deref())
-        .await?;
-    Ok(Json(json!({ "items": items })))
+) -> Result<Json<Items<RecommendationView>>, AppError> {
+    let wanted = q
+        .state
+        .as_deref()
+        .map(RecommendationState::parse)
+        .transpose()?;
+    let items = review::recommendations(&state.db, &acting, wanted)
+        .await?
+        .into_iter()
+        .map(RecommendationView::from)
+        .collect();
+    Ok(Json(Items { items }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdoptBody {
     /// Publish to this organisation's subtree: the one recommended to (default) or one above it
@@ -362,94 +296,64 @@ pub struct AdoptBody {
     comment: String,
 }
 
-async fn decide_recommendation(
-    state: &AppState,
-    acting: &Acting,
-    id: &str,
-    adopt: Option<Option<String>>,
-    comment: &str,
-) -> Result<Json<Value>, AppError> {
-    let rec = state
-        .db
-        .recommendation(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("recommendation"))?;
-    let to = state
-        .db
-        .org(&rec.to_org_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("organisation"))?;
-    let verb = if adopt.is_some() { "adopt" } else { "decline" };
-    if !visibility::may_review_level(&acting.caller, &to.path, &[]) {
-        return Err(denied(state, acting, verb, "recommendation", id, Some(&to.id)).await);
-    }
-    if comment.chars().count() > 2000 {
-        return Err(Invalid::new("comment", "must be at most 2000 characters").into());
-    }
-    let scope = match adopt {
-        None => None,
-        Some(None) => Some(to.id.clone()),
-        Some(Some(s)) => {
-            let scope = state
-                .db
-                .org(&s)
-                .await?
-                .ok_or_else(|| Invalid::new("scope_org_id", "no such organisation"))?;
-            if !org::within(&to.path, &scope.path) {
-                return Err(Invalid::new(
-                    "scope_org_id",
-                    "must be the organisation recommended to or one above it",
-                )
-                .into());
-            }
-            if !visibility::may_review_level(&acting.caller, &scope.path, &[]) {
-                return Err(denied(
-                    state,
-                    acting,
-                    "adopt_wider",
-                    "recommendation",
-                    id,
-                    Some(&scope.id),
-                )
-                .await);
-            }
-            Some(scope.id)
-        }
-    };
-    let rec = state
-        .db
-        .decide_recommendation(&rec, scope.as_deref(), comment.trim(), &acting.actor)
-        .await?;
-    Ok(Json(json!(rec)))
-}
-
+/// `POST /api/v1/recommendations/{id}/adopt`: publishes the recommended lesson more widely.
+#[utoipa::path(
+    post,
+    path = "/api/v1/recommendations/{id}/adopt",
+    tag = "review",
+    summary = "Adopt: the lesson's scope widens to the organisation recommended to (or scope_org_id above it); it keeps its owner",
+    params(("id" = String, Path, description = "the recommendation")),
+    request_body(content = Option<AdoptBody>, description = "optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the adopted recommendation", body = RecommendationView),
+        (status = 409, description = "already decided, or adoption would narrow the lesson's reach", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn adopt(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, AppError> {
-    let body: AdoptBody = super::optional_json(&body)?.unwrap_or(AdoptBody {
-        scope_org_id: None,
-        comment: String::new(),
-    });
-    decide_recommendation(&state, &acting, &id, Some(body.scope_org_id), &body.comment).await
+) -> Result<Json<RecommendationView>, AppError> {
+    let body: AdoptBody = super::optional_json(&body)?.unwrap_or_default();
+    let rec = review::adopt(
+        &state.db,
+        &acting,
+        &id,
+        body.scope_org_id.as_deref(),
+        &body.comment,
+    )
+    .await?;
+    Ok(Json(rec.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclineBody {
     comment: String,
 }
 
+/// `POST /api/v1/recommendations/{id}/decline`: declines a recommendation, saying why.
+#[utoipa::path(
+    post,
+    path = "/api/v1/recommendations/{id}/decline",
+    tag = "review",
+    summary = "Decline with a comment",
+    params(("id" = String, Path, description = "the recommendation")),
+    request_body = DeclineBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the declined recommendation", body = RecommendationView),
+        (status = 409, description = "already decided", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn decline(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(body): Json<DeclineBody>,
-) -> Result<Json<Value>, AppError> {
-    if body.comment.trim().is_empty() {
-        return Err(Invalid::new("comment", "declining needs a comment").into());
-    }
-    decide_recommendation(&state, &acting, &id, None, &body.comment).await
+) -> Result<Json<RecommendationView>, AppError> {
+    let rec = review::decline(&state.db, &acting, &id, &body.comment).await?;
+    Ok(Json(rec.into()))
 }
