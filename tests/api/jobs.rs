@@ -426,13 +426,9 @@ fn big_pdf(size: usize) -> reqwest::Body {
     reqwest::Body::wrap_stream(stream)
 }
 
-/// A PDF over the extraction budget (64 MiB) is published and indexed without its text: the
-/// extraction job refuses it by size, without reading it, and records why for editors.
-#[tokio::test]
-async fn a_pdf_over_the_extraction_budget_is_refused_by_size_with_the_reason_shown() {
-    let t = TestApp::spawn().await;
+/// A document lesson with a PDF of `size` bytes as its master, published; its id.
+async fn publish_big_pdf(t: &TestApp, size: usize) -> String {
     let big = t.lesson("document").await;
-    let size = (64 << 20) + 1;
     let r = t
         .post(&format!("/api/v1/lessons/{big}/assets"))
         .query(&[("role", "master"), ("filename", "全年讲义合订本.pdf")])
@@ -447,6 +443,16 @@ async fn a_pdf_over_the_extraction_budget_is_refused_by_size_with_the_reason_sho
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    big
+}
+
+/// A PDF over the extraction budget (64 MiB) is published and indexed without its text: the
+/// extraction job refuses it by size, without reading it, and records why for editors.
+#[tokio::test]
+async fn a_pdf_over_the_extraction_budget_is_refused_by_size_with_the_reason_shown() {
+    let t = TestApp::spawn().await;
+    let size = (64 << 20) + 1;
+    let big = publish_big_pdf(&t, size).await;
     until("the big PDF's extraction to be recorded", || async {
         let l = t.json(&format!("/api/v1/lessons/{big}")).await;
         l["assets"][0]["text"].is_object()
@@ -557,22 +563,7 @@ async fn a_slow_extraction_does_not_delay_the_indexing_of_a_lesson_published_aft
         }
     })
     .await;
-    let big = t.lesson("document").await;
-    let size = 8 << 20;
-    let r = t
-        .post(&format!("/api/v1/lessons/{big}/assets"))
-        .query(&[("role", "master"), ("filename", "全年讲义合订本.pdf")])
-        .body(big_pdf(size))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let r = t
-        .post(&format!("/api/v1/lessons/{big}/publish"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let big = publish_big_pdf(&t, 8 << 20).await;
     let extracting = || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM jobs WHERE kind = 'extract_text' AND state = 'running'",
