@@ -7,6 +7,7 @@ use lectern::startup::{Application, connect_db};
 
 /// mimalloc: searches allocate and free many short-lived buffers (postings blocks, scorers,
 /// collectors) from several threads; glibc's allocator spent a tenth of a broad query there.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

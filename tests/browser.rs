@@ -190,8 +190,24 @@ impl Cutter {
                 tokio::spawn(async move {
                     let (mut ri, mut wi) = inbound.into_split();
                     let (mut ro, mut wo) = outbound.into_split();
+                    // On a cut, the browser is answered as a failing gateway would: a 502 and
+                    // the connection closed. A connection merely dropped before any response
+                    // byte is one Chromium may silently resend a request on (when it was a reused
+                    // keep-alive connection), and then the page never sees the failure.
+                    let (cut_tx, cut_rx) = tokio::sync::oneshot::channel::<()>();
                     let back = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                        tokio::select! {
+                            _ = tokio::io::copy(&mut ro, &mut wi) => {}
+                            Ok(()) = cut_rx => {
+                                let _ = wi
+                                    .write_all(
+                                        b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\
+                                          connection: close\r\n\r\n",
+                                    )
+                                    .await;
+                                let _ = wi.shutdown().await;
+                            }
+                        }
                     });
                     let mut buf = vec![0u8; 16 * 1024];
                     // Only connections that carry an upload's PATCH count and can be cut: a page,
@@ -213,8 +229,10 @@ impl Cutter {
                             && n.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
                                 .is_ok()
                         {
-                            // Both directions end here: the browser sees the connection drop.
-                            back.abort();
+                            // Both directions end here: the application sees the body cut
+                            // short, the browser a 502.
+                            let _ = cut_tx.send(());
+                            let _ = back.await;
                             return;
                         }
                         if wo.write_all(&buf[..k]).await.is_err() {

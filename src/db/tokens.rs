@@ -1,7 +1,7 @@
 //! Operator API tokens, stored only as their hash (see `domain::token`). Personal tokens share
 //! the table (with a user) and live in `users`.
 
-use super::{Db, new_id, now_ms};
+use super::{Db, Tx, new_id, now_ms};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenRecord {
@@ -13,8 +13,10 @@ pub struct TokenRecord {
 }
 
 impl Db {
-    pub async fn create_token(
-        &self,
+    /// A new operator token (no account), inside the caller's transaction so that its audit
+    /// entry commits with it.
+    pub async fn create_token_in(
+        tx: &mut Tx,
         name: &str,
         token_hash: &str,
     ) -> Result<TokenRecord, sqlx::Error> {
@@ -26,14 +28,26 @@ impl Db {
         .bind(name)
         .bind(token_hash)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         sqlx::query_as(
             "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens WHERE id = $1",
         )
         .bind(&id)
-        .fetch_one(self.pool())
+        .fetch_one(&mut **tx)
         .await
+    }
+
+    /// A new operator token in a transaction of its own (tests and benchmarks set up with it).
+    pub async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<TokenRecord, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let record = Self::create_token_in(&mut tx, name, token_hash).await?;
+        tx.commit().await?;
+        Ok(record)
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, sqlx::Error> {
@@ -45,14 +59,16 @@ impl Db {
         .await
     }
 
-    pub async fn revoke_token(&self, id: &str) -> Result<bool, sqlx::Error> {
+    /// Revokes a live operator token inside the caller's transaction; false when there is none
+    /// by that id.
+    pub async fn revoke_token_in(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
         let n = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
              AND user_id IS NULL",
         )
         .bind(id)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         Ok(n == 1)

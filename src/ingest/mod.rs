@@ -167,7 +167,7 @@ impl Ingest {
                             ))
                         }
                     };
-                    s.send(part).await?;
+                    parts.recycle(s.send(part).await?);
                 }
             }
             let rest = parts.take_rest();

@@ -255,7 +255,7 @@ impl Ingest {
                 head.extend_from_slice(&tail[..tail.len().min(SNIFF_LEN)]);
             }
             for part in cutter.push(&tail) {
-                sink.send(part).await?;
+                cutter.recycle(sink.send(part).await?);
             }
         }
         let mut download = upload.disposition.as_deref() == Some("attachment");
@@ -294,7 +294,7 @@ impl Ingest {
                 }
             }
             for part in cutter.push(&chunk) {
-                sink.send(part).await?;
+                cutter.recycle(sink.send(part).await?);
             }
             if now_ms() - renewed_at > self.lease_ms / 3 {
                 if !self

@@ -345,8 +345,10 @@ pub async fn create_operator_token(
         return Err(Invalid::new("name", "must be 1–100 characters on one line").into());
     }
     let value = token::generate();
-    let record = db.create_token(name, &token::hash(&value)).await?;
-    db.audit(
+    let mut tx = db.begin_write().await?;
+    let record = Db::create_token_in(&mut tx, name, &token::hash(&value)).await?;
+    Db::audit_in(
+        &mut tx,
         &acting.actor,
         Event {
             action: "token.create",
@@ -358,6 +360,7 @@ pub async fn create_operator_token(
         },
     )
     .await?;
+    tx.commit().await?;
     Ok((record, value))
 }
 
@@ -370,10 +373,12 @@ pub async fn operator_tokens(db: &Db, acting: &Acting) -> Result<Vec<TokenRecord
 /// Revokes a live operator token; not found when there is none by that id.
 pub async fn revoke_operator_token(db: &Db, acting: &Acting, id: &str) -> Result<()> {
     operator_only(db, acting, "revoke", id).await?;
-    if !db.revoke_token(id).await? {
+    let mut tx = db.begin_write().await?;
+    if !Db::revoke_token_in(&mut tx, id).await? {
         return Err(ServiceError::NotFound("active token"));
     }
-    db.audit(
+    Db::audit_in(
+        &mut tx,
         &acting.actor,
         Event {
             action: "token.revoke",
@@ -385,6 +390,7 @@ pub async fn revoke_operator_token(db: &Db, acting: &Acting, id: &str) -> Result
         },
     )
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ pub struct PartSink {
     key: String,
     upload_id: String,
     parts: Vec<Part>,
-    in_flight: VecDeque<JoinHandle<Result<Part, StorageError>>>,
+    in_flight: VecDeque<JoinHandle<Result<(Part, Bytes), StorageError>>>,
 }
 
 impl PartSink {
@@ -45,9 +45,15 @@ impl PartSink {
     }
 
     /// Queues `body` as the next part, first waiting for the oldest part if too many are on the way.
-    pub async fn send(&mut self, body: BytesMut) -> Result<(), StorageError> {
+    ///
+    /// Returns the buffer of the part that finished to make room, emptied, when nothing else holds
+    /// it any more: the caller fills it again (see `ingest::parts`), so an upload of any size
+    /// allocates its few part buffers once instead of one per part. Allocating and freeing an
+    /// 8 MiB buffer per part left the allocator holding tens of MiB per upload.
+    pub async fn send(&mut self, body: BytesMut) -> Result<Option<BytesMut>, StorageError> {
+        let mut spare = None;
         if self.in_flight.len() >= IN_FLIGHT {
-            self.finish_oldest().await?;
+            spare = self.finish_oldest().await?;
         }
         let number = self.next_number();
         let body: Bytes = body.freeze();
@@ -55,20 +61,27 @@ impl PartSink {
         let (store, key, upload_id) =
             (self.store.clone(), self.key.clone(), self.upload_id.clone());
         self.in_flight.push_back(tokio::spawn(async move {
-            let etag = store.upload_part(&key, &upload_id, number, body).await?;
-            Ok(Part { number, etag, size })
+            let etag = store
+                .upload_part(&key, &upload_id, number, body.clone())
+                .await?;
+            Ok((Part { number, etag, size }, body))
         }));
-        Ok(())
+        Ok(spare)
     }
 
-    async fn finish_oldest(&mut self) -> Result<(), StorageError> {
-        if let Some(handle) = self.in_flight.pop_front() {
-            let part = handle
-                .await
-                .map_err(|e| StorageError::new("upload part", e))??;
-            self.parts.push(part);
-        }
-        Ok(())
+    /// Waits for the oldest part; returns its buffer, emptied, if nothing else still holds it.
+    async fn finish_oldest(&mut self) -> Result<Option<BytesMut>, StorageError> {
+        let Some(handle) = self.in_flight.pop_front() else {
+            return Ok(None);
+        };
+        let (part, body) = handle
+            .await
+            .map_err(|e| StorageError::new("upload part", e))??;
+        self.parts.push(part);
+        Ok(body.try_into_mut().ok().map(|mut buf| {
+            buf.clear();
+            buf
+        }))
     }
 
     /// Waits for every queued part and returns all parts written.
