@@ -91,7 +91,11 @@ mod tests {
         parts.recycle(Some(BytesMut::with_capacity(16)));
         assert_eq!(parts.spare.len(), 1, "a buffer of another size is not kept");
         let second = parts.push(&data).pop().expect("one part");
-        assert_eq!(second.as_ptr(), ptr, "the part was filled in the recycled buffer");
+        assert_eq!(
+            second.as_ptr(),
+            ptr,
+            "the part was filled in the recycled buffer"
+        );
         assert_eq!(&second[..], &data[..]);
         for _ in 0..5 {
             parts.recycle(Some(BytesMut::with_capacity(PART_SIZE)));
