@@ -7,7 +7,7 @@
 //! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
 
 use crate::db::changes::{Entity, Op};
-use crate::domain::asset::AssetRole;
+use crate::domain::asset::{AssetRole, Disposition};
 use crate::domain::lesson::{LessonStatus, RecommendationState, RevisionState};
 use crate::domain::org::OrgLevel;
 use crate::domain::platform::Channel;
@@ -44,6 +44,7 @@ text_state!(
     OrgLevel,
     Role,
     AssetRole,
+    Disposition,
     RecommendationState,
     Entity,
     Op,
