@@ -46,10 +46,6 @@ fn uploader(acting: &Acting) -> Uploader<'_> {
 /// Stores `body` as a `role` asset named `filename` of lesson `lesson_id`, streaming it.
 /// `declared_len` is the request's `Content-Length`, when it sent one (refused at once when over
 /// the limit).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each is a distinct fact of the upload"
-)]
 pub async fn upload_asset<S, E>(
     ingest: &Ingest,
     acting: &Acting,

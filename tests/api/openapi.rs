@@ -110,6 +110,13 @@ async fn real_responses_are_checked() {
     assert!(t.contract.take_violations().is_empty());
 }
 
+/// An operation and the responses it documents: `(path, method, [(status, schema)])`.
+type Expected = (
+    &'static str,
+    &'static str,
+    &'static [(u16, Option<&'static str>)],
+);
+
 /// The catalogue's operations are derived from their handlers (not the hand-written legacy part),
 /// each with the responses it really gives: `(path, method, [(status, schema)])`, where the
 /// schema is the component of a JSON body, `Problem` for a problem body, or `None` for a response
@@ -118,14 +125,18 @@ async fn real_responses_are_checked() {
 async fn catalogue_search_and_health_paths_are_derived_with_their_responses() {
     const LESSON: Option<&str> = Some("LessonView");
     const PROBLEM: Option<&str> = Some("Problem");
-    let table: &[(&str, &str, &[(u16, Option<&str>)])] = &[
+    let table: &[Expected] = &[
         (
             "/api/v1/lessons",
             "get",
             &[(200, Some("Page_LessonView")), (400, PROBLEM)],
         ),
         ("/api/v1/lessons", "post", &[(201, LESSON), (401, PROBLEM)]),
-        ("/api/v1/lessons/{id}", "get", &[(200, LESSON), (404, PROBLEM)]),
+        (
+            "/api/v1/lessons/{id}",
+            "get",
+            &[(200, LESSON), (404, PROBLEM)],
+        ),
         (
             "/api/v1/lessons/{id}",
             "patch",
