@@ -160,6 +160,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn asset_dispositions_are_read_and_an_unknown_one_refused() {
+        let pool = pool().await;
+        for text in ["inline", "attachment"] {
+            let d: Disposition = read(&pool, text).await.unwrap();
+            assert_eq!(d.as_str(), text);
+        }
+        assert!(is_decode_error(
+            read::<Disposition>(&pool, "download").await
+        ));
+        assert!(is_decode_error(read::<Disposition>(&pool, "").await));
+    }
+
+    #[tokio::test]
     async fn recommendation_states_are_read_and_an_unknown_one_refused() {
         let pool = pool().await;
         for text in ["pending", "adopted", "declined"] {
