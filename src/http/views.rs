@@ -17,6 +17,22 @@ pub fn http_date(ms: i64) -> String {
     t.format(&format).unwrap_or_default()
 }
 
+/// Raw bytes (a file, a range of one) in the OpenAPI document: a binary string of the body's
+/// media type, rather than the array of numbers `Vec<u8>` would be.
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
+
 /// A file of a lesson.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssetView {

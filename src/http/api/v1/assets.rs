@@ -9,7 +9,7 @@ use crate::domain::visibility::Caller;
 use crate::http::AppState;
 use crate::http::error::{AppError, Code, Problem};
 use crate::http::extract::{Json, Path, Query, Writer};
-use crate::http::views::AssetView;
+use crate::http::views::{AssetView, Binary};
 use crate::services::{catalog, uploads};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -37,7 +37,7 @@ pub struct UploadQuery {
     tag = "assets",
     summary = "Upload a file as the raw request body (streamed, any size up to the limit); its type is sniffed from its bytes",
     params(("id" = String, Path, description = "the lesson"), UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes"),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "the file's bytes"),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "the asset; `Location` names it", body = AssetView, headers(("Location" = String))),
@@ -142,15 +142,15 @@ fn names_etag(value: &str, etag: &str) -> bool {
     summary = "The bytes, streamed from object storage, with a safe Content-Disposition; one range at a time (several ranges: the whole content)",
     params(
         ("id" = String, Path, description = "the asset"),
-        ("Range" = Option<String>, Header, description = "`bytes=start-end`, `bytes=start-` or `bytes=-suffix`"),
-        ("If-Range" = Option<String>, Header, description = "the ETag the range is for; another value (or a date) sends the whole content"),
-        ("If-None-Match" = Option<String>, Header, description = "ETags (or `*`): 304 when one names this content")
+        ("Range" = Option<String>, Header, nullable = false, description = "`bytes=start-end`, `bytes=start-` or `bytes=-suffix`"),
+        ("If-Range" = Option<String>, Header, nullable = false, description = "the ETag the range is for; another value (or a date) sends the whole content"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "ETags (or `*`): 304 when one names this content")
     ),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "the whole content, of the asset's sniffed type", content_type = "application/octet-stream", body = Vec<u8>, headers(
+        (status = 200, description = "the whole content, of the asset's sniffed type", content_type = "application/octet-stream", body = inline(Binary), headers(
             ("ETag" = String, description = "the quoted SHA-256"), ("Accept-Ranges" = String), ("Content-Disposition" = String), ("Content-Length" = u64))),
-        (status = 206, description = "one range", content_type = "application/octet-stream", body = Vec<u8>, headers(
+        (status = 206, description = "one range", content_type = "application/octet-stream", body = inline(Binary), headers(
             ("Content-Range" = String, description = "bytes start-end/size"), ("ETag" = String), ("Content-Length" = u64))),
         (status = 304, description = "not modified: If-None-Match names this content", headers(("ETag" = String))),
         (status = 416, description = "no requested range lies within the content; Content-Range says its size", body = Problem, content_type = "application/problem+json",

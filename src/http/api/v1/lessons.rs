@@ -254,7 +254,7 @@ fn malformed_if_match() -> AppError {
     summary = "Change fields (absent: unchanged, null: cleared) on the working revision (operators: the live lesson)",
     params(
         ("id" = String, Path, description = "the lesson"),
-        ("If-Match" = Option<String>, Header, description = "`*` or the lesson's `\"v<version>\"` tags: the change applies only at one of these versions (strong comparison)")
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`*` or the lesson's `\"v<version>\"` tags: the change applies only at one of these versions (strong comparison)")
     ),
     request_body = UpdateLesson,
     security(("bearer" = [])),

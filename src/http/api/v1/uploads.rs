@@ -5,7 +5,7 @@
 use crate::http::AppState;
 use crate::http::error::{AppError, Code, Problem};
 use crate::http::extract::{Path, Writer};
-use crate::http::views::http_date;
+use crate::http::views::{Binary, http_date};
 use crate::ingest::tus::{Checksum, Patched};
 use crate::services::uploads::{self, UploadError};
 use axum::extract::{Request, State};
@@ -308,9 +308,9 @@ fn checksum(headers: &HeaderMap) -> Result<Option<Checksum>, AppError> {
         ("id" = String, Path, description = "the upload"),
         ("Tus-Resumable" = String, Header, description = TUS_PARAM),
         ("Upload-Offset" = u64, Header, description = "where these bytes go: the offset HEAD reports"),
-        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of this request's body")
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, description = "`sha1 <base64>` or `sha256 <base64>` of this request's body")
     ),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "the next bytes"),
+    request_body(content = inline(Binary), content_type = "application/offset+octet-stream", description = "the next bytes"),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "accepted", headers(
