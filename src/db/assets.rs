@@ -13,7 +13,7 @@ pub struct AssetRecord {
     pub filename: String,
     pub sha256: String,
     pub content_type: String,
-    pub disposition: String,
+    pub disposition: crate::domain::asset::Disposition,
     pub created_at: i64,
     pub size: i64,
     pub object_key: String,
@@ -26,7 +26,7 @@ pub struct NewAsset<'a> {
     pub role: &'a str,
     pub filename: &'a str,
     pub content_type: &'a str,
-    pub disposition: &'a str,
+    pub disposition: crate::domain::asset::Disposition,
     pub sha256: &'a str,
     pub size: i64,
     /// Where the bytes were written.
@@ -214,7 +214,7 @@ pub(super) async fn record_asset_in(
     .bind(new.filename)
     .bind(new.sha256)
     .bind(new.content_type)
-    .bind(new.disposition)
+    .bind(new.disposition.as_str())
     .bind(now)
     .execute(&mut **tx)
     .await?;

@@ -7,7 +7,7 @@
 //! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
 
 use crate::db::changes::{Entity, Op};
-use crate::domain::asset::AssetRole;
+use crate::domain::asset::{AssetRole, Disposition};
 use crate::domain::lesson::{LessonStatus, RecommendationState, RevisionState};
 use crate::domain::org::OrgLevel;
 use crate::domain::platform::Channel;
@@ -44,6 +44,7 @@ text_state!(
     OrgLevel,
     Role,
     AssetRole,
+    Disposition,
     RecommendationState,
     Entity,
     Op,
@@ -156,6 +157,19 @@ mod tests {
         }
         assert!(is_decode_error(read::<AssetRole>(&pool, "rendition").await));
         assert!(is_decode_error(read::<AssetRole>(&pool, "Master").await));
+    }
+
+    #[tokio::test]
+    async fn asset_dispositions_are_read_and_an_unknown_one_refused() {
+        let pool = pool().await;
+        for text in ["inline", "attachment"] {
+            let d: Disposition = read(&pool, text).await.unwrap();
+            assert_eq!(d.as_str(), text);
+        }
+        assert!(is_decode_error(
+            read::<Disposition>(&pool, "download").await
+        ));
+        assert!(is_decode_error(read::<Disposition>(&pool, "").await));
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ pub struct UploadRecord {
     /// Hex of the SHA-256 state after `received` bytes (see `ingest::hash`).
     pub hash_state: String,
     pub content_type: Option<String>,
-    pub disposition: Option<String>,
+    pub disposition: Option<crate::domain::asset::Disposition>,
     pub lease_token: Option<String>,
     pub lease_until: Option<i64>,
     pub expires_at: i64,
@@ -41,7 +41,7 @@ pub struct Progress<'a> {
     pub tail_key: Option<&'a str>,
     pub hash_state: &'a str,
     pub content_type: Option<&'a str>,
-    pub disposition: Option<&'a str>,
+    pub disposition: Option<crate::domain::asset::Disposition>,
     pub expires_at: i64,
 }
 
@@ -67,7 +67,7 @@ impl Db {
         .bind(u.tail_key.as_deref())
         .bind(&u.hash_state)
         .bind(u.content_type.as_deref())
-        .bind(u.disposition.as_deref())
+        .bind(u.disposition.map(|d| d.as_str()))
         .bind(u.lease_token.as_deref())
         .bind(u.lease_until)
         .bind(u.expires_at)
@@ -136,7 +136,7 @@ impl Db {
         .bind(p.tail_key)
         .bind(p.hash_state)
         .bind(p.content_type)
-        .bind(p.disposition)
+        .bind(p.disposition.map(|d| d.as_str()))
         .bind(p.expires_at)
         .execute(self.pool())
         .await?

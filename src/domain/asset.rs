@@ -13,6 +13,44 @@ use serde::{Deserialize, Serialize};
 /// whole file, if shorter) before deciding.
 pub const SNIFF_LEN: usize = 8192;
 
+/// How a browser is told to treat an asset's bytes (`Content-Disposition`): shown in the page,
+/// or only saved. Decided from the sniffed type when the file is stored (`Sniffed::download`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    Inline,
+    Attachment,
+}
+
+impl Disposition {
+    /// `attachment` for a type to download, `inline` for one a browser may show.
+    pub fn for_download(download: bool) -> Self {
+        if download {
+            Self::Attachment
+        } else {
+            Self::Inline
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inline => "inline",
+            Self::Attachment => "attachment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "inline" => Ok(Self::Inline),
+            "attachment" => Ok(Self::Attachment),
+            _ => Err(Invalid::new(
+                "disposition",
+                "must be one of inline, attachment",
+            )),
+        }
+    }
+}
+
 /// What an asset is for within its lesson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

@@ -9,6 +9,7 @@
 //! `Content-Disposition`, so names stored before this rule are harmless too.
 
 use super::Invalid;
+use super::asset::Disposition;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// A client's filename reduced to its last path segment and checked.
@@ -86,7 +87,8 @@ pub fn without_invisible(s: &str) -> String {
 /// without invisible characters ([`is_invisible`]): uploads have them removed
 /// already, and this also covers names stored before that rule, so no browser is ever handed a
 /// right-to-left override that disguises an extension.
-pub fn content_disposition(kind: &str, filename: &str) -> String {
+pub fn content_disposition(kind: Disposition, filename: &str) -> String {
+    let kind = kind.as_str();
     let filename = &without_invisible(filename);
     let fallback: String = filename
         .chars()
@@ -156,7 +158,7 @@ mod tests {
 
     #[test]
     fn disposition_keeps_the_utf8_name_and_a_safe_fallback() {
-        let d = content_disposition("attachment", "第一讲 \"导论\".pdf");
+        let d = content_disposition(Disposition::Attachment, "第一讲 \"导论\".pdf");
         assert!(
             d.starts_with("attachment; filename=\"___ ____.pdf\""),
             "{d}"
@@ -166,7 +168,7 @@ mod tests {
 
     #[test]
     fn disposition_drops_bidi_overrides_and_zero_width_characters() {
-        let d = content_disposition("attachment", "lecture\u{202E}4pm.exe\u{200D}");
+        let d = content_disposition(Disposition::Attachment, "lecture\u{202E}4pm.exe\u{200D}");
         assert_eq!(
             d,
             "attachment; filename=\"lecture4pm.exe\"; filename*=UTF-8''lecture4pm%2Eexe"

@@ -151,7 +151,7 @@ fn routes() -> Routes {
             axum::routing::head(uploads::head)
                 .patch(uploads::patch)
                 .delete(uploads::terminate)
-                .options(uploads::options),
+                .options(uploads::options_of_upload),
         )
         .route("/lessons/{id}/submit", post(review::submit))
         .route("/lessons/{id}/approve", post(review::approve))
@@ -233,8 +233,42 @@ async fn method_not_allowed() -> AppError {
     )
 }
 
-async fn live() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// The answer of `/health/live`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveView {
+    pub status: LiveStatus,
+}
+
+/// A process that answers at all is live.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveStatus {
+    Ok,
+}
+
+/// `GET /health/live`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "health",
+    summary = "Live: the process answers (for a supervisor's liveness probe)",
+    responses((status = 200, description = "live", body = LiveView))
+)]
+pub async fn live() -> Json<LiveView> {
+    Json(LiveView {
+        status: LiveStatus::Ok,
+    })
+}
+
+/// The answer of `/health/ready`: which dependency answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ReadyView {
+    /// The database answers a read and does not refuse a write.
+    pub database: bool,
+    /// Object storage answers.
+    pub storage: bool,
+    /// The search index follows the change log.
+    pub search_index: bool,
 }
 
 /// This process's name in the readiness probes' table.
@@ -247,7 +281,17 @@ const READY_CHECK: std::time::Duration = std::time::Duration::from_millis(1500);
 /// Ready when the database answers and does not refuse a write, the object store answers and
 /// the search index is following the change log. The checks run at once, each bounded by
 /// [`READY_CHECK`].
-async fn ready(State(state): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    summary = "Ready: the database answers and does not refuse a write, object storage answers, the search index follows the change log (each check bounded, the answer within 2 s)",
+    responses(
+        (status = 200, description = "ready: every field is true", body = ReadyView, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 503, description = "not ready: the false fields say what is down", body = ReadyView, headers(("Cache-Control" = String, description = "no-store")))
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> Response {
     async fn within<E>(check: impl std::future::Future<Output = Result<(), E>>) -> bool {
         matches!(tokio::time::timeout(READY_CHECK, check).await, Ok(Ok(())))
     }
@@ -272,7 +316,11 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({ "database": db, "storage": storage, "search_index": index });
+    let body = ReadyView {
+        database: db,
+        storage,
+        search_index: index,
+    };
     let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()

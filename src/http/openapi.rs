@@ -9,7 +9,7 @@
 
 mod legacy;
 
-use crate::http::api::v1::{changes, orgs, review, users};
+use crate::http::api::v1::{assets, changes, lessons, orgs, review, search, uploads, users};
 use crate::http::error::{Code, FieldError, Problem};
 use axum::Json;
 use serde_json::Value;
@@ -78,6 +78,30 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         review::recommendations,
         review::adopt,
         review::decline,
+        // --- lessons, assets, uploads, search, health ---
+        lessons::list_lessons,
+        lessons::create_lesson,
+        lessons::get_lesson,
+        lessons::update_lesson,
+        lessons::delete_lesson,
+        lessons::publish_lesson,
+        lessons::withdraw_lesson,
+        assets::upload_asset,
+        assets::get_asset,
+        assets::delete_asset,
+        assets::asset_content,
+        assets::asset_url,
+        uploads::options,
+        uploads::create,
+        uploads::options_of_upload,
+        uploads::head,
+        uploads::patch,
+        uploads::terminate,
+        search::search,
+        search::suggest,
+        search::status,
+        crate::http::live,
+        crate::http::ready,
     ),
     components(schemas(
         Problem,
@@ -103,6 +127,36 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         users::TokenList,
         users::AuditEntryView,
         users::AuditPage,
+        // --- lessons, assets, uploads, search, health ---
+        crate::http::views::LessonView,
+        crate::http::views::AudienceView,
+        crate::http::views::AssetView,
+        crate::http::views::TextView,
+        crate::http::views::TextStatus,
+        crate::http::views::Page<crate::http::views::LessonView>,
+        crate::domain::lesson::LessonKind,
+        crate::domain::lesson::LessonStatus,
+        crate::domain::asset::AssetRole,
+        lessons::CreateLesson,
+        lessons::UpdateLesson,
+        lessons::StepBody,
+        assets::PresignedView,
+        search::SortParam,
+        search::SearchResultsView,
+        search::SearchHitView,
+        search::HighlightsView,
+        search::CueView,
+        search::PageHitView,
+        search::FacetsView,
+        search::FacetCountView,
+        search::RegionFacetView,
+        search::SuggestionsView,
+        search::SuggestionView,
+        search::SuggestionSource,
+        search::SearchStatusView,
+        crate::http::LiveView,
+        crate::http::LiveStatus,
+        crate::http::ReadyView,
     )),
     modifiers(&Conventions)
 )]

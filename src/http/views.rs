@@ -17,29 +17,62 @@ pub fn http_date(ms: i64) -> String {
     t.format(&format).unwrap_or_default()
 }
 
-#[derive(Debug, Serialize)]
+/// Raw bytes (a file, a range of one) in the OpenAPI document: a binary string of the body's
+/// media type, rather than the array of numbers `Vec<u8>` would be.
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
+
+/// A file of a lesson.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssetView {
     pub id: String,
     pub lesson_id: String,
     pub role: crate::domain::asset::AssetRole,
+    /// The name it was uploaded with (served in `Content-Disposition`, never used as a path).
     pub filename: String,
+    /// Bytes.
     pub size: i64,
+    /// The type sniffed from its first bytes.
     pub content_type: String,
+    /// Hex SHA-256 of the bytes; also the `ETag` of its content.
     pub sha256: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Where its bytes are served (`GET`, with ranges).
     pub content_url: String,
     /// Whether its text was extracted for search, and if not why (a document or subtitle whose
     /// extraction is recorded). Given for one asset or one lesson, left out of listings.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub text: Option<TextView>,
 }
 
+/// Whether an asset's text could be extracted for search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TextStatus {
+    Ok,
+    Failed,
+}
+
 /// The outcome of extracting an asset's text for search.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TextView {
-    /// `ok` or `failed`.
-    pub status: String,
-    /// Why it failed, such as a file over the extraction's memory budget.
+    pub status: TextStatus,
+    /// Why it failed, such as a file over the extraction's memory budget; `null` when it did
+    /// not.
+    #[schema(required)]
     pub error: Option<String>,
     /// How many pages, chunks or cues were found.
     pub segments: i64,
@@ -52,7 +85,12 @@ impl AssetView {
             .iter()
             .find(|e| e.sha256 == self.sha256)
             .map(|e| TextView {
-                status: e.status.clone(),
+                // Only a successful extraction is recorded as `ok`; anything else failed.
+                status: if e.status == "ok" {
+                    TextStatus::Ok
+                } else {
+                    TextStatus::Failed
+                },
                 error: e.error.clone(),
                 segments: e.segments,
             });
@@ -77,29 +115,48 @@ impl From<&AssetRecord> for AssetView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A lesson with its files. Its live fields: an editor's changes wait on the working revision
+/// (`/revisions`) until published.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LessonView {
     pub id: String,
     pub title: String,
     pub description: String,
+    #[schema(value_type = crate::domain::lesson::LessonKind)]
     pub kind: String,
     pub tags: Vec<String>,
+    /// 主讲人.
+    #[schema(required)]
     pub lecturer: Option<String>,
+    #[schema(required)]
     pub series: Option<String>,
+    /// A GB/T 2260 region code.
+    #[schema(required, pattern = "^[0-9]{6}$")]
     pub region_code: Option<String>,
+    #[schema(required, format = Date)]
     pub recorded_on: Option<String>,
+    /// A BCP 47 language tag.
     pub language: String,
     pub status: LessonStatus,
+    /// Grows with every change of the live fields; sent as the `ETag` `"v<version>"`.
     pub version: i64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+    #[schema(required, format = DateTime)]
     pub published_at: Option<String>,
-    /// The owning organisation (absent for lessons made by an operator outside any).
+    /// The owning organisation (`null` for lessons made by an operator outside any).
+    #[schema(required)]
     pub org_id: Option<String>,
-    /// The subtree it is published to; the owner's when absent.
+    /// The subtree it is published to; the owner's when `null`.
+    #[schema(required)]
     pub scope_org_id: Option<String>,
-    /// A scheduled publication or withdrawal.
+    /// A scheduled publication.
+    #[schema(required, format = DateTime)]
     pub publish_at: Option<String>,
+    /// A scheduled withdrawal.
+    #[schema(required, format = DateTime)]
     pub withdraw_at: Option<String>,
     /// Who receives it inside its scope: a narrower subtree, or named platforms (neither: the
     /// whole scope).
@@ -107,9 +164,13 @@ pub struct LessonView {
     pub assets: Vec<AssetView>,
 }
 
-#[derive(Debug, Serialize)]
+/// Who receives a lesson inside its scope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AudienceView {
+    /// A subtree of the scope; `null`: the whole scope.
+    #[schema(required)]
     pub org_id: Option<String>,
+    /// Named platforms only, when not empty.
     pub platforms: Vec<String>,
 }
 
@@ -347,10 +408,12 @@ impl From<crate::db::workflow::RecommendationRecord> for RecommendationView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One page of a listing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(required)]
     pub next_cursor: Option<String>,
 }
 

@@ -19,7 +19,7 @@ use crate::db::assets::{AssetRecord, NewAsset, Recorded};
 use crate::db::audit::Actor;
 use crate::db::lessons::LessonRecord;
 use crate::domain::Invalid;
-use crate::domain::asset::{AssetRole, Refused, SNIFF_LEN, Sniffed, sniff};
+use crate::domain::asset::{AssetRole, Disposition, Refused, SNIFF_LEN, Sniffed, sniff};
 use crate::domain::filename::FileName;
 use crate::domain::lesson::LessonKind;
 use crate::storage::{ObjectStore, PartSink, StorageError};
@@ -274,8 +274,8 @@ impl Ingest {
     }
 }
 
-pub fn disposition(download: bool) -> &'static str {
-    if download { "attachment" } else { "inline" }
+pub fn disposition(download: bool) -> Disposition {
+    Disposition::for_download(download)
 }
 
 /// A request body that counts its bytes and refuses to go past a limit.

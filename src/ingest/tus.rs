@@ -258,7 +258,8 @@ impl Ingest {
                 cutter.recycle(sink.send(part).await?);
             }
         }
-        let mut download = upload.disposition.as_deref() == Some("attachment");
+        let mut download =
+            upload.disposition == Some(crate::domain::asset::Disposition::Attachment);
         let mut body_hasher = checksum.as_ref().map(BodyHasher::for_checksum);
         let mut received = upload.received;
         let mut renewed_at = now_ms();

@@ -79,7 +79,7 @@ pub async fn render(
                         &a.object_key,
                         ttl,
                         &a.content_type,
-                        &crate::domain::filename::content_disposition(&a.disposition, &a.filename),
+                        &crate::domain::filename::content_disposition(a.disposition, &a.filename),
                     )
                     .await?;
                 entry["url"] = json!(url);

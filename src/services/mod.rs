@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod orgs;
 pub mod platforms;
 pub mod review;
+pub mod uploads;
 
 use crate::db::Db;
 use crate::db::audit::{Actor, Event};

@@ -109,3 +109,178 @@ async fn real_responses_are_checked() {
     assert_eq!(t.contract.checked(), 2, "both responses were checked");
     assert!(t.contract.take_violations().is_empty());
 }
+
+/// An operation and the responses it documents: `(path, method, [(status, schema)])`.
+type Expected = (
+    &'static str,
+    &'static str,
+    &'static [(u16, Option<&'static str>)],
+);
+
+/// The catalogue's operations are derived from their handlers (not the hand-written legacy part),
+/// each with the responses it really gives: `(path, method, [(status, schema)])`, where the
+/// schema is the component of a JSON body, `Problem` for a problem body, or `None` for a response
+/// without a JSON body (bytes, headers only).
+#[tokio::test]
+async fn catalogue_search_and_health_paths_are_derived_with_their_responses() {
+    const LESSON: Option<&str> = Some("LessonView");
+    const PROBLEM: Option<&str> = Some("Problem");
+    let table: &[Expected] = &[
+        (
+            "/api/v1/lessons",
+            "get",
+            &[(200, Some("Page_LessonView")), (400, PROBLEM)],
+        ),
+        ("/api/v1/lessons", "post", &[(201, LESSON), (401, PROBLEM)]),
+        (
+            "/api/v1/lessons/{id}",
+            "get",
+            &[(200, LESSON), (404, PROBLEM)],
+        ),
+        (
+            "/api/v1/lessons/{id}",
+            "patch",
+            &[(200, LESSON), (409, PROBLEM), (412, PROBLEM)],
+        ),
+        (
+            "/api/v1/lessons/{id}",
+            "delete",
+            &[(204, None), (409, PROBLEM)],
+        ),
+        (
+            "/api/v1/lessons/{id}/publish",
+            "post",
+            &[(200, LESSON), (409, PROBLEM)],
+        ),
+        (
+            "/api/v1/lessons/{id}/withdraw",
+            "post",
+            &[(200, LESSON), (409, PROBLEM)],
+        ),
+        (
+            "/api/v1/lessons/{id}/assets",
+            "post",
+            &[(201, Some("AssetView")), (413, PROBLEM), (415, PROBLEM)],
+        ),
+        ("/api/v1/assets/{id}", "get", &[(200, Some("AssetView"))]),
+        (
+            "/api/v1/assets/{id}",
+            "delete",
+            &[(204, None), (409, PROBLEM)],
+        ),
+        (
+            "/api/v1/assets/{id}/content",
+            "get",
+            &[(200, None), (206, None), (304, None), (416, PROBLEM)],
+        ),
+        (
+            "/api/v1/assets/{id}/url",
+            "get",
+            &[(200, Some("PresignedView"))],
+        ),
+        ("/api/v1/uploads", "options", &[(204, None)]),
+        (
+            "/api/v1/uploads",
+            "post",
+            &[(201, None), (409, PROBLEM), (412, PROBLEM), (413, PROBLEM)],
+        ),
+        ("/api/v1/uploads/{id}", "options", &[(204, None)]),
+        (
+            "/api/v1/uploads/{id}",
+            "head",
+            &[(200, None), (410, None), (412, None)],
+        ),
+        (
+            "/api/v1/uploads/{id}",
+            "patch",
+            &[
+                (204, None),
+                (409, PROBLEM),
+                (410, PROBLEM),
+                (415, PROBLEM),
+                (423, PROBLEM),
+                (460, PROBLEM),
+            ],
+        ),
+        (
+            "/api/v1/uploads/{id}",
+            "delete",
+            &[(204, None), (410, PROBLEM), (423, PROBLEM)],
+        ),
+        (
+            "/api/v1/search",
+            "get",
+            &[(200, Some("SearchResultsView")), (400, PROBLEM)],
+        ),
+        (
+            "/api/v1/search/suggest",
+            "get",
+            &[(200, Some("SuggestionsView"))],
+        ),
+        (
+            "/api/v1/search/status",
+            "get",
+            &[(200, Some("SearchStatusView")), (403, PROBLEM)],
+        ),
+        ("/health/live", "get", &[(200, Some("LiveView"))]),
+        (
+            "/health/ready",
+            "get",
+            &[(200, Some("ReadyView")), (503, Some("ReadyView"))],
+        ),
+    ];
+    let doc = lectern::http::openapi::document_value();
+    let mut wrong = Vec::new();
+    for (path, method, responses) in table {
+        let item = &doc["paths"][path];
+        if item.is_null() {
+            wrong.push(format!("{path}: not in the document"));
+            continue;
+        }
+        if item.get("x-legacy").is_some() {
+            wrong.push(format!("{path}: still hand-written (x-legacy)"));
+        }
+        let op = &item[method];
+        if op.is_null() {
+            wrong.push(format!("{method} {path}: no such operation"));
+            continue;
+        }
+        for (status, schema) in *responses {
+            let response = &op["responses"][status.to_string()];
+            if response.is_null() {
+                wrong.push(format!("{method} {path} → {status}: not documented"));
+                continue;
+            }
+            let content = &response["content"];
+            match schema {
+                Some(name) => {
+                    let media = if *name == "Problem" {
+                        "application/problem+json"
+                    } else {
+                        "application/json"
+                    };
+                    let want = format!("#/components/schemas/{name}");
+                    if content[media]["schema"]["$ref"] != want.as_str() {
+                        wrong.push(format!(
+                            "{method} {path} → {status}: {media} is not {want}: {content}"
+                        ));
+                    } else if doc["components"]["schemas"][name].is_null() {
+                        wrong.push(format!("{want} is not among the components"));
+                    }
+                }
+                None => {
+                    let json = content.as_object().is_some_and(|c| {
+                        c.contains_key("application/json")
+                            || c.contains_key("application/problem+json")
+                    });
+                    if json {
+                        wrong.push(format!(
+                            "{method} {path} → {status}: documents a JSON body it never sends"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -1,19 +1,16 @@
 //! Assets: plain streaming upload, metadata, deletion, ranged download and presigned URLs.
 
-use super::lessons::{editable_lesson, is_operator};
 use crate::db::assets::AssetRecord;
+use crate::domain::asset::AssetRole;
 use crate::domain::filename::content_disposition;
-use crate::domain::lesson::LessonKind;
 use crate::domain::range::{self, RangeRequest};
 use crate::domain::time::rfc3339;
 use crate::domain::visibility::Caller;
 use crate::http::AppState;
-use crate::http::error::{AppError, Code};
+use crate::http::error::{AppError, Code, Problem};
 use crate::http::extract::{Json, Path, Query, Writer};
-use crate::http::views::AssetView;
-use crate::ingest::Uploader;
-use crate::ingest::admit;
-use crate::services::catalog;
+use crate::http::views::{AssetView, Binary};
+use crate::services::{catalog, uploads};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -21,14 +18,32 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
+    /// What the file is for; a master must match the lesson's kind.
+    #[param(value_type = AssetRole)]
     role: String,
+    /// The file's name: its extension must agree with the sniffed type (directories are
+    /// stripped, invisible characters removed).
     filename: String,
 }
 
 /// `POST /api/v1/lessons/{id}/assets?role=…&filename=…` with the file as the raw body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons/{id}/assets",
+    tag = "assets",
+    summary = "Upload a file as the raw request body (streamed, any size up to the limit); its type is sniffed from its bytes",
+    params(("id" = String, Path, description = "the lesson"), UploadQuery),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "the file's bytes"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "the asset; `Location` names it", body = AssetView, headers(("Location" = String))),
+        (status = 409, description = "the lesson's files cannot change while it is in review or published", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn upload_asset(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -36,29 +51,23 @@ pub async fn upload_asset(
     Query(q): Query<UploadQuery>,
     request: Request,
 ) -> Result<Response, AppError> {
-    let lesson = editable_lesson(&state, &acting, &lesson_id).await?;
-    let kind = LessonKind::parse(&lesson.kind)?;
-    let (role, filename) = admit(&q.role, &q.filename, kind)?;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let body = request.into_body().into_data_stream();
-    let asset = state
-        .ingest
-        .upload(
-            &lesson,
-            role,
-            &filename,
-            declared,
-            body,
-            Uploader {
-                actor: &acting.actor,
-                bypass_review: is_operator(&acting.caller),
-            },
-        )
-        .await?;
+    let asset = uploads::upload_asset(
+        &state.ingest,
+        &acting,
+        &lesson_id,
+        &q.role,
+        &q.filename,
+        declared,
+        body,
+    )
+    .await
+    .map_err(AppError::from)?;
     let location = format!("/api/v1/assets/{}", asset.id);
     let mut response = (StatusCode::CREATED, Json(AssetView::from(&asset))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -76,6 +85,16 @@ async fn visible_asset(
     Ok(catalog::visible_asset(&state.db, caller, id).await?)
 }
 
+/// `GET /api/v1/assets/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    summary = "An asset's metadata, with whether its text was extracted for search",
+    params(("id" = String, Path, description = "the asset")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "the asset", body = AssetView))
+)]
 pub async fn get_asset(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +104,19 @@ pub async fn get_asset(
     Ok(Json(AssetView::from(&asset).with_text(&extractions)))
 }
 
+/// `DELETE /api/v1/assets/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assets/{id}",
+    tag = "assets",
+    summary = "Delete an asset (not while its lesson is in review or published)",
+    params(("id" = String, Path, description = "the asset")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 409, description = "the lesson's files cannot change while it is in review or published", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn delete_asset(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -103,6 +135,28 @@ fn names_etag(value: &str, etag: &str) -> bool {
 }
 
 /// `GET /api/v1/assets/{id}/content`: the bytes, streamed from object storage, with ranges.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/content",
+    tag = "assets",
+    summary = "The bytes, streamed from object storage, with a safe Content-Disposition; one range at a time (several ranges: the whole content)",
+    params(
+        ("id" = String, Path, description = "the asset"),
+        ("Range" = Option<String>, Header, nullable = false, description = "`bytes=start-end`, `bytes=start-` or `bytes=-suffix`"),
+        ("If-Range" = Option<String>, Header, nullable = false, description = "the ETag the range is for; another value (or a date) sends the whole content"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "ETags (or `*`): 304 when one names this content")
+    ),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "the whole content, of the asset's sniffed type", content_type = "application/octet-stream", body = inline(Binary), headers(
+            ("ETag" = String, description = "the quoted SHA-256"), ("Accept-Ranges" = String), ("Content-Disposition" = String), ("Content-Length" = u64))),
+        (status = 206, description = "one range", content_type = "application/octet-stream", body = inline(Binary), headers(
+            ("Content-Range" = String, description = "bytes start-end/size"), ("ETag" = String), ("Content-Length" = u64))),
+        (status = 304, description = "not modified: If-None-Match names this content", headers(("ETag" = String))),
+        (status = 416, description = "no requested range lies within the content; Content-Range says its size", body = Problem, content_type = "application/problem+json",
+            headers(("Content-Range" = String, description = "bytes */size")))
+    )
+)]
 pub async fn asset_content(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,7 +201,7 @@ pub async fn asset_content(
         .header(header::CONTENT_TYPE, &asset.content_type)
         .header(
             header::CONTENT_DISPOSITION,
-            content_disposition(&asset.disposition, &asset.filename),
+            content_disposition(asset.disposition, &asset.filename),
         );
     let (status, span) = match request {
         RangeRequest::Unsatisfiable => {
@@ -184,13 +238,25 @@ pub async fn asset_content(
     builder.body(body).map_err(|e| AppError::internal(&e))
 }
 
-#[derive(Debug, Serialize)]
+/// A presigned URL to an asset's bytes in object storage.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PresignedView {
+    /// Works without credentials until `expires_at`; object storage honours ranges.
     url: String,
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
 /// `GET /api/v1/assets/{id}/url`: a presigned, expiring URL straight to object storage.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/url",
+    tag = "assets",
+    summary = "A presigned, expiring URL to the bytes in object storage, so they need not pass through Lectern",
+    params(("id" = String, Path, description = "the asset")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "the URL", body = PresignedView))
+)]
 pub async fn asset_url(
     State(state): State<AppState>,
     caller: Caller,
@@ -204,7 +270,7 @@ pub async fn asset_url(
             &asset.object_key,
             ttl,
             &asset.content_type,
-            &content_disposition(&asset.disposition, &asset.filename),
+            &content_disposition(asset.disposition, &asset.filename),
         )
         .await?;
     let expires_at = crate::db::now_ms() + (state.config.presign_secs as i64) * 1000;

@@ -3,9 +3,10 @@
 use crate::db::lessons::LessonRecord;
 use crate::db::workflow::{Scheduled, StepError};
 use crate::domain::Invalid;
+use crate::domain::lesson::LessonKind;
 use crate::domain::visibility::{Action, Caller};
 use crate::http::AppState;
-use crate::http::error::{AppError, Code};
+use crate::http::error::{AppError, Code, Problem};
 use crate::http::extract::{Acting, Json, Path, Query, Writer};
 use crate::http::views::{LessonView, Page};
 use axum::body::Bytes;
@@ -15,19 +16,27 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 /// The body of `POST /api/v1/lessons`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLesson {
+    #[schema(max_length = 200)]
     title: String,
     #[serde(default)]
     description: String,
+    #[schema(value_type = LessonKind)]
     kind: String,
     #[serde(default)]
     tags: Vec<String>,
+    /// 主讲人.
     lecturer: Option<String>,
     series: Option<String>,
+    /// A GB/T 2260 region code.
+    #[schema(pattern = "^[0-9]{6}$")]
     region_code: Option<String>,
+    /// 1900-01-01 to 2100-12-31.
+    #[schema(format = Date)]
     recorded_on: Option<String>,
+    /// A BCP 47 language tag; `zh-CN` when absent.
     language: Option<String>,
     /// The owning organisation; by default the one where the caller is an editor (required when
     /// there are several).
@@ -36,21 +45,31 @@ pub struct CreateLesson {
 }
 
 /// The body of `PATCH /api/v1/lessons/{id}`: fields present are changed, `null` clears.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLesson {
+    #[schema(nullable = false, max_length = 200)]
     title: Option<String>,
+    #[schema(nullable = false)]
     description: Option<String>,
+    /// Cannot change once a lesson exists: only its current kind is taken.
+    #[schema(nullable = false, value_type = Option<LessonKind>)]
     kind: Option<String>,
+    #[schema(nullable = false)]
     tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     lecturer: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     series: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
     region_code: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = Date)]
     recorded_on: Option<Option<String>>,
+    #[schema(nullable = false)]
     language: Option<String>,
 }
 
@@ -141,6 +160,19 @@ pub async fn lesson_for(
     Ok(catalog::lesson_for(&state.db, acting, id, action).await?)
 }
 
+/// `POST /api/v1/lessons`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons",
+    tag = "lessons",
+    summary = "Create a draft lesson in an organisation where the caller is an editor (operators: in none)",
+    request_body = CreateLesson,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "the lesson; `Location` names it, `ETag` is its version", body = LessonView,
+            headers(("Location" = String), ("ETag" = String, description = "\"v<version>\"")))
+    )
+)]
 pub async fn create_lesson(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -150,6 +182,19 @@ pub async fn create_lesson(
     Ok(respond(StatusCode::CREATED, detail))
 }
 
+/// `GET /api/v1/lessons/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/{id}",
+    tag = "lessons",
+    summary = "A lesson with its assets and what was extracted from their text (anonymous callers: published lessons in their reach)",
+    params(("id" = String, Path, description = "the lesson")),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "the lesson", body = LessonView,
+            headers(("ETag" = String, description = "\"v<version>\"")))
+    )
+)]
 pub async fn get_lesson(
     State(state): State<AppState>,
     caller: Caller,
@@ -201,6 +246,25 @@ fn malformed_if_match() -> AppError {
     )
 }
 
+/// `PATCH /api/v1/lessons/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/lessons/{id}",
+    tag = "lessons",
+    summary = "Change fields (absent: unchanged, null: cleared) on the working revision (operators: the live lesson)",
+    params(
+        ("id" = String, Path, description = "the lesson"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`*` or the lesson's `\"v<version>\"` tags: the change applies only at one of these versions (strong comparison)")
+    ),
+    request_body = UpdateLesson,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the lesson", body = LessonView,
+            headers(("ETag" = String, description = "\"v<version>\""))),
+        (status = 409, description = "the revision is in review", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names no current version", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn update_lesson(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -214,6 +278,19 @@ pub async fn update_lesson(
     Ok(respond(StatusCode::OK, detail))
 }
 
+/// `DELETE /api/v1/lessons/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/lessons/{id}",
+    tag = "lessons",
+    summary = "Delete a lesson with its assets (a published one must be withdrawn first)",
+    params(("id" = String, Path, description = "the lesson")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 409, description = "the lesson is published", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn delete_lesson(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -225,12 +302,17 @@ pub async fn delete_lesson(
 
 /// The optional body of publish and withdraw: a time in the future schedules the step; `null`
 /// cancels a schedule.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepBody {
+    /// An RFC 3339 time in the future schedules the step; `null` cancels a schedule; absent:
+    /// now.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     at: Option<Option<String>>,
-    /// On publication: who receives it inside its scope (see `PUT …/audience`).
+    /// On publication: who receives it inside its scope, `{ org_id }` or `{ platforms: [id] }`
+    /// (see `PUT …/audience`).
+    #[schema(value_type = Option<Object>, nullable = false)]
     audience: Option<super::platforms::AudienceInput>,
 }
 
@@ -297,6 +379,20 @@ async fn step(
 
 /// `POST /api/v1/lessons/{id}/publish`: makes the approved revision live (operators: the lesson
 /// as it stands), or schedules that with `{"at": "…"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons/{id}/publish",
+    tag = "lessons",
+    summary = "Publish the approved revision (operator tokens: the lesson as it stands), or schedule it with {\"at\": RFC 3339}; {\"at\": null} cancels a schedule",
+    params(("id" = String, Path, description = "the lesson")),
+    request_body(content = Option<StepBody>, description = "optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the lesson", body = LessonView,
+            headers(("ETag" = String, description = "\"v<version>\""))),
+        (status = 409, description = "nothing approved to publish, or already published", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn publish_lesson(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -308,6 +404,20 @@ pub async fn publish_lesson(
 }
 
 /// `POST /api/v1/lessons/{id}/withdraw`: takes the lesson down, now or at `{"at": "…"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/lessons/{id}/withdraw",
+    tag = "lessons",
+    summary = "Withdraw now, or at {\"at\": RFC 3339}; {\"at\": null} cancels a schedule",
+    params(("id" = String, Path, description = "the lesson")),
+    request_body(content = Option<StepBody>, description = "optional"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the lesson", body = LessonView,
+            headers(("ETag" = String, description = "\"v<version>\""))),
+        (status = 409, description = "not published", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn withdraw_lesson(
     State(state): State<AppState>,
     Writer(acting): Writer,
@@ -318,19 +428,37 @@ pub async fn withdraw_lesson(
     step(&state, &acting, &id, Scheduled::Withdraw, body).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    #[param(value_type = Option<LessonKind>)]
     kind: Option<String>,
     tag: Option<String>,
+    /// A GB/T 2260 region code: it and every region below it.
+    #[param(pattern = "^[0-9]{6}$")]
     region: Option<String>,
+    #[param(value_type = Option<crate::domain::lesson::LessonStatus>)]
     status: Option<String>,
     /// Only lessons owned by this organisation or below it.
     org: Option<String>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Lessons per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
+/// `GET /api/v1/lessons`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons",
+    tag = "lessons",
+    summary = "The lessons the caller may read (anonymous callers: published ones in their reach), with their assets, one page at a time",
+    params(ListQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "a page of lessons", body = Page<LessonView>))
+)]
 pub async fn list_lessons(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,33 +7,161 @@ use crate::domain::Invalid;
 use crate::domain::lesson::{LessonKind, RegionCode};
 use crate::domain::visibility::{self, Action, Caller, read_scope};
 use crate::http::AppState;
-use crate::http::error::AppError;
+use crate::http::error::{AppError, Problem};
 use crate::http::extract::{Json, Query, Writer};
 use crate::search::analyzer;
 use crate::search::index::{Filters, Request, Sort, day_start_ms};
 use crate::search::query;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+/// The order of search hits.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortParam {
+    /// Best match first (the default).
+    Relevance,
+    /// The most recent lesson date first.
+    Newest,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// Words (all must match), substrings and single characters, pinyin or initials;
+    /// `"…"` is a phrase, a leading `-` excludes a word or phrase. May be left out when a filter
+    /// is given.
+    #[param(max_length = 200)]
     q: Option<String>,
+    #[param(value_type = Option<LessonKind>)]
     kind: Option<String>,
+    #[param(max_length = 100)]
     tag: Option<String>,
+    #[param(max_length = 100)]
     lecturer: Option<String>,
+    #[param(max_length = 100)]
     series: Option<String>,
     /// A GB/T 2260 region code: it and every region below it.
+    #[param(pattern = "^[0-9]{6}$")]
     region: Option<String>,
-    /// The lesson's date, `YYYY-MM-DD`, inclusive.
+    /// The lesson's date (recorded, else published; UTC+8) on or after this day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     from: Option<String>,
+    /// The lesson's date on or before this day, `YYYY-MM-DD`.
+    #[param(format = Date)]
     to: Option<String>,
+    #[param(value_type = Option<SortParam>)]
     sort: Option<String>,
+    /// Hits per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// Hits to skip (default 0); deeper pages are refused: narrow the search instead.
+    #[param(minimum = 0, maximum = 1000)]
     offset: Option<usize>,
+}
+
+/// One page of search hits with the facets of every match.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResultsView {
+    /// How many lessons match in all.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub hits: Vec<SearchHitView>,
+    pub facets: FacetsView,
+}
+
+/// A lesson that matches, with where it matches.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHitView {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    #[schema(value_type = LessonKind)]
+    pub kind: String,
+    pub status: crate::domain::lesson::LessonStatus,
+    pub tags: Vec<String>,
+    #[schema(required)]
+    pub lecturer: Option<String>,
+    #[schema(required)]
+    pub series: Option<String>,
+    #[schema(required)]
+    pub region_code: Option<String>,
+    /// The region's name, such as 浙江省杭州市.
+    #[schema(required)]
+    pub region_name: Option<&'static str>,
+    #[schema(required, format = Date)]
+    pub recorded_on: Option<String>,
+    #[schema(required, format = DateTime)]
+    pub published_at: Option<String>,
+    /// The relevance score; `null` when sorted by date.
+    #[schema(required)]
+    pub score: Option<f32>,
+    pub highlights: HighlightsView,
+    /// Subtitle cues that match, best first: deep links into the lecture.
+    pub cues: Vec<CueView>,
+    /// Document pages that match, best first.
+    pub pages: Vec<PageHitView>,
+}
+
+/// The title and description with the matches marked (HTML: text escaped, matches in `<mark>`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HighlightsView {
+    pub title: String,
+    /// An excerpt around the first match.
+    pub description: String,
+}
+
+/// A subtitle cue that matches.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CueView {
+    pub asset_id: String,
+    pub start_ms: i64,
+    #[schema(required)]
+    pub end_ms: Option<i64>,
+    /// `start_ms` in seconds, for a player's `currentTime`.
+    pub start: f64,
+    pub text: String,
+}
+
+/// A document page that matches.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageHitView {
+    pub asset_id: String,
+    /// 1-based; `null` for a document without pages.
+    #[schema(required)]
+    pub page: Option<i64>,
+    pub text: String,
+}
+
+/// How many matching lessons have each value of a field, most frequent first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetsView {
+    pub kind: Vec<FacetCountView>,
+    pub tag: Vec<FacetCountView>,
+    pub series: Vec<FacetCountView>,
+    pub year: Vec<FacetCountView>,
+    /// Regions one level below the region filtered on (provinces without a filter).
+    pub region: Vec<RegionFacetView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FacetCountView {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegionFacetView {
+    /// A region code.
+    pub value: String,
+    #[schema(required)]
+    pub name: Option<&'static str>,
+    pub count: u64,
 }
 
 /// The longest query taken, in characters.
@@ -74,6 +202,19 @@ fn day_bound(
     }
 }
 
+/// `GET /api/v1/search`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "search",
+    summary = "Chinese-aware search over the lessons the caller may read: words (all must match), substrings and single characters, traditional characters, pinyin and initials, region names, the text of documents (with pages) and subtitles (with times)",
+    params(SearchQuery),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "a page of hits and the facets of all matches; `Server-Timing` says where the time went", body = SearchResultsView,
+            headers(("Server-Timing" = String, description = "index, cues, db and total durations in ms")))
+    )
+)]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -183,53 +324,75 @@ pub async fn search(
         let (mut cues, mut pages) = (Vec::new(), Vec::new());
         for s in hit.segments {
             match s.start_ms {
-                Some(start) => cues.push(json!({
-                    "asset_id": s.asset_id, "start_ms": start, "end_ms": s.end_ms,
-                    "start": start as f64 / 1000.0, "text": s.text,
-                })),
-                None => {
-                    pages.push(json!({ "asset_id": s.asset_id, "page": s.page, "text": s.text }))
-                }
+                Some(start) => cues.push(CueView {
+                    asset_id: s.asset_id,
+                    start_ms: start,
+                    end_ms: s.end_ms,
+                    start: start as f64 / 1000.0,
+                    text: s.text,
+                }),
+                None => pages.push(PageHitView {
+                    asset_id: s.asset_id,
+                    page: s.page,
+                    text: s.text,
+                }),
             }
         }
         let region_name = l
             .region_code
             .as_deref()
             .and_then(crate::domain::region::name);
-        hits.push(json!({
-            "id": l.id, "title": l.title, "description": l.description, "kind": l.kind,
-            "status": l.status, "tags": l.tags, "lecturer": l.lecturer, "series": l.series,
-            "region_code": l.region_code, "region_name": region_name,
-            "recorded_on": l.recorded_on,
-            "published_at": l.published_at.map(crate::domain::time::rfc3339),
-            "score": hit.score,
-            "highlights": { "title": mark(&l.title, 200), "description": mark(&l.description, 160) },
-            "cues": cues, "pages": pages,
-        }));
+        hits.push(SearchHitView {
+            highlights: HighlightsView {
+                title: mark(&l.title, 200),
+                description: mark(&l.description, 160),
+            },
+            id: l.id,
+            title: l.title,
+            description: l.description,
+            kind: l.kind,
+            status: l.status,
+            tags: l.tags,
+            lecturer: l.lecturer,
+            series: l.series,
+            region_code: l.region_code,
+            region_name,
+            recorded_on: l.recorded_on,
+            published_at: l.published_at.map(crate::domain::time::rfc3339),
+            score: hit.score,
+            cues,
+            pages,
+        });
     }
-    let counted = |values: Vec<(String, u64)>| -> Vec<Value> {
+    let counted = |values: Vec<(String, u64)>| -> Vec<FacetCountView> {
         values
             .into_iter()
-            .map(|(value, count)| json!({ "value": value, "count": count }))
+            .map(|(value, count)| FacetCountView { value, count })
             .collect()
     };
-    let regions: Vec<Value> = results
+    let region = results
         .facets
         .region
         .into_iter()
-        .map(|(value, count)| {
-            let name = crate::domain::region::name(&value);
-            json!({ "value": value, "name": name, "count": count })
+        .map(|(value, count)| RegionFacetView {
+            name: crate::domain::region::name(&value),
+            value,
+            count,
         })
         .collect();
-    let body = Json(json!({
-        "total": results.total, "offset": offset, "limit": limit, "hits": hits,
-        "facets": {
-            "kind": counted(results.facets.kind), "tag": counted(results.facets.tag),
-            "series": counted(results.facets.series), "year": counted(results.facets.year),
-            "region": regions,
+    let body = Json(SearchResultsView {
+        total: results.total,
+        offset,
+        limit,
+        hits,
+        facets: FacetsView {
+            kind: counted(results.facets.kind),
+            tag: counted(results.facets.tag),
+            series: counted(results.facets.series),
+            year: counted(results.facets.year),
+            region,
         },
-    }));
+    });
     // Where the time went (shown by browsers' developer tools; read by the benchmark).
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let timing = format!(
@@ -242,20 +405,72 @@ pub async fn search(
     Ok(([("server-timing", timing)], body).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SuggestQuery {
+    /// What has been typed so far (Chinese, pinyin or initials); empty gives no suggestions.
+    #[param(max_length = 50)]
     q: Option<String>,
+    /// How many suggestions at most (default 10).
+    #[param(minimum = 1, maximum = 20)]
     limit: Option<usize>,
+}
+
+/// Completions, best first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionsView {
+    pub suggestions: Vec<SuggestionView>,
+}
+
+/// One completion and the field it comes from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionView {
+    pub text: String,
+    pub source: SuggestionSource,
+}
+
+/// The field a suggestion comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionSource {
+    Title,
+    Tag,
+    Lecturer,
+    Series,
+}
+
+impl SuggestionSource {
+    /// The index names the field; an unknown name is an internal error, never a guess.
+    fn parse(s: &str) -> Result<Self, AppError> {
+        match s {
+            "title" => Ok(Self::Title),
+            "tag" => Ok(Self::Tag),
+            "lecturer" => Ok(Self::Lecturer),
+            "series" => Ok(Self::Series),
+            other => Err(AppError::internal(&std::io::Error::other(format!(
+                "the search index suggested from an unknown field `{other}`"
+            )))),
+        }
+    }
 }
 
 /// Completions for what is being typed: titles, tags, lecturers and series starting with `q`,
 /// or whose pinyin or initials do, among the lessons the caller may read.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search/suggest",
+    tag = "search",
+    summary = "Completions as one types: titles, tags, lecturers and series starting with q, or whose pinyin or initials do, among the lessons the caller may read",
+    params(SuggestQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "the completions, best first", body = SuggestionsView))
+)]
 pub async fn suggest(
     State(state): State<AppState>,
     caller: Caller,
     Query(p): Query<SuggestQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SuggestionsView>, AppError> {
     let mut errors = Vec::new();
     let q = clean_query(p.q.as_deref(), &mut errors);
     if q.chars().count() > 50 {
@@ -274,21 +489,59 @@ pub async fn suggest(
         .await
         .map_err(|e| AppError::internal(&e))?
         .map_err(|e| AppError::internal(&e))?;
-    let suggestions: Vec<Value> = found
+    let suggestions = found
         .into_iter()
-        .map(|s| json!({ "text": s.text, "source": s.source }))
-        .collect();
-    Ok(Json(json!({ "suggestions": suggestions })))
+        .map(|s| {
+            Ok(SuggestionView {
+                source: SuggestionSource::parse(s.source)?,
+                text: s.text,
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
+    Ok(Json(SuggestionsView { suggestions }))
 }
 
-/// The index's generation, change-log position against the log's head, and size: operators only.
 /// The most documents and subtitles looked at for `lessons_awaiting_text`.
 const TEXTS_COUNTED: i64 = 10_000;
 
+/// Where the search index stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchStatusView {
+    /// The index generation being served (a rebuild makes a new one).
+    pub generation: String,
+    /// The change-log position the index reflects.
+    pub position: i64,
+    /// The change log's head.
+    pub head: i64,
+    /// `head - position`: changes not yet indexed.
+    pub lag: i64,
+    /// Lesson documents in the index.
+    pub lessons: u64,
+    /// Page and cue documents in the index.
+    pub segments: u64,
+    /// The index's size on disk.
+    pub bytes: u64,
+    /// Lessons with a document or subtitle whose text the job runner has not extracted yet
+    /// (among the first 10,000 such files).
+    pub lessons_awaiting_text: usize,
+}
+
+/// The index's generation, change-log position against the log's head, and size: operators only.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search/status",
+    tag = "search",
+    summary = "The search index: its generation, the change-log position it reflects against the head, documents and size (operator tokens only)",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the index's state", body = SearchStatusView),
+        (status = 403, description = "not an operator token", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     Writer(acting): Writer,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SearchStatusView>, AppError> {
     if !matches!(acting.caller, Caller::Operator { .. }) {
         return Err(AppError::forbidden(
             "only operators may see the search index's status",
@@ -303,9 +556,14 @@ pub async fn status(
         .await
         .map_err(|e| AppError::internal(&e))?
         .map_err(|e| AppError::internal(&e))?;
-    Ok(Json(json!({
-        "generation": s.generation, "position": s.position, "head": head,
-        "lag": head - s.position, "lessons": s.lessons, "segments": s.segments, "bytes": s.bytes,
-        "lessons_awaiting_text": waiting.len(),
-    })))
+    Ok(Json(SearchStatusView {
+        generation: s.generation,
+        position: s.position,
+        head,
+        lag: head - s.position,
+        lessons: s.lessons,
+        segments: s.segments,
+        bytes: s.bytes,
+        lessons_awaiting_text: waiting.len(),
+    }))
 }

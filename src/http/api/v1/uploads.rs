@@ -1,12 +1,13 @@
 //! `/api/v1/uploads`: resumable uploads by the tus 1.0 protocol (core, creation, termination,
-//! checksum, expiration). The protocol lives here; the storage model lives in `ingest::tus`.
+//! checksum, expiration). The protocol lives here; the business steps (who may upload, then
+//! ingest) in `services::uploads`; the storage model in `ingest::tus`.
 
-use super::lessons::editable_lesson;
 use crate::http::AppState;
-use crate::http::error::{AppError, Code};
-use crate::http::extract::{Acting, Path, Writer};
-use crate::http::views::http_date;
+use crate::http::error::{AppError, Code, Problem};
+use crate::http::extract::{Path, Writer};
+use crate::http::views::{Binary, http_date};
 use crate::ingest::tus::{Checksum, Patched};
+use crate::services::uploads::{self, UploadError};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,15 @@ const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 /// Names the asset a completed upload became.
 const ASSET_ID: HeaderName = HeaderName::from_static("lectern-asset-id");
+
+impl From<UploadError> for AppError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::Service(e) => e.into(),
+            UploadError::Ingest(e) => e.into(),
+        }
+    }
+}
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -52,7 +62,20 @@ fn check_version(headers: &HeaderMap) -> Result<(), AppError> {
     }
 }
 
-/// `OPTIONS /api/v1/uploads`: what this server supports.
+/// `OPTIONS /api/v1/uploads` (and `/api/v1/uploads/{id}`): what this server supports.
+#[utoipa::path(
+    options,
+    path = "/api/v1/uploads",
+    tag = "uploads",
+    summary = "tus 1.0 capabilities: Tus-Version, Tus-Extension (creation, termination, checksum, expiration), Tus-Checksum-Algorithm (sha1, sha256), Tus-Max-Size",
+    responses((status = 204, description = "the capabilities, in headers", headers(
+        ("Tus-Resumable" = String, description = "1.0.0"),
+        ("Tus-Version" = String, description = "1.0.0"),
+        ("Tus-Extension" = String, description = "creation,termination,checksum,expiration"),
+        ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256"),
+        ("Tus-Max-Size" = u64, description = "the largest upload in bytes")
+    )))
+)]
 pub async fn options(State(state): State<AppState>) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     let h = r.headers_mut();
@@ -112,18 +135,41 @@ fn metadata(headers: &HeaderMap) -> Result<Vec<(String, String)>, AppError> {
     Ok(pairs)
 }
 
-/// Loads upload `id` if the caller may change its lesson.
-async fn upload_for(
-    state: &AppState,
-    acting: &Acting,
-    id: &str,
-) -> Result<crate::db::uploads::UploadRecord, AppError> {
-    let upload = state.ingest.upload_status(id).await?;
-    editable_lesson(state, acting, &upload.lesson_id).await?;
-    Ok(upload)
+/// `OPTIONS /api/v1/uploads/{id}`: the same capabilities (tus clients may ask an upload's URL).
+#[utoipa::path(
+    options,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    summary = "tus 1.0 capabilities, as for /api/v1/uploads",
+    params(("id" = String, Path, description = "the upload")),
+    responses((status = 204, description = "the capabilities, in headers (see OPTIONS /api/v1/uploads)"))
+)]
+pub async fn options_of_upload(state: State<AppState>) -> Response {
+    options(state).await
 }
 
+/// The header every tus request other than OPTIONS sends.
+const TUS_PARAM: &str = "1.0.0; other versions are refused with 412";
+
 /// `POST /api/v1/uploads`: creates an upload (creation extension).
+#[utoipa::path(
+    post,
+    path = "/api/v1/uploads",
+    tag = "uploads",
+    summary = "Create a resumable upload (tus creation) that becomes an asset of a lesson the caller may change",
+    params(
+        ("Tus-Resumable" = String, Header, description = TUS_PARAM),
+        ("Upload-Length" = u64, Header, description = "the file's size in bytes (Upload-Defer-Length is not supported)"),
+        ("Upload-Metadata" = String, Header, description = "tus metadata, `key base64(value)` pairs separated by commas: lesson_id, role (master, subtitle, attachment, poster) and filename are required")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "created; `Location` is the upload's URL", headers(
+            ("Location" = String), ("Upload-Expires" = String, description = "an HTTP-date"), ("Tus-Resumable" = String))),
+        (status = 409, description = "the lesson's files cannot change while it is in review or published", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Tus-Resumable is missing or another version (Tus-Version says which is spoken)", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     writer: Result<Writer, AppError>,
@@ -158,11 +204,8 @@ pub async fn create(
                 "Upload-Metadata must carry lesson_id, role and filename",
             ));
         };
-        editable_lesson(&state, &acting, lesson_id).await?;
-        let upload = state
-            .ingest
-            .create_upload(lesson_id, role, filename, length)
-            .await?;
+        let upload =
+            uploads::create(&state.ingest, &acting, lesson_id, role, filename, length).await?;
         let mut r = StatusCode::CREATED.into_response();
         let h = r.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id)) {
@@ -178,6 +221,25 @@ pub async fn create(
 }
 
 /// `HEAD /api/v1/uploads/{id}`: how far the upload is.
+#[utoipa::path(
+    head,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    summary = "How far the upload is (tus core); a completed one names its asset",
+    params(
+        ("id" = String, Path, description = "the upload"),
+        ("Tus-Resumable" = String, Header, description = TUS_PARAM)
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the offset reached, in headers; no body", headers(
+            ("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Expires" = String, description = "an HTTP-date"),
+            ("Lectern-Asset-Id" = String, description = "once complete: the asset it became"), ("Tus-Resumable" = String))),
+        (status = 409, description = "the lesson's files cannot change while it is in review or published (no body)"),
+        (status = 410, description = "the upload expired and was discarded (no body)"),
+        (status = 412, description = "Tus-Resumable is missing or another version (no body)")
+    )
+)]
 pub async fn head(
     State(state): State<AppState>,
     writer: Result<Writer, AppError>,
@@ -187,7 +249,8 @@ pub async fn head(
     let result = async {
         let Writer(acting) = writer?;
         check_version(&headers)?;
-        let upload = upload_for(&state, &acting, &id).await?;
+        let upload = uploads::writable(&state.ingest, &acting, &id).await?;
+        let upload = upload.record();
         let mut r = StatusCode::OK.into_response();
         let h = r.headers_mut();
         h.insert(UPLOAD_OFFSET, HeaderValue::from(upload.received));
@@ -196,7 +259,11 @@ pub async fn head(
         if let Ok(v) = HeaderValue::from_str(&http_date(upload.expires_at)) {
             h.insert(UPLOAD_EXPIRES, v);
         }
-        if let Some(asset) = upload.asset_id.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        if let Some(asset) = upload
+            .asset_id
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
             h.insert(ASSET_ID, asset);
         }
         Ok::<_, AppError>(r)
@@ -232,6 +299,30 @@ fn checksum(headers: &HeaderMap) -> Result<Option<Checksum>, AppError> {
 }
 
 /// `PATCH /api/v1/uploads/{id}`: appends the body at `Upload-Offset`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    summary = "Append bytes at Upload-Offset (tus core, checksum); the last ones turn the upload into an asset, named in Lectern-Asset-Id",
+    params(
+        ("id" = String, Path, description = "the upload"),
+        ("Tus-Resumable" = String, Header, description = TUS_PARAM),
+        ("Upload-Offset" = u64, Header, description = "where these bytes go: the offset HEAD reports"),
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, description = "`sha1 <base64>` or `sha256 <base64>` of this request's body")
+    ),
+    request_body(content = inline(Binary), content_type = "application/offset+octet-stream", description = "the next bytes"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "accepted", headers(
+            ("Upload-Offset" = u64, description = "the new offset"), ("Upload-Expires" = String, description = "while incomplete: an HTTP-date"),
+            ("Lectern-Asset-Id" = String, description = "once complete: the asset it became"), ("Tus-Resumable" = String))),
+        (status = 409, description = "the offset is not the upload's (`offset` says where it is), the upload is complete, or the lesson's files are frozen", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "the upload expired and was discarded", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Tus-Resumable is missing or another version", body = Problem, content_type = "application/problem+json"),
+        (status = 423, description = "another request is writing this upload; retry shortly", body = Problem, content_type = "application/problem+json"),
+        (status = 460, description = "the body does not match Upload-Checksum; nothing was kept", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     writer: Result<Writer, AppError>,
@@ -242,7 +333,7 @@ pub async fn patch(
         let Writer(acting) = writer?;
         let headers = request.headers().clone();
         check_version(&headers)?;
-        upload_for(&state, &acting, &id).await?;
+        let upload = uploads::writable(&state.ingest, &acting, &id).await?;
         if header(&headers, "content-type") != Some("application/offset+octet-stream") {
             return Err(AppError::new(
                 Code::UnsupportedMediaType,
@@ -256,19 +347,8 @@ pub async fn patch(
             })?;
         let checksum = checksum(&headers)?;
         let body = request.into_body().into_data_stream();
-        let outcome = state
-            .ingest
-            .patch_upload(
-                &id,
-                offset,
-                checksum,
-                body,
-                crate::ingest::Uploader {
-                    actor: &acting.actor,
-                    bypass_review: super::lessons::is_operator(&acting.caller),
-                },
-            )
-            .await?;
+        let outcome =
+            uploads::append(&state.ingest, &acting, upload, offset, checksum, body).await?;
         let mut r = match outcome {
             Patched::Partial { offset, expires_at } => {
                 let mut r = StatusCode::NO_CONTENT.into_response();
@@ -299,6 +379,24 @@ pub async fn patch(
 }
 
 /// `DELETE /api/v1/uploads/{id}`: terminates the upload (termination extension).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/uploads/{id}",
+    tag = "uploads",
+    summary = "Terminate the upload (tus termination): its bytes are deleted",
+    params(
+        ("id" = String, Path, description = "the upload"),
+        ("Tus-Resumable" = String, Header, description = TUS_PARAM)
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "terminated", headers(("Tus-Resumable" = String))),
+        (status = 409, description = "the lesson's files cannot change while it is in review or published", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "the upload had already expired", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Tus-Resumable is missing or another version", body = Problem, content_type = "application/problem+json"),
+        (status = 423, description = "another request is writing this upload; retry shortly", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn terminate(
     State(state): State<AppState>,
     writer: Result<Writer, AppError>,
@@ -308,8 +406,8 @@ pub async fn terminate(
     let result = async {
         let Writer(acting) = writer?;
         check_version(&headers)?;
-        upload_for(&state, &acting, &id).await?;
-        state.ingest.terminate_upload(&id).await?;
+        let upload = uploads::writable(&state.ingest, &acting, &id).await?;
+        uploads::terminate(&state.ingest, upload).await?;
         Ok::<_, AppError>(StatusCode::NO_CONTENT.into_response())
     }
     .await;
