@@ -9,8 +9,9 @@
 
 mod legacy;
 
-use crate::http::api::v1::{changes, orgs, review, users};
+use crate::http::api::v1::{changes, jobs, orgs, platforms, review, users};
 use crate::http::error::{Code, FieldError, Problem};
+use crate::http::feeds;
 use axum::Json;
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -78,6 +79,26 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         review::recommendations,
         review::adopt,
         review::decline,
+        // --- platforms, audience, feed, OAI-PMH, podcast feeds, jobs ---
+        platforms::list,
+        platforms::create,
+        platforms::get,
+        platforms::update,
+        platforms::disable,
+        platforms::create_key,
+        platforms::revoke_key,
+        platforms::deliveries,
+        platforms::redeliver,
+        platforms::set_audience,
+        platforms::feed,
+        platforms::snapshot,
+        feeds::oai_get,
+        feeds::oai_post,
+        feeds::podcast,
+        feeds::artwork,
+        jobs::list,
+        jobs::retry,
+        jobs::retry_many,
     ),
     components(schemas(
         Problem,
@@ -103,6 +124,42 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         users::TokenList,
         users::AuditEntryView,
         users::AuditPage,
+        // --- platforms, audience, feed, OAI-PMH, podcast feeds, jobs ---
+        crate::domain::platform::Channel,
+        crate::domain::platform::Filters,
+        crate::domain::lesson::LessonKind,
+        crate::domain::asset::AssetRole,
+        crate::domain::job::JobKind,
+        crate::domain::job::JobState,
+        crate::services::platforms::DeliveryState,
+        crate::publish::PlatformLesson,
+        crate::publish::PlatformAsset,
+        crate::publish::feed::Item,
+        crate::publish::feed::TombstoneReason,
+        crate::publish::webhooks::WebhookEvent,
+        crate::publish::webhooks::EventType,
+        platforms::FiltersInput,
+        platforms::CreatePlatform,
+        platforms::UpdatePlatform,
+        platforms::CreateKey,
+        platforms::KeyView,
+        platforms::PlatformStats,
+        platforms::PlatformView,
+        platforms::IssuedKey,
+        platforms::IssuedPlatformView,
+        platforms::NamedPlatformView,
+        platforms::PlatformListItem,
+        platforms::PlatformList,
+        platforms::NewKeyView,
+        platforms::AudienceInput,
+        platforms::AudienceView,
+        platforms::FeedPage,
+        platforms::SnapshotPageView,
+        platforms::DeliveryView,
+        platforms::DeliveryList,
+        jobs::JobView,
+        jobs::JobPageView,
+        jobs::RetriedView,
     )),
     modifiers(&Conventions)
 )]
