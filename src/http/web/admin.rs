@@ -4,6 +4,7 @@
 use super::{PageResult, Web, opt, see_other};
 use crate::domain::job::{JobKind, JobState};
 use crate::domain::org::OrgLevel;
+use crate::domain::time::china_time;
 use crate::domain::visibility::{self, Role};
 use crate::http::api::v1::jobs::JobView;
 use crate::http::api::v1::platforms::PlatformView;
@@ -274,6 +275,25 @@ fn jobs_url(kind: &str) -> String {
     format!("/admin/jobs?{q}")
 }
 
+/// A job as the page shows it: its view, and its times in China Standard Time.
+#[derive(serde::Serialize)]
+struct JobRow {
+    #[serde(flatten)]
+    job: JobView,
+    run_at_local: String,
+    updated_at_local: String,
+}
+
+impl From<&crate::db::jobs::JobRecord> for JobRow {
+    fn from(j: &crate::db::jobs::JobRecord) -> Self {
+        Self {
+            job: JobView::from(j),
+            run_at_local: china_time(j.run_at),
+            updated_at_local: china_time(j.updated_at),
+        }
+    }
+}
+
 async fn jobs_page(web: &Web, filter: &JobsFilter, error: Option<AppError>) -> PageResult {
     let Writer(acting) = web.reader()?;
     let parsed = jobs::parse_state(opt(&filter.state))
@@ -281,13 +301,13 @@ async fn jobs_page(web: &Web, filter: &JobsFilter, error: Option<AppError>) -> P
     let (items, error) = match parsed {
         Ok((state, kind)) => {
             let page = jobs::list(&web.state.db, &acting, state, kind, None, 200).await?;
-            let items: Vec<JobView> = page.items.iter().map(JobView::from).collect();
+            let items: Vec<JobRow> = page.items.iter().map(JobRow::from).collect();
             (items, error)
         }
         // A bad filter is shown with the empty list.
         Err(e) => (Vec::new(), Some(AppError::from(e))),
     };
-    let dead = items.iter().any(|j| j.state == JobState::Dead);
+    let dead = items.iter().any(|j| j.job.state == JobState::Dead);
     let ctx = context! {
         jobs => items,
         dead => dead,

@@ -76,7 +76,11 @@ const TABLE: &[(&str, &str, &str)] = &[
         "目前没有后台任务。",
         "There are no background jobs.",
     ),
-    ("jobs.utc", "时间为 UTC。", "Times are UTC."),
+    (
+        "jobs.times",
+        "时间为北京时间。",
+        "Times are China Standard Time (UTC+8).",
+    ),
     ("platforms.title", "下级平台", "Downstream platforms"),
     ("platforms.name", "名称", "Name"),
     ("platforms.channel", "渠道", "Channel"),
