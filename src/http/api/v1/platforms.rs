@@ -237,7 +237,7 @@ impl From<&PlatformRecord> for NamedPlatformView {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum PlatformListItem {
-    Administered(PlatformView),
+    Administered(Box<PlatformView>),
     Named(NamedPlatformView),
 }
 
@@ -295,7 +295,7 @@ pub async fn list(
     let items = listed
         .iter()
         .map(|l| match l {
-            Listed::Administered(d) => PlatformListItem::Administered(d.into()),
+            Listed::Administered(d) => PlatformListItem::Administered(Box::new(d.into())),
             Listed::Named(p) => PlatformListItem::Named(p.into()),
         })
         .collect();
