@@ -1,7 +1,8 @@
 //! The administrative commands (`lectern bootstrap`, `org …`, `user …`, `token …`, `platform …`,
 //! `changes prune`, `reindex`, `jobs …`): thin adapters over the same services as the API
-//! (`services::orgs`, `services::accounts`, `services::platforms`) and the engines, acting as the
-//! command line (an operator) on the local database. None writes SQL or an audit entry itself.
+//! (`services::orgs`, `services::accounts`, `services::platforms`, `services::jobs`) and the
+//! engines, acting as the command line (an operator) on the local database. None writes SQL or
+//! an audit entry itself.
 
 use crate::db::Db;
 use crate::db::orgs::OrgRecord;
@@ -251,17 +252,18 @@ pub async fn list_jobs(
     kind: Option<&str>,
     limit: i64,
 ) -> anyhow::Result<Vec<crate::db::jobs::JobRecord>> {
-    let state = crate::domain::job::JobState::parse_opt(state)?;
-    let kind = crate::domain::job::JobKind::parse_opt(kind)?;
-    Ok(crate::jobs::admin::list(
+    let state = crate::services::jobs::parse_state(state)?;
+    let kind = crate::services::jobs::parse_kind(kind)?;
+    let page = crate::services::jobs::list(
         db,
-        &Acting::cli().caller,
+        &Acting::cli(),
         state,
         kind,
         None,
         limit.clamp(1, 10_000),
     )
-    .await?)
+    .await?;
+    Ok(page.items)
 }
 
 /// `lectern jobs retry [ID] [--state dead] [--kind …]`: how many jobs were queued again.
@@ -272,16 +274,15 @@ pub async fn retry_jobs(
     kind: Option<&str>,
 ) -> anyhow::Result<u64> {
     let acting = Acting::cli();
-    let (caller, actor) = (&acting.caller, &acting.actor);
     match id {
         Some(id) => {
-            crate::jobs::admin::retry_one(db, caller, actor, id).await?;
+            crate::services::jobs::retry(db, &acting, id).await?;
             Ok(1)
         }
         None => {
-            let state = crate::domain::job::JobState::parse_opt(state)?;
-            let kind = crate::domain::job::JobKind::parse_opt(kind)?;
-            Ok(crate::jobs::admin::retry_many(db, caller, actor, state, kind).await?)
+            let state = crate::services::jobs::parse_state(state)?;
+            let kind = crate::services::jobs::parse_kind(kind)?;
+            Ok(crate::services::jobs::retry_many(db, &acting, state, kind).await?)
         }
     }
 }

@@ -577,3 +577,164 @@ async fn page_forms_without_the_session_csrf_token_are_refused() {
             .contains("immutable")
     );
 }
+
+/// A webhook receiver that answers 503 until it is mended, then 204.
+async fn flaky_receiver(mended: Arc<std::sync::atomic::AtomicBool>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let mended = mended.clone();
+            async move {
+                if mended.load(Ordering::SeqCst) {
+                    axum::http::StatusCode::NO_CONTENT
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                }
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// The class of the jobs page's row for job `id` (`job-<state>`), reloading until `wanted`.
+async fn row_until(c: &Client, base: &str, id: &str, wanted: &[&str]) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        c.goto(&format!("{base}/admin/jobs")).await.unwrap();
+        css(c, "h1").await;
+        if let Ok(row) = c.find(Locator::Css(&format!("tr[data-id='{id}']"))).await {
+            let class = row.attr("class").await.unwrap().unwrap_or_default();
+            if wanted.contains(&class.as_str()) {
+                return class;
+            }
+        }
+        assert!(started.elapsed() < WAIT, "the job never became {wanted:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_administrator_sees_a_dead_delivery_on_the_jobs_page_and_retries_it() {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let app = TestApp::spawn_with(|c| {
+        c.webhook_backoff_ms = 50;
+        c.webhook_retry_secs = 2;
+    })
+    .await;
+    let tree = app.tree().await;
+    let admin = app
+        .account("admin-city", &[("administrator", &tree.city)])
+        .await;
+    // A TV station's platform whose webhook receiver is down.
+    let mended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hook = flaky_receiver(mended.clone()).await;
+    let r = app
+        .post("/api/v1/platforms")
+        .json(&json!({ "org_id": tree.city, "name": "市电视台", "channel": "tv", "webhook_url": hook }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = app
+        .post("/api/v1/lessons")
+        .json(&json!({ "title": "乡村振兴专题讲座", "kind": "audio", "org_id": tree.city }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let lesson = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(&format!("/api/v1/lessons/{lesson}/publish"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Its delivery fails for the whole (short) retry window and is dead.
+    let started = std::time::Instant::now();
+    let dead = loop {
+        let v = app.json("/api/v1/jobs?state=dead&kind=webhook").await;
+        let pending = app.json("/api/v1/jobs?state=pending&kind=webhook").await;
+        let running = app.json("/api/v1/jobs?state=running&kind=webhook").await;
+        if let Some(j) = v["items"].as_array().unwrap().first()
+            && pending["items"].as_array().unwrap().is_empty()
+            && running["items"].as_array().unwrap().is_empty()
+        {
+            break j.clone();
+        }
+        assert!(started.elapsed() < WAIT, "the delivery never died");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let id = dead["id"].as_str().unwrap().to_owned();
+    let attempts = dead["attempts"].as_i64().unwrap();
+    assert!(attempts >= 2, "{dead}");
+
+    let profiles = tempfile::tempdir().unwrap();
+    let c = browser(&driver, &profiles.path().join("admin")).await;
+    sign_in(&c, &app.base, "/admin/jobs", &admin.login).await;
+    let row = css(&c, &format!("tr[data-id='{id}']")).await;
+    assert_eq!(
+        row.attr("class").await.unwrap().as_deref(),
+        Some("job-dead")
+    );
+    let text = row.text().await.unwrap();
+    assert!(
+        text.contains("Webhook 推送") && text.contains("已失败"),
+        "the kind and state in Chinese: {text}"
+    );
+    assert!(text.contains("503"), "the last error: {text}");
+    assert!(
+        text.contains(&format!("{attempts} / ")),
+        "the attempts: {text}"
+    );
+    screenshot(&c, "07-jobs-dead").await;
+    c.set_window_size(390, 844).await.unwrap();
+    screenshot(&c, "08-jobs-dead-phone").await;
+    // On a phone each job is a card: nothing is wider than the screen.
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        json!(false),
+        "the page scrolls sideways on a phone"
+    );
+
+    // The receiver is mended; the administrator retries the delivery by hand.
+    mended.store(true, Ordering::SeqCst);
+    css(&c, &format!("tr[data-id='{id}'] button.retry"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(&c, "#jobs").await;
+    let class = row_until(
+        &c,
+        &app.base,
+        &id,
+        &["job-pending", "job-running", "job-done"],
+    )
+    .await;
+    assert_ne!(class, "job-dead");
+    let class = row_until(&c, &app.base, &id, &["job-done"]).await;
+    assert_eq!(class, "job-done");
+    let row = css(&c, &format!("tr[data-id='{id}']")).await;
+    assert!(row.text().await.unwrap().contains("已完成"));
+    screenshot(&c, "09-jobs-retried-phone").await;
+    c.set_window_size(1280, 900).await.unwrap();
+    screenshot(&c, "10-jobs-retried").await;
+    let audit = app.json("/api/v1/audit?action=job.retry").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    c.close().await.unwrap();
+}

@@ -7,7 +7,7 @@ use super::lesson::LessonKind;
 use serde::{Deserialize, Serialize};
 
 /// How a platform shows what it receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Web,
@@ -46,9 +46,10 @@ impl std::fmt::Display for Channel {
 
 /// Which lessons a platform wants, on top of what is published to it. Each list empty lets
 /// everything through; otherwise a lesson must match one entry of every non-empty list.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Filters {
     #[serde(default)]
+    #[schema(value_type = Vec<super::lesson::LessonKind>)]
     pub kinds: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,

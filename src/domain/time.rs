@@ -11,9 +11,27 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Unix milliseconds as the pages show them to people in mainland China: China Standard Time
+/// (UTC+8, no daylight saving), to the second (`2026-01-02 11:04:05`).
+pub fn china_time(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(time::macros::offset!(+8));
+    t.format(time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second]"
+    ))
+    .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{china_time, rfc3339};
+
+    #[test]
+    fn pages_show_china_standard_time() {
+        assert_eq!(china_time(1_767_323_045_006), "2026-01-02 11:04:05");
+        assert_eq!(china_time(1_767_286_800_000), "2026-01-02 01:00:00");
+    }
 
     #[test]
     fn milliseconds_are_written_in_utc() {

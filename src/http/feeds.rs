@@ -3,12 +3,12 @@
 //! podcast feed of a series that is not public).
 
 use super::AppState;
-use super::error::{AppError, Code};
+use super::error::{AppError, Code, Problem};
 use crate::domain::visibility::Caller;
 use crate::publish::oai;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 /// The address this service is reached at: the configured public URL, else the request's host.
@@ -35,32 +35,122 @@ fn xml(body: String, content_type: &'static str) -> Response {
     r
 }
 
-/// `GET|POST /oai`: OAI-PMH 2.0 for the calling platform (its key in `Authorization`).
-pub async fn oai(
+/// An OAI-PMH verb.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the arguments; the handler reads them raw"
+)]
+enum OaiVerb {
+    Identify,
+    ListMetadataFormats,
+    ListSets,
+    ListIdentifiers,
+    ListRecords,
+    GetRecord,
+}
+
+/// The arguments of an OAI-PMH request (OAI-PMH 2.0, section 3.1.1): in the query string of a
+/// GET, form-encoded in the body of a POST. Each at most once.
+#[derive(utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    non_snake_case,
+    dead_code,
+    reason = "documents the arguments under their protocol names; the handler reads them raw"
+)]
+struct OaiArgs {
+    verb: OaiVerb,
+    /// `oai:<host>:<lesson id>` (GetRecord, ListMetadataFormats).
+    identifier: Option<String>,
+    /// `oai_dc`.
+    metadataPrefix: Option<String>,
+    /// UTC, a day (`YYYY-MM-DD`) or a second (`YYYY-MM-DDThh:mm:ssZ`).
+    from: Option<String>,
+    /// UTC, with the same granularity as `from`.
+    until: Option<String>,
+    /// `series:<id>` or `org:<id>`.
+    set: Option<String>,
+    /// The token of the previous list's last page; exclusive of every other argument but
+    /// `verb`.
+    resumptionToken: Option<String>,
+}
+
+/// `GET /oai`: OAI-PMH 2.0 for the calling platform (its key in `Authorization`).
+#[utoipa::path(
+    get,
+    path = "/oai",
+    tag = "feed",
+    summary = "OAI-PMH 2.0 for the calling platform: all six verbs, oai_dc, sets series:<id> and org:<id>, persistent deleted records. Errors of the request are OAI-PMH errors inside a 200",
+    params(OaiArgs),
+    security(("platformKey" = [])),
+    responses(
+        (status = 200, description = "an OAI-PMH response (or an OAI-PMH error of the request)", body = String, content_type = "text/xml"),
+        (status = 503, description = "the repository itself failed (its database): retry after Retry-After; never an OAI-PMH error code, each of which blames the request", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "seconds to wait")))
+    )
+)]
+pub async fn oai_get(
     State(state): State<AppState>,
     caller: Caller,
-    method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
+    oai(
+        &state,
+        &caller,
+        &headers,
+        query.unwrap_or_default().into_bytes(),
+    )
+    .await
+}
+
+/// `POST /oai`: OAI-PMH 2.0 with the arguments form-encoded in the body.
+#[utoipa::path(
+    post,
+    path = "/oai",
+    tag = "feed",
+    summary = "OAI-PMH 2.0 for the calling platform, the arguments form-encoded in the body (at most 8 KiB)",
+    request_body(content = OaiArgs, content_type = "application/x-www-form-urlencoded"),
+    security(("platformKey" = [])),
+    responses(
+        (status = 200, description = "an OAI-PMH response (or an OAI-PMH error of the request)", body = String, content_type = "text/xml"),
+        (status = 503, description = "the repository itself failed (its database): retry after Retry-After; never an OAI-PMH error code, each of which blames the request", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "seconds to wait")))
+    )
+)]
+pub async fn oai_post(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let Caller::Platform(p) = &caller else {
+    if body.len() > 8192 {
+        // The platform key is checked first, as for GET.
+        if !matches!(caller, Caller::Platform(_)) {
+            return oai(&state, &caller, &headers, Vec::new()).await;
+        }
+        return Err(AppError::new(
+            Code::PayloadTooLarge,
+            "an OAI-PMH request is at most 8 KiB",
+        ));
+    }
+    oai(&state, &caller, &headers, body.to_vec()).await
+}
+
+/// OAI-PMH 2.0 for the calling platform, from the raw form-encoded arguments.
+async fn oai(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    raw: Vec<u8>,
+) -> Result<Response, AppError> {
+    let Caller::Platform(p) = caller else {
         return Err(AppError::unauthorized(
             "OAI-PMH is served to platforms: Authorization: Bearer lpk_…",
         ));
     };
-    let raw: Vec<u8> = if method == Method::POST {
-        if body.len() > 8192 {
-            return Err(AppError::new(
-                Code::PayloadTooLarge,
-                "an OAI-PMH request is at most 8 KiB",
-            ));
-        }
-        body.to_vec()
-    } else {
-        query.unwrap_or_default().into_bytes()
-    };
-    let base = format!("{}/oai", base_url(&state, &headers));
+    let base = format!("{}/oai", base_url(state, headers));
     let mut args = oai::Args::new();
     let mut repeated = Vec::new();
     for (k, v) in form_urlencoded::parse(&raw) {
@@ -105,16 +195,33 @@ fn repository_unavailable(e: &sqlx::Error) -> AppError {
     .with_header(header::RETRY_AFTER, HeaderValue::from_static("60"))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PodcastQuery {
-    /// A platform key, for podcast apps that cannot send headers.
+    /// A platform key (`lpk_…`), for podcast apps that cannot send headers.
+    #[param(max_length = 200)]
     key: Option<String>,
 }
 
 /// `GET /feeds/series/{id}.rss`: the podcast feed of an audio series — with a platform key (in
 /// `Authorization` or `?key=`), the series' lessons the platform receives; without one, those
 /// anyone may read.
+#[utoipa::path(
+    get,
+    path = "/feeds/series/{file}",
+    tag = "feed",
+    summary = "The podcast feed (RSS 2.0 + iTunes) of an audio series: with a platform key (Authorization or ?key=) what that platform receives, without one what anyone may read",
+    params(
+        ("file" = String, Path, description = "`<series id>.rss`, the id being 16 hex digits", pattern = "^[0-9a-f]{16}\\.rss$"),
+        PodcastQuery
+    ),
+    security((), ("platformKey" = [])),
+    responses(
+        (status = 200, description = "the feed", body = String, content_type = "application/rss+xml"),
+        (status = 404, description = "no such series, or none of its audio lessons for this caller", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn podcast(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,6 +283,13 @@ pub async fn podcast(
 }
 
 /// `GET /feeds/artwork.png`: the podcast artwork (1400 × 1400).
+#[utoipa::path(
+    get,
+    path = "/feeds/artwork.png",
+    tag = "feed",
+    summary = "The podcast artwork, 1400 × 1400",
+    responses((status = 200, description = "the image", body = Vec<u8>, content_type = "image/png"))
+)]
 pub async fn artwork() -> Response {
     static PNG: &[u8] = include_bytes!("../../static/podcast-artwork.png");
     let mut r = PNG.into_response();

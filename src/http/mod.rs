@@ -214,7 +214,7 @@ fn routes() -> Routes {
     Routes::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))
-        .route("/oai", get(feeds::oai).post(feeds::oai))
+        .route("/oai", get(feeds::oai_get).post(feeds::oai_post))
         .route("/feeds/series/{file}", get(feeds::podcast))
         .route("/feeds/artwork.png", get(feeds::artwork))
         .route("/health/live", get(live))

@@ -7,10 +7,11 @@
 //! missing or refused credential, an outage). `tests/api/contract.rs` checks every response the
 //! test suite receives against this document, and every route against its paths.
 
-mod legacy;
-
-use crate::http::api::v1::{assets, changes, lessons, orgs, review, search, uploads, users};
+use crate::http::api::v1::{
+    assets, changes, jobs, lessons, orgs, platforms, review, search, uploads, users,
+};
 use crate::http::error::{Code, FieldError, Problem};
+use crate::http::feeds;
 use axum::Json;
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -102,6 +103,26 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         search::status,
         crate::http::live,
         crate::http::ready,
+        // --- platforms, audience, feed, OAI-PMH, podcast feeds, jobs ---
+        platforms::list,
+        platforms::create,
+        platforms::get,
+        platforms::update,
+        platforms::disable,
+        platforms::create_key,
+        platforms::revoke_key,
+        platforms::deliveries,
+        platforms::redeliver,
+        platforms::set_audience,
+        platforms::feed,
+        platforms::snapshot,
+        feeds::oai_get,
+        feeds::oai_post,
+        feeds::podcast,
+        feeds::artwork,
+        jobs::list,
+        jobs::retry,
+        jobs::retry_many,
     ),
     components(schemas(
         Problem,
@@ -157,6 +178,42 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::LiveView,
         crate::http::LiveStatus,
         crate::http::ReadyView,
+        // --- platforms, audience, feed, OAI-PMH, podcast feeds, jobs ---
+        crate::domain::platform::Channel,
+        crate::domain::platform::Filters,
+        crate::domain::lesson::LessonKind,
+        crate::domain::asset::AssetRole,
+        crate::domain::job::JobKind,
+        crate::domain::job::JobState,
+        crate::services::platforms::DeliveryState,
+        crate::publish::PlatformLesson,
+        crate::publish::PlatformAsset,
+        crate::publish::feed::Item,
+        crate::publish::feed::TombstoneReason,
+        crate::publish::webhooks::WebhookEvent,
+        crate::publish::webhooks::EventType,
+        platforms::FiltersInput,
+        platforms::CreatePlatform,
+        platforms::UpdatePlatform,
+        platforms::CreateKey,
+        platforms::KeyView,
+        platforms::PlatformStats,
+        platforms::PlatformView,
+        platforms::IssuedKey,
+        platforms::IssuedPlatformView,
+        platforms::NamedPlatformView,
+        platforms::PlatformListItem,
+        platforms::PlatformList,
+        platforms::NewKeyView,
+        platforms::AudienceInput,
+        platforms::AudienceView,
+        platforms::FeedPage,
+        platforms::SnapshotPageView,
+        platforms::DeliveryView,
+        platforms::DeliveryList,
+        jobs::JobView,
+        jobs::JobPageView,
+        jobs::RetriedView,
     )),
     modifiers(&Conventions)
 )]
@@ -220,31 +277,9 @@ pub fn problem(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
-/// The document as a JSON value: the derived paths, then the hand-written ones not yet derived
-/// (marked `x-legacy`).
+/// The document as a JSON value.
 pub fn document_value() -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-    let mut old = legacy::document();
-    if let (Some(schemas), Value::Object(old)) = (
-        doc["components"]["schemas"].as_object_mut(),
-        old["components"]["schemas"].take(),
-    ) {
-        for (name, schema) in old {
-            schemas.entry(name).or_insert(schema);
-        }
-    }
-    if let (Some(paths), Value::Object(old)) = (doc["paths"].as_object_mut(), old["paths"].take()) {
-        for (path, mut item) in old {
-            if paths.contains_key(&path) {
-                continue;
-            }
-            if let Some(item) = item.as_object_mut() {
-                item.insert("x-legacy".to_owned(), Value::Bool(true));
-            }
-            paths.insert(path, item);
-        }
-    }
-    doc
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
 }
 
 #[utoipa::path(

@@ -20,7 +20,8 @@
 //!   expired.
 //! - **Failure is visible**: a failed attempt is retried after an exponential backoff with up to
 //!   a fifth of jitter; after its kind's attempt budget the job is `dead`, listed with its last
-//!   error (`GET /api/v1/jobs`, `/admin/jobs`, `lectern jobs list`) and retried only by hand.
+//!   error (`GET /api/v1/jobs`, `/admin/jobs`, `lectern jobs list`, all through
+//!   `services::jobs`) and retried only by hand.
 //! - **Lanes and fairness**: claims take the most urgent lane first and, within a lane, each
 //!   organisation's oldest job before anyone's second; the low lane (text extraction) never
 //!   holds every worker, so slow files cannot hold up webhooks or publications.
@@ -31,7 +32,6 @@
 //!   to wait for its next time after each run, so however many instances run, each period runs
 //!   once.
 
-pub mod admin;
 pub mod work;
 
 use crate::db::Db;

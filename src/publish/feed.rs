@@ -25,8 +25,7 @@ use crate::domain::lesson::LessonStatus;
 use crate::domain::visibility::{self, Platform};
 use crate::storage::ObjectStore;
 use base64::Engine;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -95,26 +94,79 @@ impl Cursor {
 }
 
 /// What happened to a lesson, for this platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemOp {
     Upsert,
     Tombstone,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Item {
-    /// The change-log position this item answers; items are idempotent by it.
-    pub change_id: i64,
-    pub op: ItemOp,
-    pub lesson_id: String,
-    /// For tombstones: `withdrawn`, `deleted` or `out_of_scope`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub checksum: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lesson: Option<Value>,
+/// Why a platform no longer receives a lesson it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TombstoneReason {
+    /// The lesson is no longer published.
+    Withdrawn,
+    /// The lesson no longer exists.
+    Deleted,
+    /// Still published, but no longer for this platform (its scope, audience or the platform's
+    /// filters changed).
+    OutOfScope,
+}
+
+/// One item of a platform's feed or snapshot (and the `data` of a webhook event), tagged by
+/// `op`. Items are idempotent by `change_id`: applying one twice changes nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "op", rename_all = "lowercase")]
+#[schema(as = FeedItem)]
+pub enum Item {
+    /// The platform receives the lesson: here it is as it is now.
+    Upsert {
+        /// The change-log position this item answers.
+        change_id: i64,
+        lesson_id: String,
+        /// The SHA-256 of the lesson's fields and files without the presigned URLs: unchanged
+        /// when nothing the platform receives changed.
+        checksum: String,
+        lesson: Box<super::PlatformLesson>,
+    },
+    /// The platform was sent the lesson and no longer receives it.
+    Tombstone {
+        /// The change-log position this item answers.
+        change_id: i64,
+        lesson_id: String,
+        reason: TombstoneReason,
+    },
+}
+
+impl Item {
+    pub fn op(&self) -> ItemOp {
+        match self {
+            Self::Upsert { .. } => ItemOp::Upsert,
+            Self::Tombstone { .. } => ItemOp::Tombstone,
+        }
+    }
+
+    pub fn change_id(&self) -> i64 {
+        match self {
+            Self::Upsert { change_id, .. } | Self::Tombstone { change_id, .. } => *change_id,
+        }
+    }
+
+    pub fn lesson_id(&self) -> &str {
+        match self {
+            Self::Upsert { lesson_id, .. } | Self::Tombstone { lesson_id, .. } => lesson_id,
+        }
+    }
+
+    fn upsert(change_id: i64, lesson_id: &str, r: super::Rendered) -> Self {
+        Self::Upsert {
+            change_id,
+            lesson_id: lesson_id.to_owned(),
+            checksum: r.checksum,
+            lesson: Box::new(r.body),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -161,12 +213,12 @@ impl Feed {
         let mut page = self.page_unmerged(p, from, limit).await?;
         let mut last: HashMap<String, usize> = HashMap::new();
         for (i, item) in page.items.iter().enumerate() {
-            last.insert(item.lesson_id.clone(), i);
+            last.insert(item.lesson_id().to_owned(), i);
         }
         let mut i = 0;
         page.items.retain(|item| {
             i += 1;
-            last.get(&item.lesson_id) == Some(&(i - 1))
+            last.get(item.lesson_id()) == Some(&(i - 1))
         });
         Ok(page)
     }
@@ -324,27 +376,17 @@ impl Feed {
         for x in pending {
             if let Some(r) = rendered.remove(&x.lesson_id) {
                 upserted.push(&x.lesson_id);
-                items.push(Item {
-                    change_id: x.change_id,
-                    op: ItemOp::Upsert,
-                    lesson_id: x.lesson_id.clone(),
-                    reason: None,
-                    checksum: Some(r.checksum),
-                    lesson: Some(r.body),
-                });
+                items.push(Item::upsert(x.change_id, &x.lesson_id, r));
             } else if sent.contains(&x.lesson_id) {
                 let reason = match by_id.get(x.lesson_id.as_str()) {
-                    None => "deleted",
-                    Some(l) if l.status != LessonStatus::Published => "withdrawn",
-                    Some(_) => "out_of_scope",
+                    None => TombstoneReason::Deleted,
+                    Some(l) if l.status != LessonStatus::Published => TombstoneReason::Withdrawn,
+                    Some(_) => TombstoneReason::OutOfScope,
                 };
-                items.push(Item {
+                items.push(Item::Tombstone {
                     change_id: x.change_id,
-                    op: ItemOp::Tombstone,
                     lesson_id: x.lesson_id.clone(),
-                    reason: Some(reason),
-                    checksum: None,
-                    lesson: None,
+                    reason,
                 });
             }
         }
@@ -404,16 +446,7 @@ impl Feed {
         self.db.mark_sent(&p.id, &ids).await?;
         let items = lessons
             .iter()
-            .filter_map(|l| {
-                rendered.remove(&l.id).map(|r| Item {
-                    change_id: head,
-                    op: ItemOp::Upsert,
-                    lesson_id: l.id.clone(),
-                    reason: None,
-                    checksum: Some(r.checksum),
-                    lesson: Some(r.body),
-                })
-            })
+            .filter_map(|l| rendered.remove(&l.id).map(|r| Item::upsert(head, &l.id, r)))
             .collect::<Vec<_>>();
         let next = more
             .then(|| last.map(|id| B64.encode(format!("{head}:{id}"))))

@@ -18,17 +18,71 @@ use crate::db::Db;
 use crate::db::lessons::LessonRecord;
 use crate::domain::time::rfc3339;
 use crate::storage::{ObjectStore, StorageError};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// A lesson as a platform receives it: its fields and assets, a checksum of both (without the
-/// presigned URLs, which change on every read), and presigned, expiring URLs for the assets.
+/// A lesson as a platform receives it: its live fields and its files. The same struct is the
+/// body of feed and snapshot upserts, of webhook events and of the OpenAPI schema.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlatformLesson {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    #[schema(value_type = crate::domain::lesson::LessonKind)]
+    pub kind: String,
+    pub tags: Vec<String>,
+    pub lecturer: Option<String>,
+    pub series: Option<String>,
+    /// A GB/T 2260 region code.
+    pub region_code: Option<String>,
+    /// The region's name, when the code is in the embedded table.
+    pub region_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub recorded_on: Option<String>,
+    pub language: String,
+    pub version: i64,
+    /// RFC 3339.
+    pub published_at: Option<String>,
+    pub assets: Vec<PlatformAsset>,
+}
+
+/// A file of a lesson as a platform receives it. `url` and `url_expires_at` are left out of the
+/// checksum (they change on every read) and are always present in what is sent.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlatformAsset {
+    pub id: String,
+    pub role: crate::domain::asset::AssetRole,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    /// The SHA-256 of the bytes, hex.
+    pub sha256: String,
+    /// A presigned, expiring URL straight to object storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
+    pub url: Option<String>,
+    /// When `url` stops working (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
+    pub url_expires_at: Option<String>,
+}
+
+/// A lesson as a platform receives it, with a checksum of its fields and files (computed
+/// without the presigned URLs, which change on every read).
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    pub body: Value,
+    pub body: PlatformLesson,
     pub checksum: String,
+}
+
+/// The checksum of a lesson as sent: the SHA-256 of its canonical JSON without the URLs
+/// (`serde_json`'s maps are sorted, so the serialisation is canonical).
+fn checksum(lesson: &PlatformLesson) -> String {
+    let value = serde_json::to_value(lesson).unwrap_or(Value::Null);
+    hex::encode(Sha256::digest(value.to_string().as_bytes()))
 }
 
 /// Renders `lessons` for a platform, keyed by lesson id.
@@ -47,44 +101,50 @@ pub async fn render(
     let mut out = HashMap::with_capacity(lessons.len());
     for l in lessons {
         let files = assets.remove(&l.id).unwrap_or_default();
-        let mut body = json!({
-            "id": l.id,
-            "title": l.title,
-            "description": l.description,
-            "kind": l.kind,
-            "tags": l.tags,
-            "lecturer": l.lecturer,
-            "series": l.series,
-            "region_code": l.region_code,
-            "region_name": l.region_code.as_deref().and_then(crate::domain::region::name),
-            "recorded_on": l.recorded_on,
-            "language": l.language,
-            "version": l.version,
-            "published_at": l.published_at.map(rfc3339),
-            "assets": files.iter().map(|a| json!({
-                "id": a.id,
-                "role": a.role,
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size,
-                "sha256": a.sha256,
-            })).collect::<Vec<_>>(),
-        });
-        // serde_json's maps are sorted, so this serialisation is canonical.
-        let checksum = hex::encode(Sha256::digest(body.to_string().as_bytes()));
-        if let Some(list) = body.get_mut("assets").and_then(Value::as_array_mut) {
-            for (entry, a) in list.iter_mut().zip(&files) {
-                let url = store
-                    .presign_get(
-                        &a.object_key,
-                        ttl,
-                        &a.content_type,
-                        &crate::domain::filename::content_disposition(a.disposition, &a.filename),
-                    )
-                    .await?;
-                entry["url"] = json!(url);
-                entry["url_expires_at"] = json!(expires_at);
-            }
+        let mut body = PlatformLesson {
+            id: l.id.clone(),
+            title: l.title.clone(),
+            description: l.description.clone(),
+            kind: l.kind.clone(),
+            tags: l.tags.clone(),
+            lecturer: l.lecturer.clone(),
+            series: l.series.clone(),
+            region_code: l.region_code.clone(),
+            region_name: l
+                .region_code
+                .as_deref()
+                .and_then(crate::domain::region::name)
+                .map(Into::into),
+            recorded_on: l.recorded_on.clone(),
+            language: l.language.clone(),
+            version: l.version,
+            published_at: l.published_at.map(rfc3339),
+            assets: files
+                .iter()
+                .map(|a| PlatformAsset {
+                    id: a.id.clone(),
+                    role: a.role,
+                    filename: a.filename.clone(),
+                    content_type: a.content_type.clone(),
+                    size: a.size,
+                    sha256: a.sha256.clone(),
+                    url: None,
+                    url_expires_at: None,
+                })
+                .collect(),
+        };
+        let checksum = checksum(&body);
+        for (entry, a) in body.assets.iter_mut().zip(&files) {
+            let url = store
+                .presign_get(
+                    &a.object_key,
+                    ttl,
+                    &a.content_type,
+                    &crate::domain::filename::content_disposition(a.disposition, &a.filename),
+                )
+                .await?;
+            entry.url = Some(url);
+            entry.url_expires_at = Some(expires_at.clone());
         }
         out.insert(l.id.clone(), Rendered { body, checksum });
     }

@@ -44,18 +44,47 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
     ))
 }
 
+/// What a webhook event announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookEventType)]
+pub enum EventType {
+    /// The platform receives the lesson (new or changed): `data` is an upsert.
+    #[serde(rename = "lesson.upserted")]
+    LessonUpserted,
+    /// The platform no longer receives the lesson: `data` is a tombstone.
+    #[serde(rename = "lesson.removed")]
+    LessonRemoved,
+}
+
+/// The body of a webhook message: a feed item with its type and when it was queued.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookEvent {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub data: Item,
+}
+
 /// The event a feed item becomes.
 fn event(platform: &PlatformRecord, item: &Item) -> Delivery {
-    let kind = match item.op {
-        super::feed::ItemOp::Upsert => "lesson.upserted",
-        super::feed::ItemOp::Tombstone => "lesson.removed",
+    let kind = match item.op() {
+        super::feed::ItemOp::Upsert => EventType::LessonUpserted,
+        super::feed::ItemOp::Tombstone => EventType::LessonRemoved,
     };
-    let message_id = format!("msg_{}_{}_{}", platform.id, item.change_id, item.lesson_id);
-    let body = serde_json::json!({
-        "type": kind,
-        "timestamp": crate::domain::time::rfc3339(crate::db::now_ms()),
-        "data": item,
-    });
+    let message_id = format!(
+        "msg_{}_{}_{}",
+        platform.id,
+        item.change_id(),
+        item.lesson_id()
+    );
+    let event = WebhookEvent {
+        kind,
+        timestamp: crate::domain::time::rfc3339(crate::db::now_ms()),
+        data: item.clone(),
+    };
+    // Through a `Value`, whose maps are sorted: the same bytes as ever for the same event.
+    let body = serde_json::to_value(&event).unwrap_or_default();
     Delivery {
         message_id,
         platform_id: platform.id.clone(),

@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod jobs;
 pub mod orgs;
 pub mod platforms;
 pub mod review;

@@ -1,17 +1,22 @@
-//! Downstream platforms: registering them, their keys, disabling them, and who sees what of
-//! them. The API (`/api/v1/platforms…`), the administration pages and the command line
-//! (`lectern platform …`) all go through these functions; the database layer writes each change
-//! with its audit entry in one transaction (`db::platforms`).
+//! Downstream platforms: registering them, their keys, disabling them, who sees what of them,
+//! their webhook deliveries (listed, redelivered), and the audience of a lesson (who receives it
+//! inside its scope). The API (`/api/v1/platforms…`, `/api/v1/lessons/{id}/audience`), the
+//! administration pages and the command line (`lectern platform …`) all go through these
+//! functions; the database layer writes each change with its audit entry in one transaction
+//! (`db::platforms`, `db::jobs`).
 
-use super::{Acting, Result, ServiceError, deny};
+use super::{Acting, Result, ServiceError, catalog, deny};
 use crate::db::Db;
+use crate::db::audit::Event;
+use crate::db::jobs::{JobFilter, JobRecord};
+use crate::db::lessons::LessonRecord;
 use crate::db::platforms::{KeyRecord, PlatformFields, PlatformRecord};
-use crate::domain::Invalid;
-use crate::domain::job::JobKind;
+use crate::domain::job::{JobKind, JobState};
 use crate::domain::platform::{self, Channel, Filters};
-use crate::domain::token;
-use crate::domain::visibility;
+use crate::domain::visibility::{self, Action};
+use crate::domain::{Invalid, org, token};
 use crate::publish::feed::Cursor;
+use crate::publish::webhooks::{self, WebhookEvent};
 
 /// A platform with what its administrators see of it.
 #[derive(Debug, Clone)]
@@ -293,4 +298,191 @@ pub async fn revoke_key(db: &Db, acting: &Acting, id: &str, key_id: &str) -> Res
     } else {
         Err(ServiceError::NotFound("key"))
     }
+}
+
+// --- webhook deliveries ---
+
+/// Which webhook deliveries of a platform to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Failed for their whole retry window: the dead-letter list.
+    #[default]
+    Dead,
+    /// Waiting for their (next) attempt, or being attempted now.
+    Pending,
+    Done,
+}
+
+impl DeliveryState {
+    /// A state from a client; absent or empty for `dead`.
+    pub fn parse(s: Option<&str>) -> Result<Self, Invalid> {
+        match s.unwrap_or("") {
+            "" | "dead" => Ok(Self::Dead),
+            "pending" => Ok(Self::Pending),
+            "done" => Ok(Self::Done),
+            _ => Err(Invalid::new("state", "must be dead, pending or done")),
+        }
+    }
+
+    fn job_states(self) -> &'static [JobState] {
+        match self {
+            Self::Dead => &[JobState::Dead],
+            Self::Done => &[JobState::Done],
+            // Pending includes what is being attempted right now.
+            Self::Pending => &[JobState::Pending, JobState::Running],
+        }
+    }
+}
+
+/// A webhook delivery: its job, with the message it carries.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub job: JobRecord,
+    /// The message id receivers deduplicate by; `None` if the stored payload cannot be read.
+    pub message_id: Option<String>,
+    /// The event sent; `None` if the stored payload cannot be read.
+    pub event: Option<WebhookEvent>,
+}
+
+/// Up to `limit` webhook deliveries of platform `id` in `which` state, newest first (its
+/// administrators only).
+pub async fn deliveries(
+    db: &Db,
+    acting: &Acting,
+    id: &str,
+    which: DeliveryState,
+    limit: i64,
+) -> Result<Vec<Delivery>> {
+    let p = administered(db, acting, id, "read").await?;
+    let jobs = db
+        .jobs_of(JobKind::Webhook, &p.id, which.job_states(), limit)
+        .await?;
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let d: Option<webhooks::Delivery> = serde_json::from_str(&job.payload).ok();
+            Delivery {
+                message_id: d.as_ref().map(|d| d.message_id.clone()),
+                event: d.and_then(|d| serde_json::from_str(&d.body).ok()),
+                job,
+            }
+        })
+        .collect())
+}
+
+/// Queues a dead (or done) delivery of platform `id` again, to be sent now with a fresh retry
+/// window (audited as `platform.redeliver`).
+pub async fn redeliver(db: &Db, acting: &Acting, id: &str, delivery: &str) -> Result<()> {
+    let p = administered(db, acting, id, "redeliver").await?;
+    let not_found = || ServiceError::NotFound("delivery that is dead or done");
+    let job = db
+        .job(delivery)
+        .await?
+        .filter(|j| j.kind == JobKind::Webhook && j.subject == p.id && j.state.retryable())
+        .ok_or_else(not_found)?;
+    let filter = JobFilter {
+        id: Some(job.id.clone()),
+        kind: Some(JobKind::Webhook),
+        ..JobFilter::default()
+    };
+    let event = Event {
+        action: "platform.redeliver",
+        target_kind: "platform",
+        target_id: Some(&p.id),
+        org_id: Some(&p.org_id),
+        before: Some(serde_json::json!({ "delivery": job.id, "state": job.state })),
+        after: Some(serde_json::json!({ "state": "pending" })),
+    };
+    match db.retry_jobs(&filter, &acting.actor, event).await? {
+        0 => Err(not_found()),
+        _ => Ok(()),
+    }
+}
+
+// --- the audience of a lesson ---
+
+/// Checks an audience against the lesson's scope, never wider than what was approved: a subtree
+/// inside it (`org_id`) or enabled platforms inside it, not both. Returns them parsed (platforms
+/// without duplicates).
+pub async fn check_audience(
+    db: &Db,
+    lesson: &LessonRecord,
+    org_id: Option<&str>,
+    platforms: &[String],
+) -> Result<(Option<String>, Vec<String>)> {
+    let inside = |path: &str| lesson.scope_path.is_empty() || org::within(path, &lesson.scope_path);
+    if org_id.is_some() && !platforms.is_empty() {
+        return Err(Invalid::new("platforms", "name platforms or a subtree, not both").into());
+    }
+    let org_id = match org_id {
+        None => None,
+        Some(id) => {
+            let o = db
+                .org(id)
+                .await?
+                .filter(|o| inside(&o.path))
+                .ok_or_else(|| {
+                    Invalid::new(
+                        "org_id",
+                        "must be an organisation inside the lesson's scope",
+                    )
+                })?;
+            Some(o.id)
+        }
+    };
+    if platforms.len() > 100 {
+        return Err(Invalid::new("platforms", "at most 100 platforms").into());
+    }
+    let mut named: Vec<String> = Vec::new();
+    for id in platforms {
+        match db.platform(id).await?.filter(|p| inside(&p.org_path)) {
+            Some(p) if p.disabled_at.is_none() => {
+                if !named.contains(&p.id) {
+                    named.push(p.id);
+                }
+            }
+            _ => {
+                return Err(Invalid::new(
+                    "platforms",
+                    format!("{id} is not an enabled platform inside the lesson's scope"),
+                )
+                .into());
+            }
+        }
+    }
+    Ok((org_id, named))
+}
+
+/// Who receives a lesson inside its scope, as set.
+#[derive(Debug, Clone)]
+pub struct AudienceSet {
+    pub lesson_id: String,
+    pub org_id: Option<String>,
+    pub platforms: Vec<String>,
+}
+
+/// Sets who receives lesson `id` inside its scope (the right to publish it is needed): a subtree,
+/// named platforms, or (neither) the whole scope. Audited as `lesson.audience`, with a change-log
+/// entry, in one transaction.
+pub async fn set_audience(
+    db: &Db,
+    acting: &Acting,
+    id: &str,
+    org_id: Option<&str>,
+    platforms: &[String],
+) -> Result<AudienceSet> {
+    let lesson = catalog::lesson_for(db, acting, id, Action::Publish).await?;
+    let (org_id, platforms) = check_audience(db, &lesson, org_id, platforms).await?;
+    if !db
+        .set_audience(&lesson, org_id.as_deref(), &platforms, &acting.actor)
+        .await?
+    {
+        return Err(ServiceError::NotFound("lesson"));
+    }
+    Ok(AudienceSet {
+        lesson_id: lesson.id,
+        org_id,
+        platforms,
+    })
 }

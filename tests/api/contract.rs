@@ -4,8 +4,7 @@
 //! against `/api/openapi.json` — its operation (route and method) and status must be documented,
 //! and a JSON body must match the documented schema, made strict (an object may carry only the
 //! properties it documents). A breach is recorded and fails the test that met it when its
-//! `TestApp` is dropped, so every test of the suite is also a test of the document. Paths still
-//! written by hand (`x-legacy`) are skipped until they are derived.
+//! `TestApp` is dropped, so every test of the suite is also a test of the document.
 
 #![allow(dead_code)]
 
@@ -63,9 +62,6 @@ impl Contract {
         let Some(item) = self.doc["paths"].get(path) else {
             return Some(format!("{what}: the path is not in the document"));
         };
-        if item.get("x-legacy").is_some() {
-            return None;
-        }
         // HEAD is answered by the GET handler where no HEAD is documented.
         let op = item
             .get(method)

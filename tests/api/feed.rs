@@ -735,11 +735,8 @@ async fn a_pull_holding_an_older_copy_of_the_platform_uses_its_new_filters() {
     let feed = &app.app().state().hub.feed;
     let from = lectern::publish::feed::Cursor::decode(&cursor).unwrap();
     let page = feed.page(&stale, &from, 100).await.unwrap();
-    let ops: Vec<(&str, lectern::publish::feed::ItemOp)> = page
-        .items
-        .iter()
-        .map(|i| (i.lesson_id.as_str(), i.op))
-        .collect();
+    let ops: Vec<(&str, lectern::publish::feed::ItemOp)> =
+        page.items.iter().map(|i| (i.lesson_id(), i.op())).collect();
     assert_eq!(
         ops,
         vec![(video.as_str(), lectern::publish::feed::ItemOp::Tombstone)]

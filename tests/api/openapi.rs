@@ -284,3 +284,160 @@ async fn catalogue_search_and_health_paths_are_derived_with_their_responses() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// The publication and job operations are derived from their handlers (not hand-written
+/// `x-legacy` entries), with the statuses they really answer and typed bodies.
+#[tokio::test]
+async fn publication_and_job_operations_are_derived_with_their_statuses_and_bodies() {
+    let doc = lectern::http::openapi::document_value();
+    // (path, method, statuses it documents besides the common ones, media type of the 2xx body)
+    let table: &[(&str, &str, &[&str], Option<&str>)] = &[
+        (
+            "/api/v1/platforms",
+            "get",
+            &["200"],
+            Some("application/json"),
+        ),
+        (
+            "/api/v1/platforms",
+            "post",
+            &["201"],
+            Some("application/json"),
+        ),
+        (
+            "/api/v1/platforms/{id}",
+            "get",
+            &["200"],
+            Some("application/json"),
+        ),
+        (
+            "/api/v1/platforms/{id}",
+            "patch",
+            &["200"],
+            Some("application/json"),
+        ),
+        ("/api/v1/platforms/{id}", "delete", &["204"], None),
+        (
+            "/api/v1/platforms/{id}/keys",
+            "post",
+            &["201"],
+            Some("application/json"),
+        ),
+        (
+            "/api/v1/platforms/{id}/keys/{key_id}",
+            "delete",
+            &["204"],
+            None,
+        ),
+        (
+            "/api/v1/platforms/{id}/deliveries",
+            "get",
+            &["200"],
+            Some("application/json"),
+        ),
+        (
+            "/api/v1/platforms/{id}/deliveries/{delivery_id}/redeliver",
+            "post",
+            &["202"],
+            None,
+        ),
+        (
+            "/api/v1/lessons/{id}/audience",
+            "put",
+            &["200"],
+            Some("application/json"),
+        ),
+        (
+            "/api/v1/feed",
+            "get",
+            &["200", "410"],
+            Some("application/json"),
+        ),
+        (
+            "/api/v1/feed/snapshot",
+            "get",
+            &["200"],
+            Some("application/json"),
+        ),
+        ("/oai", "get", &["200", "503"], Some("text/xml")),
+        ("/oai", "post", &["200", "503"], Some("text/xml")),
+        (
+            "/feeds/series/{file}",
+            "get",
+            &["200", "404"],
+            Some("application/rss+xml"),
+        ),
+        ("/feeds/artwork.png", "get", &["200"], Some("image/png")),
+        ("/api/v1/jobs", "get", &["200"], Some("application/json")),
+        (
+            "/api/v1/jobs/retry",
+            "post",
+            &["202", "409"],
+            Some("application/json"),
+        ),
+        ("/api/v1/jobs/{id}/retry", "post", &["202", "409"], None),
+    ];
+    let mut wrong = Vec::new();
+    for (path, method, statuses, media) in table {
+        let item = &doc["paths"][path];
+        if item.is_null() {
+            wrong.push(format!("{path}: not in the document"));
+            continue;
+        }
+        if item.get("x-legacy").is_some() {
+            wrong.push(format!("{path}: still hand-written (x-legacy)"));
+        }
+        let op = &item[method];
+        if op.is_null() {
+            wrong.push(format!("{method} {path}: not documented"));
+            continue;
+        }
+        for status in *statuses {
+            if op["responses"][status].is_null() {
+                wrong.push(format!("{method} {path}: {status} not documented"));
+            }
+        }
+        let ok = &op["responses"][statuses[0]];
+        match media {
+            Some(m) if ok["content"].get(*m).is_none() => wrong.push(format!(
+                "{method} {path}: the {} body is not {m}",
+                statuses[0]
+            )),
+            None if ok.get("content").is_some() => {
+                wrong.push(format!("{method} {path}: {} documents a body", statuses[0]))
+            }
+            _ => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+
+    // OAI-PMH's 503 says when to come back.
+    assert!(
+        doc["paths"]["/oai"]["get"]["responses"]["503"]["headers"]
+            .get("Retry-After")
+            .is_some()
+    );
+    // The query enums are the domain's.
+    let params = doc["paths"]["/api/v1/jobs"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    for (name, schema) in [("state", "JobState"), ("kind", "JobKind")] {
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        assert!(p["schema"].to_string().contains(schema), "{p}");
+    }
+    let states = &doc["components"]["schemas"]["JobState"]["enum"];
+    assert_eq!(states, &json!(["pending", "running", "done", "dead"]));
+    // Feed items are one of two shapes, told apart by `op`.
+    let item = &doc["components"]["schemas"]["FeedItem"];
+    let variants = item["oneOf"].as_array().expect("FeedItem is a oneOf");
+    let ops: Vec<String> = variants
+        .iter()
+        .map(|v| {
+            v["properties"]["op"]["enum"][0]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ops, ["upsert", "tombstone"], "{item}");
+}

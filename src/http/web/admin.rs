@@ -2,13 +2,16 @@
 //! platforms, and the background jobs.
 
 use super::{PageResult, Web, opt, see_other};
+use crate::domain::job::{JobKind, JobState};
 use crate::domain::org::OrgLevel;
+use crate::domain::time::china_time;
 use crate::domain::visibility::{self, Role};
-use crate::http::api::v1::{jobs, users};
+use crate::http::api::v1::jobs::JobView;
+use crate::http::api::v1::platforms::PlatformView;
+use crate::http::api::v1::users;
 use crate::http::error::AppError;
-use crate::http::extract::{Form, Path, Query, Writer};
-use crate::services::accounts;
-use axum::extract::State;
+use crate::http::extract::{Form, Writer};
+use crate::services::{accounts, jobs};
 use axum::response::Response;
 use minijinja::context;
 use serde_json::{Value, json};
@@ -220,32 +223,28 @@ pub async fn platforms(web: Web) -> Response {
     let r = async {
         let Writer(acting) = web.reader()?;
         let (listed, _) = crate::services::platforms::list(&web.state.db, &acting).await?;
-        let mut rows: Vec<Value> = listed
+        let administered: Vec<PlatformView> = listed
             .iter()
             .filter_map(|l| match l {
-                crate::services::platforms::Listed::Administered(d) => {
-                    Some(crate::http::api::v1::platforms::described_json(d))
-                }
+                crate::services::platforms::Listed::Administered(d) => Some(PlatformView::from(d)),
                 crate::services::platforms::Listed::Named(_) => None,
             })
             .collect();
-        let org_ids: Vec<String> = rows
-            .iter()
-            .filter_map(|p| p["org_id"].as_str().map(str::to_owned))
-            .collect();
+        let org_ids: Vec<String> = administered.iter().map(|p| p.org_id.clone()).collect();
         let orgs = web.state.db.orgs_by_id(&org_ids).await?;
-        for p in &mut rows {
-            let name = orgs
-                .iter()
-                .find(|o| p["org_id"] == o.id.as_str())
-                .map(|o| o.name.clone());
-            p["org_name"] = json!(name);
-            let live = p["keys"]
-                .as_array()
-                .map(|k| k.iter().filter(|k| k["revoked"] == false).count())
-                .unwrap_or(0);
-            p["live_keys"] = json!(live);
-        }
+        let rows: Vec<Value> = administered
+            .iter()
+            .map(|p| {
+                let mut row = json!(p);
+                row["org_name"] = json!(
+                    orgs.iter()
+                        .find(|o| o.id == p.org_id)
+                        .map(|o| o.name.clone())
+                );
+                row["live_keys"] = json!(p.keys.iter().filter(|k| !k.revoked).count());
+                row
+            })
+            .collect();
         web.page("platforms.html", context! { platforms => rows })
     }
     .await;
@@ -267,36 +266,55 @@ pub struct RetryForm {
     kind: String,
 }
 
-/// The page's own address with its filter, to come back to after a retry.
-fn jobs_url(state: &str, kind: &str) -> String {
+/// The page with the kind filter, to come back to after a retry (without the state filter, so
+/// the retried jobs show as queued again).
+fn jobs_url(kind: &str) -> String {
     let q: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("state", state)
         .append_pair("kind", kind)
         .finish();
     format!("/admin/jobs?{q}")
 }
 
+/// A job as the page shows it: its view, and its times in China Standard Time.
+#[derive(serde::Serialize)]
+struct JobRow {
+    #[serde(flatten)]
+    job: JobView,
+    run_at_local: String,
+    updated_at_local: String,
+}
+
+impl From<&crate::db::jobs::JobRecord> for JobRow {
+    fn from(j: &crate::db::jobs::JobRecord) -> Self {
+        Self {
+            job: JobView::from(j),
+            run_at_local: china_time(j.run_at),
+            updated_at_local: china_time(j.updated_at),
+        }
+    }
+}
+
 async fn jobs_page(web: &Web, filter: &JobsFilter, error: Option<AppError>) -> PageResult {
-    let query = jobs::ListQuery {
-        state: opt(&filter.state).map(str::to_owned),
-        kind: opt(&filter.kind).map(str::to_owned),
-        cursor: None,
-        limit: Some(200),
+    let Writer(acting) = web.reader()?;
+    let parsed = jobs::parse_state(opt(&filter.state))
+        .and_then(|state| Ok((state, jobs::parse_kind(opt(&filter.kind))?)));
+    let (items, error) = match parsed {
+        Ok((state, kind)) => {
+            let page = jobs::list(&web.state.db, &acting, state, kind, None, 200).await?;
+            let items: Vec<JobRow> = page.items.iter().map(JobRow::from).collect();
+            (items, error)
+        }
+        // A bad filter is shown with the empty list.
+        Err(e) => (Vec::new(), Some(AppError::from(e))),
     };
-    let (items, error) = match jobs::list(State(web.state.clone()), web.reader()?, Query(query))
-        .await
-    {
-        Ok(axum::Json(v)) => (v["items"].clone(), error),
-        // A bad filter is shown with the empty list; a refusal is the error page.
-        Err(e) if e.code.status() == axum::http::StatusCode::BAD_REQUEST => (json!([]), Some(e)),
-        Err(e) => return Err(e.into()),
-    };
+    let dead = items.iter().any(|j| j.job.state == JobState::Dead);
     let ctx = context! {
         jobs => items,
+        dead => dead,
         state => filter.state,
         kind => filter.kind,
-        states => ["", "pending", "running", "done", "dead"],
-        kinds => ["", "webhook", "extract_text", "schedules", "maintenance", "probe"],
+        states => [""].into_iter().chain(JobState::ALL.map(JobState::as_str)).collect::<Vec<_>>(),
+        kinds => [""].into_iter().chain(JobKind::ALL.map(JobKind::as_str)).collect::<Vec<_>>(),
     };
     match error {
         None => web.page("jobs.html", ctx),
@@ -321,13 +339,16 @@ pub async fn retry_job(
     Form(form): Form<RetryForm>,
 ) -> Response {
     let r = async {
-        let writer = web.acting(&form.csrf)?;
+        let Writer(acting) = web.acting(&form.csrf)?;
         let filter = JobsFilter {
             state: form.state,
             kind: form.kind,
         };
-        match jobs::retry(State(web.state.clone()), writer, Path(id)).await {
-            Ok(_) => see_other(&jobs_url(&filter.state, &filter.kind)),
+        match jobs::retry(&web.state.db, &acting, &id)
+            .await
+            .map_err(AppError::from)
+        {
+            Ok(()) => see_other(&jobs_url(&filter.kind)),
             Err(e) if e.code.status().is_client_error() => jobs_page(&web, &filter, Some(e)).await,
             Err(e) => Err(e.into()),
         }
@@ -339,23 +360,19 @@ pub async fn retry_job(
 /// `POST /admin/jobs/retry`: every dead job of the chosen kind.
 pub async fn retry_jobs(web: Web, Form(form): Form<RetryForm>) -> Response {
     let r = async {
-        let writer = web.acting(&form.csrf)?;
+        let Writer(acting) = web.acting(&form.csrf)?;
         let filter = JobsFilter {
             state: form.state,
             kind: form.kind,
         };
-        let query = jobs::RetryQuery {
-            state: Some("dead".into()),
-            kind: Some(filter.kind.clone()),
+        let retried = match jobs::parse_kind(opt(&filter.kind)) {
+            Ok(kind) => jobs::retry_many(&web.state.db, &acting, Some(JobState::Dead), kind)
+                .await
+                .map_err(AppError::from),
+            Err(e) => Err(AppError::from(e)),
         };
-        match jobs::retry_many(
-            State(web.state.clone()),
-            writer,
-            crate::http::extract::Query(query),
-        )
-        .await
-        {
-            Ok(_) => see_other(&jobs_url(&filter.state, &filter.kind)),
+        match retried {
+            Ok(_) => see_other(&jobs_url(&filter.kind)),
             Err(e) if e.code.status().is_client_error() => jobs_page(&web, &filter, Some(e)).await,
             Err(e) => Err(e.into()),
         }
