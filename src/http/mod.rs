@@ -43,6 +43,8 @@ pub struct AppState {
     pub templates: Arc<minijinja::Environment<'static>>,
     pub search: Arc<crate::search::index::SearchIndex>,
     pub hub: Arc<crate::publish::Hub>,
+    /// Media processing (its tools, for readiness).
+    pub media: Arc<crate::media::Media>,
 }
 
 /// JSON bodies are small; files go through the streaming endpoints, which are not limited by this.
@@ -145,6 +147,11 @@ fn routes() -> Routes {
         )
         .route("/assets/{id}/content", get(assets::asset_content))
         .route("/assets/{id}/url", get(assets::asset_url))
+        .route("/assets/{id}/media", get(api::v1::media::asset_media))
+        .route(
+            "/assets/{id}/media/{kind}/url",
+            get(api::v1::media::rendition_url),
+        )
         .route("/uploads", post(uploads::create).options(uploads::options))
         .route(
             "/uploads/{id}",
@@ -246,7 +253,9 @@ const READY_CHECK: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Ready when the database answers and does not refuse a write, the object store answers and
 /// the search index is following the change log. The checks run at once, each bounded by
-/// [`READY_CHECK`].
+/// [`READY_CHECK`]. Media processing is reported (`media`: available, and each program's
+/// version) but never makes the service unready: without ffmpeg, uploads and reads still work
+/// and media jobs wait.
 async fn ready(State(state): State<AppState>) -> Response {
     async fn within<E>(check: impl std::future::Future<Output = Result<(), E>>) -> bool {
         matches!(tokio::time::timeout(READY_CHECK, check).await, Ok(Ok(())))
@@ -272,7 +281,14 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = serde_json::json!({ "database": db, "storage": storage, "search_index": index });
+    let tools = state.media.tools();
+    let media = serde_json::json!({
+        "available": tools.unavailable().is_none(),
+        "ffmpeg": tools.ffmpeg.version,
+        "ffprobe": tools.ffprobe.version,
+        "pdftoppm": tools.pdftoppm.version,
+    });
+    let body = serde_json::json!({ "database": db, "storage": storage, "search_index": index, "media": media });
     let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()

@@ -78,6 +78,9 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         review::recommendations,
         review::adopt,
         review::decline,
+        // --- media: probes and renditions ---
+        crate::http::api::v1::media::asset_media,
+        crate::http::api::v1::media::rendition_url,
     ),
     components(schemas(
         Problem,
@@ -103,6 +106,16 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         users::TokenList,
         users::AuditEntryView,
         users::AuditPage,
+        // --- media: probes and renditions ---
+        crate::http::api::v1::media::MediaView,
+        crate::http::api::v1::media::MediaStatus,
+        crate::http::api::v1::media::ProbeView,
+        crate::http::api::v1::media::VideoView,
+        crate::http::api::v1::media::AudioView,
+        crate::http::api::v1::media::RenditionView,
+        crate::http::api::v1::media::RenditionUrlView,
+        crate::domain::media::RenditionKind,
+        crate::domain::media::RenditionState,
     )),
     modifiers(&Conventions)
 )]

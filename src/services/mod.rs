@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod media;
 pub mod orgs;
 pub mod platforms;
 pub mod review;
