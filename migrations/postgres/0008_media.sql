@@ -15,7 +15,8 @@ CREATE TABLE media_probes (
     video_codec TEXT,
     width BIGINT,
     height BIGINT,
-    fps DOUBLE PRECISION,
+    -- Frames per second, in thousandths (29.97 is 29970).
+    fps_milli BIGINT,
     rotation BIGINT,
     video_bit_rate BIGINT,
     has_audio BIGINT NOT NULL,
@@ -23,9 +24,10 @@ CREATE TABLE media_probes (
     audio_channels BIGINT,
     audio_sample_rate BIGINT,
     audio_bit_rate BIGINT,
-    -- EBU R128 integrated loudness and the peak sample level of the first audio stream.
-    loudness_lufs DOUBLE PRECISION,
-    max_volume_db DOUBLE PRECISION,
+    -- EBU R128 integrated loudness (LUFS) and the peak sample level (dBFS) of the first audio
+    -- stream, in thousandths.
+    loudness_milli BIGINT,
+    max_volume_milli BIGINT,
     silent BIGINT NOT NULL,
     tool_version TEXT NOT NULL,
     probed_at BIGINT NOT NULL

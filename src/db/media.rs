@@ -52,7 +52,7 @@ struct ProbeRow {
     video_codec: Option<String>,
     width: Option<i64>,
     height: Option<i64>,
-    fps: Option<f64>,
+    fps_milli: Option<i64>,
     rotation: Option<i64>,
     video_bit_rate: Option<i64>,
     has_audio: i64,
@@ -60,8 +60,8 @@ struct ProbeRow {
     audio_channels: Option<i64>,
     audio_sample_rate: Option<i64>,
     audio_bit_rate: Option<i64>,
-    loudness_lufs: Option<f64>,
-    max_volume_db: Option<f64>,
+    loudness_milli: Option<i64>,
+    max_volume_milli: Option<i64>,
     silent: i64,
     tool_version: String,
     probed_at: i64,
@@ -80,7 +80,7 @@ impl From<ProbeRow> for ProbeRecord {
             video_codec: r.video_codec,
             width: r.width,
             height: r.height,
-            fps: r.fps,
+            fps: r.fps_milli.map(from_milli),
             rotation: r.rotation,
             video_bit_rate: r.video_bit_rate,
             has_audio: r.has_audio != 0,
@@ -88,8 +88,8 @@ impl From<ProbeRow> for ProbeRecord {
             audio_channels: r.audio_channels,
             audio_sample_rate: r.audio_sample_rate,
             audio_bit_rate: r.audio_bit_rate,
-            loudness_lufs: r.loudness_lufs,
-            max_volume_db: r.max_volume_db,
+            loudness_lufs: r.loudness_milli.map(from_milli),
+            max_volume_db: r.max_volume_milli.map(from_milli),
             silent: r.silent != 0,
             tool_version: r.tool_version,
             probed_at: r.probed_at,
@@ -98,9 +98,19 @@ impl From<ProbeRow> for ProbeRecord {
 }
 
 const PROBE_COLUMNS: &str = "sha256, playable, reason, container, duration_ms, bit_rate, \
-    has_video, video_codec, width, height, fps, rotation, video_bit_rate, has_audio, audio_codec, \
-    audio_channels, audio_sample_rate, audio_bit_rate, loudness_lufs, max_volume_db, silent, \
-    tool_version, probed_at";
+    has_video, video_codec, width, height, fps_milli, rotation, video_bit_rate, has_audio, \
+    audio_codec, audio_channels, audio_sample_rate, audio_bit_rate, loudness_milli, \
+    max_volume_milli, silent, tool_version, probed_at";
+
+/// Fractional measures (frame rate, LUFS, dBFS) are stored in thousandths, as integers: exact
+/// on both backends, and no floating-point binding through `sqlx::Any`.
+fn to_milli(v: f64) -> Option<i64> {
+    (v.is_finite() && v.abs() < 1e12).then(|| (v * 1000.0).round() as i64)
+}
+
+fn from_milli(v: i64) -> f64 {
+    v as f64 / 1000.0
+}
 
 /// A rendition as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,7 +265,7 @@ impl Db {
         .bind(&p.video_codec)
         .bind(p.width)
         .bind(p.height)
-        .bind(p.fps)
+        .bind(p.fps.and_then(to_milli))
         .bind(p.rotation)
         .bind(p.video_bit_rate)
         .bind(i64::from(p.has_audio))
@@ -263,8 +273,8 @@ impl Db {
         .bind(p.audio_channels)
         .bind(p.audio_sample_rate)
         .bind(p.audio_bit_rate)
-        .bind(p.loudness_lufs)
-        .bind(p.max_volume_db)
+        .bind(p.loudness_lufs.and_then(to_milli))
+        .bind(p.max_volume_db.and_then(to_milli))
         .bind(i64::from(p.silent))
         .bind(&p.tool_version)
         .bind(p.probed_at)

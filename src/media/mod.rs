@@ -256,6 +256,13 @@ impl Media {
             .map_err(|e| Step::Retry(format!("cannot sign the content's URL: {e}")))
     }
 
+    /// How long one read from storage may wait (ffmpeg's `-rw_timeout`, microseconds): a stalled
+    /// connection ends the run with an I/O error (a retry) instead of holding it.
+    fn rw_timeout_us(&self) -> String {
+        let t = self.settings.stall.min(Duration::from_secs(30));
+        t.as_micros().to_string()
+    }
+
     fn nice(&self) -> Option<(&Path, i32)> {
         self.tools
             .nice
@@ -266,7 +273,7 @@ impl Media {
     /// Arguments every ffmpeg run over a stored content starts with: quiet, no terminal, and
     /// only network protocols for the input (a hostile file cannot make ffmpeg open a local
     /// path through a playlist or a concat list).
-    fn ffmpeg_input(url: &str, seek_ms: Option<i64>) -> Vec<OsString> {
+    fn ffmpeg_input(&self, url: &str, seek_ms: Option<i64>) -> Vec<OsString> {
         let mut a = os(&[
             "-nostdin",
             "-hide_banner",
@@ -275,6 +282,8 @@ impl Media {
             "pipe:1",
             "-protocol_whitelist",
             "http,https,tcp,tls,crypto",
+            "-rw_timeout",
+            &self.rw_timeout_us(),
         ]);
         if let Some(ms) = seek_ms.filter(|ms| *ms > 0) {
             a.push("-ss".into());
@@ -310,6 +319,8 @@ impl Media {
             "-show_streams",
             "-protocol_whitelist",
             "http,https,tcp,tls,crypto",
+            "-rw_timeout",
+            &self.rw_timeout_us(),
         ]);
         args.push(url.clone().into());
         let ran = match run::run(
@@ -317,9 +328,10 @@ impl Media {
             &args,
             None,
             Stdout::Collect(4 << 20),
+            // ffprobe reads the headers only: bounded by the stall time, not the step's budget.
             Budget {
-                total: budget,
-                stall: budget,
+                total: self.settings.stall,
+                stall: self.settings.stall,
             },
         )
         .await
@@ -355,6 +367,9 @@ impl Media {
             ),
             probed_at: crate::db::now_ms(),
         };
+        if !ran.status.success() && storage_failed(&ran.stderr) {
+            return Step::Retry(reason_of(&ran, &url, "ffprobe could not read from storage"));
+        }
         let parsed = if ran.status.success() {
             FfProbe::parse(&ran.stdout).map_err(|e| format!("ffprobe's answer is unreadable: {e}"))
         } else {
@@ -428,7 +443,7 @@ impl Media {
     /// The loudness pass over the first audio stream: `Ok(Err(reason))` when ffmpeg cannot
     /// decode it.
     async fn loudness(&self, url: &str) -> Result<Result<Loudness, String>, RunError> {
-        let mut args = Self::ffmpeg_input(url, None);
+        let mut args = self.ffmpeg_input(url, None);
         args.extend(os(&[
             "-map",
             "0:a:0",
@@ -453,6 +468,12 @@ impl Media {
         )
         .await?;
         if !ran.status.success() {
+            if storage_failed(&ran.stderr) {
+                return Err(RunError::Io {
+                    program: "ffmpeg".into(),
+                    source: std::io::Error::other(reason_of(&ran, url, "storage failed")),
+                });
+            }
             return Ok(Err(reason_of(&ran, url, "ffmpeg failed")));
         }
         Ok(Ok(Loudness::parse(&ran.stderr)))
@@ -506,7 +527,7 @@ impl Media {
             Err(e) => return Step::Retry(format!("cannot make a work folder: {e}")),
         };
         let out = scratch.file("audio.m4a");
-        let mut args = Self::ffmpeg_input(&url, None);
+        let mut args = self.ffmpeg_input(&url, None);
         args.extend(os(&[
             "-map",
             "0:a:0",
@@ -530,6 +551,9 @@ impl Media {
             Ok(r) => r,
             Err(e) => return Step::Retry(e.to_string()),
         };
+        if !ran.status.success() && storage_failed(&ran.stderr) {
+            return Step::Retry(reason_of(&ran, &url, "ffmpeg could not read from storage"));
+        }
         let made = if ran.status.success() {
             match self
                 .store_file(&out, &Self::key(&sha256, AUDIO_64K), "audio/mp4")
@@ -607,7 +631,7 @@ impl Media {
                  [a]scale='min({POSTER_SMALL_WIDTH},iw)':-2[s];\
                  [b]scale='min({POSTER_LARGE_WIDTH},iw)':-2[l]"
             );
-            let mut args = Self::ffmpeg_input(&url, skip);
+            let mut args = self.ffmpeg_input(&url, skip);
             args.extend(os(&["-filter_complex", &graph]));
             for (label, file) in [("[s]", &small), ("[l]", &large)] {
                 args.extend(os(&["-map", label, "-frames:v", "1", "-q:v", "3", "-y"]));
@@ -744,6 +768,21 @@ async fn file_len(path: &Path) -> u64 {
         .await
         .map(|m| m.len())
         .unwrap_or(0)
+}
+
+/// Whether ffmpeg failed to read from storage (the network, the store, an expired URL) rather
+/// than on the file's bytes: such a run is retried, never taken as the file's fault.
+fn storage_failed(stderr: &str) -> bool {
+    const SIGNS: [&str; 7] = [
+        "Connection refused",
+        "Connection reset",
+        "Connection timed out",
+        "timed out",
+        "Server returned",
+        "Input/output error",
+        "Network is unreachable",
+    ];
+    SIGNS.iter().any(|s| stderr.contains(s))
 }
 
 /// Why a run failed, for people: the last lines ffmpeg wrote, without the presigned URL it

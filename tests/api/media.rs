@@ -106,6 +106,7 @@ async fn app() -> TestApp {
     TestApp::spawn_with(|c| {
         c.media_reconcile_ms = 200;
         c.media_concurrency = 2;
+        c.media_stall_secs = 10;
         c.job_poll_ms = 100;
     })
     .await
@@ -136,10 +137,14 @@ async fn media_until(t: &TestApp, asset: &str, what: &str, done: impl Fn(&Value)
         if done(&v) {
             return v;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}: {v:#}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let jobs = t
+                .db()
+                .list_jobs(&Default::default(), None, 100)
+                .await
+                .unwrap();
+            panic!("timed out waiting for {what}: {v:#}\njobs: {jobs:#?}");
+        }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
 }
@@ -180,6 +185,25 @@ async fn jobs_of(t: &TestApp, kind: JobKind, sha256: &str) -> Vec<lectern::db::j
         )
         .await
         .unwrap()
+}
+
+/// The one job of `kind` about `sha256`, once it is no longer running (a job records its work,
+/// then ends: a poll can fall between the two).
+async fn ended(t: &TestApp, kind: JobKind, sha256: &str) -> lectern::db::jobs::JobRecord {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut jobs = jobs_of(t, kind, sha256).await;
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        let job = jobs.remove(0);
+        if job.state != JobState::Running {
+            return job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{job:?} never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn near(actual: f64, expected: f64, tolerance: f64) -> bool {
@@ -310,9 +334,11 @@ async fn a_video_with_a_tone_is_probed_and_gets_a_mono_64k_audio_rendition_and_p
     // Probing again changes nothing visible: the probe job is done once, each rendition once,
     // and each object stored once.
     let sha = video["sha256"].as_str().unwrap();
-    let probes = jobs_of(&t, JobKind::MediaProbe, sha).await;
-    assert_eq!(probes.len(), 1);
-    assert_eq!(probes[0].state, JobState::Done);
+    assert_eq!(jobs_of(&t, JobKind::MediaProbe, sha).await.len(), 1);
+    assert_eq!(
+        ended(&t, JobKind::MediaProbe, sha).await.state,
+        JobState::Done
+    );
     assert_eq!(t.object_keys(&format!("media/{sha}/")).await.len(), 3);
 }
 
@@ -350,11 +376,15 @@ async fn silent_and_audio_less_videos_get_posters_and_no_audio_rendition() {
         assert!(rendition(&m, "audio_64k").is_none(), "{m:#}");
         let sha = asset["sha256"].as_str().unwrap();
         assert!(jobs_of(&t, JobKind::MediaAudio, sha).await.is_empty());
-        let probes = jobs_of(&t, JobKind::MediaProbe, sha).await;
-        assert_eq!(probes.len(), 1);
-        assert_eq!(probes[0].state, JobState::Done);
-        let posters = jobs_of(&t, JobKind::MediaPoster, sha).await;
-        assert_eq!(posters[0].state, JobState::Done);
+        assert_eq!(jobs_of(&t, JobKind::MediaProbe, sha).await.len(), 1);
+        assert_eq!(
+            ended(&t, JobKind::MediaProbe, sha).await.state,
+            JobState::Done
+        );
+        assert_eq!(
+            ended(&t, JobKind::MediaPoster, sha).await.state,
+            JobState::Done
+        );
     }
 }
 
@@ -386,9 +416,9 @@ async fn a_truncated_file_is_unplayable_with_its_reason_and_hidden_from_stranger
     assert!(m["renditions"].as_array().unwrap().is_empty());
     // A success of the job, tried once: no retry loop.
     let sha = asset["sha256"].as_str().unwrap();
-    let probes = jobs_of(&t, JobKind::MediaProbe, sha).await;
-    assert_eq!(probes[0].state, JobState::Done);
-    assert_eq!(probes[0].attempts, 1);
+    let probe = ended(&t, JobKind::MediaProbe, sha).await;
+    assert_eq!(probe.state, JobState::Done);
+    assert_eq!(probe.attempts, 1);
     assert!(jobs_of(&t, JobKind::MediaAudio, sha).await.is_empty());
 
     // The draft's media is as invisible to an anonymous caller as the asset itself.
