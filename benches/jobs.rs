@@ -76,7 +76,10 @@ async fn run(
         upload_expiry_ms: 86_400_000,
         lease_ms: 30_000,
     };
-    let work = Arc::new(config.job_work(db.clone(), store, ingest));
+    let media = Arc::new(
+        lectern::media::Media::start(db.clone(), store.clone(), config.media_settings()).await,
+    );
+    let work = Arc::new(config.job_work(db.clone(), store, ingest, media));
     let batch: Vec<NewJob> = (0..jobs).map(|i| probe(i % orgs)).collect();
     for chunk in batch.chunks(500) {
         db.enqueue_jobs(chunk).await?;

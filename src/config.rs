@@ -89,6 +89,20 @@ pub struct Config {
     pub job_lease_secs: u64,
     /// The longest an idle runner waits before looking for jobs other instances queued.
     pub job_poll_ms: u64,
+    /// The media programs: a bare name is looked up in `PATH`.
+    pub ffmpeg_path: PathBuf,
+    pub ffprobe_path: PathBuf,
+    pub pdftoppm_path: PathBuf,
+    /// ffmpeg processes this instance runs at once.
+    pub media_concurrency: u64,
+    /// The `nice` level ffmpeg runs at (0 to 19).
+    pub media_nice: i32,
+    /// How often video and audio without a probe are looked for.
+    pub media_reconcile_ms: u64,
+    /// The longest one probe or one rendition may take.
+    pub media_timeout_secs: u64,
+    /// How long ffmpeg may report no progress before it is stopped.
+    pub media_stall_secs: u64,
 }
 
 impl Default for Config {
@@ -130,6 +144,14 @@ impl Default for Config {
             job_workers: 4,
             job_lease_secs: 30,
             job_poll_ms: 1000,
+            ffmpeg_path: "ffmpeg".into(),
+            ffprobe_path: "ffprobe".into(),
+            pdftoppm_path: "pdftoppm".into(),
+            media_concurrency: 1,
+            media_nice: 10,
+            media_reconcile_ms: 10_000,
+            media_timeout_secs: 6 * 3600,
+            media_stall_secs: 120,
         }
     }
 }
@@ -183,6 +205,14 @@ impl fmt::Debug for Config {
             .field("job_workers", &self.job_workers)
             .field("job_lease_secs", &self.job_lease_secs)
             .field("job_poll_ms", &self.job_poll_ms)
+            .field("ffmpeg_path", &self.ffmpeg_path)
+            .field("ffprobe_path", &self.ffprobe_path)
+            .field("pdftoppm_path", &self.pdftoppm_path)
+            .field("media_concurrency", &self.media_concurrency)
+            .field("media_nice", &self.media_nice)
+            .field("media_reconcile_ms", &self.media_reconcile_ms)
+            .field("media_timeout_secs", &self.media_timeout_secs)
+            .field("media_stall_secs", &self.media_stall_secs)
             .finish()
     }
 }
@@ -239,12 +269,34 @@ impl Config {
         }
     }
 
+    /// What the media engine takes from the settings.
+    pub fn media_settings(&self) -> crate::media::Settings {
+        let timeout = std::time::Duration::from_secs(self.media_timeout_secs.clamp(10, 48 * 3600));
+        crate::media::Settings {
+            tools: crate::media::ToolPaths {
+                ffmpeg: self.ffmpeg_path.clone(),
+                ffprobe: self.ffprobe_path.clone(),
+                pdftoppm: self.pdftoppm_path.clone(),
+            },
+            concurrency: (self.media_concurrency as usize).clamp(1, 64),
+            nice: self.media_nice.clamp(0, 19),
+            probe_timeout: timeout.min(std::time::Duration::from_secs(3600)),
+            encode_timeout: timeout,
+            stall: std::time::Duration::from_secs(self.media_stall_secs.clamp(5, 3600)),
+            work_dir: self.data_dir.join("media-work"),
+            reconcile_every: std::time::Duration::from_millis(
+                self.media_reconcile_ms.clamp(50, 3_600_000),
+            ),
+        }
+    }
+
     /// The job handlers' collaborators and settings.
     pub fn job_work(
         &self,
         db: crate::db::Db,
         store: crate::storage::ObjectStore,
         ingest: crate::ingest::Ingest,
+        media: std::sync::Arc<crate::media::Media>,
     ) -> crate::jobs::Work {
         let timeout = std::time::Duration::from_millis(self.webhook_timeout_ms.max(100));
         let webhook_client = match crate::publish::webhooks::client(timeout) {
@@ -271,6 +323,7 @@ impl Config {
             sessions_window_ms: (self.login_window_secs as i64).saturating_mul(1000),
             keep_done: std::time::Duration::from_secs(7 * 24 * 3600),
             probes: std::sync::Mutex::default(),
+            media,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod http;
 pub mod ingest;
 pub mod jobs;
+pub mod media;
 pub mod publish;
 pub mod search;
 pub mod services;

@@ -154,7 +154,11 @@ impl Application {
             store: store.clone(),
             ttl: Duration::from_secs(config.presign_secs),
         }));
+        let media = Arc::new(
+            crate::media::Media::start(db.clone(), store.clone(), config.media_settings()).await,
+        );
         let state = AppState {
+            media: media.clone(),
             hub: hub.clone(),
             db,
             store,
@@ -184,7 +188,7 @@ impl Application {
             shutdown_signal(),
             grace,
         ));
-        let work = Arc::new(config.job_work(state.db.clone(), state.store.clone(), ingest));
+        let work = Arc::new(config.job_work(state.db.clone(), state.store.clone(), ingest, media));
         crate::jobs::Runner::seed_periodic(&state.db)
             .await
             .context("queueing the periodic jobs")?;

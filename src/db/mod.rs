@@ -12,6 +12,7 @@ pub mod audit;
 pub mod changes;
 pub mod jobs;
 pub mod lessons;
+pub mod media;
 pub mod orgs;
 pub mod platforms;
 mod states;

@@ -20,6 +20,15 @@ pub enum JobKind {
     /// Does nothing, or fails or sleeps as its payload asks: for operators checking that the
     /// runner works, for the benchmarks and for the test suite.
     Probe,
+    /// Look for video and audio contents with no media probe yet and queue one for each
+    /// (periodic; see `media`).
+    MediaReconcile,
+    /// Probe one content with ffprobe (streams, duration, loudness, silence).
+    MediaProbe,
+    /// Make the 64 kbit/s mono AAC rendition of one content with sound.
+    MediaAudio,
+    /// Make the two poster sizes of one content with a picture.
+    MediaPoster,
 }
 
 /// Priority lanes, most urgent first. A claim takes jobs of a more urgent lane first, and the
@@ -65,12 +74,16 @@ impl RetryPolicy {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::Webhook,
         JobKind::ExtractText,
         JobKind::Schedules,
         JobKind::Maintenance,
         JobKind::Probe,
+        JobKind::MediaReconcile,
+        JobKind::MediaProbe,
+        JobKind::MediaAudio,
+        JobKind::MediaPoster,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +93,10 @@ impl JobKind {
             Self::Schedules => "schedules",
             Self::Maintenance => "maintenance",
             Self::Probe => "probe",
+            Self::MediaReconcile => "media_reconcile",
+            Self::MediaProbe => "media_probe",
+            Self::MediaAudio => "media_audio",
+            Self::MediaPoster => "media_poster",
         }
     }
 
@@ -99,7 +116,14 @@ impl JobKind {
     /// work (text extraction, which can take a minute per file).
     pub fn lane(self) -> Lane {
         match self {
-            Self::Schedules | Self::Maintenance => Lane::High,
+            // What makes a lesson playable first (its probe, audio and poster) is urgent; the
+            // media engine bounds how many ffmpeg processes run at once.
+            Self::Schedules
+            | Self::Maintenance
+            | Self::MediaReconcile
+            | Self::MediaProbe
+            | Self::MediaAudio
+            | Self::MediaPoster => Lane::High,
             Self::Webhook | Self::Probe => Lane::Normal,
             Self::ExtractText => Lane::Low,
         }
@@ -119,7 +143,14 @@ impl JobKind {
                 backoff_ms: 2_000,
                 max_backoff_ms: 600_000,
             },
-            Self::Schedules | Self::Maintenance => RetryPolicy {
+            // A file ffmpeg cannot read is a success (unplayable, with its reason); what is
+            // retried is storage or a process that could not run.
+            Self::MediaProbe | Self::MediaAudio | Self::MediaPoster => RetryPolicy {
+                max_attempts: 6,
+                backoff_ms: 5_000,
+                max_backoff_ms: 600_000,
+            },
+            Self::Schedules | Self::Maintenance | Self::MediaReconcile => RetryPolicy {
                 max_attempts: i64::MAX,
                 backoff_ms: 1_000,
                 max_backoff_ms: 60_000,

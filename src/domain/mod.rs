@@ -5,6 +5,7 @@ pub mod asset;
 pub mod filename;
 pub mod job;
 pub mod lesson;
+pub mod media;
 pub mod org;
 pub mod password;
 pub mod platform;

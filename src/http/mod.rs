@@ -43,6 +43,8 @@ pub struct AppState {
     pub templates: Arc<minijinja::Environment<'static>>,
     pub search: Arc<crate::search::index::SearchIndex>,
     pub hub: Arc<crate::publish::Hub>,
+    /// Media processing (its tools, for readiness).
+    pub media: Arc<crate::media::Media>,
 }
 
 /// JSON bodies are small; files go through the streaming endpoints, which are not limited by this.
@@ -145,6 +147,11 @@ fn routes() -> Routes {
         )
         .route("/assets/{id}/content", get(assets::asset_content))
         .route("/assets/{id}/url", get(assets::asset_url))
+        .route("/assets/{id}/media", get(api::v1::media::asset_media))
+        .route(
+            "/assets/{id}/media/{kind}/url",
+            get(api::v1::media::rendition_url),
+        )
         .route("/uploads", post(uploads::create).options(uploads::options))
         .route(
             "/uploads/{id}",
@@ -269,6 +276,18 @@ pub struct ReadyView {
     pub storage: bool,
     /// The search index follows the change log.
     pub search_index: bool,
+    /// Media processing (reported only: it never makes the service unready).
+    pub media: MediaReadyView,
+}
+
+/// Whether media processing can run, and the version of each program it uses (`null` when the
+/// program is missing or broken).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MediaReadyView {
+    pub available: bool,
+    pub ffmpeg: Option<String>,
+    pub ffprobe: Option<String>,
+    pub pdftoppm: Option<String>,
 }
 
 /// This process's name in the readiness probes' table.
@@ -280,14 +299,16 @@ const READY_CHECK: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// Ready when the database answers and does not refuse a write, the object store answers and
 /// the search index is following the change log. The checks run at once, each bounded by
-/// [`READY_CHECK`].
+/// [`READY_CHECK`]. Media processing is reported (`media`: available, and each program's
+/// version) but never makes the service unready: without ffmpeg, uploads and reads still work
+/// and media jobs wait.
 #[utoipa::path(
     get,
     path = "/health/ready",
     tag = "health",
     summary = "Ready: the database answers and does not refuse a write, object storage answers, the search index follows the change log (each check bounded, the answer within 2 s)",
     responses(
-        (status = 200, description = "ready: every field is true", body = ReadyView, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 200, description = "ready: database, storage and search_index are true (media is reported only)", body = ReadyView, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 503, description = "not ready: the false fields say what is down", body = ReadyView, headers(("Cache-Control" = String, description = "no-store")))
     )
 )]
@@ -316,10 +337,17 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let tools = state.media.tools();
     let body = ReadyView {
         database: db,
         storage,
         search_index: index,
+        media: MediaReadyView {
+            available: tools.unavailable().is_none(),
+            ffmpeg: tools.ffmpeg.version.clone(),
+            ffprobe: tools.ffprobe.version.clone(),
+            pdftoppm: tools.pdftoppm.version.clone(),
+        },
     };
     let mut response = (status, Json(body)).into_response();
     response

@@ -123,6 +123,9 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         jobs::list,
         jobs::retry,
         jobs::retry_many,
+        // --- media: probes and renditions ---
+        crate::http::api::v1::media::asset_media,
+        crate::http::api::v1::media::rendition_url,
     ),
     components(schemas(
         Problem,
@@ -214,6 +217,16 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         jobs::JobView,
         jobs::JobPageView,
         jobs::RetriedView,
+        // --- media: probes and renditions ---
+        crate::http::api::v1::media::MediaView,
+        crate::http::api::v1::media::MediaStatus,
+        crate::http::api::v1::media::ProbeView,
+        crate::http::api::v1::media::VideoView,
+        crate::http::api::v1::media::AudioView,
+        crate::http::api::v1::media::RenditionView,
+        crate::http::api::v1::media::RenditionUrlView,
+        crate::domain::media::RenditionKind,
+        crate::domain::media::RenditionState,
     )),
     modifiers(&Conventions)
 )]

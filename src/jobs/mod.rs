@@ -115,6 +115,7 @@ impl Runner {
         db.enqueue_jobs(&[
             job(SCHEDULES_JOB_ID, JobKind::Schedules),
             job(MAINTENANCE_JOB_ID, JobKind::Maintenance),
+            job(crate::media::RECONCILE_JOB_ID, JobKind::MediaReconcile),
         ])
         .await?;
         Ok(())

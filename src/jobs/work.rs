@@ -33,6 +33,8 @@ pub struct Work {
     pub keep_done: Duration,
     /// How many times this process ran each probe job (for the test suite and benchmarks).
     pub probes: Mutex<HashMap<String, u32>>,
+    /// Media processing (probes, renditions).
+    pub media: std::sync::Arc<crate::media::Media>,
 }
 
 /// What a probe job's payload may ask.
@@ -62,6 +64,16 @@ impl Work {
             JobKind::Schedules => self.schedules().await,
             JobKind::Maintenance => self.maintenance().await,
             JobKind::Probe => self.probe(job).await,
+            JobKind::MediaReconcile => {
+                let error = match self.media.reconcile().await {
+                    Ok(_) => None,
+                    Err(e) => Some(format!("cannot look for media to probe: {e}")),
+                };
+                again(self.media.reconcile_every(), error)
+            }
+            JobKind::MediaProbe => media_outcome(self.media.probe(&job.payload).await),
+            JobKind::MediaAudio => media_outcome(self.media.audio(&job.payload).await),
+            JobKind::MediaPoster => media_outcome(self.media.poster(&job.payload).await),
         }
     }
 
@@ -212,6 +224,17 @@ fn retry(error: impl Into<String>, at: Option<i64>) -> Outcome {
     Outcome::Retry {
         error: error.into(),
         at,
+    }
+}
+
+/// A media step's end as the runner's outcome: waiting (no tools, no free ffmpeg slot) puts the
+/// job back with its attempts reset, so it waits instead of failing.
+fn media_outcome(step: crate::media::Step) -> Outcome {
+    match step {
+        crate::media::Step::Done => Outcome::Done,
+        crate::media::Step::Wait { at, why } => Outcome::Again { at, error: why },
+        crate::media::Step::Retry(why) => retry(why, None),
+        crate::media::Step::Dead(why) => Outcome::Dead(why),
     }
 }
 

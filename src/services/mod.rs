@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod jobs;
+pub mod media;
 pub mod orgs;
 pub mod platforms;
 pub mod review;

@@ -264,7 +264,12 @@ async fn two_runners_on_one_database_run_each_of_a_thousand_jobs_exactly_once() 
         upload_expiry_ms: 86_400_000,
         lease_ms: 30_000,
     };
-    let work2 = std::sync::Arc::new(t.config.job_work(db2.clone(), t.store().clone(), ingest));
+    let work2 = std::sync::Arc::new(t.config.job_work(
+        db2.clone(),
+        t.store().clone(),
+        ingest,
+        t.app().work().media.clone(),
+    ));
     let runner2 = tokio::spawn(
         lectern::jobs::Runner::new(db2.clone(), work2.clone(), t.config.job_settings()).run(),
     );

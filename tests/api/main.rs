@@ -18,6 +18,7 @@ mod feed;
 mod feed_model;
 mod lessons;
 mod limits;
+mod media;
 mod oai;
 mod orgs;
 mod outages;

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod changes;
 pub mod jobs;
 pub mod lessons;
+pub mod media;
 pub mod orgs;
 pub mod platforms;
 pub mod review;

@@ -1,0 +1,377 @@
+//! Media probes and renditions (`media_probes`, `media_renditions`): what `crate::media` found
+//! in a stored content and the renditions it made of it, both keyed by the content's SHA-256.
+//!
+//! Invariants:
+//! - A probe is recorded once per content (a second recording of the same bytes replaces the
+//!   row: a reprocess after a tool upgrade), and the jobs it calls for are queued in the same
+//!   transaction, under fixed ids, so a crash between the two cannot lose them.
+//! - A rendition is one row per (content, kind); recording it again (a job run twice after a lost
+//!   lease) replaces the row, never adds a second one.
+
+use super::jobs::NewJob;
+use super::{Db, new_id, now_ms};
+use crate::domain::media::{RenditionKind, RenditionState};
+
+/// A probe as stored (and as the engine records it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeRecord {
+    pub sha256: String,
+    pub playable: bool,
+    pub reason: Option<String>,
+    pub container: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub bit_rate: Option<i64>,
+    pub has_video: bool,
+    pub video_codec: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub fps: Option<f64>,
+    pub rotation: Option<i64>,
+    pub video_bit_rate: Option<i64>,
+    pub has_audio: bool,
+    pub audio_codec: Option<String>,
+    pub audio_channels: Option<i64>,
+    pub audio_sample_rate: Option<i64>,
+    pub audio_bit_rate: Option<i64>,
+    pub loudness_lufs: Option<f64>,
+    pub max_volume_db: Option<f64>,
+    pub silent: bool,
+    pub tool_version: String,
+    pub probed_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProbeRow {
+    sha256: String,
+    playable: i64,
+    reason: Option<String>,
+    container: Option<String>,
+    duration_ms: Option<i64>,
+    bit_rate: Option<i64>,
+    has_video: i64,
+    video_codec: Option<String>,
+    width: Option<i64>,
+    height: Option<i64>,
+    fps_milli: Option<i64>,
+    rotation: Option<i64>,
+    video_bit_rate: Option<i64>,
+    has_audio: i64,
+    audio_codec: Option<String>,
+    audio_channels: Option<i64>,
+    audio_sample_rate: Option<i64>,
+    audio_bit_rate: Option<i64>,
+    loudness_milli: Option<i64>,
+    max_volume_milli: Option<i64>,
+    silent: i64,
+    tool_version: String,
+    probed_at: i64,
+}
+
+impl From<ProbeRow> for ProbeRecord {
+    fn from(r: ProbeRow) -> Self {
+        Self {
+            sha256: r.sha256,
+            playable: r.playable != 0,
+            reason: r.reason,
+            container: r.container,
+            duration_ms: r.duration_ms,
+            bit_rate: r.bit_rate,
+            has_video: r.has_video != 0,
+            video_codec: r.video_codec,
+            width: r.width,
+            height: r.height,
+            fps: r.fps_milli.map(from_milli),
+            rotation: r.rotation,
+            video_bit_rate: r.video_bit_rate,
+            has_audio: r.has_audio != 0,
+            audio_codec: r.audio_codec,
+            audio_channels: r.audio_channels,
+            audio_sample_rate: r.audio_sample_rate,
+            audio_bit_rate: r.audio_bit_rate,
+            loudness_lufs: r.loudness_milli.map(from_milli),
+            max_volume_db: r.max_volume_milli.map(from_milli),
+            silent: r.silent != 0,
+            tool_version: r.tool_version,
+            probed_at: r.probed_at,
+        }
+    }
+}
+
+const PROBE_COLUMNS: &str = "sha256, playable, reason, container, duration_ms, bit_rate, \
+    has_video, video_codec, width, height, fps_milli, rotation, video_bit_rate, has_audio, \
+    audio_codec, audio_channels, audio_sample_rate, audio_bit_rate, loudness_milli, \
+    max_volume_milli, silent, tool_version, probed_at";
+
+/// Fractional measures (frame rate, LUFS, dBFS) are stored in thousandths, as integers: exact
+/// on both backends, and no floating-point binding through `sqlx::Any`.
+fn to_milli(v: f64) -> Option<i64> {
+    (v.is_finite() && v.abs() < 1e12).then(|| (v * 1000.0).round() as i64)
+}
+
+fn from_milli(v: i64) -> f64 {
+    v as f64 / 1000.0
+}
+
+/// A rendition as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenditionRecord {
+    pub id: String,
+    pub source_sha256: String,
+    pub kind: RenditionKind,
+    pub state: RenditionState,
+    pub object_key: Option<String>,
+    pub content_type: Option<String>,
+    pub size: Option<i64>,
+    pub sha256: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub bit_rate: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RenditionRow {
+    id: String,
+    source_sha256: String,
+    kind: String,
+    state: String,
+    object_key: Option<String>,
+    content_type: Option<String>,
+    size: Option<i64>,
+    sha256: Option<String>,
+    width: Option<i64>,
+    height: Option<i64>,
+    bit_rate: Option<i64>,
+    duration_ms: Option<i64>,
+    error: Option<String>,
+    created_at: i64,
+}
+
+/// A stored kind or state this version does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown rendition {0} {1:?}")]
+struct Unknown(&'static str, String);
+
+impl TryFrom<RenditionRow> for RenditionRecord {
+    type Error = sqlx::Error;
+
+    fn try_from(r: RenditionRow) -> Result<Self, sqlx::Error> {
+        let kind = RenditionKind::parse(&r.kind)
+            .ok_or_else(|| sqlx::Error::Decode(Box::new(Unknown("kind", r.kind.clone()))))?;
+        let state = RenditionState::parse(&r.state)
+            .ok_or_else(|| sqlx::Error::Decode(Box::new(Unknown("state", r.state.clone()))))?;
+        Ok(Self {
+            id: r.id,
+            source_sha256: r.source_sha256,
+            kind,
+            state,
+            object_key: r.object_key,
+            content_type: r.content_type,
+            size: r.size,
+            sha256: r.sha256,
+            width: r.width,
+            height: r.height,
+            bit_rate: r.bit_rate,
+            duration_ms: r.duration_ms,
+            error: r.error,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// A rendition about to be recorded: made (`Ok`, with its object) or impossible for a reason of
+/// the content (`Err`).
+#[derive(Debug, Clone)]
+pub struct NewRendition {
+    pub source_sha256: String,
+    pub kind: RenditionKind,
+    pub made: Result<MadeRendition, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MadeRendition {
+    pub object_key: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub bit_rate: Option<i64>,
+    pub duration_ms: Option<i64>,
+}
+
+const RENDITION_COLUMNS: &str = "id, source_sha256, kind, state, object_key, content_type, size, \
+    sha256, width, height, bit_rate, duration_ms, error, created_at";
+
+/// A content to probe: its SHA-256, its object and the organisation the work is for.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Unprobed {
+    pub sha256: String,
+    pub object_key: String,
+    pub org_id: String,
+}
+
+impl Db {
+    /// Masters of video or audio whose content has no probe and no probe job, at most `limit`.
+    /// `job_id_prefix` is the prefix of the probe jobs' fixed ids (followed by the SHA-256).
+    pub async fn unprobed_media(
+        &self,
+        job_id_prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<Unprobed>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT a.sha256, MIN(b.object_key) AS object_key, COALESCE(MIN(l.org_id), '') AS org_id \
+             FROM assets a JOIN blobs b ON b.sha256 = a.sha256 JOIN lessons l ON l.id = a.lesson_id \
+             WHERE a.role = 'master' \
+             AND (a.content_type LIKE 'video/%' OR a.content_type LIKE 'audio/%') \
+             AND NOT EXISTS (SELECT 1 FROM media_probes p WHERE p.sha256 = a.sha256) \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = $1 || a.sha256) \
+             GROUP BY a.sha256 ORDER BY a.sha256 LIMIT $2",
+        )
+        .bind(job_id_prefix)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// The object key of content `sha256`, if it is stored.
+    pub async fn blob_key(&self, sha256: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT object_key FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    /// Records (or replaces) the probe of a content and queues `then` in the same transaction.
+    pub async fn record_probe(&self, p: &ProbeRecord, then: &[NewJob]) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM media_probes WHERE sha256 = $1")
+            .bind(&p.sha256)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO media_probes ({PROBE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+        ))
+        .bind(&p.sha256)
+        .bind(i64::from(p.playable))
+        .bind(&p.reason)
+        .bind(&p.container)
+        .bind(p.duration_ms)
+        .bind(p.bit_rate)
+        .bind(i64::from(p.has_video))
+        .bind(&p.video_codec)
+        .bind(p.width)
+        .bind(p.height)
+        .bind(p.fps.and_then(to_milli))
+        .bind(p.rotation)
+        .bind(p.video_bit_rate)
+        .bind(i64::from(p.has_audio))
+        .bind(&p.audio_codec)
+        .bind(p.audio_channels)
+        .bind(p.audio_sample_rate)
+        .bind(p.audio_bit_rate)
+        .bind(p.loudness_lufs.and_then(to_milli))
+        .bind(p.max_volume_db.and_then(to_milli))
+        .bind(i64::from(p.silent))
+        .bind(&p.tool_version)
+        .bind(p.probed_at)
+        .execute(&mut *tx)
+        .await?;
+        let mut queued = false;
+        for job in then {
+            queued |= Self::enqueue_in(&mut tx, job).await?;
+        }
+        tx.commit().await?;
+        if queued {
+            self.jobs_queued.notify_one();
+        }
+        Ok(())
+    }
+
+    pub async fn media_probe(&self, sha256: &str) -> Result<Option<ProbeRecord>, sqlx::Error> {
+        let row: Option<ProbeRow> = sqlx::query_as(&format!(
+            "SELECT {PROBE_COLUMNS} FROM media_probes WHERE sha256 = $1"
+        ))
+        .bind(sha256)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(ProbeRecord::from))
+    }
+
+    /// Records (or replaces) renditions of one content in one transaction.
+    pub async fn record_renditions(&self, renditions: &[NewRendition]) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        for r in renditions {
+            sqlx::query("DELETE FROM media_renditions WHERE source_sha256 = $1 AND kind = $2")
+                .bind(&r.source_sha256)
+                .bind(r.kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+            let (state, made, error) = match &r.made {
+                Ok(m) => (RenditionState::Ready, Some(m), None),
+                Err(e) => (
+                    RenditionState::Failed,
+                    None,
+                    Some(e.chars().take(1000).collect::<String>()),
+                ),
+            };
+            sqlx::query(&format!(
+                "INSERT INTO media_renditions ({RENDITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
+                 $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ))
+            .bind(new_id())
+            .bind(&r.source_sha256)
+            .bind(r.kind.as_str())
+            .bind(state.as_str())
+            .bind(made.map(|m| m.object_key.clone()))
+            .bind(made.map(|m| m.content_type.clone()))
+            .bind(made.map(|m| m.size))
+            .bind(made.map(|m| m.sha256.clone()))
+            .bind(made.and_then(|m| m.width))
+            .bind(made.and_then(|m| m.height))
+            .bind(made.and_then(|m| m.bit_rate))
+            .bind(made.and_then(|m| m.duration_ms))
+            .bind(error)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The renditions of content `sha256`, by kind.
+    pub async fn media_renditions(
+        &self,
+        sha256: &str,
+    ) -> Result<Vec<RenditionRecord>, sqlx::Error> {
+        let rows: Vec<RenditionRow> = sqlx::query_as(&format!(
+            "SELECT {RENDITION_COLUMNS} FROM media_renditions WHERE source_sha256 = $1 \
+             ORDER BY kind"
+        ))
+        .bind(sha256)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter().map(RenditionRecord::try_from).collect()
+    }
+
+    /// One rendition of content `sha256`.
+    pub async fn media_rendition(
+        &self,
+        sha256: &str,
+        kind: RenditionKind,
+    ) -> Result<Option<RenditionRecord>, sqlx::Error> {
+        let row: Option<RenditionRow> = sqlx::query_as(&format!(
+            "SELECT {RENDITION_COLUMNS} FROM media_renditions WHERE source_sha256 = $1 \
+             AND kind = $2"
+        ))
+        .bind(sha256)
+        .bind(kind.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(RenditionRecord::try_from).transpose()
+    }
+}

@@ -1,0 +1,802 @@
+//! Media processing: probing every video and audio master with ffprobe (streams, duration,
+//! loudness, silence) and making its first renditions with ffmpeg — a 64 kbit/s mono AAC file
+//! for weak connections and village audio players, and a poster in two sizes.
+//!
+//! Layer: an engine beside `jobs`, `ingest` and `search` (it uses `db`, `storage` and
+//! `domain`); the job runner calls it (`jobs::work`), and it knows nothing of the runner: each
+//! step answers a [`Step`] the runner turns into its outcome.
+//!
+//! How work arrives: a periodic reconciler ([`Media::reconcile`], job `media_reconcile`) queues
+//! a probe for every video or audio master whose content has no probe and no probe job (job id
+//! `media-probe-<sha256>`), and recording a probe queues the renditions it calls for in the same
+//! transaction (`media-audio-<sha256>`, `media-poster-<sha256>`). *Rationale:* the reconciler
+//! needs no hook in the upload paths (plain, tus, imports alike), survives crashes (what a crash
+//! lost is found again on the next pass) and is idempotent (fixed job ids); the cost is up to
+//! one period of delay after an upload.
+//!
+//! How the master is read: ffprobe and ffmpeg get a presigned URL of the object (valid for the
+//! step's budget) and read it over HTTP themselves, seeking with ranges. *Rationale:* no copy of
+//! a multi-gigabyte master in the data folder per step, no bytes through the service, and the
+//! same path for the embedded store and an external one.
+//!
+//! Invariants:
+//! - **Idempotent.** Probes and renditions are keyed by the content's SHA-256 (the same bytes in
+//!   two lessons are processed once); a rendition's object key is derived from the content, the
+//!   rendition kind and the recipe's version (`media/<sha256>/<kind>-v1.<ext>`), and a step whose
+//!   rendition is recorded does nothing. Objects are immutable: a changed recipe is a new version,
+//!   hence a new key.
+//! - **A file ffmpeg cannot read is a result, not a failure**: the probe records it as unplayable
+//!   with ffprobe's reason, and the job succeeds. Retries are for storage, the database, and
+//!   programs that could not run or ran out of time.
+//! - **Jobs wait, never fail, without the tools** ([`Step::Wait`]); and at most `concurrency`
+//!   ffmpeg processes run at once per instance, at `nice` priority, each bounded in time and
+//!   killed when its progress output stops for `stall` ([`run`]).
+
+pub mod probe;
+pub mod run;
+pub mod tools;
+
+use crate::db::Db;
+use crate::db::jobs::NewJob;
+use crate::db::media::{MadeRendition, NewRendition, ProbeRecord};
+use crate::domain::job::JobKind;
+use crate::storage::ObjectStore;
+use probe::{FfProbe, Loudness};
+use run::{Budget, RunError, Stdout};
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+pub use tools::{ToolPaths, Tools};
+
+/// The prefixes of the media jobs' fixed ids (followed by the content's SHA-256).
+pub const PROBE_JOB: &str = "media-probe-";
+pub const AUDIO_JOB: &str = "media-audio-";
+pub const POSTER_JOB: &str = "media-poster-";
+/// The id of the periodic reconciler.
+pub const RECONCILE_JOB_ID: &str = "periodic-media";
+
+use crate::domain::media::RenditionKind;
+const AUDIO_64K: RenditionKind = RenditionKind::Audio64k;
+const POSTER_SMALL: RenditionKind = RenditionKind::PosterSmall;
+const POSTER_LARGE: RenditionKind = RenditionKind::PosterLarge;
+
+/// The poster widths (never upscaled).
+pub const POSTER_SMALL_WIDTH: i64 = 320;
+pub const POSTER_LARGE_WIDTH: i64 = 1280;
+
+/// The version of the recipes, part of every rendition's key.
+const RECIPE: &str = "v1";
+
+/// The largest rendition file kept (one request to storage): 64 kbit/s for 24 hours is 690 MB.
+const MAX_RENDITION_BYTES: u64 = 1 << 30;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub tools: ToolPaths,
+    /// ffmpeg processes at once in this instance.
+    pub concurrency: usize,
+    /// The `nice` level of ffmpeg (0 to 19).
+    pub nice: i32,
+    /// Budget of a probe (ffprobe, then the loudness pass).
+    pub probe_timeout: Duration,
+    /// Budget of one encoding step.
+    pub encode_timeout: Duration,
+    /// How long ffmpeg may print no progress before it is stopped.
+    pub stall: Duration,
+    /// Where encoders write their output before it is stored (inside the data folder).
+    pub work_dir: PathBuf,
+    /// How often the reconciler runs.
+    pub reconcile_every: Duration,
+}
+
+/// How a step ended, for the job runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Done,
+    /// Not run: try again at `at` (Unix ms), attempts not counted — the tools are missing, or
+    /// every ffmpeg slot is taken.
+    Wait {
+        at: i64,
+        why: Option<String>,
+    },
+    /// Failed for a reason that may pass (storage, database, a process that could not run).
+    Retry(String),
+    /// Failed for good (an unreadable job).
+    Dead(String),
+}
+
+/// The engine: its tools as found at start-up, the store and the database.
+pub struct Media {
+    db: Db,
+    store: ObjectStore,
+    tools: Tools,
+    settings: Settings,
+    slots: Arc<Semaphore>,
+}
+
+/// A media job's payload.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Payload {
+    pub sha256: String,
+}
+
+/// A folder of its own for one step, removed when the step ends (whatever way).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    async fn new(root: &Path) -> std::io::Result<Self> {
+        let dir = root.join(uuid::Uuid::new_v4().simple().to_string());
+        tokio::fs::create_dir_all(&dir).await?;
+        Ok(Self(dir))
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn os(args: &[&str]) -> Vec<OsString> {
+    args.iter().map(OsString::from).collect()
+}
+
+/// Whether `s` is a SHA-256 in hex (what every media payload names).
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Media {
+    /// Finds the tools (once) and builds the engine.
+    pub async fn start(db: Db, store: ObjectStore, settings: Settings) -> Self {
+        let tools = Tools::detect(&settings.tools).await;
+        // What a previous process left behind when it was killed mid-step.
+        let _ = tokio::fs::remove_dir_all(&settings.work_dir).await;
+        Self {
+            db,
+            store,
+            tools,
+            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            settings,
+        }
+    }
+
+    pub fn tools(&self) -> &Tools {
+        &self.tools
+    }
+
+    pub fn reconcile_every(&self) -> Duration {
+        self.settings.reconcile_every
+    }
+
+    /// The probe job of a content.
+    fn job(kind: JobKind, prefix: &str, sha256: &str, org_id: &str) -> NewJob {
+        let payload = serde_json::to_string(&Payload {
+            sha256: sha256.to_owned(),
+        })
+        .unwrap_or_default();
+        NewJob {
+            id: Some(format!("{prefix}{sha256}")),
+            ..NewJob::now(kind, sha256, org_id, payload)
+        }
+    }
+
+    /// Queues a probe for every video or audio master with neither a probe nor a probe job;
+    /// how many were queued.
+    pub async fn reconcile(&self) -> Result<usize, sqlx::Error> {
+        let mut queued = 0;
+        loop {
+            let missing = self.db.unprobed_media(PROBE_JOB, 500).await?;
+            if missing.is_empty() {
+                return Ok(queued);
+            }
+            let jobs: Vec<NewJob> = missing
+                .iter()
+                .map(|m| Self::job(JobKind::MediaProbe, PROBE_JOB, &m.sha256, &m.org_id))
+                .collect();
+            let n = self.db.enqueue_jobs(&jobs).await?;
+            queued += n;
+            if n == 0 {
+                // Someone else queued them meanwhile; the next pass sees the rest.
+                return Ok(queued);
+            }
+        }
+    }
+
+    /// Waits for the tools, and takes an ffmpeg slot (`Err` with the step to answer if not).
+    fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Step> {
+        let now = crate::db::now_ms();
+        if let Some(why) = self.tools.unavailable() {
+            return Err(Step::Wait {
+                at: now + 60_000,
+                why: Some(format!("waiting: media processing is unavailable: {why}")),
+            });
+        }
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Step::Wait {
+                // Every slot is taken: look again soon, spread out.
+                at: now + 2_000 + rand::random_range(0..3_000),
+                why: None,
+            })
+    }
+
+    fn payload(job_payload: &str) -> Result<String, Step> {
+        match serde_json::from_str::<Payload>(job_payload) {
+            Ok(p) if is_sha256(&p.sha256) => Ok(p.sha256),
+            _ => Err(Step::Dead("unreadable job".into())),
+        }
+    }
+
+    /// A presigned URL of content `sha256` for ffmpeg, valid for `budget` and a margin.
+    async fn source_url(&self, sha256: &str, budget: Duration) -> Result<Option<String>, Step> {
+        let key = match self.db.blob_key(sha256).await {
+            Ok(Some(k)) => k,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(Step::Retry(format!("database: {e}"))),
+        };
+        self.store
+            .presign_get(
+                &key,
+                budget + Duration::from_secs(600),
+                "application/octet-stream",
+                "attachment",
+            )
+            .await
+            .map(Some)
+            .map_err(|e| Step::Retry(format!("cannot sign the content's URL: {e}")))
+    }
+
+    /// How long one read from storage may wait (ffmpeg's `-rw_timeout`, microseconds): a stalled
+    /// connection ends the run with an I/O error (a retry) instead of holding it.
+    fn rw_timeout_us(&self) -> String {
+        let t = self.settings.stall.min(Duration::from_secs(30));
+        t.as_micros().to_string()
+    }
+
+    fn nice(&self) -> Option<(&Path, i32)> {
+        self.tools
+            .nice
+            .as_deref()
+            .map(|n| (n, self.settings.nice.clamp(0, 19)))
+    }
+
+    /// Arguments every ffmpeg run over a stored content starts with: quiet, no terminal, and
+    /// only network protocols for the input (a hostile file cannot make ffmpeg open a local
+    /// path through a playlist or a concat list).
+    fn ffmpeg_input(&self, url: &str, seek_ms: Option<i64>) -> Vec<OsString> {
+        let mut a = os(&[
+            "-nostdin",
+            "-hide_banner",
+            "-nostats",
+            "-progress",
+            "pipe:1",
+            "-protocol_whitelist",
+            "http,https,tcp,tls,crypto",
+            "-rw_timeout",
+            &self.rw_timeout_us(),
+        ]);
+        if let Some(ms) = seek_ms.filter(|ms| *ms > 0) {
+            a.push("-ss".into());
+            a.push(format!("{}.{:03}", ms / 1000, ms % 1000).into());
+        }
+        a.push("-i".into());
+        a.push(url.into());
+        a
+    }
+
+    /// Probes content `sha256` and records what was found, queueing the renditions it calls for.
+    pub async fn probe(&self, job_payload: &str) -> Step {
+        let sha256 = match Self::payload(job_payload) {
+            Ok(s) => s,
+            Err(step) => return step,
+        };
+        let _slot = match self.admit() {
+            Ok(s) => s,
+            Err(step) => return step,
+        };
+        let budget = self.settings.probe_timeout;
+        let url = match self.source_url(&sha256, budget).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return Step::Done, // deleted meanwhile: nothing to probe
+            Err(step) => return step,
+        };
+        let mut args = os(&[
+            "-v",
+            "error",
+            "-of",
+            "json",
+            "-show_format",
+            "-show_streams",
+            "-protocol_whitelist",
+            "http,https,tcp,tls,crypto",
+            "-rw_timeout",
+            &self.rw_timeout_us(),
+        ]);
+        args.push(url.clone().into());
+        let ran = match run::run(
+            Path::new(&self.settings.tools.ffprobe),
+            &args,
+            None,
+            Stdout::Collect(4 << 20),
+            // ffprobe reads the headers only: bounded by the stall time, not the step's budget.
+            Budget {
+                total: self.settings.stall,
+                stall: self.settings.stall,
+            },
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        let mut record = ProbeRecord {
+            sha256: sha256.clone(),
+            playable: false,
+            reason: None,
+            container: None,
+            duration_ms: None,
+            bit_rate: None,
+            has_video: false,
+            video_codec: None,
+            width: None,
+            height: None,
+            fps: None,
+            rotation: None,
+            video_bit_rate: None,
+            has_audio: false,
+            audio_codec: None,
+            audio_channels: None,
+            audio_sample_rate: None,
+            audio_bit_rate: None,
+            loudness_lufs: None,
+            max_volume_db: None,
+            silent: false,
+            tool_version: format!(
+                "ffprobe {}",
+                self.tools.ffprobe.version.as_deref().unwrap_or("?")
+            ),
+            probed_at: crate::db::now_ms(),
+        };
+        if !ran.status.success() && storage_failed(&ran.stderr) {
+            return Step::Retry(reason_of(&ran, &url, "ffprobe could not read from storage"));
+        }
+        let parsed = if ran.status.success() {
+            FfProbe::parse(&ran.stdout).map_err(|e| format!("ffprobe's answer is unreadable: {e}"))
+        } else {
+            Err(reason_of(&ran, &url, "ffprobe cannot read the file"))
+        };
+        match parsed {
+            Err(reason) => record.reason = Some(reason),
+            Ok(doc) => {
+                let facts = doc.facts();
+                record.container = facts.container;
+                record.duration_ms = facts.duration_ms;
+                record.bit_rate = facts.bit_rate;
+                if let Some(v) = &facts.video {
+                    record.has_video = true;
+                    record.video_codec = v.codec.clone();
+                    record.width = v.width;
+                    record.height = v.height;
+                    record.fps = v.fps;
+                    record.rotation = Some(v.rotation);
+                    record.video_bit_rate = v.bit_rate;
+                }
+                if let Some(a) = &facts.audio {
+                    record.has_audio = true;
+                    record.audio_codec = a.codec.clone();
+                    record.audio_channels = a.channels;
+                    record.audio_sample_rate = a.sample_rate;
+                    record.audio_bit_rate = a.bit_rate;
+                }
+                record.playable = record.has_video || record.has_audio;
+                if !record.playable {
+                    record.reason = Some("the file has no audio or video stream".into());
+                }
+            }
+        }
+        if record.playable && record.has_audio {
+            match self.loudness(&url).await {
+                Ok(Ok(l)) => {
+                    record.loudness_lufs = l.integrated_lufs;
+                    record.max_volume_db = l.max_volume_db;
+                    record.silent = l.silent();
+                }
+                Ok(Err(reason)) => {
+                    record.playable = false;
+                    record.reason = Some(format!("the audio cannot be decoded: {reason}"));
+                }
+                Err(e) => return Step::Retry(e.to_string()),
+            }
+        }
+        let mut then = Vec::new();
+        let org = self.org_of(&sha256).await;
+        if record.playable && record.has_audio && !record.silent {
+            then.push(Self::job(JobKind::MediaAudio, AUDIO_JOB, &sha256, &org));
+        }
+        if record.playable && record.has_video {
+            then.push(Self::job(JobKind::MediaPoster, POSTER_JOB, &sha256, &org));
+        }
+        match self.db.record_probe(&record, &then).await {
+            Ok(()) => Step::Done,
+            Err(e) => Step::Retry(format!("database: {e}")),
+        }
+    }
+
+    /// The organisation a content's follow-up jobs are for (fairness): that of the probe job.
+    async fn org_of(&self, sha256: &str) -> String {
+        match self.db.job(&format!("{PROBE_JOB}{sha256}")).await {
+            Ok(Some(j)) => j.org_id,
+            _ => String::new(),
+        }
+    }
+
+    /// The loudness pass over the first audio stream: `Ok(Err(reason))` when ffmpeg cannot
+    /// decode it.
+    async fn loudness(&self, url: &str) -> Result<Result<Loudness, String>, RunError> {
+        let mut args = self.ffmpeg_input(url, None);
+        args.extend(os(&[
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-sn",
+            "-dn",
+            "-af",
+            "volumedetect,ebur128=framelog=verbose",
+            "-f",
+            "null",
+            "-",
+        ]));
+        let ran = run::run(
+            Path::new(&self.settings.tools.ffmpeg),
+            &args,
+            self.nice(),
+            Stdout::Progress,
+            Budget {
+                total: self.settings.probe_timeout,
+                stall: self.settings.stall,
+            },
+        )
+        .await?;
+        if !ran.status.success() {
+            if storage_failed(&ran.stderr) {
+                return Err(RunError::Io {
+                    program: "ffmpeg".into(),
+                    source: std::io::Error::other(reason_of(&ran, url, "storage failed")),
+                });
+            }
+            return Ok(Err(reason_of(&ran, url, "ffmpeg failed")));
+        }
+        Ok(Ok(Loudness::parse(&ran.stderr)))
+    }
+
+    /// The probe of `sha256` for a rendition step: `Err` with the step's answer when there is
+    /// none (the step then ends: the probe queues it again when it is recorded).
+    async fn probed(&self, sha256: &str) -> Result<Option<ProbeRecord>, Step> {
+        self.db
+            .media_probe(sha256)
+            .await
+            .map_err(|e| Step::Retry(format!("database: {e}")))
+    }
+
+    fn key(sha256: &str, kind: RenditionKind) -> String {
+        format!(
+            "media/{sha256}/{}-{RECIPE}.{}",
+            kind.as_str(),
+            kind.extension()
+        )
+    }
+
+    /// Makes the 64 kbit/s mono AAC rendition (`.m4a`, moov first) of content `sha256`.
+    pub async fn audio(&self, job_payload: &str) -> Step {
+        let sha256 = match Self::payload(job_payload) {
+            Ok(s) => s,
+            Err(step) => return step,
+        };
+        match self.db.media_rendition(&sha256, AUDIO_64K).await {
+            Ok(Some(_)) => return Step::Done,
+            Ok(None) => {}
+            Err(e) => return Step::Retry(format!("database: {e}")),
+        }
+        let probe = match self.probed(&sha256).await {
+            Ok(Some(p)) if p.playable && p.has_audio && !p.silent => p,
+            Ok(_) => return Step::Done, // nothing to hear: no rendition
+            Err(step) => return step,
+        };
+        let _slot = match self.admit() {
+            Ok(s) => s,
+            Err(step) => return step,
+        };
+        let budget = self.settings.encode_timeout;
+        let url = match self.source_url(&sha256, budget).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return Step::Done,
+            Err(step) => return step,
+        };
+        let scratch = match Scratch::new(&self.settings.work_dir).await {
+            Ok(s) => s,
+            Err(e) => return Step::Retry(format!("cannot make a work folder: {e}")),
+        };
+        let out = scratch.file("audio.m4a");
+        let mut args = self.ffmpeg_input(&url, None);
+        args.extend(os(&[
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-sn",
+            "-dn",
+            "-ac",
+            "1",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            "-y",
+        ]));
+        args.push(out.clone().into());
+        let ran = match self.encode(&args, budget).await {
+            Ok(r) => r,
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        if !ran.status.success() && storage_failed(&ran.stderr) {
+            return Step::Retry(reason_of(&ran, &url, "ffmpeg could not read from storage"));
+        }
+        let made = if ran.status.success() {
+            match self
+                .store_file(&out, &Self::key(&sha256, AUDIO_64K), "audio/mp4")
+                .await
+            {
+                Ok(mut m) => {
+                    m.duration_ms = ran.progress_ms.or(probe.duration_ms);
+                    m.bit_rate = m
+                        .duration_ms
+                        .filter(|d| *d > 0)
+                        .map(|d| m.size * 8 * 1000 / d);
+                    Ok(m)
+                }
+                Err(step) => return step,
+            }
+        } else {
+            Err(reason_of(&ran, &url, "ffmpeg failed"))
+        };
+        self.record(&[NewRendition {
+            source_sha256: sha256,
+            kind: AUDIO_64K,
+            made,
+        }])
+        .await
+    }
+
+    /// Makes the poster in two sizes: a representative frame (ffmpeg's `thumbnail` filter)
+    /// among those that are not dark, after skipping the opening (titles fade in from black);
+    /// any frame when every frame is dark.
+    pub async fn poster(&self, job_payload: &str) -> Step {
+        let sha256 = match Self::payload(job_payload) {
+            Ok(s) => s,
+            Err(step) => return step,
+        };
+        match self.db.media_rendition(&sha256, POSTER_LARGE).await {
+            Ok(Some(_)) => return Step::Done,
+            Ok(None) => {}
+            Err(e) => return Step::Retry(format!("database: {e}")),
+        }
+        let probe = match self.probed(&sha256).await {
+            Ok(Some(p)) if p.playable && p.has_video => p,
+            Ok(_) => return Step::Done,
+            Err(step) => return step,
+        };
+        let _slot = match self.admit() {
+            Ok(s) => s,
+            Err(step) => return step,
+        };
+        let budget = self.settings.encode_timeout;
+        let url = match self.source_url(&sha256, budget).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return Step::Done,
+            Err(step) => return step,
+        };
+        let scratch = match Scratch::new(&self.settings.work_dir).await {
+            Ok(s) => s,
+            Err(e) => return Step::Retry(format!("cannot make a work folder: {e}")),
+        };
+        let small = scratch.file("small.jpg");
+        let large = scratch.file("large.jpg");
+        // Skip a tenth of the lesson, at most 30 s, when it is long enough to have an opening.
+        let skip = probe
+            .duration_ms
+            .filter(|d| *d >= 4_000)
+            .map(|d| (d / 10).min(30_000));
+        let mut last = String::new();
+        for bright_only in [true, false] {
+            let pick = if bright_only {
+                "signalstats,metadata=mode=select:key=lavfi.signalstats.YAVG:value=40:function=greater,thumbnail=n=50"
+            } else {
+                "thumbnail=n=50"
+            };
+            let graph = format!(
+                "[0:v:0]{pick},split=2[a][b];\
+                 [a]scale='min({POSTER_SMALL_WIDTH},iw)':-2[s];\
+                 [b]scale='min({POSTER_LARGE_WIDTH},iw)':-2[l]"
+            );
+            let mut args = self.ffmpeg_input(&url, skip);
+            args.extend(os(&["-filter_complex", &graph]));
+            for (label, file) in [("[s]", &small), ("[l]", &large)] {
+                args.extend(os(&["-map", label, "-frames:v", "1", "-q:v", "3", "-y"]));
+                args.push(file.clone().into());
+            }
+            let ran = match self.encode(&args, budget).await {
+                Ok(r) => r,
+                Err(e) => return Step::Retry(e.to_string()),
+            };
+            let made =
+                ran.status.success() && file_len(&small).await > 0 && file_len(&large).await > 0;
+            if made {
+                last.clear();
+                break;
+            }
+            last = reason_of(&ran, &url, "ffmpeg made no frame");
+        }
+        let renditions = if last.is_empty() {
+            let mut out = Vec::new();
+            for (kind, file) in [(POSTER_SMALL, &small), (POSTER_LARGE, &large)] {
+                let mut m = match self
+                    .store_file(file, &Self::key(&sha256, kind), "image/jpeg")
+                    .await
+                {
+                    Ok(m) => m,
+                    Err(step) => return step,
+                };
+                if let Some((w, h)) = self.image_size(file).await {
+                    m.width = Some(w);
+                    m.height = Some(h);
+                }
+                out.push(NewRendition {
+                    source_sha256: sha256.clone(),
+                    kind,
+                    made: Ok(m),
+                });
+            }
+            out
+        } else {
+            [POSTER_SMALL, POSTER_LARGE]
+                .into_iter()
+                .map(|kind| NewRendition {
+                    source_sha256: sha256.clone(),
+                    kind,
+                    made: Err(last.clone()),
+                })
+                .collect()
+        };
+        self.record(&renditions).await
+    }
+
+    async fn encode(&self, args: &[OsString], budget: Duration) -> Result<run::Ran, RunError> {
+        run::run(
+            Path::new(&self.settings.tools.ffmpeg),
+            args,
+            self.nice(),
+            Stdout::Progress,
+            Budget {
+                total: budget,
+                stall: self.settings.stall,
+            },
+        )
+        .await
+    }
+
+    /// The width and height of an image file, as ffprobe reads them.
+    async fn image_size(&self, file: &Path) -> Option<(i64, i64)> {
+        let mut args = os(&["-v", "error", "-of", "json", "-show_streams"]);
+        args.push(file.into());
+        let ran = run::run(
+            Path::new(&self.settings.tools.ffprobe),
+            &args,
+            None,
+            Stdout::Collect(1 << 20),
+            Budget {
+                total: Duration::from_secs(30),
+                stall: Duration::from_secs(30),
+            },
+        )
+        .await
+        .ok()?;
+        let v = FfProbe::parse(&ran.stdout).ok()?.facts().video?;
+        Some((v.width?, v.height?))
+    }
+
+    /// Stores a finished file at `key` (its bytes hashed on the way).
+    async fn store_file(
+        &self,
+        file: &Path,
+        key: &str,
+        content_type: &str,
+    ) -> Result<MadeRendition, Step> {
+        let len = file_len(file).await;
+        if len == 0 {
+            return Err(Step::Retry("ffmpeg wrote an empty file".into()));
+        }
+        if len > MAX_RENDITION_BYTES {
+            return Err(Step::Dead(format!(
+                "the rendition is larger than {} MiB",
+                MAX_RENDITION_BYTES >> 20
+            )));
+        }
+        let bytes = match tokio::fs::read(file).await {
+            Ok(b) => bytes::Bytes::from(b),
+            Err(e) => return Err(Step::Retry(format!("cannot read the rendition: {e}"))),
+        };
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let size = bytes.len() as i64;
+        if let Err(e) = self.store.put(key, bytes, content_type).await {
+            return Err(Step::Retry(format!("cannot store the rendition: {e}")));
+        }
+        Ok(MadeRendition {
+            object_key: key.to_owned(),
+            content_type: content_type.to_owned(),
+            size,
+            sha256,
+            width: None,
+            height: None,
+            bit_rate: None,
+            duration_ms: None,
+        })
+    }
+
+    async fn record(&self, renditions: &[NewRendition]) -> Step {
+        match self.db.record_renditions(renditions).await {
+            Ok(()) => Step::Done,
+            Err(e) => Step::Retry(format!("database: {e}")),
+        }
+    }
+}
+
+async fn file_len(path: &Path) -> u64 {
+    tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+/// Whether ffmpeg failed to read from storage (the network, the store, an expired URL) rather
+/// than on the file's bytes: such a run is retried, never taken as the file's fault.
+fn storage_failed(stderr: &str) -> bool {
+    const SIGNS: [&str; 7] = [
+        "Connection refused",
+        "Connection reset",
+        "Connection timed out",
+        "timed out",
+        "Server returned",
+        "Input/output error",
+        "Network is unreachable",
+    ];
+    SIGNS.iter().any(|s| stderr.contains(s))
+}
+
+/// Why a run failed, for people: the last lines ffmpeg wrote, without the presigned URL it
+/// may quote (a credential for as long as it is valid), or `otherwise` when it said nothing.
+fn reason_of(ran: &run::Ran, url: &str, otherwise: &str) -> String {
+    let plain = url.split('?').next().unwrap_or(url);
+    let text = ran
+        .stderr
+        .replace(url, "the file")
+        .replace(plain, "the file");
+    let reason = run::last_lines(&text, 5, 600);
+    if reason.is_empty() {
+        otherwise.to_owned()
+    } else {
+        reason
+    }
+}
