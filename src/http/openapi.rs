@@ -209,7 +209,7 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         platforms::PlatformList,
         platforms::NewKeyView,
         platforms::AudienceInput,
-        platforms::AudienceView,
+        platforms::LessonAudienceView,
         platforms::FeedPage,
         platforms::SnapshotPageView,
         platforms::DeliveryView,

@@ -458,7 +458,7 @@ pub async fn check_audience(
 
 /// Who receives a lesson, as set.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AudienceView {
+pub struct LessonAudienceView {
     pub lesson_id: String,
     /// The subtree that receives it; `null` for the whole scope (or named platforms).
     pub org_id: Option<String>,
@@ -476,14 +476,14 @@ pub struct AudienceView {
     params(("id" = String, Path, description = "the lesson")),
     request_body = AudienceInput,
     security(("bearer" = [])),
-    responses((status = 200, description = "the audience", body = AudienceView))
+    responses((status = 200, description = "the audience", body = LessonAudienceView))
 )]
 pub async fn set_audience(
     State(state): State<AppState>,
     Writer(acting): Writer,
     Path(id): Path<String>,
     Json(input): Json<AudienceInput>,
-) -> Result<Json<AudienceView>, AppError> {
+) -> Result<Json<LessonAudienceView>, AppError> {
     let set = platforms::set_audience(
         &state.db,
         &acting,
@@ -492,7 +492,7 @@ pub async fn set_audience(
         &input.platforms,
     )
     .await?;
-    Ok(Json(AudienceView {
+    Ok(Json(LessonAudienceView {
         lesson_id: set.lesson_id,
         org_id: set.org_id,
         platforms: set.platforms,
