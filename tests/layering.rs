@@ -635,3 +635,52 @@ fn sibling_cycles_unknown_modules_and_stale_exceptions_are_reported() {
     assert!(breaches(&files, &[("src/db/platforms.rs", "publish")]).is_empty());
     assert!(!breaches(&files, &[]).is_empty());
 }
+
+/// The OpenAPI schema names of the types that derive `utoipa::ToSchema` in `text`: the type's
+/// name, or the name given by `#[schema(as = …)]`.
+fn schema_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("ToSchema") {
+        rest = &rest[at + "ToSchema".len()..];
+        // The item the derive belongs to: the next `struct` or `enum` keyword.
+        let item = ["struct ", "enum "]
+            .iter()
+            .filter_map(|k| rest.find(k).map(|i| (i, k.len())))
+            .min();
+        let Some((i, len)) = item else { break };
+        let attrs = &rest[..i];
+        let ident = |s: &str| s.chars().take_while(|c| is_ident(*c)).collect::<String>();
+        let name = match attrs.find("schema(as = ") {
+            Some(j) => ident(&attrs[j + "schema(as = ".len()..]),
+            None => ident(&rest[i + len..]),
+        };
+        if !name.is_empty() {
+            names.push(name);
+        }
+        rest = &rest[i + len..];
+    }
+    names
+}
+
+/// utoipa keeps one component per schema name: two wire types of the same name would silently
+/// document one with the other's schema (it happened: two `AudienceView`s). Each name is unique.
+#[test]
+fn no_two_openapi_schemas_share_a_name() {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (rel, text) in source_tree() {
+        for name in schema_names(&code_only(&text)) {
+            seen.entry(name).or_default().push(rel.clone());
+        }
+    }
+    assert!(seen.len() > 50, "the scan found the schemas: {seen:?}");
+    let shared: Vec<_> = seen.iter().filter(|(_, files)| files.len() > 1).collect();
+    assert!(shared.is_empty(), "schema names used twice: {shared:?}");
+}
+
+#[test]
+fn the_schema_name_scan_sees_a_clash() {
+    let code = "#[derive(Serialize, ToSchema)]\npub struct AudienceView { a: u8 }\n\
+                #[derive(ToSchema)]\n#[schema(as = FeedItem)]\npub enum Item { A }";
+    assert_eq!(schema_names(code), ["AudienceView", "FeedItem"]);
+}
