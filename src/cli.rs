@@ -252,8 +252,7 @@ pub async fn list_jobs(
     kind: Option<&str>,
     limit: i64,
 ) -> anyhow::Result<Vec<crate::db::jobs::JobRecord>> {
-    let state = crate::services::jobs::parse_state(state)?;
-    let kind = crate::services::jobs::parse_kind(kind)?;
+    let (state, kind) = crate::services::jobs::parse_filter(state, kind).map_err(invalid)?;
     let page = crate::services::jobs::list(
         db,
         &Acting::cli(),
@@ -280,9 +279,20 @@ pub async fn retry_jobs(
             Ok(1)
         }
         None => {
-            let state = crate::services::jobs::parse_state(state)?;
-            let kind = crate::services::jobs::parse_kind(kind)?;
+            let (state, kind) = crate::services::jobs::parse_filter(state, kind).map_err(invalid)?;
             Ok(crate::services::jobs::retry_many(db, &acting, state, kind).await?)
         }
     }
+}
+
+/// Mistakes in a command's arguments, as one error.
+fn invalid(errors: Vec<crate::domain::Invalid>) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}",
+        errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
 }

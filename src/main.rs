@@ -126,7 +126,7 @@ enum JobsCommand {
         /// pending, running, done or dead.
         #[arg(long)]
         state: Option<String>,
-        /// webhook, extract_text, schedules, maintenance or probe.
+        /// A job kind (webhook, extract_text, media_probe, …; a wrong one lists them all).
         #[arg(long)]
         kind: Option<String>,
         #[arg(long, default_value_t = 100)]

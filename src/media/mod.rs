@@ -32,6 +32,8 @@
 //!   ffmpeg processes run at once per instance, at `nice` priority, each bounded in time and
 //!   killed when its progress output stops for `stall` ([`run`]).
 
+mod audio;
+mod poster;
 pub mod probe;
 pub mod run;
 pub mod tools;
@@ -122,6 +124,18 @@ pub struct Media {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Payload {
     pub sha256: String,
+}
+
+/// What a rendition step works with (see [`Media::prepare`]); the ffmpeg slot is held while
+/// it lives.
+struct Prepared {
+    sha256: String,
+    probe: ProbeRecord,
+    url: String,
+    scratch: Scratch,
+    /// How long the step's encoding may take.
+    budget: Duration,
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// A folder of its own for one step, removed when the step ends (whatever way).
@@ -496,191 +510,43 @@ impl Media {
         )
     }
 
-    /// Makes the 64 kbit/s mono AAC rendition (`.m4a`, moov first) of content `sha256`.
-    pub async fn audio(&self, job_payload: &str) -> Step {
-        let sha256 = match Self::payload(job_payload) {
-            Ok(s) => s,
-            Err(step) => return step,
-        };
-        match self.db.media_rendition(&sha256, AUDIO_64K).await {
-            Ok(Some(_)) => return Step::Done,
+    /// The start every rendition step shares: the payload read, nothing to do when `done` is
+    /// already recorded or the probe says there is nothing to make (`wants`), then an ffmpeg
+    /// slot, a signed URL of the master valid for the encoding budget, and a scratch folder.
+    /// `Err` carries the step to answer at once.
+    async fn prepare(
+        &self,
+        job_payload: &str,
+        done: RenditionKind,
+        wants: impl Fn(&ProbeRecord) -> bool,
+    ) -> Result<Prepared, Step> {
+        let sha256 = Self::payload(job_payload)?;
+        match self.db.media_rendition(&sha256, done).await {
+            Ok(Some(_)) => return Err(Step::Done),
             Ok(None) => {}
-            Err(e) => return Step::Retry(format!("database: {e}")),
+            Err(e) => return Err(Step::Retry(format!("database: {e}"))),
         }
-        let probe = match self.probed(&sha256).await {
-            Ok(Some(p)) if p.playable && p.has_audio && !p.silent => p,
-            Ok(_) => return Step::Done, // nothing to hear: no rendition
-            Err(step) => return step,
+        let probe = match self.probed(&sha256).await? {
+            Some(p) if p.playable && wants(&p) => p,
+            // Nothing to make from it (or no probe yet: recording it queues the step again).
+            _ => return Err(Step::Done),
         };
-        let _slot = match self.admit() {
-            Ok(s) => s,
-            Err(step) => return step,
-        };
+        let slot = self.admit()?;
         let budget = self.settings.encode_timeout;
-        let url = match self.source_url(&sha256, budget).await {
-            Ok(Some(u)) => u,
-            Ok(None) => return Step::Done,
-            Err(step) => return step,
+        let Some(url) = self.source_url(&sha256, budget).await? else {
+            return Err(Step::Done); // deleted meanwhile
         };
-        let scratch = match Scratch::new(&self.settings.work_dir).await {
-            Ok(s) => s,
-            Err(e) => return Step::Retry(format!("cannot make a work folder: {e}")),
-        };
-        let out = scratch.file("audio.m4a");
-        let mut args = self.ffmpeg_input(&url, None);
-        args.extend(os(&[
-            "-map",
-            "0:a:0",
-            "-vn",
-            "-sn",
-            "-dn",
-            "-ac",
-            "1",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-            "-y",
-        ]));
-        args.push(out.clone().into());
-        let ran = match self.encode(&args, budget).await {
-            Ok(r) => r,
-            Err(e) => return Step::Retry(e.to_string()),
-        };
-        if !ran.status.success() && storage_failed(&ran.stderr) {
-            return Step::Retry(reason_of(&ran, &url, "ffmpeg could not read from storage"));
-        }
-        let made = if ran.status.success() {
-            match self
-                .store_file(&out, &Self::key(&sha256, AUDIO_64K), "audio/mp4")
-                .await
-            {
-                Ok(mut m) => {
-                    m.duration_ms = ran.progress_ms.or(probe.duration_ms);
-                    m.bit_rate = m
-                        .duration_ms
-                        .filter(|d| *d > 0)
-                        .map(|d| m.size * 8 * 1000 / d);
-                    Ok(m)
-                }
-                Err(step) => return step,
-            }
-        } else {
-            Err(reason_of(&ran, &url, "ffmpeg failed"))
-        };
-        self.record(&[NewRendition {
-            source_sha256: sha256,
-            kind: AUDIO_64K,
-            made,
-        }])
-        .await
-    }
-
-    /// Makes the poster in two sizes: a representative frame (ffmpeg's `thumbnail` filter)
-    /// among those that are not dark, after skipping the opening (titles fade in from black);
-    /// any frame when every frame is dark.
-    pub async fn poster(&self, job_payload: &str) -> Step {
-        let sha256 = match Self::payload(job_payload) {
-            Ok(s) => s,
-            Err(step) => return step,
-        };
-        match self.db.media_rendition(&sha256, POSTER_LARGE).await {
-            Ok(Some(_)) => return Step::Done,
-            Ok(None) => {}
-            Err(e) => return Step::Retry(format!("database: {e}")),
-        }
-        let probe = match self.probed(&sha256).await {
-            Ok(Some(p)) if p.playable && p.has_video => p,
-            Ok(_) => return Step::Done,
-            Err(step) => return step,
-        };
-        let _slot = match self.admit() {
-            Ok(s) => s,
-            Err(step) => return step,
-        };
-        let budget = self.settings.encode_timeout;
-        let url = match self.source_url(&sha256, budget).await {
-            Ok(Some(u)) => u,
-            Ok(None) => return Step::Done,
-            Err(step) => return step,
-        };
-        let scratch = match Scratch::new(&self.settings.work_dir).await {
-            Ok(s) => s,
-            Err(e) => return Step::Retry(format!("cannot make a work folder: {e}")),
-        };
-        let small = scratch.file("small.jpg");
-        let large = scratch.file("large.jpg");
-        // Skip a tenth of the lesson, at most 30 s, when it is long enough to have an opening.
-        let skip = probe
-            .duration_ms
-            .filter(|d| *d >= 4_000)
-            .map(|d| (d / 10).min(30_000));
-        let mut last = String::new();
-        for bright_only in [true, false] {
-            let pick = if bright_only {
-                "signalstats,metadata=mode=select:key=lavfi.signalstats.YAVG:value=40:function=greater,thumbnail=n=50"
-            } else {
-                "thumbnail=n=50"
-            };
-            let graph = format!(
-                "[0:v:0]{pick},split=2[a][b];\
-                 [a]scale='min({POSTER_SMALL_WIDTH},iw)':-2[s];\
-                 [b]scale='min({POSTER_LARGE_WIDTH},iw)':-2[l]"
-            );
-            let mut args = self.ffmpeg_input(&url, skip);
-            args.extend(os(&["-filter_complex", &graph]));
-            for (label, file) in [("[s]", &small), ("[l]", &large)] {
-                args.extend(os(&["-map", label, "-frames:v", "1", "-q:v", "3", "-y"]));
-                args.push(file.clone().into());
-            }
-            let ran = match self.encode(&args, budget).await {
-                Ok(r) => r,
-                Err(e) => return Step::Retry(e.to_string()),
-            };
-            let made =
-                ran.status.success() && file_len(&small).await > 0 && file_len(&large).await > 0;
-            if made {
-                last.clear();
-                break;
-            }
-            last = reason_of(&ran, &url, "ffmpeg made no frame");
-        }
-        let renditions = if last.is_empty() {
-            let mut out = Vec::new();
-            for (kind, file) in [(POSTER_SMALL, &small), (POSTER_LARGE, &large)] {
-                let mut m = match self
-                    .store_file(file, &Self::key(&sha256, kind), "image/jpeg")
-                    .await
-                {
-                    Ok(m) => m,
-                    Err(step) => return step,
-                };
-                if let Some((w, h)) = self.image_size(file).await {
-                    m.width = Some(w);
-                    m.height = Some(h);
-                }
-                out.push(NewRendition {
-                    source_sha256: sha256.clone(),
-                    kind,
-                    made: Ok(m),
-                });
-            }
-            out
-        } else {
-            [POSTER_SMALL, POSTER_LARGE]
-                .into_iter()
-                .map(|kind| NewRendition {
-                    source_sha256: sha256.clone(),
-                    kind,
-                    made: Err(last.clone()),
-                })
-                .collect()
-        };
-        self.record(&renditions).await
+        let scratch = Scratch::new(&self.settings.work_dir)
+            .await
+            .map_err(|e| Step::Retry(format!("cannot make a work folder: {e}")))?;
+        Ok(Prepared {
+            sha256,
+            probe,
+            url,
+            scratch,
+            budget,
+            _slot: slot,
+        })
     }
 
     async fn encode(&self, args: &[OsString], budget: Duration) -> Result<run::Ran, RunError> {
@@ -695,26 +561,6 @@ impl Media {
             },
         )
         .await
-    }
-
-    /// The width and height of an image file, as ffprobe reads them.
-    async fn image_size(&self, file: &Path) -> Option<(i64, i64)> {
-        let mut args = os(&["-v", "error", "-of", "json", "-show_streams"]);
-        args.push(file.into());
-        let ran = run::run(
-            Path::new(&self.settings.tools.ffprobe),
-            &args,
-            None,
-            Stdout::Collect(1 << 20),
-            Budget {
-                total: Duration::from_secs(30),
-                stall: Duration::from_secs(30),
-            },
-        )
-        .await
-        .ok()?;
-        let v = FfProbe::parse(&ran.stdout).ok()?.facts().video?;
-        Some((v.width?, v.height?))
     }
 
     /// Stores a finished file at `key` (its bytes hashed on the way).

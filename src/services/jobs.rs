@@ -18,18 +18,32 @@ use crate::domain::visibility::{self, JobScope};
 
 /// A job state from a client; absent or empty for any.
 pub fn parse_state(s: Option<&str>) -> Result<Option<JobState>, Invalid> {
-    JobState::parse_opt(s)
-        .map_err(|_| Invalid::new("state", "must be pending, running, done or dead"))
+    JobState::parse_opt(s).map_err(|_| Invalid::new("state", &one_of(JobState::ALL.map(JobState::as_str))))
 }
 
 /// A job kind from a client; absent or empty for any.
 pub fn parse_kind(s: Option<&str>) -> Result<Option<JobKind>, Invalid> {
-    JobKind::parse_opt(s).map_err(|_| {
-        Invalid::new(
-            "kind",
-            "must be webhook, extract_text, schedules, maintenance or probe",
-        )
-    })
+    JobKind::parse_opt(s).map_err(|_| Invalid::new("kind", &one_of(JobKind::ALL.map(JobKind::as_str))))
+}
+
+/// A state and a kind from a client (each absent or empty for any), every mistake reported.
+pub fn parse_filter(
+    state: Option<&str>,
+    kind: Option<&str>,
+) -> std::result::Result<(Option<JobState>, Option<JobKind>), Vec<Invalid>> {
+    match (parse_state(state), parse_kind(kind)) {
+        (Ok(s), Ok(k)) => Ok((s, k)),
+        (s, k) => Err([s.err(), k.err()].into_iter().flatten().collect()),
+    }
+}
+
+/// "must be a, b or c", from the values a type knows.
+fn one_of<const N: usize>(values: [&str; N]) -> String {
+    match values.split_last() {
+        Some((last, [])) => format!("must be {last}"),
+        Some((last, rest)) => format!("must be {} or {last}", rest.join(", ")),
+        None => "must be empty".to_owned(),
+    }
 }
 
 /// Where a listing continues: after the job changed at `updated_at` with `id`.

@@ -296,8 +296,7 @@ impl From<&crate::db::jobs::JobRecord> for JobRow {
 
 async fn jobs_page(web: &Web, filter: &JobsFilter, error: Option<AppError>) -> PageResult {
     let Writer(acting) = web.reader()?;
-    let parsed = jobs::parse_state(opt(&filter.state))
-        .and_then(|state| Ok((state, jobs::parse_kind(opt(&filter.kind))?)));
+    let parsed = jobs::parse_filter(opt(&filter.state), opt(&filter.kind));
     let (items, error) = match parsed {
         Ok((state, kind)) => {
             let page = jobs::list(&web.state.db, &acting, state, kind, None, 200).await?;
@@ -305,7 +304,7 @@ async fn jobs_page(web: &Web, filter: &JobsFilter, error: Option<AppError>) -> P
             (items, error)
         }
         // A bad filter is shown with the empty list.
-        Err(e) => (Vec::new(), Some(AppError::from(e))),
+        Err(e) => (Vec::new(), Some(AppError::invalid(&e))),
     };
     let dead = items.iter().any(|j| j.job.state == JobState::Dead);
     let ctx = context! {

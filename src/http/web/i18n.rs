@@ -70,6 +70,10 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("jobs.kind.schedules", "定时发布与撤回", "scheduled steps"),
     ("jobs.kind.maintenance", "例行清理", "housekeeping"),
     ("jobs.kind.probe", "探测任务", "probe"),
+    ("jobs.kind.media_reconcile", "查找待处理媒体", "media look-up"),
+    ("jobs.kind.media_probe", "媒体分析", "media probe"),
+    ("jobs.kind.media_audio", "音频转码", "audio rendition"),
+    ("jobs.kind.media_poster", "封面截图", "poster"),
     ("jobs.subject", "对象", "Subject"),
     (
         "jobs.empty",
@@ -291,6 +295,15 @@ mod tests {
                 .all(|(_, zh, en)| !zh.is_empty() && !en.is_empty())
         );
         assert_eq!(translate(Lang::En, "login"), "Sign in");
+        // Every label a page builds from a closed set of values exists.
+        for kind in crate::domain::job::JobKind::ALL {
+            let id = format!("jobs.kind.{}", kind.as_str());
+            assert!(TABLE.iter().any(|(k, _, _)| *k == id), "no label {id}");
+        }
+        for state in crate::domain::job::JobState::ALL {
+            let id = format!("jobs.state.{}", state.as_str());
+            assert!(TABLE.iter().any(|(k, _, _)| *k == id), "no label {id}");
+        }
         assert_eq!(translate(Lang::Zh, "no.such.id"), "no.such.id");
     }
 }

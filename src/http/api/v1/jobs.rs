@@ -120,15 +120,10 @@ pub async fn list(
     Writer(acting): Writer,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<JobPageView>, AppError> {
-    let mut errors = Vec::new();
-    let job_state = jobs::parse_state(q.state.as_deref())
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let kind = jobs::parse_kind(q.kind.as_deref())
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
+    let (mut errors, (job_state, kind)) = match jobs::parse_filter(q.state.as_deref(), q.kind.as_deref()) {
+        Ok(f) => (Vec::new(), f),
+        Err(e) => (e, (None, None)),
+    };
     let after = JobCursor::decode(q.cursor.as_deref())
         .map_err(|e| errors.push(e))
         .ok()
@@ -188,18 +183,8 @@ pub async fn retry_many(
     Writer(acting): Writer,
     Query(q): Query<RetryQuery>,
 ) -> Result<(StatusCode, Json<RetriedView>), AppError> {
-    let mut errors = Vec::new();
-    let job_state = jobs::parse_state(q.state.as_deref())
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    let kind = jobs::parse_kind(q.kind.as_deref())
-        .map_err(|e| errors.push(e))
-        .ok()
-        .flatten();
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
+    let (job_state, kind) = jobs::parse_filter(q.state.as_deref(), q.kind.as_deref())
+        .map_err(|e| AppError::invalid(&e))?;
     let retried = jobs::retry_many(&state.db, &acting, job_state, kind).await?;
     Ok((StatusCode::ACCEPTED, Json(RetriedView { retried })))
 }
