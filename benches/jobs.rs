@@ -40,7 +40,7 @@ async fn database(kind: &str, dir: &std::path::Path) -> anyhow::Result<Db> {
             .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
         let name = format!("lectern_bench_{}", uuid::Uuid::new_v4().simple());
         let db = Db::connect(&admin, 2).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(db.pool())
             .await?;
         db.close().await;

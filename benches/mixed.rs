@@ -86,7 +86,7 @@ async fn database_url(settings: &Settings, db: &str, root: &Path) -> Result<Stri
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&settings.pg)
         .await
         .context("PostgreSQL for the benchmark")?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await?;
     let (base, _) = settings

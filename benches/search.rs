@@ -743,16 +743,16 @@ async fn run_lectern(
 }
 
 /// Inserts `rows` with one multi-row INSERT per `batch` rows.
-async fn insert_batched<'a, T>(
+async fn insert_batched<T>(
     conn: &mut sqlx::SqliteConnection,
     head: &str,
     rows: impl Iterator<Item = T>,
     batch: usize,
-    mut push: impl FnMut(sqlx::query_builder::Separated<'_, 'a, Sqlite, &'static str>, T),
+    mut push: impl FnMut(sqlx::query_builder::Separated<'_, Sqlite, &'static str>, T),
 ) -> Result<()> {
     let mut rows = rows.peekable();
     while rows.peek().is_some() {
-        let mut qb: QueryBuilder<'a, Sqlite> = QueryBuilder::new(head);
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(head);
         qb.push_values(rows.by_ref().take(batch), &mut push);
         qb.build()
             .execute(&mut *conn)
@@ -1214,7 +1214,7 @@ impl Engine {
             Engine::Postgres(pool) => {
                 let filtered = q.kind.is_some();
                 let sql = pg_sql(filtered);
-                let mut query = sqlx::query_scalar::<_, String>(&sql)
+                let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
                     .bind(q.needle())
                     .bind(like_escape(q.needle()));
                 if filtered {
@@ -1233,7 +1233,8 @@ impl Engine {
                 } else {
                     format!("\"{}\"", q.needle().replace('"', "\"\""))
                 };
-                let mut query = sqlx::query_scalar::<_, String>(&sql).bind(needle);
+                let mut query =
+                    sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(needle);
                 if filtered {
                     query = query
                         .bind(q.kind.unwrap_or_default())
@@ -1418,12 +1419,14 @@ async fn load_postgres(
     .await
     .map_err(|_| anyhow!("timed out connecting"))?
     .with_context(|| format!("connecting to {}", settings.pg_url))?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {PG_DATABASE}"))
-        .execute(&mut admin)
-        .await?;
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {PG_DATABASE}"
+    )))
+    .execute(&mut admin)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "CREATE DATABASE {PG_DATABASE} TEMPLATE template0 ENCODING 'UTF8'"
-    ))
+    )))
     .execute(&mut admin)
     .await?;
     let version: String = sqlx::query_scalar("SELECT version()")
@@ -1545,9 +1548,9 @@ struct PgLoad {
 async fn drop_postgres(settings: &Settings) -> Result<()> {
     let opts = PgConnectOptions::from_str(&settings.pg_url)?;
     let mut admin = sqlx::PgConnection::connect_with(&opts).await?;
-    sqlx::query(&format!(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"
-    ))
+    )))
     .execute(&mut admin)
     .await?;
     admin.close().await?;

@@ -3,6 +3,7 @@
 use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::{Db, Tx, new_id, now_ms};
+use sqlx::AssertSqlSafe;
 
 /// An asset as stored, with its blob's facts.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -67,17 +68,19 @@ impl Db {
     }
 
     pub async fn asset(&self, id: &str) -> Result<Option<AssetRecord>, sqlx::Error> {
-        sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
+        sqlx::query_as(AssertSqlSafe(format!("{SELECT} WHERE a.id = $1")))
             .bind(id)
             .fetch_optional(self.pool())
             .await
     }
 
     pub async fn lesson_assets(&self, lesson_id: &str) -> Result<Vec<AssetRecord>, sqlx::Error> {
-        sqlx::query_as(&format!("{SELECT} WHERE a.lesson_id = $1 ORDER BY a.id"))
-            .bind(lesson_id)
-            .fetch_all(self.pool())
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "{SELECT} WHERE a.lesson_id = $1 ORDER BY a.id"
+        )))
+        .bind(lesson_id)
+        .fetch_all(self.pool())
+        .await
     }
 
     /// The assets of several lessons at once.
@@ -92,7 +95,7 @@ impl Db {
             "{SELECT} WHERE a.lesson_id IN ({}) ORDER BY a.id",
             super::placeholders(1, lesson_ids.len())
         );
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
         for id in lesson_ids {
             q = q.bind(*id);
         }
@@ -111,7 +114,7 @@ impl Db {
              WHERE e.sha256 IS NULL AND a.id > $1 \
              AND a.role IN ('master', 'attachment', 'subtitle') ORDER BY a.id LIMIT $2"
         );
-        sqlx::query_as(&sql)
+        sqlx::query_as(AssertSqlSafe(sql.as_str()))
             .bind(after)
             .bind(limit)
             .fetch_all(self.pool())
@@ -237,7 +240,7 @@ pub(super) async fn record_asset_in(
     .await?;
     changes::append(tx, Entity::Asset, &id, new.lesson_id, Op::Create).await?;
     let asset = Box::new(
-        sqlx::query_as(&format!("{SELECT} WHERE a.id = $1"))
+        sqlx::query_as(AssertSqlSafe(format!("{SELECT} WHERE a.id = $1")))
             .bind(&id)
             .fetch_one(&mut **tx)
             .await?,

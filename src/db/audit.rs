@@ -2,6 +2,7 @@
 
 use super::{Db, Tx, new_id, now_ms};
 use serde::Serialize;
+use sqlx::AssertSqlSafe;
 
 /// Who acted, as the audit log records it.
 #[derive(Debug, Clone, Default)]
@@ -115,7 +116,7 @@ impl Db {
             sql.push_str(&format!(" AND a.id < ${}", binds.len()));
         }
         sql.push_str(&format!(" ORDER BY a.id DESC LIMIT ${}", binds.len() + 1));
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
         for b in &binds {
             q = q.bind(b);
         }

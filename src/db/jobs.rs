@@ -20,6 +20,7 @@
 use super::{Db, now_ms, placeholders};
 use crate::domain::job::{JobKind, JobState, Lane};
 use serde::Serialize;
+use sqlx::AssertSqlSafe;
 
 /// A job as stored.
 #[derive(Debug, Clone, Serialize)]
@@ -253,7 +254,7 @@ impl Db {
                     "SELECT id FROM jobs WHERE id IN ({}) AND {DUE} FOR UPDATE SKIP LOCKED",
                     placeholders(2, candidates.len())
                 );
-                let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now);
+                let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.as_str())).bind(now);
                 for c in &candidates {
                     q = q.bind(c);
                 }
@@ -275,7 +276,7 @@ impl Db {
              lease_until = $3, updated_at = $1 WHERE id IN ({}) AND {DUE} RETURNING {COLUMNS}",
             placeholders(4, chosen.len())
         );
-        let mut q = sqlx::query_as::<_, JobRow>(&sql)
+        let mut q = sqlx::query_as::<_, JobRow>(AssertSqlSafe(sql.as_str()))
             .bind(now)
             .bind(worker)
             .bind(now + lease_ms);
@@ -354,7 +355,7 @@ impl Db {
                 })
                 .collect::<Vec<_>>()
                 .join(" UNION ALL ");
-            let mut q = sqlx::query_as::<_, Candidate>(&sql)
+            let mut q = sqlx::query_as::<_, Candidate>(AssertSqlSafe(sql.as_str()))
                 .bind(now)
                 .bind(lane)
                 .bind(per_org as i64);
@@ -396,7 +397,9 @@ impl Db {
              AND id IN ({})",
             placeholders(3, ids.len())
         );
-        let mut q = sqlx::query(&sql).bind(worker).bind(now_ms() + lease_ms);
+        let mut q = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(worker)
+            .bind(now_ms() + lease_ms);
         for id in ids {
             q = q.bind(id);
         }
@@ -489,11 +492,12 @@ impl Db {
 
     /// One job.
     pub async fn job(&self, id: &str) -> Result<Option<JobRecord>, sqlx::Error> {
-        let row: Option<JobRow> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row: Option<JobRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM jobs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(JobRecord::try_from).transpose()
     }
 
@@ -527,7 +531,7 @@ impl Db {
             " ORDER BY j.updated_at DESC, j.id DESC LIMIT ${}",
             binds.len()
         ));
-        let rows: Vec<JobRow> = bind_all!(sqlx::query_as(&sql), &binds)
+        let rows: Vec<JobRow> = bind_all!(sqlx::query_as(AssertSqlSafe(sql.as_str())), &binds)
             .fetch_all(self.pool())
             .await?;
         parse_all(rows)
@@ -551,7 +555,7 @@ impl Db {
              WHERE j.state IN ('dead', 'done'){cond})"
         );
         let mut tx = self.begin_write().await?;
-        let q = bind_all!(sqlx::query(&sql).bind(now), &binds);
+        let q = bind_all!(sqlx::query(AssertSqlSafe(sql.as_str())).bind(now), &binds);
         let n = q.execute(&mut *tx).await?.rows_affected();
         if n > 0 {
             let mut after = event.after.clone().unwrap_or_else(|| serde_json::json!({}));
@@ -612,7 +616,7 @@ impl Db {
              ORDER BY created_at DESC, id DESC LIMIT $3",
             placeholders(4, states.len())
         );
-        let mut q = sqlx::query_as::<_, JobRow>(&sql)
+        let mut q = sqlx::query_as::<_, JobRow>(AssertSqlSafe(sql.as_str()))
             .bind(kind.as_str())
             .bind(subject)
             .bind(limit);

@@ -6,6 +6,7 @@ use super::workflow::{self, Snapshot};
 use super::{Db, Tx, new_id, now_ms, placeholders};
 use crate::domain::lesson::{LessonFields, LessonStatus, RevisionState};
 use crate::domain::visibility::{LessonAccess, Publication, ReadScope};
+use sqlx::AssertSqlSafe;
 
 /// A lesson as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -174,9 +175,9 @@ impl Db {
 
     /// The lesson `id` with its tags, whatever its status; callers apply visibility.
     pub async fn lesson(&self, id: &str) -> Result<Option<LessonRecord>, sqlx::Error> {
-        let row: Option<LessonRecord> = sqlx::query_as(&format!(
+        let row: Option<LessonRecord> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE l.id = $1"
-        ))
+        )))
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
@@ -195,7 +196,7 @@ impl Db {
                 "SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE l.id IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query_as::<_, LessonRecord>(&sql);
+            let mut q = sqlx::query_as::<_, LessonRecord>(AssertSqlSafe(sql.as_str()));
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -276,7 +277,7 @@ impl Db {
             bind(&mut binds, &mut sql, " AND l.id > ?", a.clone());
         }
         sql.push_str(&format!(" ORDER BY l.id LIMIT ${}", binds.len() + 1));
-        let mut q = sqlx::query_as::<_, LessonRecord>(&sql);
+        let mut q = sqlx::query_as::<_, LessonRecord>(AssertSqlSafe(sql.as_str()));
         for b in &binds {
             q = q.bind(b);
         }
@@ -301,7 +302,7 @@ impl Db {
             placeholders(1, n),
             placeholders(n + 1, n)
         );
-        let mut q = sqlx::query_as::<_, (String, i64, i64, String)>(&sql);
+        let mut q = sqlx::query_as::<_, (String, i64, i64, String)>(AssertSqlSafe(sql.as_str()));
         for r in rows.iter().chain(rows.iter()) {
             q = q.bind(&r.id);
         }
@@ -401,9 +402,9 @@ impl Db {
         tx: &mut Tx,
         id: &str,
     ) -> Result<Option<LessonRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE l.id = $1"
-        ))
+        )))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await

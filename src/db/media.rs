@@ -11,6 +11,7 @@
 use super::jobs::NewJob;
 use super::{Db, new_id, now_ms};
 use crate::domain::media::{RenditionKind, RenditionState};
+use sqlx::AssertSqlSafe;
 
 /// A probe as stored (and as the engine records it).
 #[derive(Debug, Clone, PartialEq)]
@@ -251,10 +252,10 @@ impl Db {
             .bind(&p.sha256)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO media_probes ({PROBE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
              $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
-        ))
+        )))
         .bind(&p.sha256)
         .bind(i64::from(p.playable))
         .bind(&p.reason)
@@ -292,9 +293,9 @@ impl Db {
     }
 
     pub async fn media_probe(&self, sha256: &str) -> Result<Option<ProbeRecord>, sqlx::Error> {
-        let row: Option<ProbeRow> = sqlx::query_as(&format!(
+        let row: Option<ProbeRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {PROBE_COLUMNS} FROM media_probes WHERE sha256 = $1"
-        ))
+        )))
         .bind(sha256)
         .fetch_optional(self.pool())
         .await?;
@@ -318,10 +319,10 @@ impl Db {
                     Some(e.chars().take(1000).collect::<String>()),
                 ),
             };
-            sqlx::query(&format!(
+            sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO media_renditions ({RENDITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
                  $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            ))
+            )))
             .bind(new_id())
             .bind(&r.source_sha256)
             .bind(r.kind.as_str())
@@ -348,10 +349,10 @@ impl Db {
         &self,
         sha256: &str,
     ) -> Result<Vec<RenditionRecord>, sqlx::Error> {
-        let rows: Vec<RenditionRow> = sqlx::query_as(&format!(
+        let rows: Vec<RenditionRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {RENDITION_COLUMNS} FROM media_renditions WHERE source_sha256 = $1 \
              ORDER BY kind"
-        ))
+        )))
         .bind(sha256)
         .fetch_all(self.pool())
         .await?;
@@ -364,10 +365,10 @@ impl Db {
         sha256: &str,
         kind: RenditionKind,
     ) -> Result<Option<RenditionRecord>, sqlx::Error> {
-        let row: Option<RenditionRow> = sqlx::query_as(&format!(
+        let row: Option<RenditionRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {RENDITION_COLUMNS} FROM media_renditions WHERE source_sha256 = $1 \
              AND kind = $2"
-        ))
+        )))
         .bind(sha256)
         .bind(kind.as_str())
         .fetch_optional(self.pool())

@@ -136,8 +136,11 @@ fn pool_options(
                     .await?;
                 }
                 if let Some(limit) = statement_timeout {
-                    conn.execute(format!("SET statement_timeout = {}", limit.as_millis()).as_str())
-                        .await?;
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "SET statement_timeout = {}",
+                        limit.as_millis()
+                    )))
+                    .await?;
                 }
                 Ok(())
             })
@@ -351,7 +354,7 @@ fn postgres_reason(e: &sqlx::Error, options: &sqlx::postgres::PgConnectOptions) 
 fn tls_reason(text: &str) -> String {
     let hint = if text.contains("not valid for name") {
         " (the certificate was not issued for the host in the URL; connect by a name or address \
-         it names: with this build, verify-ca checks the name too)"
+         it names, or use sslmode=verify-ca, which checks the issuer only)"
     } else if text.contains("UnknownIssuer") || text.contains("certificate") {
         " (with sslmode=verify-ca or verify-full, sslrootcert must name the CA that signed the \
          server's certificate)"

@@ -2,6 +2,7 @@
 
 use super::{Db, Tx, new_id, now_ms};
 use crate::domain::org;
+use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct OrgRecord {
@@ -87,17 +88,21 @@ impl Db {
         .bind(now_ms())
         .execute(&mut **tx)
         .await?;
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
-            .bind(&id)
-            .fetch_one(&mut **tx)
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM orgs WHERE id = $1"
+        )))
+        .bind(&id)
+        .fetch_one(&mut **tx)
+        .await
     }
 
     pub async fn org(&self, id: &str) -> Result<Option<OrgRecord>, sqlx::Error> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM orgs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
     }
 
     /// Several organisations by id, in no particular order.
@@ -109,7 +114,7 @@ impl Db {
             "SELECT {COLUMNS} FROM orgs WHERE id IN ({})",
             super::placeholders(1, ids.len())
         );
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
         for id in ids {
             q = q.bind(id);
         }
@@ -140,7 +145,7 @@ impl Db {
             ));
         }
         sql.push_str(" ORDER BY path");
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
         for p in super::subtree_patterns(paths.unwrap_or_default()) {
             q = q.bind(p);
         }
@@ -164,10 +169,12 @@ impl Db {
         .bind(f.self_approval as i64)
         .execute(&mut **tx)
         .await?;
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&mut **tx)
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM orgs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
     }
 
     /// Moves organisation `node_id` with its whole subtree under `parent_id`, rewriting the paths
@@ -183,17 +190,20 @@ impl Db {
         sqlx::query("UPDATE orgs SET name = name WHERE parent_id IS NULL")
             .execute(&mut **tx)
             .await?;
-        let node: OrgRecord = sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
-            .bind(node_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or(MoveError::NotFound)?;
-        let new_parent: OrgRecord =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
-                .bind(parent_id)
-                .fetch_optional(&mut **tx)
-                .await?
-                .ok_or(MoveError::NotFound)?;
+        let node: OrgRecord = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM orgs WHERE id = $1"
+        )))
+        .bind(node_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(MoveError::NotFound)?;
+        let new_parent: OrgRecord = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM orgs WHERE id = $1"
+        )))
+        .bind(parent_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(MoveError::NotFound)?;
         if !allowed(&node, &new_parent) {
             return Err(MoveError::Forbidden);
         }
@@ -231,10 +241,12 @@ impl Db {
         .bind(&node.path)
         .execute(&mut **tx)
         .await?;
-        let moved: OrgRecord = sqlx::query_as(&format!("SELECT {COLUMNS} FROM orgs WHERE id = $1"))
-            .bind(&node.id)
-            .fetch_one(&mut **tx)
-            .await?;
+        let moved: OrgRecord = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM orgs WHERE id = $1"
+        )))
+        .bind(&node.id)
+        .fetch_one(&mut **tx)
+        .await?;
         // Platforms inside the moved subtree now sit elsewhere in the tree: what they receive
         // may change, so their feeds re-evaluate. (Platforms outside it are unaffected: they
         // were outside every scope inside it before the move and still are.)

@@ -13,6 +13,7 @@ use super::{Db, Tx, new_id, now_ms, placeholders};
 use crate::domain::org;
 use crate::domain::platform::{Channel, Filters};
 use crate::domain::visibility::Platform;
+use sqlx::AssertSqlSafe;
 use std::collections::HashSet;
 
 /// A platform as stored, with its organisation's path.
@@ -145,7 +146,7 @@ impl Db {
         binds: &[String],
         limit: Option<i64>,
     ) -> Result<Vec<String>, sqlx::Error> {
-        let mut q = sqlx::query_scalar::<_, String>(sql);
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
         for b in binds {
             q = q.bind(b);
         }
@@ -212,10 +213,12 @@ impl Db {
     }
 
     pub async fn platform(&self, id: &str) -> Result<Option<PlatformRecord>, sqlx::Error> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM {FROM} WHERE p.id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE p.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
     }
 
     /// The platforms registered inside the subtrees at `paths` (`None`: all), oldest first.
@@ -225,9 +228,9 @@ impl Db {
     ) -> Result<Vec<PlatformRecord>, sqlx::Error> {
         match paths {
             None => {
-                sqlx::query_as(&format!(
+                sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM {FROM} ORDER BY p.id LIMIT 10000"
-                ))
+                )))
                 .fetch_all(self.pool())
                 .await
             }
@@ -237,7 +240,7 @@ impl Db {
                     "SELECT {COLUMNS} FROM {FROM} WHERE {} ORDER BY p.id LIMIT 10000",
                     super::within_subtrees("o.path", 1, paths.len())
                 );
-                let mut q = sqlx::query_as(&sql);
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
                 for p in super::subtree_patterns(paths) {
                     q = q.bind(p);
                 }
@@ -457,10 +460,10 @@ impl Db {
 
     /// The enabled platforms with a webhook URL.
     pub async fn webhook_platforms(&self) -> Result<Vec<PlatformRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM {FROM} WHERE p.webhook_url IS NOT NULL \
              AND p.disabled_at IS NULL ORDER BY p.id"
-        ))
+        )))
         .fetch_all(self.pool())
         .await
     }
@@ -528,7 +531,7 @@ impl Db {
                  ON CONFLICT DO NOTHING",
                 values.join(", ")
             );
-            let mut q = sqlx::query(&sql).bind(platform_id);
+            let mut q = sqlx::query(AssertSqlSafe(sql.as_str())).bind(platform_id);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -549,7 +552,8 @@ impl Db {
                 "SELECT lesson_id FROM platform_sent WHERE platform_id = $1 AND lesson_id IN ({})",
                 placeholders(2, chunk.len())
             );
-            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(platform_id);
+            let mut q =
+                sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.as_str())).bind(platform_id);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -650,7 +654,7 @@ impl Db {
                 "SELECT lesson_id, MAX(at) FROM changes WHERE lesson_id IN ({}) GROUP BY lesson_id",
                 placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+            let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.as_str()));
             for id in chunk {
                 q = q.bind(*id);
             }

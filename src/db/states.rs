@@ -7,7 +7,7 @@
 //! Values are bound as their `as_str()` text, the same text the enums serialise to in JSON.
 
 use crate::db::changes::{Entity, Op};
-use crate::domain::asset::{AssetRole, Disposition};
+use crate::domain::asset::{AssetRole, Disposition, ExtractionStatus};
 use crate::domain::lesson::{LessonStatus, RecommendationState, RevisionState};
 use crate::domain::org::OrgLevel;
 use crate::domain::platform::Channel;
@@ -45,6 +45,7 @@ text_state!(
     Role,
     AssetRole,
     Disposition,
+    ExtractionStatus,
     RecommendationState,
     Entity,
     Op,

@@ -2,6 +2,7 @@
 //! keyed by the content's SHA-256, since blobs are immutable and shared between assets.
 
 use super::{Db, now_ms, placeholders};
+use sqlx::AssertSqlSafe;
 
 /// One extracted segment: a document page (or chunk) or a subtitle cue.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -27,9 +28,8 @@ pub struct NewSegment {
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ExtractionRow {
     pub sha256: String,
-    /// `ok` or `failed`.
-    pub status: String,
-    /// Why it failed.
+    pub status: crate::domain::asset::ExtractionStatus,
+    /// Why it failed; for an `ok` one, what was left out of the text, if anything.
     pub error: Option<String>,
     pub segments: i64,
 }
@@ -46,7 +46,7 @@ impl Db {
                 "SELECT sha256, status, error, segments FROM extractions WHERE sha256 IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query_as::<_, ExtractionRow>(&sql);
+            let mut q = sqlx::query_as::<_, ExtractionRow>(AssertSqlSafe(sql.as_str()));
             for s in chunk {
                 q = q.bind(*s);
             }
@@ -63,7 +63,7 @@ impl Db {
                 "SELECT sha256 FROM extractions WHERE sha256 IN ({})",
                 placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.as_str()));
             for s in chunk {
                 q = q.bind(*s);
             }
@@ -72,7 +72,8 @@ impl Db {
         Ok(found)
     }
 
-    /// Records the outcome of extracting `sha256`: its segments, or why it failed. A content
+    /// Records the outcome of extracting `sha256`: its segments (with a note of what was left
+    /// out, stored as the `error` of an `ok` extraction), or why it failed. A content
     /// already recorded (by another instance, say) is left as it is. Otherwise, in the same
     /// transaction, every asset holding the content gets a change-log entry (`asset` updated:
     /// its text changed), so the search follower indexes its lesson again with the text.
@@ -81,11 +82,11 @@ impl Db {
         &self,
         sha256: &str,
         format: &str,
-        outcome: Result<&[NewSegment], &str>,
+        outcome: Result<(&[NewSegment], Option<&str>), &str>,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
         let (status, error, count) = match outcome {
-            Ok(segments) => ("ok", None, segments.len() as i64),
+            Ok((segments, left_out)) => ("ok", left_out, segments.len() as i64),
             Err(e) => ("failed", Some(e), 0),
         };
         let inserted = sqlx::query(
@@ -102,7 +103,7 @@ impl Db {
         .await?
         .rows_affected();
         if inserted == 1 {
-            let segments = outcome.unwrap_or_default();
+            let segments = outcome.map(|(s, _)| s).unwrap_or_default();
             // Six columns per row, well under both backends' limit on bound parameters.
             for (n, chunk) in segments.chunks(200).enumerate() {
                 let mut sql = String::from(
@@ -123,7 +124,7 @@ impl Db {
                         b + 6
                     ));
                 }
-                let mut q = sqlx::query(&sql);
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
                 for (i, s) in chunk.iter().enumerate() {
                     q = q
                         .bind(sha256)
@@ -164,7 +165,7 @@ impl Db {
                  WHERE sha256 IN ({}) ORDER BY sha256, seq",
                 placeholders(1, chunk.len())
             );
-            let mut q = sqlx::query_as::<_, SegmentRow>(&sql);
+            let mut q = sqlx::query_as::<_, SegmentRow>(AssertSqlSafe(sql.as_str()));
             for s in chunk {
                 q = q.bind(*s);
             }

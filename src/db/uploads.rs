@@ -8,6 +8,7 @@
 
 use super::assets::{NewAsset, Recorded, record_asset_in};
 use super::{Db, now_ms};
+use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UploadRecord {
@@ -51,10 +52,10 @@ const COLUMNS: &str = "id, lesson_id, role, filename, length, received, object_k
 
 impl Db {
     pub async fn insert_upload(&self, u: &UploadRecord) -> Result<(), sqlx::Error> {
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO uploads ({COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        ))
+        )))
         .bind(&u.id)
         .bind(&u.lesson_id)
         .bind(&u.role)
@@ -79,10 +80,12 @@ impl Db {
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<UploadRecord>, sqlx::Error> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM uploads WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM uploads WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
     }
 
     /// Takes (or renews, with the same token) the lease on upload `id` until `until`.
@@ -189,10 +192,10 @@ impl Db {
     /// Uploads whose expiry has passed and that nobody holds a live lease on.
     pub async fn expired_uploads(&self, limit: i64) -> Result<Vec<UploadRecord>, sqlx::Error> {
         let now = now_ms();
-        sqlx::query_as(&format!(
+        sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM uploads WHERE expires_at < $1 \
              AND (lease_until IS NULL OR lease_until < $1) ORDER BY expires_at LIMIT $2"
-        ))
+        )))
         .bind(now)
         .bind(limit)
         .fetch_all(self.pool())

@@ -2,6 +2,7 @@
 
 use super::{Db, Tx, new_id, now_ms};
 use crate::domain::visibility::{Grant, Role};
+use sqlx::AssertSqlSafe;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRecord {
@@ -88,23 +89,27 @@ impl Db {
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(&id)
-            .fetch_one(&mut **tx)
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(&id)
+        .fetch_one(&mut **tx)
+        .await
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<UserRecord>, sqlx::Error> {
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
     }
 
     pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE login = $1"
-        ))
+        )))
         .bind(login)
         .fetch_optional(self.pool())
         .await
@@ -127,7 +132,7 @@ impl Db {
             ));
         }
         sql.push_str(" ORDER BY login");
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
         for p in super::subtree_patterns(paths.unwrap_or_default()) {
             q = q.bind(p);
         }

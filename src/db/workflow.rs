@@ -10,6 +10,7 @@ use super::lessons::{LessonRecord, write_fields};
 use super::{Db, Tx, new_id, now_ms};
 use crate::domain::lesson::{LessonFields, LessonStatus, RevisionState};
 use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
 
 /// A lesson's editable fields as a revision stores them (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,10 +236,10 @@ pub(super) async fn working_revision_in(
     tx: &mut Tx,
     lesson_id: &str,
 ) -> Result<Option<RevisionRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {REVISION_COLUMNS} FROM lesson_revisions WHERE lesson_id = $1 \
          AND state IN ('draft', 'submitted', 'approved', 'rejected') ORDER BY number DESC LIMIT 1"
-    ))
+    )))
     .bind(lesson_id)
     .fetch_optional(&mut **tx)
     .await
@@ -293,9 +294,9 @@ impl Db {
     }
 
     pub async fn revisions(&self, lesson_id: &str) -> Result<Vec<RevisionRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {REVISION_COLUMNS} FROM lesson_revisions WHERE lesson_id = $1 ORDER BY number"
-        ))
+        )))
         .bind(lesson_id)
         .fetch_all(self.pool())
         .await
@@ -570,9 +571,9 @@ impl Db {
             Scheduled::Publish => "publish_at",
             Scheduled::Withdraw => "withdraw_at",
         };
-        sqlx::query(&format!(
+        sqlx::query(AssertSqlSafe(format!(
             "UPDATE lessons SET {column} = $2, version = version + 1, updated_at = $3 WHERE id = $1"
-        ))
+        )))
         .bind(&lesson.id)
         .bind(at)
         .bind(now_ms())
@@ -617,19 +618,19 @@ impl Db {
         let mut fired = 0;
         for what in [Scheduled::Publish, Scheduled::Withdraw] {
             let column = what.column();
-            let due: Vec<String> = sqlx::query_scalar(&format!(
+            let due: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT id FROM lessons WHERE {column} IS NOT NULL AND {column} <= $1 \
                  ORDER BY {column} LIMIT 100"
-            ))
+            )))
             .bind(now)
             .fetch_all(self.pool())
             .await?;
             for id in due {
                 let mut tx = self.begin_write().await?;
-                let claimed = sqlx::query(&format!(
+                let claimed = sqlx::query(AssertSqlSafe(format!(
                     "UPDATE lessons SET {column} = NULL WHERE id = $1 AND {column} IS NOT NULL \
                      AND {column} <= $2"
-                ))
+                )))
                 .bind(&id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -658,10 +659,12 @@ impl Db {
                         // schedule and record why.
                         drop(tx);
                         let mut tx = self.begin_write().await?;
-                        sqlx::query(&format!("UPDATE lessons SET {column} = NULL WHERE id = $1"))
-                            .bind(&id)
-                            .execute(&mut *tx)
-                            .await?;
+                        sqlx::query(AssertSqlSafe(format!(
+                            "UPDATE lessons SET {column} = NULL WHERE id = $1"
+                        )))
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
                         let org_id: Option<Option<String>> =
                             sqlx::query_scalar("SELECT org_id FROM lessons WHERE id = $1")
                                 .bind(&id)
@@ -705,7 +708,7 @@ impl Db {
              ORDER BY r.submitted_at LIMIT 500",
             super::within_subtrees("o.path", 1, paths.len())
         );
-        let mut q = sqlx::query_as::<_, RevisionRecord>(&sql);
+        let mut q = sqlx::query_as::<_, RevisionRecord>(AssertSqlSafe(sql.as_str()));
         for p in super::subtree_patterns(paths) {
             q = q.bind(p);
         }
@@ -938,9 +941,9 @@ impl Db {
         &self,
         id: &str,
     ) -> Result<Option<RecommendationRecord>, sqlx::Error> {
-        sqlx::query_as(&format!(
+        sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {RECOMMENDATION_COLUMNS} FROM recommendations r WHERE r.id = $1"
-        ))
+        )))
         .bind(id)
         .fetch_optional(self.pool())
         .await
@@ -966,7 +969,7 @@ impl Db {
             sql.push_str(&format!(" AND r.state = ${}", binds.len()));
         }
         sql.push_str(" ORDER BY r.id DESC LIMIT 500");
-        let mut q = sqlx::query_as(&sql);
+        let mut q = sqlx::query_as(AssertSqlSafe(sql.as_str()));
         for b in &binds {
             q = q.bind(b);
         }

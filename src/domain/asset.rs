@@ -51,6 +51,31 @@ impl Disposition {
     }
 }
 
+/// How extracting a content's text for search ended, as stored. An `ok` extraction may carry
+/// a note of what was left out (a PDF page over the token budget): the rest is indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtractionStatus {
+    Ok,
+    Failed,
+}
+
+impl ExtractionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "ok" => Ok(Self::Ok),
+            "failed" => Ok(Self::Failed),
+            _ => Err(Invalid::new("status", "must be one of ok, failed")),
+        }
+    }
+}
+
 /// What an asset is for within its lesson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

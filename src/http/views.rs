@@ -3,6 +3,7 @@
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
 use crate::db::texts::ExtractionRow;
+use crate::domain::asset::ExtractionStatus;
 use crate::domain::lesson::{LessonStatus, RevisionState};
 use crate::domain::time::rfc3339;
 use serde::Serialize;
@@ -62,7 +63,12 @@ pub struct AssetView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TextStatus {
+    /// All of the text is indexed.
     Ok,
+    /// The text is indexed except what `error` says was left out (a PDF page over the
+    /// extraction's budget, say).
+    Partial,
+    /// No text could be read; `error` says why.
     Failed,
 }
 
@@ -70,8 +76,8 @@ pub enum TextStatus {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TextView {
     pub status: TextStatus,
-    /// Why it failed, such as a file over the extraction's memory budget; `null` when it did
-    /// not.
+    /// Why it failed, such as a file over the extraction's memory budget, or what was left
+    /// out of a partial text; `null` when neither.
     #[schema(required)]
     pub error: Option<String>,
     /// How many pages, chunks or cues were found.
@@ -85,11 +91,10 @@ impl AssetView {
             .iter()
             .find(|e| e.sha256 == self.sha256)
             .map(|e| TextView {
-                // Only a successful extraction is recorded as `ok`; anything else failed.
-                status: if e.status == "ok" {
-                    TextStatus::Ok
-                } else {
-                    TextStatus::Failed
+                status: match (e.status, &e.error) {
+                    (ExtractionStatus::Ok, None) => TextStatus::Ok,
+                    (ExtractionStatus::Ok, Some(_)) => TextStatus::Partial,
+                    (ExtractionStatus::Failed, _) => TextStatus::Failed,
                 },
                 error: e.error.clone(),
                 segments: e.segments,

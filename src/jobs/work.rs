@@ -120,23 +120,30 @@ impl Work {
                 Err(e) => return retry(format!("cannot read the content: {e}"), None),
             };
             match Extractor::for_this_process().extract(format, body).await {
-                Ok(segments) => Ok(segments
-                    .into_iter()
-                    .map(|s| NewSegment {
-                        page: s.page.map(i64::from),
-                        start_ms: s.start_ms,
-                        end_ms: s.end_ms,
-                        text: s.text,
-                    })
-                    .collect::<Vec<_>>()),
+                Ok(extracted) => Ok((
+                    extracted
+                        .segments
+                        .into_iter()
+                        .map(|s| NewSegment {
+                            page: s.page.map(i64::from),
+                            start_ms: s.start_ms,
+                            end_ms: s.end_ms,
+                            text: s.text,
+                        })
+                        .collect::<Vec<_>>(),
+                    extracted.left_out,
+                )),
                 Err(Failure::File(why)) => Err(why),
                 Err(Failure::Unavailable(why)) => return retry(why, None),
             }
         };
         let recorded = match &outcome {
-            Ok(rows) => {
+            Ok((rows, left_out)) => {
+                if let Some(why) = left_out {
+                    tracing::info!(sha256 = %m.sha256, left_out = %why, "part of the text was left out");
+                }
                 self.db
-                    .record_extraction(&m.sha256, format.as_str(), Ok(rows))
+                    .record_extraction(&m.sha256, format.as_str(), Ok((rows, left_out.as_deref())))
                     .await
             }
             Err(why) => {

@@ -211,6 +211,11 @@ impl ExtractError {
 /// Text files may be UTF-8 (with or without a byte order mark), UTF-16 with a byte order mark,
 /// or else are read as GB18030.
 pub fn extract(format: Format, bytes: &[u8]) -> Result<Vec<Segment>, ExtractError> {
+    extract_noting(format, bytes).map(|e| e.segments)
+}
+
+/// [`extract`], with the note of what was left out (see [`Extracted`]).
+pub fn extract_noting(format: Format, bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let limit = format.max_input_bytes();
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     if size > limit {
@@ -222,7 +227,7 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Vec<Segment>, ExtractErro
     }
     // Only the PDF parser is known to panic, but a panic anywhere must not take the indexer's
     // thread down, so all formats run under the same guard.
-    let run = AssertUnwindSafe(|| -> Result<Vec<Segment>, ExtractError> {
+    let run = AssertUnwindSafe(|| -> Result<Extracted, ExtractError> {
         let mut out = Output::default();
         match format {
             Format::Pdf => pdf::extract(bytes, &mut out)?,
@@ -232,7 +237,10 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Vec<Segment>, ExtractErro
             Format::Srt => subtitles::extract(&decode_text(bytes), false, &mut out),
             Format::Vtt => subtitles::extract(&decode_text(bytes), true, &mut out),
         }
-        Ok(out.segments)
+        Ok(Extracted {
+            segments: out.segments,
+            left_out: out.left_out,
+        })
     });
     catch_unwind(run).unwrap_or_else(|_| Err(ExtractError::malformed(format, PANICKED)))
 }
@@ -242,6 +250,16 @@ pub fn extract(format: Format, bytes: &[u8]) -> Result<Vec<Segment>, ExtractErro
 struct Output {
     segments: Vec<Segment>,
     bytes: usize,
+    /// What was left out of the text and why (a PDF page over the token budget).
+    left_out: Option<String>,
+}
+
+/// The text of a file: its segments, and what was left out of them and why, if anything was
+/// (the rest is indexed; the note is shown to editors).
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Extracted {
+    pub segments: Vec<Segment>,
+    pub left_out: Option<String>,
 }
 
 impl Output {
@@ -994,6 +1012,7 @@ mod pdf {
         if doc.is_encrypted() && doc.encryption_state.is_none() {
             return Err(ExtractError::Encrypted);
         }
+        let mut left_out = LeftOut::default();
         let mut reader = Reader {
             doc: &doc,
             encodings: HashMap::new(),
@@ -1025,17 +1044,88 @@ mod pdf {
                 Err(_) => continue,
             };
             reader.budget = reader.budget.saturating_sub(data.len());
-            let Some((content, tokens)) = reader.decode(&data)? else {
-                continue;
+            let (content, tokens) = match reader.decode(&data) {
+                Ok(Some(decoded)) => decoded,
+                Ok(None) => continue,
+                Err(e) => {
+                    if left_out.note(number, e)? {
+                        continue;
+                    }
+                    break;
+                }
             };
             let mut text = String::new();
             let shown = reader.show_content(&content, &resources, &mut Vec::new(), &mut text);
             drop(content);
             reader.live_tokens -= tokens;
-            shown?;
+            // What the page showed before a form over the budget is kept.
             out.push(Some(number), None, None, &text);
+            if let Err(e) = shown
+                && !left_out.note(number, e)?
+            {
+                break;
+            }
         }
-        Ok(())
+        left_out.finish(out)
+    }
+
+    /// Pages whose text was left out because they were over a token budget: one such page
+    /// costs the document only its own text. A page over [`MAX_PDF_LIVE_TOKENS`] is skipped
+    /// and the next one read; once [`MAX_PDF_TOKENS`] are spent, reading stops there.
+    #[derive(Default)]
+    struct LeftOut {
+        /// The pages skipped, and the first reason.
+        pages: Vec<u32>,
+        first: Option<ExtractError>,
+        /// The page reading stopped at.
+        stopped_at: Option<u32>,
+    }
+
+    impl LeftOut {
+        /// Notes that page `number` failed with `error`: `Ok(true)` to go on with the next
+        /// page, `Ok(false)` to stop; any error other than a budget is the whole file's.
+        fn note(&mut self, number: u32, error: ExtractError) -> Result<bool, ExtractError> {
+            let go_on = match &error {
+                ExtractError::TooComplex { limit, .. } if *limit == MAX_PDF_LIVE_TOKENS => true,
+                ExtractError::TooComplex { .. } => false,
+                _ => return Err(error),
+            };
+            if go_on {
+                self.pages.push(number);
+            } else {
+                self.stopped_at = Some(number);
+            }
+            self.first.get_or_insert(error);
+            Ok(go_on)
+        }
+
+        /// The document's outcome: its text, with a note of what was left out; the first
+        /// budget error when nothing at all could be read.
+        fn finish(self, out: &mut Output) -> Result<(), ExtractError> {
+            let Some(first) = self.first else {
+                return Ok(());
+            };
+            if out.segments.is_empty() {
+                return Err(first);
+            }
+            let mut parts = Vec::new();
+            if !self.pages.is_empty() {
+                let list = self
+                    .pages
+                    .iter()
+                    .take(20)
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let more = if self.pages.len() > 20 { ", …" } else { "" };
+                parts.push(format!("page(s) {list}{more} left out"));
+            }
+            if let Some(at) = self.stopped_at {
+                parts.push(format!("pages from {at} on not read"));
+            }
+            out.left_out = Some(format!("{}: {first}", parts.join("; ")));
+            Ok(())
+        }
     }
 
     /// Counts the tokens of a content stream without decoding it, stopping once there are more
@@ -1750,17 +1840,33 @@ mod tests {
 
     /// A one-page PDF drawing `content` with the font `/F1` (Helvetica), written by hand.
     fn pdf_drawing(content: &[u8]) -> Vec<u8> {
-        let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-        stream.extend_from_slice(content);
-        stream.extend_from_slice(b"\nendstream");
-        let objects: [&[u8]; 5] = [
-            b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
-              /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-            &stream,
+        pdf_pages(&[content])
+    }
+
+    /// A PDF whose pages draw `contents`, one each, with Helvetica as `/F1`.
+    fn pdf_pages(contents: &[&[u8]]) -> Vec<u8> {
+        let n = contents.len();
+        // Objects: 1 catalog, 2 pages, 3 font, then each page and its content.
+        let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+        let mut objects: Vec<Vec<u8>> = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
         ];
+        for (i, content) in contents.iter().enumerate() {
+            objects.push(
+                format!(
+                    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+                     /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                    5 + 2 * i
+                )
+                .into_bytes(),
+            );
+            let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+            stream.extend_from_slice(content);
+            stream.extend_from_slice(b"\nendstream");
+            objects.push(stream);
+        }
         let mut out = b"%PDF-1.4\n".to_vec();
         let mut offsets = Vec::new();
         for (i, body) in objects.iter().enumerate() {
@@ -1770,14 +1876,51 @@ mod tests {
             out.extend_from_slice(b"\nendobj\n");
         }
         let xref = out.len();
-        out.extend_from_slice(b"xref\n0 6\n0000000000 65535 f \n");
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        );
         for offset in offsets {
             out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
         }
         out.extend_from_slice(
-            format!("trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
         );
         out
+    }
+
+    #[test]
+    fn a_page_over_the_token_budget_costs_only_its_own_text() {
+        let bomb = b"n\n".repeat(MAX_PDF_LIVE_TOKENS + 1);
+        let pdf = pdf_pages(&[
+            b"BT /F1 12 Tf (first page) Tj ET",
+            &bomb,
+            b"BT /F1 12 Tf (third page) Tj ET",
+        ]);
+        let got = extract_noting(Format::Pdf, &pdf).expect("the other pages are read");
+        let pages: Vec<(Option<u32>, &str)> = got
+            .segments
+            .iter()
+            .map(|s| (s.page, s.text.as_str()))
+            .collect();
+        assert_eq!(
+            pages,
+            vec![(Some(1), "first page"), (Some(3), "third page")]
+        );
+        let note = got.left_out.expect("what was left out is said");
+        assert!(note.starts_with("page(s) 2 left out: "), "{note}");
+        assert!(note.contains("500000 tokens"), "{note}");
+        // A file whose every page is over the budget is refused as before, with the reason.
+        assert!(matches!(
+            extract_noting(Format::Pdf, &pdf_pages(&[&bomb, &bomb])),
+            Err(ExtractError::TooComplex { .. })
+        ));
+        // Nothing left out: no note.
+        let plain = extract_noting(Format::Pdf, &pdf_pages(&[b"BT /F1 12 Tf (a) Tj ET"]));
+        assert_eq!(plain.expect("pdf").left_out, None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::storage::ObjectBody;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::extract::{self, Format, Segment};
+use super::extract::{self, Extracted, Format};
 
 /// The name of the hidden subcommand the child runs.
 pub const SUBCOMMAND: &str = "extract-text";
@@ -42,7 +42,7 @@ const MAX_REPLY_BYTES: usize = 6 * extract::MAX_OUTPUT_BYTES + 100 * extract::MA
 /// What the child writes on standard output.
 #[derive(serde::Serialize, serde::Deserialize)]
 enum Reply {
-    Segments(Vec<Segment>),
+    Segments(Extracted),
     Failed(String),
 }
 
@@ -94,7 +94,7 @@ impl Extractor {
     /// most `format.max_input_bytes() + 1` bytes of it, and the whole — reading included —
     /// must finish within [`CHILD_TIME_LIMIT`]. A stream that fails (storage went away) is
     /// [`Failure::Unavailable`]: nothing is wrong with the file.
-    pub async fn extract(&self, format: Format, body: ObjectBody) -> Result<Vec<Segment>, Failure> {
+    pub async fn extract(&self, format: Format, body: ObjectBody) -> Result<Extracted, Failure> {
         let deadline = tokio::time::Instant::now() + CHILD_TIME_LIMIT;
         match self {
             Extractor::InProcess => {
@@ -119,7 +119,8 @@ impl Extractor {
                 let bytes = tokio::time::timeout_at(deadline, collect)
                     .await
                     .map_err(|_| over_time())??;
-                let run = tokio::task::spawn_blocking(move || extract::extract(format, &bytes));
+                let run =
+                    tokio::task::spawn_blocking(move || extract::extract_noting(format, &bytes));
                 tokio::time::timeout_at(deadline, run)
                     .await
                     .map_err(|_| over_time())?
@@ -143,7 +144,7 @@ async fn in_child(
     format: Format,
     mut body: ObjectBody,
     deadline: tokio::time::Instant,
-) -> Result<Vec<Segment>, Failure> {
+) -> Result<Extracted, Failure> {
     // No environment: the child needs none, and the service's holds secrets (the database URL)
     // that a process parsing hostile bytes has no business seeing.
     let mut child = tokio::process::Command::new(program)
@@ -215,7 +216,7 @@ async fn in_child(
         )));
     }
     match serde_json::from_slice(&reply) {
-        Ok(Reply::Segments(segments)) => Ok(segments),
+        Ok(Reply::Segments(extracted)) => Ok(extracted),
         Ok(Reply::Failed(reason)) => Err(Failure::File(reason)),
         Err(e) => Err(Failure::File(format!(
             "the extraction answered nonsense: {e}"
@@ -245,8 +246,8 @@ pub fn run_child(format: &str) -> i32 {
                 .read_to_end(&mut bytes);
             match read {
                 Err(e) => Reply::Failed(format!("cannot read the file: {e}")),
-                Ok(_) => match extract::extract(format, &bytes) {
-                    Ok(segments) => Reply::Segments(segments),
+                Ok(_) => match extract::extract_noting(format, &bytes) {
+                    Ok(extracted) => Reply::Segments(extracted),
                     Err(e) => Reply::Failed(e.to_string()),
                 },
             }

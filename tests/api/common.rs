@@ -55,7 +55,7 @@ pub async fn fresh_postgres() -> String {
     let db = Db::connect(&admin, 2)
         .await
         .expect("PostgreSQL is reachable at LECTERN_TEST_PG_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(db.pool())
         .await
         .expect("can create a test database");

@@ -264,7 +264,8 @@ async fn the_extraction_child_dies_rather_than_grow_past_its_limit() {
     let out = extract_text_child().output_with_stdin(sound).await;
     assert!(out.status.success());
     let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let pages = reply["Segments"].as_array().expect("segments");
+    let pages = reply["Segments"]["segments"].as_array().expect("segments");
+    assert_eq!(reply["Segments"]["left_out"], Value::Null, "{reply}");
     assert_eq!(pages.len(), 3, "{reply}");
     assert!(
         pages[1]["text"]

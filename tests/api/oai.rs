@@ -540,10 +540,13 @@ async fn a_database_failure_is_a_503_with_retry_after_never_an_oai_error() {
     assert!(body.contains(&format!("oai:lectern:{id}")), "{body}");
 
     let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
-    sqlx::query(&rename("platform_sent", "platform_sent_away"))
-        .execute(app.db().pool())
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(rename(
+        "platform_sent",
+        "platform_sent_away",
+    )))
+    .execute(app.db().pool())
+    .await
+    .unwrap();
     let identifier = format!("oai:lectern:{id}");
     for query in [
         list.to_vec(),
@@ -583,10 +586,13 @@ async fn a_database_failure_is_a_503_with_retry_after_never_an_oai_error() {
     let body = oai_raw(&app, &key, &[("verb", "Explode")]).await;
     assert!(body.contains("<error code=\"badVerb\">"), "{body}");
 
-    sqlx::query(&rename("platform_sent_away", "platform_sent"))
-        .execute(app.db().pool())
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(rename(
+        "platform_sent_away",
+        "platform_sent",
+    )))
+    .execute(app.db().pool())
+    .await
+    .unwrap();
     let body = oai_raw(&app, &key, &list).await;
     assert!(body.contains(&format!("oai:lectern:{id}")), "{body}");
     assert!(!body.contains("<error"), "{body}");

@@ -58,7 +58,7 @@ async fn root_cert() -> PathBuf {
     let show = |setting: &'static str| {
         let pool = db.pool().clone();
         async move {
-            sqlx::query_scalar::<_, String>(&format!("SHOW {setting}"))
+            sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!("SHOW {setting}")))
                 .fetch_one(&pool)
                 .await
                 .expect("the server shows its settings")
@@ -132,13 +132,22 @@ async fn sslmode_verify_ca_accepts_the_servers_root_and_refuses_another() {
     );
     let db = Db::connect(&url, 2).await.unwrap_or_else(|e| {
         panic!(
-            "verify-ca with {}: {e} (scripts/test gives the server a certificate for \
-                 127.0.0.1 and names it in LECTERN_TEST_PG_ROOT_CERT)",
+            "verify-ca with {}: {e} (scripts/test gives the server a certificate of its own, \
+                 for the name lectern-test-server, and names it in LECTERN_TEST_PG_ROOT_CERT)",
             root.display()
         )
     });
     assert!(session_is_ssl(&db).await);
     db.close().await;
+
+    // The certificate names `lectern-test-server`, not 127.0.0.1: verify-ca, which checks the
+    // chain only, connected above; verify-full, which checks the name too, refuses it.
+    let url = with_params(
+        &admin_url(),
+        &format!("sslmode=verify-full&sslrootcert={}", root.display()),
+    );
+    let (message, _) = failure(&url).await;
+    assert!(message.contains("TLS failed"), "{message}");
 
     let wrong = concat!(
         env!("CARGO_MANIFEST_DIR"),
