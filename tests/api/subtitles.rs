@@ -88,7 +88,7 @@ fn utf16be(text: &str) -> Vec<u8> {
     out
 }
 
-const SRT: &str = "1\r\n00:00:01,000 --> 00:00:04,500\r\n<i>同志们好</i>，今天学习\r\n乡村振兴 & <b>产业兴旺</b>\r\n\r\n2\r\n00:01:05,250 --> 00:01:07,000\r\n生态宜居 a<b 与 c>d\r\n\r\n3\r\n01:00:00,000 --> 01:00:02,000\r\n最后一条\r\n";
+const SRT: &str = "1\r\n00:00:01,000 --> 00:00:04,500\r\n<i>同志们好</i>，今天学习\r\n乡村振兴 & <b>产业兴旺</b>\r\n\r\n2\r\n00:01:05,250 --> 00:01:07,000\r\n生态宜居 x < y\r\n\r\n3\r\n01:00:00,000 --> 01:00:02,000\r\n最后一条\r\n";
 
 #[tokio::test]
 async fn srt_vtt_and_ass_are_imported_and_served_as_normalized_webvtt() {
@@ -168,7 +168,7 @@ async fn srt_vtt_and_ass_are_imported_and_served_as_normalized_webvtt() {
                     "乡村振兴 &amp; 产业兴旺".into()
                 ]
             ),
-            (65_250, 67_000, vec!["生态宜居 a&lt;b 与 c&gt;d".into()]),
+            (65_250, 67_000, vec!["生态宜居 x &lt; y".into()]),
             (3_600_000, 3_602_000, vec!["最后一条".into()]),
         ]
     );
