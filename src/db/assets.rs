@@ -37,6 +37,8 @@ pub struct NewAsset<'a> {
     /// Whether the files may change even while the lesson is in review or live (operator
     /// tokens); otherwise the lesson's files are frozen from submission on.
     pub bypass_review: bool,
+    /// For a `subtitle` asset: what reading the file found, recorded with the asset.
+    pub subtitle: Option<super::subtitles::NewSubtitle<'a>>,
 }
 
 /// The outcome of recording an asset.
@@ -221,6 +223,10 @@ pub(super) async fn record_asset_in(
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    if let Some(subtitle) = &new.subtitle {
+        super::subtitles::record_editor_subtitle_in(tx, new.lesson_id, &id, new.sha256, subtitle)
+            .await?;
+    }
     bump_lesson(tx, new.lesson_id).await?;
     Db::audit_in(
         tx,

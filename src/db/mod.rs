@@ -16,6 +16,7 @@ pub mod media;
 pub mod orgs;
 pub mod platforms;
 mod states;
+pub mod subtitles;
 pub mod texts;
 pub mod tokens;
 pub mod uploads;

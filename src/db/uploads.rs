@@ -32,6 +32,8 @@ pub struct UploadRecord {
     pub expires_at: i64,
     pub created_at: i64,
     pub asset_id: Option<String>,
+    /// The language given for a subtitle (tus metadata `language`), canonical.
+    pub language: Option<String>,
 }
 
 /// The progress a request made, committed as one step.
@@ -48,13 +50,13 @@ pub struct Progress<'a> {
 
 const COLUMNS: &str = "id, lesson_id, role, filename, length, received, object_key, multipart_id, \
                        parts, tail_key, hash_state, content_type, disposition, lease_token, \
-                       lease_until, expires_at, created_at, asset_id";
+                       lease_until, expires_at, created_at, asset_id, language";
 
 impl Db {
     pub async fn insert_upload(&self, u: &UploadRecord) -> Result<(), sqlx::Error> {
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO uploads ({COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         )))
         .bind(&u.id)
         .bind(&u.lesson_id)
@@ -74,6 +76,7 @@ impl Db {
         .bind(u.expires_at)
         .bind(u.created_at)
         .bind(u.asset_id.as_deref())
+        .bind(u.language.as_deref())
         .execute(self.pool())
         .await?;
         Ok(())

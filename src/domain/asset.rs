@@ -240,6 +240,7 @@ const FORMATS: &[Format] = &[
     sniffed(&["zip"], Family::Archive, &["application/zip"]),
     text(&["vtt"], Family::Subtitle, Some("WEBVTT")),
     text(&["srt"], Family::Subtitle, None),
+    text(&["ass", "ssa"], Family::Subtitle, None),
     text(&["txt"], Family::Text, None),
     text(&["md"], Family::Text, None),
     text(&["csv"], Family::Text, None),
@@ -357,14 +358,23 @@ pub fn sniff(
                     ext: ext.to_owned(),
                 });
             }
-            if !is_plain_text(head, prefix) {
+            let plain = if format.family == Family::Subtitle {
+                subtitle_text(head, ext, prefix)
+            } else {
+                is_plain_text(head, prefix).then_some("UTF-8")
+            };
+            let Some(encoding) = plain else {
                 return Err(Refused::Unrecognised(ext.to_owned()));
+            };
+            if let Some(f) = super::subtitle::SubtitleFormat::from_extension(ext) {
+                return Ok(Sniffed {
+                    content_type: f.content_type(encoding),
+                    download: true,
+                });
             }
         }
     }
     let content_type = match ext {
-        "vtt" => "text/vtt; charset=utf-8".to_owned(),
-        "srt" => "application/x-subrip; charset=utf-8".to_owned(),
         "txt" | "md" | "csv" => {
             let essence = mime_guess::from_ext(ext).first_or_text_plain();
             format!("{essence}; charset=utf-8")
@@ -404,6 +414,54 @@ fn office_zip(head: &[u8], ext: &str) -> bool {
         at = header + 4;
     }
     false
+}
+
+/// The encoding of `head`, the start of a subtitle file, when it is text that does not open with
+/// markup: decoded by the one rule (`text::decode`; UTF-16 with a byte order mark and GB18030
+/// are common for subtitles), where a character cut at the end of the sample is fine, and free of
+/// NUL. `prefix`, when given, must open the text, and the sample must look like its format (a
+/// `-->` of an SRT timing line, the `[` of an ASS section). The whole file is checked again when it is
+/// imported as a subtitle (`subtitle::read`).
+fn subtitle_text(head: &[u8], ext: &str, prefix: Option<&str>) -> Option<&'static str> {
+    // A UTF-8 character cut by the end of the sample would make the sample invalid UTF-8 and
+    // send it to GB18030: decode only what comes before it.
+    let head = match std::str::from_utf8(head) {
+        Err(e)
+            if e.error_len().is_none()
+                && head.len() >= SNIFF_LEN
+                && !head.starts_with(&[0xFF, 0xFE])
+                && !head.starts_with(&[0xFE, 0xFF]) =>
+        {
+            &head[..e.valid_up_to()]
+        }
+        _ => head,
+    };
+    let decoded = super::text::decode(head);
+    let mut text = decoded.text.as_str();
+    if decoded.malformed {
+        if head.len() < SNIFF_LEN {
+            return None;
+        }
+        // A multi-byte character cut by the end of the sample decodes as one U+FFFD at the end.
+        text = text.strip_suffix('\u{FFFD}')?;
+        if text.contains('\u{FFFD}') {
+            return None;
+        }
+    }
+    if text.contains('\0') {
+        return None;
+    }
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    if start.starts_with('<') || !prefix.is_none_or(|p| start.starts_with(p)) {
+        return None;
+    }
+    // What every file of the format shows early: a SubRip timing line, an ASS section header.
+    let shows_format = match ext {
+        "srt" => text.contains("-->"),
+        "ass" | "ssa" => start.starts_with('['),
+        _ => true,
+    };
+    shows_format.then_some(decoded.encoding)
 }
 
 /// UTF-8 (a character cut at the end of the sample is fine), no NUL, and not opening with markup.
@@ -486,6 +544,14 @@ mod tests {
         let vtt = "WEBVTT\n\n00:00.000 --> 00:01.000\n同志们好\n".as_bytes();
         let s = sniff(vtt, Some("vtt"), AssetRole::Subtitle, LessonKind::Video).unwrap();
         assert_eq!(s.content_type, "text/vtt; charset=utf-8");
+        let (gb, _, _) =
+            encoding_rs::GB18030.encode("1\n00:00:01,000 --> 00:00:02,000\n乡村振兴\n");
+        let s = sniff(&gb, Some("srt"), AssetRole::Subtitle, LessonKind::Video).unwrap();
+        assert_eq!(s.content_type, "application/x-subrip; charset=gb18030");
+        let mut le = vec![0xff, 0xfe];
+        le.extend("[Script Info]\n".encode_utf16().flat_map(u16::to_le_bytes));
+        let s = sniff(&le, Some("ass"), AssetRole::Subtitle, LessonKind::Video).unwrap();
+        assert_eq!(s.content_type, "text/x-ssa; charset=utf-16le");
         assert!(
             sniff(
                 b"not a vtt",

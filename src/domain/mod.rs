@@ -11,6 +11,7 @@ pub mod password;
 pub mod platform;
 pub mod range;
 pub mod region;
+pub mod subtitle;
 pub mod text;
 pub mod time;
 pub mod token;

@@ -51,6 +51,53 @@ pub fn check_percent_encoded(field: &'static str, bytes: &[u8]) -> Result<(), In
     check(field, text)
 }
 
+/// Text decoded from a file's bytes (see [`decode`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub text: String,
+    /// The encoding that was used, as its WHATWG name (`UTF-8`, `UTF-16LE`, `UTF-16BE`,
+    /// `gb18030`).
+    pub encoding: &'static str,
+    /// Whether some bytes were not valid in that encoding (they became U+FFFD).
+    pub malformed: bool,
+}
+
+/// Decodes a text file, the one rule for every text file Lectern reads (search extraction,
+/// subtitle import and delivery): UTF-8 or UTF-16 announced by a byte order mark; else UTF-8
+/// when the bytes are valid UTF-8; else GB18030 (a superset of GBK and GB2312, what Windows
+/// tools in mainland China write). Malformed sequences become U+FFFD and set `malformed`.
+///
+/// Rationale: a statistical detector (chardetng) guesses among dozens of legacy encodings,
+/// while Lectern's files are Chinese or English: valid UTF-8 is almost never a GB18030 file
+/// by accident (a GB18030 text of more than a few characters is invalid UTF-8), so two tests
+/// decide it exactly, and the outcome is predictable for editors.
+pub fn decode(bytes: &[u8]) -> Decoded {
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let rest = bytes.get(bom_len..).unwrap_or_default();
+        let (text, malformed) = encoding.decode_without_bom_handling(rest);
+        return Decoded {
+            text: text.into_owned(),
+            encoding: encoding.name(),
+            malformed,
+        };
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Decoded {
+            text: text.to_owned(),
+            encoding: encoding_rs::UTF_8.name(),
+            malformed: false,
+        },
+        Err(_) => {
+            let (text, malformed) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+            Decoded {
+                text: text.into_owned(),
+                encoding: encoding_rs::GB18030.name(),
+                malformed,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +145,33 @@ mod tests {
         assert!(check_percent_encoded("q", b"a%00b").is_err());
         assert!(check_percent_encoded("q", b"%ff").is_err());
         assert!(check_percent_encoded("q", b"%EF%BF%BE").is_err());
+    }
+
+    #[test]
+    fn files_are_decoded_by_bom_then_utf8_then_gb18030() {
+        let text = "1\n00:00:01,000 --> 00:00:02,000\n乡村振兴 e支部\n";
+        let (gb, _, _) = encoding_rs::GB18030.encode(text);
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend(text.as_bytes());
+        for (bytes, encoding) in [
+            (text.as_bytes().to_vec(), "UTF-8"),
+            (bom, "UTF-8"),
+            (gb.into_owned(), "gb18030"),
+            (le, "UTF-16LE"),
+            (be, "UTF-16BE"),
+        ] {
+            let d = decode(&bytes);
+            assert_eq!(d.text, text, "{encoding}");
+            assert_eq!(d.encoding, encoding);
+            assert!(!d.malformed);
+        }
+        // Bytes that are neither UTF-8 nor GB18030 (0xFF never leads a GB18030 character).
+        let d = decode(b"ok \xFF\xFF\x80");
+        assert_eq!(d.encoding, "gb18030");
+        assert!(d.malformed);
     }
 }

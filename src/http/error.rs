@@ -23,6 +23,8 @@ pub enum Code {
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// A subtitle file that cannot be read (422).
+    InvalidSubtitle,
     RangeNotSatisfiable,
     Locked,
     TooManyRequests,
@@ -48,6 +50,7 @@ impl Code {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidSubtitle => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Locked => StatusCode::LOCKED,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
@@ -73,6 +76,7 @@ impl Code {
             Self::PreconditionFailed => "precondition_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::InvalidSubtitle => "invalid_subtitle",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::Locked => "locked",
             Self::TooManyRequests => "too_many_requests",
@@ -97,6 +101,7 @@ impl Code {
             Self::PreconditionFailed => "Precondition failed",
             Self::PayloadTooLarge => "Too large",
             Self::UnsupportedMediaType => "Unsupported content",
+            Self::InvalidSubtitle => "The subtitle file cannot be read",
             Self::RangeNotSatisfiable => "Range not satisfiable",
             Self::Locked => "Locked",
             Self::TooManyRequests => "Too many attempts",
@@ -133,6 +138,9 @@ pub struct Problem {
     /// `gone` (a feed cursor older than the change log kept): where to start again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// `invalid_subtitle`: the line of the file at fault (1-based), when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
 }
 
 /// One refused field or parameter of an `invalid_request` problem.
@@ -149,6 +157,8 @@ pub enum Extra {
     Limit(u64),
     Offset(i64),
     Snapshot(String),
+    /// `invalid_subtitle`: the line at fault.
+    Line(u64),
 }
 
 /// An error on its way to the client.
@@ -317,12 +327,14 @@ impl IntoResponse for AppError {
             limit: None,
             offset: None,
             snapshot: None,
+            line: None,
         };
         match self.extra {
             Some(Extra::Errors(e)) => body.errors = Some(e),
             Some(Extra::Limit(n)) => body.limit = Some(n),
             Some(Extra::Offset(n)) => body.offset = Some(n),
             Some(Extra::Snapshot(s)) => body.snapshot = Some(s),
+            Some(Extra::Line(n)) => body.line = Some(n),
             None => {}
         }
         let body = serde_json::to_string(&body).unwrap_or_default();
@@ -388,6 +400,13 @@ impl From<IngestError> for AppError {
         match e {
             IngestError::Invalid(i) => i.into(),
             IngestError::Refused(_) => Self::new(Code::UnsupportedMediaType, detail),
+            IngestError::Subtitle(broken) => {
+                let e = Self::new(Code::InvalidSubtitle, detail);
+                match broken.line {
+                    Some(line) => e.with_extra(Extra::Line(line as u64)),
+                    None => e,
+                }
+            }
             IngestError::TooLarge { limit } => {
                 Self::new(Code::PayloadTooLarge, detail).with_extra(Extra::Limit(limit))
             }
@@ -426,6 +445,7 @@ mod tests {
             Code::PreconditionFailed,
             Code::PayloadTooLarge,
             Code::UnsupportedMediaType,
+            Code::InvalidSubtitle,
             Code::RangeNotSatisfiable,
             Code::Locked,
             Code::TooManyRequests,

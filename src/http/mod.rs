@@ -142,6 +142,14 @@ fn routes() -> Routes {
         .route("/lessons/{id}/withdraw", post(lessons::withdraw_lesson))
         .route("/lessons/{id}/assets", post(assets::upload_asset))
         .route(
+            "/lessons/{id}/subtitles",
+            get(api::v1::subtitles::list_subtitles),
+        )
+        .route(
+            "/lessons/{id}/subtitles/{file}",
+            get(api::v1::subtitles::subtitle_vtt),
+        )
+        .route(
             "/assets/{id}",
             get(assets::get_asset).delete(assets::delete_asset),
         )

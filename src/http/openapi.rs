@@ -126,6 +126,9 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         // --- media: probes and renditions ---
         crate::http::api::v1::media::asset_media,
         crate::http::api::v1::media::rendition_url,
+        // --- subtitles ---
+        crate::http::api::v1::subtitles::list_subtitles,
+        crate::http::api::v1::subtitles::subtitle_vtt,
     ),
     components(schemas(
         Problem,
@@ -227,6 +230,10 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::media::RenditionUrlView,
         crate::domain::media::RenditionKind,
         crate::domain::media::RenditionState,
+        // --- subtitles ---
+        crate::http::api::v1::subtitles::SubtitleView,
+        crate::http::api::v1::subtitles::SubtitleList,
+        crate::domain::subtitle::Origin,
     )),
     modifiers(&Conventions)
 )]

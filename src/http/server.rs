@@ -274,6 +274,7 @@ fn replacement(head: &[u8]) -> Option<Vec<u8>> {
         limit: None,
         offset: None,
         snapshot: None,
+        line: None,
     })
     .ok()?;
     let mut answer = format!(

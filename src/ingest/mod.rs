@@ -22,6 +22,7 @@ use crate::domain::Invalid;
 use crate::domain::asset::{AssetRole, Disposition, Refused, SNIFF_LEN, Sniffed, sniff};
 use crate::domain::filename::FileName;
 use crate::domain::lesson::LessonKind;
+use crate::domain::subtitle::{self, Broken, MAX_SUBTITLE_BYTES, SubtitleFormat};
 use crate::storage::{ObjectStore, PartSink, StorageError};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -39,6 +40,8 @@ pub enum IngestError {
     Invalid(#[from] Invalid),
     #[error(transparent)]
     Refused(#[from] Refused),
+    #[error("the subtitle file cannot be read: {0}")]
+    Subtitle(#[from] Broken),
     #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("no such lesson")]
@@ -101,14 +104,110 @@ pub fn admit(
     Ok((role, filename))
 }
 
+/// Parses the language given with an upload (`language`), which only a subtitle may carry.
+pub fn admit_language(
+    language: Option<&str>,
+    role: AssetRole,
+) -> Result<Option<String>, IngestError> {
+    match language {
+        None => Ok(None),
+        Some(_) if role != AssetRole::Subtitle => Err(Invalid::new(
+            "language",
+            "only a subtitle has a language; leave it out for other roles",
+        )
+        .into()),
+        Some(l) => Ok(Some(subtitle::language(l)?)),
+    }
+}
+
+/// The language of a subtitle: the one given with the upload, else the one its filename names
+/// (`subtitle::language_from_filename`), else its lesson's (when that is a tag of the subtitle
+/// rule), else `zh`.
+pub fn subtitle_language(
+    given: Option<&str>,
+    filename: &FileName,
+    lesson: &LessonRecord,
+) -> String {
+    given
+        .map(str::to_owned)
+        .or_else(|| subtitle::language_from_filename(filename.as_str()))
+        .or_else(|| subtitle::language(&lesson.language).ok())
+        .unwrap_or_else(|| "zh".to_owned())
+}
+
+/// What a subtitle file was found to hold when it was read whole (see `subtitle::read`).
+#[derive(Debug, Clone)]
+pub struct CheckedSubtitle {
+    pub format: SubtitleFormat,
+    pub encoding: &'static str,
+    pub cues: i64,
+    pub language: String,
+}
+
+impl CheckedSubtitle {
+    /// Reads `bytes`, the whole file, as the subtitle named `filename`.
+    pub fn read(bytes: &[u8], filename: &FileName, language: String) -> Result<Self, IngestError> {
+        let format = filename
+            .extension()
+            .as_deref()
+            .and_then(SubtitleFormat::from_extension)
+            .ok_or(Refused::NoExtension)?;
+        let read = subtitle::read(format, bytes)?;
+        Ok(Self {
+            format,
+            encoding: read.encoding,
+            cues: read.cues.len() as i64,
+            language,
+        })
+    }
+
+    /// [`CheckedSubtitle::read`] on a blocking thread (a file of up to 8 MiB takes a few tens of
+    /// milliseconds to decode and read, too long to hold an async worker).
+    pub async fn read_blocking(
+        bytes: Bytes,
+        filename: &FileName,
+        language: String,
+    ) -> Result<Self, IngestError> {
+        let name = filename.clone();
+        tokio::task::spawn_blocking(move || Self::read(&bytes, &name, language))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Broken {
+                    line: None,
+                    reason: "the reader gave up on this file".to_owned(),
+                }
+                .into())
+            })
+    }
+
+    /// The media type the file is stored with: its format, and the charset it was written in.
+    pub fn content_type(&self) -> String {
+        self.format.content_type(self.encoding)
+    }
+
+    pub fn record(&self) -> crate::db::subtitles::NewSubtitle<'_> {
+        crate::db::subtitles::NewSubtitle {
+            language: &self.language,
+            format: self.format.as_str(),
+            encoding: self.encoding,
+            cues: self.cues,
+        }
+    }
+}
+
 impl Ingest {
     /// Stores `body` as a `role` asset of `lesson` named `filename`. `declared_len` is the
     /// request's `Content-Length`, if it sent one.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is a distinct fact of the upload"
+    )]
     pub async fn upload<S, E>(
         &self,
         lesson: &LessonRecord,
         role: AssetRole,
         filename: &FileName,
+        language: Option<&str>,
         declared_len: Option<u64>,
         body: S,
         by: Uploader<'_>,
@@ -126,7 +225,7 @@ impl Ingest {
         let mut body = Counted::new(body, self.max_bytes);
         // The first bytes decide the type; the chunks read for them are then stored like the rest.
         let mut head = Vec::with_capacity(SNIFF_LEN);
-        let mut first = Vec::new();
+        let mut first: Vec<Bytes> = Vec::new();
         while head.len() < SNIFF_LEN {
             let Some(chunk) = body.next_chunk().await? else {
                 break;
@@ -134,7 +233,36 @@ impl Ingest {
             head.extend_from_slice(&chunk[..chunk.len().min(SNIFF_LEN - head.len())]);
             first.push(chunk);
         }
-        let sniffed = sniff(&head, filename.extension().as_deref(), role, kind)?;
+        let mut sniffed = sniff(&head, filename.extension().as_deref(), role, kind)?;
+        // A subtitle is read whole before anything is stored, so a broken one leaves nothing
+        // behind; it is small (at most MAX_SUBTITLE_BYTES).
+        let mut checked = None;
+        if role == AssetRole::Subtitle {
+            if declared_len.is_some_and(|n| n > MAX_SUBTITLE_BYTES) {
+                return Err(IngestError::TooLarge {
+                    limit: MAX_SUBTITLE_BYTES,
+                });
+            }
+            let mut whole: Vec<u8> = first.iter().flat_map(|c| c.iter().copied()).collect();
+            loop {
+                if whole.len() as u64 > MAX_SUBTITLE_BYTES {
+                    return Err(IngestError::TooLarge {
+                        limit: MAX_SUBTITLE_BYTES,
+                    });
+                }
+                match body.next_chunk().await? {
+                    Some(chunk) => whole.extend_from_slice(&chunk),
+                    None => break,
+                }
+            }
+            let language = subtitle_language(language, filename, lesson);
+            let whole = Bytes::from(whole);
+            let subtitle =
+                CheckedSubtitle::read_blocking(whole.clone(), filename, language).await?;
+            sniffed.content_type = subtitle.content_type();
+            checked = Some(subtitle);
+            first = vec![whole];
+        }
         let key = new_object_key();
         let mut hasher = ResumableSha256::new();
         let mut first = first.into_iter();
@@ -205,6 +333,7 @@ impl Ingest {
             &hasher,
             body.seen as i64,
             &key,
+            checked.as_ref(),
             by,
         )
         .await
@@ -225,6 +354,7 @@ impl Ingest {
         hasher: &ResumableSha256,
         size: i64,
         key: &str,
+        subtitle: Option<&CheckedSubtitle>,
         by: Uploader<'_>,
     ) -> Result<AssetRecord, IngestError> {
         let sha256 = hex::encode(hasher.finalize());
@@ -239,6 +369,7 @@ impl Ingest {
             object_key: key,
             actor: by.actor,
             bypass_review: by.bypass_review,
+            subtitle: subtitle.map(CheckedSubtitle::record),
         };
         let recorded = self.db.record_asset(&new).await?;
         self.settle(recorded, key).await

@@ -10,13 +10,17 @@
 
 use super::hash::ResumableSha256;
 use super::parts::Parts;
-use super::{Ingest, IngestError, MIN_PART_SIZE, Uploader, admit, disposition, new_object_key};
+use super::{
+    CheckedSubtitle, Ingest, IngestError, MIN_PART_SIZE, Uploader, admit, admit_language,
+    disposition, new_object_key, subtitle_language,
+};
 use crate::db::assets::{AssetRecord, NewAsset};
 use crate::db::uploads::{Progress, UploadRecord};
 use crate::db::{new_id, now_ms};
 use crate::domain::asset::{AssetRole, SNIFF_LEN, sniff};
 use crate::domain::filename::FileName;
 use crate::domain::lesson::LessonKind;
+use crate::domain::subtitle::MAX_SUBTITLE_BYTES;
 use crate::storage::{Part, PartSink};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -69,12 +73,13 @@ pub enum Patched {
 
 impl Ingest {
     /// Creates an upload of `length` bytes that will become a `role` asset named `filename` of
-    /// the lesson `lesson_id`.
+    /// the lesson `lesson_id`; a subtitle may be given its `language`.
     pub async fn create_upload(
         &self,
         lesson_id: &str,
         role: &str,
         filename: &str,
+        language: Option<&str>,
         length: u64,
     ) -> Result<UploadRecord, IngestError> {
         if length > self.max_bytes {
@@ -92,6 +97,12 @@ impl Ingest {
             .ok_or(IngestError::LessonNotFound)?;
         let kind = LessonKind::parse(&lesson.kind)?;
         let (role, filename) = admit(role, filename, kind)?;
+        let language = admit_language(language, role)?;
+        if role == AssetRole::Subtitle && length > MAX_SUBTITLE_BYTES {
+            return Err(IngestError::TooLarge {
+                limit: MAX_SUBTITLE_BYTES,
+            });
+        }
         let key = new_object_key();
         let multipart_id = self
             .store
@@ -117,6 +128,7 @@ impl Ingest {
             expires_at: now + self.upload_expiry_ms,
             created_at: now,
             asset_id: None,
+            language,
         };
         self.db.insert_upload(&record).await?;
         Ok(record)
@@ -210,7 +222,7 @@ impl Ingest {
         let result = self.write_patch(&upload, &token, checksum, body, by).await;
         if !matches!(
             result,
-            Ok(Patched::Complete { .. }) | Err(IngestError::Refused(_))
+            Ok(Patched::Complete { .. }) | Err(IngestError::Refused(_) | IngestError::Subtitle(_))
         ) {
             self.db.release_upload(id, &token).await?;
         }
@@ -332,7 +344,27 @@ impl Ingest {
             }
             sink.complete().await?;
             let sha256 = hex::encode(hasher.finalize());
-            let content_type = content_type.ok_or_else(|| corrupt("content type"))?;
+            let mut content_type = content_type.ok_or_else(|| corrupt("content type"))?;
+            // A subtitle is read whole once all of it is stored, before it becomes an asset; a
+            // broken one is discarded with its upload (the completing PATCH answers why).
+            let checked = if upload.role == AssetRole::Subtitle.as_str() {
+                match self.check_subtitle(upload).await {
+                    Ok(checked) => {
+                        content_type = checked.content_type();
+                        Some(checked)
+                    }
+                    Err(e) => {
+                        self.delete_quietly(&upload.object_key).await;
+                        if let Some(tail) = &upload.tail_key {
+                            self.delete_quietly(tail).await;
+                        }
+                        self.db.delete_upload(&upload.id).await?;
+                        return Err(e);
+                    }
+                }
+            } else {
+                None
+            };
             let new = NewAsset {
                 lesson_id: &upload.lesson_id,
                 role: &upload.role,
@@ -344,6 +376,7 @@ impl Ingest {
                 object_key: &upload.object_key,
                 actor: by.actor,
                 bypass_review: by.bypass_review,
+                subtitle: checked.as_ref().map(CheckedSubtitle::record),
             };
             let recorded = self
                 .db
@@ -404,6 +437,19 @@ impl Ingest {
             offset: received,
             expires_at,
         })
+    }
+
+    /// Reads a completed subtitle upload's bytes back from object storage and checks them.
+    async fn check_subtitle(&self, upload: &UploadRecord) -> Result<CheckedSubtitle, IngestError> {
+        let lesson = self
+            .db
+            .lesson(&upload.lesson_id)
+            .await?
+            .ok_or(IngestError::LessonNotFound)?;
+        let name = FileName::parse(&upload.filename)?;
+        let bytes = self.store.get_bytes(&upload.object_key).await?;
+        let language = subtitle_language(upload.language.as_deref(), &name, &lesson);
+        CheckedSubtitle::read_blocking(bytes, &name, language).await
     }
 
     /// Sniffs an upload's first bytes; a refused upload is discarded whole.

@@ -25,6 +25,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use quick_xml::events::Event;
 
+use crate::domain::subtitle::{self, SubtitleFormat};
+
 /// The largest amount of text [`extract`] returns; more is cut off.
 pub const MAX_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
 /// The largest number of segments [`extract`] returns; more are cut off.
@@ -57,6 +59,8 @@ pub enum Format {
     Text,
     Srt,
     Vtt,
+    /// ASS/SSA subtitles (their `Dialogue:` lines).
+    Ass,
 }
 
 impl Format {
@@ -84,6 +88,7 @@ impl Format {
             "pptx" => Some(Format::Pptx),
             "srt" => Some(Format::Srt),
             "vtt" => Some(Format::Vtt),
+            "ass" | "ssa" => Some(Format::Ass),
             "txt" | "text" | "md" => Some(Format::Text),
             _ => None,
         };
@@ -96,12 +101,14 @@ impl Format {
                 Some(Format::Pptx)
             }
             "text/vtt" => Some(Format::Vtt),
+            "text/x-ssa" | "text/x-ass" => Some(Format::Ass),
             "application/x-subrip" | "application/srt" | "text/srt" | "text/x-srt" => {
                 Some(Format::Srt)
             }
             "text/plain" => match by_extension {
                 Some(Format::Srt) => Some(Format::Srt),
                 Some(Format::Vtt) => Some(Format::Vtt),
+                Some(Format::Ass) => Some(Format::Ass),
                 _ => Some(Format::Text),
             },
             "text/markdown" => Some(Format::Text),
@@ -122,6 +129,7 @@ impl Format {
             Format::Text => "text",
             Format::Srt => "srt",
             Format::Vtt => "vtt",
+            Format::Ass => "ass",
         }
     }
 
@@ -134,6 +142,7 @@ impl Format {
             Format::Text,
             Format::Srt,
             Format::Vtt,
+            Format::Ass,
         ]
         .into_iter()
         .find(|f| f.as_str() == name)
@@ -144,7 +153,9 @@ impl Format {
     pub fn max_input_bytes(self) -> u64 {
         match self {
             Format::Pdf | Format::Docx | Format::Pptx => 64 * MIB,
-            Format::Text | Format::Srt | Format::Vtt => 8 * MIB,
+            Format::Text | Format::Srt | Format::Vtt | Format::Ass => {
+                crate::domain::subtitle::MAX_SUBTITLE_BYTES
+            }
         }
     }
 }
@@ -234,8 +245,9 @@ pub fn extract_noting(format: Format, bytes: &[u8]) -> Result<Extracted, Extract
             Format::Docx => ooxml::extract_docx(bytes, &mut out)?,
             Format::Pptx => ooxml::extract_pptx(bytes, &mut out)?,
             Format::Text => extract_text(bytes, &mut out),
-            Format::Srt => subtitles::extract(&decode_text(bytes), false, &mut out),
-            Format::Vtt => subtitles::extract(&decode_text(bytes), true, &mut out),
+            Format::Srt => extract_cues(SubtitleFormat::Srt, bytes, &mut out),
+            Format::Vtt => extract_cues(SubtitleFormat::Vtt, bytes, &mut out),
+            Format::Ass => extract_cues(SubtitleFormat::Ass, bytes, &mut out),
         }
         Ok(Extracted {
             segments: out.segments,
@@ -312,20 +324,20 @@ fn normalize(text: &str) -> String {
     out
 }
 
-/// Decodes a text file: UTF-8 or UTF-16 announced by a byte order mark, else UTF-8 when the
-/// bytes are valid UTF-8, else GB18030 (a superset of GBK and GB2312, the usual legacy encoding
-/// of Chinese text). Malformed sequences become U+FFFD.
+/// Decodes a text file by the one rule every reader of text files shares
+/// ([`crate::domain::text::decode`]).
 fn decode_text(bytes: &[u8]) -> String {
-    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        let rest = bytes.get(bom_len..).unwrap_or_default();
-        return encoding.decode_without_bom_handling(rest).0.into_owned();
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => encoding_rs::GB18030
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
+    crate::domain::text::decode(bytes).text
+}
+
+/// The cues of a subtitle file, read leniently by the one subtitle parser
+/// ([`crate::domain::subtitle::parse`]): a cue whose timing does not parse is skipped.
+fn extract_cues(format: SubtitleFormat, bytes: &[u8], out: &mut Output) {
+    for cue in subtitle::parse(format, &decode_text(bytes)).cues {
+        if out.is_full() {
+            return;
+        }
+        out.push(None, Some(cue.start_ms), Some(cue.end_ms), &cue.text);
     }
 }
 
@@ -388,219 +400,6 @@ impl Chunker {
 
     fn finish(mut self, out: &mut Output) {
         self.flush(out);
-    }
-}
-
-/// SubRip and WebVTT cues.
-mod subtitles {
-    use super::Output;
-
-    /// What the line being read belongs to.
-    #[derive(PartialEq)]
-    enum State {
-        /// Between blocks: a line here is a cue identifier, or the start of a WebVTT block.
-        Between,
-        /// The text lines of a cue.
-        Cue,
-        /// A WebVTT header, NOTE, STYLE or REGION block, or lines that belong to no cue.
-        Skip,
-    }
-
-    struct Cue {
-        start: i64,
-        end: i64,
-        lines: Vec<String>,
-    }
-
-    /// Reads the cues of `text`; `vtt` selects the WebVTT rules (header and blocks to skip).
-    ///
-    /// Tolerated: CRLF or CR line ends, a byte order mark, `mm:ss.ttt` without hours, commas or
-    /// dots before the milliseconds, no blank line at the end or between cues. A cue whose
-    /// timing does not parse, or that ends before it starts, is skipped.
-    pub(super) fn extract(text: &str, vtt: bool, out: &mut Output) {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let text = text.replace("\r\n", "\n").replace('\r', "\n");
-        let mut state = State::Between;
-        let mut cue: Option<Cue> = None;
-        for (number, line) in text.split('\n').enumerate() {
-            if number == 0 && vtt && line.trim_start().starts_with("WEBVTT") {
-                state = State::Skip;
-                continue;
-            }
-            if let Some((start, end)) = parse_timing(line) {
-                if let Some(mut done) = cue.take() {
-                    // Without a blank line between cues, this cue's identifier was read as the
-                    // last text line of the previous cue: an SRT counter, or in WebVTT any line
-                    // right before a timing line.
-                    if state == State::Cue
-                        && done.lines.last().is_some_and(|last| {
-                            vtt || last.trim().bytes().all(|b| b.is_ascii_digit())
-                        })
-                    {
-                        done.lines.pop();
-                    }
-                    emit(done, out);
-                }
-                cue = Some(Cue {
-                    start,
-                    end,
-                    lines: Vec::new(),
-                });
-                state = State::Cue;
-                continue;
-            }
-            if line.trim().is_empty() {
-                if let Some(done) = cue.take() {
-                    emit(done, out);
-                }
-                state = State::Between;
-                continue;
-            }
-            match state {
-                State::Cue => {
-                    if let Some(current) = cue.as_mut() {
-                        current.lines.push(line.to_owned());
-                    }
-                }
-                State::Between => {
-                    let word = line.split_whitespace().next().unwrap_or("");
-                    if vtt && matches!(word, "NOTE" | "STYLE" | "REGION") {
-                        state = State::Skip;
-                    }
-                    // Otherwise a cue identifier (or garbage): dropped either way.
-                }
-                State::Skip => {}
-            }
-            if out.is_full() {
-                return;
-            }
-        }
-        if let Some(done) = cue.take() {
-            emit(done, out);
-        }
-    }
-
-    fn emit(cue: Cue, out: &mut Output) {
-        let text = clean(&cue.lines.join(" "));
-        out.push(None, Some(cue.start), Some(cue.end), &text);
-    }
-
-    /// `start --> end [settings]`, with the times in milliseconds.
-    pub(super) fn parse_timing(line: &str) -> Option<(i64, i64)> {
-        let (left, right) = line.split_once("-->")?;
-        let start = parse_time(left.trim())?;
-        let end = parse_time(right.split_whitespace().next()?)?;
-        (end >= start).then_some((start, end))
-    }
-
-    /// `hh:mm:ss.ttt`, `mm:ss.ttt`, with `,` or `.` before one to three digits of fraction.
-    pub(super) fn parse_time(text: &str) -> Option<i64> {
-        let (clock, fraction) = match text.rsplit_once(['.', ',']) {
-            Some((clock, fraction)) => (clock, fraction),
-            None => (text, "0"),
-        };
-        if fraction.is_empty()
-            || fraction.len() > 3
-            || !fraction.bytes().all(|b| b.is_ascii_digit())
-        {
-            return None;
-        }
-        let mut millis: i64 = fraction.parse().ok()?;
-        for _ in fraction.len()..3 {
-            millis *= 10;
-        }
-        let parts: Vec<&str> = clock.split(':').collect();
-        let (hours, minutes, seconds) = match parts.as_slice() {
-            [h, m, s] => (number(h, 9)?, number(m, 2)?, number(s, 2)?),
-            [m, s] => (0, number(m, 2)?, number(s, 2)?),
-            _ => return None,
-        };
-        if minutes >= 60 || seconds >= 60 {
-            return None;
-        }
-        Some(((hours * 60 + minutes) * 60 + seconds) * 1000 + millis)
-    }
-
-    /// A non-empty run of at most `max_digits` ASCII digits.
-    fn number(text: &str, max_digits: usize) -> Option<i64> {
-        let text = text.trim();
-        if text.is_empty() || text.len() > max_digits || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        text.parse().ok()
-    }
-
-    /// Removes markup (`<i>`, `<c.yellow>`, `<v Name>`, `<00:01.000>`, `{\an8}`) and decodes
-    /// character references (`&amp;`, `&#x4E2D;`).
-    pub(super) fn clean(text: &str) -> String {
-        let mut stripped = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(at) = rest.find(['<', '{']) {
-            let (before, from) = rest.split_at(at);
-            stripped.push_str(before);
-            let close = if from.starts_with('<') { '>' } else { '}' };
-            let is_tag = from.starts_with('<') || from.starts_with("{\\");
-            match from.find(close) {
-                Some(end) if is_tag => rest = from.get(end + 1..).unwrap_or(""),
-                _ => {
-                    // A lone `<` or `{`, or braces that are not an override: literal text.
-                    stripped.push_str(from.get(..1).unwrap_or(""));
-                    rest = from.get(1..).unwrap_or("");
-                }
-            }
-        }
-        stripped.push_str(rest);
-        decode_references(&stripped)
-    }
-
-    fn decode_references(text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(at) = rest.find('&') {
-            let (before, from) = rest.split_at(at);
-            out.push_str(before);
-            let decoded = from
-                .get(1..)
-                .and_then(|after| {
-                    after
-                        .find(';')
-                        .filter(|&end| end <= 10)
-                        .map(|end| (after, end))
-                })
-                .and_then(|(after, end)| Some((reference(after.get(..end)?)?, end + 2)));
-            match decoded {
-                Some((c, consumed)) => {
-                    out.push(c);
-                    rest = from.get(consumed..).unwrap_or("");
-                }
-                None => {
-                    out.push('&');
-                    rest = from.get(1..).unwrap_or("");
-                }
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-
-    fn reference(name: &str) -> Option<char> {
-        let code = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-            u32::from_str_radix(hex, 16).ok()?
-        } else if let Some(decimal) = name.strip_prefix('#') {
-            decimal.parse().ok()?
-        } else {
-            return match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some(' '),
-                "lrm" | "rlm" => Some(' '),
-                _ => None,
-            };
-        };
-        char::from_u32(code).filter(|c| *c != '\0')
     }
 }
 
@@ -1588,23 +1387,6 @@ mod tests {
     }
 
     #[test]
-    fn subtitle_times_parse_leniently_and_refuse_garbage() {
-        use subtitles::parse_time;
-        assert_eq!(parse_time("00:00:01,000"), Some(1_000));
-        assert_eq!(parse_time("00:00:01.5"), Some(1_500));
-        assert_eq!(parse_time("01:02.003"), Some(62_003));
-        assert_eq!(parse_time("100:00:00.000"), Some(360_000_000));
-        assert_eq!(parse_time("00:61:00.000"), None);
-        assert_eq!(parse_time("aa:bb:cc.ddd"), None);
-        assert_eq!(parse_time("99999999999999999999:00:00.000"), None);
-        assert_eq!(parse_time(""), None);
-        assert_eq!(
-            subtitles::clean("a < b {not a tag} &bogus; &#0;"),
-            "a < b {not a tag} &bogus; &#0;"
-        );
-    }
-
-    #[test]
     fn subtitles_in_gb18030_and_utf16_are_decoded() {
         let srt = "1\n00:00:01,000 --> 00:00:02,000\n乡村振兴\n";
         let (gb, _, _) = encoding_rs::GB18030.encode(srt);
@@ -2034,11 +1816,12 @@ mod tests {
             Format::Text,
             Format::Srt,
             Format::Vtt,
+            Format::Ass,
         ]
         .iter()
         .map(|f| f.as_str())
         .collect();
-        assert_eq!(names, ["pdf", "docx", "pptx", "text", "srt", "vtt"]);
+        assert_eq!(names, ["pdf", "docx", "pptx", "text", "srt", "vtt", "ass"]);
         assert!(Format::Pdf.max_input_bytes() > Format::Srt.max_input_bytes());
     }
 

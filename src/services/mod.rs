@@ -17,6 +17,7 @@ pub mod media;
 pub mod orgs;
 pub mod platforms;
 pub mod review;
+pub mod subtitles;
 pub mod uploads;
 
 use crate::db::Db;

@@ -14,7 +14,7 @@ use crate::db::assets::AssetRecord;
 use crate::db::uploads::UploadRecord;
 use crate::domain::lesson::LessonKind;
 use crate::ingest::tus::{Checksum, Patched};
-use crate::ingest::{Ingest, IngestError, Uploader, admit};
+use crate::ingest::{Ingest, IngestError, Uploader, admit, admit_language};
 use bytes::Bytes;
 use futures::Stream;
 
@@ -43,15 +43,21 @@ fn uploader(acting: &Acting) -> Uploader<'_> {
     }
 }
 
-/// Stores `body` as a `role` asset named `filename` of lesson `lesson_id`, streaming it.
-/// `declared_len` is the request's `Content-Length`, when it sent one (refused at once when over
-/// the limit).
+/// Stores `body` as a `role` asset named `filename` of lesson `lesson_id`, streaming it; a
+/// subtitle is read and checked before it is stored, in `language` when one is given (see
+/// `ingest::subtitle_language`). `declared_len` is the request's `Content-Length`, when it sent
+/// one (refused at once when over the limit).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is a distinct fact of the upload"
+)]
 pub async fn upload_asset<S, E>(
     ingest: &Ingest,
     acting: &Acting,
     lesson_id: &str,
     role: &str,
     filename: &str,
+    language: Option<&str>,
     declared_len: Option<u64>,
     body: S,
 ) -> Result<AssetRecord>
@@ -62,11 +68,13 @@ where
     let lesson = catalog::editable_lesson(&ingest.db, acting, lesson_id).await?;
     let kind = LessonKind::parse(&lesson.kind).map_err(ServiceError::from)?;
     let (role, filename) = admit(role, filename, kind)?;
+    let language = admit_language(language, role)?;
     Ok(ingest
         .upload(
             &lesson,
             role,
             &filename,
+            language.as_deref(),
             declared_len,
             body,
             uploader(acting),
@@ -75,18 +83,19 @@ where
 }
 
 /// Creates a resumable upload of `length` bytes that will become a `role` asset named
-/// `filename` of lesson `lesson_id`.
+/// `filename` of lesson `lesson_id` (a subtitle in `language`, when given).
 pub async fn create(
     ingest: &Ingest,
     acting: &Acting,
     lesson_id: &str,
     role: &str,
     filename: &str,
+    language: Option<&str>,
     length: u64,
 ) -> Result<UploadRecord> {
     catalog::editable_lesson(&ingest.db, acting, lesson_id).await?;
     Ok(ingest
-        .create_upload(lesson_id, role, filename, length)
+        .create_upload(lesson_id, role, filename, language, length)
         .await?)
 }
 

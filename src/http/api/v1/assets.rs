@@ -28,6 +28,9 @@ pub struct UploadQuery {
     /// The file's name: its extension must agree with the sniffed type (directories are
     /// stripped, invisible characters removed).
     filename: String,
+    /// A subtitle's language (BCP 47: `zh`, `zh-CN`, `zh-Hans`, `en`); when absent, the one
+    /// the filename names (`lecture.zh.srt`, `.chs.` …), else the lesson's.
+    language: Option<String>,
 }
 
 /// `POST /api/v1/lessons/{id}/assets?role=…&filename=…` with the file as the raw body.
@@ -41,7 +44,8 @@ pub struct UploadQuery {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "the asset; `Location` names it", body = AssetView, headers(("Location" = String))),
-        (status = 409, description = "the lesson's files cannot change while it is in review or published", body = Problem, content_type = "application/problem+json")
+        (status = 409, description = "the lesson's files cannot change while it is in review or published", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a subtitle file that cannot be read: not text, a timing that does not parse or ends before it starts, no cue; `line` names the line at fault", body = Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn upload_asset(
@@ -63,6 +67,7 @@ pub async fn upload_asset(
         &lesson_id,
         &q.role,
         &q.filename,
+        q.language.as_deref(),
         declared,
         body,
     )

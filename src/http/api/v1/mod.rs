@@ -9,6 +9,7 @@ pub mod orgs;
 pub mod platforms;
 pub mod review;
 pub mod search;
+pub mod subtitles;
 pub mod uploads;
 pub mod users;
 

@@ -160,7 +160,7 @@ const TUS_PARAM: &str = "1.0.0; other versions are refused with 412";
     params(
         ("Tus-Resumable" = String, Header, description = TUS_PARAM),
         ("Upload-Length" = u64, Header, description = "the file's size in bytes (Upload-Defer-Length is not supported)"),
-        ("Upload-Metadata" = String, Header, description = "tus metadata, `key base64(value)` pairs separated by commas: lesson_id, role (master, subtitle, attachment, poster) and filename are required")
+        ("Upload-Metadata" = String, Header, description = "tus metadata, `key base64(value)` pairs separated by commas: lesson_id, role (master, subtitle, attachment, poster) and filename are required; a subtitle may carry language (a BCP 47 tag such as zh-CN)")
     ),
     security(("bearer" = [])),
     responses(
@@ -204,8 +204,16 @@ pub async fn create(
                 "Upload-Metadata must carry lesson_id, role and filename",
             ));
         };
-        let upload =
-            uploads::create(&state.ingest, &acting, lesson_id, role, filename, length).await?;
+        let upload = uploads::create(
+            &state.ingest,
+            &acting,
+            lesson_id,
+            role,
+            filename,
+            get("language"),
+            length,
+        )
+        .await?;
         let mut r = StatusCode::CREATED.into_response();
         let h = r.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/uploads/{}", upload.id)) {
@@ -319,6 +327,7 @@ fn checksum(headers: &HeaderMap) -> Result<Option<Checksum>, AppError> {
         (status = 409, description = "the offset is not the upload's (`offset` says where it is), the upload is complete, or the lesson's files are frozen", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "the upload expired and was discarded", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Tus-Resumable is missing or another version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "the last bytes completed a subtitle file that cannot be read (`line` names the line at fault); the upload was discarded, nothing was stored", body = Problem, content_type = "application/problem+json"),
         (status = 423, description = "another request is writing this upload; retry shortly", body = Problem, content_type = "application/problem+json"),
         (status = 460, description = "the body does not match Upload-Checksum; nothing was kept", body = Problem, content_type = "application/problem+json")
     )
