@@ -18,6 +18,7 @@ pub mod platforms;
 mod states;
 pub mod texts;
 pub mod tokens;
+pub mod transcripts;
 pub mod uploads;
 pub mod users;
 pub mod workflow;

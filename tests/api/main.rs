@@ -29,6 +29,7 @@ mod search;
 mod search_index;
 mod search_relevance;
 mod security;
+mod transcripts;
 mod tus;
 mod uploads;
 mod webhooks;
