@@ -231,7 +231,10 @@ impl fmt::Debug for Config {
             .field("transcribe_model_dir", &self.transcribe_model_dir)
             .field("transcribe_python", &self.transcribe_python)
             .field("transcribe_timeout_secs", &self.transcribe_timeout_secs)
-            .field("transcribe_timeout_percent", &self.transcribe_timeout_percent)
+            .field(
+                "transcribe_timeout_percent",
+                &self.transcribe_timeout_percent,
+            )
             .field("transcribe_threads", &self.transcribe_threads)
             .finish()
     }

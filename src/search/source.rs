@@ -132,14 +132,11 @@ pub async fn load(db: &Db, ids: &[&str]) -> Result<Loaded, sqlx::Error> {
     let mut segments: HashMap<&str, Vec<SegmentDoc>> = HashMap::new();
     // A document's or subtitle's text under its own asset; a machine transcript's cues under
     // the master they were heard in.
-    let texts = assets
-        .iter()
-        .map(|(a, _)| (a, a.sha256.as_str()))
-        .chain(
-            spoken
-                .iter()
-                .filter_map(|a| transcripts.get(&a.sha256).map(|t| (*a, t.as_str()))),
-        );
+    let texts = assets.iter().map(|(a, _)| (a, a.sha256.as_str())).chain(
+        spoken
+            .iter()
+            .filter_map(|a| transcripts.get(&a.sha256).map(|t| (*a, t.as_str()))),
+    );
     for (a, sha) in texts {
         let list = segments.entry(a.lesson_id.as_str()).or_default();
         for row in by_sha.get(sha).into_iter().flatten() {

@@ -170,7 +170,11 @@ async fn rendition_url(t: &TestApp, asset: &str, kind: &str) -> String {
 }
 
 /// The jobs of `kind` about content `sha256` in any state.
-pub(crate) async fn jobs_of(t: &TestApp, kind: JobKind, sha256: &str) -> Vec<lectern::db::jobs::JobRecord> {
+pub(crate) async fn jobs_of(
+    t: &TestApp,
+    kind: JobKind,
+    sha256: &str,
+) -> Vec<lectern::db::jobs::JobRecord> {
     t.db()
         .jobs_of(
             kind,
@@ -189,7 +193,11 @@ pub(crate) async fn jobs_of(t: &TestApp, kind: JobKind, sha256: &str) -> Vec<lec
 
 /// The one job of `kind` about `sha256`, once it is no longer running (a job records its work,
 /// then ends: a poll can fall between the two).
-pub(crate) async fn ended(t: &TestApp, kind: JobKind, sha256: &str) -> lectern::db::jobs::JobRecord {
+pub(crate) async fn ended(
+    t: &TestApp,
+    kind: JobKind,
+    sha256: &str,
+) -> lectern::db::jobs::JobRecord {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let mut jobs = jobs_of(t, kind, sha256).await;

@@ -70,11 +70,19 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("jobs.kind.schedules", "定时发布与撤回", "scheduled steps"),
     ("jobs.kind.maintenance", "例行清理", "housekeeping"),
     ("jobs.kind.probe", "探测任务", "probe"),
-    ("jobs.kind.media_reconcile", "查找待处理媒体", "media look-up"),
+    (
+        "jobs.kind.media_reconcile",
+        "查找待处理媒体",
+        "media look-up",
+    ),
     ("jobs.kind.media_probe", "媒体分析", "media probe"),
     ("jobs.kind.media_audio", "音频转码", "audio rendition"),
     ("jobs.kind.media_poster", "封面截图", "poster"),
-    ("jobs.kind.media_transcript", "机器转写", "machine transcript"),
+    (
+        "jobs.kind.media_transcript",
+        "机器转写",
+        "machine transcript",
+    ),
     ("jobs.subject", "对象", "Subject"),
     (
         "jobs.empty",
