@@ -353,14 +353,13 @@ impl Media {
         if let Err(e) = tokio::fs::write(file, to_vtt(cues)).await {
             return Step::Retry(format!("cannot write the transcript: {e}"));
         }
-        let made = match self
+        let mut made = match self
             .store_file(file, &Self::key(sha256, TRANSCRIPT), "text/vtt")
             .await
         {
             Ok(m) => m,
             Err(step) => return step,
         };
-        let mut made = made;
         made.duration_ms = cues.last().map(|c| c.end_ms);
         let segments: Vec<NewSegment> = cues
             .iter()
