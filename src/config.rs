@@ -103,6 +103,16 @@ pub struct Config {
     pub media_timeout_secs: u64,
     /// How long ffmpeg may report no progress before it is stopped.
     pub media_stall_secs: u64,
+    /// The speech engine's folder; empty: `<data dir>/models` (`lectern models install`).
+    pub transcribe_model_dir: PathBuf,
+    /// The Python interpreter that runs the speech engine; empty: the models folder's venv.
+    pub transcribe_python: PathBuf,
+    /// A recognition run may take this many seconds plus `transcribe_timeout_percent` % of
+    /// the audio's duration; past that it is stopped and the job retried.
+    pub transcribe_timeout_secs: u64,
+    pub transcribe_timeout_percent: u64,
+    /// Threads one recognition run decodes with (0: as many as there are cores).
+    pub transcribe_threads: u64,
 }
 
 impl Default for Config {
@@ -152,6 +162,11 @@ impl Default for Config {
             media_reconcile_ms: 10_000,
             media_timeout_secs: 6 * 3600,
             media_stall_secs: 120,
+            transcribe_model_dir: PathBuf::new(),
+            transcribe_python: PathBuf::new(),
+            transcribe_timeout_secs: 300,
+            transcribe_timeout_percent: 200,
+            transcribe_threads: 0,
         }
     }
 }
@@ -213,6 +228,14 @@ impl fmt::Debug for Config {
             .field("media_reconcile_ms", &self.media_reconcile_ms)
             .field("media_timeout_secs", &self.media_timeout_secs)
             .field("media_stall_secs", &self.media_stall_secs)
+            .field("transcribe_model_dir", &self.transcribe_model_dir)
+            .field("transcribe_python", &self.transcribe_python)
+            .field("transcribe_timeout_secs", &self.transcribe_timeout_secs)
+            .field(
+                "transcribe_timeout_percent",
+                &self.transcribe_timeout_percent,
+            )
+            .field("transcribe_threads", &self.transcribe_threads)
             .finish()
     }
 }
@@ -287,6 +310,29 @@ impl Config {
             reconcile_every: std::time::Duration::from_millis(
                 self.media_reconcile_ms.clamp(50, 3_600_000),
             ),
+            transcribe: crate::media::TranscribeSettings {
+                model_dir: self.models_dir(),
+                python: (!self.transcribe_python.as_os_str().is_empty())
+                    .then(|| self.transcribe_python.clone()),
+                timeout_base: std::time::Duration::from_secs(
+                    self.transcribe_timeout_secs.clamp(1, 48 * 3600),
+                ),
+                timeout_percent: self.transcribe_timeout_percent.min(10_000) as u32,
+                threads: match self.transcribe_threads {
+                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    n => (n as usize).min(256),
+                },
+                beam_size: 2,
+            },
+        }
+    }
+
+    /// The speech engine's folder in effect.
+    pub fn models_dir(&self) -> PathBuf {
+        if self.transcribe_model_dir.as_os_str().is_empty() {
+            self.data_dir.join("models")
+        } else {
+            self.transcribe_model_dir.clone()
         }
     }
 

@@ -75,10 +75,27 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// The speech engine for machine transcripts (Whisper, run offline on CPU).
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
     /// Internal: extract the text of the file on standard input, as JSON on standard output.
     /// The service runs it as a child process with a memory limit (`search::isolate`).
     #[command(hide = true)]
     ExtractText { format: String },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Install faster-whisper (pinned, in a Python virtual environment) and the Whisper base
+    /// model (SHA-256 verified) into the models folder (`<data dir>/models`, or
+    /// LECTERN_TRANSCRIBE_MODEL_DIR). Idempotent: a second run checks and changes nothing.
+    Install {
+        /// The Python 3.9+ the virtual environment is made with.
+        #[arg(long, default_value = "python3")]
+        python: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -283,6 +300,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Platform { command } => platform(config, command).await,
         Command::Changes { command } => changes(config, command).await,
         Command::Jobs { command } => jobs(config, command).await,
+        Command::Models {
+            command: ModelsCommand::Install { python },
+        } => {
+            let dir = config.models_dir();
+            lectern::media::models::install(&dir, &python, &|line: &str| println!("{line}"))
+                .await?;
+            Ok(())
+        }
         Command::ExtractText { .. } => unreachable!("handled before the runtime starts"),
     }
 }

@@ -306,41 +306,50 @@ impl Db {
     pub async fn record_renditions(&self, renditions: &[NewRendition]) -> Result<(), sqlx::Error> {
         let mut tx = self.begin_write().await?;
         for r in renditions {
-            sqlx::query("DELETE FROM media_renditions WHERE source_sha256 = $1 AND kind = $2")
-                .bind(&r.source_sha256)
-                .bind(r.kind.as_str())
-                .execute(&mut *tx)
-                .await?;
-            let (state, made, error) = match &r.made {
-                Ok(m) => (RenditionState::Ready, Some(m), None),
-                Err(e) => (
-                    RenditionState::Failed,
-                    None,
-                    Some(e.chars().take(1000).collect::<String>()),
-                ),
-            };
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO media_renditions ({RENDITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
-                 $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            )))
-            .bind(new_id())
-            .bind(&r.source_sha256)
-            .bind(r.kind.as_str())
-            .bind(state.as_str())
-            .bind(made.map(|m| m.object_key.clone()))
-            .bind(made.map(|m| m.content_type.clone()))
-            .bind(made.map(|m| m.size))
-            .bind(made.map(|m| m.sha256.clone()))
-            .bind(made.and_then(|m| m.width))
-            .bind(made.and_then(|m| m.height))
-            .bind(made.and_then(|m| m.bit_rate))
-            .bind(made.and_then(|m| m.duration_ms))
-            .bind(error)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+            Self::put_rendition(&mut tx, r).await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records (or replaces) one rendition inside `tx`.
+    pub(super) async fn put_rendition(
+        tx: &mut super::Tx,
+        r: &NewRendition,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM media_renditions WHERE source_sha256 = $1 AND kind = $2")
+            .bind(&r.source_sha256)
+            .bind(r.kind.as_str())
+            .execute(&mut **tx)
+            .await?;
+        let (state, made, error) = match &r.made {
+            Ok(m) => (RenditionState::Ready, Some(m), None),
+            Err(e) => (
+                RenditionState::Failed,
+                None,
+                Some(e.chars().take(1000).collect::<String>()),
+            ),
+        };
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO media_renditions ({RENDITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
+             $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        )))
+        .bind(new_id())
+        .bind(&r.source_sha256)
+        .bind(r.kind.as_str())
+        .bind(state.as_str())
+        .bind(made.map(|m| m.object_key.clone()))
+        .bind(made.map(|m| m.content_type.clone()))
+        .bind(made.map(|m| m.size))
+        .bind(made.map(|m| m.sha256.clone()))
+        .bind(made.and_then(|m| m.width))
+        .bind(made.and_then(|m| m.height))
+        .bind(made.and_then(|m| m.bit_rate))
+        .bind(made.and_then(|m| m.duration_ms))
+        .bind(error)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

@@ -19,6 +19,7 @@ mod states;
 pub mod subtitles;
 pub mod texts;
 pub mod tokens;
+pub mod transcripts;
 pub mod uploads;
 pub mod users;
 pub mod workflow;

@@ -29,6 +29,8 @@ pub enum JobKind {
     MediaAudio,
     /// Make the two poster sizes of one content with a picture.
     MediaPoster,
+    /// Make the machine transcript (Whisper, offline) of one content with speech.
+    MediaTranscript,
 }
 
 /// Priority lanes, most urgent first. A claim takes jobs of a more urgent lane first, and the
@@ -74,7 +76,7 @@ impl RetryPolicy {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 10] = [
         JobKind::Webhook,
         JobKind::ExtractText,
         JobKind::Schedules,
@@ -84,6 +86,7 @@ impl JobKind {
         JobKind::MediaProbe,
         JobKind::MediaAudio,
         JobKind::MediaPoster,
+        JobKind::MediaTranscript,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +100,7 @@ impl JobKind {
             Self::MediaProbe => "media_probe",
             Self::MediaAudio => "media_audio",
             Self::MediaPoster => "media_poster",
+            Self::MediaTranscript => "media_transcript",
         }
     }
 
@@ -126,6 +130,8 @@ impl JobKind {
             | Self::MediaPoster => Lane::High,
             Self::Webhook | Self::Probe => Lane::Normal,
             Self::ExtractText => Lane::Low,
+            // Bulk work after a lesson is playable: minutes of CPU per hour of speech.
+            Self::MediaTranscript => Lane::Low,
         }
     }
 
@@ -147,6 +153,12 @@ impl JobKind {
             // retried is storage or a process that could not run.
             Self::MediaProbe | Self::MediaAudio | Self::MediaPoster => RetryPolicy {
                 max_attempts: 6,
+                backoff_ms: 5_000,
+                max_backoff_ms: 600_000,
+            },
+            // A run past its time limit (a hallucination loop) is retried a few times.
+            Self::MediaTranscript => RetryPolicy {
+                max_attempts: 4,
                 backoff_ms: 5_000,
                 max_backoff_ms: 600_000,
             },

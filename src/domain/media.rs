@@ -17,16 +17,26 @@ pub enum RenditionKind {
     /// The poster, 1280 pixels wide (never upscaled), JPEG.
     #[serde(rename = "poster_large")]
     PosterLarge,
+    /// The machine transcript (机器转写): speech recognised by Whisper offline, in Simplified
+    /// Chinese, as WebVTT cues. Not an editor's subtitle; one replaces it.
+    #[serde(rename = "transcript_zh")]
+    TranscriptZh,
 }
 
 impl RenditionKind {
-    pub const ALL: [RenditionKind; 3] = [Self::Audio64k, Self::PosterSmall, Self::PosterLarge];
+    pub const ALL: [RenditionKind; 4] = [
+        Self::Audio64k,
+        Self::PosterSmall,
+        Self::PosterLarge,
+        Self::TranscriptZh,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Audio64k => "audio_64k",
             Self::PosterSmall => "poster_small",
             Self::PosterLarge => "poster_large",
+            Self::TranscriptZh => "transcript_zh",
         }
     }
 
@@ -39,6 +49,7 @@ impl RenditionKind {
         match self {
             Self::Audio64k => "m4a",
             Self::PosterSmall | Self::PosterLarge => "jpg",
+            Self::TranscriptZh => "vtt",
         }
     }
 }

@@ -296,6 +296,20 @@ pub struct MediaReadyView {
     pub ffmpeg: Option<String>,
     pub ffprobe: Option<String>,
     pub pdftoppm: Option<String>,
+    /// Machine transcripts (the speech engine): off until `lectern models install` has run.
+    pub transcription: TranscriptionReadyView,
+}
+
+/// Whether machine transcripts are made, and with what.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TranscriptionReadyView {
+    pub available: bool,
+    /// The model (`whisper-base`) when available.
+    pub model: Option<String>,
+    /// faster-whisper's version when available.
+    pub engine: Option<String>,
+    /// Why transcription is off (no model installed, …); `null` when it is on.
+    pub reason: Option<String>,
 }
 
 /// This process's name in the readiness probes' table.
@@ -355,6 +369,18 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             ffmpeg: tools.ffmpeg.version.clone(),
             ffprobe: tools.ffprobe.version.clone(),
             pdftoppm: tools.pdftoppm.version.clone(),
+            transcription: {
+                let e = state.media.transcriber();
+                TranscriptionReadyView {
+                    available: e.unavailable.is_none(),
+                    model: e
+                        .unavailable
+                        .is_none()
+                        .then(|| crate::media::models::MODEL_NAME.to_owned()),
+                    engine: e.version.as_ref().map(|v| format!("faster-whisper {v}")),
+                    reason: e.unavailable.clone(),
+                }
+            },
         },
     };
     let mut response = (status, Json(body)).into_response();

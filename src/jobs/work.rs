@@ -74,6 +74,7 @@ impl Work {
             JobKind::MediaProbe => media_outcome(self.media.probe(&job.payload).await),
             JobKind::MediaAudio => media_outcome(self.media.audio(&job.payload).await),
             JobKind::MediaPoster => media_outcome(self.media.poster(&job.payload).await),
+            JobKind::MediaTranscript => media_outcome(self.media.transcript(&job.payload).await),
         }
     }
 

@@ -14,6 +14,10 @@
 //! lost is found again on the next pass) and is idempotent (fixed job ids); the cost is up to
 //! one period of delay after an upload.
 //!
+//! Machine transcripts (`transcript`, `models`): a probe also queues `media-transcript-<sha256>`
+//! (low lane) for a playable master whose lesson has no editor's subtitle; Whisper runs in a
+//! sidecar process (`transcribe.py`) installed by `lectern models install`.
+//!
 //! How the master is read: ffprobe and ffmpeg get a presigned URL of the object (valid for the
 //! step's budget) and read it over HTTP themselves, seeking with ranges. *Rationale:* no copy of
 //! a multi-gigabyte master in the data folder per step, no bytes through the service, and the
@@ -33,10 +37,12 @@
 //!   killed when its progress output stops for `stall` ([`run`]).
 
 mod audio;
+pub mod models;
 mod poster;
 pub mod probe;
 pub mod run;
 pub mod tools;
+pub mod transcript;
 
 use crate::db::Db;
 use crate::db::jobs::NewJob;
@@ -57,6 +63,7 @@ pub use tools::{ToolPaths, Tools};
 pub const PROBE_JOB: &str = "media-probe-";
 pub const AUDIO_JOB: &str = "media-audio-";
 pub const POSTER_JOB: &str = "media-poster-";
+pub const TRANSCRIPT_JOB: &str = "media-transcript-";
 /// The id of the periodic reconciler.
 pub const RECONCILE_JOB_ID: &str = "periodic-media";
 
@@ -93,6 +100,24 @@ pub struct Settings {
     pub work_dir: PathBuf,
     /// How often the reconciler runs.
     pub reconcile_every: Duration,
+    /// Machine transcripts (the speech engine and its limits).
+    pub transcribe: TranscribeSettings,
+}
+
+/// Where the speech engine is and how it runs (see `transcript`).
+#[derive(Debug, Clone)]
+pub struct TranscribeSettings {
+    /// The models folder (`lectern models install` fills it).
+    pub model_dir: PathBuf,
+    /// The interpreter to run the sidecar with; `None`: the models folder's `venv`.
+    pub python: Option<PathBuf>,
+    /// A run's time limit is this, plus `timeout_percent` % of the audio's duration.
+    pub timeout_base: Duration,
+    pub timeout_percent: u32,
+    /// Threads the engine decodes with.
+    pub threads: usize,
+    /// Beams of the decoder's search (1 is greedy).
+    pub beam_size: u32,
 }
 
 /// How a step ended, for the job runner.
@@ -118,6 +143,8 @@ pub struct Media {
     tools: Tools,
     settings: Settings,
     slots: Arc<Semaphore>,
+    /// The speech engine as found at start-up.
+    transcriber: models::Engine,
 }
 
 /// A media job's payload.
@@ -171,7 +198,13 @@ fn is_sha256(s: &str) -> bool {
 impl Media {
     /// Finds the tools (once) and builds the engine.
     pub async fn start(db: Db, store: ObjectStore, settings: Settings) -> Self {
-        let tools = Tools::detect(&settings.tools).await;
+        let (tools, transcriber) = tokio::join!(
+            Tools::detect(&settings.tools),
+            models::Engine::detect(
+                &settings.transcribe.model_dir,
+                settings.transcribe.python.as_deref()
+            )
+        );
         // What a previous process left behind when it was killed mid-step.
         let _ = tokio::fs::remove_dir_all(&settings.work_dir).await;
         Self {
@@ -180,11 +213,17 @@ impl Media {
             tools,
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
+            transcriber,
         }
     }
 
     pub fn tools(&self) -> &Tools {
         &self.tools
+    }
+
+    /// The speech engine as found at start-up (`unavailable` says why transcripts are off).
+    pub fn transcriber(&self) -> &models::Engine {
+        &self.transcriber
     }
 
     pub fn reconcile_every(&self) -> Duration {
@@ -439,6 +478,20 @@ impl Media {
         }
         if record.playable && record.has_video {
             then.push(Self::job(JobKind::MediaPoster, POSTER_JOB, &sha256, &org));
+        }
+        // A machine transcript for a lesson with no editor's subtitle: with no sound it is
+        // empty at once (a visible "no speech"), else Whisper runs when the engine is there.
+        if record.playable {
+            match self.db.wants_transcript(&sha256).await {
+                Ok(true) => then.push(Self::job(
+                    JobKind::MediaTranscript,
+                    TRANSCRIPT_JOB,
+                    &sha256,
+                    &org,
+                )),
+                Ok(false) => {}
+                Err(e) => return Step::Retry(format!("database: {e}")),
+            }
         }
         match self.db.record_probe(&record, &then).await {
             Ok(()) => Step::Done,

@@ -76,14 +76,35 @@ pub async fn load(db: &Db, ids: &[&str]) -> Result<Loaded, sqlx::Error> {
         .copied()
         .filter(|id| lessons.contains_key(*id))
         .collect();
-    let assets: Vec<(AssetRecord, Format)> = db
-        .assets_of_lessons(&present)
-        .await?
-        .into_iter()
-        .filter_map(|a| extractable(&a).map(|f| (a, f)))
+    let all_assets = db.assets_of_lessons(&present).await?;
+    // Machine transcripts of the video and audio masters, for lessons with no editor's
+    // subtitle (which replaces the machine's).
+    let subtitled: HashSet<&str> = all_assets
+        .iter()
+        .filter(|a| a.role == AssetRole::Subtitle)
+        .map(|a| a.lesson_id.as_str())
+        .collect();
+    let spoken: Vec<&AssetRecord> = all_assets
+        .iter()
+        .filter(|a| {
+            a.role == AssetRole::Master
+                && (a.content_type.starts_with("video/") || a.content_type.starts_with("audio/"))
+                && !subtitled.contains(a.lesson_id.as_str())
+        })
+        .collect();
+    let transcripts: HashMap<String, String> = {
+        let mut s: Vec<&str> = spoken.iter().map(|a| a.sha256.as_str()).collect();
+        s.sort_unstable();
+        s.dedup();
+        db.transcripts_of(&s).await?.into_iter().collect()
+    };
+    let assets: Vec<(AssetRecord, Format)> = all_assets
+        .iter()
+        .filter_map(|a| extractable(a).map(|f| (a.clone(), f)))
         .collect();
     let shas: Vec<&str> = {
         let mut s: Vec<&str> = assets.iter().map(|(a, _)| a.sha256.as_str()).collect();
+        s.extend(transcripts.values().map(String::as_str));
         s.sort_unstable();
         s.dedup();
         s
@@ -109,9 +130,16 @@ pub async fn load(db: &Db, ids: &[&str]) -> Result<Loaded, sqlx::Error> {
         by_sha.entry(row.sha256.clone()).or_default().push(row);
     }
     let mut segments: HashMap<&str, Vec<SegmentDoc>> = HashMap::new();
-    for (a, _) in &assets {
+    // A document's or subtitle's text under its own asset; a machine transcript's cues under
+    // the master they were heard in.
+    let texts = assets.iter().map(|(a, _)| (a, a.sha256.as_str())).chain(
+        spoken
+            .iter()
+            .filter_map(|a| transcripts.get(&a.sha256).map(|t| (*a, t.as_str()))),
+    );
+    for (a, sha) in texts {
         let list = segments.entry(a.lesson_id.as_str()).or_default();
-        for row in by_sha.get(&a.sha256).into_iter().flatten() {
+        for row in by_sha.get(sha).into_iter().flatten() {
             list.push(SegmentDoc {
                 asset_id: a.id.clone(),
                 page: row.page,

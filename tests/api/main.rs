@@ -30,6 +30,7 @@ mod search_index;
 mod search_relevance;
 mod security;
 mod subtitles;
+mod transcripts;
 mod tus;
 mod uploads;
 mod webhooks;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Whether ffmpeg and ffprobe are here; panics under CI when they are not.
-async fn have_ffmpeg() -> bool {
+pub(crate) async fn have_ffmpeg() -> bool {
     let mut found = true;
     for program in ["ffmpeg", "ffprobe"] {
         let mut c = Cmd::new(program);
@@ -31,7 +31,7 @@ async fn have_ffmpeg() -> bool {
 }
 
 /// Runs ffmpeg with `args` (quiet, overwriting) and returns the file it wrote.
-async fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+pub(crate) async fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let mut c = Cmd::new("ffmpeg");
     c.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
@@ -46,7 +46,7 @@ async fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     out
 }
 
-const VIDEO: &[&str] = &[
+pub(crate) const VIDEO: &[&str] = &[
     "-f",
     "lavfi",
     "-i",
@@ -58,8 +58,8 @@ const TONE: &[&str] = &[
     "-i",
     "sine=frequency=440:sample_rate=48000:duration=6",
 ];
-const SILENCE: &[&str] = &["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"];
-const H264: &[&str] = &[
+pub(crate) const SILENCE: &[&str] = &["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"];
+pub(crate) const H264: &[&str] = &[
     "-c:v",
     "libx264",
     "-preset",
@@ -113,7 +113,7 @@ async fn app() -> TestApp {
 }
 
 /// Uploads `file` as the master of a new lesson of `kind`; the asset.
-async fn master(t: &TestApp, kind: &str, file: &Path) -> Value {
+pub(crate) async fn master(t: &TestApp, kind: &str, file: &Path) -> Value {
     let lesson = t.lesson(kind).await;
     let name = file.file_name().unwrap().to_str().unwrap();
     let r = t
@@ -149,7 +149,7 @@ async fn media_until(t: &TestApp, asset: &str, what: &str, done: impl Fn(&Value)
     }
 }
 
-fn rendition<'a>(m: &'a Value, kind: &str) -> Option<&'a Value> {
+pub(crate) fn rendition<'a>(m: &'a Value, kind: &str) -> Option<&'a Value> {
     m["renditions"]
         .as_array()
         .unwrap()
@@ -170,7 +170,11 @@ async fn rendition_url(t: &TestApp, asset: &str, kind: &str) -> String {
 }
 
 /// The jobs of `kind` about content `sha256` in any state.
-async fn jobs_of(t: &TestApp, kind: JobKind, sha256: &str) -> Vec<lectern::db::jobs::JobRecord> {
+pub(crate) async fn jobs_of(
+    t: &TestApp,
+    kind: JobKind,
+    sha256: &str,
+) -> Vec<lectern::db::jobs::JobRecord> {
     t.db()
         .jobs_of(
             kind,
@@ -189,7 +193,11 @@ async fn jobs_of(t: &TestApp, kind: JobKind, sha256: &str) -> Vec<lectern::db::j
 
 /// The one job of `kind` about `sha256`, once it is no longer running (a job records its work,
 /// then ends: a poll can fall between the two).
-async fn ended(t: &TestApp, kind: JobKind, sha256: &str) -> lectern::db::jobs::JobRecord {
+pub(crate) async fn ended(
+    t: &TestApp,
+    kind: JobKind,
+    sha256: &str,
+) -> lectern::db::jobs::JobRecord {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let mut jobs = jobs_of(t, kind, sha256).await;

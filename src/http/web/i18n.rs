@@ -78,6 +78,11 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("jobs.kind.media_probe", "媒体分析", "media probe"),
     ("jobs.kind.media_audio", "音频转码", "audio rendition"),
     ("jobs.kind.media_poster", "封面截图", "poster"),
+    (
+        "jobs.kind.media_transcript",
+        "机器转写",
+        "machine transcript",
+    ),
     ("jobs.subject", "对象", "Subject"),
     (
         "jobs.empty",

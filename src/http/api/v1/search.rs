@@ -126,6 +126,9 @@ pub struct CueView {
     /// `start_ms` in seconds, for a player's `currentTime`.
     pub start: f64,
     pub text: String,
+    /// A cue of the machine transcript (机器转写) of the master `asset_id`, not of an editor's
+    /// subtitle.
+    pub machine_transcript: bool,
 }
 
 /// A document page that matches.
@@ -309,6 +312,19 @@ pub async fn search(
         .into_iter()
         .map(|l| (l.id.clone(), l))
         .collect();
+    // Cues heard in a master are its machine transcript's (an editor's are a subtitle asset's).
+    let cue_assets: Vec<&str> = results
+        .hits
+        .iter()
+        .flat_map(|h| h.segments.iter())
+        .filter(|s| s.start_ms.is_some())
+        .map(|s| s.asset_id.as_str())
+        .collect();
+    let machine = if cue_assets.is_empty() {
+        Default::default()
+    } else {
+        state.db.master_assets_among(&cue_assets).await?
+    };
     let db_time = db_started.elapsed();
     let mut hits = Vec::with_capacity(results.hits.len());
     for hit in results.hits {
@@ -325,6 +341,7 @@ pub async fn search(
         for s in hit.segments {
             match s.start_ms {
                 Some(start) => cues.push(CueView {
+                    machine_transcript: machine.contains(&s.asset_id),
                     asset_id: s.asset_id,
                     start_ms: start,
                     end_ms: s.end_ms,
