@@ -103,6 +103,8 @@ pub struct Config {
     pub media_timeout_secs: u64,
     /// How long ffmpeg may report no progress before it is stopped.
     pub media_stall_secs: u64,
+    /// The shortest time between two writes of a running media job's progress.
+    pub media_progress_ms: u64,
 }
 
 impl Default for Config {
@@ -152,6 +154,7 @@ impl Default for Config {
             media_reconcile_ms: 10_000,
             media_timeout_secs: 6 * 3600,
             media_stall_secs: 120,
+            media_progress_ms: 2000,
         }
     }
 }
@@ -213,6 +216,7 @@ impl fmt::Debug for Config {
             .field("media_reconcile_ms", &self.media_reconcile_ms)
             .field("media_timeout_secs", &self.media_timeout_secs)
             .field("media_stall_secs", &self.media_stall_secs)
+            .field("media_progress_ms", &self.media_progress_ms)
             .finish()
     }
 }
@@ -266,6 +270,7 @@ impl Config {
             workers: (self.job_workers as usize).clamp(1, 256),
             lease: std::time::Duration::from_secs(self.job_lease_secs.clamp(1, 3600)),
             poll: std::time::Duration::from_millis(self.job_poll_ms.clamp(10, 1000)),
+            media_slots: (self.media_concurrency as usize).clamp(1, 64),
         }
     }
 
@@ -286,6 +291,9 @@ impl Config {
             work_dir: self.data_dir.join("media-work"),
             reconcile_every: std::time::Duration::from_millis(
                 self.media_reconcile_ms.clamp(50, 3_600_000),
+            ),
+            progress_every: std::time::Duration::from_millis(
+                self.media_progress_ms.clamp(50, 60_000),
             ),
         }
     }

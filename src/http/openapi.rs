@@ -126,6 +126,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         // --- media: probes and renditions ---
         crate::http::api::v1::media::asset_media,
         crate::http::api::v1::media::rendition_url,
+        crate::http::api::v1::media::reprocess,
+        crate::http::api::v1::media::thumbnails_vtt,
     ),
     components(schemas(
         Problem,
@@ -225,6 +227,7 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::media::AudioView,
         crate::http::api::v1::media::RenditionView,
         crate::http::api::v1::media::RenditionUrlView,
+        crate::http::api::v1::media::ReprocessView,
         crate::domain::media::RenditionKind,
         crate::domain::media::RenditionState,
     )),

@@ -68,6 +68,13 @@ pub struct JobView {
     pub worker: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// How far a running media step is, in thousandths (ffmpeg's position against the
+    /// probe's duration); 1000 once done; `null` when the job reports none.
+    pub progress_permille: Option<i64>,
+    /// The estimated time left of a running step, in milliseconds.
+    pub eta_ms: Option<i64>,
+    /// The last lines the tool (ffmpeg) wrote when the step failed, without presigned URLs.
+    pub output_tail: Option<String>,
 }
 
 impl From<&JobRecord> for JobView {
@@ -86,6 +93,9 @@ impl From<&JobRecord> for JobView {
             worker: j.worker.clone(),
             created_at: rfc3339(j.created_at),
             updated_at: rfc3339(j.updated_at),
+            progress_permille: j.progress_permille,
+            eta_ms: j.eta_ms,
+            output_tail: j.output_tail.clone(),
         }
     }
 }
@@ -120,10 +130,11 @@ pub async fn list(
     Writer(acting): Writer,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<JobPageView>, AppError> {
-    let (mut errors, (job_state, kind)) = match jobs::parse_filter(q.state.as_deref(), q.kind.as_deref()) {
-        Ok(f) => (Vec::new(), f),
-        Err(e) => (e, (None, None)),
-    };
+    let (mut errors, (job_state, kind)) =
+        match jobs::parse_filter(q.state.as_deref(), q.kind.as_deref()) {
+            Ok(f) => (Vec::new(), f),
+            Err(e) => (e, (None, None)),
+        };
     let after = JobCursor::decode(q.cursor.as_deref())
         .map_err(|e| errors.push(e))
         .ok()
