@@ -484,9 +484,11 @@ async fn a_rotated_phone_video_and_a_ten_bit_file_are_probed_and_rendered_uprigh
         "-i",
         "testsrc=size=640x360:rate=25:duration=3",
     ];
-    let rotated = ffmpeg(
+    // A phone's picture is stored sideways with a display matrix saying how to turn it
+    // (ffmpeg 5.1 writes one from the `rotate` tag when copying the stream).
+    let upright = ffmpeg(
         dir.path(),
-        "phone.mp4",
+        "upright.mp4",
         &[
             &source[..],
             &[
@@ -496,11 +498,22 @@ async fn a_rotated_phone_video_and_a_ten_bit_file_are_probed_and_rendered_uprigh
                 "ultrafast",
                 "-pix_fmt",
                 "yuv420p",
-                "-metadata:s:v",
-                "rotate=90",
             ],
         ]
         .concat(),
+    )
+    .await;
+    let rotated = ffmpeg(
+        dir.path(),
+        "phone.mp4",
+        &[
+            "-i",
+            upright.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            "rotate=90",
+        ],
     )
     .await;
     let deep = ffmpeg(
