@@ -286,6 +286,40 @@ pub async fn retry_jobs(
     }
 }
 
+/// `lectern media reprocess LESSON [--only KIND]` or `--all [--only KIND]`: the media of one
+/// lesson, or of every lesson (after a change of recipes), made again through
+/// `services::media::reprocess`, as the API does.
+pub async fn reprocess_media(
+    db: &Db,
+    lesson: Option<&str>,
+    all: bool,
+    only: Option<&str>,
+) -> anyhow::Result<crate::services::media::Reprocessed> {
+    use crate::services::media::{Target, parse_only, reprocess};
+    let only = parse_only(only).map_err(|e| invalid(vec![e]))?;
+    let target = match (lesson, all) {
+        (Some(id), false) => Target::Lesson(id),
+        (None, true) => Target::All,
+        _ => anyhow::bail!("name one lesson, or --all"),
+    };
+    Ok(reprocess(db, &Acting::cli(), target, only).await?)
+}
+
+/// A running job's progress for people: "42 %, about 3 min left".
+pub fn progress_text(permille: Option<i64>, eta_ms: Option<i64>) -> Option<String> {
+    let p = permille?;
+    let mut text = format!("{} %", p / 10);
+    if let Some(eta) = eta_ms {
+        let s = (eta + 999) / 1000;
+        if s >= 120 {
+            text.push_str(&format!(", about {} min left", (s + 59) / 60));
+        } else {
+            text.push_str(&format!(", about {s} s left"));
+        }
+    }
+    Some(text)
+}
+
 /// Mistakes in a command's arguments, as one error.
 fn invalid(errors: Vec<crate::domain::Invalid>) -> anyhow::Error {
     anyhow::anyhow!(

@@ -113,6 +113,8 @@ pub struct Config {
     pub transcribe_timeout_percent: u64,
     /// Threads one recognition run decodes with (0: as many as there are cores).
     pub transcribe_threads: u64,
+    /// The shortest time between two writes of a running media job's progress.
+    pub media_progress_ms: u64,
 }
 
 impl Default for Config {
@@ -167,6 +169,7 @@ impl Default for Config {
             transcribe_timeout_secs: 300,
             transcribe_timeout_percent: 200,
             transcribe_threads: 0,
+            media_progress_ms: 2000,
         }
     }
 }
@@ -236,6 +239,7 @@ impl fmt::Debug for Config {
                 &self.transcribe_timeout_percent,
             )
             .field("transcribe_threads", &self.transcribe_threads)
+            .field("media_progress_ms", &self.media_progress_ms)
             .finish()
     }
 }
@@ -289,6 +293,7 @@ impl Config {
             workers: (self.job_workers as usize).clamp(1, 256),
             lease: std::time::Duration::from_secs(self.job_lease_secs.clamp(1, 3600)),
             poll: std::time::Duration::from_millis(self.job_poll_ms.clamp(10, 1000)),
+            media_slots: (self.media_concurrency as usize).clamp(1, 64),
         }
     }
 
@@ -309,6 +314,9 @@ impl Config {
             work_dir: self.data_dir.join("media-work"),
             reconcile_every: std::time::Duration::from_millis(
                 self.media_reconcile_ms.clamp(50, 3_600_000),
+            ),
+            progress_every: std::time::Duration::from_millis(
+                self.media_progress_ms.clamp(50, 60_000),
             ),
             transcribe: crate::media::TranscribeSettings {
                 model_dir: self.models_dir(),

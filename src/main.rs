@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Media processing: make a lesson's media (or every lesson's) again.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
     /// Internal: extract the text of the file on standard input, as JSON on standard output.
     /// The service runs it as a child process with a memory limit (`search::isolate`).
     #[command(hide = true)]
@@ -134,6 +139,23 @@ enum PlatformCommand {
     KeyRevoke { platform: String, key: String },
     /// Disable a platform: its keys stop working and nothing more is delivered.
     Disable { platform: String },
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Forget a lesson's renditions (or only one kind) and queue their steps again, attempts
+    /// reset; `--all` for every lesson (after a change of recipes). Steps that are running are
+    /// left alone and reported.
+    Reprocess {
+        /// The lesson.
+        lesson: Option<String>,
+        /// Every lesson instead of one.
+        #[arg(long, conflicts_with = "lesson")]
+        all: bool,
+        /// One rendition kind (audio_64k, poster_small, poster_large, sprite, page_1 …).
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -308,6 +330,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             Ok(())
         }
+        Command::Media { command } => media(config, command).await,
         Command::ExtractText { .. } => unreachable!("handled before the runtime starts"),
     }
 }
@@ -365,13 +388,20 @@ async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
     match command {
         JobsCommand::List { state, kind, limit } => {
             for j in cli::list_jobs(&db, state.as_deref(), kind.as_deref(), limit).await? {
+                let progress = match j.state {
+                    lectern::domain::job::JobState::Running => {
+                        cli::progress_text(j.progress_permille, j.eta_ms).unwrap_or_default()
+                    }
+                    _ => String::new(),
+                };
                 println!(
-                    "{}\t{}\t{}\t{}/{}\t{}",
+                    "{}\t{}\t{}\t{}/{}\t{}\t{}",
                     j.id,
                     j.kind.as_str(),
                     j.state.as_str(),
                     j.attempts,
                     j.max_attempts,
+                    progress,
                     j.last_error.as_deref().unwrap_or("")
                 );
             }
@@ -379,6 +409,21 @@ async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
         JobsCommand::Retry { id, state, kind } => {
             let n = cli::retry_jobs(&db, id.as_deref(), state.as_deref(), kind.as_deref()).await?;
             println!("{n} job(s) queued again");
+        }
+    }
+    Ok(())
+}
+
+async fn media(config: Config, command: MediaCommand) -> anyhow::Result<()> {
+    let db = open(&config).await?;
+    match command {
+        MediaCommand::Reprocess { lesson, all, only } => {
+            let done = cli::reprocess_media(&db, lesson.as_deref(), all, only.as_deref()).await?;
+            println!(
+                "{} content(s) queued again, {} left alone (a step is running)",
+                done.queued.len(),
+                done.skipped.len()
+            );
         }
     }
     Ok(())

@@ -132,14 +132,14 @@ impl Db {
         bypass_review: bool,
     ) -> Result<Option<bool>, sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT a.lesson_id, a.filename, l.org_id FROM assets a \
+        let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT a.lesson_id, a.filename, l.org_id, a.sha256 FROM assets a \
              JOIN lessons l ON l.id = a.lesson_id WHERE a.id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((lesson_id, filename, org_id)) = row else {
+        let Some((lesson_id, filename, org_id, sha256)) = row else {
             return Ok(Some(false));
         };
         if !bypass_review && files_frozen(&mut tx, &lesson_id).await? {
@@ -149,6 +149,8 @@ impl Db {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // Its content's pending media steps go with it, unless another asset holds the bytes.
+        Self::cancel_media_jobs_in(&mut tx, &[sha256]).await?;
         bump_lesson(&mut tx, &lesson_id).await?;
         Self::audit_in(
             &mut tx,
@@ -228,6 +230,20 @@ pub(super) async fn record_asset_in(
             .await?;
     }
     bump_lesson(tx, new.lesson_id).await?;
+    if new.role == "master" {
+        // A new master supersedes the lesson's earlier ones (see `db::media::CURRENT_ASSET`):
+        // their contents' pending media steps are cancelled unless still used elsewhere.
+        let earlier: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT sha256 FROM assets WHERE lesson_id = $1 AND role = 'master' \
+             AND id <> $2 AND sha256 <> $3",
+        )
+        .bind(new.lesson_id)
+        .bind(&id)
+        .bind(new.sha256)
+        .fetch_all(&mut **tx)
+        .await?;
+        Db::cancel_media_jobs_in(tx, &earlier).await?;
+    }
     Db::audit_in(
         tx,
         new.actor,

@@ -40,6 +40,12 @@ pub struct JobRecord {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// How far a running job is, in thousandths (media steps report it); `None` when unknown.
+    pub progress_permille: Option<i64>,
+    /// The estimated time left of a running job, in milliseconds.
+    pub eta_ms: Option<i64>,
+    /// The last lines the job's tool (ffmpeg) wrote when it failed, without presigned URLs.
+    pub output_tail: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -59,6 +65,9 @@ struct JobRow {
     last_error: Option<String>,
     created_at: i64,
     updated_at: i64,
+    progress_permille: Option<i64>,
+    eta_ms: Option<i64>,
+    output_tail: Option<String>,
 }
 
 impl TryFrom<JobRow> for JobRecord {
@@ -82,6 +91,9 @@ impl TryFrom<JobRow> for JobRecord {
             last_error: r.last_error,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            progress_permille: r.progress_permille,
+            eta_ms: r.eta_ms,
+            output_tail: r.output_tail,
         })
     }
 }
@@ -91,7 +103,8 @@ fn parse_all(rows: Vec<JobRow>) -> Result<Vec<JobRecord>, sqlx::Error> {
 }
 
 const COLUMNS: &str = "id, kind, subject, org_id, payload, state, attempts, max_attempts, lane, \
-                       run_at, lease_until, worker, last_error, created_at, updated_at";
+                       run_at, lease_until, worker, last_error, created_at, updated_at, \
+                       progress_permille, eta_ms, output_tail";
 
 /// Due: pending and its time has come, or running with a lease that ran out.
 const DUE: &str = "state IN ('pending', 'running') AND run_at <= $1 \
@@ -234,6 +247,21 @@ impl Db {
         max_lane: Lane,
         lease_ms: i64,
     ) -> Result<Vec<JobRecord>, sqlx::Error> {
+        self.claim_jobs_capped(worker, n, max_lane, lease_ms, usize::MAX)
+            .await
+    }
+
+    /// [`Db::claim_jobs`], taking at most `media_free` jobs whose kind needs a media process
+    /// slot (`JobKind::uses_media_slot`): with none free, such jobs are not even candidates, so
+    /// the claim goes on to other work instead of holding a worker on a job that would wait.
+    pub async fn claim_jobs_capped(
+        &self,
+        worker: &str,
+        n: i64,
+        max_lane: Lane,
+        lease_ms: i64,
+        media_free: usize,
+    ) -> Result<Vec<JobRecord>, sqlx::Error> {
         if n <= 0 {
             return Ok(Vec::new());
         }
@@ -241,14 +269,38 @@ impl Db {
         let mut tx = self.begin_write().await?;
         // Candidates in fair order: a few more than wanted, since on PostgreSQL other instances
         // may hold some of them.
-        let candidates = Self::claim_candidates(&mut tx, now, max_lane, (n * 4) as usize).await?;
+        let candidates =
+            Self::claim_candidates(&mut tx, now, max_lane, (n * 4) as usize, media_free).await?;
         if candidates.is_empty() {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
+        let media: std::collections::HashSet<String> = candidates
+            .iter()
+            .filter(|(_, m)| *m)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let candidates: Vec<String> = candidates.into_iter().map(|(id, _)| id).collect();
+        // The first `n` in claim order, of which at most `media_free` need a media slot.
+        let cap = |ids: Vec<String>| -> Vec<String> {
+            let mut slots = media_free;
+            ids.into_iter()
+                .filter(|id| {
+                    if !media.contains(id) {
+                        return true;
+                    }
+                    if slots == 0 {
+                        return false;
+                    }
+                    slots -= 1;
+                    true
+                })
+                .take(n as usize)
+                .collect()
+        };
         let chosen: Vec<String> = match self.backend() {
             // The write transaction is the only writer: nothing can take them meanwhile.
-            super::Backend::Sqlite => candidates.into_iter().take(n as usize).collect(),
+            super::Backend::Sqlite => cap(candidates),
             super::Backend::Postgres => {
                 let sql = format!(
                     "SELECT id FROM jobs WHERE id IN ({}) AND {DUE} FOR UPDATE SKIP LOCKED",
@@ -260,11 +312,10 @@ impl Db {
                 }
                 let locked: std::collections::HashSet<String> =
                     q.fetch_all(&mut *tx).await?.into_iter().collect();
-                candidates
+                cap(candidates
                     .into_iter()
                     .filter(|c| locked.contains(c))
-                    .take(n as usize)
-                    .collect()
+                    .collect())
             }
         };
         if chosen.is_empty() {
@@ -273,7 +324,8 @@ impl Db {
         }
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $2, \
-             lease_until = $3, updated_at = $1 WHERE id IN ({}) AND {DUE} RETURNING {COLUMNS}",
+             lease_until = $3, updated_at = $1, progress_permille = NULL, eta_ms = NULL \
+             WHERE id IN ({}) AND {DUE} RETURNING {COLUMNS}",
             placeholders(4, chosen.len())
         );
         let mut q = sqlx::query_as::<_, JobRow>(AssertSqlSafe(sql.as_str()))
@@ -299,43 +351,75 @@ impl Db {
         now: i64,
         max_lane: Lane,
         m: usize,
-    ) -> Result<Vec<String>, sqlx::Error> {
+        media_free: usize,
+    ) -> Result<Vec<(String, bool)>, sqlx::Error> {
         #[derive(sqlx::FromRow)]
         struct Candidate {
             id: String,
             org_id: String,
             lane: i64,
             run_at: i64,
+            kind: String,
         }
-        let mut found: Vec<Candidate> = sqlx::query_as(
-            "SELECT id, org_id, lane, run_at FROM jobs WHERE state = 'running' \
-             AND lease_until <= $1 AND lane <= $2 ORDER BY lane, run_at, id LIMIT $3",
-        )
-        .bind(now)
-        .bind(max_lane.as_i64())
-        .bind(m as i64)
-        .fetch_all(&mut **tx)
-        .await?;
+        let is_media = |c: &Candidate| JobKind::parse(&c.kind).is_ok_and(|k| k.uses_media_slot());
+        // With no media slot free, media steps are left out in SQL (binds after `skip_from`).
+        let media_kinds: Vec<&str> = if media_free == 0 {
+            JobKind::ALL
+                .into_iter()
+                .filter(|k| k.uses_media_slot())
+                .map(JobKind::as_str)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let skip = |from: usize| {
+            if media_kinds.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " AND kind NOT IN ({})",
+                    placeholders(from, media_kinds.len())
+                )
+            }
+        };
+        let lost = format!(
+            "SELECT id, org_id, lane, run_at, kind FROM jobs WHERE state = 'running' \
+             AND lease_until <= $1 AND lane <= $2{} ORDER BY lane, run_at, id LIMIT $3",
+            skip(4)
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(lost))
+            .bind(now)
+            .bind(max_lane.as_i64())
+            .bind(m as i64);
+        for k in &media_kinds {
+            q = q.bind(*k);
+        }
+        let mut found: Vec<Candidate> = q.fetch_all(&mut **tx).await?;
         for lane in 0..=max_lane.as_i64() {
-            if found.iter().filter(|c| c.lane < lane).count() >= m {
+            // What the earlier lanes can place: media steps only as far as slots are free.
+            let before: Vec<&Candidate> = found.iter().filter(|c| c.lane < lane).collect();
+            let media = before.iter().filter(|c| is_media(**c)).count();
+            if before.len() - media + media.min(media_free) >= m {
                 break;
             }
             // Each organisation with a due pending job in this lane, with its oldest's time.
-            let mut orgs: Vec<(String, i64)> = sqlx::query_as(
+            let sql = format!(
                 "WITH RECURSIVE o(org_id) AS (\
                  SELECT (SELECT j.org_id FROM jobs j WHERE j.state = 'pending' AND j.lane = $2 \
-                 AND j.run_at <= $1 ORDER BY j.org_id LIMIT 1) \
+                 AND j.run_at <= $1{s} ORDER BY j.org_id LIMIT 1) \
                  UNION ALL SELECT (SELECT j.org_id FROM jobs j WHERE j.state = 'pending' \
-                 AND j.lane = $2 AND j.org_id > o.org_id AND j.run_at <= $1 \
+                 AND j.lane = $2 AND j.org_id > o.org_id AND j.run_at <= $1{s} \
                  ORDER BY j.org_id LIMIT 1) FROM o WHERE o.org_id IS NOT NULL) \
                  SELECT o.org_id, (SELECT h.run_at FROM jobs h WHERE h.state = 'pending' \
-                 AND h.lane = $2 AND h.org_id = o.org_id AND h.run_at <= $1 \
+                 AND h.lane = $2 AND h.org_id = o.org_id AND h.run_at <= $1{s} \
                  ORDER BY h.run_at LIMIT 1) AS head FROM o WHERE o.org_id IS NOT NULL",
-            )
-            .bind(now)
-            .bind(lane)
-            .fetch_all(&mut **tx)
-            .await?;
+                s = skip(3)
+            );
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(lane);
+            for k in &media_kinds {
+                q = q.bind(*k);
+            }
+            let mut orgs: Vec<(String, i64)> = q.fetch_all(&mut **tx).await?;
             if orgs.is_empty() {
                 continue;
             }
@@ -344,13 +428,15 @@ impl Db {
             // An organisation's r-th job is among the first m only if each other one places
             // at least one before it: r <= m - (orgs - 1).
             let per_org = m - orgs.len() + 1;
+            let kinds_from = 4 + orgs.len();
             let sql = (0..orgs.len())
                 .map(|i| {
                     format!(
-                        "SELECT * FROM (SELECT id, org_id, lane, run_at FROM jobs \
-                         WHERE state = 'pending' AND lane = $2 AND org_id = ${} AND run_at <= $1 \
+                        "SELECT * FROM (SELECT id, org_id, lane, run_at, kind FROM jobs \
+                         WHERE state = 'pending' AND lane = $2 AND org_id = ${} AND run_at <= $1{} \
                          ORDER BY run_at, id LIMIT $3) s{i}",
-                        i + 4
+                        i + 4,
+                        skip(kinds_from)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -362,13 +448,16 @@ impl Db {
             for (org, _) in &orgs {
                 q = q.bind(org);
             }
+            for k in &media_kinds {
+                q = q.bind(*k);
+            }
             found.extend(q.fetch_all(&mut **tx).await?);
         }
         // Rank: each organisation's jobs in order, numbered; then lane, number, age.
         found.sort_by(|a, b| {
             (&a.org_id, a.lane, a.run_at, &a.id).cmp(&(&b.org_id, b.lane, b.run_at, &b.id))
         });
-        let mut ranked: Vec<(i64, usize, i64, String)> = Vec::with_capacity(found.len());
+        let mut ranked: Vec<(i64, usize, i64, String, bool)> = Vec::with_capacity(found.len());
         let mut rn = 0;
         for (i, c) in found.iter().enumerate() {
             rn = if i > 0 && found[i - 1].org_id == c.org_id {
@@ -376,10 +465,10 @@ impl Db {
             } else {
                 1
             };
-            ranked.push((c.lane, rn, c.run_at, c.id.clone()));
+            ranked.push((c.lane, rn, c.run_at, c.id.clone(), is_media(c)));
         }
         ranked.sort();
-        Ok(ranked.into_iter().take(m).map(|r| r.3).collect())
+        Ok(ranked.into_iter().take(m).map(|r| (r.3, r.4)).collect())
     }
 
     /// Extends the leases `worker` holds on `ids` (its jobs still running).
@@ -411,7 +500,9 @@ impl Db {
     pub async fn finish_job(&self, id: &str, worker: &str) -> Result<bool, sqlx::Error> {
         let n = sqlx::query(
             "UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, \
-             updated_at = $3 WHERE id = $1 AND worker = $2 AND state = 'running'",
+             updated_at = $3, eta_ms = NULL, progress_permille = CASE WHEN \
+             progress_permille IS NULL THEN NULL ELSE 1000 END \
+             WHERE id = $1 AND worker = $2 AND state = 'running'",
         )
         .bind(id)
         .bind(worker)
@@ -551,7 +642,8 @@ impl Db {
         let (cond, binds) = filter.sql(2);
         let sql = format!(
             "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $1, lease_until = NULL, \
-             worker = NULL, created_at = $1, updated_at = $1 WHERE id IN (SELECT j.id FROM jobs j \
+             worker = NULL, created_at = $1, updated_at = $1, progress_permille = NULL, \
+             eta_ms = NULL, output_tail = NULL WHERE id IN (SELECT j.id FROM jobs j \
              WHERE j.state IN ('dead', 'done'){cond})"
         );
         let mut tx = self.begin_write().await?;
@@ -647,5 +739,78 @@ impl Db {
             .rows_affected();
         tx.commit().await?;
         Ok(n)
+    }
+
+    /// Records how far a running job `worker` holds is (`permille` of its work, `eta_ms` left).
+    pub async fn set_job_progress(
+        &self,
+        id: &str,
+        worker: &str,
+        permille: i64,
+        eta_ms: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE jobs SET progress_permille = $3, eta_ms = $4 \
+             WHERE id = $1 AND worker = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(permille.clamp(0, 1000))
+        .bind(eta_ms.map(|e| e.max(0)))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Keeps the last lines a failed tool wrote on a running job `worker` holds.
+    pub async fn set_job_output(
+        &self,
+        id: &str,
+        worker: &str,
+        tail: &str,
+    ) -> Result<(), sqlx::Error> {
+        let tail: String = tail.chars().take(4000).collect();
+        sqlx::query(
+            "UPDATE jobs SET output_tail = $3 WHERE id = $1 AND worker = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(tail)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Cancels (deletes) the pending media steps about the contents `sha256s` that no current
+    /// asset holds any more, inside `tx` (the one that deleted or superseded their assets).
+    /// A running step is left to end: its result is keyed by the content, harmless, and found
+    /// again if the same bytes come back. Returns how many were cancelled.
+    pub(super) async fn cancel_media_jobs_in(
+        tx: &mut super::Tx,
+        sha256s: &[String],
+    ) -> Result<u64, sqlx::Error> {
+        if sha256s.is_empty() {
+            return Ok(0);
+        }
+        let kinds: Vec<&str> = JobKind::ALL
+            .into_iter()
+            .filter(|k| k.uses_media_slot())
+            .map(JobKind::as_str)
+            .collect();
+        let sql = format!(
+            "DELETE FROM jobs WHERE state = 'pending' AND subject IN ({}) AND kind IN ({}) \
+             AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.sha256 = jobs.subject AND {})",
+            placeholders(1, sha256s.len()),
+            placeholders(1 + sha256s.len(), kinds.len()),
+            super::media::CURRENT_ASSET
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for s in sha256s {
+            q = q.bind(s);
+        }
+        for k in kinds {
+            q = q.bind(k);
+        }
+        Ok(q.execute(&mut **tx).await?.rows_affected())
     }
 }

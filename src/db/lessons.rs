@@ -426,10 +426,17 @@ impl Db {
         if !any_status && current.status() == LessonStatus::Published {
             return Ok(None);
         }
+        // Its contents' pending media steps are cancelled with it (unless other assets hold them).
+        let contents: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT sha256 FROM assets WHERE lesson_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
         sqlx::query("DELETE FROM lessons WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        Self::cancel_media_jobs_in(&mut tx, &contents).await?;
         Self::audit_in(
             &mut tx,
             actor,

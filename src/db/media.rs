@@ -39,6 +39,8 @@ pub struct ProbeRecord {
     pub silent: bool,
     pub tool_version: String,
     pub probed_at: i64,
+    /// A document's number of pages; `None` for audio and video.
+    pub page_count: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -66,6 +68,7 @@ struct ProbeRow {
     silent: i64,
     tool_version: String,
     probed_at: i64,
+    page_count: Option<i64>,
 }
 
 impl From<ProbeRow> for ProbeRecord {
@@ -94,6 +97,7 @@ impl From<ProbeRow> for ProbeRecord {
             silent: r.silent != 0,
             tool_version: r.tool_version,
             probed_at: r.probed_at,
+            page_count: r.page_count,
         }
     }
 }
@@ -101,7 +105,7 @@ impl From<ProbeRow> for ProbeRecord {
 const PROBE_COLUMNS: &str = "sha256, playable, reason, container, duration_ms, bit_rate, \
     has_video, video_codec, width, height, fps_milli, rotation, video_bit_rate, has_audio, \
     audio_codec, audio_channels, audio_sample_rate, audio_bit_rate, loudness_milli, \
-    max_volume_milli, silent, tool_version, probed_at";
+    max_volume_milli, silent, tool_version, probed_at, page_count";
 
 /// Fractional measures (frame rate, LUFS, dBFS) are stored in thousandths, as integers: exact
 /// on both backends, and no floating-point binding through `sqlx::Any`.
@@ -206,6 +210,35 @@ pub struct MadeRendition {
 const RENDITION_COLUMNS: &str = "id, source_sha256, kind, state, object_key, content_type, size, \
     sha256, width, height, bit_rate, duration_ms, error, created_at";
 
+/// The condition (on `assets a`) that an asset is current for media processing: any asset but a
+/// master that a newer master of the same lesson superseded. A lesson's media is that of its
+/// newest master; the older ones are neither probed nor rendered any more, and their pending
+/// steps are cancelled unless another current asset holds the same bytes.
+pub(crate) const CURRENT_ASSET: &str = "NOT (a.role = 'master' AND EXISTS (SELECT 1 FROM assets n \
+    WHERE n.lesson_id = a.lesson_id AND n.role = 'master' AND (n.created_at > a.created_at \
+    OR (n.created_at = a.created_at AND n.id > a.id))))";
+
+/// What reprocessing one content does (see [`Db::reprocess_media`]).
+#[derive(Debug, Clone)]
+pub struct Reprocess {
+    /// The renditions to forget; `None` for all of them and the probe.
+    pub forget: Option<Vec<RenditionKind>>,
+    /// The kinds of steps to clear (their finished, dead or pending rows).
+    pub clear: Vec<crate::domain::job::JobKind>,
+    /// The steps to queue afresh, attempts at zero.
+    pub queue: Vec<NewJob>,
+}
+
+/// A current asset's content, for reprocessing.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MediaContent {
+    pub lesson_id: String,
+    pub sha256: String,
+    pub role: crate::domain::asset::AssetRole,
+    pub content_type: String,
+    pub org_id: String,
+}
+
 /// A content to probe: its SHA-256, its object and the organisation the work is for.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Unprobed {
@@ -222,15 +255,17 @@ impl Db {
         job_id_prefix: &str,
         limit: i64,
     ) -> Result<Vec<Unprobed>, sqlx::Error> {
-        sqlx::query_as(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT a.sha256, MIN(b.object_key) AS object_key, COALESCE(MIN(l.org_id), '') AS org_id \
              FROM assets a JOIN blobs b ON b.sha256 = a.sha256 JOIN lessons l ON l.id = a.lesson_id \
-             WHERE a.role = 'master' \
-             AND (a.content_type LIKE 'video/%' OR a.content_type LIKE 'audio/%') \
+             WHERE ((a.role = 'master' \
+             AND (a.content_type LIKE 'video/%' OR a.content_type LIKE 'audio/%')) \
+             OR (a.role = 'poster' AND a.content_type LIKE 'image/%')) \
+             AND {CURRENT_ASSET} \
              AND NOT EXISTS (SELECT 1 FROM media_probes p WHERE p.sha256 = a.sha256) \
              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = $1 || a.sha256) \
-             GROUP BY a.sha256 ORDER BY a.sha256 LIMIT $2",
-        )
+             GROUP BY a.sha256 ORDER BY a.sha256 LIMIT $2"
+        )))
         .bind(job_id_prefix)
         .bind(limit)
         .fetch_all(self.pool())
@@ -254,7 +289,7 @@ impl Db {
             .await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO media_probes ({PROBE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+             $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
         )))
         .bind(&p.sha256)
         .bind(i64::from(p.playable))
@@ -279,6 +314,7 @@ impl Db {
         .bind(i64::from(p.silent))
         .bind(&p.tool_version)
         .bind(p.probed_at)
+        .bind(p.page_count)
         .execute(&mut *tx)
         .await?;
         let mut queued = false;
@@ -383,5 +419,220 @@ impl Db {
         .fetch_optional(self.pool())
         .await?;
         row.map(RenditionRecord::try_from).transpose()
+    }
+
+    /// Documents (PDF masters and attachments) of current assets whose content has no probe and
+    /// no document job, at most `limit`; `job_id_prefix` is the document jobs' id prefix.
+    pub async fn unpreviewed_documents(
+        &self,
+        job_id_prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<Unprobed>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT a.sha256, MIN(b.object_key) AS object_key, COALESCE(MIN(l.org_id), '') AS org_id \
+             FROM assets a JOIN blobs b ON b.sha256 = a.sha256 JOIN lessons l ON l.id = a.lesson_id \
+             WHERE a.role IN ('master', 'attachment') AND a.content_type = 'application/pdf' \
+             AND {CURRENT_ASSET} \
+             AND NOT EXISTS (SELECT 1 FROM media_probes p WHERE p.sha256 = a.sha256) \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = $1 || a.sha256) \
+             GROUP BY a.sha256 ORDER BY a.sha256 LIMIT $2"
+        )))
+        .bind(job_id_prefix)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// The size of content `sha256`, if it is stored.
+    pub async fn blob_size(&self, sha256: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT size FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    /// Records a document's reading: its probe (page count, or why it is unreadable) and its
+    /// page images, replacing earlier page images, in one transaction.
+    pub async fn record_document(
+        &self,
+        probe: &ProbeRecord,
+        pages: &[NewRendition],
+    ) -> Result<(), sqlx::Error> {
+        // Pages first, then the probe: the probe is what says the document is done, so a crash
+        // between the two leaves it to be read again, never a probe without its pages.
+        let made: std::collections::HashSet<RenditionKind> = pages.iter().map(|p| p.kind).collect();
+        let mut tx = self.begin_write().await?;
+        for kind in RenditionKind::PAGES
+            .into_iter()
+            .filter(|k| !made.contains(k))
+        {
+            sqlx::query("DELETE FROM media_renditions WHERE source_sha256 = $1 AND kind = $2")
+                .bind(&probe.sha256)
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.record_renditions(pages).await?;
+        self.record_probe(probe, &[]).await
+    }
+
+    /// Reprocesses contents: for each `(sha256, plan)`, unless one of its media steps is
+    /// running, forgets what the plan names, clears the plan's step rows and queues its steps
+    /// afresh — all in one transaction with the audit entry `event` (its `after` completed with
+    /// the counts). Returns the contents queued and those skipped because a step was running.
+    pub async fn reprocess_media(
+        &self,
+        plans: &[(String, Reprocess)],
+        actor: &super::audit::Actor,
+        event: super::audit::Event<'_>,
+    ) -> Result<(Vec<String>, Vec<String>), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        let mut queued = Vec::new();
+        let mut skipped = Vec::new();
+        for (sha256, plan) in plans {
+            let running = self.media_running_in(&mut tx, sha256).await?;
+            if running {
+                skipped.push(sha256.clone());
+                continue;
+            }
+            match &plan.forget {
+                None => {
+                    sqlx::query("DELETE FROM media_renditions WHERE source_sha256 = $1")
+                        .bind(sha256)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("DELETE FROM media_probes WHERE sha256 = $1")
+                        .bind(sha256)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Some(kinds) => {
+                    for k in kinds {
+                        sqlx::query(
+                            "DELETE FROM media_renditions WHERE source_sha256 = $1 AND kind = $2",
+                        )
+                        .bind(sha256)
+                        .bind(k.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+            for k in &plan.clear {
+                sqlx::query(
+                    "DELETE FROM jobs WHERE subject = $1 AND kind = $2 AND state <> 'running'",
+                )
+                .bind(sha256)
+                .bind(k.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for job in &plan.queue {
+                Self::enqueue_in(&mut tx, job).await?;
+            }
+            queued.push(sha256.clone());
+        }
+        let mut after = event.after.clone().unwrap_or_else(|| serde_json::json!({}));
+        after["queued"] = serde_json::json!(queued.len());
+        after["skipped"] = serde_json::json!(skipped.len());
+        Self::audit_in(
+            &mut tx,
+            actor,
+            super::audit::Event {
+                after: Some(after),
+                ..event
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        if !queued.is_empty() {
+            self.jobs_queued.notify_one();
+        }
+        Ok((queued, skipped))
+    }
+
+    /// The current media contents of lessons: every current asset's SHA-256 with its role,
+    /// content type and lesson's organisation, for lessons `lesson_ids` (`None`: every lesson),
+    /// in lesson order.
+    pub async fn media_contents(
+        &self,
+        lesson_ids: Option<&[String]>,
+    ) -> Result<Vec<MediaContent>, sqlx::Error> {
+        let filter = match lesson_ids {
+            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Some(ids) => format!(
+                " AND a.lesson_id IN ({})",
+                super::placeholders(1, ids.len())
+            ),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT a.lesson_id, a.sha256, a.role, a.content_type, COALESCE(l.org_id, '') AS org_id \
+             FROM assets a JOIN lessons l ON l.id = a.lesson_id WHERE {CURRENT_ASSET}{filter} \
+             ORDER BY a.lesson_id, a.id"
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for id in lesson_ids.unwrap_or_default() {
+            q = q.bind(id);
+        }
+        q.fetch_all(self.pool()).await
+    }
+
+    /// Whether a media step about content `sha256` is running, inside `tx`.
+    async fn media_running_in(
+        &self,
+        tx: &mut super::Tx,
+        sha256: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let kinds: Vec<&str> = crate::domain::job::JobKind::ALL
+            .into_iter()
+            .filter(|k| k.uses_media_slot())
+            .map(crate::domain::job::JobKind::as_str)
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM jobs WHERE subject = $1 AND state = 'running' AND kind IN ({})",
+            super::placeholders(2, kinds.len())
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(sha256);
+        for k in kinds {
+            q = q.bind(k);
+        }
+        Ok(q.fetch_one(&mut **tx).await? > 0)
+    }
+
+    /// Cancels (deletes) pending media steps whose content no current asset holds (their
+    /// lesson or asset was deleted, or a newer master superseded it): what a transaction that
+    /// raced with a claim left behind. Returns how many.
+    pub async fn cancel_orphan_media_jobs(&self) -> Result<u64, sqlx::Error> {
+        let kinds: Vec<&str> = crate::domain::job::JobKind::ALL
+            .into_iter()
+            .filter(|k| k.uses_media_slot())
+            .map(crate::domain::job::JobKind::as_str)
+            .collect();
+        let sql = format!(
+            "DELETE FROM jobs WHERE state = 'pending' AND kind IN ({}) \
+             AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.sha256 = jobs.subject AND {CURRENT_ASSET})",
+            super::placeholders(1, kinds.len())
+        );
+        let mut tx = self.begin_write().await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in kinds {
+            q = q.bind(k);
+        }
+        let n = q.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Whether asset `id` is a master a newer master of its lesson superseded.
+    pub async fn asset_superseded(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM assets a WHERE a.id = $1 AND NOT ({CURRENT_ASSET})"
+        )))
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
     }
 }

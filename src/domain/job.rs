@@ -31,6 +31,11 @@ pub enum JobKind {
     MediaPoster,
     /// Make the machine transcript (Whisper, offline) of one content with speech.
     MediaTranscript,
+    /// Read one document (PDF): its page count, and images of its first pages for previews.
+    MediaDocument,
+    /// Make the thumbnail sprite (and its WebVTT track) of one content with a picture, for
+    /// scrubbing.
+    MediaSprite,
 }
 
 /// Priority lanes, most urgent first. A claim takes jobs of a more urgent lane first, and the
@@ -76,7 +81,7 @@ impl RetryPolicy {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 10] = [
+    pub const ALL: [JobKind; 12] = [
         JobKind::Webhook,
         JobKind::ExtractText,
         JobKind::Schedules,
@@ -87,6 +92,8 @@ impl JobKind {
         JobKind::MediaAudio,
         JobKind::MediaPoster,
         JobKind::MediaTranscript,
+        JobKind::MediaDocument,
+        JobKind::MediaSprite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +108,8 @@ impl JobKind {
             Self::MediaAudio => "media_audio",
             Self::MediaPoster => "media_poster",
             Self::MediaTranscript => "media_transcript",
+            Self::MediaDocument => "media_document",
+            Self::MediaSprite => "media_sprite",
         }
     }
 
@@ -132,6 +141,9 @@ impl JobKind {
             Self::ExtractText => Lane::Low,
             // Bulk work after a lesson is playable: minutes of CPU per hour of speech.
             Self::MediaTranscript => Lane::Low,
+            // Previews and scrubbing thumbnails can wait for what makes lessons playable.
+            Self::MediaDocument => Lane::Normal,
+            Self::MediaSprite => Lane::Low,
         }
     }
 
@@ -151,7 +163,11 @@ impl JobKind {
             },
             // A file ffmpeg cannot read is a success (unplayable, with its reason); what is
             // retried is storage or a process that could not run.
-            Self::MediaProbe | Self::MediaAudio | Self::MediaPoster => RetryPolicy {
+            Self::MediaProbe
+            | Self::MediaAudio
+            | Self::MediaPoster
+            | Self::MediaDocument
+            | Self::MediaSprite => RetryPolicy {
                 max_attempts: 6,
                 backoff_ms: 5_000,
                 max_backoff_ms: 600_000,
@@ -173,6 +189,15 @@ impl JobKind {
                 max_backoff_ms: 1_000,
             },
         }
+    }
+}
+
+impl JobKind {
+    /// Whether a job of this kind takes one of the media engine's process slots while it runs
+    /// (every `media_*` step but the reconciler). The runner claims no more of them than it
+    /// has slots free, so no worker is held by a job that could only wait for one.
+    pub fn uses_media_slot(self) -> bool {
+        self != Self::MediaReconcile && self.as_str().starts_with("media_")
     }
 }
 
@@ -272,6 +297,14 @@ mod tests {
         assert_eq!(p.backoff(4), Some(500));
         assert_eq!(p.backoff(5), None);
         assert_eq!(p.backoff(50), None);
+    }
+
+    #[test]
+    fn media_steps_take_a_slot_and_the_reconciler_does_not() {
+        assert!(JobKind::MediaProbe.uses_media_slot());
+        assert!(JobKind::MediaSprite.uses_media_slot());
+        assert!(!JobKind::MediaReconcile.uses_media_slot());
+        assert!(!JobKind::ExtractText.uses_media_slot());
     }
 
     #[test]

@@ -17,6 +17,32 @@ pub enum RenditionKind {
     /// The poster, 1280 pixels wide (never upscaled), JPEG.
     #[serde(rename = "poster_large")]
     PosterLarge,
+    /// Thumbnails for scrubbing: one JPEG of tiles 160 pixels wide, one every few seconds (at
+    /// most 100), described by a WebVTT track (`thumbnails.vtt`).
+    #[serde(rename = "sprite")]
+    Sprite,
+    /// The image of one of a document's first pages (1024 pixels wide at most, JPEG): one kind
+    /// per page, so the table keeps one row per content and kind.
+    #[serde(rename = "page_1")]
+    Page1,
+    #[serde(rename = "page_2")]
+    Page2,
+    #[serde(rename = "page_3")]
+    Page3,
+    #[serde(rename = "page_4")]
+    Page4,
+    #[serde(rename = "page_5")]
+    Page5,
+    #[serde(rename = "page_6")]
+    Page6,
+    #[serde(rename = "page_7")]
+    Page7,
+    #[serde(rename = "page_8")]
+    Page8,
+    #[serde(rename = "page_9")]
+    Page9,
+    #[serde(rename = "page_10")]
+    Page10,
     /// The machine transcript (机器转写): speech recognised by Whisper offline, in Simplified
     /// Chinese, as WebVTT cues. Not an editor's subtitle; one replaces it.
     #[serde(rename = "transcript_zh")]
@@ -24,12 +50,47 @@ pub enum RenditionKind {
 }
 
 impl RenditionKind {
-    pub const ALL: [RenditionKind; 4] = [
+    pub const ALL: [RenditionKind; 15] = [
         Self::Audio64k,
         Self::PosterSmall,
         Self::PosterLarge,
+        Self::Sprite,
+        Self::Page1,
+        Self::Page2,
+        Self::Page3,
+        Self::Page4,
+        Self::Page5,
+        Self::Page6,
+        Self::Page7,
+        Self::Page8,
+        Self::Page9,
+        Self::Page10,
         Self::TranscriptZh,
     ];
+
+    /// The page images, first page first.
+    pub const PAGES: [RenditionKind; 10] = [
+        Self::Page1,
+        Self::Page2,
+        Self::Page3,
+        Self::Page4,
+        Self::Page5,
+        Self::Page6,
+        Self::Page7,
+        Self::Page8,
+        Self::Page9,
+        Self::Page10,
+    ];
+
+    /// The image of page `n` (1-based), if pages that far are made.
+    pub fn page(n: usize) -> Option<Self> {
+        n.checked_sub(1).and_then(|i| Self::PAGES.get(i).copied())
+    }
+
+    /// Which page this is the image of.
+    pub fn page_number(self) -> Option<usize> {
+        Self::PAGES.iter().position(|k| *k == self).map(|i| i + 1)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +98,17 @@ impl RenditionKind {
             Self::PosterSmall => "poster_small",
             Self::PosterLarge => "poster_large",
             Self::TranscriptZh => "transcript_zh",
+            Self::Sprite => "sprite",
+            Self::Page1 => "page_1",
+            Self::Page2 => "page_2",
+            Self::Page3 => "page_3",
+            Self::Page4 => "page_4",
+            Self::Page5 => "page_5",
+            Self::Page6 => "page_6",
+            Self::Page7 => "page_7",
+            Self::Page8 => "page_8",
+            Self::Page9 => "page_9",
+            Self::Page10 => "page_10",
         }
     }
 
@@ -48,7 +120,17 @@ impl RenditionKind {
     pub fn extension(self) -> &'static str {
         match self {
             Self::Audio64k => "m4a",
-            Self::PosterSmall | Self::PosterLarge => "jpg",
+            Self::PosterSmall | Self::PosterLarge | Self::Sprite => "jpg",
+            Self::Page1
+            | Self::Page2
+            | Self::Page3
+            | Self::Page4
+            | Self::Page5
+            | Self::Page6
+            | Self::Page7
+            | Self::Page8
+            | Self::Page9
+            | Self::Page10 => "jpg",
             Self::TranscriptZh => "vtt",
         }
     }
@@ -93,6 +175,12 @@ mod tests {
             );
         }
         assert_eq!(RenditionKind::parse("audio_128k"), None);
+        assert_eq!(RenditionKind::page(1), Some(RenditionKind::Page1));
+        assert_eq!(RenditionKind::page(10), Some(RenditionKind::Page10));
+        assert_eq!(RenditionKind::page(11), None);
+        assert_eq!(RenditionKind::page(0), None);
+        assert_eq!(RenditionKind::Page7.page_number(), Some(7));
+        assert_eq!(RenditionKind::Sprite.page_number(), None);
         assert_eq!(RenditionState::parse("ready"), Some(RenditionState::Ready));
         assert_eq!(RenditionState::parse("done"), None);
     }

@@ -420,6 +420,18 @@ pub fn may_administer(caller: &Caller, org_path: &str) -> bool {
     }
 }
 
+/// Whether `caller` may have a lesson's media processed again (reprocess): its editors and the
+/// administrators of its organisation (or above), whatever its status — reprocessing changes no
+/// content, only re-makes what is derived from it. Operators may; platforms and anonymous
+/// callers may not.
+pub fn may_reprocess(caller: &Caller, lesson: LessonAccess<'_>) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous | Caller::Platform(_) => false,
+        Caller::User(u) => u.holds_on(&[Role::Editor, Role::Administrator], lesson.org_path),
+    }
+}
+
 /// Whether `caller` may move or rename the organisation at `org_path` itself: only from strictly
 /// above it, so that nobody lifts their own organisation out from under their administrators.
 pub fn may_restructure(caller: &Caller, org_path: &str) -> bool {

@@ -160,6 +160,14 @@ fn routes() -> Routes {
             "/assets/{id}/media/{kind}/url",
             get(api::v1::media::rendition_url),
         )
+        .route(
+            "/assets/{id}/media/reprocess",
+            post(api::v1::media::reprocess),
+        )
+        .route(
+            "/assets/{id}/media/thumbnails.vtt",
+            get(api::v1::media::thumbnails_vtt),
+        )
         .route("/uploads", post(uploads::create).options(uploads::options))
         .route(
             "/uploads/{id}",

@@ -129,6 +129,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         // --- subtitles ---
         crate::http::api::v1::subtitles::list_subtitles,
         crate::http::api::v1::subtitles::subtitle_vtt,
+        crate::http::api::v1::media::reprocess,
+        crate::http::api::v1::media::thumbnails_vtt,
     ),
     components(schemas(
         Problem,
@@ -228,6 +230,7 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::media::AudioView,
         crate::http::api::v1::media::RenditionView,
         crate::http::api::v1::media::RenditionUrlView,
+        crate::http::api::v1::media::ReprocessView,
         crate::domain::media::RenditionKind,
         crate::domain::media::RenditionState,
         // --- subtitles ---

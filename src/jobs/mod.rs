@@ -72,6 +72,9 @@ pub struct Settings {
     pub lease: Duration,
     /// The longest wait before looking for jobs other instances queued.
     pub poll: Duration,
+    /// Media steps (`JobKind::uses_media_slot`) this runner holds at once: the media engine's
+    /// `concurrency`, so a worker is never held by a step that could only wait for a slot.
+    pub media_slots: usize,
 }
 
 /// The ids of the periodic jobs.
@@ -129,7 +132,8 @@ impl Runner {
         let low_max = workers.saturating_sub(1).max(1);
         let running: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut low_running: usize = 0;
-        let mut tasks: JoinSet<Lane> = JoinSet::new();
+        let mut media_running: usize = 0;
+        let mut tasks: JoinSet<(Lane, bool)> = JoinSet::new();
         let mut renew = tokio::time::interval(self.settings.lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let queued = self.db.jobs_queued().clone();
@@ -147,9 +151,17 @@ impl Runner {
                             } else {
                                 Lane::Low
                             };
+                            let media_free =
+                                self.settings.media_slots.saturating_sub(media_running);
                             match self
                                 .db
-                                .claim_jobs(&self.name, free as i64, max_lane, lease_ms)
+                                .claim_jobs_capped(
+                                    &self.name,
+                                    free as i64,
+                                    max_lane,
+                                    lease_ms,
+                                    media_free,
+                                )
                                 .await
                             {
                                 Ok(jobs) => {
@@ -158,6 +170,10 @@ impl Runner {
                                         let lane = lane_of(&job);
                                         if lane == Lane::Low {
                                             low_running += 1;
+                                        }
+                                        let media = job.kind.uses_media_slot();
+                                        if media {
+                                            media_running += 1;
                                         }
                                         lock(&running).insert(job.id.clone());
                                         let db = self.db.clone();
@@ -181,7 +197,7 @@ impl Runner {
                                                 tracing::error!(job = %job.id, "a job's handler panicked");
                                             }
                                             lock(&running).remove(&job.id);
-                                            lane
+                                            (lane, media)
                                         });
                                     }
                                     // A full claim: there may be more, look again at once.
@@ -204,8 +220,13 @@ impl Runner {
             tokio::select! {
                 () = queued.notified() => {}
                 Some(ended) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok(Lane::Low) = ended {
-                        low_running -= 1;
+                    if let Ok((lane, media)) = ended {
+                        if lane == Lane::Low {
+                            low_running -= 1;
+                        }
+                        if media {
+                            media_running -= 1;
+                        }
                     }
                 }
                 _ = renew.tick() => {

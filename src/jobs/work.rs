@@ -71,11 +71,30 @@ impl Work {
                 };
                 again(self.media.reconcile_every(), error)
             }
-            JobKind::MediaProbe => media_outcome(self.media.probe(&job.payload).await),
-            JobKind::MediaAudio => media_outcome(self.media.audio(&job.payload).await),
-            JobKind::MediaPoster => media_outcome(self.media.poster(&job.payload).await),
-            JobKind::MediaTranscript => media_outcome(self.media.transcript(&job.payload).await),
+            JobKind::MediaProbe => self.media_step(job, self.media.probe(&job.payload)).await,
+            JobKind::MediaAudio => self.media_step(job, self.media.audio(&job.payload)).await,
+            JobKind::MediaPoster => self.media_step(job, self.media.poster(&job.payload)).await,
+            JobKind::MediaDocument => {
+                self.media_step(job, self.media.document(&job.payload))
+                    .await
+            }
+            JobKind::MediaSprite => self.media_step(job, self.media.sprite(&job.payload)).await,
+            JobKind::MediaTranscript => {
+                self.media_step(job, self.media.transcript(&job.payload))
+                    .await
+            }
         }
+    }
+
+    /// Runs a media step as job `job`'s work, so its progress and a failed tool's last lines
+    /// are written on the job's row (`media::progress`).
+    async fn media_step(
+        &self,
+        job: &JobRecord,
+        step: impl std::future::Future<Output = crate::media::Step>,
+    ) -> Outcome {
+        let worker = job.worker.as_deref().unwrap_or_default();
+        media_outcome(crate::media::progress::scoped(self.db.clone(), &job.id, worker, step).await)
     }
 
     async fn webhook(&self, job: &JobRecord) -> Outcome {

@@ -38,9 +38,12 @@
 
 mod audio;
 pub mod models;
+mod document;
 mod poster;
 pub mod probe;
+pub mod progress;
 pub mod run;
+pub mod sprite;
 pub mod tools;
 pub mod transcript;
 
@@ -64,6 +67,8 @@ pub const PROBE_JOB: &str = "media-probe-";
 pub const AUDIO_JOB: &str = "media-audio-";
 pub const POSTER_JOB: &str = "media-poster-";
 pub const TRANSCRIPT_JOB: &str = "media-transcript-";
+pub const DOCUMENT_JOB: &str = "media-document-";
+pub const SPRITE_JOB: &str = "media-sprite-";
 /// The id of the periodic reconciler.
 pub const RECONCILE_JOB_ID: &str = "periodic-media";
 
@@ -100,6 +105,8 @@ pub struct Settings {
     pub work_dir: PathBuf,
     /// How often the reconciler runs.
     pub reconcile_every: Duration,
+    /// The shortest time between two writes of a running step's progress.
+    pub progress_every: Duration,
     /// Machine transcripts (the speech engine and its limits).
     pub transcribe: TranscribeSettings,
 }
@@ -242,19 +249,32 @@ impl Media {
         }
     }
 
-    /// Queues a probe for every video or audio master with neither a probe nor a probe job;
-    /// how many were queued.
+    /// Queues a probe for every video or audio master (and uploaded poster image) with neither
+    /// a probe nor a probe job, and a reading for every PDF with neither; how many were queued.
+    /// Pending steps of contents no current asset holds are cancelled first (deleting a lesson
+    /// or an asset, or a new master, cancels them in its own transaction; this finds what raced
+    /// with a claim).
     pub async fn reconcile(&self) -> Result<usize, sqlx::Error> {
+        self.db.cancel_orphan_media_jobs().await?;
         let mut queued = 0;
         loop {
-            let missing = self.db.unprobed_media(PROBE_JOB, 500).await?;
-            if missing.is_empty() {
-                return Ok(queued);
-            }
-            let jobs: Vec<NewJob> = missing
+            let mut jobs: Vec<NewJob> = self
+                .db
+                .unprobed_media(PROBE_JOB, 500)
+                .await?
                 .iter()
                 .map(|m| Self::job(JobKind::MediaProbe, PROBE_JOB, &m.sha256, &m.org_id))
                 .collect();
+            jobs.extend(
+                self.db
+                    .unpreviewed_documents(DOCUMENT_JOB, 500)
+                    .await?
+                    .iter()
+                    .map(|m| Self::job(JobKind::MediaDocument, DOCUMENT_JOB, &m.sha256, &m.org_id)),
+            );
+            if jobs.is_empty() {
+                return Ok(queued);
+            }
             let n = self.db.enqueue_jobs(&jobs).await?;
             queued += n;
             if n == 0 {
@@ -419,6 +439,7 @@ impl Media {
                 self.tools.ffprobe.version.as_deref().unwrap_or("?")
             ),
             probed_at: crate::db::now_ms(),
+            page_count: None,
         };
         if !ran.status.success() && storage_failed(&ran.stderr) {
             return Step::Retry(reason_of(&ran, &url, "ffprobe could not read from storage"));
@@ -493,6 +514,9 @@ impl Media {
                 Err(e) => return Step::Retry(format!("database: {e}")),
             }
         }
+        if record.playable && record.has_video && sprite::wanted(&record) {
+            then.push(Self::job(JobKind::MediaSprite, SPRITE_JOB, &sha256, &org));
+        }
         match self.db.record_probe(&record, &then).await {
             Ok(()) => Step::Done,
             Err(e) => Step::Retry(format!("database: {e}")),
@@ -504,6 +528,84 @@ impl Media {
         match self.db.job(&format!("{PROBE_JOB}{sha256}")).await {
             Ok(Some(j)) => j.org_id,
             _ => String::new(),
+        }
+    }
+
+    /// The step that makes rendition `kind` (its job kind), or `None` when only a whole
+    /// reprocess (the probe, which queues every step) can make it again.
+    fn step_of(kind: RenditionKind) -> Option<JobKind> {
+        match kind {
+            RenditionKind::Audio64k => Some(JobKind::MediaAudio),
+            RenditionKind::PosterSmall | RenditionKind::PosterLarge => Some(JobKind::MediaPoster),
+            RenditionKind::Sprite => Some(JobKind::MediaSprite),
+            _ => None,
+        }
+    }
+
+    /// The job of step `kind` about content `sha256`, under its fixed id.
+    pub fn step_job(kind: JobKind, sha256: &str, org_id: &str) -> NewJob {
+        let prefix = match kind {
+            JobKind::MediaAudio => AUDIO_JOB,
+            JobKind::MediaPoster => POSTER_JOB,
+            JobKind::MediaSprite => SPRITE_JOB,
+            JobKind::MediaDocument => DOCUMENT_JOB,
+            _ => PROBE_JOB,
+        };
+        Self::job(kind, prefix, sha256, org_id)
+    }
+
+    /// What reprocessing a content does: with `only`, that rendition (both poster sizes
+    /// together; a document's pages with their reading) is forgotten and its step queued again;
+    /// without, the probe and every rendition are forgotten and the probe (a document's
+    /// reading) is queued, which queues every step again. `None` when the content is nothing
+    /// media processing handles. Objects are written again at the same keys: the recipe (and
+    /// so the key's version) is unchanged, so a re-made object is the same rendition.
+    pub fn reprocess_plan(
+        content: &crate::db::media::MediaContent,
+        only: Option<RenditionKind>,
+    ) -> Option<crate::db::media::Reprocess> {
+        use crate::db::media::Reprocess;
+        let document = content.content_type == "application/pdf"
+            && matches!(
+                content.role,
+                crate::domain::asset::AssetRole::Master
+                    | crate::domain::asset::AssetRole::Attachment
+            );
+        let media = match content.role {
+            crate::domain::asset::AssetRole::Master => {
+                content.content_type.starts_with("video/")
+                    || content.content_type.starts_with("audio/")
+            }
+            crate::domain::asset::AssetRole::Poster => content.content_type.starts_with("image/"),
+            _ => false,
+        };
+        let steps: Vec<JobKind> = JobKind::ALL
+            .into_iter()
+            .filter(|k| k.uses_media_slot())
+            .collect();
+        let whole = |first: JobKind| Reprocess {
+            forget: None,
+            clear: steps.clone(),
+            queue: vec![Self::step_job(first, &content.sha256, &content.org_id)],
+        };
+        if document {
+            return Some(whole(JobKind::MediaDocument));
+        }
+        if !media {
+            return None;
+        }
+        match only.and_then(|k| Self::step_of(k).map(|s| (k, s))) {
+            Some((kind, step)) => Some(Reprocess {
+                forget: Some(match kind {
+                    RenditionKind::PosterSmall | RenditionKind::PosterLarge => {
+                        vec![RenditionKind::PosterSmall, RenditionKind::PosterLarge]
+                    }
+                    k => vec![k],
+                }),
+                clear: vec![step],
+                queue: vec![Self::step_job(step, &content.sha256, &content.org_id)],
+            }),
+            None => Some(whole(JobKind::MediaProbe)),
         }
     }
 
@@ -584,6 +686,7 @@ impl Media {
             // Nothing to make from it (or no probe yet: recording it queues the step again).
             _ => return Err(Step::Done),
         };
+        progress::set_duration(probe.duration_ms);
         let slot = self.admit()?;
         let budget = self.settings.encode_timeout;
         let Some(url) = self.source_url(&sha256, budget).await? else {
@@ -602,8 +705,13 @@ impl Media {
         })
     }
 
+    /// Runs one ffmpeg encoding. Inside a job (`progress::scoped`) its position is written on
+    /// the job as it goes, and a failed run's last lines are kept on it (without the presigned
+    /// URLs among `args`). A process killed by a signal (an operator, the OOM killer) is an
+    /// error to retry, never a verdict on the file.
     async fn encode(&self, args: &[OsString], budget: Duration) -> Result<run::Ran, RunError> {
-        run::run(
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let run = run::run_watched(
             Path::new(&self.settings.tools.ffmpeg),
             args,
             self.nice(),
@@ -612,8 +720,33 @@ impl Media {
                 total: budget,
                 stall: self.settings.stall,
             },
-        )
-        .await
+            Some(tx),
+        );
+        let job = progress::current();
+        let ran = match &job {
+            Some(job) => job.report(rx, run, self.settings.progress_every).await,
+            None => run.await,
+        }?;
+        if !ran.status.success() {
+            if let Some(job) = &job {
+                let mut text = ran.stderr.clone();
+                for a in args.iter().filter_map(|a| a.to_str()) {
+                    if a.starts_with("http://") || a.starts_with("https://") {
+                        text = text.replace(a, "the file");
+                        let plain = a.split('?').next().unwrap_or(a);
+                        text = text.replace(plain, "the file");
+                    }
+                }
+                job.output(&tail_lines(&text, 20)).await;
+            }
+            if let Some(signal) = killed_by(&ran.status) {
+                return Err(RunError::Io {
+                    program: "ffmpeg".into(),
+                    source: std::io::Error::other(format!("killed by signal {signal}")),
+                });
+            }
+        }
+        Ok(ran)
     }
 
     /// Stores a finished file at `key` (its bytes hashed on the way).
@@ -660,6 +793,18 @@ impl Media {
             Err(e) => Step::Retry(format!("database: {e}")),
         }
     }
+}
+
+/// The signal that ended a process, if one did.
+fn killed_by(status: &std::process::ExitStatus) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal()
+}
+
+/// The last `n` lines of `text`, one per line (for people reading a failed job).
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 async fn file_len(path: &Path) -> u64 {

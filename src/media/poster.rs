@@ -101,7 +101,7 @@ impl Media {
     }
 
     /// The width and height of an image file, as ffprobe reads them.
-    async fn image_size(&self, file: &Path) -> Option<(i64, i64)> {
+    pub(super) async fn image_size(&self, file: &Path) -> Option<(i64, i64)> {
         let mut args = os(&["-v", "error", "-of", "json", "-show_streams"]);
         args.push(file.into());
         let ran = run::run(

@@ -71,6 +71,19 @@ pub async fn run(
     stdout: Stdout,
     budget: Budget,
 ) -> Result<Ran, RunError> {
+    run_watched(program, args, nice, stdout, budget, None).await
+}
+
+/// [`run`], sending each progress position (ms of output, with [`Stdout::Progress`]) on
+/// `progress` as ffmpeg reports it.
+pub async fn run_watched(
+    program: &Path,
+    args: &[OsString],
+    nice: Option<(&Path, i32)>,
+    stdout: Stdout,
+    budget: Budget,
+    progress: Option<tokio::sync::watch::Sender<Option<i64>>>,
+) -> Result<Ran, RunError> {
     let name = program
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -146,6 +159,9 @@ pub async fn run(
                                 && let Ok(us) = v.trim().parse::<i64>()
                             {
                                 at = Some(us / 1000);
+                                if let Some(p) = &progress {
+                                    let _ = p.send(at);
+                                }
                             }
                         }
                     }

@@ -143,6 +143,24 @@ pub async fn list(
     Ok(JobPage { items, next })
 }
 
+/// Job `id`, if the caller may see it (`action` names a refusal in the audit log).
+pub async fn visible(db: &Db, acting: &Acting, id: &str, action: &str) -> Result<JobRecord> {
+    let filter = scoped(
+        db,
+        acting,
+        action,
+        JobFilter {
+            id: Some(id.to_owned()),
+            ..JobFilter::default()
+        },
+    )
+    .await?;
+    db.list_jobs(&filter, None, 1)
+        .await?
+        .pop()
+        .ok_or(ServiceError::NotFound("job"))
+}
+
 /// Puts job `id` back in the queue to run now, its attempts reset (audited as `job.retry`).
 /// Not found when the caller may not see it; a conflict unless it is dead or done.
 pub async fn retry(db: &Db, acting: &Acting, id: &str) -> Result<()> {

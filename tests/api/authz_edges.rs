@@ -37,6 +37,7 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/jobs"),
     ("POST", "/admin/jobs/retry"),
     ("POST", "/admin/jobs/{id}/retry"),
+    ("POST", "/admin/jobs/{id}/reprocess"),
     ("POST", "/admin/users/{id}/grants"),
     ("POST", "/admin/users/{id}/grants/remove"),
 ];

@@ -241,7 +241,7 @@ async fn a_video_with_a_tone_is_probed_and_gets_a_mono_64k_audio_rendition_and_p
         id,
         "the probe, the audio rendition and both posters",
         |m| {
-            ["audio_64k", "poster_small", "poster_large"]
+            ["audio_64k", "poster_small", "poster_large", "sprite"]
                 .iter()
                 .all(|k| rendition(m, k).is_some())
         },
@@ -347,7 +347,8 @@ async fn a_video_with_a_tone_is_probed_and_gets_a_mono_64k_audio_rendition_and_p
         ended(&t, JobKind::MediaProbe, sha).await.state,
         JobState::Done
     );
-    assert_eq!(t.object_keys(&format!("media/{sha}/")).await.len(), 3);
+    // Audio, two posters and the scrubbing sprite.
+    assert_eq!(t.object_keys(&format!("media/{sha}/")).await.len(), 4);
 }
 
 #[tokio::test]

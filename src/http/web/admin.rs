@@ -282,6 +282,13 @@ struct JobRow {
     job: JobView,
     run_at_local: String,
     updated_at_local: String,
+    /// A running media step's progress: its percentage and, when known, the time left in
+    /// whole minutes (or seconds under two minutes).
+    percent: Option<i64>,
+    left_minutes: Option<i64>,
+    left_seconds: Option<i64>,
+    /// A media step (its content can be reprocessed from here).
+    media: bool,
 }
 
 impl From<&crate::db::jobs::JobRecord> for JobRow {
@@ -290,6 +297,21 @@ impl From<&crate::db::jobs::JobRecord> for JobRow {
             job: JobView::from(j),
             run_at_local: china_time(j.run_at),
             updated_at_local: china_time(j.updated_at),
+            percent: (j.state == JobState::Running)
+                .then_some(j.progress_permille)
+                .flatten()
+                .map(|p| p / 10),
+            left_minutes: (j.state == JobState::Running)
+                .then_some(j.eta_ms)
+                .flatten()
+                .filter(|ms| *ms >= 120_000)
+                .map(|ms| (ms + 59_999) / 60_000),
+            left_seconds: (j.state == JobState::Running)
+                .then_some(j.eta_ms)
+                .flatten()
+                .filter(|ms| *ms < 120_000)
+                .map(|ms| (ms + 999) / 1000),
+            media: j.kind.uses_media_slot(),
         }
     }
 }
@@ -371,6 +393,37 @@ pub async fn retry_jobs(web: Web, Form(form): Form<RetryForm>) -> Response {
             Err(e) => Err(AppError::from(e)),
         };
         match retried {
+            Ok(_) => see_other(&jobs_url(&filter.kind)),
+            Err(e) if e.code.status().is_client_error() => jobs_page(&web, &filter, Some(e)).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}
+
+/// `POST /admin/jobs/{id}/reprocess`: the content of a (dead) media step made again, through
+/// `services::media::reprocess` as the API and the command line do.
+pub async fn reprocess_job(
+    web: Web,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Form(form): Form<RetryForm>,
+) -> Response {
+    let r = async {
+        let Writer(acting) = web.acting(&form.csrf)?;
+        let filter = JobsFilter {
+            state: form.state,
+            kind: form.kind,
+        };
+        match crate::services::media::reprocess(
+            &web.state.db,
+            &acting,
+            crate::services::media::Target::Job(&id),
+            None,
+        )
+        .await
+        .map_err(AppError::from)
+        {
             Ok(_) => see_other(&jobs_url(&filter.kind)),
             Err(e) if e.code.status().is_client_error() => jobs_page(&web, &filter, Some(e)).await,
             Err(e) => Err(e.into()),

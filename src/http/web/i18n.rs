@@ -83,6 +83,17 @@ const TABLE: &[(&str, &str, &str)] = &[
         "机器转写",
         "machine transcript",
     ),
+    ("jobs.kind.media_document", "文档预览", "document preview"),
+    (
+        "jobs.kind.media_sprite",
+        "进度条缩略图",
+        "scrubbing thumbnails",
+    ),
+    ("jobs.progress", "进度", "Progress"),
+    ("jobs.left_minutes", "剩余约 N 分钟", "about N min left"),
+    ("jobs.left_seconds", "剩余约 N 秒", "about N s left"),
+    ("jobs.output", "程序输出", "Tool output"),
+    ("jobs.reprocess", "重新处理", "Reprocess"),
     ("jobs.subject", "对象", "Subject"),
     (
         "jobs.empty",

@@ -148,6 +148,7 @@ pub fn routes() -> super::Routes {
         .route("/admin/jobs", get(admin::jobs_list))
         .route("/admin/jobs/retry", post(admin::retry_jobs))
         .route("/admin/jobs/{id}/retry", post(admin::retry_job))
+        .route("/admin/jobs/{id}/reprocess", post(admin::reprocess_job))
         .route("/admin/users/{id}/grants", post(admin::add_grant))
         .route("/admin/users/{id}/grants/remove", post(admin::remove_grant))
         .route("/static/{name}", get(static_file))

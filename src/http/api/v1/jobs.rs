@@ -68,6 +68,13 @@ pub struct JobView {
     pub worker: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// How far a running media step is, in thousandths (ffmpeg's position against the
+    /// probe's duration); 1000 once done; `null` when the job reports none.
+    pub progress_permille: Option<i64>,
+    /// The estimated time left of a running step, in milliseconds.
+    pub eta_ms: Option<i64>,
+    /// The last lines the tool (ffmpeg) wrote when the step failed, without presigned URLs.
+    pub output_tail: Option<String>,
 }
 
 impl From<&JobRecord> for JobView {
@@ -86,6 +93,9 @@ impl From<&JobRecord> for JobView {
             worker: j.worker.clone(),
             created_at: rfc3339(j.created_at),
             updated_at: rfc3339(j.updated_at),
+            progress_permille: j.progress_permille,
+            eta_ms: j.eta_ms,
+            output_tail: j.output_tail.clone(),
         }
     }
 }

@@ -8,10 +8,13 @@ use crate::domain::time::rfc3339;
 use crate::domain::visibility::Caller;
 use crate::http::AppState;
 use crate::http::error::AppError;
-use crate::http::extract::{Json, Path};
+use crate::http::error::Problem;
+use crate::http::extract::{Json, Path, Query, Writer};
 use crate::services::media;
 use axum::extract::State;
-use serde::Serialize;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Where an asset is in media processing.
@@ -24,6 +27,9 @@ pub enum MediaStatus {
     Pending,
     /// Probed; its renditions are listed as they are made.
     Probed,
+    /// A master a newer master of its lesson replaced: the lesson's media is the newer one's,
+    /// and nothing of this one is listed.
+    Superseded,
 }
 
 /// The picture of a file, as ffprobe found it.
@@ -71,6 +77,9 @@ pub struct ProbeView {
     pub video: Option<VideoView>,
     /// `null` when the file has no audio track at all.
     pub audio: Option<AudioView>,
+    /// A document's number of pages (its first ten get page images); `null` for audio and
+    /// video.
+    pub page_count: Option<i64>,
     pub probed_at: String,
 }
 
@@ -100,6 +109,12 @@ pub struct MediaView {
     pub status: MediaStatus,
     pub probe: Option<ProbeView>,
     pub renditions: Vec<RenditionView>,
+    /// The uploaded poster (asset id) the `poster_small` and `poster_large` renditions come
+    /// from; `null` when they are a frame of the video.
+    pub poster_asset_id: Option<String>,
+    /// Where the WebVTT thumbnail track (cues into the `sprite`) is read, once the sprite is
+    /// made; `null` otherwise.
+    pub thumbnails_url: Option<String>,
 }
 
 /// A presigned, expiring URL straight to object storage.
@@ -134,6 +149,7 @@ impl From<&ProbeRecord> for ProbeView {
                 max_volume_db: p.max_volume_db,
                 silent: p.silent,
             }),
+            page_count: p.page_count,
             probed_at: rfc3339(p.probed_at),
         }
     }
@@ -164,7 +180,7 @@ impl RenditionView {
     get,
     path = "/api/v1/assets/{id}/media",
     tag = "media",
-    summary = "What media processing made of an asset: the probe of a video or audio master (duration, container, codecs, picture size, frame rate, rotation, bit rates, loudness, silence, and whether ffmpeg can read it, with the reason when not) and its renditions (64 kbit/s mono AAC audio, posters 320 and 1280 wide); anyone who may read the asset",
+    summary = "What media processing made of an asset: the probe of a video or audio master (duration, container, codecs, picture size, frame rate, rotation, bit rates, loudness, silence, and whether ffmpeg can read it, with the reason when not) or of a PDF (page count, or why it is unreadable), and its renditions (64 kbit/s mono AAC audio, posters 320 and 1280 wide — from the lesson's uploaded poster when it has one —, the thumbnail sprite, the images of a document's first ten pages); anyone who may read the asset",
     params(("id" = String, Path, description = "the asset")),
     security((), ("bearer" = [])),
     responses((status = 200, description = "the probe and renditions", body = MediaView))
@@ -177,11 +193,19 @@ pub async fn asset_media(
     let m = media::asset_media(&state.db, &caller, &id).await?;
     let status = match (&m.probe, m.processed) {
         (_, false) => MediaStatus::NotMedia,
+        _ if m.superseded => MediaStatus::Superseded,
         (None, true) => MediaStatus::Pending,
         (Some(_), true) => MediaStatus::Probed,
     };
+    let thumbnails_url = m
+        .renditions
+        .iter()
+        .any(|r| r.kind == RenditionKind::Sprite && r.state == RenditionState::Ready)
+        .then(|| format!("/api/v1/assets/{}/media/thumbnails.vtt", m.asset.id));
     Ok(Json(MediaView {
         status,
+        poster_asset_id: m.poster_asset.clone(),
+        thumbnails_url,
         probe: m.probe.as_ref().map(ProbeView::from),
         renditions: m
             .renditions
@@ -216,4 +240,83 @@ pub async fn rendition_url(
         url,
         expires_at: rfc3339(crate::db::now_ms() + (state.config.presign_secs as i64) * 1000),
     }))
+}
+
+/// `?only=`: which rendition to make again.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReprocessQuery {
+    /// One rendition kind (`audio_64k`, `poster_small` or `poster_large` — both sizes are made
+    /// together —, `sprite`, a page image); absent for everything, from the probe on.
+    #[param(value_type = Option<RenditionKind>)]
+    pub only: Option<String>,
+}
+
+/// What a reprocess queued.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReprocessView {
+    /// The contents (SHA-256) whose steps were queued again.
+    pub queued: Vec<String>,
+    /// The contents left alone because one of their steps was running.
+    pub skipped: Vec<String>,
+}
+
+/// `POST /api/v1/assets/{id}/media/reprocess?only=`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assets/{id}/media/reprocess",
+    tag = "media",
+    summary = "Make an asset's media again: with only, that rendition alone, else everything from the probe on. Its renditions are forgotten and their steps queued afresh (attempts reset); objects are re-made at the same keys (same recipe). The lesson's editors and the administrators of its organisation; audited",
+    params(("id" = String, Path, description = "the asset"), ReprocessQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "queued", body = ReprocessView),
+        (status = 409, description = "a step of this file is running, the master was superseded, or the file is nothing media processing handles", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn reprocess(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    Query(q): Query<ReprocessQuery>,
+) -> Result<(StatusCode, Json<ReprocessView>), AppError> {
+    let only = media::parse_only(q.only.as_deref()).map_err(|e| AppError::invalid(&[e]))?;
+    let done = media::reprocess(&state.db, &acting, media::Target::Asset(&id), only).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReprocessView {
+            queued: done.queued,
+            skipped: done.skipped,
+        }),
+    ))
+}
+
+/// `GET /api/v1/assets/{id}/media/thumbnails.vtt`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/assets/{id}/media/thumbnails.vtt",
+    tag = "media",
+    summary = "The WebVTT thumbnail track for scrubbing: one cue per tile of the sprite, pointing at a presigned URL of the sprite with #xywh=x,y,w,h (valid as long as rendition URLs); anyone who may read the asset",
+    params(("id" = String, Path, description = "the asset")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "the track", body = String, content_type = "text/vtt"))
+)]
+pub async fn thumbnails_vtt(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, AppError> {
+    let ttl = Duration::from_secs(state.config.presign_secs);
+    let vtt = media::thumbnails_vtt(&state.db, &state.store, &caller, &id, ttl).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/vtt; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            // It carries presigned URLs: never kept by a shared cache.
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        vtt,
+    )
+        .into_response())
 }
