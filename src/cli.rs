@@ -279,7 +279,8 @@ pub async fn retry_jobs(
             Ok(1)
         }
         None => {
-            let (state, kind) = crate::services::jobs::parse_filter(state, kind).map_err(invalid)?;
+            let (state, kind) =
+                crate::services::jobs::parse_filter(state, kind).map_err(invalid)?;
             Ok(crate::services::jobs::retry_many(db, &acting, state, kind).await?)
         }
     }

@@ -29,6 +29,13 @@ pub enum JobKind {
     MediaAudio,
     /// Make the two poster sizes of one content with a picture.
     MediaPoster,
+    /// Make one HLS variant of what makes a lesson playable first: the lowest video variant,
+    /// the audio group, the audio-only variant (the variant is in the payload).
+    MediaHls,
+    /// Make one of the higher HLS video variants (720p, 1080p).
+    MediaHlsUpper,
+    /// Make the small progressive MP4 for offline download.
+    MediaMp4,
 }
 
 /// Priority lanes, most urgent first. A claim takes jobs of a more urgent lane first, and the
@@ -74,7 +81,7 @@ impl RetryPolicy {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 12] = [
         JobKind::Webhook,
         JobKind::ExtractText,
         JobKind::Schedules,
@@ -84,6 +91,9 @@ impl JobKind {
         JobKind::MediaProbe,
         JobKind::MediaAudio,
         JobKind::MediaPoster,
+        JobKind::MediaHls,
+        JobKind::MediaHlsUpper,
+        JobKind::MediaMp4,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +107,9 @@ impl JobKind {
             Self::MediaProbe => "media_probe",
             Self::MediaAudio => "media_audio",
             Self::MediaPoster => "media_poster",
+            Self::MediaHls => "media_hls",
+            Self::MediaHlsUpper => "media_hls_upper",
+            Self::MediaMp4 => "media_mp4",
         }
     }
 
@@ -125,6 +138,10 @@ impl JobKind {
             | Self::MediaAudio
             | Self::MediaPoster => Lane::High,
             Self::Webhook | Self::Probe => Lane::Normal,
+            // The lowest video variant and the audio make a lesson playable: urgent; the
+            // higher variants and the download after them.
+            Self::MediaHls => Lane::High,
+            Self::MediaHlsUpper | Self::MediaMp4 => Lane::Normal,
             Self::ExtractText => Lane::Low,
         }
     }
@@ -145,7 +162,12 @@ impl JobKind {
             },
             // A file ffmpeg cannot read is a success (unplayable, with its reason); what is
             // retried is storage or a process that could not run.
-            Self::MediaProbe | Self::MediaAudio | Self::MediaPoster => RetryPolicy {
+            Self::MediaProbe
+            | Self::MediaAudio
+            | Self::MediaPoster
+            | Self::MediaHls
+            | Self::MediaHlsUpper
+            | Self::MediaMp4 => RetryPolicy {
                 max_attempts: 6,
                 backoff_ms: 5_000,
                 max_backoff_ms: 600_000,

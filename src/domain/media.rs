@@ -3,10 +3,10 @@
 //! Invariant: parsed where they leave SQL; a value this version does not know is an error,
 //! never a default.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a rendition is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum RenditionKind {
     /// 64 kbit/s mono AAC in an `.m4a` file (moov first): weak connections, audio players.
     #[serde(rename = "audio_64k")]
@@ -17,16 +17,56 @@ pub enum RenditionKind {
     /// The poster, 1280 pixels wide (never upscaled), JPEG.
     #[serde(rename = "poster_large")]
     PosterLarge,
+    /// HLS (fMP4) video variant, 360 pixels on its short side (fewer when the source has
+    /// fewer: never upscaled), ~800 kbit/s H.264, no sound (the audio group carries it). The
+    /// object is its playlist; its init and media segments sit beside it.
+    #[serde(rename = "hls_360p")]
+    Hls360p,
+    /// HLS video variant, 720 pixels on its short side, ~2.5 Mbit/s (only from a source at
+    /// least that large).
+    #[serde(rename = "hls_720p")]
+    Hls720p,
+    /// HLS video variant, 1080 pixels on its short side, ~5 Mbit/s (only from a source at
+    /// least that large).
+    #[serde(rename = "hls_1080p")]
+    Hls1080p,
+    /// HLS audio group shared by the video variants: AAC, 128 kbit/s stereo (96 kbit/s mono
+    /// from a mono source).
+    #[serde(rename = "hls_audio")]
+    HlsAudio,
+    /// HLS audio-only variant: 64 kbit/s mono AAC in fMP4 segments, for weak connections (for
+    /// an audio master, the whole ladder).
+    #[serde(rename = "hls_audio_64k")]
+    HlsAudio64k,
+    /// A small progressive MP4 (360p H.264 + AAC, moov first) for offline download.
+    #[serde(rename = "mp4_small")]
+    Mp4Small,
 }
 
 impl RenditionKind {
-    pub const ALL: [RenditionKind; 3] = [Self::Audio64k, Self::PosterSmall, Self::PosterLarge];
+    pub const ALL: [RenditionKind; 9] = [
+        Self::Audio64k,
+        Self::PosterSmall,
+        Self::PosterLarge,
+        Self::Hls360p,
+        Self::Hls720p,
+        Self::Hls1080p,
+        Self::HlsAudio,
+        Self::HlsAudio64k,
+        Self::Mp4Small,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Audio64k => "audio_64k",
             Self::PosterSmall => "poster_small",
             Self::PosterLarge => "poster_large",
+            Self::Hls360p => "hls_360p",
+            Self::Hls720p => "hls_720p",
+            Self::Hls1080p => "hls_1080p",
+            Self::HlsAudio => "hls_audio",
+            Self::HlsAudio64k => "hls_audio_64k",
+            Self::Mp4Small => "mp4_small",
         }
     }
 
@@ -39,7 +79,18 @@ impl RenditionKind {
         match self {
             Self::Audio64k => "m4a",
             Self::PosterSmall | Self::PosterLarge => "jpg",
+            Self::Hls360p | Self::Hls720p | Self::Hls1080p | Self::HlsAudio | Self::HlsAudio64k => {
+                "m3u8"
+            }
+            Self::Mp4Small => "mp4",
         }
+    }
+
+    /// The HLS variant this kind is, if it is one.
+    pub fn hls(self) -> Option<crate::domain::hls::Variant> {
+        crate::domain::hls::Variant::ALL
+            .into_iter()
+            .find(|v| v.kind() == self)
     }
 }
 

@@ -152,6 +152,11 @@ fn routes() -> Routes {
             "/assets/{id}/media/{kind}/url",
             get(api::v1::media::rendition_url),
         )
+        .route("/assets/{id}/media/hls/{file}", get(api::v1::hls::playlist))
+        .route(
+            "/assets/{id}/media/{kind}/file",
+            get(api::v1::hls::rendition_file),
+        )
         .route("/uploads", post(uploads::create).options(uploads::options))
         .route(
             "/uploads/{id}",

@@ -126,6 +126,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         // --- media: probes and renditions ---
         crate::http::api::v1::media::asset_media,
         crate::http::api::v1::media::rendition_url,
+        crate::http::api::v1::hls::playlist,
+        crate::http::api::v1::hls::rendition_file,
     ),
     components(schemas(
         Problem,
@@ -155,6 +157,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::views::LessonView,
         crate::http::views::AudienceView,
         crate::http::views::AssetView,
+        crate::http::views::AssetMediaView,
+        crate::http::views::ReadyRenditionView,
         crate::http::views::TextView,
         crate::http::views::TextStatus,
         crate::http::views::Page<crate::http::views::LessonView>,
@@ -191,6 +195,7 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::services::platforms::DeliveryState,
         crate::publish::PlatformLesson,
         crate::publish::PlatformAsset,
+        crate::publish::PlatformRendition,
         crate::publish::feed::Item,
         crate::publish::feed::TombstoneReason,
         crate::publish::webhooks::WebhookEvent,

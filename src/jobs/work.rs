@@ -74,6 +74,10 @@ impl Work {
             JobKind::MediaProbe => media_outcome(self.media.probe(&job.payload).await),
             JobKind::MediaAudio => media_outcome(self.media.audio(&job.payload).await),
             JobKind::MediaPoster => media_outcome(self.media.poster(&job.payload).await),
+            JobKind::MediaHls | JobKind::MediaHlsUpper => {
+                media_outcome(self.media.hls(&job.payload).await)
+            }
+            JobKind::MediaMp4 => media_outcome(self.media.mp4(&job.payload).await),
         }
     }
 

@@ -33,6 +33,7 @@
 //!   killed when its progress output stops for `stall` ([`run`]).
 
 mod audio;
+mod hls;
 mod poster;
 pub mod probe;
 pub mod run;
@@ -440,6 +441,7 @@ impl Media {
         if record.playable && record.has_video {
             then.push(Self::job(JobKind::MediaPoster, POSTER_JOB, &sha256, &org));
         }
+        then.extend(Self::stream_jobs(&record, &org));
         match self.db.record_probe(&record, &then).await {
             Ok(()) => Step::Done,
             Err(e) => Step::Retry(format!("database: {e}")),
@@ -598,6 +600,8 @@ impl Media {
             height: None,
             bit_rate: None,
             duration_ms: None,
+            peak_bit_rate: None,
+            codecs: None,
         })
     }
 

@@ -1,12 +1,12 @@
 //! The poster in two sizes: a representative frame away from black frames and the opening.
 
+use super::probe::FfProbe;
+use super::run::{self, Budget, Stdout};
 use super::{
     Media, POSTER_LARGE, POSTER_LARGE_WIDTH, POSTER_SMALL, POSTER_SMALL_WIDTH, Prepared, Step,
     file_len, os, reason_of,
 };
 use crate::db::media::NewRendition;
-use super::probe::FfProbe;
-use super::run::{self, Budget, Stdout};
 use std::path::Path;
 use std::time::Duration;
 
@@ -22,7 +22,10 @@ impl Media {
             scratch,
             budget,
             ..
-        } = match self.prepare(job_payload, POSTER_LARGE, |p| p.has_video).await {
+        } = match self
+            .prepare(job_payload, POSTER_LARGE, |p| p.has_video)
+            .await
+        {
             Ok(p) => p,
             Err(step) => return step,
         };
@@ -116,5 +119,4 @@ impl Media {
         let v = FfProbe::parse(&ran.stdout).ok()?.facts().video?;
         Some((v.width?, v.height?))
     }
-
 }

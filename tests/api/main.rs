@@ -19,6 +19,7 @@ mod feed_model;
 mod lessons;
 mod limits;
 mod media;
+mod media_video;
 mod oai;
 mod orgs;
 mod outages;

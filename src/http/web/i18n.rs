@@ -70,10 +70,25 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("jobs.kind.schedules", "定时发布与撤回", "scheduled steps"),
     ("jobs.kind.maintenance", "例行清理", "housekeeping"),
     ("jobs.kind.probe", "探测任务", "probe"),
-    ("jobs.kind.media_reconcile", "查找待处理媒体", "media look-up"),
+    (
+        "jobs.kind.media_reconcile",
+        "查找待处理媒体",
+        "media look-up",
+    ),
     ("jobs.kind.media_probe", "媒体分析", "media probe"),
     ("jobs.kind.media_audio", "音频转码", "audio rendition"),
     ("jobs.kind.media_poster", "封面截图", "poster"),
+    (
+        "jobs.kind.media_hls",
+        "HLS 首选码率（低清/音频）",
+        "HLS first variant (low/audio)",
+    ),
+    (
+        "jobs.kind.media_hls_upper",
+        "HLS 高清码率",
+        "HLS higher variant",
+    ),
+    ("jobs.kind.media_mp4", "离线下载 MP4", "MP4 for download"),
     ("jobs.subject", "对象", "Subject"),
     (
         "jobs.empty",

@@ -120,10 +120,11 @@ pub async fn list(
     Writer(acting): Writer,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<JobPageView>, AppError> {
-    let (mut errors, (job_state, kind)) = match jobs::parse_filter(q.state.as_deref(), q.kind.as_deref()) {
-        Ok(f) => (Vec::new(), f),
-        Err(e) => (e, (None, None)),
-    };
+    let (mut errors, (job_state, kind)) =
+        match jobs::parse_filter(q.state.as_deref(), q.kind.as_deref()) {
+            Ok(f) => (Vec::new(), f),
+            Err(e) => (e, (None, None)),
+        };
     let after = JobCursor::decode(q.cursor.as_deref())
         .map_err(|e| errors.push(e))
         .ok()
