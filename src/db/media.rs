@@ -6,7 +6,9 @@
 //!   row: a reprocess after a tool upgrade), and the jobs it calls for are queued in the same
 //!   transaction, under fixed ids, so a crash between the two cannot lose them.
 //! - A rendition is one row per (content, kind); recording it again (a job run twice after a lost
-//!   lease) replaces the row, never adds a second one.
+//!   lease) replaces the row, never adds a second one. Recording a ready one appends an `asset`
+//!   change for every master holding the content, in the same transaction (platforms receive the
+//!   renditions).
 
 use super::jobs::NewJob;
 use super::{Db, new_id, now_ms};
@@ -134,6 +136,10 @@ pub struct RenditionRecord {
     pub duration_ms: Option<i64>,
     pub error: Option<String>,
     pub created_at: i64,
+    /// HLS: the highest bit rate of one segment.
+    pub peak_bit_rate: Option<i64>,
+    /// HLS: the RFC 6381 codecs of the stream.
+    pub codecs: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -152,6 +158,8 @@ struct RenditionRow {
     duration_ms: Option<i64>,
     error: Option<String>,
     created_at: i64,
+    peak_bit_rate: Option<i64>,
+    codecs: Option<String>,
 }
 
 /// A stored kind or state this version does not know.
@@ -182,6 +190,8 @@ impl TryFrom<RenditionRow> for RenditionRecord {
             duration_ms: r.duration_ms,
             error: r.error,
             created_at: r.created_at,
+            peak_bit_rate: r.peak_bit_rate,
+            codecs: r.codecs,
         })
     }
 }
@@ -205,10 +215,14 @@ pub struct MadeRendition {
     pub height: Option<i64>,
     pub bit_rate: Option<i64>,
     pub duration_ms: Option<i64>,
+    /// HLS: the highest bit rate of one segment.
+    pub peak_bit_rate: Option<i64>,
+    /// HLS: the RFC 6381 codecs of the stream.
+    pub codecs: Option<String>,
 }
 
 const RENDITION_COLUMNS: &str = "id, source_sha256, kind, state, object_key, content_type, size, \
-    sha256, width, height, bit_rate, duration_ms, error, created_at";
+    sha256, width, height, bit_rate, duration_ms, error, created_at, peak_bit_rate, codecs";
 
 /// The condition (on `assets a`) that an asset is current for media processing: any asset but a
 /// master that a newer master of the same lesson superseded. A lesson's media is that of its
@@ -344,6 +358,33 @@ impl Db {
         for r in renditions {
             Self::put_rendition(&mut tx, r).await?;
         }
+        // Ready renditions are part of what platforms receive (and of the lesson's JSON): every
+        // asset holding the content changes, last, as every write that outsiders see.
+        let mut sources: Vec<&str> = renditions
+            .iter()
+            .filter(|r| r.made.is_ok())
+            .map(|r| r.source_sha256.as_str())
+            .collect();
+        sources.sort_unstable();
+        sources.dedup();
+        for sha256 in sources {
+            let holders: Vec<(String, String)> = sqlx::query_as(
+                "SELECT id, lesson_id FROM assets WHERE sha256 = $1 AND role = 'master' ORDER BY id",
+            )
+            .bind(sha256)
+            .fetch_all(&mut *tx)
+            .await?;
+            for (asset_id, lesson_id) in holders {
+                super::changes::append(
+                    &mut tx,
+                    super::changes::Entity::Asset,
+                    &asset_id,
+                    &lesson_id,
+                    super::changes::Op::Update,
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -368,7 +409,7 @@ impl Db {
         };
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO media_renditions ({RENDITION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, \
-             $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         )))
         .bind(new_id())
         .bind(&r.source_sha256)
@@ -384,6 +425,8 @@ impl Db {
         .bind(made.and_then(|m| m.duration_ms))
         .bind(error)
         .bind(now_ms())
+        .bind(made.and_then(|m| m.peak_bit_rate))
+        .bind(made.and_then(|m| m.codecs.clone()))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -634,5 +677,28 @@ impl Db {
         .fetch_one(self.pool())
         .await?;
         Ok(n > 0)
+    }
+
+    /// The ready renditions (of `kind`, or all) of the contents `sha256s` (for lists: feeds,
+    /// lessons), by content and kind.
+    pub async fn ready_renditions(
+        &self,
+        sha256s: &[&str],
+        kind: Option<RenditionKind>,
+    ) -> Result<Vec<RenditionRecord>, sqlx::Error> {
+        if sha256s.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {RENDITION_COLUMNS} FROM media_renditions WHERE ($1 = '' OR kind = $1) \
+             AND state = 'ready' AND source_sha256 IN ({}) ORDER BY source_sha256, kind",
+            super::placeholders(2, sha256s.len())
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind.map_or("", RenditionKind::as_str));
+        for s in sha256s {
+            q = q.bind(*s);
+        }
+        let rows: Vec<RenditionRow> = q.fetch_all(self.pool()).await?;
+        rows.into_iter().map(RenditionRecord::try_from).collect()
     }
 }

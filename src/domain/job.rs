@@ -36,6 +36,13 @@ pub enum JobKind {
     /// Make the thumbnail sprite (and its WebVTT track) of one content with a picture, for
     /// scrubbing.
     MediaSprite,
+    /// Make one HLS variant of what makes a lesson playable first: the lowest video variant,
+    /// the audio group, the audio-only variant (the variant is in the payload).
+    MediaHls,
+    /// Make one of the higher HLS video variants (720p, 1080p).
+    MediaHlsUpper,
+    /// Make the small progressive MP4 for offline download.
+    MediaMp4,
 }
 
 /// Priority lanes, most urgent first. A claim takes jobs of a more urgent lane first, and the
@@ -94,6 +101,9 @@ impl JobKind {
         JobKind::MediaTranscript,
         JobKind::MediaDocument,
         JobKind::MediaSprite,
+        JobKind::MediaHls,
+        JobKind::MediaHlsUpper,
+        JobKind::MediaMp4,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +120,9 @@ impl JobKind {
             Self::MediaTranscript => "media_transcript",
             Self::MediaDocument => "media_document",
             Self::MediaSprite => "media_sprite",
+            Self::MediaHls => "media_hls",
+            Self::MediaHlsUpper => "media_hls_upper",
+            Self::MediaMp4 => "media_mp4",
         }
     }
 
@@ -138,6 +151,10 @@ impl JobKind {
             | Self::MediaAudio
             | Self::MediaPoster => Lane::High,
             Self::Webhook | Self::Probe => Lane::Normal,
+            // The lowest video variant and the audio make a lesson playable: urgent; the
+            // higher variants and the download after them.
+            Self::MediaHls => Lane::High,
+            Self::MediaHlsUpper | Self::MediaMp4 => Lane::Normal,
             Self::ExtractText => Lane::Low,
             // Bulk work after a lesson is playable: minutes of CPU per hour of speech.
             Self::MediaTranscript => Lane::Low,
@@ -167,7 +184,10 @@ impl JobKind {
             | Self::MediaAudio
             | Self::MediaPoster
             | Self::MediaDocument
-            | Self::MediaSprite => RetryPolicy {
+            | Self::MediaSprite
+            | Self::MediaHls
+            | Self::MediaHlsUpper
+            | Self::MediaMp4 => RetryPolicy {
                 max_attempts: 6,
                 backoff_ms: 5_000,
                 max_backoff_ms: 600_000,

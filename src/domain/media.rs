@@ -3,10 +3,10 @@
 //! Invariant: parsed where they leave SQL; a value this version does not know is an error,
 //! never a default.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a rendition is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum RenditionKind {
     /// 64 kbit/s mono AAC in an `.m4a` file (moov first): weak connections, audio players.
     #[serde(rename = "audio_64k")]
@@ -47,10 +47,34 @@ pub enum RenditionKind {
     /// Chinese, as WebVTT cues. Not an editor's subtitle; one replaces it.
     #[serde(rename = "transcript_zh")]
     TranscriptZh,
+    /// HLS (fMP4) video variant, 360 pixels on its short side (fewer when the source has
+    /// fewer: never upscaled), ~800 kbit/s H.264, no sound (the audio group carries it). The
+    /// object is its playlist; its init and media segments sit beside it.
+    #[serde(rename = "hls_360p")]
+    Hls360p,
+    /// HLS video variant, 720 pixels on its short side, ~2.5 Mbit/s (only from a source at
+    /// least that large).
+    #[serde(rename = "hls_720p")]
+    Hls720p,
+    /// HLS video variant, 1080 pixels on its short side, ~5 Mbit/s (only from a source at
+    /// least that large).
+    #[serde(rename = "hls_1080p")]
+    Hls1080p,
+    /// HLS audio group shared by the video variants: AAC, 128 kbit/s stereo (96 kbit/s mono
+    /// from a mono source).
+    #[serde(rename = "hls_audio")]
+    HlsAudio,
+    /// HLS audio-only variant: 64 kbit/s mono AAC in fMP4 segments, for weak connections (for
+    /// an audio master, the whole ladder).
+    #[serde(rename = "hls_audio_64k")]
+    HlsAudio64k,
+    /// A small progressive MP4 (360p H.264 + AAC, moov first) for offline download.
+    #[serde(rename = "mp4_small")]
+    Mp4Small,
 }
 
 impl RenditionKind {
-    pub const ALL: [RenditionKind; 15] = [
+    pub const ALL: [RenditionKind; 21] = [
         Self::Audio64k,
         Self::PosterSmall,
         Self::PosterLarge,
@@ -66,6 +90,12 @@ impl RenditionKind {
         Self::Page9,
         Self::Page10,
         Self::TranscriptZh,
+        Self::Hls360p,
+        Self::Hls720p,
+        Self::Hls1080p,
+        Self::HlsAudio,
+        Self::HlsAudio64k,
+        Self::Mp4Small,
     ];
 
     /// The page images, first page first.
@@ -109,6 +139,12 @@ impl RenditionKind {
             Self::Page8 => "page_8",
             Self::Page9 => "page_9",
             Self::Page10 => "page_10",
+            Self::Hls360p => "hls_360p",
+            Self::Hls720p => "hls_720p",
+            Self::Hls1080p => "hls_1080p",
+            Self::HlsAudio => "hls_audio",
+            Self::HlsAudio64k => "hls_audio_64k",
+            Self::Mp4Small => "mp4_small",
         }
     }
 
@@ -132,7 +168,18 @@ impl RenditionKind {
             | Self::Page9
             | Self::Page10 => "jpg",
             Self::TranscriptZh => "vtt",
+            Self::Hls360p | Self::Hls720p | Self::Hls1080p | Self::HlsAudio | Self::HlsAudio64k => {
+                "m3u8"
+            }
+            Self::Mp4Small => "mp4",
         }
+    }
+
+    /// The HLS variant this kind is, if it is one.
+    pub fn hls(self) -> Option<crate::domain::hls::Variant> {
+        crate::domain::hls::Variant::ALL
+            .into_iter()
+            .find(|v| v.kind() == self)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod asset;
 pub mod filename;
+pub mod hls;
 pub mod job;
 pub mod lesson;
 pub mod media;

@@ -271,9 +271,15 @@ pub async fn podcast(
     lessons.sort_by(|a, b| b.published_at.cmp(&a.published_at).then(b.id.cmp(&a.id)));
     let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
     let assets = state.db.assets_of_lessons(&ids).await?;
+    let shas: Vec<&str> = assets.iter().map(|a| a.sha256.as_str()).collect();
+    let audio_64k = state
+        .db
+        .ready_renditions(&shas, Some(crate::domain::media::RenditionKind::Audio64k))
+        .await?;
     let base = base_url(&state, &headers);
     let self_url = format!("{base}/feeds/series/{id}.rss");
-    let body = crate::publish::podcast::render(&base, &self_url, &name, &lessons, &assets);
+    let body =
+        crate::publish::podcast::render(&base, &self_url, &name, &lessons, &assets, &audio_64k);
     let mut r = xml(body, "application/rss+xml; charset=utf-8");
     r.headers_mut().insert(
         header::CACHE_CONTROL,

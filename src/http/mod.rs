@@ -168,6 +168,11 @@ fn routes() -> Routes {
             "/assets/{id}/media/thumbnails.vtt",
             get(api::v1::media::thumbnails_vtt),
         )
+        .route("/assets/{id}/media/hls/{file}", get(api::v1::hls::playlist))
+        .route(
+            "/assets/{id}/media/{kind}/file",
+            get(api::v1::hls::rendition_file),
+        )
         .route("/uploads", post(uploads::create).options(uploads::options))
         .route(
             "/uploads/{id}",

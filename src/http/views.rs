@@ -57,6 +57,42 @@ pub struct AssetView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub text: Option<TextView>,
+    /// What media processing made of a video or audio master, ready to use. Given for one
+    /// lesson, left out of listings and for other files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub media: Option<AssetMediaView>,
+}
+
+/// The ready renditions of a master, with where to play or fetch them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AssetMediaView {
+    /// The HLS master playlist (`application/vnd.apple.mpegurl`), when an HLS variant is ready.
+    #[schema(required)]
+    pub hls_url: Option<String>,
+    pub renditions: Vec<ReadyRenditionView>,
+}
+
+/// A ready rendition of a master.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadyRenditionView {
+    pub kind: crate::domain::media::RenditionKind,
+    #[schema(required)]
+    pub content_type: Option<String>,
+    /// Bytes (an HLS variant: all its files).
+    #[schema(required)]
+    pub size: Option<i64>,
+    /// Bits per second (average).
+    #[schema(required)]
+    pub bit_rate: Option<i64>,
+    #[schema(required)]
+    pub width: Option<i64>,
+    #[schema(required)]
+    pub height: Option<i64>,
+    #[schema(required)]
+    pub duration_ms: Option<i64>,
+    /// An HLS variant's playlist, or a file's download (a redirect to a presigned URL).
+    pub url: String,
 }
 
 /// Whether an asset's text could be extracted for search.
@@ -101,6 +137,46 @@ impl AssetView {
             });
         self
     }
+
+    /// Adds the ready renditions (looked up by the assets' SHA-256) of a video or audio master.
+    pub fn with_media(mut self, renditions: &[crate::db::media::RenditionRecord]) -> Self {
+        let processed = self.role == crate::domain::asset::AssetRole::Master
+            && (self.content_type.starts_with("video/") || self.content_type.starts_with("audio/"));
+        if !processed {
+            return self;
+        }
+        let mine: Vec<_> = renditions
+            .iter()
+            .filter(|r| r.source_sha256 == self.sha256)
+            .collect();
+        if mine.is_empty() {
+            return self;
+        }
+        let base = format!("/api/v1/assets/{}/media", self.id);
+        self.media = Some(AssetMediaView {
+            hls_url: mine
+                .iter()
+                .any(|r| r.kind.hls().is_some())
+                .then(|| format!("{base}/hls/master.m3u8")),
+            renditions: mine
+                .iter()
+                .map(|r| ReadyRenditionView {
+                    kind: r.kind,
+                    content_type: r.content_type.clone(),
+                    size: r.size,
+                    bit_rate: r.bit_rate,
+                    width: r.width,
+                    height: r.height,
+                    duration_ms: r.duration_ms,
+                    url: match r.kind.hls() {
+                        Some(v) => format!("{base}/hls/{}.m3u8", v.name()),
+                        None => format!("{base}/{}/file", r.kind.as_str()),
+                    },
+                })
+                .collect(),
+        });
+        self
+    }
 }
 
 impl From<&AssetRecord> for AssetView {
@@ -116,6 +192,7 @@ impl From<&AssetRecord> for AssetView {
             created_at: rfc3339(a.created_at),
             content_url: format!("/api/v1/assets/{}/content", a.id),
             text: None,
+            media: None,
         }
     }
 }
@@ -186,7 +263,7 @@ impl LessonView {
         view.assets = view
             .assets
             .into_iter()
-            .map(|a| a.with_text(&d.extractions))
+            .map(|a| a.with_text(&d.extractions).with_media(&d.renditions))
             .collect();
         view
     }

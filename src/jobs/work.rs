@@ -83,6 +83,10 @@ impl Work {
                 self.media_step(job, self.media.transcript(&job.payload))
                     .await
             }
+            JobKind::MediaHls | JobKind::MediaHlsUpper => {
+                self.media_step(job, self.media.hls(&job.payload)).await
+            }
+            JobKind::MediaMp4 => self.media_step(job, self.media.mp4(&job.payload)).await,
         }
     }
 

@@ -39,6 +39,7 @@
 mod audio;
 pub mod models;
 mod document;
+mod hls;
 mod poster;
 pub mod probe;
 pub mod progress;
@@ -517,6 +518,7 @@ impl Media {
         if record.playable && record.has_video && sprite::wanted(&record) {
             then.push(Self::job(JobKind::MediaSprite, SPRITE_JOB, &sha256, &org));
         }
+        then.extend(Self::stream_jobs(&record, &org));
         match self.db.record_probe(&record, &then).await {
             Ok(()) => Step::Done,
             Err(e) => Step::Retry(format!("database: {e}")),
@@ -784,6 +786,8 @@ impl Media {
             height: None,
             bit_rate: None,
             duration_ms: None,
+            peak_bit_rate: None,
+            codecs: None,
         })
     }
 

@@ -68,6 +68,34 @@ pub struct PlatformAsset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, required = true)]
     pub url_expires_at: Option<String>,
+    /// A video or audio master's HLS master playlist on Lectern (read with the platform's key),
+    /// once an HLS variant is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub hls_url: Option<String>,
+    /// A video or audio master's ready renditions (HLS variants, the small MP4, the 64 kbit/s
+    /// audio, posters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<PlatformRendition>,
+}
+
+/// A ready rendition of a master as a platform receives it. `url` is left out of the checksum.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlatformRendition {
+    pub kind: crate::domain::media::RenditionKind,
+    pub content_type: Option<String>,
+    /// Bytes (an HLS variant: all its files).
+    pub size: Option<i64>,
+    /// Bits per second (average).
+    pub bit_rate: Option<i64>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration_ms: Option<i64>,
+    /// A file: a presigned URL straight to object storage (expiring with the asset's `url`); an
+    /// HLS variant: its playlist on Lectern, whose segments are presigned URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true)]
+    pub url: Option<String>,
 }
 
 /// A lesson as a platform receives it, with a checksum of its fields and files (computed
@@ -94,7 +122,20 @@ pub async fn render(
 ) -> Result<HashMap<String, Rendered>, RenderError> {
     let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
     let mut assets: HashMap<String, Vec<crate::db::assets::AssetRecord>> = HashMap::new();
-    for a in db.assets_of_lessons(&ids).await? {
+    let all = db.assets_of_lessons(&ids).await?;
+    let masters: Vec<&str> = all
+        .iter()
+        .filter(|a| media_master(a))
+        .map(|a| a.sha256.as_str())
+        .collect();
+    let mut renditions: HashMap<String, Vec<crate::db::media::RenditionRecord>> = HashMap::new();
+    for r in db.ready_renditions(&masters, None).await? {
+        renditions
+            .entry(r.source_sha256.clone())
+            .or_default()
+            .push(r);
+    }
+    for a in all {
         assets.entry(a.lesson_id.clone()).or_default().push(a);
     }
     let expires_at = rfc3339(crate::db::now_ms() + ttl.as_millis() as i64);
@@ -130,9 +171,33 @@ pub async fn render(
                     sha256: a.sha256.clone(),
                     url: None,
                     url_expires_at: None,
+                    hls_url: None,
+                    renditions: Vec::new(),
                 })
                 .collect(),
         };
+        for (entry, a) in body.assets.iter_mut().zip(&files) {
+            let made = renditions.get(&a.sha256).filter(|_| media_master(a));
+            let Some(made) = made else { continue };
+            let base = format!("/api/v1/assets/{}/media", a.id);
+            entry.hls_url = made
+                .iter()
+                .any(|r| r.kind.hls().is_some())
+                .then(|| format!("{base}/hls/master.m3u8"));
+            entry.renditions = made
+                .iter()
+                .map(|r| PlatformRendition {
+                    kind: r.kind,
+                    content_type: r.content_type.clone(),
+                    size: r.size,
+                    bit_rate: r.bit_rate,
+                    width: r.width,
+                    height: r.height,
+                    duration_ms: r.duration_ms,
+                    url: None,
+                })
+                .collect();
+        }
         let checksum = checksum(&body);
         for (entry, a) in body.assets.iter_mut().zip(&files) {
             let url = store
@@ -145,10 +210,38 @@ pub async fn render(
                 .await?;
             entry.url = Some(url);
             entry.url_expires_at = Some(expires_at.clone());
+            for r in &mut entry.renditions {
+                r.url = Some(match r.kind.hls() {
+                    Some(v) => format!("/api/v1/assets/{}/media/hls/{}.m3u8", a.id, v.name()),
+                    None => {
+                        let key = renditions
+                            .get(&a.sha256)
+                            .and_then(|all| all.iter().find(|x| x.kind == r.kind))
+                            .and_then(|x| x.object_key.clone())
+                            .unwrap_or_default();
+                        store
+                            .presign_get(
+                                &key,
+                                ttl,
+                                r.content_type
+                                    .as_deref()
+                                    .unwrap_or("application/octet-stream"),
+                                "attachment",
+                            )
+                            .await?
+                    }
+                });
+            }
         }
         out.insert(l.id.clone(), Rendered { body, checksum });
     }
     Ok(out)
+}
+
+/// Whether media processing makes renditions of this file (a video or audio master).
+fn media_master(a: &crate::db::assets::AssetRecord) -> bool {
+    a.role == crate::domain::asset::AssetRole::Master
+        && (a.content_type.starts_with("video/") || a.content_type.starts_with("audio/"))
 }
 
 #[derive(Debug, thiserror::Error)]

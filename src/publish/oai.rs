@@ -185,13 +185,14 @@ pub async fn respond(db: &Db, p: &Platform, base_url: &str, args: &Args) -> Outc
                 db.mark_sent(&p.id, &[found.0.as_str()]).await?;
             }
             let stamps = stamps(db, p, &[found.0.as_str()]).await?;
+            let media = media_of(db, base_url, found.1.iter()).await?;
             let mut x = Xml::default();
             x.open("GetRecord", &[]);
-            write_record(&mut x, &found.0, found.1.as_ref(), &stamps, true);
+            write_record(&mut x, &found.0, found.1.as_ref(), &stamps, true, &media);
             x.close("GetRecord");
             Ok(x)
         }
-        _ => list(db, p, verb == "ListRecords", args).await,
+        _ => list(db, p, base_url, verb == "ListRecords", args).await,
     }
 }
 
@@ -252,12 +253,70 @@ async fn stamps(db: &Db, p: &Platform, ids: &[&str]) -> Result<HashMap<String, i
     Ok(out)
 }
 
+/// What a record says of a lesson's media: the types it can be had in (its master's and its
+/// ready renditions'), and its HLS master playlist.
+#[derive(Debug, Default)]
+struct MediaFacts {
+    formats: Vec<String>,
+    hls: Option<String>,
+}
+
+/// The media facts of `lessons`, by lesson id.
+async fn media_of<'a>(
+    db: &Db,
+    base_url: &str,
+    lessons: impl Iterator<Item = &'a LessonRecord>,
+) -> Result<HashMap<String, MediaFacts>, sqlx::Error> {
+    let ids: Vec<&str> = lessons.map(|l| l.id.as_str()).collect();
+    let mut out: HashMap<String, MediaFacts> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let masters: Vec<_> = db
+        .assets_of_lessons(&ids)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            a.role == crate::domain::asset::AssetRole::Master
+                && (a.content_type.starts_with("video/") || a.content_type.starts_with("audio/"))
+        })
+        .collect();
+    let shas: Vec<&str> = masters.iter().map(|a| a.sha256.as_str()).collect();
+    let renditions = db.ready_renditions(&shas, None).await?;
+    // `base_url` is the repository's (`…/oai`); the playlist is the API's.
+    let root = base_url.strip_suffix("/oai").unwrap_or(base_url);
+    for a in &masters {
+        let facts = out.entry(a.lesson_id.clone()).or_default();
+        let mut formats = vec![a.content_type.clone()];
+        for r in renditions.iter().filter(|r| r.source_sha256 == a.sha256) {
+            if r.kind.hls().is_some() && facts.hls.is_none() {
+                facts.hls = Some(format!(
+                    "{root}/api/v1/assets/{}/media/hls/master.m3u8",
+                    a.id
+                ));
+            }
+            if let Some(t) = &r.content_type
+                && !t.starts_with("image/")
+            {
+                formats.push(t.clone());
+            }
+        }
+        for f in formats {
+            if !facts.formats.contains(&f) {
+                facts.formats.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn write_record(
     x: &mut Xml,
     id: &str,
     lesson: Option<&LessonRecord>,
     stamps: &HashMap<String, i64>,
     with_metadata: bool,
+    media: &HashMap<String, MediaFacts>,
 ) {
     let stamp = datestamp(stamps.get(id).copied().unwrap_or(0));
     if with_metadata {
@@ -330,6 +389,14 @@ fn write_record(
             x.el("dc:coverage", name);
         }
         x.el("dc:identifier", &format!("{ID_PREFIX}{}", l.id));
+        if let Some(m) = media.get(&l.id) {
+            for f in &m.formats {
+                x.el("dc:format", f);
+            }
+            if let Some(hls) = &m.hls {
+                x.el("dc:relation", hls);
+            }
+        }
         x.close("oai_dc:dc");
         x.close("metadata");
     }
@@ -365,7 +432,7 @@ async fn list_sets(db: &Db, p: &Platform) -> Result<Xml, sqlx::Error> {
     Ok(x)
 }
 
-async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> Outcome {
+async fn list(db: &Db, p: &Platform, base_url: &str, records: bool, args: &Args) -> Outcome {
     let state = if let Some(token) = args.get("resumptionToken") {
         if args.len() > 2 {
             return Err(vec![err(
@@ -513,10 +580,15 @@ async fn list(db: &Db, p: &Platform, records: bool, args: &Args) -> Outcome {
     } else {
         "ListIdentifiers"
     };
+    let media = if records {
+        media_of(db, base_url, out.iter().filter_map(|(_, l)| l.as_ref())).await?
+    } else {
+        HashMap::new()
+    };
     let mut x = Xml::default();
     x.open(tag, &[]);
     for (id, lesson) in &out {
-        write_record(&mut x, id, lesson.as_ref(), &stamped, records);
+        write_record(&mut x, id, lesson.as_ref(), &stamped, records, &media);
     }
     let cursor = state.cursor.to_string();
     if exhausted {

@@ -1,10 +1,13 @@
 //! Podcast feeds: RSS 2.0 with Apple's iTunes namespace, one per audio series. Items are the
-//! series' audio lessons the caller may read, newest first; each encloses the lesson's audio
-//! master (URL, length, type) under a GUID that never changes (`urn:lectern:lesson:<id>`).
+//! series' audio lessons the caller may read, newest first; each encloses the lesson's
+//! 64 kbit/s audio rendition when it is made (what village players and phones on weak
+//! connections want), else its audio master (URL, length, type), under a GUID that never
+//! changes (`urn:lectern:lesson:<id>`).
 
 use super::xml::Xml;
 use crate::db::assets::AssetRecord;
 use crate::db::lessons::LessonRecord;
+use crate::db::media::RenditionRecord;
 
 /// RFC 2822 time, as RSS wants it.
 fn rfc2822(ms: i64) -> String {
@@ -28,13 +31,15 @@ pub fn enclosure<'a>(lesson: &LessonRecord, assets: &'a [AssetRecord]) -> Option
 }
 
 /// The feed of series `name` (id `series_id`) at `self_url`, for `lessons` (newest first) and
-/// their `assets`; `base` is the service's address.
+/// their `assets`, with the ready `audio_64k` renditions of those assets' contents;
+/// `base` is the service's address.
 pub fn render(
     base: &str,
     self_url: &str,
     name: &str,
     lessons: &[LessonRecord],
     assets: &[AssetRecord],
+    audio_64k: &[RenditionRecord],
 ) -> String {
     let mut x = Xml::document();
     x.open(
@@ -100,12 +105,28 @@ pub fn render(
             x.el("description", &l.description);
             x.el("itunes:summary", &l.description);
         }
+        let small = audio_64k
+            .iter()
+            .find(|r| r.source_sha256 == audio.sha256)
+            .and_then(|r| Some((r.size?, r.content_type.as_deref()?)));
+        let (url, length, content_type) = match small {
+            Some((size, content_type)) => (
+                format!("{base}/api/v1/assets/{}/media/audio_64k/file", audio.id),
+                size,
+                content_type,
+            ),
+            None => (
+                format!("{base}/api/v1/assets/{}/content", audio.id),
+                audio.size,
+                audio.content_type.as_str(),
+            ),
+        };
         x.open(
             "enclosure",
             &[
-                ("url", &format!("{base}/api/v1/assets/{}/content", audio.id)),
-                ("length", &audio.size.to_string()),
-                ("type", &audio.content_type),
+                ("url", &url),
+                ("length", &length.to_string()),
+                ("type", content_type),
             ],
         );
         x.close("enclosure");

@@ -55,6 +55,8 @@ pub struct LessonDetail {
     pub lesson: LessonRecord,
     pub assets: Vec<AssetRecord>,
     pub extractions: Vec<ExtractionRow>,
+    /// The ready media renditions of the assets' contents.
+    pub renditions: Vec<crate::db::media::RenditionRecord>,
 }
 
 /// The filters of a lesson listing, as a client gives them.
@@ -231,10 +233,12 @@ pub async fn detail(db: &Db, lesson: LessonRecord) -> Result<LessonDetail> {
     let assets = db.lesson_assets(&lesson.id).await?;
     let shas: Vec<&str> = assets.iter().map(|a| a.sha256.as_str()).collect();
     let extractions = db.extractions_of(&shas).await?;
+    let renditions = db.ready_renditions(&shas, None).await?;
     Ok(LessonDetail {
         lesson,
         assets,
         extractions,
+        renditions,
     })
 }
 

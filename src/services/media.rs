@@ -131,7 +131,10 @@ pub async fn rendition_url(
     ttl: Duration,
 ) -> Result<String> {
     let asset = visible_asset(db, caller, id).await?;
-    let kind = RenditionKind::parse(kind).ok_or(ServiceError::NotFound("rendition"))?;
+    // An HLS variant is a folder of files: it is played through its playlist (`services::hls`).
+    let kind = RenditionKind::parse(kind)
+        .filter(|k| k.hls().is_none())
+        .ok_or(ServiceError::NotFound("rendition"))?;
     let rendition = current_rendition(db, &asset, kind).await?;
     let Some(RenditionRecord {
         state: RenditionState::Ready,

@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod hls;
 pub mod jobs;
 pub mod media;
 pub mod orgs;

@@ -264,6 +264,36 @@ impl ObjectStore {
             .map_err(|e| StorageError::sdk("put object", e))
     }
 
+    /// Writes a file in one request, streamed from disk (media segments, a finished rendition):
+    /// its bytes are never all in memory.
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::new("read file", e))?;
+        let op = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .customize();
+        let op = if self.sign_payloads {
+            op
+        } else {
+            op.disable_payload_signing()
+        };
+        op.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StorageError::sdk("put object", e))
+    }
+
     /// Reads a whole (small) object into memory.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StorageError> {
         let out = self

@@ -20,6 +20,7 @@ mod lessons;
 mod limits;
 mod media;
 mod media_ops;
+mod media_video;
 mod oai;
 mod orgs;
 mod outages;

@@ -94,6 +94,17 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("jobs.left_seconds", "剩余约 N 秒", "about N s left"),
     ("jobs.output", "程序输出", "Tool output"),
     ("jobs.reprocess", "重新处理", "Reprocess"),
+    (
+        "jobs.kind.media_hls",
+        "HLS 首选码率（低清/音频）",
+        "HLS first variant (low/audio)",
+    ),
+    (
+        "jobs.kind.media_hls_upper",
+        "HLS 高清码率",
+        "HLS higher variant",
+    ),
+    ("jobs.kind.media_mp4", "离线下载 MP4", "MP4 for download"),
     ("jobs.subject", "对象", "Subject"),
     (
         "jobs.empty",

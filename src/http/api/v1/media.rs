@@ -98,7 +98,8 @@ pub struct RenditionView {
     /// Why it could not be made (state `failed`).
     pub error: Option<String>,
     pub created_at: String,
-    /// Where a presigned download is asked for (state `ready`); `null` otherwise.
+    /// Where a presigned download is asked for (state `ready`; an HLS variant: its playlist);
+    /// `null` otherwise.
     pub url: Option<String>,
 }
 
@@ -169,8 +170,11 @@ impl RenditionView {
             duration_ms: r.duration_ms,
             error: r.error.clone(),
             created_at: rfc3339(r.created_at),
-            url: (r.state == RenditionState::Ready)
-                .then(|| format!("/api/v1/assets/{asset_id}/media/{}/url", r.kind.as_str())),
+            url: (r.state == RenditionState::Ready).then(|| match r.kind.hls() {
+                // An HLS variant is played through its playlist.
+                Some(v) => format!("/api/v1/assets/{asset_id}/media/hls/{}.m3u8", v.name()),
+                None => format!("/api/v1/assets/{asset_id}/media/{}/url", r.kind.as_str()),
+            }),
         }
     }
 }

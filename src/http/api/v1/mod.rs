@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod changes;
+pub mod hls;
 pub mod jobs;
 pub mod lessons;
 pub mod media;
