@@ -398,7 +398,7 @@ impl Db {
         for lane in 0..=max_lane.as_i64() {
             // What the earlier lanes can place: media steps only as far as slots are free.
             let before: Vec<&Candidate> = found.iter().filter(|c| c.lane < lane).collect();
-            let media = before.iter().filter(|c| is_media(**c)).count();
+            let media = before.iter().filter(|c| is_media(c)).count();
             if before.len() - media + media.min(media_free) >= m {
                 break;
             }
@@ -415,7 +415,9 @@ impl Db {
                  ORDER BY h.run_at LIMIT 1) AS head FROM o WHERE o.org_id IS NOT NULL",
                 s = skip(3)
             );
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(lane);
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(lane);
             for k in &media_kinds {
                 q = q.bind(*k);
             }

@@ -603,7 +603,7 @@ impl Db {
         lesson_ids: Option<&[String]>,
     ) -> Result<Vec<MediaContent>, sqlx::Error> {
         let filter = match lesson_ids {
-            Some(ids) if ids.is_empty() => return Ok(Vec::new()),
+            Some([]) => return Ok(Vec::new()),
             Some(ids) => format!(
                 " AND a.lesson_id IN ({})",
                 super::placeholders(1, ids.len())
@@ -694,7 +694,8 @@ impl Db {
              AND state = 'ready' AND source_sha256 IN ({}) ORDER BY source_sha256, kind",
             super::placeholders(2, sha256s.len())
         );
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind.map_or("", RenditionKind::as_str));
+        let mut q =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind.map_or("", RenditionKind::as_str));
         for s in sha256s {
             q = q.bind(*s);
         }

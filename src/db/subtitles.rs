@@ -111,10 +111,12 @@ impl Db {
         &self,
         asset_id: &str,
     ) -> Result<Option<SubtitleRecord>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE s.asset_id = $1")))
-            .bind(asset_id)
-            .fetch_optional(self.pool())
-            .await
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE s.asset_id = $1"
+        )))
+        .bind(asset_id)
+        .fetch_optional(self.pool())
+        .await
     }
 
     /// Records a machine transcript of lesson `lesson_id` in `language`, replacing the machine

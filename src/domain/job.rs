@@ -88,7 +88,7 @@ impl RetryPolicy {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 12] = [
+    pub const ALL: [JobKind; 15] = [
         JobKind::Webhook,
         JobKind::ExtractText,
         JobKind::Schedules,

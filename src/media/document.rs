@@ -112,8 +112,7 @@ impl Media {
             unreadable(&stderr.replace(&local, "the file"), otherwise)
         };
         let pdfinfo = Path::new(&self.settings.tools.pdftoppm).with_file_name("pdfinfo");
-        let mut args = Vec::new();
-        args.push(pdf.clone().into_os_string());
+        let args = vec![pdf.clone().into_os_string()];
         let info = match self.poppler(&pdfinfo, &args).await {
             Ok(r) => r,
             Err(e) => return Step::Retry(e.to_string()),

@@ -37,9 +37,9 @@
 //!   killed when its progress output stops for `stall` ([`run`]).
 
 mod audio;
-pub mod models;
 mod document;
 mod hls;
+pub mod models;
 mod poster;
 pub mod probe;
 pub mod progress;

@@ -45,10 +45,7 @@ pub async fn master(db: &Db, caller: &Caller, id: &str) -> Result<String> {
                 uri: format!("{}.m3u8", variant.name()),
                 // The peak is measured over whole segments, the average over every byte (the
                 // init segment too): BANDWIDTH is never below AVERAGE-BANDWIDTH.
-                peak_bit_rate: r
-                    .peak_bit_rate
-                    .unwrap_or(0)
-                    .max(r.bit_rate.unwrap_or(0)),
+                peak_bit_rate: r.peak_bit_rate.unwrap_or(0).max(r.bit_rate.unwrap_or(0)),
                 average_bit_rate: r.bit_rate.unwrap_or(0),
                 size: r.width.zip(r.height),
                 codecs: r.codecs.clone().unwrap_or_else(|| {

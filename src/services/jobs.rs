@@ -19,13 +19,13 @@ use crate::domain::visibility::{self, JobScope};
 /// A job state from a client; absent or empty for any.
 pub fn parse_state(s: Option<&str>) -> Result<Option<JobState>, Invalid> {
     JobState::parse_opt(s)
-        .map_err(|_| Invalid::new("state", &one_of(JobState::ALL.map(JobState::as_str))))
+        .map_err(|_| Invalid::new("state", one_of(JobState::ALL.map(JobState::as_str))))
 }
 
 /// A job kind from a client; absent or empty for any.
 pub fn parse_kind(s: Option<&str>) -> Result<Option<JobKind>, Invalid> {
     JobKind::parse_opt(s)
-        .map_err(|_| Invalid::new("kind", &one_of(JobKind::ALL.map(JobKind::as_str))))
+        .map_err(|_| Invalid::new("kind", one_of(JobKind::ALL.map(JobKind::as_str))))
 }
 
 /// A state and a kind from a client (each absent or empty for any), every mistake reported.

@@ -244,7 +244,7 @@ pub fn parse_only(s: Option<&str>) -> std::result::Result<Option<RenditionKind>,
         None => Ok(None),
         Some(s) => RenditionKind::parse(s).map(Some).ok_or_else(|| {
             let all: Vec<&str> = RenditionKind::ALL.iter().map(|k| k.as_str()).collect();
-            Invalid::new("only", &format!("must be one of {}", all.join(", ")))
+            Invalid::new("only", format!("must be one of {}", all.join(", ")))
         }),
     }
 }

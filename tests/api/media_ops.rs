@@ -647,7 +647,8 @@ async fn a_running_job_shows_its_progress_and_an_ffmpeg_killed_mid_encode_is_ret
 
     // kill -9 the encoder mid-file: the step is retried (not recorded as the file's failure)
     // and the second attempt finishes the rendition.
-    let pids = wrapped(dir.path(), "64k");
+    // (The audio-only HLS variant encodes at 64k too: its output is not `audio.m4a`.)
+    let pids = wrapped(dir.path(), "audio.m4a");
     assert_eq!(pids.len(), 1, "one audio encoder running: {pids:?}");
     let mut kill = Cmd::new("kill");
     kill.args(["-9", &pids[0].to_string()]);

@@ -259,7 +259,9 @@ async fn a_broken_subtitle_is_refused_naming_the_line_and_nothing_is_stored() {
     let backwards = "WEBVTT\n\n00:00:05.000 --> 00:00:04.000\n倒着的\n";
     let no_cue = "WEBVTT\n\n只有文字，没有时间\n";
     let bad_ass = "[Script Info]\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\nDialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,好\nDialogue: 0,0:00:03.00\n";
-    let cases: Vec<(&str, Vec<u8>, u16, Option<i64>, &str)> = vec![
+    // (file name, bytes, status, the line named, a word of the detail)
+    type Case<'a> = (&'a str, Vec<u8>, u16, Option<i64>, &'a str);
+    let cases: Vec<Case> = vec![
         ("a.srt", gb18030(bad_time), 422, Some(6), "does not parse"),
         ("a.vtt", backwards.into(), 422, Some(3), "before it starts"),
         ("a.vtt", no_cue.into(), 422, None, "no cue"),
