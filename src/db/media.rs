@@ -524,6 +524,7 @@ impl Db {
     /// running, forgets what the plan names, clears the plan's step rows and queues its steps
     /// afresh — all in one transaction with the audit entry `event` (its `after` completed with
     /// the counts). Returns the contents queued and those skipped because a step was running.
+    /// When nothing is queued nothing is written, not even the audit entry.
     pub async fn reprocess_media(
         &self,
         plans: &[(String, Reprocess)],
@@ -576,6 +577,12 @@ impl Db {
             }
             queued.push(sha256.clone());
         }
+        if queued.is_empty() {
+            // Nothing changed (every content had a step running, or there was none): no
+            // audit entry for a refusal or a no-op.
+            tx.rollback().await?;
+            return Ok((queued, skipped));
+        }
         let mut after = event.after.clone().unwrap_or_else(|| serde_json::json!({}));
         after["queued"] = serde_json::json!(queued.len());
         after["skipped"] = serde_json::json!(skipped.len());
@@ -589,9 +596,7 @@ impl Db {
         )
         .await?;
         tx.commit().await?;
-        if !queued.is_empty() {
-            self.jobs_queued.notify_one();
-        }
+        self.jobs_queued.notify_one();
         Ok((queued, skipped))
     }
 
