@@ -105,21 +105,25 @@ fn hls_out(dir: &Path) -> Vec<String> {
     .collect()
 }
 
-/// The same encodes by hand: (step, wall time).
-fn by_hand(src: &str, dir: &Path) -> Vec<(String, Duration)> {
+/// The same encodes by hand, those `wanted`: (step, wall time).
+fn by_hand(src: &str, dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<(String, Duration)> {
     let mut out = Vec::new();
     let scale360 = "scale=640:360:flags=bicubic,setsar=1,format=yuv420p";
     let scale720 = "scale=1280:720:flags=bicubic,setsar=1,format=yuv420p";
+    let scale1080 = "scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p";
     let aac = |ch: &'static str, rate: &'static str| {
         vec![
             "-map", "0:a:0", "-c:a", "aac", "-b:a", rate, "-ac", ch, "-ar", "48000",
         ]
     };
-    let run = |name: &str, mut args: Vec<String>| {
+    let mut run = |name: &str, mut args: Vec<String>| {
+        if !wanted(name) {
+            return;
+        }
         let mut all = vec!["-i".to_owned(), src.to_owned()];
         all.append(&mut args);
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        (name.to_owned(), ffmpeg(&refs))
+        out.push((name.to_owned(), ffmpeg(&refs)));
     };
     let s = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<Vec<_>>();
     let mut a = s(vec![
@@ -140,28 +144,33 @@ fn by_hand(src: &str, dir: &Path) -> Vec<(String, Duration)> {
         "mp4",
     ]);
     a.push(dir.join("audio.m4a").display().to_string());
-    out.push(run("media_audio", a));
+    run("media_audio", a);
     let mut v = s(vec!["-an"]);
     v.extend(s(x264(scale360, ["800000", "856000", "1200000"], "3.0")));
     v.extend(hls_out(&dir.join("360p")));
-    out.push(run("hls 360p", v));
+    run("hls 360p", v);
     let mut v = s(vec!["-an"]);
     v.extend(s(x264(scale720, ["2500000", "2675000", "3750000"], "3.1")));
     v.extend(hls_out(&dir.join("720p")));
-    out.push(run("hls 720p", v));
+    run("hls 720p", v);
+    let mut v = s(vec!["-an"]);
+    v.extend(s(x264(scale1080, ["5000000", "5350000", "7500000"], "4.0")));
+    v.extend(hls_out(&dir.join("1080p")));
+    run("hls 1080p", v);
     let mut v = s(vec!["-vn", "-sn", "-dn"]);
     v.extend(s(aac("1", "96k")));
     v.extend(hls_out(&dir.join("audio")));
-    out.push(run("hls audio", v));
+    run("hls audio", v);
     let mut v = s(vec!["-vn", "-sn", "-dn"]);
     v.extend(s(aac("1", "64k")));
     v.extend(hls_out(&dir.join("audio_64k")));
-    out.push(run("hls audio_64k", v));
+    run("hls audio_64k", v);
     let mut v = s(x264(scale360, ["700000", "856000", "1700000"], "3.0"));
     v.extend(s(aac("1", "64k")));
     v.extend(s(vec!["-movflags", "+faststart", "-f", "mp4"]));
     v.push(dir.join("small.mp4").display().to_string());
-    out.push(run("media_mp4", v));
+    run("media_mp4", v);
+    drop(run);
     out
 }
 
@@ -260,6 +269,7 @@ async fn main() -> anyhow::Result<()> {
         JobKind::MediaHls,
         JobKind::MediaHlsUpper,
         JobKind::MediaMp4,
+        JobKind::MediaSprite,
     ];
     let deadline = Instant::now() + Duration::from_secs(seconds * 20 + 120);
     loop {
@@ -307,12 +317,23 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "\nupload complete → playable (probe, audio, 360p and the audio group stored): {playable:.2} s"
     );
+    // The service's own peak memory (this process: the service, its embedded S3 endpoint and
+    // this harness; ffmpeg runs in child processes, not counted here).
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        })
+        .unwrap_or_else(|| "?".into());
+    println!("peak memory of the service process while processing (VmHWM): {hwm}");
     drop(app);
 
     println!("\n| step | by hand (s) | Lectern (s) | Lectern's overhead |");
     println!("| --- | ---: | ---: | ---: |");
     let hand_dir = dir.path().join("hand");
-    for (name, wall) in by_hand(&src_s, &hand_dir) {
+    for (name, wall) in by_hand(&src_s, &hand_dir, |n| lectern_walls.contains_key(n)) {
         let hand = wall.as_secs_f64();
         let l = lectern_walls.get(&name).copied().unwrap_or(f64::NAN);
         println!(

@@ -4,7 +4,7 @@ use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::workflow::{self, Snapshot};
 use super::{Db, Tx, new_id, now_ms, placeholders};
-use crate::domain::lesson::{LessonFields, LessonStatus, RevisionState};
+use crate::domain::lesson::{LessonFields, LessonKind, LessonStatus, RevisionState};
 use crate::domain::visibility::{LessonAccess, Publication, ReadScope};
 use sqlx::AssertSqlSafe;
 
@@ -14,7 +14,7 @@ pub struct LessonRecord {
     pub id: String,
     pub title: String,
     pub description: String,
-    pub kind: String,
+    pub kind: LessonKind,
     pub lecturer: Option<String>,
     pub series: Option<String>,
     pub region_code: Option<String>,
@@ -58,7 +58,7 @@ impl LessonRecord {
             status: self.status(),
             org_path: &self.org_path,
             publication: Publication {
-                kind: &self.kind,
+                kind: self.kind.as_str(),
                 tags: &self.tags,
                 series: self.series.as_deref(),
                 scope_path: &self.scope_path,

@@ -73,6 +73,39 @@ struct ProbeRow {
     page_count: Option<i64>,
 }
 
+impl ProbeRecord {
+    /// A probe of content `sha256` that found nothing yet (not playable, no stream), made by
+    /// `tool_version` at `probed_at`: what a probe step fills in.
+    pub fn blank(sha256: &str, tool_version: String, probed_at: i64) -> Self {
+        Self {
+            sha256: sha256.to_owned(),
+            playable: false,
+            reason: None,
+            container: None,
+            duration_ms: None,
+            bit_rate: None,
+            has_video: false,
+            video_codec: None,
+            width: None,
+            height: None,
+            fps: None,
+            rotation: None,
+            video_bit_rate: None,
+            has_audio: false,
+            audio_codec: None,
+            audio_channels: None,
+            audio_sample_rate: None,
+            audio_bit_rate: None,
+            loudness_lufs: None,
+            max_volume_db: None,
+            silent: false,
+            tool_version,
+            probed_at,
+            page_count: None,
+        }
+    }
+}
+
 impl From<ProbeRow> for ProbeRecord {
     fn from(r: ProbeRow) -> Self {
         Self {
@@ -239,7 +272,7 @@ pub struct Reprocess {
     pub forget: Option<Vec<RenditionKind>>,
     /// The kinds of steps to clear (their finished, dead or pending rows).
     pub clear: Vec<crate::domain::job::JobKind>,
-    /// The steps to queue afresh, attempts at zero.
+    /// The steps to queue afresh, attempts at zero (an earlier row of the same id is replaced).
     pub queue: Vec<NewJob>,
 }
 
@@ -262,20 +295,50 @@ pub struct Unprobed {
 }
 
 impl Db {
-    /// Masters of video or audio whose content has no probe and no probe job, at most `limit`.
-    /// `job_id_prefix` is the prefix of the probe jobs' fixed ids (followed by the SHA-256).
+    /// Masters of video or audio (and uploaded poster images) whose content has no probe and no
+    /// probe job, at most `limit`. `job_id_prefix` is the prefix of the probe jobs' fixed ids
+    /// (followed by the SHA-256).
     pub async fn unprobed_media(
         &self,
+        job_id_prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<Unprobed>, sqlx::Error> {
+        self.unprobed(
+            "((a.role = 'master' AND (a.content_type LIKE 'video/%' OR a.content_type LIKE \
+             'audio/%')) OR (a.role = 'poster' AND a.content_type LIKE 'image/%'))",
+            job_id_prefix,
+            limit,
+        )
+        .await
+    }
+
+    /// Documents (PDF masters and attachments) of current assets whose content has no probe and
+    /// no document job, at most `limit`; `job_id_prefix` is the document jobs' id prefix.
+    pub async fn unpreviewed_documents(
+        &self,
+        job_id_prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<Unprobed>, sqlx::Error> {
+        self.unprobed(
+            "a.role IN ('master', 'attachment') AND a.content_type = 'application/pdf'",
+            job_id_prefix,
+            limit,
+        )
+        .await
+    }
+
+    /// Current assets matching `which` (a condition on `assets a`, a constant of this module)
+    /// whose content has no probe and no job of id `job_id_prefix || sha256`.
+    async fn unprobed(
+        &self,
+        which: &'static str,
         job_id_prefix: &str,
         limit: i64,
     ) -> Result<Vec<Unprobed>, sqlx::Error> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT a.sha256, MIN(b.object_key) AS object_key, COALESCE(MIN(l.org_id), '') AS org_id \
              FROM assets a JOIN blobs b ON b.sha256 = a.sha256 JOIN lessons l ON l.id = a.lesson_id \
-             WHERE ((a.role = 'master' \
-             AND (a.content_type LIKE 'video/%' OR a.content_type LIKE 'audio/%')) \
-             OR (a.role = 'poster' AND a.content_type LIKE 'image/%')) \
-             AND {CURRENT_ASSET} \
+             WHERE {which} AND {CURRENT_ASSET} \
              AND NOT EXISTS (SELECT 1 FROM media_probes p WHERE p.sha256 = a.sha256) \
              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = $1 || a.sha256) \
              GROUP BY a.sha256 ORDER BY a.sha256 LIMIT $2"
@@ -464,28 +527,6 @@ impl Db {
         row.map(RenditionRecord::try_from).transpose()
     }
 
-    /// Documents (PDF masters and attachments) of current assets whose content has no probe and
-    /// no document job, at most `limit`; `job_id_prefix` is the document jobs' id prefix.
-    pub async fn unpreviewed_documents(
-        &self,
-        job_id_prefix: &str,
-        limit: i64,
-    ) -> Result<Vec<Unprobed>, sqlx::Error> {
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT a.sha256, MIN(b.object_key) AS object_key, COALESCE(MIN(l.org_id), '') AS org_id \
-             FROM assets a JOIN blobs b ON b.sha256 = a.sha256 JOIN lessons l ON l.id = a.lesson_id \
-             WHERE a.role IN ('master', 'attachment') AND a.content_type = 'application/pdf' \
-             AND {CURRENT_ASSET} \
-             AND NOT EXISTS (SELECT 1 FROM media_probes p WHERE p.sha256 = a.sha256) \
-             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = $1 || a.sha256) \
-             GROUP BY a.sha256 ORDER BY a.sha256 LIMIT $2"
-        )))
-        .bind(job_id_prefix)
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-    }
-
     /// The size of content `sha256`, if it is stored.
     pub async fn blob_size(&self, sha256: &str) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar("SELECT size FROM blobs WHERE sha256 = $1")
@@ -521,9 +562,9 @@ impl Db {
     }
 
     /// Reprocesses contents: for each `(sha256, plan)`, unless one of its media steps is
-    /// running, forgets what the plan names, clears the plan's step rows and queues its steps
-    /// afresh — all in one transaction with the audit entry `event` (its `after` completed with
-    /// the counts). Returns the contents queued and those skipped because a step was running.
+    /// running (for a plan of one rendition: unless that rendition's step is), forgets what the
+    /// plan names, clears the plan's step rows and queues its steps afresh — all in one
+    /// transaction with the audit entry `event` (its `after` completed with the counts). Returns the contents queued and those skipped because a step was running.
     /// When nothing is queued nothing is written, not even the audit entry.
     pub async fn reprocess_media(
         &self,
@@ -535,7 +576,23 @@ impl Db {
         let mut queued = Vec::new();
         let mut skipped = Vec::new();
         for (sha256, plan) in plans {
-            let running = self.media_running_in(&mut tx, sha256).await?;
+            // A whole reprocess waits for every step of the content; one rendition, for its
+            // own step only.
+            let running = match &plan.forget {
+                None => self.media_running_in(&mut tx, sha256).await?,
+                Some(_) => {
+                    let mut any = false;
+                    for id in plan.queue.iter().filter_map(|j| j.id.as_deref()) {
+                        let state: Option<String> =
+                            sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+                                .bind(id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        any |= state.as_deref() == Some("running");
+                    }
+                    any
+                }
+            };
             if running {
                 skipped.push(sha256.clone());
                 continue;
@@ -573,6 +630,13 @@ impl Db {
                 .await?;
             }
             for job in &plan.queue {
+                // Its earlier row (done, dead or pending under the same fixed id) gives way.
+                if let Some(id) = &job.id {
+                    sqlx::query("DELETE FROM jobs WHERE id = $1 AND state <> 'running'")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 Self::enqueue_in(&mut tx, job).await?;
             }
             queued.push(sha256.clone());

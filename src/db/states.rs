@@ -8,7 +8,7 @@
 
 use crate::db::changes::{Entity, Op};
 use crate::domain::asset::{AssetRole, Disposition, ExtractionStatus};
-use crate::domain::lesson::{LessonStatus, RecommendationState, RevisionState};
+use crate::domain::lesson::{LessonKind, LessonStatus, RecommendationState, RevisionState};
 use crate::domain::org::OrgLevel;
 use crate::domain::platform::Channel;
 use crate::domain::visibility::Role;
@@ -38,6 +38,7 @@ macro_rules! text_state {
 }
 
 text_state!(
+    LessonKind,
     LessonStatus,
     RevisionState,
     Channel,

@@ -1,8 +1,12 @@
-//! Subtitles of lessons (`subtitles`): what was read from an editor's subtitle file when it was
-//! stored, and machine transcripts. See `migrations/*/0010_subtitles.sql` for the rule that
-//! decides which subtitle a language serves.
+//! Subtitles of lessons: what was read from an editor's subtitle file when it was stored
+//! (`subtitles`), and the machine transcript of the lesson's current master (its `transcript_zh`
+//! rendition, `db::transcripts`), read as a subtitle of origin `machine` in language `zh`. See
+//! `services::subtitles` for the rule that decides which subtitle a language serves.
+//!
+//! *Rationale:* a transcript is made once per content and kept as a rendition (its cues are the
+//! text search indexes); reading it here, rather than copying it into `subtitles`, means a new
+//! master, a reprocess or a deleted lesson can never leave a stale machine subtitle behind.
 
-use super::changes::{self, Entity, Op};
 use super::{Db, Tx, new_id, now_ms};
 
 /// A subtitle as stored, with where its bytes are.
@@ -32,30 +36,6 @@ pub struct NewSubtitle<'a> {
     pub format: &'a str,
     pub encoding: &'a str,
     pub cues: i64,
-}
-
-/// A machine transcript's normalized WebVTT, freshly written to `object_key`.
-#[derive(Debug, Clone)]
-pub struct NewMachineSubtitle<'a> {
-    pub lesson_id: &'a str,
-    pub language: &'a str,
-    pub sha256: &'a str,
-    pub size: i64,
-    pub object_key: &'a str,
-    pub cues: i64,
-}
-
-/// The outcome of recording a machine transcript.
-#[derive(Debug)]
-pub enum MachineRecorded {
-    /// Recorded; `duplicate_object`, when set, names the freshly written object whose bytes
-    /// were already stored under another key: the caller deletes it.
-    Subtitle {
-        subtitle: Box<SubtitleRecord>,
-        duplicate_object: Option<String>,
-    },
-    /// The lesson is gone.
-    LessonGone,
 }
 
 const SELECT: &str = "SELECT s.id, s.lesson_id, s.asset_id, s.language, s.origin, s.format, \
@@ -96,12 +76,22 @@ impl Db {
         &self,
         lesson_id: &str,
     ) -> Result<Vec<SubtitleRecord>, sqlx::Error> {
+        let current = super::media::CURRENT_ASSET;
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE s.lesson_id = $1 \
-             ORDER BY s.language, CASE s.origin WHEN 'editor' THEN 0 ELSE 1 END, \
-             s.created_at DESC, s.id DESC"
+            "SELECT * FROM ({SELECT} WHERE s.lesson_id = $1 \
+             UNION ALL \
+             SELECT r.id, a.lesson_id, NULL AS asset_id, 'zh' AS language, 'machine' AS origin, \
+             'vtt' AS format, 'UTF-8' AS encoding, r.sha256, COALESCE(e.segments, 0) AS cues, \
+             r.created_at, r.object_key \
+             FROM media_renditions r JOIN assets a ON a.sha256 = r.source_sha256 \
+             LEFT JOIN extractions e ON e.sha256 = r.sha256 \
+             WHERE a.lesson_id = $1 AND a.role = 'master' AND {current} AND r.kind = $2 \
+             AND r.state = 'ready' AND r.sha256 IS NOT NULL AND r.object_key IS NOT NULL) u \
+             ORDER BY u.language, CASE u.origin WHEN 'editor' THEN 0 ELSE 1 END, \
+             u.created_at DESC, u.id DESC"
         )))
         .bind(lesson_id)
+        .bind(crate::domain::media::RenditionKind::TranscriptZh.as_str())
         .fetch_all(self.pool())
         .await
     }
@@ -117,79 +107,5 @@ impl Db {
         .bind(asset_id)
         .fetch_optional(self.pool())
         .await
-    }
-
-    /// Records a machine transcript of lesson `lesson_id` in `language`, replacing the machine
-    /// transcript of that language it had (an editor's subtitle is never touched), with a
-    /// change-log entry for the lesson (what it offers changed) in the same transaction.
-    pub async fn record_machine_subtitle(
-        &self,
-        new: &NewMachineSubtitle<'_>,
-    ) -> Result<MachineRecorded, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM lessons WHERE id = $1")
-            .bind(new.lesson_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Ok(MachineRecorded::LessonGone);
-        }
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO blobs (sha256, object_key, size, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(new.sha256)
-        .bind(new.object_key)
-        .bind(new.size)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let stored_key: String =
-            sqlx::query_scalar("SELECT object_key FROM blobs WHERE sha256 = $1")
-                .bind(new.sha256)
-                .fetch_one(&mut *tx)
-                .await?;
-        sqlx::query(
-            "DELETE FROM subtitles WHERE lesson_id = $1 AND language = $2 AND origin = 'machine'",
-        )
-        .bind(new.lesson_id)
-        .bind(new.language)
-        .execute(&mut *tx)
-        .await?;
-        let id = new_id();
-        sqlx::query(
-            "INSERT INTO subtitles (id, lesson_id, asset_id, language, origin, format, encoding, \
-             sha256, cues, created_at) \
-             VALUES ($1, $2, NULL, $3, 'machine', 'vtt', 'UTF-8', $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(new.lesson_id)
-        .bind(new.language)
-        .bind(new.sha256)
-        .bind(new.cues)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        changes::append(
-            &mut tx,
-            Entity::Lesson,
-            new.lesson_id,
-            new.lesson_id,
-            Op::Update,
-        )
-        .await?;
-        let subtitle = Box::new(
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE s.id = $1")))
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await?,
-        );
-        tx.commit().await?;
-        let duplicate_object = (stored_key != new.object_key).then(|| new.object_key.to_owned());
-        Ok(MachineRecorded::Subtitle {
-            subtitle,
-            duplicate_object,
-        })
     }
 }

@@ -8,7 +8,7 @@ use super::audit::{Actor, Event};
 use super::changes::{self, Entity, Op};
 use super::lessons::{LessonRecord, write_fields};
 use super::{Db, Tx, new_id, now_ms};
-use crate::domain::lesson::{LessonFields, LessonStatus, RevisionState};
+use crate::domain::lesson::{LessonFields, LessonKind, LessonStatus, RevisionState};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 
@@ -17,7 +17,7 @@ use sqlx::AssertSqlSafe;
 pub struct Snapshot {
     pub title: String,
     pub description: String,
-    pub kind: String,
+    pub kind: LessonKind,
     pub lecturer: Option<String>,
     pub series: Option<String>,
     pub region_code: Option<String>,
@@ -31,7 +31,7 @@ impl Snapshot {
         Self {
             title: f.title.as_str().to_owned(),
             description: f.description.clone(),
-            kind: f.kind.as_str().to_owned(),
+            kind: f.kind,
             lecturer: f.lecturer.clone(),
             series: f.series.clone(),
             region_code: f.region_code.as_ref().map(|r| r.as_str().to_owned()),

@@ -58,6 +58,11 @@ impl Variant {
         Self::ALL.into_iter().find(|v| v.name() == s)
     }
 
+    /// The variant whose rendition is `kind`, if it is one.
+    pub fn of_kind(kind: RenditionKind) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.kind() == kind)
+    }
+
     pub fn kind(self) -> RenditionKind {
         match self {
             Self::V360p => RenditionKind::Hls360p,

@@ -204,8 +204,7 @@ pub struct LessonView {
     pub id: String,
     pub title: String,
     pub description: String,
-    #[schema(value_type = crate::domain::lesson::LessonKind)]
-    pub kind: String,
+    pub kind: crate::domain::lesson::LessonKind,
     pub tags: Vec<String>,
     /// 主讲人.
     #[schema(required)]
@@ -432,7 +431,7 @@ pub struct OrgRefView {
 pub struct QueueItemView {
     pub lesson_id: String,
     pub title: String,
-    pub kind: String,
+    pub kind: crate::domain::lesson::LessonKind,
     pub org_id: Option<String>,
     /// The level awaiting the caller's decision.
     pub level: OrgRefView,

@@ -216,7 +216,7 @@ impl Ingest {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let kind = LessonKind::parse(&lesson.kind)?;
+        let kind = lesson.kind;
         if declared_len.is_some_and(|n| n > self.max_bytes) {
             return Err(IngestError::TooLarge {
                 limit: self.max_bytes,

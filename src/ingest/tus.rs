@@ -19,7 +19,6 @@ use crate::db::uploads::{Progress, UploadRecord};
 use crate::db::{new_id, now_ms};
 use crate::domain::asset::{AssetRole, SNIFF_LEN, sniff};
 use crate::domain::filename::FileName;
-use crate::domain::lesson::LessonKind;
 use crate::domain::subtitle::MAX_SUBTITLE_BYTES;
 use crate::storage::{Part, PartSink};
 use bytes::Bytes;
@@ -95,7 +94,7 @@ impl Ingest {
             .lesson(lesson_id)
             .await?
             .ok_or(IngestError::LessonNotFound)?;
-        let kind = LessonKind::parse(&lesson.kind)?;
+        let kind = lesson.kind;
         let (role, filename) = admit(role, filename, kind)?;
         let language = admit_language(language, role)?;
         if role == AssetRole::Subtitle && length > MAX_SUBTITLE_BYTES {
@@ -460,7 +459,7 @@ impl Ingest {
     ) -> Result<(String, bool), IngestError> {
         let lesson = self.db.lesson(&upload.lesson_id).await?;
         let kind = match &lesson {
-            Some(l) => LessonKind::parse(&l.kind)?,
+            Some(l) => l.kind,
             None => {
                 self.discard(upload).await?;
                 return Err(IngestError::LessonNotFound);

@@ -48,11 +48,9 @@ impl Media {
                 )),
             };
         }
-        let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
-            return Step::Wait {
-                at: now + 2_000 + rand::random_range(0..3_000),
-                why: None,
-            };
+        let _slot = match self.slot() {
+            Ok(slot) => slot,
+            Err(step) => return step,
         };
         let (key, size) = match (
             self.db.blob_key(&sha256).await,
@@ -63,33 +61,15 @@ impl Media {
             (Err(e), _) | (_, Err(e)) => return Step::Retry(format!("database: {e}")),
         };
         let mut probe = ProbeRecord {
-            sha256: sha256.clone(),
-            playable: false,
-            reason: None,
             container: Some("pdf".into()),
-            duration_ms: None,
-            bit_rate: None,
-            has_video: false,
-            video_codec: None,
-            width: None,
-            height: None,
-            fps: None,
-            rotation: None,
-            video_bit_rate: None,
-            has_audio: false,
-            audio_codec: None,
-            audio_channels: None,
-            audio_sample_rate: None,
-            audio_bit_rate: None,
-            loudness_lufs: None,
-            max_volume_db: None,
-            silent: false,
-            tool_version: format!(
-                "pdftoppm {}",
-                self.tools.pdftoppm.version.as_deref().unwrap_or("?")
-            ),
-            probed_at: now,
-            page_count: None,
+            ..ProbeRecord::blank(
+                &sha256,
+                format!(
+                    "pdftoppm {}",
+                    self.tools.pdftoppm.version.as_deref().unwrap_or("?")
+                ),
+                now,
+            )
         };
         if size > MAX_DOCUMENT_BYTES {
             probe.reason = Some(format!(

@@ -134,27 +134,31 @@ impl Media {
     pub(super) fn stream_jobs(p: &ProbeRecord, org: &str) -> Vec<NewJob> {
         let mut jobs: Vec<NewJob> = planned(p)
             .into_iter()
-            .map(|v| {
-                let payload = serde_json::to_string(&HlsPayload {
-                    sha256: p.sha256.clone(),
-                    variant: v.name().to_owned(),
-                })
-                .unwrap_or_default();
-                let kind = if v.first() {
-                    JobKind::MediaHls
-                } else {
-                    JobKind::MediaHlsUpper
-                };
-                NewJob {
-                    id: Some(format!("{HLS_JOB}{}-{}", v.name(), p.sha256)),
-                    ..NewJob::now(kind, &p.sha256, org, payload)
-                }
-            })
+            .map(|v| Self::hls_job(&p.sha256, v, org))
             .collect();
         if p.playable && small_size(p).is_some() {
             jobs.push(Self::job(JobKind::MediaMp4, MP4_JOB, &p.sha256, org));
         }
         jobs
+    }
+
+    /// The job that makes variant `v` of content `sha256`, under its fixed id (the lowest video
+    /// variant and the audio in the urgent lane).
+    pub(super) fn hls_job(sha256: &str, v: Variant, org: &str) -> NewJob {
+        let payload = serde_json::to_string(&HlsPayload {
+            sha256: sha256.to_owned(),
+            variant: v.name().to_owned(),
+        })
+        .unwrap_or_default();
+        let kind = if v.first() {
+            JobKind::MediaHls
+        } else {
+            JobKind::MediaHlsUpper
+        };
+        NewJob {
+            id: Some(format!("{HLS_JOB}{}-{sha256}", v.name())),
+            ..NewJob::now(kind, sha256, org, payload)
+        }
     }
 
     /// Makes one HLS variant (the payload names it) and records it once every file is stored.

@@ -294,12 +294,17 @@ impl Media {
                 why: Some(format!("waiting: media processing is unavailable: {why}")),
             });
         }
+        self.slot()
+    }
+
+    /// A media slot, or a wait when every slot is taken.
+    fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Step> {
         self.slots
             .clone()
             .try_acquire_owned()
             .map_err(|_| Step::Wait {
                 // Every slot is taken: look again soon, spread out.
-                at: now + 2_000 + rand::random_range(0..3_000),
+                at: crate::db::now_ms() + 2_000 + rand::random_range(0..3_000),
                 why: None,
             })
     }
@@ -413,35 +418,14 @@ impl Media {
             Ok(r) => r,
             Err(e) => return Step::Retry(e.to_string()),
         };
-        let mut record = ProbeRecord {
-            sha256: sha256.clone(),
-            playable: false,
-            reason: None,
-            container: None,
-            duration_ms: None,
-            bit_rate: None,
-            has_video: false,
-            video_codec: None,
-            width: None,
-            height: None,
-            fps: None,
-            rotation: None,
-            video_bit_rate: None,
-            has_audio: false,
-            audio_codec: None,
-            audio_channels: None,
-            audio_sample_rate: None,
-            audio_bit_rate: None,
-            loudness_lufs: None,
-            max_volume_db: None,
-            silent: false,
-            tool_version: format!(
+        let mut record = ProbeRecord::blank(
+            &sha256,
+            format!(
                 "ffprobe {}",
                 self.tools.ffprobe.version.as_deref().unwrap_or("?")
             ),
-            probed_at: crate::db::now_ms(),
-            page_count: None,
-        };
+            crate::db::now_ms(),
+        );
         if !ran.status.success() && storage_failed(&ran.stderr) {
             return Step::Retry(reason_of(&ran, &url, "ffprobe could not read from storage"));
         }
@@ -533,81 +517,80 @@ impl Media {
         }
     }
 
-    /// The step that makes rendition `kind` (its job kind), or `None` when only a whole
-    /// reprocess (the probe, which queues every step) can make it again.
-    fn step_of(kind: RenditionKind) -> Option<JobKind> {
-        match kind {
-            RenditionKind::Audio64k => Some(JobKind::MediaAudio),
-            RenditionKind::PosterSmall | RenditionKind::PosterLarge => Some(JobKind::MediaPoster),
-            RenditionKind::Sprite => Some(JobKind::MediaSprite),
-            _ => None,
-        }
-    }
-
-    /// The job of step `kind` about content `sha256`, under its fixed id.
-    pub fn step_job(kind: JobKind, sha256: &str, org_id: &str) -> NewJob {
-        let prefix = match kind {
-            JobKind::MediaAudio => AUDIO_JOB,
-            JobKind::MediaPoster => POSTER_JOB,
-            JobKind::MediaSprite => SPRITE_JOB,
-            JobKind::MediaDocument => DOCUMENT_JOB,
-            _ => PROBE_JOB,
-        };
-        Self::job(kind, prefix, sha256, org_id)
+    /// The step that makes rendition `kind` of a video or audio content (its job, under its
+    /// fixed id) and the renditions it makes; `None` for a document's page images, which only a
+    /// document's whole reading makes.
+    fn step_of(
+        kind: RenditionKind,
+        sha256: &str,
+        org_id: &str,
+    ) -> Option<(Vec<RenditionKind>, NewJob)> {
+        let job = |kind, prefix| Self::job(kind, prefix, sha256, org_id);
+        Some(match kind {
+            RenditionKind::Audio64k => (vec![kind], job(JobKind::MediaAudio, AUDIO_JOB)),
+            RenditionKind::PosterSmall | RenditionKind::PosterLarge => (
+                vec![RenditionKind::PosterSmall, RenditionKind::PosterLarge],
+                job(JobKind::MediaPoster, POSTER_JOB),
+            ),
+            RenditionKind::Sprite => (vec![kind], job(JobKind::MediaSprite, SPRITE_JOB)),
+            RenditionKind::TranscriptZh => {
+                (vec![kind], job(JobKind::MediaTranscript, TRANSCRIPT_JOB))
+            }
+            RenditionKind::Mp4Small => (vec![kind], job(JobKind::MediaMp4, hls::MP4_JOB)),
+            k => {
+                let variant = crate::domain::hls::Variant::of_kind(k)?;
+                (vec![k], Self::hls_job(sha256, variant, org_id))
+            }
+        })
     }
 
     /// What reprocessing a content does: with `only`, that rendition (both poster sizes
-    /// together; a document's pages with their reading) is forgotten and its step queued again;
-    /// without, the probe and every rendition are forgotten and the probe (a document's
-    /// reading) is queued, which queues every step again. `None` when the content is nothing
-    /// media processing handles. Objects are written again at the same keys: the recipe (and
-    /// so the key's version) is unchanged, so a re-made object is the same rendition.
+    /// together; a document's pages with their reading) is forgotten and the one step that
+    /// makes it queued again; without, the probe and every rendition are forgotten and the
+    /// probe (a document's reading) is queued, which queues every step again. `None` when the
+    /// content is nothing media processing handles, or `only` names what it never has (a page
+    /// image of a video). Objects are written again at the same keys: the recipe (and so the
+    /// key's version) is unchanged, so a re-made object is the same rendition.
     pub fn reprocess_plan(
         content: &crate::db::media::MediaContent,
         only: Option<RenditionKind>,
     ) -> Option<crate::db::media::Reprocess> {
         use crate::db::media::Reprocess;
+        use crate::domain::asset::AssetRole;
         let document = content.content_type == "application/pdf"
-            && matches!(
-                content.role,
-                crate::domain::asset::AssetRole::Master
-                    | crate::domain::asset::AssetRole::Attachment
-            );
+            && matches!(content.role, AssetRole::Master | AssetRole::Attachment);
         let media = match content.role {
-            crate::domain::asset::AssetRole::Master => {
+            AssetRole::Master => {
                 content.content_type.starts_with("video/")
                     || content.content_type.starts_with("audio/")
             }
-            crate::domain::asset::AssetRole::Poster => content.content_type.starts_with("image/"),
+            AssetRole::Poster => content.content_type.starts_with("image/"),
             _ => false,
         };
-        let steps: Vec<JobKind> = JobKind::ALL
-            .into_iter()
-            .filter(|k| k.uses_media_slot())
-            .collect();
-        let whole = |first: JobKind| Reprocess {
+        let whole = |first: JobKind, prefix: &str| Reprocess {
             forget: None,
-            clear: steps.clone(),
-            queue: vec![Self::step_job(first, &content.sha256, &content.org_id)],
+            clear: JobKind::ALL
+                .into_iter()
+                .filter(|k| k.uses_media_slot())
+                .collect(),
+            queue: vec![Self::job(first, prefix, &content.sha256, &content.org_id)],
         };
-        if document {
-            return Some(whole(JobKind::MediaDocument));
-        }
-        if !media {
-            return None;
-        }
-        match only.and_then(|k| Self::step_of(k).map(|s| (k, s))) {
-            Some((kind, step)) => Some(Reprocess {
-                forget: Some(match kind {
-                    RenditionKind::PosterSmall | RenditionKind::PosterLarge => {
-                        vec![RenditionKind::PosterSmall, RenditionKind::PosterLarge]
-                    }
-                    k => vec![k],
-                }),
-                clear: vec![step],
-                queue: vec![Self::step_job(step, &content.sha256, &content.org_id)],
-            }),
-            None => Some(whole(JobKind::MediaProbe)),
+        match only {
+            _ if !document && !media => None,
+            None if document => Some(whole(JobKind::MediaDocument, DOCUMENT_JOB)),
+            None => Some(whole(JobKind::MediaProbe, PROBE_JOB)),
+            Some(k) if document => {
+                k.page_number()?;
+                Some(whole(JobKind::MediaDocument, DOCUMENT_JOB))
+            }
+            Some(k) => {
+                let (forget, job) = Self::step_of(k, &content.sha256, &content.org_id)?;
+                Some(Reprocess {
+                    forget: Some(forget),
+                    clear: Vec::new(),
+                    queue: vec![job],
+                })
+            }
         }
     }
 

@@ -112,7 +112,9 @@ pub async fn run_watched(
             source: std::io::Error::other("no pipes"),
         });
     };
-    let stderr_task = async move {
+    // Standard error is drained on a task of its own: a hung child keeps it open, and the
+    // watchdog must not wait for it to close before killing.
+    let mut stderr_task = tokio::spawn(async move {
         let mut tail: Vec<u8> = Vec::new();
         let mut buf = vec![0u8; 8192];
         loop {
@@ -130,7 +132,7 @@ pub async fn run_watched(
             tail.drain(..tail.len() - STDERR_TAIL);
         }
         String::from_utf8_lossy(&tail).into_owned()
-    };
+    });
     let stdout_task = async move {
         match stdout {
             Stdout::Collect(max) => {
@@ -169,33 +171,43 @@ pub async fn run_watched(
             }
         }
     };
-    let all = async { tokio::join!(stdout_task, stderr_task) };
-    let outcome = tokio::time::timeout(budget.total, all).await;
-    let (out, stderr) = match outcome {
+    let deadline = tokio::time::Instant::now() + budget.total;
+    let timed_out = |name: String| RunError::TimedOut {
+        program: name,
+        budget: budget.total,
+    };
+    let out = match tokio::time::timeout_at(deadline, stdout_task).await {
+        Ok(out) => out,
         Err(_) => {
             let _ = child.kill().await;
-            return Err(RunError::TimedOut {
-                program: name,
-                budget: budget.total,
-            });
+            stderr_task.abort();
+            return Err(timed_out(name));
         }
-        Ok(r) => r,
     };
     let (stdout, progress_ms) = match out {
         Ok(v) => v,
-        Err(None) => {
+        Err(e) => {
             let _ = child.kill().await;
-            return Err(RunError::Stalled {
-                program: name,
-                stall: budget.stall,
+            stderr_task.abort();
+            return Err(match e {
+                None => RunError::Stalled {
+                    program: name,
+                    stall: budget.stall,
+                },
+                Some(source) => RunError::Io {
+                    program: name,
+                    source,
+                },
             });
         }
-        Err(Some(source)) => {
+    };
+    let stderr = match tokio::time::timeout_at(deadline, &mut stderr_task).await {
+        Ok(Ok(tail)) => tail,
+        Ok(Err(_)) => String::new(),
+        Err(_) => {
             let _ = child.kill().await;
-            return Err(RunError::Io {
-                program: name,
-                source,
-            });
+            stderr_task.abort();
+            return Err(timed_out(name));
         }
     };
     // Both pipes are closed: the child has ended or is ending.
@@ -209,10 +221,7 @@ pub async fn run_watched(
         }
         Err(_) => {
             let _ = child.kill().await;
-            return Err(RunError::TimedOut {
-                program: name,
-                budget: budget.total,
-            });
+            return Err(timed_out(name));
         }
     };
     Ok(Ran {
@@ -243,6 +252,24 @@ pub fn last_lines(text: &str, n: usize, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child that prints no progress and keeps standard error open is stopped for stalling
+    /// after the stall time, not left to run out its total budget.
+    #[tokio::test]
+    async fn a_silent_child_is_stopped_for_stalling() {
+        let r = run(
+            Path::new("sleep"),
+            &[OsString::from("30")],
+            None,
+            Stdout::Progress,
+            Budget {
+                total: Duration::from_secs(20),
+                stall: Duration::from_millis(500),
+            },
+        )
+        .await;
+        assert!(matches!(r, Err(RunError::Stalled { .. })), "{r:?}");
+    }
 
     #[test]
     fn last_lines_keeps_the_end() {

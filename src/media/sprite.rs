@@ -80,21 +80,11 @@ pub fn thumbnails_vtt(duration_ms: i64, width: i64, height: i64, url: &str) -> S
         let (x, y) = ((i % l.columns) * w, (i / l.columns) * h);
         out.push_str(&format!(
             "\n{} --> {}\n{url}#xywh={x},{y},{w},{h}\n",
-            vtt_time(start),
-            vtt_time(end)
+            crate::domain::subtitle::format_time(start),
+            crate::domain::subtitle::format_time(end)
         ));
     }
     out
-}
-
-fn vtt_time(ms: i64) -> String {
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
 }
 
 impl Media {

@@ -27,6 +27,7 @@ use super::{Media, Prepared, Step, os, reason_of, storage_failed};
 use crate::db::media::NewRendition;
 use crate::db::texts::NewSegment;
 use crate::domain::media::RenditionKind;
+use crate::domain::subtitle::{Cue, to_webvtt};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
@@ -61,14 +62,6 @@ pub struct Segment {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Word {
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub text: String,
-}
-
-/// One cue of the transcript.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cue {
     pub start_ms: i64,
     pub end_ms: i64,
     pub text: String,
@@ -182,35 +175,6 @@ fn spread(s: &Segment) -> Vec<Word> {
             w
         })
         .collect()
-}
-
-/// A WebVTT time: `HH:MM:SS.mmm`.
-fn vtt_time(ms: i64) -> String {
-    let ms = ms.max(0);
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
-}
-
-/// The transcript as a WebVTT file. Its header says it is a machine transcript; a cue's text
-/// never holds a line break or `-->`.
-pub fn to_vtt(cues: &[Cue]) -> String {
-    let mut s = String::from("WEBVTT - machine transcript (机器转写)\n\n");
-    for (i, c) in cues.iter().enumerate() {
-        let text = c.text.replace("-->", "→").replace(['\r', '\n'], " ");
-        s.push_str(&format!(
-            "{}\n{} --> {}\n{}\n\n",
-            i + 1,
-            vtt_time(c.start_ms),
-            vtt_time(c.end_ms),
-            text
-        ));
-    }
-    s
 }
 
 impl Media {
@@ -350,7 +314,7 @@ impl Media {
 
     /// Stores `cues` as the WebVTT rendition and records it with its segments.
     async fn store_transcript(&self, sha256: &str, cues: &[Cue], file: &Path) -> Step {
-        if let Err(e) = tokio::fs::write(file, to_vtt(cues)).await {
+        if let Err(e) = tokio::fs::write(file, to_webvtt(cues)).await {
             return Step::Retry(format!("cannot write the transcript: {e}"));
         }
         let mut made = match self
@@ -460,17 +424,5 @@ mod tests {
         assert_eq!(cues[0].start_ms, 1000);
         assert_eq!(cues[1].end_ms, 5000);
         assert!(cues[0].end_ms > 1000 && cues[0].end_ms < 5000);
-    }
-
-    #[test]
-    fn vtt_has_a_header_times_and_no_arrows_in_text() {
-        let v = to_vtt(&[Cue {
-            start_ms: 3_723_004,
-            end_ms: 3_725_000,
-            text: "a --> b".into(),
-        }]);
-        assert!(v.starts_with("WEBVTT"));
-        assert!(v.contains("01:02:03.004 --> 01:02:05.000\na → b\n"), "{v}");
-        assert_eq!(to_vtt(&[]).trim().lines().count(), 1);
     }
 }

@@ -31,8 +31,7 @@ pub struct PlatformLesson {
     pub id: String,
     pub title: String,
     pub description: String,
-    #[schema(value_type = crate::domain::lesson::LessonKind)]
-    pub kind: String,
+    pub kind: crate::domain::lesson::LessonKind,
     pub tags: Vec<String>,
     pub lecturer: Option<String>,
     pub series: Option<String>,

@@ -456,7 +456,7 @@ impl Generation {
         }
         doc.add_text(f.description, &l.description);
         doc.add_text(f.description_ngrams, &l.description);
-        doc.add_text(f.kind, &l.kind);
+        doc.add_text(f.kind, l.kind.as_str());
         doc.add_text(f.status, l.status.as_str());
         doc.add_facet(
             f.facets,

@@ -151,7 +151,11 @@ impl LessonPatch {
     /// fields, or the live ones when there is none): the merged values are validated exactly as a
     /// new lesson's are.
     fn apply(self, current: &Snapshot) -> Result<LessonFields> {
-        if self.kind.as_ref().is_some_and(|k| k != &current.kind) {
+        if self
+            .kind
+            .as_ref()
+            .is_some_and(|k| k != current.kind.as_str())
+        {
             return Err(Invalid::new("kind", "cannot be changed once a lesson exists").into());
         }
         let pick =
@@ -161,7 +165,7 @@ impl LessonPatch {
             description: self
                 .description
                 .unwrap_or_else(|| current.description.clone()),
-            kind: current.kind.clone(),
+            kind: current.kind.as_str().to_owned(),
             tags: self.tags.unwrap_or_else(|| current.tags.clone()),
             lecturer: pick(self.lecturer, &current.lecturer),
             series: pick(self.series, &current.series),

@@ -238,14 +238,18 @@ pub struct Reprocessed {
     pub skipped: Vec<String>,
 }
 
-/// A rendition kind from a client (`only`), absent or empty for all.
+/// A rendition kind from a client (`only`), absent or empty for all; an HLS variant may be
+/// named without its prefix (`720p` is `hls_720p`).
 pub fn parse_only(s: Option<&str>) -> std::result::Result<Option<RenditionKind>, Invalid> {
     match s.filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => RenditionKind::parse(s).map(Some).ok_or_else(|| {
-            let all: Vec<&str> = RenditionKind::ALL.iter().map(|k| k.as_str()).collect();
-            Invalid::new("only", format!("must be one of {}", all.join(", ")))
-        }),
+        Some(s) => RenditionKind::parse(s)
+            .or_else(|| RenditionKind::parse(&format!("hls_{s}")))
+            .map(Some)
+            .ok_or_else(|| {
+                let all: Vec<&str> = RenditionKind::ALL.iter().map(|k| k.as_str()).collect();
+                Invalid::new("only", format!("must be one of {}", all.join(", ")))
+            }),
     }
 }
 
@@ -340,10 +344,15 @@ pub async fn reprocess(
         .filter_map(|c| crate::media::Media::reprocess_plan(c, only).map(|p| (c.sha256.clone(), p)))
         .collect();
     if plans.is_empty() && !matches!(target, Target::All) {
-        return Err(ServiceError::Conflict(
-            "nothing here is media processing handles (video, audio, poster images, PDF)"
+        return Err(ServiceError::Conflict(match only {
+            None => "nothing here is media processing handles (video, audio, poster images, PDF)"
                 .to_owned(),
-        ));
+            Some(k) => format!(
+                "nothing here has a rendition {} (page images are made of PDF documents, the \
+                 other renditions of video and audio)",
+                k.as_str()
+            ),
+        }));
     }
     let event = Event {
         action: "media.reprocess",
@@ -360,4 +369,29 @@ pub async fn reprocess(
         ));
     }
     Ok(Reprocessed { queued, skipped })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_takes_every_kind_and_a_variant_without_its_prefix() {
+        for k in RenditionKind::ALL {
+            assert_eq!(parse_only(Some(k.as_str())).unwrap(), Some(k));
+        }
+        assert_eq!(
+            parse_only(Some("720p")).unwrap(),
+            Some(RenditionKind::Hls720p)
+        );
+        // The audio file, not the audio-only HLS variant.
+        assert_eq!(
+            parse_only(Some("audio_64k")).unwrap(),
+            Some(RenditionKind::Audio64k)
+        );
+        assert_eq!(parse_only(Some("")).unwrap(), None);
+        assert_eq!(parse_only(None).unwrap(), None);
+        let err = parse_only(Some("hd")).unwrap_err();
+        assert!(format!("{err:?}").contains("hls_720p"), "{err:?}");
+    }
 }

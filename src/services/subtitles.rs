@@ -1,10 +1,10 @@
-//! Subtitles of a lesson: the list of its languages, the normalized WebVTT of one, and storing a
-//! machine transcript as a subtitle.
+//! Subtitles of a lesson: the list of its languages and the normalized WebVTT of one.
 //!
 //! Reads go through `catalog::visible_lesson`, the one visibility check: a lesson the caller may
 //! not read has no subtitles for them (a 404, like a missing one). Editors' subtitles arrive as
-//! `subtitle` assets (`ingest` reads and records them with the asset); machine transcripts come
-//! from the transcription job through [`store_machine`].
+//! `subtitle` assets (`ingest` reads and records them with the asset); the machine transcript is
+//! the `transcript_zh` rendition of the lesson's current master (`media::transcript`), served as
+//! language `zh` (see `db::subtitles`).
 //!
 //! Invariant: a language serves one subtitle, the newest editor's, else the newest machine
 //! transcript (`db::subtitles::lesson_subtitles` orders them so); a machine transcript is hidden,
@@ -15,12 +15,10 @@
 use super::catalog::visible_lesson;
 use super::{Result, ServiceError};
 use crate::db::Db;
-use crate::db::subtitles::{MachineRecorded, NewMachineSubtitle, SubtitleRecord};
-use crate::domain::subtitle::{self, Cue, Origin, SubtitleFormat};
+use crate::db::subtitles::SubtitleRecord;
+use crate::domain::subtitle::{self, Origin, SubtitleFormat};
 use crate::domain::visibility::Caller;
 use crate::storage::ObjectStore;
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 /// Bumped whenever [`to_webvtt`](subtitle::to_webvtt) writes different bytes for the same cues,
 /// so that `ETag`s change with the output.
@@ -92,65 +90,4 @@ pub async fn webvtt(store: &ObjectStore, record: &SubtitleRecord) -> Result<Stri
     Ok(tokio::task::spawn_blocking(render)
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
-}
-
-/// Stores `cues`, a machine transcript of lesson `lesson_id` in `language`, as a subtitle of
-/// origin `machine`: written as normalized WebVTT to a new immutable object (deduplicated by
-/// SHA-256 like every content) and recorded with a change-log entry for the lesson, replacing
-/// the lesson's earlier machine transcript of that language. An editor's subtitle of the same
-/// language keeps being served instead (see the module's invariant).
-///
-/// For the transcription job, which acts as the instance itself: there is no caller to check.
-/// `language` must be a tag of `domain::subtitle::language` (else `Invalid`); cues with no text
-/// are dropped; an empty transcript is stored too (zero cues: "no speech" is an answer).
-pub async fn store_machine(
-    db: &Db,
-    store: &ObjectStore,
-    lesson_id: &str,
-    language: &str,
-    cues: &[Cue],
-) -> Result<SubtitleRecord> {
-    let language = subtitle::language(language)?;
-    let vtt = subtitle::to_webvtt(cues);
-    let count = subtitle::parse(SubtitleFormat::Vtt, &vtt).cues.len() as i64;
-    let sha256 = hex::encode(Sha256::digest(vtt.as_bytes()));
-    let size = vtt.len() as i64;
-    let key = crate::ingest::new_object_key();
-    store
-        .put(&key, Bytes::from(vtt), "text/vtt; charset=utf-8")
-        .await?;
-    let recorded = db
-        .record_machine_subtitle(&NewMachineSubtitle {
-            lesson_id,
-            language: &language,
-            sha256: &sha256,
-            size,
-            object_key: &key,
-            cues: count,
-        })
-        .await;
-    let delete = |key: String| async move {
-        if let Err(e) = store.delete(&key).await {
-            tracing::warn!(error = %e, %key, "could not delete an unneeded object");
-        }
-    };
-    match recorded {
-        Ok(MachineRecorded::Subtitle {
-            subtitle,
-            duplicate_object,
-        }) => {
-            if let Some(dup) = duplicate_object {
-                delete(dup).await;
-            }
-            Ok(*subtitle)
-        }
-        Ok(MachineRecorded::LessonGone) => {
-            delete(key).await;
-            Err(ServiceError::NotFound("lesson"))
-        }
-        Err(e) => {
-            delete(key).await;
-            Err(e.into())
-        }
-    }
 }

@@ -12,7 +12,6 @@
 use super::{Acting, ServiceError, catalog};
 use crate::db::assets::AssetRecord;
 use crate::db::uploads::UploadRecord;
-use crate::domain::lesson::LessonKind;
 use crate::ingest::tus::{Checksum, Patched};
 use crate::ingest::{Ingest, IngestError, Uploader, admit, admit_language};
 use bytes::Bytes;
@@ -66,7 +65,7 @@ where
     E: std::fmt::Display,
 {
     let lesson = catalog::editable_lesson(&ingest.db, acting, lesson_id).await?;
-    let kind = LessonKind::parse(&lesson.kind).map_err(ServiceError::from)?;
+    let kind = lesson.kind;
     let (role, filename) = admit(role, filename, kind)?;
     let language = admit_language(language, role)?;
     Ok(ingest

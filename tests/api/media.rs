@@ -11,23 +11,33 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Whether ffmpeg and ffprobe are here; panics under CI when they are not.
-pub(crate) async fn have_ffmpeg() -> bool {
+/// Whether `programs` are here (run with `-version`, poppler's with `-v`); panics under CI when
+/// one is not, else says loudly that the test is skipped.
+pub(crate) async fn have(programs: &[&str]) -> bool {
     let mut found = true;
-    for program in ["ffmpeg", "ffprobe"] {
+    for program in programs {
         let mut c = Cmd::new(program);
-        c.arg("-version");
+        c.arg(if program.starts_with("pdf") {
+            "-v"
+        } else {
+            "-version"
+        });
         found &= c.try_output().await.is_some();
     }
     if !found {
         assert_ne!(
             std::env::var("CI").as_deref(),
             Ok("true"),
-            "ffmpeg and ffprobe are required under CI"
+            "{programs:?} are required under CI"
         );
-        eprintln!("\n!!! ffmpeg or ffprobe is missing: the media tests are SKIPPED\n");
+        eprintln!("\n!!! one of {programs:?} is missing: this media test is SKIPPED\n");
     }
     found
+}
+
+/// Whether ffmpeg and ffprobe are here (see [`have`]).
+pub(crate) async fn have_ffmpeg() -> bool {
+    have(&["ffmpeg", "ffprobe"]).await
 }
 
 /// Runs ffmpeg with `args` (quiet, overwriting) and returns the file it wrote.
@@ -68,8 +78,8 @@ pub(crate) const H264: &[&str] = &[
     "yuv420p",
 ];
 
-/// ffprobe's reading of a file (or URL) as JSON.
-async fn ffprobe(target: &str) -> Value {
+/// ffprobe's reading of a file (or URL) as JSON: its format and streams.
+pub(crate) async fn ffprobe(target: &str) -> Value {
     let mut c = Cmd::new("ffprobe");
     c.args([
         "-v",
@@ -81,7 +91,11 @@ async fn ffprobe(target: &str) -> Value {
         target,
     ]);
     let o = c.output().await;
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "ffprobe {target}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -123,17 +137,41 @@ pub(crate) async fn master(t: &TestApp, kind: &str, file: &Path) -> Value {
     r.json().await.unwrap()
 }
 
-/// Polls the asset's media until `done` holds for it (at most a minute).
-async fn media_until(t: &TestApp, asset: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+/// Uploads `data` as an asset of `role` of `lesson`; the asset.
+pub(crate) async fn upload(
+    t: &TestApp,
+    lesson: &str,
+    role: &str,
+    name: &str,
+    data: Vec<u8>,
+) -> Value {
+    let r = t.upload(lesson, role, name, data).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+/// What the API says of an asset's media.
+pub(crate) async fn media(t: &TestApp, asset: &str) -> Value {
+    let r = t
+        .get(&format!("/api/v1/assets/{asset}/media"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Polls the asset's media until `done` holds for it (at most three minutes: the machine is
+/// shared), then shows every job if it never does.
+pub(crate) async fn media_until(
+    t: &TestApp,
+    asset: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
-        let r = t
-            .get(&format!("/api/v1/assets/{asset}/media"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let v: Value = r.json().await.unwrap();
+        let v = media(t, asset).await;
         if done(&v) {
             return v;
         }
@@ -149,6 +187,7 @@ async fn media_until(t: &TestApp, asset: &str, what: &str, done: impl Fn(&Value)
     }
 }
 
+/// The rendition of `kind` in what the API says of an asset's media.
 pub(crate) fn rendition<'a>(m: &'a Value, kind: &str) -> Option<&'a Value> {
     m["renditions"]
         .as_array()
@@ -157,14 +196,19 @@ pub(crate) fn rendition<'a>(m: &'a Value, kind: &str) -> Option<&'a Value> {
         .find(|r| r["kind"] == kind)
 }
 
+/// Whether the rendition of `kind` is ready.
+pub(crate) fn ready(m: &Value, kind: &str) -> bool {
+    rendition(m, kind).is_some_and(|r| r["state"] == "ready")
+}
+
 /// The presigned URL of a ready rendition, through the API.
-async fn rendition_url(t: &TestApp, asset: &str, kind: &str) -> String {
+pub(crate) async fn rendition_url(t: &TestApp, asset: &str, kind: &str) -> String {
     let r = t
         .get(&format!("/api/v1/assets/{asset}/media/{kind}/url"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status(), 200, "{kind}");
     let v: Value = r.json().await.unwrap();
     v["url"].as_str().unwrap().to_owned()
 }
@@ -176,19 +220,27 @@ pub(crate) async fn jobs_of(
     sha256: &str,
 ) -> Vec<lectern::db::jobs::JobRecord> {
     t.db()
-        .jobs_of(
-            kind,
-            sha256,
-            &[
-                JobState::Pending,
-                JobState::Running,
-                JobState::Done,
-                JobState::Dead,
-            ],
-            10,
-        )
+        .jobs_of(kind, sha256, &JobState::ALL, 20)
         .await
         .unwrap()
+}
+
+/// `POST /api/v1/assets/{asset}/media/reprocess[?only=…]`, asked again while it is refused
+/// with 409 because another step of the content runs (at most three minutes); the last answer.
+pub(crate) async fn reprocess(t: &TestApp, asset: &str, only: Option<&str>) -> reqwest::Response {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let r = t
+            .post(&format!("/api/v1/assets/{asset}/media/reprocess"))
+            .query(&[("only", only.unwrap_or_default())])
+            .send()
+            .await
+            .unwrap();
+        if r.status() != 409 || tokio::time::Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// The one job of `kind` about `sha256`, once it is no longer running (a job records its work,

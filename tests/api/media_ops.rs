@@ -8,65 +8,15 @@
 //! Without ffmpeg (or poppler) these tests say so loudly and pass — except under `CI=true`.
 
 use crate::common::{Cmd, TestApp, command, fresh_postgres, problem, use_postgres};
+use crate::media::{
+    ffmpeg, ffprobe, have, jobs_of, media, media_until, ready, rendition, rendition_url, upload,
+};
 use lectern::db::Db;
-use lectern::db::jobs::{JobRecord, NewJob};
+use lectern::db::jobs::NewJob;
 use lectern::domain::job::{JobKind, JobState, Lane};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-async fn have(programs: &[&str]) -> bool {
-    let mut found = true;
-    for program in programs {
-        let mut c = Cmd::new(program);
-        c.arg(if *program == "pdftoppm" {
-            "-v"
-        } else {
-            "-version"
-        });
-        found &= c.try_output().await.is_some();
-    }
-    if !found {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "{programs:?} are required under CI"
-        );
-        eprintln!("\n!!! one of {programs:?} is missing: this media test is SKIPPED\n");
-    }
-    found
-}
-
-async fn ffmpeg(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let mut c = Cmd::new("ffmpeg");
-    c.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .arg(&out);
-    let o = c.output().await;
-    assert!(
-        o.status.success(),
-        "ffmpeg {name}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-async fn ffprobe(target: &str) -> Value {
-    let mut c = Cmd::new("ffprobe");
-    c.args([
-        "-v",
-        "error",
-        "-of",
-        "json",
-        "-show_format",
-        "-show_streams",
-        target,
-    ]);
-    let o = c.output().await;
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 /// A 6 s 640x360 test pattern with a 440 Hz tone, as H.264 + AAC.
 async fn lecture(dir: &Path, name: &str) -> PathBuf {
@@ -155,41 +105,6 @@ async fn app_with(tweak: impl FnOnce(&mut lectern::config::Config)) -> TestApp {
     .await
 }
 
-async fn upload(t: &TestApp, lesson: &str, role: &str, name: &str, data: Vec<u8>) -> Value {
-    let r = t.upload(lesson, role, name, data).await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
-async fn media(t: &TestApp, asset: &str) -> Value {
-    let r = t
-        .get(&format!("/api/v1/assets/{asset}/media"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
-
-async fn media_until(t: &TestApp, asset: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let v = media(t, asset).await;
-        if done(&v) {
-            return v;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let jobs = t
-                .db()
-                .list_jobs(&Default::default(), None, 100)
-                .await
-                .unwrap();
-            panic!("timed out waiting for {what}: {v:#}\njobs: {jobs:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
 /// Waits (at most 90 s) until `check` holds.
 async fn until<F, Fut>(what: &str, mut check: F)
 where
@@ -230,38 +145,6 @@ async fn lectern(t: &TestApp, args: &[&str]) -> std::process::Output {
     let mut c = command(&t.config);
     c.args(args);
     c.output().await
-}
-
-fn rendition<'a>(m: &'a Value, kind: &str) -> Option<&'a Value> {
-    m["renditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == kind)
-}
-
-fn ready(m: &Value, kind: &str) -> bool {
-    rendition(m, kind).is_some_and(|r| r["state"] == "ready")
-}
-
-async fn rendition_url(t: &TestApp, asset: &str, kind: &str) -> String {
-    let r = t
-        .get(&format!("/api/v1/assets/{asset}/media/{kind}/url"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{kind}");
-    r.json::<Value>().await.unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn jobs_of(t: &TestApp, kind: JobKind, sha256: &str) -> Vec<JobRecord> {
-    t.db()
-        .jobs_of(kind, sha256, &JobState::ALL, 10)
-        .await
-        .unwrap()
 }
 
 /// A wrapper around the real ffmpeg that the service runs instead: it records each process id
@@ -681,9 +564,6 @@ async fn a_running_job_shows_its_progress_and_an_ffmpeg_killed_mid_encode_is_ret
 }
 
 #[tokio::test]
-#[ignore = "finds a bug in media::run: the stall watchdog waits for standard error to close \
-            (tokio::join! of both pipes) before killing, and a hanging ffmpeg keeps it open; \
-            fix: read standard error in a spawned task and kill as soon as progress stalls"]
 async fn a_hanging_ffmpeg_is_stopped_by_the_watchdog_and_the_step_retried() {
     if !have(&["ffmpeg", "ffprobe"]).await {
         return;
@@ -834,20 +714,7 @@ async fn reprocess_remakes_a_rendition_through_the_api_and_the_command_line() {
     // While another step of the content runs (its HLS variants, its transcript) the answer is
     // 409 and nothing changes; it is asked again until they are done.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let r = loop {
-        let r = t
-            .post(&format!(
-                "/api/v1/assets/{id}/media/reprocess?only=audio_64k"
-            ))
-            .send()
-            .await
-            .unwrap();
-        if r.status() != 409 || std::time::Instant::now() > deadline {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let r = crate::media::reprocess(&t, id, Some("audio_64k")).await;
     assert_eq!(r.status(), 202);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["queued"], serde_json::json!([sha]));

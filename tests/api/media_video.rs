@@ -7,69 +7,11 @@
 //! loudly and pass — except under `CI=true`.
 
 use crate::common::{Cmd, TestApp, problem};
-use lectern::db::jobs::JobRecord;
-use lectern::domain::job::{JobKind, JobState};
+use crate::media::{H264, ffmpeg, ffprobe, have_ffmpeg, jobs_of, media_until, rendition};
+use lectern::domain::job::JobKind;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-async fn have_ffmpeg() -> bool {
-    let mut found = true;
-    for program in ["ffmpeg", "ffprobe"] {
-        let mut c = Cmd::new(program);
-        c.arg("-version");
-        found &= c.try_output().await.is_some();
-    }
-    if !found {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "ffmpeg and ffprobe are required under CI"
-        );
-        eprintln!("\n!!! ffmpeg or ffprobe is missing: the video tests are SKIPPED\n");
-    }
-    found
-}
-
-/// Makes a fixture with ffmpeg.
-async fn fixture(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let out = dir.join(name);
-    let mut c = Cmd::new("ffmpeg");
-    c.args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .arg(&out);
-    let o = c.output().await;
-    assert!(
-        o.status.success(),
-        "ffmpeg {name}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
-}
-
-const H264: &[&str] = &[
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-pix_fmt",
-    "yuv420p",
-];
-
-/// ffprobe's reading of a file or URL (`extra` before the target), as JSON.
-async fn ffprobe(target: &str, extra: &[&str]) -> Value {
-    let mut c = Cmd::new("ffprobe");
-    c.args(["-v", "error", "-of", "json"])
-        .args(extra)
-        .arg(target);
-    let o = c.output().await;
-    assert!(
-        o.status.success(),
-        "ffprobe {target}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
 
 async fn app() -> TestApp {
     TestApp::spawn_with(|c| {
@@ -116,59 +58,18 @@ async fn publish(t: &TestApp, lesson: &str, step: &str) {
     );
 }
 
-fn rendition<'a>(m: &'a Value, kind: &str) -> Option<&'a Value> {
-    m["renditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == kind)
-}
-
-/// Polls the asset's media until every kind in `kinds` is ready (at most three minutes: the
-/// machine is shared).
+/// Polls the asset's media until every kind in `kinds` is ready; a failed rendition fails at once.
 async fn ready(t: &TestApp, asset: &str, kinds: &[&str]) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    loop {
-        let m = t.json(&format!("/api/v1/assets/{asset}/media")).await;
-        if kinds
-            .iter()
-            .all(|k| rendition(&m, k).is_some_and(|r| r["state"] == "ready"))
-        {
-            return m;
-        }
+    media_until(t, asset, &format!("{kinds:?}"), |m| {
         if let Some(failed) = m["renditions"]
             .as_array()
             .and_then(|a| a.iter().find(|r| r["state"] == "failed"))
         {
             panic!("a rendition failed: {failed:#}");
         }
-        if tokio::time::Instant::now() >= deadline {
-            let jobs = t
-                .db()
-                .list_jobs(&Default::default(), None, 100)
-                .await
-                .unwrap();
-            panic!("timed out waiting for {kinds:?}: {m:#}\njobs: {jobs:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn jobs_of(t: &TestApp, kind: JobKind, sha256: &str) -> Vec<JobRecord> {
-    t.db()
-        .jobs_of(
-            kind,
-            sha256,
-            &[
-                JobState::Pending,
-                JobState::Running,
-                JobState::Done,
-                JobState::Dead,
-            ],
-            20,
-        )
-        .await
-        .unwrap()
+        kinds.iter().all(|k| crate::media::ready(m, k))
+    })
+    .await
 }
 
 /// `GET path` without credentials: status, content type, cache control and body.
@@ -295,7 +196,7 @@ async fn a_720p_lecture_gets_an_hls_ladder_that_ffmpeg_plays_through_presigned_u
     ];
     args.extend(H264);
     args.extend(["-c:a", "aac", "-b:a", "128k", "-shortest"]);
-    let file = fixture(dir.path(), "lecture.mp4", &args).await;
+    let file = ffmpeg(dir.path(), "lecture.mp4", &args).await;
     let (lesson, asset) = master(&t, "video", &file, None).await;
     let id = asset["id"].as_str().unwrap();
     let sha = asset["sha256"].as_str().unwrap();
@@ -426,7 +327,7 @@ async fn a_720p_lecture_gets_an_hls_ladder_that_ffmpeg_plays_through_presigned_u
     // ffprobe reads each variant through Lectern's playlist: the codecs and sizes promised.
     let base = t.url(&format!("/api/v1/assets/{id}/media/hls"));
     for (variant, w, h) in [("360p", 640, 360), ("720p", 1280, 720)] {
-        let p = ffprobe(&format!("{base}/{variant}.m3u8"), &["-show_streams"]).await;
+        let p = ffprobe(&format!("{base}/{variant}.m3u8")).await;
         assert_eq!(p["streams"].as_array().unwrap().len(), 1, "{p:#}");
         let v = stream(&p, "video");
         assert_eq!(v["codec_name"], "h264");
@@ -437,7 +338,7 @@ async fn a_720p_lecture_gets_an_hls_ladder_that_ffmpeg_plays_through_presigned_u
         );
     }
     for (variant, channels) in [("audio", 1), ("audio_64k", 1)] {
-        let p = ffprobe(&format!("{base}/{variant}.m3u8"), &["-show_streams"]).await;
+        let p = ffprobe(&format!("{base}/{variant}.m3u8")).await;
         assert_eq!(p["streams"].as_array().unwrap().len(), 1, "{p:#}");
         let a = stream(&p, "audio");
         assert_eq!(a["codec_name"], "aac");
@@ -460,7 +361,7 @@ async fn a_720p_lecture_gets_an_hls_ladder_that_ffmpeg_plays_through_presigned_u
         .as_str()
         .unwrap()
         .to_owned();
-    let p = ffprobe(&url, &["-show_streams"]).await;
+    let p = ffprobe(&url).await;
     assert_eq!(stream(&p, "video")["codec_name"], "h264");
     assert_eq!(stream(&p, "video")["width"], 640);
     assert_eq!(stream(&p, "audio")["codec_name"], "aac");
@@ -539,8 +440,8 @@ async fn a_small_mute_video_is_never_upscaled_and_an_audio_lesson_gets_the_audio
         "testsrc=size=320x180:rate=25:duration=5",
     ];
     args.extend(H264);
-    let mute = fixture(dir.path(), "mute.mp4", &args).await;
-    let tone = fixture(
+    let mute = ffmpeg(dir.path(), "mute.mp4", &args).await;
+    let tone = ffmpeg(
         dir.path(),
         "reading.m4a",
         &[
@@ -595,7 +496,7 @@ async fn a_small_mute_video_is_never_upscaled_and_an_audio_lesson_gets_the_audio
     let url = t.url(&format!("/api/v1/assets/{id}/media/hls/master.m3u8"));
     let (ok, stderr) = play(&url).await;
     assert!(ok, "{stderr}");
-    let p = ffprobe(&url, &["-show_streams"]).await;
+    let p = ffprobe(&url).await;
     assert!(
         p["streams"]
             .as_array()
@@ -611,7 +512,7 @@ async fn a_small_mute_video_is_never_upscaled_and_an_audio_lesson_gets_the_audio
         .as_str()
         .unwrap()
         .to_owned();
-    let p = ffprobe(&url, &["-show_streams"]).await;
+    let p = ffprobe(&url).await;
     assert_eq!(p["streams"].as_array().unwrap().len(), 1, "{p:#}");
     assert_eq!(stream(&p, "video")["height"], 180);
 
@@ -672,4 +573,34 @@ async fn a_small_mute_video_is_never_upscaled_and_an_audio_lesson_gets_the_audio
         .await
         .unwrap();
     assert_eq!(a64["size"].as_u64(), Some(bytes.len() as u64));
+
+    // One variant made again alone (`only`): its job replaced under its fixed id, the other
+    // steps left as they are. Asked again while another step of the content still runs (409).
+    let before = rendition(&m, "hls_audio_64k").unwrap()["created_at"].clone();
+    let audio_job = jobs_of(&t, JobKind::MediaAudio, asha).await.remove(0);
+    let r = crate::media::reprocess(&t, aid, Some("hls_audio_64k")).await;
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let m = media_until(&t, aid, "hls_audio_64k made again", |m| {
+        rendition(m, "hls_audio_64k").is_some_and(|r| r["created_at"] != before)
+    })
+    .await;
+    assert_eq!(rendition(&m, "hls_audio_64k").unwrap()["state"], "ready");
+    let hls = jobs_of(&t, JobKind::MediaHls, asha).await;
+    assert_eq!(hls.len(), 1, "{hls:?}");
+    assert_eq!(hls[0].id, format!("media-hls-audio_64k-{asha}"));
+    assert_eq!(hls[0].attempts, 1, "{hls:?}");
+    let again = jobs_of(&t, JobKind::MediaAudio, asha).await.remove(0);
+    assert_eq!(
+        (again.id, again.attempts, again.state),
+        (audio_job.id, audio_job.attempts, audio_job.state),
+        "the audio step is untouched"
+    );
+    // What an audio file never has is refused, and nothing is queued.
+    let r = t
+        .post(&format!("/api/v1/assets/{aid}/media/reprocess?only=page_3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    problem(r).await;
 }

@@ -521,32 +521,100 @@ async fn a_word_of_a_gb18030_subtitle_is_found_at_its_cue() {
     );
 }
 
+/// Records `cues` as the machine transcript of content `sha256`, as the transcription job does
+/// (a `transcript_zh` rendition whose WebVTT object is stored first).
+async fn transcribed(t: &TestApp, sha256: &str, cues: &[lectern::domain::subtitle::Cue]) {
+    use lectern::db::media::{MadeRendition, NewRendition};
+    use lectern::db::texts::NewSegment;
+    use sha2::Digest;
+    let vtt = lectern::domain::subtitle::to_webvtt(cues);
+    let key = lectern::ingest::new_object_key();
+    t.store()
+        .put(&key, bytes::Bytes::from(vtt.clone()), "text/vtt")
+        .await
+        .unwrap();
+    let rendition = NewRendition {
+        source_sha256: sha256.to_owned(),
+        kind: lectern::domain::media::RenditionKind::TranscriptZh,
+        made: Ok(MadeRendition {
+            object_key: key,
+            content_type: "text/vtt".into(),
+            size: vtt.len() as i64,
+            sha256: hex::encode(sha2::Sha256::digest(vtt.as_bytes())),
+            width: None,
+            height: None,
+            bit_rate: None,
+            duration_ms: cues.last().map(|c| c.end_ms),
+            peak_bit_rate: None,
+            codecs: None,
+        }),
+    };
+    let segments: Vec<NewSegment> = cues
+        .iter()
+        .map(|c| NewSegment {
+            page: None,
+            start_ms: Some(c.start_ms),
+            end_ms: Some(c.end_ms),
+            text: c.text.clone(),
+        })
+        .collect();
+    t.db()
+        .record_transcript(&rendition, &segments)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn an_editor_subtitle_replaces_the_machine_transcript_of_its_language() {
+async fn the_machine_transcript_is_a_subtitle_until_an_editor_file_of_its_language_replaces_it() {
     use lectern::domain::subtitle::Cue;
     let t = TestApp::spawn().await;
-    let lesson = t.lesson("video").await;
+    let tree = t.tree().await;
+    let editor = t.account("editor", &[("editor", &tree.province)]).await;
+    let r = t
+        .r#as(&editor)
+        .post("/api/v1/lessons")
+        .json(&serde_json::json!({ "title": "机器转写", "kind": "video", "org_id": tree.province }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let lesson = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let cue = |start_ms, end_ms, text: &str| Cue {
         start_ms,
         end_ms,
         text: text.to_owned(),
     };
-    let store = |cues: Vec<Cue>| {
-        let (db, objects, lesson) = (t.db().clone(), t.store().clone(), lesson.clone());
+    let none = t.json(&format!("/api/v1/lessons/{lesson}/subtitles")).await;
+    assert_eq!(none["subtitles"], serde_json::json!([]), "{none}");
+    // A master (not a playable one: media processing leaves it alone) and its transcript.
+    let master = |name: &'static str, len| {
+        let t = &t;
+        let lesson = lesson.clone();
         async move {
-            lectern::services::subtitles::store_machine(&db, &objects, &lesson, "zh", &cues)
-                .await
+            let r = t
+                .upload(&lesson, "master", name, crate::common::mp4(len))
+                .await;
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()["sha256"]
+                .as_str()
                 .unwrap()
+                .to_owned()
         }
     };
-    store(vec![cue(0, 1_000, "第一次转写")]).await;
-    let second = store(vec![
-        cue(2_000, 3_000, "机器 <转写> 的"),
-        cue(0, 1_500, "第二次转写"),
-        cue(4_000, 4_500, "  "),
-    ])
+    let first = master("第一版.mp4", 4096).await;
+    transcribed(&t, &first, &[cue(0, 1_000, "第一次转写")]).await;
+    transcribed(
+        &t,
+        &first,
+        &[
+            cue(2_000, 3_000, "机器 <转写> 的"),
+            cue(0, 1_500, "第二次转写"),
+        ],
+    )
     .await;
-    assert_eq!(second.cues, 2, "a cue without text is dropped");
     let list = t.json(&format!("/api/v1/lessons/{lesson}/subtitles")).await;
     let subtitles = list["subtitles"].as_array().unwrap();
     assert_eq!(
@@ -555,8 +623,10 @@ async fn an_editor_subtitle_replaces_the_machine_transcript_of_its_language() {
         "the second transcript replaced the first: {list}"
     );
     assert_eq!(subtitles[0]["origin"], "machine");
+    assert_eq!(subtitles[0]["language"], "zh");
     assert_eq!(subtitles[0]["label"], "中文（机器转写）");
     assert_eq!(subtitles[0]["asset_id"], Value::Null);
+    assert_eq!(subtitles[0]["cues"], 2, "{list}");
     assert_eq!(
         read_vtt(&vtt(&t, &lesson, "zh").await.0),
         vec![
@@ -564,6 +634,40 @@ async fn an_editor_subtitle_replaces_the_machine_transcript_of_its_language() {
             (2_000, 3_000, vec!["机器 &lt;转写&gt; 的".into()]),
         ]
     );
+    // The editor's page lists it, marked as a machine transcript, and says what media
+    // processing made of the master.
+    let b = t.browser();
+    assert_eq!(
+        t.sign_in(&b, &editor.login, crate::fixtures::PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let page = b
+        .get(t.url(&format!("/lessons/{lesson}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("&#x2f;", "/");
+    assert!(
+        page.contains("data-language=\"zh\" data-machine")
+            && page.contains("中文（机器转写）")
+            && page.contains(&format!("/api/v1/lessons/{lesson}/subtitles/zh.vtt")),
+        "{page}"
+    );
+    assert!(page.contains("data-media=\""), "{page}");
+    // Without credentials a draft lesson has no subtitles (404, as if absent).
+    let r = t
+        .client
+        .get(t.url(&format!("/api/v1/lessons/{lesson}/subtitles/zh.vtt")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    problem(r).await;
     // An editor's file of the same language is served instead: uploaded without a language,
     // it takes the lesson's (zh-CN), whose primary language is the transcript's.
     let r = t
@@ -587,34 +691,22 @@ async fn an_editor_subtitle_replaces_the_machine_transcript_of_its_language() {
         .await
         .unwrap();
     assert_eq!(hidden.status(), 404, "the transcript is hidden");
-    // Another machine run while the editor's file is there changes nothing served.
-    store(vec![cue(0, 1_000, "第三次转写")]).await;
-    let list = t.json(&format!("/api/v1/lessons/{lesson}/subtitles")).await;
-    assert_eq!(list["subtitles"].as_array().unwrap().len(), 1, "{list}");
-    // Deleting the editor's file brings the (latest) transcript back.
+    // Deleting the editor's file brings the transcript back.
     let r = t
         .delete(&format!("/api/v1/assets/{editor_asset}"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let (body, _) = vtt(&t, &lesson, "zh").await;
-    assert_eq!(read_vtt(&body), vec![(0, 1_000, vec!["第三次转写".into()])]);
-    // A language that is not a tag is refused; a missing lesson is not found.
-    let err =
-        lectern::services::subtitles::store_machine(t.db(), t.store(), &lesson, "普通话", &[])
-            .await
-            .unwrap_err();
-    assert!(
-        matches!(err, lectern::services::ServiceError::Invalid(_)),
-        "{err:?}"
-    );
-    let err =
-        lectern::services::subtitles::store_machine(t.db(), t.store(), "no-such-lesson", "zh", &[])
-            .await
-            .unwrap_err();
-    assert!(
-        matches!(err, lectern::services::ServiceError::NotFound(_)),
-        "{err:?}"
+    assert_eq!(read_vtt(&vtt(&t, &lesson, "zh").await.0).len(), 2);
+    // A new master supersedes the old one: its transcript is served, never the old one's, and
+    // until it has one there is none.
+    let second = master("第二版.mp4", 8192).await;
+    let list = t.json(&format!("/api/v1/lessons/{lesson}/subtitles")).await;
+    assert_eq!(list["subtitles"], serde_json::json!([]), "{list}");
+    transcribed(&t, &second, &[cue(0, 900, "新版转写")]).await;
+    assert_eq!(
+        read_vtt(&vtt(&t, &lesson, "zh").await.0),
+        vec![(0, 900, vec!["新版转写".into()])]
     );
 }

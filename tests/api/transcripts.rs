@@ -189,10 +189,20 @@ async fn mandarin_speech_is_transcribed_closely_and_found_by_search_at_its_secon
     assert_eq!(tr["state"], "ready", "{tr}");
     assert_eq!(tr["content_type"], "text/vtt");
     let (vtt, cues) = cues(&t, id).await;
-    assert!(
-        vtt.starts_with("WEBVTT") && vtt.contains("machine transcript"),
-        "{vtt}"
-    );
+    assert!(vtt.starts_with("WEBVTT"), "{vtt}");
+    // The lesson offers it as its subtitle: language zh, of origin machine, the same cues.
+    let lesson = asset["lesson_id"].as_str().unwrap();
+    let list = t.json(&format!("/api/v1/lessons/{lesson}/subtitles")).await;
+    assert_eq!(list["subtitles"][0]["language"], "zh", "{list}");
+    assert_eq!(list["subtitles"][0]["origin"], "machine", "{list}");
+    assert_eq!(list["subtitles"][0]["cues"], cues.len(), "{list}");
+    let served = t
+        .get(&format!("/api/v1/lessons/{lesson}/subtitles/zh.vtt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.text().await.unwrap(), vtt);
 
     // Close to what was said: a character error rate under 30 %.
     let heard: String = cues.iter().map(|c| c.2.as_str()).collect();
@@ -251,7 +261,6 @@ async fn mandarin_speech_is_transcribed_closely_and_found_by_search_at_its_secon
     );
 
     // An editor's subtitle replaces the machine transcript in search.
-    let lesson = asset["lesson_id"].as_str().unwrap();
     let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:03.000\n今天我们学习乡村振兴。\n";
     let r = t
         .upload(lesson, "subtitle", "zh.vtt", vtt.as_bytes().to_vec())

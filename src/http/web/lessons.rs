@@ -210,6 +210,21 @@ async fn lesson_page(web: &Web, id: &str, error: Option<AppError>) -> PageResult
         Some(o) => web.state.db.org(o).await?.map(|o| o.name),
         None => None,
     };
+    let media = media_of(web, &lesson).await?;
+    let subtitles: Vec<Value> = crate::services::subtitles::list(&web.state.db, &web.caller, id)
+        .await
+        .map_err(AppError::from)?
+        .iter()
+        .map(|s| {
+            json!({
+                "label": crate::services::subtitles::label(s),
+                "language": s.language,
+                "machine": crate::services::subtitles::origin(s) == crate::domain::subtitle::Origin::Machine,
+                "cues": s.cues,
+                "url": format!("/api/v1/lessons/{id}/subtitles/{}.vtt", s.language),
+            })
+        })
+        .collect();
     let (status, message) = match &error {
         Some(e) => (e.code.status(), Some(e.detail.clone())),
         None => (StatusCode::OK, None),
@@ -217,8 +232,48 @@ async fn lesson_page(web: &Web, id: &str, error: Option<AppError>) -> PageResult
     web.render(
         status,
         "lesson.html",
-        context! { lesson => lesson, revisions => revisions, can => can, org_name => org, error => message },
+        context! {
+            lesson => lesson, revisions => revisions, can => can, org_name => org,
+            error => message, media => media, subtitles => subtitles,
+        },
     )
+}
+
+/// What media processing made of each file media processing handles, by asset id: `status`
+/// (`pending`, `ready`, `unplayable`, `superseded`), the reason a file cannot be read, how many
+/// renditions are ready and failed, and a document's page count — so an editor sees why a
+/// file does not play without opening the API.
+async fn media_of(
+    web: &Web,
+    lesson: &LessonView,
+) -> Result<serde_json::Map<String, Value>, AppError> {
+    let mut out = serde_json::Map::new();
+    for a in &lesson.assets {
+        let m = crate::services::media::asset_media(&web.state.db, &web.caller, &a.id)
+            .await
+            .map_err(AppError::from)?;
+        if !m.processed {
+            continue;
+        }
+        let status = match &m.probe {
+            _ if m.superseded => "superseded",
+            None => "pending",
+            Some(p) if !p.playable => "unplayable",
+            Some(_) => "ready",
+        };
+        let count = |state| m.renditions.iter().filter(|r| r.state == state).count();
+        out.insert(
+            a.id.clone(),
+            json!({
+                "status": status,
+                "reason": m.probe.as_ref().and_then(|p| p.reason.clone()),
+                "ready": count(crate::domain::media::RenditionState::Ready),
+                "failed": count(crate::domain::media::RenditionState::Failed),
+                "pages": m.probe.as_ref().and_then(|p| p.page_count),
+            }),
+        );
+    }
+    Ok(out)
 }
 
 /// Loads lesson `id` for editing (403 or 404 as the API would answer).
@@ -235,7 +290,7 @@ async fn edit_form(
     let form = form.unwrap_or_else(|| LessonForm {
         csrf: String::new(),
         title: l.title.clone(),
-        kind: l.kind.clone(),
+        kind: l.kind.as_str().to_owned(),
         description: l.description.clone(),
         tags: l.tags.join(", "),
         lecturer: l.lecturer.clone().unwrap_or_default(),

@@ -81,8 +81,7 @@ pub struct SearchHitView {
     pub id: String,
     pub title: String,
     pub description: String,
-    #[schema(value_type = LessonKind)]
-    pub kind: String,
+    pub kind: LessonKind,
     pub status: crate::domain::lesson::LessonStatus,
     pub tags: Vec<String>,
     #[schema(required)]
