@@ -170,7 +170,6 @@ fn by_hand(src: &str, dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<(String,
     v.extend(s(vec!["-movflags", "+faststart", "-f", "mp4"]));
     v.push(dir.join("small.mp4").display().to_string());
     run("media_mp4", v);
-    drop(run);
     out
 }
 

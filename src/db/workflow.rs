@@ -45,7 +45,7 @@ impl Snapshot {
         Self {
             title: l.title.clone(),
             description: l.description.clone(),
-            kind: l.kind.clone(),
+            kind: l.kind,
             lecturer: l.lecturer.clone(),
             series: l.series.clone(),
             region_code: l.region_code.clone(),

@@ -145,7 +145,7 @@ pub async fn render(
             id: l.id.clone(),
             title: l.title.clone(),
             description: l.description.clone(),
-            kind: l.kind.clone(),
+            kind: l.kind,
             tags: l.tags.clone(),
             lecturer: l.lecturer.clone(),
             series: l.series.clone(),
