@@ -107,6 +107,7 @@ fn hls_out(dir: &Path) -> Vec<String> {
 
 /// The same encodes by hand, those `wanted`: (step, wall time).
 fn by_hand(src: &str, dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<(String, Duration)> {
+    std::fs::create_dir_all(dir).unwrap();
     let mut out = Vec::new();
     let scale360 = "scale=640:360:flags=bicubic,setsar=1,format=yuv420p";
     let scale720 = "scale=1280:720:flags=bicubic,setsar=1,format=yuv420p";
