@@ -12,8 +12,8 @@
 //! the change log (`search::follower`), so this is the whole path: commit, change-log wake-up,
 //! indexing, tantivy commit and reader reload. The target is ≤ 1 s.
 
-use lectern::config::Config;
-use lectern::startup::Application;
+mod support;
+
 use std::time::{Duration, Instant};
 
 async fn database_url(kind: &str, dir: &std::path::Path) -> anyhow::Result<String> {
@@ -42,20 +42,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn run(kind: &str, samples: usize) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
-    let config = Config {
-        bind: "127.0.0.1:0".into(),
-        data_dir: dir.path().join("data"),
-        index_dir: dir.path().join("index"),
-        s3_embedded_bind: "127.0.0.1:0".into(),
-        database_url: database_url(kind, dir.path()).await?,
-        ..Config::default()
-    };
-    let app = Application::build(config).await?;
-    let db = app.state().db.clone();
-    let token = lectern::domain::token::generate();
-    db.create_token("bench", &lectern::domain::token::hash(&token))
-        .await?;
-    let base = format!("http://{}", app.addr());
+    let support::Service { app, token, base } =
+        support::start(dir.path(), database_url(kind, dir.path()).await?, |_| {}).await?;
     let client = reqwest::Client::new();
     let mut took = Vec::with_capacity(samples);
     for i in 0..samples {

@@ -15,9 +15,9 @@
 //! with the arguments Lectern uses (kept in step with `src/media/hls.rs`; `nice -n 10` as
 //! Lectern) on the local file, writing to a local folder.
 
-use lectern::config::Config;
+mod support;
+
 use lectern::domain::job::{JobKind, JobState};
-use lectern::startup::Application;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -218,27 +218,18 @@ async fn main() -> anyhow::Result<()> {
     let bytes = std::fs::read(&src)?;
     println!("fixture: {size}, {seconds} s, {} MiB", bytes.len() >> 20);
 
-    let config = Config {
-        bind: "127.0.0.1:0".into(),
-        data_dir: dir.path().join("data"),
-        index_dir: dir.path().join("index"),
-        s3_embedded_bind: "127.0.0.1:0".into(),
-        database_url: format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("lectern.db").display()
-        ),
-        job_workers: 1,
-        job_poll_ms: 20,
-        media_concurrency: 1,
-        media_reconcile_ms: 100,
-        ..Config::default()
-    };
-    let app = Application::build(config).await?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("lectern.db").display()
+    );
+    let support::Service { app, token, base } = support::start(dir.path(), url, |c| {
+        c.job_workers = 1;
+        c.job_poll_ms = 20;
+        c.media_concurrency = 1;
+        c.media_reconcile_ms = 100;
+    })
+    .await?;
     let db = app.state().db.clone();
-    let token = lectern::domain::token::generate();
-    db.create_token("bench", &lectern::domain::token::hash(&token))
-        .await?;
-    let base = format!("http://{}", app.addr());
     let client = reqwest::Client::new();
     let lesson: serde_json::Value = client
         .post(format!("{base}/api/v1/lessons"))

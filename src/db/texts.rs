@@ -24,6 +24,18 @@ pub struct NewSegment {
     pub text: String,
 }
 
+impl From<&crate::domain::subtitle::Cue> for NewSegment {
+    /// A timed cue (a subtitle's or a machine transcript's) as a segment of its content's text.
+    fn from(c: &crate::domain::subtitle::Cue) -> Self {
+        Self {
+            page: None,
+            start_ms: Some(c.start_ms),
+            end_ms: Some(c.end_ms),
+            text: c.text.clone(),
+        }
+    }
+}
+
 /// The outcome of extracting one content, as editors are shown it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ExtractionRow {

@@ -325,15 +325,7 @@ impl Media {
             Err(step) => return step,
         };
         made.duration_ms = cues.last().map(|c| c.end_ms);
-        let segments: Vec<NewSegment> = cues
-            .iter()
-            .map(|c| NewSegment {
-                page: None,
-                start_ms: Some(c.start_ms),
-                end_ms: Some(c.end_ms),
-                text: c.text.clone(),
-            })
-            .collect();
+        let segments: Vec<NewSegment> = cues.iter().map(NewSegment::from).collect();
         let rendition = NewRendition {
             source_sha256: sha256.to_owned(),
             kind: TRANSCRIPT,

@@ -549,15 +549,7 @@ async fn transcribed(t: &TestApp, sha256: &str, cues: &[lectern::domain::subtitl
             codecs: None,
         }),
     };
-    let segments: Vec<NewSegment> = cues
-        .iter()
-        .map(|c| NewSegment {
-            page: None,
-            start_ms: Some(c.start_ms),
-            end_ms: Some(c.end_ms),
-            text: c.text.clone(),
-        })
-        .collect();
+    let segments: Vec<NewSegment> = cues.iter().map(NewSegment::from).collect();
     t.db()
         .record_transcript(&rendition, &segments)
         .await
