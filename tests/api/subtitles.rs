@@ -635,14 +635,9 @@ async fn the_machine_transcript_is_a_subtitle_until_an_editor_file_of_its_langua
             .status(),
         303
     );
-    let page = b
-        .get(t.url(&format!("/lessons/{lesson}")))
-        .send()
+    let page = t
+        .page(&b, &format!("/lessons/{lesson}"))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
         .replace("&#x2f;", "/");
     assert!(
         page.contains("data-language=\"zh\" data-machine")
