@@ -738,3 +738,285 @@ async fn an_administrator_sees_a_dead_delivery_on_the_jobs_page_and_retries_it()
     assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
     c.close().await.unwrap();
 }
+
+/// A 20-second test picture with a tone, made by ffmpeg (`None` without it: skipped, or a
+/// failure under CI, where `scripts/test` installs it).
+async fn lecture_video(dir: &Path) -> Option<Vec<u8>> {
+    let out = dir.join("lecture.mp4");
+    let made = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=15",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"])
+        .args([
+            "-t",
+            "20",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ])
+        .arg(&out)
+        .status()
+        .await
+        .is_ok_and(|s| s.success());
+    if !made {
+        let msg = "ffmpeg is missing: the member's player test did NOT run";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+        eprintln!("\n!!! {msg}\n");
+        return None;
+    }
+    Some(std::fs::read(out).unwrap())
+}
+
+/// Waits until an anonymous search for `q` finds lesson `id`.
+async fn searchable(app: &TestApp, q: &str, id: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let v: Value = app
+            .client
+            .get(app.url("/api/v1/search"))
+            .query(&[("q", q)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["hits"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|h| h["id"] == id))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{q} never found {id}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The player's position, in seconds.
+async fn current_time(c: &Client) -> f64 {
+    c.execute(
+        "return document.getElementById('player').currentTime;",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_f64()
+    .unwrap_or(-1.0)
+}
+
+/// Waits until the player is within half a second of `second`.
+async fn player_at(c: &Client, second: f64) {
+    let started = std::time::Instant::now();
+    loop {
+        let t = current_time(c).await;
+        if (t - second).abs() < 0.5 {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the player is at {t}, not {second}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether the page is wider than the window (sideways scrolling on a phone).
+async fn scrolls_sideways(c: &Client) -> bool {
+    c.execute(
+        "return document.documentElement.scrollWidth > window.innerWidth;",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_bool()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcript() {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let Some(video) = lecture_video(work.path()).await else {
+        return;
+    };
+    let app = TestApp::spawn_with(|c| {
+        c.media_reconcile_ms = 200;
+        c.media_concurrency = 2;
+    })
+    .await;
+    let first = app
+        .published(
+            json!({ "title": "量子力学入门 第一讲", "kind": "video", "series": "量子物理系列",
+                "lecturer": "李老师", "recorded_on": "2026-01-10", "tags": ["物理"],
+                "description": "从双缝实验讲起，介绍量子叠加与测量。" }),
+        )
+        .await;
+    let second = app
+        .published(
+            json!({ "title": "量子力学入门 第二讲", "kind": "video", "series": "量子物理系列",
+                "lecturer": "李老师", "recorded_on": "2026-02-10" }),
+        )
+        .await;
+    let r = app.upload(&first, "master", "第一讲.mp4", video).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let master = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:03.500\n今天我们讲量子力学的基本概念\n\n\
+               00:00:04.000 --> 00:00:07.500\n先看双缝实验\n\n\
+               00:00:08.000 --> 00:00:11.000\n接下来测量纠缠态的性质\n\n\
+               00:00:12.000 --> 00:00:16.000\n最后做一个小结\n";
+    let r = app
+        .upload_subtitle(&first, "第一讲.vtt", "zh-CN", vtt)
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // The ladder is made (HLS is what the page plays).
+    let started = std::time::Instant::now();
+    loop {
+        let v = app.json(&format!("/api/v1/assets/{master}/media")).await;
+        let ready = v["renditions"].as_array().is_some_and(|r| {
+            r.iter()
+                .any(|r| r["kind"] == "hls_360p" && r["state"] == "ready")
+                && r.iter()
+                    .any(|r| r["kind"] == "poster_large" && r["state"] == "ready")
+        });
+        if ready {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "no ladder: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    searchable(&app, "纠缠态", &first).await;
+    searchable(&app, "liangzi", &second).await;
+
+    let profiles = tempfile::tempdir().unwrap();
+    let c = browser(&driver, &profiles.path().join("member")).await;
+    // The front page: search by pinyin, with suggestions as one types.
+    c.goto(&app.base).await.unwrap();
+    css(&c, "#q").await.send_keys("liangzi").await.unwrap();
+    css(&c, "#q-suggestions li[role=option]").await;
+    screenshot(&c, "20-library-front-suggest").await;
+    css(&c, "#q").await.send_keys("\u{E007}").await.unwrap(); // Enter
+    css(&c, "ol.hitlist").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/search");
+    let text = css(&c, "ol.hitlist").await.text().await.unwrap();
+    assert!(
+        text.contains("量子力学入门 第一讲") && text.contains("第二讲"),
+        "{text}"
+    );
+    // A moment of the lecture found by its words opens the lecture there.
+    c.goto(&format!(
+        "{}/search?q={}",
+        app.base, "%E7%BA%A0%E7%BC%A0%E6%80%81"
+    ))
+    .await
+    .unwrap();
+    screenshot(&c, "21-library-search").await;
+    css(&c, "ul.moments a[href*='t=8']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(&c, "#player").await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        format!("/learn/{first}")
+    );
+    player_at(&c, 8.0).await;
+    let src = c
+        .execute(
+            "return document.getElementById('player').currentSrc;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let hls = c
+        .execute("return !!window.lecternHls;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        hls == Value::Bool(true) || src.as_str().is_some_and(|s| s.contains(".m3u8")),
+        "the ladder plays (hls.js or native HLS): {src}"
+    );
+    // The transcript is beside the player; the current line is marked; a click seeks.
+    let line = css(&c, "#transcript button.line[data-start='4']").await;
+    let now = css(&c, "#transcript button.now")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        now.contains("纠缠态"),
+        "the line being said is marked: {now}"
+    );
+    line.click().await.unwrap();
+    player_at(&c, 4.0).await;
+    // The transcript's own search box filters its lines.
+    css(&c, "#transcript-q")
+        .await
+        .send_keys("小结")
+        .await
+        .unwrap();
+    let shown = c
+        .execute(
+            "return [...document.querySelectorAll('#transcript li')].filter(l => !l.hidden).length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!(1), "one line says 小结");
+    screenshot(&c, "22-library-lesson").await;
+    // The next episode.
+    css(&c, "#next-episode").await.click().await.unwrap();
+    css(&c, "h1").await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        format!("/learn/{second}")
+    );
+    // #t= on the lesson's own URL works as ?t= does.
+    c.goto(&format!("{}/learn/{first}#t=12", app.base))
+        .await
+        .unwrap();
+    player_at(&c, 12.0).await;
+
+    // On a phone: nothing wider than the screen, on every library page.
+    c.set_window_size(375, 812).await.unwrap();
+    for (path, name) in [
+        ("/".to_owned(), "23-library-front-phone"),
+        ("/search?q=liangzi".to_owned(), "24-library-search-phone"),
+        (format!("/learn/{first}"), "25-library-lesson-phone"),
+        (
+            "/series/%E9%87%8F%E5%AD%90%E7%89%A9%E7%90%86%E7%B3%BB%E5%88%97".to_owned(),
+            "26-library-series-phone",
+        ),
+    ] {
+        c.goto(&format!("{}{path}", app.base)).await.unwrap();
+        css(&c, "h1, #q").await;
+        assert!(
+            !scrolls_sideways(&c).await,
+            "{path} scrolls sideways on a phone"
+        );
+        screenshot(&c, name).await;
+    }
+    c.close().await.unwrap();
+}

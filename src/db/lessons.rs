@@ -76,12 +76,26 @@ pub struct LessonFilter {
     pub status: Option<String>,
     pub tag: Option<String>,
     pub series: Option<String>,
+    pub lecturer: Option<String>,
     /// Matches this prefix of the region code (a region and everything below it).
     pub region_prefix: Option<String>,
     /// Only lessons owned inside the subtree at this path.
     pub org_prefix: Option<String>,
-    /// Only lessons whose id sorts after this one (keyset paging).
+    /// Only lessons whose id sorts after this one (keyset paging, with [`ListOrder::Id`] only).
     pub after_id: Option<String>,
+    pub order: ListOrder,
+}
+
+/// The order of a lesson listing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListOrder {
+    /// By id: creation order, the order keyset paging follows.
+    #[default]
+    Id,
+    /// As the episodes of a series: by recording date (undated last), then publication.
+    Episode,
+    /// The most recently published first.
+    Newest,
 }
 
 /// Why an update did not happen.
@@ -207,14 +221,10 @@ impl Db {
         Ok(rows)
     }
 
-    /// Up to `limit` lessons that `scope` may read and `filter` selects, oldest first.
-    pub async fn lessons(
-        &self,
-        scope: &ReadScope,
-        filter: &LessonFilter,
-        limit: i64,
-    ) -> Result<Vec<LessonRecord>, sqlx::Error> {
-        let mut sql = format!("SELECT {COLUMNS} FROM {FROM_LESSONS} WHERE 1 = 1");
+    /// `FROM … WHERE …` of the lessons `scope` may read that pass `filter`, with its binds
+    /// (`$1`, `$2`, … in order).
+    fn scoped_where(scope: &ReadScope, filter: &LessonFilter) -> (String, Vec<String>) {
+        let mut sql = format!("FROM {FROM_LESSONS} WHERE 1 = 1");
         let mut binds: Vec<String> = Vec::new();
         fn bind(binds: &mut Vec<String>, sql: &mut String, clause: &str, value: String) {
             binds.push(value);
@@ -265,6 +275,9 @@ impl Db {
         if let Some(s) = &filter.series {
             bind(&mut binds, &mut sql, " AND l.series = ?", s.clone());
         }
+        if let Some(s) = &filter.lecturer {
+            bind(&mut binds, &mut sql, " AND l.lecturer = ?", s.clone());
+        }
         if let Some(p) = &filter.region_prefix {
             bind(
                 &mut binds,
@@ -276,7 +289,30 @@ impl Db {
         if let Some(a) = &filter.after_id {
             bind(&mut binds, &mut sql, " AND l.id > ?", a.clone());
         }
-        sql.push_str(&format!(" ORDER BY l.id LIMIT ${}", binds.len() + 1));
+        (sql, binds)
+    }
+
+    /// Up to `limit` lessons that `scope` may read and `filter` selects, in `filter.order`.
+    pub async fn lessons(
+        &self,
+        scope: &ReadScope,
+        filter: &LessonFilter,
+        limit: i64,
+    ) -> Result<Vec<LessonRecord>, sqlx::Error> {
+        let (from, binds) = Self::scoped_where(scope, filter);
+        let mut sql = format!("SELECT {COLUMNS} {from}");
+        // `(x IS NULL)` sorts the missing last on both databases (false before true).
+        sql.push_str(match filter.order {
+            ListOrder::Id => " ORDER BY l.id",
+            ListOrder::Episode => {
+                " ORDER BY (l.recorded_on IS NULL), l.recorded_on, \
+                 (l.published_at IS NULL), l.published_at, l.id"
+            }
+            ListOrder::Newest => {
+                " ORDER BY (l.published_at IS NULL), l.published_at DESC, l.id DESC"
+            }
+        });
+        sql.push_str(&format!(" LIMIT ${}", binds.len() + 1));
         let mut q = sqlx::query_as::<_, LessonRecord>(AssertSqlSafe(sql.as_str()));
         for b in &binds {
             q = q.bind(b);
@@ -284,6 +320,26 @@ impl Db {
         let mut rows = q.bind(limit).fetch_all(self.pool()).await?;
         self.attach_tags(&mut rows).await?;
         Ok(rows)
+    }
+
+    /// The lecturers of the lessons `scope` may read, with how many lessons each gave, most
+    /// first (then by name), at most `limit`.
+    pub async fn lecturers(
+        &self,
+        scope: &ReadScope,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let (from, binds) = Self::scoped_where(scope, &LessonFilter::default());
+        let sql = format!(
+            "SELECT l.lecturer, COUNT(*) {from} AND l.lecturer IS NOT NULL AND l.lecturer <> '' \
+             GROUP BY l.lecturer ORDER BY COUNT(*) DESC, l.lecturer LIMIT ${}",
+            binds.len() + 1
+        );
+        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.as_str()));
+        for b in &binds {
+            q = q.bind(b);
+        }
+        q.bind(limit).fetch_all(self.pool()).await
     }
 
     /// Loads the tags and named platforms of `rows`.

@@ -15,6 +15,7 @@ pub mod lessons;
 pub mod media;
 pub mod orgs;
 pub mod platforms;
+pub mod positions;
 mod states;
 pub mod subtitles;
 pub mod texts;

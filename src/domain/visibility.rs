@@ -2,7 +2,7 @@
 //!
 //! Invariant: API handlers, pages, downloads, the change log and the workflow never decide access
 //! themselves; they ask this module — [`read_scope`] for listings (the database layer turns the
-//! scope into a `WHERE` clause), [`may`] for one lesson, [`may_administer`] and
+//! scope into a `WHERE` clause), [`library_scope`] for the members' library, [`may`] for one lesson, [`may_administer`] and
 //! [`may_review_level`] for organisations, accounts and approvals. Publication scopes for
 //! downstream platforms are added here and every caller follows.
 //!
@@ -216,6 +216,21 @@ pub fn read_scope(caller: &Caller) -> ReadScope {
             }
         }
     }
+}
+
+/// What the members' library shows `caller`: published lessons only, whoever asks. Staff read
+/// their drafts on the editors' pages; the library is what members see (a lesson page may still
+/// preview an unpublished lesson to someone [`may`] let read it, saying so). A platform's key
+/// has no library (pages refuse it before this is asked).
+pub fn library_scope(_caller: &Caller) -> ReadScope {
+    ReadScope::PublishedOnly
+}
+
+/// The account whose own learning `caller` records and reads (where it stopped in a lesson; its
+/// learning records): a signed-in account, by session or personal token. Operators and
+/// platforms act for no learner.
+pub fn learner(caller: &Caller) -> Option<&str> {
+    caller.user().map(|u| u.id.as_str())
 }
 
 /// What one may do to a lesson.
@@ -484,6 +499,8 @@ pub fn may_disable_account(caller: &Caller, account_id: &str, account_org_paths:
 /// Which administration pages the navigation offers a caller: only those it can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AdminLinks {
+    /// The editors' and reviewers' pages: staff of some organisation (and operators).
+    pub staff: bool,
     /// The organisation tree and its accounts: administrators (and operators).
     pub orgs: bool,
     pub users: bool,
@@ -496,7 +513,13 @@ pub struct AdminLinks {
 /// The administration pages `caller` may use, for the page navigation.
 pub fn admin_links(caller: &Caller) -> AdminLinks {
     let administers = administered_subtrees(caller).is_none_or(|s| !s.is_empty());
+    let staff = match caller {
+        Caller::Operator { .. } => true,
+        Caller::User(u) => !u.subtrees(&STAFF).is_empty(),
+        Caller::Anonymous | Caller::Platform(_) => false,
+    };
     AdminLinks {
+        staff,
         orgs: administers,
         users: administers,
         platforms: administers,
@@ -807,22 +830,29 @@ mod tests {
     #[test]
     fn the_navigation_offers_only_the_administration_pages_a_caller_can_use() {
         let none = AdminLinks {
+            staff: false,
             orgs: false,
             users: false,
             platforms: false,
             jobs: false,
         };
+        let staff_only = AdminLinks {
+            staff: true,
+            ..none
+        };
         let all = AdminLinks {
+            staff: true,
             orgs: true,
             users: true,
             platforms: true,
             jobs: true,
         };
-        assert_eq!(admin_links(&user(&[(Role::Editor, "/p/c/")])), none);
+        assert_eq!(admin_links(&user(&[(Role::Editor, "/p/c/")])), staff_only);
         assert_eq!(
             admin_links(&user(&[(Role::Reviewer, "/p/"), (Role::Member, "/p/")])),
-            none
+            staff_only
         );
+        assert_eq!(admin_links(&user(&[(Role::Member, "/p/")])), none);
         assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/c/")])), all);
         assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/")])), all);
         let op = Caller::Operator {
@@ -830,6 +860,12 @@ mod tests {
         };
         assert_eq!(admin_links(&op), all);
         assert_eq!(admin_links(&Caller::Anonymous), none);
+        assert_eq!(library_scope(&Caller::Anonymous), ReadScope::PublishedOnly);
+        assert_eq!(
+            library_scope(&op),
+            ReadScope::PublishedOnly,
+            "drafts are not on the library shelf"
+        );
         // Every link offered leads to a page its rule lets the caller use.
         let admin = user(&[(Role::Administrator, "/p/c/")]);
         assert!(job_scope(&admin).is_some());

@@ -249,6 +249,14 @@ impl AppError {
     }
 
     /// Many validation failures at once.
+    /// The fields an invalid request got wrong (empty for any other error).
+    pub fn invalid_fields(&self) -> Vec<&str> {
+        match &self.extra {
+            Some(Extra::Errors(list)) => list.iter().map(|e| e.field.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn invalid(errors: &[Invalid]) -> Self {
         let detail = errors
             .iter()
@@ -363,6 +371,7 @@ impl From<crate::services::ServiceError> for AppError {
             E::PreconditionFailed(detail) => Self::new(Code::PreconditionFailed, detail),
             E::Db(e) => e.into(),
             E::Storage(e) => e.into(),
+            E::Search(e) => Self::internal(&e),
         }
     }
 }

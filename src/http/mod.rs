@@ -202,6 +202,11 @@ fn routes() -> Routes {
             axum::routing::delete(users::remove_grant),
         )
         .route("/me", get(users::me))
+        .route("/me/positions", get(api::v1::positions::list_positions))
+        .route(
+            "/me/positions/{lesson_id}",
+            axum::routing::put(api::v1::positions::put_position),
+        )
         .route("/me/password", post(users::change_password))
         .route(
             "/me/tokens",

@@ -133,6 +133,9 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::media::thumbnails_vtt,
         crate::http::api::v1::hls::playlist,
         crate::http::api::v1::hls::rendition_file,
+        // --- the members' library ---
+        crate::http::api::v1::positions::put_position,
+        crate::http::api::v1::positions::list_positions,
     ),
     components(schemas(
         Problem,

@@ -29,10 +29,7 @@ use futures::{Stream, StreamExt};
 use hash::ResumableSha256;
 use parts::Parts;
 
-/// Size of the parts a plain upload is cut into.
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
-/// The smallest part S3 accepts (except for the last part of an upload).
-pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+pub use crate::storage::{MIN_PART_SIZE, PART_SIZE};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -269,7 +266,7 @@ impl Ingest {
         // The multipart upload starts only when a first part is full; a smaller file is one PUT.
         let mut sink: Option<PartSink> = None;
         let stored = async {
-            let mut parts = Parts::default();
+            let mut parts = Parts::new(self.store.part_buffers());
             loop {
                 let chunk = match first.next() {
                     Some(chunk) => chunk,
@@ -295,18 +292,17 @@ impl Ingest {
                             ))
                         }
                     };
-                    parts.recycle(s.send(part).await?);
+                    s.send(part).await?;
                 }
             }
-            let rest = parts.take_rest();
             match &mut sink {
                 None => {
                     self.store
-                        .put(&key, rest.freeze(), &sniffed.content_type)
+                        .put(&key, parts.copy_rest(), &sniffed.content_type)
                         .await?
                 }
                 Some(s) => {
-                    if !rest.is_empty() {
+                    if let Some(rest) = parts.take_rest() {
                         s.send(rest).await?;
                     }
                     s.complete().await?;

@@ -259,14 +259,14 @@ impl Ingest {
         // The first bytes of the file, gathered until they can be sniffed.
         let mut head = Vec::new();
         // The bytes after the last part: the old tail, then this request's bytes.
-        let mut cutter = Parts::default();
+        let mut cutter = Parts::new(self.store.part_buffers());
         if let Some(tail) = &upload.tail_key {
             let tail = self.store.get_bytes(tail).await?;
             if content_type.is_none() && at_start {
                 head.extend_from_slice(&tail[..tail.len().min(SNIFF_LEN)]);
             }
             for part in cutter.push(&tail) {
-                cutter.recycle(sink.send(part).await?);
+                sink.send(part).await?;
             }
         }
         let mut download =
@@ -306,7 +306,7 @@ impl Ingest {
                 }
             }
             for part in cutter.push(&chunk) {
-                cutter.recycle(sink.send(part).await?);
+                sink.send(part).await?;
             }
             if now_ms() - renewed_at > self.lease_ms / 3 {
                 if !self
@@ -336,9 +336,8 @@ impl Ingest {
             download = s.1;
         }
 
-        let rest = cutter.take_rest();
         if complete {
-            if !rest.is_empty() {
+            if let Some(rest) = cutter.take_rest() {
                 sink.send(rest).await?;
             }
             sink.complete().await?;
@@ -396,12 +395,14 @@ impl Ingest {
 
         // Not complete: what can be a part becomes one, the rest is the new tail.
         let mut new_tail = None;
-        if rest.len() >= MIN_PART_SIZE {
-            sink.send(rest).await?;
-        } else if !rest.is_empty() {
+        if cutter.rest_len() >= MIN_PART_SIZE {
+            if let Some(rest) = cutter.take_rest() {
+                sink.send(rest).await?;
+            }
+        } else if cutter.rest_len() > 0 {
             let key = format!("uploads/{}/tail-{}", upload.id, new_id());
             self.store
-                .put(&key, rest.freeze(), "application/octet-stream")
+                .put(&key, cutter.copy_rest(), "application/octet-stream")
                 .await?;
             new_tail = Some(key);
         }

@@ -216,6 +216,11 @@ pub struct Request {
     pub limit: usize,
     /// How many matching pages or cues to give per hit.
     pub segments_per_hit: usize,
+    /// With no words and no filter, match every lesson in scope (browsing) instead of none.
+    pub everything: bool,
+    /// Match lessons that have all words but one, and not all of them (a fallback when a full
+    /// search finds little); with fewer than two words, nothing more than a full search.
+    pub partial: bool,
 }
 
 /// A lesson found.
@@ -776,14 +781,37 @@ impl Generation {
     fn search(&self, scope: &ReadScope, r: &Request) -> Result<Results, SearchError> {
         let f = self.f;
         let mut clauses = f.restrictions(scope, &r.filters);
-        for c in &r.query.must {
-            clauses.push((Occur::Must, f.lesson_clause(c)));
+        let n = r.query.must.len();
+        if r.partial && n >= 2 {
+            // Most of the words (all but one), and not all of them: what a full search missed.
+            let each = |occur: Occur| -> Vec<(Occur, Box<dyn Query>)> {
+                r.query
+                    .must
+                    .iter()
+                    .map(|c| (occur, f.lesson_clause(c)))
+                    .collect()
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(BooleanQuery::with_minimum_required_clauses(
+                    each(Occur::Should),
+                    n - 1,
+                )),
+            ));
+            clauses.push((
+                Occur::MustNot,
+                Box::new(BooleanQuery::new(each(Occur::Must))),
+            ));
+        } else {
+            for c in &r.query.must {
+                clauses.push((Occur::Must, f.lesson_clause(c)));
+            }
         }
         for c in &r.query.must_not {
             clauses.push((Occur::MustNot, f.lesson_clause(c)));
         }
         if r.query.must.is_empty() {
-            if r.query.must_not.is_empty() && !r.filters.any() {
+            if r.query.must_not.is_empty() && !r.filters.any() && !r.everything {
                 return Ok(Results {
                     total: 0,
                     hits: Vec::new(),

@@ -372,10 +372,10 @@ pub async fn list_lessons(db: &Db, caller: &Caller, q: ListLessons) -> Result<Le
         kind: kind.flatten().map(|k| k.as_str().to_owned()),
         status: status.flatten().map(|s| s.as_str().to_owned()),
         tag: q.tag,
-        series: None,
         region_prefix: region.flatten().map(|r| r.subtree_prefix().to_owned()),
         org_prefix,
         after_id: q.cursor,
+        ..Default::default()
     };
     let lessons = db.lessons(&read_scope(caller), &filter, limit + 1).await?;
     let more = lessons.len() as i64 > limit;

@@ -14,10 +14,12 @@ pub mod accounts;
 pub mod catalog;
 pub mod hls;
 pub mod jobs;
+pub mod library;
 pub mod media;
 pub mod orgs;
 pub mod platforms;
 pub mod review;
+pub mod search;
 pub mod subtitles;
 pub mod uploads;
 
@@ -72,6 +74,8 @@ pub enum ServiceError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Search(#[from] crate::search::index::SearchError),
 }
 
 impl From<Invalid> for ServiceError {

@@ -36,7 +36,7 @@ impl EmbeddedS3 {
         let root = fs.root.clone();
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
-        let service = builder.build();
+        let service = Cors(builder.build());
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
@@ -59,6 +59,62 @@ impl EmbeddedS3 {
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+}
+
+/// The endpoint answers browsers on any page: a player (hls.js) reads a ladder's segments from
+/// their presigned URLs with `fetch`, which needs `Access-Control-Allow-Origin`. Every read needs
+/// a valid signature all the same; no credentials (cookies) are sent or allowed, so `*` lets a
+/// page read only what a presigned URL already grants.
+#[derive(Clone)]
+struct Cors(s3s::service::S3Service);
+
+impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Cors {
+    type Response = axum::http::Response<s3s::Body>;
+    type Error = s3s::HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn call(&self, req: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        use axum::http::{HeaderValue, Method, StatusCode, header};
+        let preflight = req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let inner = self.0.clone();
+        Box::pin(async move {
+            let mut response = if preflight {
+                let mut r = axum::http::Response::new(s3s::Body::empty());
+                *r.status_mut() = StatusCode::NO_CONTENT;
+                let h = r.headers_mut();
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static("GET, HEAD"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static("range"),
+                );
+                h.insert(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("86400"),
+                );
+                r
+            } else {
+                hyper::service::Service::call(&inner, req).await?
+            };
+            let h = response.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("content-length, content-range, etag"),
+            );
+            Ok(response)
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 pub mod embedded;
 mod multipart;
 
-pub use multipart::{Part, PartSink};
+pub use multipart::{MIN_PART_SIZE, PART_SIZE, Part, PartBuffers, PartSink};
 
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -118,6 +118,25 @@ pub struct ObjectStore {
     /// The bucket's folder when the store is the embedded endpoint of this process: object
     /// bodies are then read from it directly (see [`ObjectStore::serving_folder`]).
     folder: Option<std::path::PathBuf>,
+    /// Buffers for the parts of multipart uploads, reused across uploads (see [`PartSink`]).
+    buffers: PartBuffers,
+    /// `scheme://host[:port]` of the endpoint: where presigned URLs point.
+    origin: String,
+}
+
+/// How long completing a multipart upload of `size` bytes may take: the bound of one request,
+/// and a second more for every 32 MiB joined.
+fn complete_timeout(request: Duration, size: i64) -> Duration {
+    request + Duration::from_secs((size.max(0) as u64) / (32 * 1024 * 1024))
+}
+
+/// `scheme://authority` of an endpoint URL (empty when it has no scheme).
+fn origin_of(endpoint: &str) -> String {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return String::new();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{}://{authority}", scheme.to_ascii_lowercase())
 }
 
 /// Whether bodies sent to `endpoint` should be signed. Signing a body costs a SHA-256 pass over
@@ -181,7 +200,21 @@ impl ObjectStore {
             timeout: s.timeout,
             sign_payloads: signs_payloads(&s.endpoint),
             folder: None,
+            buffers: PartBuffers::default(),
+            origin: origin_of(&s.endpoint),
         }
+    }
+
+    /// `scheme://host[:port]` of the endpoint presigned URLs point at (path-style addressing:
+    /// the bucket is in the path), for a page's content security policy.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The pool of part buffers that every upload through this store fills and [`PartSink`]
+    /// gives stored parts back to.
+    pub fn part_buffers(&self) -> PartBuffers {
+        self.buffers.clone()
     }
 
     /// Reads object bodies straight from `root`, the folder of the embedded endpoint that this
@@ -479,6 +512,7 @@ impl ObjectStore {
         parts: &[Part],
     ) -> Result<(), StorageError> {
         use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let size: i64 = parts.iter().map(|p| p.size).sum();
         let parts = parts
             .iter()
             .map(|p| {
@@ -488,7 +522,13 @@ impl ObjectStore {
                     .build()
             })
             .collect();
-        self.client
+        // Completing joins every part into one object: a store may take seconds per GiB (the
+        // embedded one copies the bytes), so the attempt may take longer than one request's
+        // bound — a second more for every 32 MiB. A 4 GiB upload on a busy machine overran the
+        // plain bound, and the retry then found the upload already completed (and refused).
+        let patience = complete_timeout(self.timeout, size);
+        let done = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
@@ -498,10 +538,44 @@ impl ObjectStore {
                     .set_parts(Some(parts))
                     .build(),
             )
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(CONNECT_TIMEOUT.min(self.timeout))
+                        .read_timeout(patience)
+                        .operation_attempt_timeout(patience)
+                        .build(),
+                ),
+            )
+            .send()
+            .await;
+        match done {
+            Ok(_) => Ok(()),
+            // An attempt that timed out may have completed the upload all the same, and the
+            // retry is then refused (the upload is gone): the object is there, whole.
+            Err(e) if self.object_size(key).await == Some(size) => {
+                tracing::warn!(
+                    key,
+                    error = %aws_sdk_s3::error::DisplayErrorContext(&e),
+                    "completing a multipart upload was refused after it had completed; the object is whole"
+                );
+                Ok(())
+            }
+            Err(e) => Err(StorageError::sdk("complete multipart upload", e)),
+        }
+    }
+
+    /// The size of object `key`, if it exists (`None` too when the store cannot say).
+    async fn object_size(&self, key: &str) -> Option<i64> {
+        self.client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| StorageError::sdk("complete multipart upload", e))
+            .ok()
+            .and_then(|h| h.content_length())
     }
 
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
@@ -602,5 +676,26 @@ mod tests {
         assert!(!signs_payloads("http://localhost:5055"));
         assert!(!signs_payloads("http://[::1]:9000"));
         assert!(signs_payloads("garbage"));
+    }
+
+    #[test]
+    fn the_origin_is_the_scheme_and_authority_of_the_endpoint() {
+        assert_eq!(origin_of("http://127.0.0.1:8081"), "http://127.0.0.1:8081");
+        assert_eq!(
+            origin_of("HTTPS://s3.example.org/base?x"),
+            "https://s3.example.org"
+        );
+        assert_eq!(origin_of("http://[::1]:9000/"), "http://[::1]:9000");
+        assert_eq!(origin_of("garbage"), "");
+    }
+
+    #[test]
+    fn completing_a_large_upload_may_take_longer_than_one_request() {
+        let request = Duration::from_secs(30);
+        assert_eq!(complete_timeout(request, 0), request);
+        assert_eq!(
+            complete_timeout(request, 4 * 1024 * 1024 * 1024),
+            Duration::from_secs(30 + 128)
+        );
     }
 }

@@ -13,6 +13,11 @@ use serde_json::{Value, json};
 /// (or, under `/admin/users`, an account). The walk checks it against the router's own route list.
 const PAGES: &[(&str, &str)] = &[
     ("GET", "/"),
+    ("GET", "/search"),
+    ("GET", "/learn/{id}"),
+    ("GET", "/series/{name}"),
+    ("GET", "/lecturers/{name}"),
+    ("GET", "/admin/status"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),
@@ -131,6 +136,7 @@ async fn a_platform_key_is_refused_on_every_staff_endpoint_and_page() {
         ("review/id", lesson.as_str()),
         ("role", "member"),
         ("org_id", tree.city.as_str()),
+        ("lesson_id", lesson.as_str()),
     ];
     let doc: Value = t
         .client
@@ -186,7 +192,10 @@ async fn a_platform_key_is_refused_on_every_staff_endpoint_and_page() {
         }
     }
     for (method, route) in PAGES {
-        let path = concrete(route, &[("users/id", &member.id), ("id", &lesson)]);
+        let path = concrete(
+            route,
+            &[("users/id", &member.id), ("id", &lesson), ("name", "x")],
+        );
         let m = Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = with_key(m.clone(), &path);
         if m == Method::POST {

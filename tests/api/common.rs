@@ -162,17 +162,8 @@ impl TestApp {
 
     /// Creates a draft lesson of `kind`; returns its id.
     pub async fn lesson(&self, kind: &str) -> String {
-        let r = self
-            .post("/api/v1/lessons")
-            .json(&json!({ "title": "新时代乡村振兴战略解读", "kind": kind, "tags": ["乡村振兴"] }))
-            .send()
+        self.draft(json!({ "title": "新时代乡村振兴战略解读", "kind": kind, "tags": ["乡村振兴"] }))
             .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
     }
 
     /// Uploads `data` as a plain streaming upload; returns the response.
@@ -189,6 +180,53 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Uploads `body` as a subtitle in `language`; returns the response.
+    pub async fn upload_subtitle(
+        &self,
+        lesson: &str,
+        filename: &str,
+        language: &str,
+        body: &str,
+    ) -> reqwest::Response {
+        self.post(&format!("/api/v1/lessons/{lesson}/assets"))
+            .query(&[
+                ("role", "subtitle"),
+                ("filename", filename),
+                ("language", language),
+            ])
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a draft lesson from `body` with the operator token; its id.
+    pub async fn draft(&self, body: Value) -> String {
+        let r = self
+            .post("/api/v1/lessons")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates and publishes a lesson from `body` with the operator token; its id.
+    pub async fn published(&self, body: Value) -> String {
+        let id = self.draft(body).await;
+        let r = self
+            .post(&format!("/api/v1/lessons/{id}/publish"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        id
     }
 
     /// `GET path` with the token, as JSON.

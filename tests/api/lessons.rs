@@ -260,7 +260,7 @@ async fn the_home_page_and_the_api_document_are_served() {
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let html = r.text().await.unwrap();
     assert!(
-        html.contains("Lectern") && html.contains("/api/openapi.json"),
+        html.contains("Lectern") && html.contains("学习库"),
         "{html}"
     );
     let doc: Value = t

@@ -17,6 +17,7 @@ mod extraction_budget;
 mod feed;
 mod feed_model;
 mod lessons;
+mod library;
 mod limits;
 mod media;
 mod media_ops;

@@ -46,9 +46,16 @@ async fn lecture(dir: &Path, name: &str) -> PathBuf {
     .await
 }
 
-/// A PDF of `pages` US-letter pages, each with its number and a blue square, written by hand
-/// (objects, then a cross-reference table with their byte offsets).
+/// A PDF of `pages` US-letter pages, each with its number and a blue square.
 fn pdf(pages: usize) -> Vec<u8> {
+    let texts: Vec<String> = (1..=pages).map(|n| format!("Page {n}")).collect();
+    pdf_with(&texts.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// A PDF of US-letter pages, each saying its text (ASCII, no parentheses or backslashes) above
+/// a blue square, written by hand (objects, then a cross-reference table with their offsets).
+pub(crate) fn pdf_with(texts: &[&str]) -> Vec<u8> {
+    let pages = texts.len();
     let mut objects: Vec<String> = Vec::new();
     let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
     objects.push("<< /Type /Catalog /Pages 2 0 R >>".into());
@@ -57,11 +64,8 @@ fn pdf(pages: usize) -> Vec<u8> {
         kids.join(" ")
     ));
     objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into());
-    for i in 0..pages {
-        let content = format!(
-            "BT /F1 48 Tf 72 700 Td (Page {}) Tj ET 0 0 1 rg 72 100 300 300 re f",
-            i + 1
-        );
+    for (i, text) in texts.iter().enumerate() {
+        let content = format!("BT /F1 48 Tf 72 700 Td ({text}) Tj ET 0 0 1 rg 72 100 300 300 re f");
         objects.push(format!(
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
              /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",

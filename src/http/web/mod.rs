@@ -19,6 +19,7 @@
 mod admin;
 mod i18n;
 mod lessons;
+mod library;
 mod review;
 mod session;
 
@@ -40,47 +41,73 @@ use std::sync::LazyLock;
 /// The cookie remembering the chosen language.
 const LANG_COOKIE: &str = "lang";
 
+/// The templates, compiled into the binary.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../../templates/base.html")),
+    (
+        "status.html",
+        include_str!("../../../templates/status.html"),
+    ),
+    (
+        "library/_card.html",
+        include_str!("../../../templates/library/_card.html"),
+    ),
+    (
+        "library/home.html",
+        include_str!("../../../templates/library/home.html"),
+    ),
+    (
+        "library/search.html",
+        include_str!("../../../templates/library/search.html"),
+    ),
+    (
+        "library/lesson.html",
+        include_str!("../../../templates/library/lesson.html"),
+    ),
+    (
+        "library/shelf.html",
+        include_str!("../../../templates/library/shelf.html"),
+    ),
+    ("login.html", include_str!("../../../templates/login.html")),
+    (
+        "platforms.html",
+        include_str!("../../../templates/platforms.html"),
+    ),
+    ("error.html", include_str!("../../../templates/error.html")),
+    ("jobs.html", include_str!("../../../templates/jobs.html")),
+    (
+        "password.html",
+        include_str!("../../../templates/password.html"),
+    ),
+    (
+        "lessons.html",
+        include_str!("../../../templates/lessons.html"),
+    ),
+    (
+        "lesson.html",
+        include_str!("../../../templates/lesson.html"),
+    ),
+    (
+        "lesson_form.html",
+        include_str!("../../../templates/lesson_form.html"),
+    ),
+    (
+        "upload.html",
+        include_str!("../../../templates/upload.html"),
+    ),
+    (
+        "review.html",
+        include_str!("../../../templates/review.html"),
+    ),
+    ("orgs.html", include_str!("../../../templates/orgs.html")),
+    ("users.html", include_str!("../../../templates/users.html")),
+];
+
 /// Builds the template environment once at start-up.
 pub fn templates() -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     // `.html` templates are auto-escaped by minijinja's default callback; keep it that way.
-    for (name, source) in [
-        ("base.html", include_str!("../../../templates/base.html")),
-        ("index.html", include_str!("../../../templates/index.html")),
-        ("login.html", include_str!("../../../templates/login.html")),
-        (
-            "platforms.html",
-            include_str!("../../../templates/platforms.html"),
-        ),
-        ("error.html", include_str!("../../../templates/error.html")),
-        ("jobs.html", include_str!("../../../templates/jobs.html")),
-        (
-            "password.html",
-            include_str!("../../../templates/password.html"),
-        ),
-        (
-            "lessons.html",
-            include_str!("../../../templates/lessons.html"),
-        ),
-        (
-            "lesson.html",
-            include_str!("../../../templates/lesson.html"),
-        ),
-        (
-            "lesson_form.html",
-            include_str!("../../../templates/lesson_form.html"),
-        ),
-        (
-            "upload.html",
-            include_str!("../../../templates/upload.html"),
-        ),
-        (
-            "review.html",
-            include_str!("../../../templates/review.html"),
-        ),
-        ("orgs.html", include_str!("../../../templates/orgs.html")),
-        ("users.html", include_str!("../../../templates/users.html")),
-    ] {
+    for &(name, source) in TEMPLATES {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name} does not parse: {e}"));
     }
@@ -123,7 +150,12 @@ pub(crate) fn local_time(rfc3339: &str) -> String {
 pub fn routes() -> super::Routes {
     use axum::routing::{get, post};
     super::Routes::new()
-        .route("/", get(session::index))
+        .route("/", get(library::home))
+        .route("/search", get(library::search_page))
+        .route("/learn/{id}", get(library::lesson))
+        .route("/series/{name}", get(library::series))
+        .route("/lecturers/{name}", get(library::lecturer))
+        .route("/admin/status", get(session::status))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route(
@@ -152,11 +184,24 @@ pub fn routes() -> super::Routes {
         .route("/admin/users/{id}/grants", post(admin::add_grant))
         .route("/admin/users/{id}/grants/remove", post(admin::remove_grant))
         .route("/static/{name}", get(static_file))
-        .map(|r| r.layer(axum::middleware::from_fn(page_headers)))
+        // Pages and scripts are text: gzip makes them a quarter of their size on a weak line
+        // (the API's file downloads are not compressed: they are media, and ranged).
+        .map(|r| {
+            r.layer(axum::middleware::from_fn(page_headers))
+                .layer(tower_http::compression::CompressionLayer::new())
+        })
 }
 
-/// The scripts served under `/static/`, compiled into the binary.
-const STATIC_FILES: &[(&str, &str)] = &[("upload.js", include_str!("../../../static/upload.js"))];
+/// The scripts served under `/static/`, compiled into the binary (`static/vendor/README.md` says
+/// where the vendored ones come from).
+const STATIC_FILES: &[(&str, &str)] = &[
+    ("upload.js", include_str!("../../../static/upload.js")),
+    ("library.js", include_str!("../../../static/library.js")),
+    (
+        "hls.min.js",
+        include_str!("../../../static/vendor/hls.js/hls.min.js"),
+    ),
+];
 
 /// A short hash of the static files, put into their URLs (`?v=`) so they can be cached forever.
 static ASSET_VERSION: LazyLock<String> = LazyLock::new(|| {
@@ -190,7 +235,8 @@ async fn static_file(axum::extract::Path(name): axum::extract::Path<String>) -> 
 }
 
 /// Remembers `?lang=` in a cookie, and gives every page a strict content security policy (no
-/// inline or foreign scripts: the only script is `/static/upload.js`).
+/// inline or foreign scripts: only the files of `/static/`) unless the page set its own (the
+/// library's pages also allow media from object storage, see `library`).
 async fn page_headers(request: Request, next: Next) -> Response {
     let chosen = request
         .uri()
@@ -210,13 +256,15 @@ async fn page_headers(request: Request, next: Next) -> Response {
     if h.get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
     {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-                 img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-            ),
-        );
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+                     img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+                ),
+            );
+        }
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
@@ -404,12 +452,43 @@ impl Web {
     }
 
     /// An error as a page, with the error's status.
+    ///
+    /// Chinese pages say what went wrong in Chinese: the kind of error by its status, and for
+    /// an invalid request the fields it got wrong; English pages give the error's own detail.
     pub fn error_page(&self, e: AppError) -> Response {
         let status = e.code.status();
-        let message = if e.code == Code::Internal {
-            "an internal error occurred; it has been logged".to_owned()
-        } else {
-            e.detail.clone()
+        let title_id = format!("error.title.{}", status.as_u16());
+        let titled = i18n::translate(self.lang, &title_id);
+        let titled = (titled != title_id).then_some(titled);
+        let message = match self.lang {
+            _ if e.code == Code::Internal => i18n::translate(self.lang, "error.title.500"),
+            Lang::En => e.detail.clone(),
+            Lang::Zh => {
+                let fields: Vec<String> = e
+                    .invalid_fields()
+                    .into_iter()
+                    .map(|f| {
+                        let id = format!("field.{f}");
+                        let t = i18n::translate(Lang::Zh, &id);
+                        if t == id { f.to_owned() } else { t }
+                    })
+                    .collect();
+                // A message the page already put in Chinese is shown as it is.
+                let chinese = e
+                    .detail
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+                match (titled, fields.is_empty()) {
+                    _ if chinese && fields.is_empty() => e.detail.clone(),
+                    (_, false) => format!(
+                        "{}：{}",
+                        i18n::translate(Lang::Zh, "error.invalid"),
+                        fields.join("、")
+                    ),
+                    (Some(t), true) => t,
+                    (None, true) => e.detail.clone(),
+                }
+            }
         };
         self.render(
             status,
@@ -429,6 +508,57 @@ pub fn see_other(to: &str) -> PageResult {
 pub fn opt(s: &str) -> Option<&str> {
     let s = s.trim();
     (!s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::Digest;
+
+    /// Every message a template asks for exists in both languages: a forgotten one would show
+    /// its id on the page.
+    #[test]
+    fn every_message_a_template_uses_exists() {
+        let mut used = 0;
+        for (name, source) in super::TEMPLATES {
+            for quote in ['"', '\''] {
+                let open = format!("t({quote}");
+                let mut rest = *source;
+                while let Some(at) = rest.find(&open) {
+                    rest = &rest[at + open.len()..];
+                    let Some(end) = rest.find(quote) else { break };
+                    let id = &rest[..end];
+                    // Ids built from a value (`"kind." ~ x`) are checked where the values are.
+                    if !rest[end + 1..].trim_start().starts_with('~') {
+                        assert_ne!(
+                            super::i18n::translate(super::Lang::Zh, id),
+                            id,
+                            "{name} uses the missing message {id:?}"
+                        );
+                        used += 1;
+                    }
+                }
+            }
+        }
+        assert!(used > 100, "the scan found the messages ({used})");
+    }
+
+    /// The vendored player is byte for byte the file of the npm package recorded in
+    /// `static/vendor/README.md`.
+    #[test]
+    fn vendored_files_are_the_recorded_ones() {
+        let hls = super::STATIC_FILES
+            .iter()
+            .find(|(n, _)| *n == "hls.min.js")
+            .expect("hls.js is served");
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(hls.1.as_bytes())),
+            "cfc70cc9e9fc63d071919e087670abc760c8fd1bc889b88588026e4d22193bbe"
+        );
+        let readme = include_str!("../../../static/vendor/README.md");
+        assert!(
+            readme.contains("cfc70cc9e9fc63d071919e087670abc760c8fd1bc889b88588026e4d22193bbe")
+        );
+    }
 }
 
 #[cfg(test)]

@@ -11,14 +11,22 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use minijinja::context;
 
-/// `/`: what this instance holds, and where the API is described.
-pub async fn index(web: Web) -> Response {
+/// `/admin/status`: what this instance holds, and where the API is described (staff and
+/// operators; members have the library).
+pub async fn status(web: Web) -> Response {
     let r = async {
+        let caller = web.signed_in()?;
+        if !crate::domain::visibility::admin_links(caller).staff {
+            return Err(Flow::Error(AppError::forbidden(translate(
+                web.lang,
+                "error.staff_only",
+            ))));
+        }
         let counts = web.state.db.lesson_counts().await?;
         let count = |s: LessonStatus| counts.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
         let (blobs, bytes) = web.state.db.blob_totals().await?;
         web.page(
-            "index.html",
+            "status.html",
             context! {
                 published => count(LessonStatus::Published),
                 drafts => count(LessonStatus::Draft),

@@ -8,6 +8,7 @@ pub mod lessons;
 pub mod media;
 pub mod orgs;
 pub mod platforms;
+pub mod positions;
 pub mod review;
 pub mod search;
 pub mod subtitles;

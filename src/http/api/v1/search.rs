@@ -2,20 +2,15 @@
 //! `GET /api/v1/search/suggest`: completions as one types; `GET /api/v1/search/status`: the
 //! index's position and size, for operators.
 
-use crate::db::lessons::LessonRecord;
-use crate::domain::Invalid;
-use crate::domain::lesson::{LessonKind, RegionCode};
-use crate::domain::visibility::{self, Action, Caller, read_scope};
+use crate::domain::lesson::LessonKind;
+use crate::domain::visibility::Caller;
 use crate::http::AppState;
 use crate::http::error::{AppError, Problem};
 use crate::http::extract::{Json, Query, Writer};
-use crate::search::analyzer;
-use crate::search::index::{Filters, Request, Sort, day_start_ms};
-use crate::search::query;
+use crate::services::search;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// The order of search hits.
@@ -166,44 +161,6 @@ pub struct RegionFacetView {
     pub count: u64,
 }
 
-/// The longest query taken, in characters.
-const MAX_QUERY_CHARS: usize = 200;
-/// The deepest page: beyond it, narrow the search.
-const MAX_OFFSET: usize = 1000;
-
-/// `q` without control characters and trimmed; an error when it is too long.
-fn clean_query(q: Option<&str>, errors: &mut Vec<Invalid>) -> String {
-    let q: String = q
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    let q = q.trim().to_owned();
-    if q.chars().count() > MAX_QUERY_CHARS {
-        errors.push(Invalid::new(
-            "q",
-            format!("must be at most {MAX_QUERY_CHARS} characters"),
-        ));
-    }
-    q
-}
-
-/// A day as `YYYY-MM-DD`: its first (or, with `end`, last) moment, Unix milliseconds.
-fn day_bound(
-    field: &'static str,
-    v: Option<&str>,
-    end: bool,
-    errors: &mut Vec<Invalid>,
-) -> Option<i64> {
-    match day_start_ms(v?) {
-        Some(ms) => Some(if end { ms + 86_400_000 - 1 } else { ms }),
-        None => {
-            errors.push(Invalid::new(field, "must be a date, YYYY-MM-DD"));
-            None
-        }
-    }
-}
-
 /// `GET /api/v1/search`.
 #[utoipa::path(
     get,
@@ -223,171 +180,37 @@ pub async fn search(
     Query(p): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
     let started = std::time::Instant::now();
-    let mut errors = Vec::new();
-    let q = clean_query(p.q.as_deref(), &mut errors);
-    let kind = match p.kind.as_deref().map(LessonKind::parse).transpose() {
-        Ok(k) => k,
-        Err(e) => {
-            errors.push(e);
-            None
-        }
+    let params = search::Params {
+        q: p.q,
+        kind: p.kind,
+        tag: p.tag,
+        lecturer: p.lecturer,
+        series: p.series,
+        region: p.region,
+        from: p.from,
+        to: p.to,
+        sort: p.sort,
+        limit: p.limit,
+        offset: p.offset,
+        fallback: false,
     };
-    let region = match p.region.as_deref().map(RegionCode::parse).transpose() {
-        Ok(r) => r,
-        Err(e) => {
-            errors.push(Invalid::new("region", e.message));
-            None
-        }
-    };
-    let bounded = |field: &'static str, v: Option<String>, errors: &mut Vec<Invalid>| {
-        let v = v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        if v.as_ref().is_some_and(|v| v.chars().count() > 100) {
-            errors.push(Invalid::new(field, "must be at most 100 characters"));
-        }
-        v
-    };
-    let filters = Filters {
-        kind: kind.map(|k| k.as_str().to_owned()),
-        tag: bounded("tag", p.tag, &mut errors),
-        lecturer: bounded("lecturer", p.lecturer, &mut errors),
-        series: bounded("series", p.series, &mut errors),
-        region_prefix: region.as_ref().map(|r| r.subtree_prefix().to_owned()),
-        from_ms: day_bound("from", p.from.as_deref(), false, &mut errors),
-        to_ms: day_bound("to", p.to.as_deref(), true, &mut errors),
-    };
-    if let (Some(a), Some(b)) = (filters.from_ms, filters.to_ms)
-        && a > b
-    {
-        errors.push(Invalid::new("to", "must not be before from"));
-    }
-    let sort = match p.sort.as_deref() {
-        None | Some("relevance") => Sort::Relevance,
-        Some("newest") => Sort::Newest,
-        Some(_) => {
-            errors.push(Invalid::new("sort", "must be relevance or newest"));
-            Sort::Relevance
-        }
-    };
-    let limit = p.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        errors.push(Invalid::new("limit", "must be between 1 and 100"));
-    }
-    let offset = p.offset.unwrap_or(0);
-    if offset > MAX_OFFSET {
-        errors.push(Invalid::new(
-            "offset",
-            format!("must be at most {MAX_OFFSET}; narrow the search instead"),
-        ));
-    }
-    let parsed = query::parse(&q);
-    if q.is_empty() && !filters.any() {
-        errors.push(Invalid::new("q", "give a query, a filter, or both"));
-    }
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
-    let needles = parsed.needles();
-    let request = Request {
-        query: parsed,
-        filters,
-        sort,
-        offset,
-        limit,
-        segments_per_hit: 3,
-    };
-    let scope = read_scope(&caller);
-    let index = state.search.clone();
-    let results = tokio::task::spawn_blocking(move || index.search(&scope, &request))
-        .await
-        .map_err(|e| AppError::internal(&e))?
-        .map_err(|e| AppError::internal(&e))?;
-    let db_started = std::time::Instant::now();
-    // The index may trail SQL by a moment: what SQL says now decides what is shown.
-    let ids: Vec<&str> = results.hits.iter().map(|h| h.id.as_str()).collect();
-    let mut lessons: HashMap<String, LessonRecord> = state
-        .db
-        .lessons_by_ids(&ids)
-        .await?
-        .into_iter()
-        .map(|l| (l.id.clone(), l))
-        .collect();
-    // Cues heard in a master are its machine transcript's (an editor's are a subtitle asset's).
-    let cue_assets: Vec<&str> = results
-        .hits
-        .iter()
-        .flat_map(|h| h.segments.iter())
-        .filter(|s| s.start_ms.is_some())
-        .map(|s| s.asset_id.as_str())
-        .collect();
-    let machine = if cue_assets.is_empty() {
-        Default::default()
-    } else {
-        state.db.master_assets_among(&cue_assets).await?
-    };
-    let db_time = db_started.elapsed();
-    let mut hits = Vec::with_capacity(results.hits.len());
-    for hit in results.hits {
-        let Some(l) = lessons.remove(&hit.id) else {
-            continue;
-        };
-        if !visibility::may(&caller, Action::Read, l.access()) {
-            continue;
-        }
-        let mark = |text: &str, max: usize| {
-            analyzer::highlight(text, &needles, max).unwrap_or_else(|| analyzer::excerpt(text, max))
-        };
-        let (mut cues, mut pages) = (Vec::new(), Vec::new());
-        for s in hit.segments {
-            match s.start_ms {
-                Some(start) => cues.push(CueView {
-                    machine_transcript: machine.contains(&s.asset_id),
-                    asset_id: s.asset_id,
-                    start_ms: start,
-                    end_ms: s.end_ms,
-                    start: start as f64 / 1000.0,
-                    text: s.text,
-                }),
-                None => pages.push(PageHitView {
-                    asset_id: s.asset_id,
-                    page: s.page,
-                    text: s.text,
-                }),
-            }
-        }
-        let region_name = l
-            .region_code
-            .as_deref()
-            .and_then(crate::domain::region::name);
-        hits.push(SearchHitView {
-            highlights: HighlightsView {
-                title: mark(&l.title, 200),
-                description: mark(&l.description, 160),
-            },
-            id: l.id,
-            title: l.title,
-            description: l.description,
-            kind: l.kind,
-            status: l.status,
-            tags: l.tags,
-            lecturer: l.lecturer,
-            series: l.series,
-            region_code: l.region_code,
-            region_name,
-            recorded_on: l.recorded_on,
-            published_at: l.published_at.map(crate::domain::time::rfc3339),
-            score: hit.score,
-            cues,
-            pages,
-        });
-    }
+    let found = search::search(
+        &state.db,
+        &state.search,
+        &caller,
+        search::Shelf::Readable,
+        &params,
+    )
+    .await?;
+    let hits = found.hits.into_iter().map(SearchHitView::from).collect();
     let counted = |values: Vec<(String, u64)>| -> Vec<FacetCountView> {
         values
             .into_iter()
             .map(|(value, count)| FacetCountView { value, count })
             .collect()
     };
-    let region = results
-        .facets
+    let facets = found.facets;
+    let region = facets
         .region
         .into_iter()
         .map(|(value, count)| RegionFacetView {
@@ -397,28 +220,78 @@ pub async fn search(
         })
         .collect();
     let body = Json(SearchResultsView {
-        total: results.total,
-        offset,
-        limit,
+        total: found.total,
+        offset: found.offset,
+        limit: found.limit,
         hits,
         facets: FacetsView {
-            kind: counted(results.facets.kind),
-            tag: counted(results.facets.tag),
-            series: counted(results.facets.series),
-            year: counted(results.facets.year),
+            kind: counted(facets.kind),
+            tag: counted(facets.tag),
+            series: counted(facets.series),
+            year: counted(facets.year),
             region,
         },
     });
     // Where the time went (shown by browsers' developer tools; read by the benchmark).
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let t = found.timings;
     let timing = format!(
         "index;dur={:.2}, cues;dur={:.2}, db;dur={:.2}, total;dur={:.2}",
-        ms(results.timings.lessons),
-        ms(results.timings.segments),
-        ms(db_time),
+        ms(t.index),
+        ms(t.cues),
+        ms(t.db),
         ms(started.elapsed()),
     );
     Ok(([("server-timing", timing)], body).into_response())
+}
+
+impl From<search::Hit> for SearchHitView {
+    fn from(hit: search::Hit) -> Self {
+        let l = hit.lesson;
+        Self {
+            highlights: HighlightsView {
+                title: hit.title_marked,
+                description: hit.description_marked,
+            },
+            region_name: l
+                .region_code
+                .as_deref()
+                .and_then(crate::domain::region::name),
+            id: l.id,
+            title: l.title,
+            description: l.description,
+            kind: l.kind,
+            status: l.status,
+            tags: l.tags,
+            lecturer: l.lecturer,
+            series: l.series,
+            region_code: l.region_code,
+            recorded_on: l.recorded_on,
+            published_at: l.published_at.map(crate::domain::time::rfc3339),
+            score: hit.score,
+            cues: hit
+                .cues
+                .into_iter()
+                .map(|c| CueView {
+                    asset_id: c.asset_id,
+                    start_ms: c.start_ms,
+                    end_ms: c.end_ms,
+                    start: c.start_ms as f64 / 1000.0,
+                    text: c.text,
+                    machine_transcript: c.machine_transcript,
+                })
+                .collect(),
+            pages: hit
+                .pages
+                .into_iter()
+                .map(|p| PageHitView {
+                    asset_id: p.asset_id,
+                    page: p.page,
+                    text: p.text,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -487,24 +360,7 @@ pub async fn suggest(
     caller: Caller,
     Query(p): Query<SuggestQuery>,
 ) -> Result<Json<SuggestionsView>, AppError> {
-    let mut errors = Vec::new();
-    let q = clean_query(p.q.as_deref(), &mut errors);
-    if q.chars().count() > 50 {
-        errors.push(Invalid::new("q", "must be at most 50 characters"));
-    }
-    let limit = p.limit.unwrap_or(10);
-    if !(1..=20).contains(&limit) {
-        errors.push(Invalid::new("limit", "must be between 1 and 20"));
-    }
-    if !errors.is_empty() {
-        return Err(AppError::invalid(&errors));
-    }
-    let scope = read_scope(&caller);
-    let index = state.search.clone();
-    let found = tokio::task::spawn_blocking(move || index.suggest(&scope, &q, limit))
-        .await
-        .map_err(|e| AppError::internal(&e))?
-        .map_err(|e| AppError::internal(&e))?;
+    let found = search::suggest(&state.search, &caller, p.q.as_deref(), p.limit).await?;
     let suggestions = found
         .into_iter()
         .map(|s| {
@@ -516,9 +372,6 @@ pub async fn suggest(
         .collect::<Result<_, AppError>>()?;
     Ok(Json(SuggestionsView { suggestions }))
 }
-
-/// The most documents and subtitles looked at for `lessons_awaiting_text`.
-const TEXTS_COUNTED: i64 = 10_000;
 
 /// Where the search index stands.
 #[derive(Debug, Serialize, ToSchema)]
@@ -558,28 +411,15 @@ pub async fn status(
     State(state): State<AppState>,
     Writer(acting): Writer,
 ) -> Result<Json<SearchStatusView>, AppError> {
-    if !matches!(acting.caller, Caller::Operator { .. }) {
-        return Err(AppError::forbidden(
-            "only operators may see the search index's status",
-        ));
-    }
-    // Read before the head: a text recorded after this count appends a change the head covers.
-    let (waiting, _) =
-        crate::search::source::lessons_missing_text(&state.db, "", TEXTS_COUNTED).await?;
-    let head = state.db.change_head().await?;
-    let index = state.search.clone();
-    let s = tokio::task::spawn_blocking(move || index.status())
-        .await
-        .map_err(|e| AppError::internal(&e))?
-        .map_err(|e| AppError::internal(&e))?;
+    let s = search::status(&state.db, &state.search, &acting.caller).await?;
     Ok(Json(SearchStatusView {
-        generation: s.generation,
-        position: s.position,
-        head,
-        lag: head - s.position,
-        lessons: s.lessons,
-        segments: s.segments,
-        bytes: s.bytes,
-        lessons_awaiting_text: waiting.len(),
+        lag: s.head - s.index.position,
+        generation: s.index.generation,
+        position: s.index.position,
+        head: s.head,
+        lessons: s.index.lessons,
+        segments: s.index.segments,
+        bytes: s.index.bytes,
+        lessons_awaiting_text: s.lessons_awaiting_text,
     }))
 }

@@ -1,0 +1,125 @@
+//! `PUT /api/v1/me/positions/{lesson_id}`: where the signed-in account is in a lesson (the
+//! library's player sends it as it plays); `GET /api/v1/me/positions`: where it stopped,
+//! most recent first. Adapters over `services::library`.
+
+use crate::http::AppState;
+use crate::http::error::{AppError, Problem};
+use crate::http::extract::{Json, Path, Query, Writer};
+use crate::services::library;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Where one is in a lesson.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionInput {
+    /// Milliseconds from the start (at most a day).
+    #[schema(minimum = 0, maximum = 86_400_000)]
+    pub position_ms: i64,
+    /// The lesson's length as the player knows it, when it does.
+    #[schema(minimum = 1, maximum = 86_400_000)]
+    pub duration_ms: Option<i64>,
+}
+
+/// Where the account stopped in one lesson.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PositionView {
+    pub lesson_id: String,
+    pub position_ms: i64,
+    #[schema(required)]
+    pub duration_ms: Option<i64>,
+    /// Within the last ten seconds, or 5 %, of the lesson.
+    pub finished: bool,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// The lessons the account played, most recent first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PositionsView {
+    pub positions: Vec<PositionView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PositionsQuery {
+    /// How many (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/positions/{lesson_id}",
+    tag = "library",
+    summary = "Records where the signed-in account is in a lesson it may read (the library's player sends it every few seconds while playing, and on pause, seek and leaving the page)",
+    params(("lesson_id" = String, Path, description = "the lesson")),
+    request_body = PositionInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "recorded"),
+        (status = 400, description = "a position or length out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator token or a platform key: no account to keep a place for", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such lesson for this account", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn put_position(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(lesson_id): Path<String>,
+    Json(input): Json<PositionInput>,
+) -> Result<StatusCode, AppError> {
+    library::record_position(
+        &state.db,
+        &acting.caller,
+        &lesson_id,
+        input.position_ms,
+        input.duration_ms,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/positions",
+    tag = "library",
+    summary = "Where the signed-in account stopped in the lessons it played and may still read, most recent first",
+    params(PositionsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the positions", body = PositionsView),
+        (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator token or a platform key", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn list_positions(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Query(q): Query<PositionsQuery>,
+) -> Result<axum::Json<PositionsView>, AppError> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::invalid(&[crate::domain::Invalid::new(
+            "limit",
+            "must be between 1 and 100",
+        )]));
+    }
+    let found = library::positions(&state.db, &acting.caller, limit).await?;
+    Ok(axum::Json(PositionsView {
+        positions: found
+            .into_iter()
+            .map(|p| PositionView {
+                finished: library::finished(&p),
+                lesson_id: p.lesson_id,
+                position_ms: p.position_ms,
+                duration_ms: p.duration_ms,
+                updated_at: crate::domain::time::rfc3339(p.updated_at),
+            })
+            .collect(),
+    }))
+}

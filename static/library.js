@@ -1,0 +1,251 @@
+// The members' library: search suggestions as one types, the player (HLS through hls.js where the
+// browser has no native HLS, else the file), starting at ?t= or #t=, the transcript beside the
+// player (current line marked, a click seeks, a search box filters), and #page=N in documents.
+// Everything works without this script except suggestions and the transcript panel.
+"use strict";
+(function () {
+  // --- suggestions: a combobox over /api/v1/search/suggest ---
+  function suggest(input) {
+    var list = document.getElementById(input.getAttribute("aria-controls"));
+    if (!list) return;
+    var timer = null, seq = 0, active = -1, items = [];
+    function close() {
+      list.hidden = true;
+      list.textContent = "";
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+      active = -1;
+      items = [];
+    }
+    function go(s) {
+      var to = "/search?q=" + encodeURIComponent(s.text);
+      if (s.source === "tag") to = "/search?tag=" + encodeURIComponent(s.text);
+      if (s.source === "series") to = "/series/" + encodeURIComponent(s.text);
+      if (s.source === "lecturer") to = "/lecturers/" + encodeURIComponent(s.text);
+      window.location.href = to;
+    }
+    function mark(i) {
+      var opts = list.querySelectorAll("[role=option]");
+      for (var k = 0; k < opts.length; k++) opts[k].setAttribute("aria-selected", k === i ? "true" : "false");
+      active = i;
+      if (i >= 0 && opts[i]) input.setAttribute("aria-activedescendant", opts[i].id);
+      else input.removeAttribute("aria-activedescendant");
+    }
+    function show(found) {
+      list.textContent = "";
+      items = found;
+      if (!found.length) return close();
+      found.forEach(function (s, i) {
+        var li = document.createElement("li");
+        li.id = input.id + "-opt-" + i;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.className = "suggestion";
+        li.textContent = s.text;
+        var kind = document.createElement("span");
+        kind.className = "src";
+        kind.textContent = list.getAttribute("data-" + s.source) || "";
+        li.appendChild(kind);
+        li.addEventListener("mousedown", function (e) { e.preventDefault(); go(s); });
+        list.appendChild(li);
+      });
+      list.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+      active = -1;
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (!q) return close();
+      timer = setTimeout(function () {
+        var mine = ++seq;
+        fetch("/api/v1/search/suggest?limit=8&q=" + encodeURIComponent(q), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
+          .then(function (b) { if (mine === seq) show(b.suggestions || []); })
+          .catch(close);
+      }, 150);
+    });
+    input.addEventListener("keydown", function (e) {
+      if (list.hidden) return;
+      if (e.key === "ArrowDown") { e.preventDefault(); mark(Math.min(active + 1, items.length - 1)); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); mark(Math.max(active - 1, -1)); }
+      else if (e.key === "Escape") { close(); }
+      else if (e.key === "Enter" && active >= 0) { e.preventDefault(); go(items[active]); }
+    });
+    input.addEventListener("blur", function () { setTimeout(close, 150); });
+  }
+  var boxes = document.querySelectorAll("input[data-suggest]");
+  for (var b = 0; b < boxes.length; b++) suggest(boxes[b]);
+
+  // --- the second to start at: ?t=754 or #t=754 ---
+  function startAt() {
+    var m = /[#&?]t=(\d+(?:\.\d+)?)/.exec(window.location.hash) || /[?&]t=(\d+(?:\.\d+)?)/.exec(window.location.search);
+    return m ? parseFloat(m[1]) : 0;
+  }
+
+  // --- the player ---
+  var video = document.getElementById("player");
+  if (video) {
+    // ?t= or #t= first; else where this account stopped last time.
+    var start = startAt() || parseFloat(video.getAttribute("data-resume") || "0") || 0;
+    var hls = video.getAttribute("data-hls");
+    var file = video.getAttribute("data-src");
+    var seeked = false;
+    function seekOnce() {
+      if (!seeked && start > 0) {
+        seeked = true;
+        try { video.currentTime = start; } catch (e) { /* not seekable yet */ }
+      }
+    }
+    video.addEventListener("loadedmetadata", seekOnce);
+    // hls.js where the browser has Media Source Extensions (it picks the rendition for the
+    // player's size and the line's speed); native HLS otherwise (Safari on an older iPhone).
+    if (hls && window.Hls && window.Hls.isSupported()) {
+      var player = new window.Hls({ startPosition: start > 0 ? start : -1, capLevelToPlayerSize: true });
+      player.on(window.Hls.Events.ERROR, function (_e, data) {
+        if (data && data.fatal) { player.destroy(); video.src = file; video.load(); }
+      });
+      player.loadSource(hls);
+      player.attachMedia(video);
+      window.lecternHls = player;
+    } else if (hls && video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = hls;
+    } else if (hls) {
+      video.src = file;
+    }
+    if (video.readyState >= 1) seekOnce();
+    window.addEventListener("hashchange", function () {
+      var t = startAt();
+      if (t > 0) video.currentTime = t;
+    });
+  }
+
+  // --- where a signed-in account is: sent every 15 s while playing, and on pause, seek, end
+  // and leaving the page (fetch with keepalive outlives the page, as a beacon does, and can
+  // carry the session's CSRF header) ---
+  var track = video && video.getAttribute("data-track");
+  var csrf = document.querySelector("meta[name=csrf-token]");
+  if (track && csrf) {
+    var lastSent = -1;
+    var report = function () {
+      var at = Math.floor(video.currentTime * 1000);
+      if (!(at >= 0) || at === lastSent) return;
+      lastSent = at;
+      var body = { position_ms: at };
+      if (isFinite(video.duration) && video.duration > 0) body.duration_ms = Math.round(video.duration * 1000);
+      fetch(track, {
+        method: "PUT",
+        keepalive: true,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.getAttribute("content") },
+        body: JSON.stringify(body)
+      }).catch(function () { lastSent = -1; });
+    };
+    setInterval(function () { if (!video.paused) report(); }, 15000);
+    ["pause", "seeked", "ended"].forEach(function (e) { video.addEventListener(e, report); });
+    window.addEventListener("pagehide", report);
+    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") report(); });
+  }
+
+  // --- the transcript: the first captions track's cues, beside the player ---
+  var lines = document.getElementById("transcript");
+  if (video && lines) {
+    var filter = document.getElementById("transcript-q");
+    var trackEl = video.querySelector("track[kind=captions]");
+    var cues = [], buttons = [], current = -1, userScrolled = 0;
+    lines.textContent = lines.getAttribute("data-loading") || "";
+    function clock(s) {
+      s = Math.floor(s);
+      var h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60, r = s % 60;
+      return (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (r < 10 ? "0" : "") + r;
+    }
+    function build() {
+      var track = trackEl && trackEl.track;
+      if (!track || !track.cues || buttons.length) return;
+      cues = Array.prototype.slice.call(track.cues);
+      lines.textContent = "";
+      if (!cues.length) { lines.textContent = lines.getAttribute("data-empty") || ""; return; }
+      cues.forEach(function (cue, i) {
+        var li = document.createElement("li");
+        var btn = document.createElement("button");
+        btn.type = "button";
+        btn.className = "line";
+        btn.setAttribute("data-start", String(cue.startTime));
+        var at = document.createElement("span");
+        at.className = "at";
+        at.textContent = clock(cue.startTime);
+        var text = document.createElement("span");
+        text.className = "text";
+        text.textContent = cue.getCueAsHTML ? cue.getCueAsHTML().textContent : cue.text;
+        btn.appendChild(at);
+        btn.appendChild(document.createTextNode(" "));
+        btn.appendChild(text);
+        btn.addEventListener("click", function () {
+          video.currentTime = cue.startTime;
+          mark(i, false);
+        });
+        li.appendChild(btn);
+        lines.appendChild(li);
+        buttons.push(btn);
+      });
+      if (filter) filter.hidden = false;
+      mark(find(video.currentTime), true);
+    }
+    function find(t) {
+      var lo = 0, hi = cues.length - 1, at = -1;
+      while (lo <= hi) {
+        var mid = (lo + hi) >> 1;
+        if (cues[mid].startTime <= t + 0.05) { at = mid; lo = mid + 1; } else { hi = mid - 1; }
+      }
+      return at;
+    }
+    function mark(i, follow) {
+      if (i === current) return;
+      if (current >= 0 && buttons[current]) { buttons[current].classList.remove("now"); buttons[current].removeAttribute("aria-current"); }
+      current = i;
+      if (i < 0 || !buttons[i]) return;
+      buttons[i].classList.add("now");
+      buttons[i].setAttribute("aria-current", "true");
+      // Follow the lecture unless the reader scrolled the transcript in the last few seconds.
+      if (follow && Date.now() - userScrolled > 4000) {
+        var box = lines, el = buttons[i];
+        var top = el.offsetTop - box.offsetTop;
+        if (top < box.scrollTop || top > box.scrollTop + box.clientHeight - el.offsetHeight) {
+          box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+        }
+      }
+    }
+    lines.addEventListener("wheel", function () { userScrolled = Date.now(); }, { passive: true });
+    lines.addEventListener("touchmove", function () { userScrolled = Date.now(); }, { passive: true });
+    video.addEventListener("timeupdate", function () { mark(find(video.currentTime), true); });
+    video.addEventListener("seeked", function () { mark(find(video.currentTime), true); });
+    if (trackEl) {
+      // Cues are loaded only for a track that is not disabled: hidden keeps them without
+      // drawing, showing draws captions too (the default track).
+      if (trackEl.track.mode === "disabled") trackEl.track.mode = "hidden";
+      trackEl.addEventListener("load", build);
+      if (trackEl.readyState === 2) build();
+      setTimeout(build, 1500);
+    }
+    if (filter) {
+      filter.addEventListener("input", function () {
+        var q = filter.value.trim().toLowerCase();
+        buttons.forEach(function (btn) {
+          var hit = !q || btn.textContent.toLowerCase().indexOf(q) >= 0;
+          btn.parentNode.hidden = !hit;
+        });
+      });
+    }
+  }
+
+  // --- documents: #page=3 (or #page-3) opens that page ---
+  var m = /^#page[=-](\d+)$/.exec(window.location.hash);
+  if (m && document.querySelector(".pages")) {
+    var el = document.getElementById("page-" + m[1]);
+    if (el) el.scrollIntoView();
+    else if (!/[?&]page=/.test(window.location.search)) {
+      var sep = window.location.search ? "&" : "?";
+      window.location.replace(window.location.pathname + window.location.search + sep + "page=" + m[1] + "#page-" + m[1]);
+    }
+  }
+})();
