@@ -999,6 +999,104 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
         .unwrap();
     player_at(&c, 12.0).await;
 
+    // A document hit opens the document at its page.
+    let doc = app
+        .published(json!({ "title": "实验讲义", "kind": "document", "series": "量子物理系列" }))
+        .await;
+    let pdf = common::pdf_with(&["Intro", "Method", "Zebrafish larvae", "End"]);
+    let r = app.upload(&doc, "master", "讲义.pdf", pdf).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let pdf_id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    searchable(&app, "zebrafish", &doc).await;
+    // Its page images are made (each page as tall as a page: the third is far down).
+    let started = std::time::Instant::now();
+    loop {
+        let v = app.json(&format!("/api/v1/assets/{pdf_id}/media")).await;
+        if v["renditions"]
+            .as_array()
+            .is_some_and(|r| r.iter().filter(|r| r["state"] == "ready").count() >= 4)
+        {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "no page images: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    c.goto(&format!("{}/search?q=zebrafish", app.base))
+        .await
+        .unwrap();
+    css(&c, "ul.moments a[href*='page=3']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(&c, "#page-3").await;
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        format!("/learn/{doc}")
+    );
+    let top = c
+        .execute(
+            "return document.getElementById('page-3').getBoundingClientRect().top;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(
+        (-2.0..200.0).contains(&top),
+        "page 3 is in view: its top is at {top}"
+    );
+    screenshot(&c, "27-library-document").await;
+
+    // A member who signs in and leaves a lecture part-way finds it under "continue watching".
+    let tree = app.tree().await;
+    let member = app.account("member-zhang", &[("member", &tree.city)]).await;
+    c.goto(&format!("{}/login", app.base)).await.unwrap();
+    css(&c, "#login")
+        .await
+        .send_keys(&member.login)
+        .await
+        .unwrap();
+    css(&c, "#password")
+        .await
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    css(&c, "#login-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    css(&c, "#logout").await;
+    c.goto(&format!("{}/learn/{first}?t=9", app.base))
+        .await
+        .unwrap();
+    player_at(&c, 9.0).await;
+    // The seek is reported; leaving the page reports again.
+    let started = std::time::Instant::now();
+    loop {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM playback_positions WHERE user_id = $1 AND position_ms >= 8500",
+        )
+        .bind(&member.id)
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap();
+        if n == 1 {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the position was never reported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.goto(&app.base).await.unwrap();
+    let resume = css(&c, &format!("ul.resume a[href='/learn/{first}?t=9']")).await;
+    assert!(resume.text().await.unwrap().contains("第一讲"));
+    screenshot(&c, "28-library-front-continue").await;
+
     // On a phone: nothing wider than the screen, on every library page.
     c.set_window_size(375, 812).await.unwrap();
     for (path, name) in [
@@ -1009,6 +1107,7 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
             "/series/%E9%87%8F%E5%AD%90%E7%89%A9%E7%90%86%E7%B3%BB%E5%88%97".to_owned(),
             "26-library-series-phone",
         ),
+        (format!("/learn/{doc}"), "29-library-document-phone"),
     ] {
         c.goto(&format!("{}{path}", app.base)).await.unwrap();
         css(&c, "h1, #q").await;

@@ -149,7 +149,7 @@ async fn search_results_mark_matches_link_moments_and_pages_and_keep_every_filte
             &doc,
             "master",
             "讲义.pdf",
-            crate::media_ops::pdf_with(&["Intro", "Zebrafish larvae"]),
+            crate::common::pdf_with(&["Intro", "Zebrafish larvae"]),
         )
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
@@ -296,12 +296,7 @@ async fn a_document_opens_at_the_page_asked_for() {
         .published(json!({ "title": "十二页讲义", "kind": "document" }))
         .await;
     let r = t
-        .upload(
-            &doc,
-            "master",
-            "讲义.pdf",
-            crate::media_ops::pdf_with(&refs),
-        )
+        .upload(&doc, "master", "讲义.pdf", crate::common::pdf_with(&refs))
         .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     indexed(&t).await;
@@ -335,6 +330,9 @@ async fn series_and_lecturer_pages_list_their_lessons_and_unknown_ones_do_not_ex
     let (s, _, page) = get(&t, &format!("/series/{}", enc("党史广播"))).await;
     assert_eq!(s, 200);
     position(&page, &format!("/learn/{}", l.audio));
+    position(&page, "/feeds/series/");
+    // An audio lesson of a series offers the series' podcast.
+    let (_, _, page) = get(&t, &format!("/learn/{}", l.audio)).await;
     position(&page, "/feeds/series/");
     let (s, _, page) = get(&t, &format!("/lecturers/{}", enc("李老师"))).await;
     assert_eq!(s, 200);

@@ -49,52 +49,7 @@ async fn lecture(dir: &Path, name: &str) -> PathBuf {
 /// A PDF of `pages` US-letter pages, each with its number and a blue square.
 fn pdf(pages: usize) -> Vec<u8> {
     let texts: Vec<String> = (1..=pages).map(|n| format!("Page {n}")).collect();
-    pdf_with(&texts.iter().map(String::as_str).collect::<Vec<_>>())
-}
-
-/// A PDF of US-letter pages, each saying its text (ASCII, no parentheses or backslashes) above
-/// a blue square, written by hand (objects, then a cross-reference table with their offsets).
-pub(crate) fn pdf_with(texts: &[&str]) -> Vec<u8> {
-    let pages = texts.len();
-    let mut objects: Vec<String> = Vec::new();
-    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
-    objects.push("<< /Type /Catalog /Pages 2 0 R >>".into());
-    objects.push(format!(
-        "<< /Type /Pages /Kids [{}] /Count {pages} >>",
-        kids.join(" ")
-    ));
-    objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into());
-    for (i, text) in texts.iter().enumerate() {
-        let content = format!("BT /F1 48 Tf 72 700 Td ({text}) Tj ET 0 0 1 rg 72 100 300 300 re f");
-        objects.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
-             /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
-            5 + 2 * i
-        ));
-        objects.push(format!(
-            "<< /Length {} >>\nstream\n{content}\nendstream",
-            content.len()
-        ));
-    }
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).bytes());
-    }
-    let xref = out.len();
-    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
-    for off in offsets {
-        out.extend(format!("{off:010} 00000 n \n").bytes());
-    }
-    out.extend(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .bytes(),
-    );
-    out
+    crate::common::pdf_with(&texts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 async fn app_with(tweak: impl FnOnce(&mut lectern::config::Config)) -> TestApp {

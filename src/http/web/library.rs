@@ -524,6 +524,9 @@ pub async fn lesson(web: Web, Path(id): Path<String>, Query(q): Query<LessonQuer
                 lecturer_href => l.lecturer.as_deref().map(|n| format!("/lecturers/{}", enc(n))),
                 series => l.series,
                 series_href => l.series.as_deref().map(|n| format!("/series/{}", enc(n))),
+                podcast => l.series.as_deref().filter(|_| l.kind == LessonKind::Audio).map(|n| {
+                    format!("/feeds/series/{}.rss", crate::domain::platform::series_id(n))
+                }),
                 region => l.region_code.as_deref().and_then(crate::domain::region::name),
                 region_href => l.region_code.as_deref().map(|c| format!("/search?region={c}")),
                 date => lesson_date(l),
