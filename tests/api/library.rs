@@ -378,6 +378,26 @@ async fn the_status_figures_are_for_staff_only() {
     assert_eq!(t.sign_in(&b, &admin.login, PASSWORD).await.status(), 303);
     let page = t.page(&b, "/admin/status").await;
     assert!(page.contains("已发布课程"), "{page}");
+    // Without a page to go back to, a member starts at the library, staff at their lessons.
+    for (account, start) in [(&member, "/"), (&admin, "/lessons")] {
+        let b = t.browser();
+        let page = t.page(&b, "/login").await;
+        assert!(page.contains("name=\"next\" value=\"\""), "no page to go back to");
+        let csrf = t.login_csrf(&b).await;
+        let r = b
+            .post(t.url("/login"))
+            .form(&[
+                ("login", account.login.as_str()),
+                ("password", PASSWORD),
+                ("csrf", csrf.as_str()),
+                ("next", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], start, "{}", account.login);
+    }
 }
 
 #[tokio::test]

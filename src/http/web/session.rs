@@ -3,6 +3,7 @@
 use super::i18n::translate;
 use super::{Flow, PageResult, Web};
 use crate::domain::lesson::LessonStatus;
+use crate::domain::visibility::Role;
 use crate::http::auth;
 use crate::http::error::AppError;
 use crate::http::extract::{Form, same_secret};
@@ -128,7 +129,12 @@ pub async fn login_page(
     jar: CookieJar,
     axum::extract::Query(q): axum::extract::Query<LoginQuery>,
 ) -> Response {
-    let next = safe_next(q.next.as_deref());
+    // Without `next`, none is put in the form: the login then picks the start page by role.
+    let next = q
+        .next
+        .as_deref()
+        .map(|n| safe_next(Some(n)))
+        .unwrap_or_default();
     let notice = q
         .changed
         .is_some()
@@ -159,7 +165,9 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let r = async {
-        let next = safe_next(form.next.as_deref());
+        // The page to go back to, if the form named one (kept in the form on a retry).
+        let asked = form.next.as_deref().filter(|n| !n.trim().is_empty());
+        let next = asked.map(|n| safe_next(Some(n))).unwrap_or_default();
         let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned());
         if !web.same_origin || !expected.is_some_and(|e| same_secret(&e, &form.csrf)) {
             let error = translate(web.lang, "error.csrf");
@@ -169,6 +177,15 @@ pub async fn login(
         auth::sign_out(&web.state, &jar).await?;
         match auth::sign_in(&web.state, &form.login, &form.password, &web.address).await {
             Ok(session) => {
+                // Without a page to go back to, staff start at their lessons and members at the
+                // library.
+                let next = if asked.is_some() {
+                    next
+                } else {
+                    let grants = web.state.db.grants_of(&session.user_id).await?;
+                    let staff = grants.iter().any(|g| g.role != Role::Member);
+                    (if staff { "/lessons" } else { "/" }).to_owned()
+                };
                 let jar = jar
                     .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/login"))
                     .add(auth::session_cookie(&web.state, &headers, session.secret));
