@@ -382,7 +382,10 @@ async fn the_status_figures_are_for_staff_only() {
     for (account, start) in [(&member, "/"), (&admin, "/lessons")] {
         let b = t.browser();
         let page = t.page(&b, "/login").await;
-        assert!(page.contains("name=\"next\" value=\"\""), "no page to go back to");
+        assert!(
+            page.contains("name=\"next\" value=\"\""),
+            "no page to go back to"
+        );
         let csrf = t.login_csrf(&b).await;
         let r = b
             .post(t.url("/login"))
