@@ -834,6 +834,40 @@ async fn player_at(c: &Client, second: f64) {
     }
 }
 
+/// The serious and critical accessibility violations axe-core finds on the page, as
+/// `rule: elements`; `None` without axe-core, which is a failure under CI (`scripts/test`
+/// fetches it from npm and checks its SHA-256) and said loudly elsewhere.
+async fn accessibility_violations(c: &Client) -> Option<Vec<String>> {
+    let Some(path) = std::env::var_os("LECTERN_TEST_AXE") else {
+        let msg = "axe-core is missing (LECTERN_TEST_AXE): the accessibility checks did NOT run";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+        eprintln!("\n!!! {msg}\n");
+        return None;
+    };
+    let axe = std::fs::read_to_string(path).expect("axe-core");
+    c.execute(&axe, vec![]).await.expect("axe-core loads");
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then(r => done(r.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    Some(
+        found
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect(),
+    )
+}
+
 /// Whether the page is wider than the window (sideways scrolling on a phone).
 async fn scrolls_sideways(c: &Client) -> bool {
     c.execute(
@@ -916,6 +950,11 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     css(&c, "#q").await.send_keys("liangzi").await.unwrap();
     css(&c, "#q-suggestions li[role=option]").await;
     screenshot(&c, "20-library-front-suggest").await;
+    let mut inaccessible: Vec<String> = Vec::new();
+    let mut check = |page: &str, found: Option<Vec<String>>| {
+        inaccessible.extend(found.into_iter().flatten().map(|v| format!("{page}: {v}")));
+    };
+    check("front", accessibility_violations(&c).await);
     css(&c, "#q").await.send_keys("\u{E007}").await.unwrap(); // Enter
     css(&c, "ol.hitlist").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/search");
@@ -932,6 +971,7 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     .await
     .unwrap();
     screenshot(&c, "21-library-search").await;
+    check("search", accessibility_violations(&c).await);
     css(&c, "ul.moments a[href*='t=8']")
         .await
         .click()
@@ -986,6 +1026,7 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
         .unwrap();
     assert_eq!(shown, json!(1), "one line says 小结");
     screenshot(&c, "22-library-lesson").await;
+    check("lesson", accessibility_violations(&c).await);
     // The next episode.
     css(&c, "#next-episode").await.click().await.unwrap();
     css(&c, "h1").await;
@@ -1051,6 +1092,7 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
         "page 3 is in view: its top is at {top}"
     );
     screenshot(&c, "27-library-document").await;
+    check("document", accessibility_violations(&c).await);
 
     // A member who signs in and leaves a lecture part-way finds it under "continue watching".
     let tree = app.tree().await;
@@ -1096,6 +1138,33 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     let resume = css(&c, &format!("ul.resume a[href='/learn/{first}?t=9']")).await;
     assert!(resume.text().await.unwrap().contains("第一讲"));
     screenshot(&c, "28-library-front-continue").await;
+    check("front, signed in", accessibility_violations(&c).await);
+    c.goto(&format!(
+        "{}/series/%E9%87%8F%E5%AD%90%E7%89%A9%E7%90%86%E7%B3%BB%E5%88%97",
+        app.base
+    ))
+    .await
+    .unwrap();
+    css(&c, "h1").await;
+    check("series", accessibility_violations(&c).await);
+    assert!(
+        inaccessible.is_empty(),
+        "serious or critical accessibility violations (axe-core):\n{}",
+        inaccessible.join("\n")
+    );
+    // The checker itself finds what it is there to find: a field planted without a label.
+    c.execute(
+        "const i = document.createElement('input'); i.type = 'text'; document.querySelector('main').appendChild(i);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    if let Some(planted) = accessibility_violations(&c).await {
+        assert!(
+            planted.iter().any(|v| v.starts_with("label:")),
+            "axe-core finds an unlabelled field: {planted:?}"
+        );
+    }
 
     // On a phone: nothing wider than the screen, on every library page.
     c.set_window_size(375, 812).await.unwrap();
