@@ -1027,6 +1027,54 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     assert_eq!(shown, json!(1), "one line says 小结");
     screenshot(&c, "22-library-lesson").await;
     check("lesson", accessibility_violations(&c).await);
+    // Every control of the lesson page is reachable by keyboard: Tab from the top of the page
+    // lands on each visible link, button, field, summary and the player, in turn.
+    css(&c, "#transcript-q").await.clear().await.unwrap();
+    let controls = c
+        .execute(
+            "const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), summary, video[controls]')]
+               .filter(e => e.offsetParent !== null || e.tagName === 'VIDEO');
+             all.forEach((e, i) => e.setAttribute('data-k', i));
+             document.activeElement.blur();
+             window.scrollTo(0, 0);
+             return all.length;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    assert!(controls > 10, "the page has its controls: {controls}");
+    let mut reached = std::collections::BTreeSet::new();
+    for _ in 0..controls * 3 {
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys("\u{E004}")
+            .await
+            .unwrap();
+        let k = c
+            .execute(
+                "const e = document.activeElement; return e && e.getAttribute('data-k');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(k) = k.as_str() {
+            reached.insert(k.parse::<u64>().unwrap());
+        }
+        if reached.len() as u64 == controls {
+            break;
+        }
+    }
+    assert_eq!(
+        reached.len() as u64,
+        controls,
+        "controls never reached by Tab: {:?}",
+        (0..controls)
+            .filter(|k| !reached.contains(k))
+            .collect::<Vec<_>>()
+    );
     // The next episode.
     css(&c, "#next-episode").await.click().await.unwrap();
     css(&c, "h1").await;
