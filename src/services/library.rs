@@ -51,18 +51,14 @@ pub async fn cards(db: &Db, lessons: Vec<LessonRecord>) -> Result<Vec<Card>> {
     for r in &renditions {
         by_sha.entry(r.source_sha256.as_str()).or_default().push(r);
     }
-    // An uploaded poster wins over a frame of the video (see `services::media`).
-    let posters: std::collections::HashSet<&str> = assets
+    // An uploaded poster whose sizes are made wins over a frame of the video (see
+    // `services::media`).
+    let posters: Vec<&AssetRecord> = assets
         .iter()
         .filter(|a| a.role == AssetRole::Poster && a.content_type.starts_with("image/"))
-        .map(|a| a.lesson_id.as_str())
         .collect();
-    let poster_shas: Vec<&str> = assets
-        .iter()
-        .filter(|a| a.role == AssetRole::Poster)
-        .map(|a| a.sha256.as_str())
-        .collect();
-    let uploaded: std::collections::HashSet<String> = db
+    let poster_shas: Vec<&str> = posters.iter().map(|a| a.sha256.as_str()).collect();
+    let made_posters: std::collections::HashSet<String> = db
         .ready_renditions(&poster_shas, Some(RenditionKind::PosterSmall))
         .await?
         .into_iter()
@@ -76,12 +72,9 @@ pub async fn cards(db: &Db, lessons: Vec<LessonRecord>) -> Result<Vec<Card>> {
             .map(Vec::as_slice)
             .unwrap_or_default();
         let has = |k: RenditionKind| made.iter().any(|r| r.kind == k);
-        let uploaded_poster = posters.contains(lesson.id.as_str())
-            && assets.iter().any(|a| {
-                a.lesson_id == lesson.id
-                    && a.role == AssetRole::Poster
-                    && uploaded.contains(&a.sha256)
-            });
+        let uploaded_poster = posters
+            .iter()
+            .any(|a| a.lesson_id == lesson.id && made_posters.contains(&a.sha256));
         let picture = if uploaded_poster || has(RenditionKind::PosterSmall) {
             Some(RenditionKind::PosterSmall)
         } else if has(RenditionKind::Page1) {
