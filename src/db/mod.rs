@@ -18,6 +18,7 @@ pub mod platforms;
 pub mod positions;
 mod states;
 pub mod subtitles;
+pub mod synonyms;
 pub mod texts;
 pub mod tokens;
 pub mod transcripts;

@@ -435,6 +435,19 @@ pub fn may_administer(caller: &Caller, org_path: &str) -> bool {
     }
 }
 
+/// Whether `caller` may change what holds for the whole installation (the search synonyms):
+/// operators, and administrators of a top-level organisation — the province that runs it.
+pub fn may_manage_installation(caller: &Caller) -> bool {
+    match caller {
+        Caller::Operator { .. } => true,
+        Caller::Anonymous | Caller::Platform(_) => false,
+        Caller::User(u) => u
+            .grants
+            .iter()
+            .any(|g| g.role == Role::Administrator && org::ids(&g.org_path).len() == 1),
+    }
+}
+
 /// Whether `caller` may have a lesson's media processed again (reprocess): its editors and the
 /// administrators of its organisation (or above), whatever its status — reprocessing changes no
 /// content, only re-makes what is derived from it. Operators may; platforms and anonymous
@@ -508,6 +521,8 @@ pub struct AdminLinks {
     pub platforms: bool,
     /// The background jobs ([`job_scope`]).
     pub jobs: bool,
+    /// The installation's search synonyms ([`may_manage_installation`]).
+    pub synonyms: bool,
 }
 
 /// The administration pages `caller` may use, for the page navigation.
@@ -524,6 +539,7 @@ pub fn admin_links(caller: &Caller) -> AdminLinks {
         users: administers,
         platforms: administers,
         jobs: job_scope(caller).is_some(),
+        synonyms: may_manage_installation(caller),
     }
 }
 
@@ -835,6 +851,7 @@ mod tests {
             users: false,
             platforms: false,
             jobs: false,
+            synonyms: false,
         };
         let staff_only = AdminLinks {
             staff: true,
@@ -846,6 +863,7 @@ mod tests {
             users: true,
             platforms: true,
             jobs: true,
+            synonyms: true,
         };
         assert_eq!(admin_links(&user(&[(Role::Editor, "/p/c/")])), staff_only);
         assert_eq!(
@@ -853,7 +871,14 @@ mod tests {
             staff_only
         );
         assert_eq!(admin_links(&user(&[(Role::Member, "/p/")])), none);
-        assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/c/")])), all);
+        // The city's administrator manages the city, not what holds for the whole installation.
+        assert_eq!(
+            admin_links(&user(&[(Role::Administrator, "/p/c/")])),
+            AdminLinks {
+                synonyms: false,
+                ..all
+            }
+        );
         assert_eq!(admin_links(&user(&[(Role::Administrator, "/p/")])), all);
         let op = Caller::Operator {
             token_id: "t".into(),

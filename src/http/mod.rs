@@ -243,7 +243,11 @@ fn routes() -> Routes {
         .route("/feed/snapshot", get(platforms::snapshot))
         .route("/search", get(api::v1::search::search))
         .route("/search/suggest", get(api::v1::search::suggest))
-        .route("/search/status", get(api::v1::search::status));
+        .route("/search/status", get(api::v1::search::status))
+        .route(
+            "/search/synonyms",
+            get(api::v1::search::synonyms).put(api::v1::search::replace_synonyms),
+        );
     Routes::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi::document))

@@ -101,6 +101,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         search::search,
         search::suggest,
         search::status,
+        search::synonyms,
+        search::replace_synonyms,
         crate::http::live,
         crate::http::ready,
         // --- platforms, audience, feed, OAI-PMH, podcast feeds, jobs ---

@@ -231,13 +231,25 @@ fn readings(c: char) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     if let Some(multi) = c.to_pinyin_multi() {
         for p in multi {
-            let plain = p.plain();
+            let plain = typed(p.plain());
             if !out.contains(&plain) && out.len() < MAX_READINGS {
                 out.push(plain);
             }
         }
     }
     out
+}
+
+/// A toneless syllable as it is typed: `ü` as `v` (`lü` → `lv`), as input methods take it.
+pub fn typed(syllable: &'static str) -> &'static str {
+    match syllable {
+        "lü" => "lv",
+        "nü" => "nv",
+        "lüe" => "lve",
+        "nüe" => "nve",
+        "lün" => "lvn",
+        other => other,
+    }
 }
 
 /// At most this many readings of one character are indexed.

@@ -26,8 +26,9 @@ use super::analyzer::{
     self, NGRAMS, NgramTokenizer, PINYIN, PinyinTokenizer, WORDS, WordTokenizer,
 };
 use super::facets::{FacetTally, Tally};
-use super::query::{Clause, Parsed};
+use super::query::{Clause, Parsed, Synonyms};
 use super::source::{self, LessonDoc};
+use super::spelling;
 use crate::db::Db;
 use crate::db::jobs::NewJob;
 use crate::domain::job::JobKind;
@@ -49,7 +50,7 @@ use tantivy::schema::{
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Term};
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "lectern-search-3";
+const SCHEMA_VERSION: &str = "lectern-search-4";
 /// The file naming the generation in use.
 const CURRENT: &str = "CURRENT";
 /// Change-log entries applied per commit, unless configured otherwise.
@@ -101,17 +102,14 @@ struct Fields {
     facets: Field,
     /// Keys for suggestions: folded titles, tags, lecturers and series, and their pinyin.
     suggest: Field,
-    // Page and cue documents.
-    asset_id: Field,
-    page: Field,
-    start_ms: Field,
-    end_ms: Field,
-    seg_text: Field,
-    seg_ngrams: Field,
+    /// The lesson's pages and cues ([`StoredSegment`]s as JSON), stored only: their text is
+    /// searched through `transcript`, and read back to say where in the lesson a hit matches.
+    segments: Field,
+    /// How many pages and cues the lesson has.
+    segment_count: Field,
 }
 
 const LESSON: &str = "lesson";
-const SEGMENT: &str = "segment";
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -151,12 +149,8 @@ fn schema() -> (Schema, Fields) {
         date: b.add_i64_field("date", INDEXED | FAST),
         facets: b.add_facet_field("facets", FacetOptions::default()),
         suggest: b.add_text_field("suggest", STRING),
-        asset_id: b.add_text_field("asset_id", STORED),
-        page: b.add_i64_field("page", STORED),
-        start_ms: b.add_i64_field("start_ms", STORED),
-        end_ms: b.add_i64_field("end_ms", STORED),
-        seg_text: b.add_text_field("seg_text", text(WORDS, true)),
-        seg_ngrams: b.add_text_field("seg_ngrams", text(NGRAMS, false)),
+        segments: b.add_text_field("segments", STORED),
+        segment_count: b.add_u64_field("segment_count", FAST),
     };
     (b.build(), f)
 }
@@ -221,6 +215,24 @@ pub struct Request {
     /// Match lessons that have all words but one, and not all of them (a fallback when a full
     /// search finds little); with fewer than two words, nothing more than a full search.
     pub partial: bool,
+    /// The installation's synonyms: a word or phrase also matches the other terms of its groups.
+    pub synonyms: Arc<Synonyms>,
+}
+
+impl Request {
+    /// The folded texts to mark in snippets: what must match and its synonyms, longest first.
+    pub fn needles(&self) -> Vec<String> {
+        let mut out = self.query.needles();
+        for c in &self.query.must {
+            for s in self.synonyms.of(c) {
+                let (Clause::Word(t) | Clause::Phrase(t)) = s;
+                out.push(t.clone());
+            }
+        }
+        out.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
+        out.dedup();
+        out
+    }
 }
 
 /// A lesson found.
@@ -312,7 +324,13 @@ pub struct SearchIndex {
     batch: i64,
     /// See [`SearchIndex::following`].
     following: std::sync::atomic::AtomicBool,
+    /// The synonyms as last read from SQL, and when (see [`SearchIndex::synonyms`]).
+    synonyms: Mutex<Option<(std::time::Instant, Arc<Synonyms>)>>,
 }
+
+/// How long synonyms read from SQL are used before they are read again: what another node saved
+/// is in force here within this time (on the node that saved, at once).
+pub const SYNONYMS_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn new_generation_name() -> String {
     format!("g{}", uuid::Uuid::now_v7().simple())
@@ -427,9 +445,6 @@ impl Generation {
                 writer.delete_term(Term::from_field_text(f.lesson_id, &id));
                 if let Some(d) = doc {
                     writer.add_document(self.lesson_document(&d))?;
-                    for s in &d.segments {
-                        writer.add_document(self.segment_document(&id, s))?;
-                    }
                 }
             }
             let mut commit = writer.prepare_commit()?;
@@ -536,28 +551,85 @@ impl Generation {
             doc.add_text(f.transcript, &s.text);
             doc.add_text(f.transcript_ngrams, &s.text);
         }
+        doc.add_u64(f.segment_count, d.segments.len() as u64);
+        if !d.segments.is_empty() {
+            let stored: Vec<StoredSegment> = d.segments.iter().map(StoredSegment::from).collect();
+            doc.add_text(
+                f.segments,
+                serde_json::to_string(&stored).unwrap_or_default(),
+            );
+        }
         doc
     }
+}
 
-    fn segment_document(&self, lesson_id: &str, s: &source::SegmentDoc) -> TantivyDocument {
-        let f = self.f;
-        let mut doc = TantivyDocument::default();
-        doc.add_text(f.lesson_id, lesson_id);
-        doc.add_text(f.doc_type, SEGMENT);
-        doc.add_text(f.asset_id, &s.asset_id);
-        if let Some(p) = s.page {
-            doc.add_i64(f.page, p);
+/// A page or cue as a lesson document stores it, with short names: a lecture has hundreds.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct StoredSegment {
+    #[serde(rename = "a")]
+    asset_id: String,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    page: Option<i64>,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    start_ms: Option<i64>,
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    end_ms: Option<i64>,
+    #[serde(rename = "t")]
+    text: String,
+}
+
+impl From<&source::SegmentDoc> for StoredSegment {
+    fn from(s: &source::SegmentDoc) -> Self {
+        Self {
+            asset_id: s.asset_id.clone(),
+            page: s.page,
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            text: s.text.clone(),
         }
-        if let Some(v) = s.start_ms {
-            doc.add_i64(f.start_ms, v);
-        }
-        if let Some(v) = s.end_ms {
-            doc.add_i64(f.end_ms, v);
-        }
-        doc.add_text(f.seg_text, &s.text);
-        doc.add_text(f.seg_ngrams, &s.text);
-        doc
     }
+}
+
+/// The pages and cues of a stored lesson document that contain a needle (folded texts), at most
+/// `limit`, best first: those with the most different needles, then the most occurrences, then
+/// in the lesson's order (earlier pages and moments first). Each text is highlighted.
+fn matching_segments(stored: &str, needles: &[String], limit: usize) -> Vec<SegmentHit> {
+    if limit == 0 || needles.is_empty() {
+        return Vec::new();
+    }
+    let Ok(all) = serde_json::from_str::<Vec<StoredSegment>>(stored) else {
+        return Vec::new();
+    };
+    let mut ranked: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, s) in all.iter().enumerate() {
+        let folded = analyzer::fold(&s.text).text;
+        let (mut distinct, mut times) = (0, 0);
+        for n in needles {
+            let k = folded.matches(n.as_str()).count();
+            if k > 0 {
+                distinct += 1;
+                times += k;
+            }
+        }
+        if distinct > 0 {
+            ranked.push((distinct, times, i));
+        }
+    }
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let mut all: Vec<Option<StoredSegment>> = all.into_iter().map(Some).collect();
+    ranked
+        .into_iter()
+        .take(limit)
+        .filter_map(|(_, _, i)| all[i].take())
+        .map(|s| SegmentHit {
+            text: analyzer::highlight(&s.text, needles, 120)
+                .unwrap_or_else(|| analyzer::excerpt(&s.text, 120)),
+            asset_id: s.asset_id,
+            page: s.page,
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+        })
+        .collect()
 }
 
 /// The date a lesson is sorted and filtered by: the day it was recorded (midnight UTC+8), else
@@ -579,6 +651,9 @@ pub fn day_start_ms(day: &str) -> Option<i64> {
             * 1000,
     )
 }
+
+/// Shorter words are not corrected: one slip from three letters is too many other words.
+const MIN_CORRECTED: usize = 4;
 
 fn term(field: Field, text: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
@@ -662,16 +737,26 @@ impl Fields {
             }
         }
         if w.chars().all(|c| c.is_ascii_alphabetic()) {
-            for field in [
-                f.title_pinyin,
-                f.tags_pinyin,
-                f.lecturer_pinyin,
-                f.series_pinyin,
-            ] {
+            // As typed, and as input methods let it be mistyped (z/zh, an/ang …), a little lower.
+            let fuzzy = spelling::variants(w);
+            for field in f.pinyin() {
                 any.push(boost(term(field, w), 1.5));
+                for v in &fuzzy {
+                    any.push(boost(term(field, v), 1.0));
+                }
             }
         }
         any_of(any)
+    }
+
+    /// The fields that hold pinyin.
+    fn pinyin(&self) -> [Field; 4] {
+        [
+            self.title_pinyin,
+            self.tags_pinyin,
+            self.lecturer_pinyin,
+            self.series_pinyin,
+        ]
     }
 
     /// Where a phrase may match in a lesson: as an exact sequence of characters.
@@ -690,22 +775,26 @@ impl Fields {
         )
     }
 
-    fn lesson_clause(&self, c: &Clause) -> Box<dyn Query> {
+    /// Where a clause, or one of its synonyms (ranked a little lower), may match in a lesson.
+    fn lesson_clause(&self, c: &Clause, synonyms: &Synonyms) -> Box<dyn Query> {
+        let own = self.lesson_clause_alone(c);
+        let others = synonyms.of(c);
+        if others.is_empty() {
+            return own;
+        }
+        let mut any = vec![own];
+        any.extend(
+            others
+                .iter()
+                .map(|s| boost(self.lesson_clause_alone(s), 0.8)),
+        );
+        any_of(any)
+    }
+
+    fn lesson_clause_alone(&self, c: &Clause) -> Box<dyn Query> {
         match c {
             Clause::Word(w) => self.word(w),
             Clause::Phrase(p) => self.phrase(p),
-        }
-    }
-
-    /// Where a clause may match in a page or cue.
-    fn segment_clause(&self, c: &Clause) -> Option<Box<dyn Query>> {
-        match c {
-            Clause::Word(w) => {
-                let mut any = vec![boost(term(self.seg_text, w), 2.0)];
-                any.extend(sequence(self.seg_ngrams, w));
-                Some(any_of(any))
-            }
-            Clause::Phrase(p) => sequence(self.seg_ngrams, p),
         }
     }
 
@@ -788,7 +877,7 @@ impl Generation {
                 r.query
                     .must
                     .iter()
-                    .map(|c| (occur, f.lesson_clause(c)))
+                    .map(|c| (occur, f.lesson_clause(c, &r.synonyms)))
                     .collect()
             };
             clauses.push((
@@ -804,11 +893,11 @@ impl Generation {
             ));
         } else {
             for c in &r.query.must {
-                clauses.push((Occur::Must, f.lesson_clause(c)));
+                clauses.push((Occur::Must, f.lesson_clause(c, &r.synonyms)));
             }
         }
         for c in &r.query.must_not {
-            clauses.push((Occur::MustNot, f.lesson_clause(c)));
+            clauses.push((Occur::MustNot, f.lesson_clause(c, &Synonyms::default())));
         }
         if r.query.must.is_empty() {
             if r.query.must_not.is_empty() && !r.filters.any() && !r.everything {
@@ -859,21 +948,28 @@ impl Generation {
             }
         };
         let mut hits = Vec::with_capacity(found.len());
+        let needles = r.needles();
+        let mut segments_took = std::time::Duration::ZERO;
         for (score, address) in found {
             let d: TantivyDocument = searcher.doc(address)?;
             if let Some(id) = d.get_first(f.lesson_id).and_then(|v| v.as_str()) {
+                let at = std::time::Instant::now();
+                let segments = d
+                    .get_first(f.segments)
+                    .and_then(|v| v.as_str())
+                    .map(|s| matching_segments(s, &needles, r.segments_per_hit))
+                    .unwrap_or_default();
+                segments_took += at.elapsed();
                 hits.push(Hit {
                     id: id.to_owned(),
                     score,
-                    segments: Vec::new(),
+                    segments,
                 });
             }
         }
-        let lessons_done = std::time::Instant::now();
-        self.attach_segments(&searcher, &r.query, r.segments_per_hit, &mut hits)?;
         let timings = Timings {
-            lessons: lessons_done - started,
-            segments: lessons_done.elapsed(),
+            lessons: started.elapsed().saturating_sub(segments_took),
+            segments: segments_took,
         };
         let facets = Facets {
             kind: counts.children("kind", 10),
@@ -894,76 +990,59 @@ impl Generation {
         })
     }
 
-    /// Adds to each hit its pages and cues that match the query, best first.
-    fn attach_segments(
-        &self,
-        searcher: &tantivy::Searcher,
-        q: &Parsed,
-        per_hit: usize,
-        hits: &mut [Hit],
-    ) -> Result<(), SearchError> {
+    /// `q` with each pinyin or Latin word that matches nothing, nor in any fuzzy spelling,
+    /// replaced by the spelling one slip away that most lessons' titles, tags, lecturers and
+    /// series hold; `None` when no word needed or found a correction. Counts every lesson
+    /// whatever its status: the caller searches the correction in its own scope and shows it
+    /// only when that finds something.
+    fn correct(&self, q: &Parsed) -> Option<Parsed> {
         let f = self.f;
-        let any: Vec<Box<dyn Query>> = q.must.iter().filter_map(|c| f.segment_clause(c)).collect();
-        if any.is_empty() || hits.is_empty() || per_hit == 0 {
-            return Ok(());
-        }
-        // One term per hit: a `TermSetQuery` would stream each segment's whole id dictionary and
-        // fill a bitset of all its documents, for twenty ids.
-        let ids = any_of(
-            hits.iter()
-                .map(|h| {
-                    Box::new(TermQuery::new(
-                        Term::from_field_text(f.lesson_id, &h.id),
-                        IndexRecordOption::Basic,
-                    )) as Box<dyn Query>
+        let searcher = self.reader.searcher();
+        let fields = [
+            f.title_pinyin,
+            f.tags_pinyin,
+            f.lecturer_pinyin,
+            f.series_pinyin,
+            f.title,
+            f.tags,
+        ];
+        let lessons_with = |w: &str| -> u64 {
+            fields
+                .iter()
+                .map(|&field| {
+                    searcher
+                        .doc_freq(&Term::from_field_text(field, w))
+                        .unwrap_or(0)
                 })
-                .collect(),
-        );
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, term(f.doc_type, SEGMENT)),
-            (Occur::Must, ids),
-            (Occur::Must, any_of(any)),
-        ]);
-        let found = searcher.search(
-            &query,
-            &TopDocs::with_limit(per_hit * hits.len() * 4).order_by_score(),
-        )?;
-        let at: HashMap<String, usize> = hits
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.id.clone(), i))
-            .collect();
-        let needles = q.needles();
-        for (_, address) in found {
-            let d: TantivyDocument = searcher.doc(address)?;
-            let Some(&i) = d
-                .get_first(f.lesson_id)
-                .and_then(|v| v.as_str())
-                .and_then(|id| at.get(id))
-            else {
-                continue;
+                .sum()
+        };
+        let mut changed = false;
+        let mut must = Vec::with_capacity(q.must.len());
+        for c in &q.must {
+            let fixed = match c {
+                Clause::Word(w)
+                    if w.len() >= MIN_CORRECTED
+                        && w.bytes().all(|b| b.is_ascii_lowercase())
+                        && lessons_with(w) == 0
+                        && spelling::variants(w).iter().all(|v| lessons_with(v) == 0) =>
+                {
+                    spelling::one_slip(w)
+                        .into_iter()
+                        .map(|s| (lessons_with(&s), s))
+                        .filter(|(n, _)| *n > 0)
+                        // The most lessons; among equals, the first in order.
+                        .min_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)))
+                        .map(|(_, s)| Clause::Word(s))
+                }
+                _ => None,
             };
-            if hits[i].segments.len() >= per_hit {
-                continue;
-            }
-            let text = d
-                .get_first(f.seg_text)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            hits[i].segments.push(SegmentHit {
-                asset_id: d
-                    .get_first(f.asset_id)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                page: d.get_first(f.page).and_then(|v| v.as_i64()),
-                start_ms: d.get_first(f.start_ms).and_then(|v| v.as_i64()),
-                end_ms: d.get_first(f.end_ms).and_then(|v| v.as_i64()),
-                text: analyzer::highlight(text, &needles, 120)
-                    .unwrap_or_else(|| analyzer::excerpt(text, 120)),
-            });
+            changed |= fixed.is_some();
+            must.push(fixed.unwrap_or_else(|| c.clone()));
         }
-        Ok(())
+        changed.then(|| Parsed {
+            must,
+            must_not: q.must_not.clone(),
+        })
     }
 
     fn suggest(
@@ -1051,7 +1130,17 @@ impl Generation {
             generation: self.name.clone(),
             position: self.position(),
             lessons: count(LESSON)?,
-            segments: count(SEGMENT)?,
+            segments: {
+                let mut n = 0;
+                for reader in searcher.segment_readers() {
+                    let column = reader.fast_fields().u64("segment_count")?;
+                    n += reader
+                        .doc_ids_alive()
+                        .filter_map(|d| column.first(d))
+                        .sum::<u64>();
+                }
+                n
+            },
             bytes,
         })
     }
@@ -1189,7 +1278,38 @@ impl SearchIndex {
             current: RwLock::new(Arc::new(generation)),
             batch,
             following: std::sync::atomic::AtomicBool::new(true),
+            synonyms: Mutex::new(None),
         })
+    }
+
+    /// The installation's synonyms, read from SQL at most every [`SYNONYMS_FOR`]. When SQL
+    /// cannot be read, the last ones read (or none) are used: searching goes on without them.
+    pub async fn synonyms(&self, db: &Db) -> Arc<Synonyms> {
+        let cached = self
+            .synonyms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((at, s)) = &cached
+            && at.elapsed() < SYNONYMS_FOR
+        {
+            return s.clone();
+        }
+        let fresh = match db.synonym_groups().await {
+            Ok(groups) => Arc::new(Synonyms::new(&groups)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the synonyms; searching without new ones");
+                cached.map(|(_, s)| s).unwrap_or_default()
+            }
+        };
+        *self.synonyms.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((std::time::Instant::now(), fresh.clone()));
+        fresh
+    }
+
+    /// Forgets the synonyms read, so the next search reads them again (after a change).
+    pub fn forget_synonyms(&self) {
+        *self.synonyms.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     fn current(&self) -> Arc<Generation> {
@@ -1255,6 +1375,12 @@ impl SearchIndex {
     /// Lessons matching `request` that `scope` may read, with facet counts.
     pub fn search(&self, scope: &ReadScope, request: &Request) -> Result<Results, SearchError> {
         self.current().search(scope, request)
+    }
+
+    /// The query with its mistyped pinyin or Latin words corrected (see `Generation::correct`),
+    /// or `None`.
+    pub fn correct(&self, q: &Parsed) -> Option<Parsed> {
+        self.current().correct(q)
     }
 
     /// Titles, tags, lecturers and series starting with `prefix` (or whose pinyin or initials

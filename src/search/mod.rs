@@ -7,6 +7,7 @@
 //! - [`isolate`]: extraction in a child process with a memory and time limit.
 //! - [`source`]: what the index holds of a lesson, read from SQL, extracting what was not yet.
 //! - [`query`]: the query language (words, quoted phrases, `-` exclusions).
+//! - [`spelling`]: pinyin as typed: the spellings input methods confuse, and one slip of a key.
 //! - [`facets`]: facet counts over every match, by ordinal.
 //! - [`index`]: the index itself: following the change log, searching, suggesting, rebuilding.
 
@@ -17,3 +18,4 @@ pub mod index;
 pub mod isolate;
 pub mod query;
 pub mod source;
+pub mod spelling;

@@ -42,6 +42,81 @@ impl Parsed {
     }
 }
 
+impl std::fmt::Display for Parsed {
+    /// The query as it could be typed again: words, quoted phrases, `-` before exclusions.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (negated, c) in self
+            .must
+            .iter()
+            .map(|c| (false, c))
+            .chain(self.must_not.iter().map(|c| (true, c)))
+        {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            if negated {
+                f.write_str("-")?;
+            }
+            match c {
+                Clause::Word(w) => f.write_str(w)?,
+                Clause::Phrase(p) => write!(f, "\"{p}\"")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Words that mean the same here, as administrators list them (`services::synonyms`): groups of
+/// terms, each term folded. A query's word or phrase that is a term of a group also matches the
+/// group's other terms (ranked a little below itself).
+#[derive(Debug, Clone, Default)]
+pub struct Synonyms {
+    /// Each term's group (the other terms as clauses), by folded term.
+    by_term: std::collections::HashMap<String, Vec<Clause>>,
+}
+
+impl Synonyms {
+    /// From groups of terms as written; terms that fold to nothing searchable are left out.
+    pub fn new<S: AsRef<str>>(groups: &[Vec<S>]) -> Self {
+        let mut by_term: std::collections::HashMap<String, Vec<Clause>> = Default::default();
+        for group in groups {
+            let clauses: Vec<(String, Clause)> = group
+                .iter()
+                .filter_map(|t| {
+                    let c = phrase(t.as_ref())?;
+                    let key = match &c {
+                        Clause::Word(w) | Clause::Phrase(w) => w.clone(),
+                    };
+                    Some((key, c))
+                })
+                .collect();
+            for (key, _) in &clauses {
+                let others = by_term.entry(key.clone()).or_default();
+                for (k, c) in &clauses {
+                    if k != key && !others.contains(c) {
+                        others.push(c.clone());
+                    }
+                }
+            }
+        }
+        Self { by_term }
+    }
+
+    /// The other terms of the groups `c` is a term of (empty for most clauses).
+    pub fn of(&self, c: &Clause) -> &[Clause] {
+        let key = match c {
+            Clause::Word(w) | Clause::Phrase(w) => w,
+        };
+        self.by_term.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_term.is_empty()
+    }
+}
+
 /// At most this many clauses are taken from a query; the rest is ignored.
 pub const MAX_CLAUSES: usize = 16;
 
@@ -165,6 +240,32 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert_eq!(parse(&many).must.len(), MAX_CLAUSES);
+    }
+
+    #[test]
+    fn a_parsed_query_prints_as_it_could_be_typed_again() {
+        let q = parse(r#"党史 "学习教育" -形式"#);
+        assert_eq!(q.to_string(), r#"党史 "学习教育" -形式"#);
+        assert_eq!(parse(&q.to_string()), q);
+    }
+
+    #[test]
+    fn synonyms_map_each_term_to_the_others_of_its_groups() {
+        let s = Synonyms::new(&[
+            vec!["党课", "党员教育课"],
+            vec!["培训", "轮训", "學習班"],
+            vec!["!!"],
+        ]);
+        assert_eq!(s.of(&w("党课")), [p("党员教育课")]);
+        assert_eq!(s.of(&p("党员教育课")), [w("党课")]);
+        // Folded: the traditional term is found by its simplified form.
+        let o = s.of(&w("培训"));
+        assert_eq!(o.len(), 2);
+        assert_eq!(o[0], w("轮训"));
+        assert!(matches!(&o[1], Clause::Word(x) | Clause::Phrase(x) if x == "学习班"));
+        assert!(s.of(&w("党史")).is_empty());
+        assert!(!s.is_empty());
+        assert!(Synonyms::default().is_empty());
     }
 
     #[test]

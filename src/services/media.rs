@@ -99,6 +99,9 @@ pub async fn asset_media(db: &Db, caller: &Caller, id: &str) -> Result<AssetMedi
     let superseded = processed && db.asset_superseded(&asset.id).await?;
     let mut poster_asset = None;
     let (probe, renditions) = if processed && !superseded {
+        // The probe before the renditions: processing records a content's renditions first and
+        // its probe last, so a probe read here comes with every rendition made before it.
+        let probe = db.media_probe(&asset.sha256).await?;
         let mut renditions = db.media_renditions(&asset.sha256).await?;
         if let Some((poster, made)) = uploaded_poster(db, &asset).await? {
             renditions.retain(|r| !is_poster(r.kind));
@@ -106,7 +109,7 @@ pub async fn asset_media(db: &Db, caller: &Caller, id: &str) -> Result<AssetMedi
             renditions.sort_by_key(|r| r.kind.as_str());
             poster_asset = Some(poster);
         }
-        (db.media_probe(&asset.sha256).await?, renditions)
+        (probe, renditions)
     } else {
         (None, Vec::new())
     };

@@ -21,6 +21,7 @@ pub mod platforms;
 pub mod review;
 pub mod search;
 pub mod subtitles;
+pub mod synonyms;
 pub mod uploads;
 
 use crate::db::Db;

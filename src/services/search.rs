@@ -64,6 +64,9 @@ pub struct Found {
     /// Lessons with all words but one (ranked below every full match, and shown apart), when
     /// asked for with [`Params::fallback`] and the full matches were few.
     pub partial: Vec<Hit>,
+    /// When the query as typed found nothing and a pinyin or Latin word of it was one slip of a
+    /// key from words that lessons hold: the corrected query, whose matches these are.
+    pub corrected: Option<String>,
     pub facets: Facets,
     pub timings: Timings,
 }
@@ -237,6 +240,7 @@ fn request(p: &Params) -> Result<Request> {
         segments_per_hit: 3,
         everything: false,
         partial: false,
+        synonyms: Default::default(),
     })
 }
 
@@ -290,7 +294,25 @@ pub async fn search(
         offset: 0,
         ..request.clone()
     };
-    let mut found = run(db, index, caller, shelf, request).await?;
+    let first_page = request.offset == 0;
+    let typed = request.query.clone();
+    let mut found = run(db, index, caller, shelf, request.clone()).await?;
+    if found.total == 0 && first_page && !typed.must.is_empty() {
+        // Nothing at all: perhaps a slip of a key. The correction is searched in the caller's
+        // own scope and kept only when that finds something.
+        let asked = typed.clone();
+        if let Some(fixed) = on_index(index, move |i| Ok(i.correct(&asked))).await? {
+            let again = Request {
+                query: fixed.clone(),
+                ..request
+            };
+            let mut better = run(db, index, caller, shelf, again).await?;
+            if better.total > 0 {
+                better.corrected = Some(fixed.to_string());
+                return Ok(better);
+            }
+        }
+    }
     if fallback && found.total < FALLBACK_BELOW {
         found.partial = run(db, index, caller, shelf, partial_request).await?.hits;
     }
@@ -319,9 +341,10 @@ async fn run(
     index: &Arc<SearchIndex>,
     caller: &Caller,
     shelf: Shelf,
-    request: Request,
+    mut request: Request,
 ) -> Result<Found> {
-    let needles = request.query.needles();
+    request.synonyms = index.synonyms(db).await;
+    let needles = request.needles();
     let (offset, limit) = (request.offset, request.limit);
     let scope = shelf.scope(caller);
     let in_scope = scope.clone();
@@ -395,6 +418,7 @@ async fn run(
         limit,
         hits,
         partial: Vec::new(),
+        corrected: None,
         facets: results.facets,
         timings: Timings {
             index: results.timings.lessons,

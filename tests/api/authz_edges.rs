@@ -40,6 +40,8 @@ const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/users"),
     ("GET", "/admin/platforms"),
     ("GET", "/admin/jobs"),
+    ("GET", "/admin/synonyms"),
+    ("POST", "/admin/synonyms"),
     ("POST", "/admin/jobs/retry"),
     ("POST", "/admin/jobs/{id}/retry"),
     ("POST", "/admin/jobs/{id}/reprocess"),

@@ -156,6 +156,10 @@ impl TestApp {
         self.client.patch(self.url(path)).bearer_auth(&self.token)
     }
 
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path)).bearer_auth(&self.token)
+    }
+
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.delete(self.url(path)).bearer_auth(&self.token)
     }

@@ -33,6 +33,7 @@ mod search_index;
 mod search_relevance;
 mod security;
 mod subtitles;
+mod synonyms;
 mod transcripts;
 mod tus;
 mod uploads;

@@ -1025,6 +1025,152 @@ const CASES: &[Case] = &[
 ];
 
 /// The cases of the document fixtures (uploaded to `doc-pdf`, `doc-docx` and `doc-pptx`).
+/// Pinyin as people type it (issue 13): the spellings input methods accept as the same (z/zh,
+/// c/ch, s/sh, n/l, an/ang, en/eng, in/ing), one slip of a key (corrected when nothing matches
+/// as typed), and the installation's synonyms ([`SYNONYMS`], saved by [`seed`]).
+const TYPED_CASES: &[Case] = &[
+    Case {
+        what: "fuzzy pinyin: s for sh (水稻)",
+        params: &[("q", "suidao")],
+        top: 3,
+        expect: &["ag-rice", "ag-rice-pest"],
+        never: &["ds-intro", "heritage-suxiu"],
+    },
+    Case {
+        what: "fuzzy pinyin: s for sh, en for eng, z for zh at once (生猪)",
+        params: &[("q", "senzu")],
+        top: 3,
+        expect: &["ag-pig", "ag-pig-manure"],
+        never: &["ag-fish"],
+    },
+    Case {
+        what: "fuzzy pinyin: l for n (农村)",
+        params: &[("q", "longcun")],
+        top: 8,
+        expect: &["env-toilet", "ec-taobao", "law-civil"],
+        never: &["ag-fish", "ds-intro"],
+    },
+    Case {
+        what: "fuzzy pinyin: an for ang and in for ing, two words (乡村 振兴)",
+        params: &[("q", "xiancun zhenxin")],
+        top: 8,
+        expect: &["rv-strategy", "rv-law", "rv-zengcheng"],
+        never: &["ag-pig", "law-fraud"],
+    },
+    Case {
+        what: "fuzzy pinyin: an for ang (党建)",
+        params: &[("q", "danjian")],
+        top: 6,
+        expect: &["pb-branch", "pb-5g"],
+        never: &["ag-rice"],
+    },
+    Case {
+        what: "fuzzy pinyin: ing for in (民法典)",
+        params: &[("q", "mingfadian")],
+        top: 1,
+        expect: &["law-civil"],
+        never: &["law-fraud"],
+    },
+    Case {
+        what: "fuzzy pinyin: an for ang (防汛)",
+        params: &[("q", "fanxun")],
+        top: 3,
+        expect: &["flood-plan", "flood-drought"],
+        never: &["law-fraud"],
+    },
+    Case {
+        what: "fuzzy pinyin: z for zh in a lecturer's name (周敏)",
+        params: &[("q", "zoumin")],
+        top: 3,
+        expect: &["pb-ebranch", "pb-5g", "ec-digital"],
+        never: &["ag-rice"],
+    },
+    Case {
+        what: "fuzzy pinyin: n for l in a lecturer's name (刘志强)",
+        params: &[("q", "niuzhiqiang")],
+        top: 3,
+        expect: &["ds-reading", "pb-meetings"],
+        never: &["ag-rice"],
+    },
+    Case {
+        what: "one slip: two letters swapped (乡村)",
+        params: &[("q", "xiangcnu")],
+        top: 8,
+        expect: &["rv-talent", "rv-governance"],
+        never: &["ag-fish", "law-fraud"],
+    },
+    Case {
+        what: "one slip: two letters swapped (水稻)",
+        params: &[("q", "shuidoa")],
+        top: 3,
+        expect: &["ag-rice", "ag-rice-pest"],
+        never: &["ds-intro"],
+    },
+    Case {
+        what: "one slip: a letter missing (民法典)",
+        params: &[("q", "minfadan")],
+        top: 1,
+        expect: &["law-civil"],
+        never: &["law-fraud"],
+    },
+    Case {
+        what: "one slip: a letter too many (党史)",
+        params: &[("q", "dangshii")],
+        top: 5,
+        expect: &["ds-intro", "ds-yanan", "ds-reading"],
+        never: &["ag-rice", "law-civil"],
+    },
+    Case {
+        what: "one slip: a wrong letter (防汛)",
+        params: &[("q", "fangxum")],
+        top: 3,
+        expect: &["flood-plan", "flood-drought"],
+        never: &["law-fraud"],
+    },
+    Case {
+        what: "one slip in the second of two words (政策 解读)",
+        params: &[("q", "zhengce jiedo")],
+        top: 8,
+        expect: &["pol-doc1", "ec-digital"],
+        never: &["ag-fish", "heritage-suxiu"],
+    },
+    Case {
+        what: "a synonym finds what its group's other term names (轮训 → 干部培训)",
+        params: &[("q", "轮训")],
+        top: 3,
+        expect: &["doc-pdf", "doc-docx", "doc-pptx"],
+        never: &["ag-rice"],
+    },
+    Case {
+        what: "a synonym of a tag (防骗 → 反诈)",
+        params: &[("q", "防骗")],
+        top: 1,
+        expect: &["law-fraud"],
+        never: &["fin-credit"],
+    },
+    Case {
+        what: "a synonym inside a title (猪病 → 猪瘟)",
+        params: &[("q", "猪病")],
+        top: 1,
+        expect: &["ag-pig"],
+        never: &["ag-fish", "ag-pig-manure"],
+    },
+    Case {
+        what: "the term itself ranks above its synonym (干部培训 before 轮训's others)",
+        params: &[("q", "干部培训")],
+        top: 3,
+        expect: &["doc-pdf", "doc-docx", "doc-pptx"],
+        never: &["ag-rice"],
+    },
+];
+
+/// The synonyms [`seed`] saves for [`TYPED_CASES`]: no term of them is a query of [`CASES`].
+const SYNONYMS: &[&[&str]] = &[
+    &["轮训", "干部培训"],
+    &["防骗", "反诈", "防诈骗"],
+    &["猪病", "猪瘟"],
+];
+
 const DOCUMENT_CASES: &[Case] = &[
     Case {
         what: "a chapter heading inside a PDF, DOCX and PPTX",
@@ -1271,6 +1417,13 @@ async fn withdraw(t: &TestApp, id: &str) {
 /// Waits until the index has caught up.
 async fn seed(t: &TestApp, with_assets: bool, failures: &mut Vec<String>) -> Catalogue {
     let assets = if with_assets { assets() } else { Vec::new() };
+    let r = t
+        .put("/api/v1/search/synonyms")
+        .json(&json!({ "groups": SYNONYMS }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "synonyms: {}", r.text().await.unwrap());
     let mut ids = HashMap::new();
     let mut keys = HashMap::new();
     for l in CATALOGUE {
@@ -1454,7 +1607,12 @@ async fn the_relevance_table_finds_the_expected_lessons_first() {
     let t = TestApp::spawn().await;
     let mut failures = Vec::new();
     let cat = seed(&t, true, &mut failures).await;
-    let cases: Vec<&Case> = CASES.iter().chain(DOCUMENT_CASES).collect();
+    let cases: Vec<&Case> = CASES
+        .iter()
+        .chain(DOCUMENT_CASES)
+        .chain(TYPED_CASES)
+        .collect();
+    assert!(cases.len() >= 60, "the suite keeps at least 60 queries");
     for case in &cases {
         failures.extend(check_case(&t, &cat, case).await);
     }
@@ -2142,4 +2300,61 @@ async fn suggestions_complete_prefixes_in_characters_and_pinyin() {
     texts.dedup();
     assert_eq!(texts.len(), s.len(), "no suggestion twice: {s:?}");
     assert!(suggest(&t, "量子", None).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_mistyped_word_is_corrected_and_says_so_but_never_towards_what_the_caller_cannot_read() {
+    let t = TestApp::spawn().await;
+    let mut failures = Vec::new();
+    let cat = seed(&t, false, &mut failures).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    // A slip of a key: the answer is the corrected query's, and says which.
+    let a = anonymous(&t, &[("q", "xiangcnu")]).await;
+    assert_eq!(a["corrected"], "xiangcun", "{a:#}");
+    assert!(cat.hit_keys(&a).contains(&"rv-talent".to_owned()));
+    // As typed right, or with a fuzzy spelling that matches: nothing is corrected.
+    for q in ["xiangcun", "xiancun", "乡村"] {
+        let a = anonymous(&t, &[("q", q)]).await;
+        assert!(a.get("corrected").is_none(), "{q}: {a:#}");
+        assert!(a["total"].as_u64().unwrap() > 0, "{q}");
+    }
+    // Nothing near: nothing found, nothing corrected; nor for three letters.
+    for q in ["qqqqzzz", "xqz"] {
+        let a = anonymous(&t, &[("q", q)]).await;
+        assert_eq!(a["total"], 0, "{q}");
+        assert!(a.get("corrected").is_none(), "{q}: {a:#}");
+    }
+    // Only the first page is corrected: a later page of nothing stays nothing.
+    let a = anonymous(&t, &[("q", "xiangcnu"), ("offset", "20")]).await;
+    assert!(a.get("corrected").is_none(), "{a:#}");
+    // A draft's words never become an anonymous caller's correction; its staff get it.
+    let draft = t
+        .draft(json!({ "title": "秘密项目筹备", "kind": "video" }))
+        .await;
+    indexed(&t).await;
+    let a = anonymous(&t, &[("q", "mimixiangmv")]).await;
+    assert_eq!(a["total"], 0, "{a:#}");
+    assert!(a.get("corrected").is_none(), "{a:#}");
+    let op = search(&t, &[("q", "mimixiangmv")], Some(&t.token))
+        .await
+        .unwrap();
+    assert_eq!(op["corrected"], "mimixiangmu", "{op:#}");
+    assert_eq!(hit_id(&hits(&op)[0]), draft);
+    // The members' page says it too, with a link to the corrected search.
+    let page = t
+        .client
+        .get(t.url("/search?q=xiangcnu"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("没有找到与“xiangcnu”相符的结果"), "{page}");
+    assert!(page.contains("以下是“xiangcun”的结果"), "{page}");
+    assert!(
+        page.contains("href=\"&#x2f;search?q=xiangcun\"")
+            || page.contains("href=\"/search?q=xiangcun\""),
+        "{page}"
+    );
 }

@@ -432,3 +432,79 @@ pub async fn reprocess_job(
     .await;
     web.respond(r)
 }
+
+#[derive(serde::Deserialize, serde::Serialize, Default)]
+#[serde(default)]
+pub struct SynonymsForm {
+    csrf: String,
+    /// One group per line, terms separated by commas (`services::synonyms::from_text`).
+    text: String,
+}
+
+/// The most characters the synonyms form takes (a full list is about 1,000 × 20 × 41).
+const MAX_SYNONYMS_TEXT: usize = 1_000_000;
+
+async fn synonyms_page(
+    web: &Web,
+    form: Option<SynonymsForm>,
+    error: Option<AppError>,
+    saved: bool,
+) -> PageResult {
+    let Writer(acting) = web.reader()?;
+    let groups = crate::services::synonyms::list(&web.state.db, &acting).await?;
+    let saved_text = crate::services::synonyms::to_text(&groups);
+    let ctx = context! {
+        text => form.map(|f| f.text).unwrap_or(saved_text),
+        saved,
+        groups => groups.len(),
+        max_groups => crate::services::synonyms::MAX_GROUPS,
+        max_terms => crate::services::synonyms::MAX_TERMS,
+        max_chars => crate::services::synonyms::MAX_TERM_CHARS,
+    };
+    match error {
+        None => web.page("synonyms.html", ctx),
+        Some(e) => super::session::user_error(web, "synonyms.html", ctx, e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+/// `/admin/synonyms`: the installation's search synonyms as text, one group per line.
+pub async fn synonyms(
+    web: Web,
+    axum::extract::Query(q): axum::extract::Query<SavedQuery>,
+) -> Response {
+    let r = synonyms_page(&web, None, None, q.saved.is_some()).await;
+    web.respond(r)
+}
+
+/// `POST /admin/synonyms`: replaces them.
+pub async fn save_synonyms(web: Web, Form(form): Form<SynonymsForm>) -> Response {
+    let r = async {
+        let Writer(acting) = web.acting(&form.csrf)?;
+        if form.text.chars().count() > MAX_SYNONYMS_TEXT {
+            let e = AppError::invalid(&[crate::domain::Invalid::new(
+                "groups",
+                format!("at most {MAX_SYNONYMS_TEXT} characters"),
+            )]);
+            return synonyms_page(&web, Some(form), Some(e), false).await;
+        }
+        let groups = crate::services::synonyms::from_text(&form.text);
+        match crate::services::synonyms::replace(&web.state.db, &web.state.search, &acting, groups)
+            .await
+            .map_err(AppError::from)
+        {
+            Ok(_) => see_other("/admin/synonyms?saved=1"),
+            Err(e) if e.code.status().is_client_error() => {
+                synonyms_page(&web, Some(form), Some(e), false).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    web.respond(r)
+}

@@ -416,6 +416,7 @@ pub async fn search_page(web: Web, RawQuery(raw): RawQuery) -> Response {
                 newest_href => with("sort", Some("newest")),
                 newest,
                 suggestions, popular,
+                corrected => found.corrected.as_deref().map(|c| context! { text => c, href => with("q", Some(c)) }),
                 hidden => base.iter().filter(|(k, _)| *k != "q").map(|(k, v)| context! { name => k, value => v }).collect::<Vec<_>>(),
             },
         )

@@ -70,6 +70,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("login.html", include_str!("../../../templates/login.html")),
     (
+        "synonyms.html",
+        include_str!("../../../templates/synonyms.html"),
+    ),
+    (
         "platforms.html",
         include_str!("../../../templates/platforms.html"),
     ),
@@ -178,6 +182,10 @@ pub fn routes() -> super::Routes {
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/platforms", get(admin::platforms))
         .route("/admin/jobs", get(admin::jobs_list))
+        .route(
+            "/admin/synonyms",
+            get(admin::synonyms).post(admin::save_synonyms),
+        )
         .route("/admin/jobs/retry", post(admin::retry_jobs))
         .route("/admin/jobs/{id}/retry", post(admin::retry_job))
         .route("/admin/jobs/{id}/reprocess", post(admin::reprocess_job))

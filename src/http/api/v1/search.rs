@@ -1,6 +1,7 @@
 //! `GET /api/v1/search`: Chinese-aware search over the lessons the caller may read;
 //! `GET /api/v1/search/suggest`: completions as one types; `GET /api/v1/search/status`: the
-//! index's position and size, for operators.
+//! index's position and size, for operators; `GET`/`PUT /api/v1/search/synonyms`: the
+//! installation's synonyms.
 
 use crate::domain::lesson::LessonKind;
 use crate::domain::visibility::Caller;
@@ -66,6 +67,10 @@ pub struct SearchResultsView {
     pub total: usize,
     pub offset: usize,
     pub limit: usize,
+    /// Present when `q` as typed matched nothing and a pinyin or Latin word of it was one
+    /// slip of a key from words lessons hold: the corrected query, whose matches these are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<String>,
     pub hits: Vec<SearchHitView>,
     pub facets: FacetsView,
 }
@@ -223,6 +228,7 @@ pub async fn search(
         total: found.total,
         offset: found.offset,
         limit: found.limit,
+        corrected: found.corrected,
         hits,
         facets: FacetsView {
             kind: counted(facets.kind),
@@ -422,4 +428,60 @@ pub async fn status(
         bytes: s.index.bytes,
         lessons_awaiting_text: s.lessons_awaiting_text,
     }))
+}
+
+/// The installation's synonyms: groups of terms that mean the same here. A search for any term of
+/// a group also finds the others (ranked a little below the term itself).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SynonymsView {
+    /// At most 1,000 groups, each of 2 to 20 different terms of at most 40 characters.
+    #[schema(example = json!([["党课", "党员教育课"], ["培训", "轮训"]]))]
+    pub groups: Vec<Vec<String>>,
+}
+
+/// `GET /api/v1/search/synonyms`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search/synonyms",
+    tag = "search",
+    summary = "The installation's search synonyms (operators and administrators of a top-level organisation)",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the groups, in their order", body = SynonymsView),
+        (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "neither an operator nor an administrator of a top-level organisation", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn synonyms(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+) -> Result<axum::Json<SynonymsView>, AppError> {
+    let groups = crate::services::synonyms::list(&state.db, &acting).await?;
+    Ok(axum::Json(SynonymsView { groups }))
+}
+
+/// `PUT /api/v1/search/synonyms`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/search/synonyms",
+    tag = "search",
+    summary = "Replaces the installation's search synonyms (audited; in force on every node within seconds)",
+    request_body = SynonymsView,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the groups as saved (terms trimmed, repeats within a group dropped)", body = SynonymsView),
+        (status = 400, description = "a group with fewer than two terms or too many, a term too long or with nothing to search, too many groups", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "neither an operator nor an administrator of a top-level organisation", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn replace_synonyms(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Json(input): Json<SynonymsView>,
+) -> Result<axum::Json<SynonymsView>, AppError> {
+    let groups =
+        crate::services::synonyms::replace(&state.db, &state.search, &acting, input.groups).await?;
+    Ok(axum::Json(SynonymsView { groups }))
 }
