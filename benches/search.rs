@@ -538,6 +538,19 @@ impl Query {
         })
     }
 
+    /// The members' search page for this query (`/search`, the first page of hits).
+    fn page_url(&self, base: &str) -> String {
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let mut url = format!("{base}/search?q={}", enc(&self.text));
+        if let Some(k) = self.kind {
+            let _ = write!(url, "&kind={k}");
+        }
+        if let Some(r) = &self.region {
+            let _ = write!(url, "&region={r}");
+        }
+        url
+    }
+
     fn url(&self, base: &str) -> String {
         let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
         let mut url = format!("{base}/api/v1/search?q={}&limit={TOP}", enc(&self.text));
@@ -1278,6 +1291,65 @@ impl Cell {
     }
 }
 
+/// Times of the members' search page: the server's (`Server-Timing: total`) and the client's,
+/// in milliseconds.
+#[derive(Default)]
+struct PageTimes {
+    server: Vec<f64>,
+    client: Vec<f64>,
+}
+
+impl PageTimes {
+    fn at(v: &[f64], p: f64) -> f64 {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} pages: server p50 {:.2} ms, p99 {:.2} ms; client (loopback, HTML read) p50 {:.2} ms",
+            self.client.len(),
+            Self::at(&self.server, 0.5),
+            Self::at(&self.server, 0.99),
+            Self::at(&self.client, 0.5)
+        )
+    }
+}
+
+/// Requests each page in turn (after a warm-up of ten) until done or until `budget` is spent.
+async fn page_times(urls: &[String], budget: Duration) -> Result<PageTimes> {
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let mut times = PageTimes::default();
+    let start = Instant::now();
+    for (i, url) in urls.iter().enumerate() {
+        if start.elapsed() > budget {
+            break;
+        }
+        let t0 = Instant::now();
+        let r = client.get(url).send().await?;
+        let status = r.status();
+        let server = r
+            .headers()
+            .get("server-timing")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("total;dur="))
+            .and_then(|v| v.parse::<f64>().ok());
+        let _ = r.bytes().await?;
+        let took = t0.elapsed().as_secs_f64() * 1000.0;
+        ensure!(status.is_success(), "{url}: {status}");
+        if i < 10 {
+            continue;
+        }
+        times.client.push(took);
+        times.server.extend(server);
+    }
+    Ok(times)
+}
+
 /// Every client goes once through the whole set, each starting at a different place, until
 /// done or until the time budget is spent.
 async fn run_cell(
@@ -2003,6 +2075,33 @@ async fn run(settings: &Settings, dir: &Path) -> Result<String> {
     summary.push((
         "Service memory after the query runs".into(),
         service.memory()?.to_string(),
+    ));
+    // The members' search page (HTML: the same search, SQL for the hits, the template, facet
+    // links), one client, the server's own time from its `Server-Timing` header.
+    let mut all_pages = Vec::new();
+    for (set, qs) in &sets {
+        let urls: Vec<String> = qs.iter().map(|q| q.page_url(&service.base)).collect();
+        let t = page_times(&urls, settings.cell).await?;
+        summary.push((
+            format!("Search page `/search`, {} (1 client)", set.label()),
+            t.line(),
+        ));
+        all_pages.push(t);
+    }
+    let mut every = PageTimes::default();
+    for t in all_pages {
+        every.server.extend(t.server);
+        every.client.extend(t.client);
+    }
+    summary.push((
+        "Search page `/search`, all sets (target: server p50 < 10 ms)".into(),
+        every.line(),
+    ));
+    // The front page: the newest lessons, the biggest series, the browsing facets.
+    let front = vec![format!("{}/", service.base); 210];
+    summary.push((
+        "Front page `/` (1 client)".into(),
+        page_times(&front, settings.cell).await?.line(),
     ));
     summary.push((
         "Index size after the query runs".into(),

@@ -205,8 +205,8 @@ impl Db {
         let now = now_ms();
         let n = sqlx::query(
             "INSERT INTO jobs (id, kind, subject, org_id, payload, state, attempts, max_attempts, \
-             lane, run_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $9, $9) \
+             lane, run_at, created_at, updated_at, media) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $9, $9, $10) \
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(&id)
@@ -218,6 +218,7 @@ impl Db {
         .bind(job.kind.lane().as_i64())
         .bind(job.run_at)
         .bind(now)
+        .bind(i64::from(job.kind.uses_media_slot()))
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -362,38 +363,24 @@ impl Db {
             kind: String,
         }
         let is_media = |c: &Candidate| JobKind::parse(&c.kind).is_ok_and(|k| k.uses_media_slot());
-        // With no media slot free, media steps are left out in SQL (binds after `skip_from`).
-        let media_kinds: Vec<&str> = if media_free == 0 {
-            JobKind::ALL
-                .into_iter()
-                .filter(|k| k.uses_media_slot())
-                .map(JobKind::as_str)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let skip = |from: usize| {
-            if media_kinds.is_empty() {
-                String::new()
+        // With no media slot free, media steps are left out in SQL: `media` is in the claim
+        // index (`jobs_claim_free`), so a backlog of them is sought past, not read.
+        let skip = || {
+            if media_free == 0 {
+                " AND media = 0".to_owned()
             } else {
-                format!(
-                    " AND kind NOT IN ({})",
-                    placeholders(from, media_kinds.len())
-                )
+                String::new()
             }
         };
         let lost = format!(
             "SELECT id, org_id, lane, run_at, kind FROM jobs WHERE state = 'running' \
              AND lease_until <= $1 AND lane <= $2{} ORDER BY lane, run_at, id LIMIT $3",
-            skip(4)
+            skip()
         );
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(lost))
+        let q = sqlx::query_as(sqlx::AssertSqlSafe(lost))
             .bind(now)
             .bind(max_lane.as_i64())
             .bind(m as i64);
-        for k in &media_kinds {
-            q = q.bind(*k);
-        }
         let mut found: Vec<Candidate> = q.fetch_all(&mut **tx).await?;
         for lane in 0..=max_lane.as_i64() {
             // What the earlier lanes can place: media steps only as far as slots are free.
@@ -413,14 +400,11 @@ impl Db {
                  SELECT o.org_id, (SELECT h.run_at FROM jobs h WHERE h.state = 'pending' \
                  AND h.lane = $2 AND h.org_id = o.org_id AND h.run_at <= $1{s} \
                  ORDER BY h.run_at LIMIT 1) AS head FROM o WHERE o.org_id IS NOT NULL",
-                s = skip(3)
+                s = skip()
             );
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(now)
                 .bind(lane);
-            for k in &media_kinds {
-                q = q.bind(*k);
-            }
             let mut orgs: Vec<(String, i64)> = q.fetch_all(&mut **tx).await?;
             if orgs.is_empty() {
                 continue;
@@ -430,7 +414,6 @@ impl Db {
             // An organisation's r-th job is among the first m only if each other one places
             // at least one before it: r <= m - (orgs - 1).
             let per_org = m - orgs.len() + 1;
-            let kinds_from = 4 + orgs.len();
             let sql = (0..orgs.len())
                 .map(|i| {
                     format!(
@@ -438,7 +421,7 @@ impl Db {
                          WHERE state = 'pending' AND lane = $2 AND org_id = ${} AND run_at <= $1{} \
                          ORDER BY run_at, id LIMIT $3) s{i}",
                         i + 4,
-                        skip(kinds_from)
+                        skip()
                     )
                 })
                 .collect::<Vec<_>>()
@@ -449,9 +432,6 @@ impl Db {
                 .bind(per_org as i64);
             for (org, _) in &orgs {
                 q = q.bind(org);
-            }
-            for k in &media_kinds {
-                q = q.bind(*k);
             }
             found.extend(q.fetch_all(&mut **tx).await?);
         }
