@@ -474,7 +474,7 @@ impl Db {
         for id in ids {
             q = q.bind(id);
         }
-        q.execute(self.pool()).await?;
+        q.execute(self.write_pool()).await?;
         Ok(())
     }
 
@@ -489,7 +489,7 @@ impl Db {
         .bind(id)
         .bind(worker)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(self.write_pool())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -519,7 +519,7 @@ impl Db {
         .bind(retry_at)
         .bind(error)
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(self.write_pool())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -542,7 +542,7 @@ impl Db {
         .bind(run_at)
         .bind(error.map(|e| e.chars().take(1000).collect::<String>()))
         .bind(now_ms())
-        .execute(self.pool())
+        .execute(self.write_pool())
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -739,7 +739,7 @@ impl Db {
         .bind(worker)
         .bind(permille.clamp(0, 1000))
         .bind(eta_ms.map(|e| e.max(0)))
-        .execute(self.pool())
+        .execute(self.write_pool())
         .await?;
         Ok(())
     }
@@ -758,7 +758,7 @@ impl Db {
         .bind(id)
         .bind(worker)
         .bind(tail)
-        .execute(self.pool())
+        .execute(self.write_pool())
         .await?;
         Ok(())
     }

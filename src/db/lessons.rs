@@ -322,26 +322,6 @@ impl Db {
         Ok(rows)
     }
 
-    /// The lecturers of the lessons `scope` may read, with how many lessons each gave, most
-    /// first (then by name), at most `limit`.
-    pub async fn lecturers(
-        &self,
-        scope: &ReadScope,
-        limit: i64,
-    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        let (from, binds) = Self::scoped_where(scope, &LessonFilter::default());
-        let sql = format!(
-            "SELECT l.lecturer, COUNT(*) {from} AND l.lecturer IS NOT NULL AND l.lecturer <> '' \
-             GROUP BY l.lecturer ORDER BY COUNT(*) DESC, l.lecturer LIMIT ${}",
-            binds.len() + 1
-        );
-        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql.as_str()));
-        for b in &binds {
-            q = q.bind(b);
-        }
-        q.bind(limit).fetch_all(self.pool()).await
-    }
-
     /// Loads the tags and named platforms of `rows`.
     pub(super) async fn attach_tags(&self, rows: &mut [LessonRecord]) -> Result<(), sqlx::Error> {
         if rows.is_empty() {

@@ -256,6 +256,14 @@ impl Db {
         &self.jobs_queued
     }
 
+    /// The pool of write transactions, for a single statement that writes where write
+    /// transactions run all the time (the job runner settling its jobs): on SQLite it then waits
+    /// its turn for the one writer connection, instead of colliding with the transaction that
+    /// holds the lock and sleeping in SQLite's busy handler (1, 2, 5, 10 … ms at a time).
+    pub fn write_pool(&self) -> &AnyPool {
+        &self.writes
+    }
+
     /// Starts a transaction that will write.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {

@@ -432,27 +432,30 @@ impl Db {
         &self,
         key_hash: &str,
     ) -> Result<Option<(PlatformRecord, String)>, sqlx::Error> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT k.id, k.platform_id FROM platform_keys k JOIN platforms p \
+        let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT k.id, k.platform_id, k.last_used_at FROM platform_keys k JOIN platforms p \
              ON p.id = k.platform_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL \
              AND p.disabled_at IS NULL",
         )
         .bind(key_hash)
         .fetch_optional(self.pool())
         .await?;
-        let Some((key_id, platform_id)) = row else {
+        let Some((key_id, platform_id, used)) = row else {
             return Ok(None);
         };
         let now = now_ms();
-        sqlx::query(
-            "UPDATE platform_keys SET last_used_at = $2 WHERE id = $1 \
-             AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind(&key_id)
-        .bind(now)
-        .bind(now - 60_000)
-        .execute(self.pool())
-        .await?;
+        // Only when it is stale: even an UPDATE that changes nothing takes SQLite's write lock.
+        if used.is_none_or(|u| u < now - 60_000) {
+            sqlx::query(
+                "UPDATE platform_keys SET last_used_at = $2 WHERE id = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(&key_id)
+            .bind(now)
+            .bind(now - 60_000)
+            .execute(self.write_pool())
+            .await?;
+        }
         Ok(self.platform(&platform_id).await?.map(|p| (p, key_id)))
     }
 

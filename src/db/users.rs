@@ -384,8 +384,9 @@ impl Db {
     /// What the live, unexpired token with this hash stands for, noting that it was used.
     pub async fn token_owner(&self, token_hash: &str) -> Result<Option<TokenOwner>, sqlx::Error> {
         let now = now_ms();
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT t.id, t.user_id FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+        let row: Option<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+            "SELECT t.id, t.user_id, t.last_used_at FROM api_tokens t \
+             LEFT JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > $2) \
              AND (t.user_id IS NULL OR u.disabled_at IS NULL)",
@@ -394,19 +395,22 @@ impl Db {
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        let Some((token_id, user_id)) = row else {
+        let Some((token_id, user_id, used)) = row else {
             return Ok(None);
         };
-        // Recorded at most once a minute, so reads do not turn into a write each.
-        sqlx::query(
-            "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
-             AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind(&token_id)
-        .bind(now)
-        .bind(now - 60_000)
-        .execute(self.pool())
-        .await?;
+        // Recorded at most once a minute, so reads do not turn into a write each (even an
+        // UPDATE that changes nothing takes SQLite's write lock).
+        if used.is_none_or(|u| u < now - 60_000) {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < $3)",
+            )
+            .bind(&token_id)
+            .bind(now)
+            .bind(now - 60_000)
+            .execute(self.write_pool())
+            .await?;
+        }
         Ok(Some(match user_id {
             None => TokenOwner::Operator { token_id },
             Some(user_id) => TokenOwner::User { token_id, user_id },

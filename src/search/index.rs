@@ -261,6 +261,7 @@ pub struct Facets {
     pub kind: Vec<(String, u64)>,
     pub tag: Vec<(String, u64)>,
     pub series: Vec<(String, u64)>,
+    pub lecturer: Vec<(String, u64)>,
     pub year: Vec<(String, u64)>,
     /// Region codes one level below the region filtered on (provinces without a filter).
     pub region: Vec<(String, u64)>,
@@ -502,6 +503,10 @@ impl Generation {
             ] {
                 doc.add_text(field, x);
             }
+            doc.add_facet(
+                f.facets,
+                tantivy::schema::Facet::from_path(["lecturer", x.as_str()]),
+            );
             keys.extend(analyzer::suggestion_keys(x));
         }
         if let Some(x) = &l.series {
@@ -975,6 +980,7 @@ impl Generation {
             kind: counts.children("kind", 10),
             tag: counts.children("tag", 20),
             series: counts.children("series", 20),
+            lecturer: counts.children("lecturer", 20),
             year: {
                 let mut y = counts.children("year", 50);
                 y.sort_by(|a, b| b.0.cmp(&a.0));

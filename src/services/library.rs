@@ -121,7 +121,7 @@ const NEWEST: usize = 12;
 const FEATURED_SERIES: usize = 3;
 const EPISODES_SHOWN: i64 = 4;
 const TAGS_SHOWN: usize = 24;
-const LECTURERS_SHOWN: i64 = 16;
+const LECTURERS_SHOWN: usize = 16;
 
 /// The front page: the newest lessons, the series with the most episodes (each in episode
 /// order), and what to browse by.
@@ -148,9 +148,14 @@ pub async fn front(db: &Db, index: &Arc<SearchIndex>, caller: &Caller) -> Result
         .into_iter()
         .map(|(code, n)| (code.clone(), crate::domain::region::name(&code), n))
         .collect();
-    let lecturers = db
-        .lecturers(&visibility::library_scope(caller), LECTURERS_SHOWN)
-        .await?;
+    // From the index, counted with the rest of the browse: a GROUP BY over every lesson took
+    // hundreds of milliseconds at 100,000 lessons.
+    let lecturers = facets
+        .lecturer
+        .into_iter()
+        .take(LECTURERS_SHOWN)
+        .map(|(name, n)| (name, n as i64))
+        .collect();
     Ok(Front {
         newest,
         series,

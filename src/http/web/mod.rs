@@ -278,10 +278,9 @@ async fn page_headers(request: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         // The server's part (handler and template, before compression): for browsers'
         // developer tools and the search benchmark.
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "total;dur={:.2}",
-            took.as_secs_f64() * 1000.0
-        )) {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("total;dur={:.2}", took.as_secs_f64() * 1000.0))
+        {
             h.insert("server-timing", v);
         }
     }
