@@ -50,7 +50,7 @@ use tantivy::schema::{
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Term};
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "lectern-search-4";
+const SCHEMA_VERSION: &str = "lectern-search-6";
 /// The file naming the generation in use.
 const CURRENT: &str = "CURRENT";
 /// Change-log entries applied per commit, unless configured otherwise.
@@ -113,11 +113,18 @@ const LESSON: &str = "lesson";
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    // Positions only where phrases are matched (`sequence`: n-gram fields); words and pinyin
+    // are matched by term, so their positions would only take room (a third of the index).
     let text = |tokenizer: &str, stored: bool| {
+        let record = if tokenizer == NGRAMS {
+            IndexRecordOption::WithFreqsAndPositions
+        } else {
+            IndexRecordOption::WithFreqs
+        };
         let o = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(tokenizer)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(record),
         );
         if stored { o.set_stored() } else { o }
     };
@@ -389,7 +396,18 @@ impl Generation {
         }
         std::fs::create_dir_all(&path)?;
         let (schema, f) = schema();
-        let index = Index::create_in_dir(&path, schema)?;
+        // zstd for the stored fields (mostly the lessons' pages and cues): a fraction of lz4's
+        // size, for a decompression cost paid only by the twenty hits of a page.
+        let settings = tantivy::IndexSettings {
+            docstore_compression: tantivy::store::Compressor::Zstd(
+                tantivy::store::ZstdCompressor::default(),
+            ),
+            ..Default::default()
+        };
+        let index = Index::builder()
+            .schema(schema)
+            .settings(settings)
+            .create_in_dir(&path)?;
         Self::with(name, path, index, f)
     }
 

@@ -510,3 +510,60 @@ async fn a_member_keeps_their_place_and_sees_it_under_continue_watching() {
     let (_, _, page) = get(&t, &format!("/learn/{}", l.first)).await;
     assert!(!page.contains("data-track") && !page.contains("data-resume"));
 }
+
+/// What a page costs a phone on a weak line before media: the HTML and every same-origin script
+/// and stylesheet it loads, except the vendored player (cached once for every lesson).
+async fn page_weight(t: &TestApp, path: &str) -> usize {
+    let (s, _, html) = get(t, path).await;
+    assert_eq!(s, 200, "{path}: {html}");
+    let mut total = html.len();
+    for attr in ["src=\"/static/", "href=\"/static/"] {
+        let mut rest = html.as_str();
+        while let Some(at) = rest.find(attr) {
+            rest = &rest[at + attr.len() - "/static/".len()..];
+            let end = rest.find('"').unwrap();
+            let url = &rest[..end];
+            rest = &rest[end..];
+            if url.contains("hls.min.js") {
+                continue;
+            }
+            let r = t.client.get(t.url(url)).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+            total += r.bytes().await.unwrap().len();
+        }
+    }
+    total
+}
+
+#[tokio::test]
+async fn the_front_page_and_a_lesson_page_weigh_under_100_kb_before_media() {
+    let t = TestApp::spawn().await;
+    let l = shelf(&t).await;
+    // A full front page: more lessons than it shows, in series, by many lecturers.
+    for i in 0..30 {
+        t.published(json!({
+            "title": format!("乡村振兴系列讲座 第{i}讲：产业兴旺与生态宜居的实践路径"),
+            "kind": if i % 3 == 0 { "audio" } else { "video" },
+            "series": format!("系列{}", i % 4), "lecturer": format!("讲师{}", i % 9),
+            "tags": ["乡村振兴", "政策解读", format!("专题{}", i % 5)],
+            "description": "从产业、人才、文化、生态、组织五个方面讲解乡村振兴战略的总体要求。".repeat(3),
+            "region_code": "440100",
+        }))
+        .await;
+    }
+    indexed(&t).await;
+    // Uncompressed (gzip would make them about a quarter): the bound holds either way.
+    for path in [
+        "/".to_owned(),
+        format!("/learn/{}", l.first),
+        "/search?q=乡村振兴".to_owned(),
+    ] {
+        let bytes = page_weight(&t, &path).await;
+        eprintln!("{path}: {bytes} bytes before media");
+        assert!(bytes < 100 * 1024, "{path}: {bytes} bytes");
+        assert!(
+            bytes > 10 * 1024,
+            "{path}: {bytes} bytes: is this the whole page?"
+        );
+    }
+}
