@@ -16,9 +16,9 @@
 //! - Every lesson is indexed whatever its status, with its status and its organisation's
 //!   ancestors; a search applies the caller's `visibility::ReadScope` as a filter, so drafts reach
 //!   only those who may read them.
-//! - Two kinds of documents: one per lesson (all its fields and the text of its documents and
-//!   subtitles, for matching and ranking), and one per page or cue (for telling where in the
-//!   lesson the match is). Both carry the lesson's id, which is how a lesson is replaced.
+//! - One document per lesson: all its fields and the text of its documents and subtitles,
+//!   indexed once (for matching and ranking), with its pages and cues stored, not indexed (for
+//!   telling where in the lesson the match is). Its id is how a lesson is replaced.
 //! - The follower reads SQL only: it never reads stored bytes nor waits for an extraction. Text
 //!   not extracted yet is queued as a job, which appends a change once it is recorded.
 
