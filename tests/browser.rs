@@ -1225,6 +1225,15 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
             "26-library-series-phone",
         ),
         (format!("/learn/{doc}"), "29-library-document-phone"),
+        // A slip of a key (lianzgi for liangzi): the corrected query's hits, and the notice.
+        (
+            "/search?q=lianzgi".to_owned(),
+            "30-library-search-corrected-phone",
+        ),
+        // In English (the choice is kept in a cookie for the pages after it).
+        ("/?lang=en".to_owned(), "31-library-front-phone-en"),
+        ("/search?q=liangzi".to_owned(), "32-library-search-phone-en"),
+        (format!("/learn/{first}"), "33-library-lesson-phone-en"),
     ] {
         c.goto(&format!("{}{path}", app.base)).await.unwrap();
         css(&c, "h1, #q").await;
@@ -1232,7 +1241,32 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
             !scrolls_sideways(&c).await,
             "{path} scrolls sideways on a phone"
         );
+        let lang = c
+            .execute("return document.documentElement.lang", vec![])
+            .await
+            .unwrap();
+        let english = name.ends_with("-en");
+        assert_eq!(
+            lang.as_str().map(|l| l.starts_with("en")),
+            Some(english),
+            "{path}: the page's language is {lang}"
+        );
         screenshot(&c, name).await;
     }
+    c.goto(&format!("{}/search?q=lianzgi&lang=zh", app.base))
+        .await
+        .unwrap();
+    let notice = css(&c, ".corrected").await.text().await.unwrap();
+    assert!(notice.contains("以下是“liangzi”的结果"), "{notice}");
+    // A series on a desktop screen.
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&format!(
+        "{}/series/%E9%87%8F%E5%AD%90%E7%89%A9%E7%90%86%E7%B3%BB%E5%88%97",
+        app.base
+    ))
+    .await
+    .unwrap();
+    css(&c, "h1").await;
+    screenshot(&c, "34-library-series").await;
     c.close().await.unwrap();
 }
