@@ -365,17 +365,15 @@ impl Db {
         let is_media = |c: &Candidate| JobKind::parse(&c.kind).is_ok_and(|k| k.uses_media_slot());
         // With no media slot free, media steps are left out in SQL: `media` is in the claim
         // index (`jobs_claim_free`), so a backlog of them is sought past, not read.
-        let skip = || {
-            if media_free == 0 {
-                " AND media = 0".to_owned()
-            } else {
-                String::new()
-            }
+        let skip = if media_free == 0 {
+            " AND media = 0"
+        } else {
+            ""
         };
         let lost = format!(
             "SELECT id, org_id, lane, run_at, kind FROM jobs WHERE state = 'running' \
              AND lease_until <= $1 AND lane <= $2{} ORDER BY lane, run_at, id LIMIT $3",
-            skip()
+            skip
         );
         let q = sqlx::query_as(sqlx::AssertSqlSafe(lost))
             .bind(now)
@@ -400,7 +398,7 @@ impl Db {
                  SELECT o.org_id, (SELECT h.run_at FROM jobs h WHERE h.state = 'pending' \
                  AND h.lane = $2 AND h.org_id = o.org_id AND h.run_at <= $1{s} \
                  ORDER BY h.run_at LIMIT 1) AS head FROM o WHERE o.org_id IS NOT NULL",
-                s = skip()
+                s = skip
             );
             let q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(now)
@@ -421,7 +419,7 @@ impl Db {
                          WHERE state = 'pending' AND lane = $2 AND org_id = ${} AND run_at <= $1{} \
                          ORDER BY run_at, id LIMIT $3) s{i}",
                         i + 4,
-                        skip()
+                        skip
                     )
                 })
                 .collect::<Vec<_>>()

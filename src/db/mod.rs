@@ -264,6 +264,29 @@ impl Db {
         &self.writes
     }
 
+    /// Notes that a credential was used, at most once a minute: `update` (binds: id, now, a
+    /// minute ago) runs only when `used` (its `last_used_at` as just read) is older, so reads do
+    /// not turn into a write each — even an `UPDATE` that changes nothing takes SQLite's write
+    /// lock — and through the write pool when it does.
+    pub(super) async fn note_use(
+        &self,
+        update: &'static str,
+        id: &str,
+        used: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        if used.is_some_and(|u| u >= now - 60_000) {
+            return Ok(());
+        }
+        sqlx::query(update)
+            .bind(id)
+            .bind(now)
+            .bind(now - 60_000)
+            .execute(&self.writes)
+            .await?;
+        Ok(())
+    }
+
     /// Starts a transaction that will write.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {

@@ -443,19 +443,13 @@ impl Db {
         let Some((key_id, platform_id, used)) = row else {
             return Ok(None);
         };
-        let now = now_ms();
-        // Only when it is stale: even an UPDATE that changes nothing takes SQLite's write lock.
-        if used.is_none_or(|u| u < now - 60_000) {
-            sqlx::query(
-                "UPDATE platform_keys SET last_used_at = $2 WHERE id = $1 \
-                 AND (last_used_at IS NULL OR last_used_at < $3)",
-            )
-            .bind(&key_id)
-            .bind(now)
-            .bind(now - 60_000)
-            .execute(self.write_pool())
-            .await?;
-        }
+        self.note_use(
+            "UPDATE platform_keys SET last_used_at = $2 WHERE id = $1 \
+             AND (last_used_at IS NULL OR last_used_at < $3)",
+            &key_id,
+            used,
+        )
+        .await?;
         Ok(self.platform(&platform_id).await?.map(|p| (p, key_id)))
     }
 

@@ -398,19 +398,13 @@ impl Db {
         let Some((token_id, user_id, used)) = row else {
             return Ok(None);
         };
-        // Recorded at most once a minute, so reads do not turn into a write each (even an
-        // UPDATE that changes nothing takes SQLite's write lock).
-        if used.is_none_or(|u| u < now - 60_000) {
-            sqlx::query(
-                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
-                 AND (last_used_at IS NULL OR last_used_at < $3)",
-            )
-            .bind(&token_id)
-            .bind(now)
-            .bind(now - 60_000)
-            .execute(self.write_pool())
-            .await?;
-        }
+        self.note_use(
+            "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
+             AND (last_used_at IS NULL OR last_used_at < $3)",
+            &token_id,
+            used,
+        )
+        .await?;
         Ok(Some(match user_id {
             None => TokenOwner::Operator { token_id },
             Some(user_id) => TokenOwner::User { token_id, user_id },
