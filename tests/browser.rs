@@ -736,7 +736,57 @@ async fn an_administrator_sees_a_dead_delivery_on_the_jobs_page_and_retries_it()
     screenshot(&c, "10-jobs-retried").await;
     let audit = app.json("/api/v1/audit?action=job.retry").await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    tab_reaches_every_control(&c, "jobs").await;
     c.close().await.unwrap();
+
+    // The installation's search synonyms, kept by an administrator of the top organisation: a
+    // bad line is shown back with the text as typed; a good list is saved.
+    let r = browser(&driver, &profiles.path().join("root")).await;
+    sign_in(&r, &app.base, "/admin/synonyms", &tree.root_admin.login).await;
+    let field = css(&r, "#text").await;
+    field.send_keys("党课，党员教育课\n孤词").await.unwrap();
+    css(&r, "#synonyms-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // In Chinese, naming the field; the service's detail (which group) after it.
+    let error = css(&r, "p.error[role=alert]").await.text().await.unwrap();
+    assert!(error.starts_with("请求有误：同义词组"), "{error}");
+    assert!(error.contains("group 2"), "{error}");
+    let kept = css(&r, "#text").await.prop("value").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("党课，党员教育课\n孤词"));
+    r.set_window_size(390, 844).await.unwrap();
+    assert!(
+        !scrolls_sideways(&r).await,
+        "synonyms scroll sideways on a phone"
+    );
+    screenshot(&r, "11-synonyms-error-phone").await;
+    r.set_window_size(1280, 900).await.unwrap();
+    let field = css(&r, "#text").await;
+    field.clear().await.unwrap();
+    field
+        .send_keys("党课，党员教育课\n培训、轮训、集训")
+        .await
+        .unwrap();
+    css(&r, "#synonyms-form button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let notice = css(&r, "p.notice[role=status]").await.text().await.unwrap();
+    assert!(notice.contains("已保存"), "{notice}");
+    screenshot(&r, "12-synonyms-saved").await;
+    if let Some(found) = accessibility_violations(&r).await {
+        assert!(found.is_empty(), "synonyms: {found:?}");
+    }
+    tab_reaches_every_control(&r, "synonyms").await;
+    let saved = app.json("/api/v1/search/synonyms").await;
+    assert_eq!(
+        saved["groups"],
+        json!([["党课", "党员教育课"], ["培训", "轮训", "集训"]])
+    );
+    r.close().await.unwrap();
 }
 
 /// A 20-second test picture with a tone, made by ffmpeg (`None` without it: skipped, or a
@@ -866,6 +916,70 @@ async fn accessibility_violations(c: &Client) -> Option<Vec<String>> {
             .map(|v| v.as_str().unwrap_or_default().to_owned())
             .collect(),
     )
+}
+
+/// Tab from the top of the page lands on each visible link, button, field, summary and player
+/// in turn: every control is reachable by keyboard. Fails naming the controls never reached.
+async fn tab_reaches_every_control(c: &Client, page: &str) {
+    let controls = c
+        .execute(
+            "const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, video[controls]')]
+               .filter(e => e.offsetParent !== null || e.tagName === 'VIDEO');
+             all.forEach((e, i) => e.setAttribute('data-k', i));
+             document.activeElement.blur();
+             window.scrollTo(0, 0);
+             return all.length;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    assert!(
+        controls > 3,
+        "{page}: the page has its controls: {controls}"
+    );
+    let mut reached = std::collections::BTreeSet::new();
+    for _ in 0..controls * 3 {
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys("\u{E004}")
+            .await
+            .unwrap();
+        let k = c
+            .execute(
+                "const e = document.activeElement; return e && e.getAttribute('data-k');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Some(k) = k.as_str() {
+            reached.insert(k.parse::<u64>().unwrap());
+        }
+        if reached.len() as u64 == controls {
+            break;
+        }
+    }
+    let missed: Vec<String> = if reached.len() as u64 == controls {
+        Vec::new()
+    } else {
+        let all = c
+            .execute(
+                "return [...document.querySelectorAll('[data-k]')].map(e => e.outerHTML.slice(0, 120));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        (0..controls)
+            .filter(|k| !reached.contains(k))
+            .map(|k| all[k as usize].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(
+        missed.is_empty(),
+        "{page}: controls never reached by Tab: {missed:?}"
+    );
 }
 
 /// Whether the page is wider than the window (sideways scrolling on a phone).
@@ -1027,54 +1141,9 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     assert_eq!(shown, json!(1), "one line says 小结");
     screenshot(&c, "22-library-lesson").await;
     check("lesson", accessibility_violations(&c).await);
-    // Every control of the lesson page is reachable by keyboard: Tab from the top of the page
-    // lands on each visible link, button, field, summary and the player, in turn.
+    // Every control of the lesson page is reachable by keyboard (the other pages: below).
     css(&c, "#transcript-q").await.clear().await.unwrap();
-    let controls = c
-        .execute(
-            "const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), summary, video[controls]')]
-               .filter(e => e.offsetParent !== null || e.tagName === 'VIDEO');
-             all.forEach((e, i) => e.setAttribute('data-k', i));
-             document.activeElement.blur();
-             window.scrollTo(0, 0);
-             return all.length;",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
-    assert!(controls > 10, "the page has its controls: {controls}");
-    let mut reached = std::collections::BTreeSet::new();
-    for _ in 0..controls * 3 {
-        c.active_element()
-            .await
-            .unwrap()
-            .send_keys("\u{E004}")
-            .await
-            .unwrap();
-        let k = c
-            .execute(
-                "const e = document.activeElement; return e && e.getAttribute('data-k');",
-                vec![],
-            )
-            .await
-            .unwrap();
-        if let Some(k) = k.as_str() {
-            reached.insert(k.parse::<u64>().unwrap());
-        }
-        if reached.len() as u64 == controls {
-            break;
-        }
-    }
-    assert_eq!(
-        reached.len() as u64,
-        controls,
-        "controls never reached by Tab: {:?}",
-        (0..controls)
-            .filter(|k| !reached.contains(k))
-            .collect::<Vec<_>>()
-    );
+    tab_reaches_every_control(&c, "lesson").await;
     // The next episode.
     css(&c, "#next-episode").await.click().await.unwrap();
     css(&c, "h1").await;
@@ -1195,6 +1264,24 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     .unwrap();
     css(&c, "h1").await;
     check("series", accessibility_violations(&c).await);
+    // Every control of every library page is reachable by keyboard.
+    tab_reaches_every_control(&c, "series").await;
+    for (path, page) in [
+        ("/".to_owned(), "front"),
+        ("/search?q=liangzi".to_owned(), "search"),
+        (
+            "/lecturers/%E6%9D%8E%E8%80%81%E5%B8%88".to_owned(),
+            "lecturer",
+        ),
+        (format!("/learn/{doc}"), "document"),
+    ] {
+        c.goto(&format!("{}{path}", app.base)).await.unwrap();
+        css(&c, "h1, #q").await;
+        if page == "lecturer" {
+            check(page, accessibility_violations(&c).await);
+        }
+        tab_reaches_every_control(&c, page).await;
+    }
     assert!(
         inaccessible.is_empty(),
         "serious or critical accessibility violations (axe-core):\n{}",

@@ -40,8 +40,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhrasePrefixQuery,
+    PhraseQuery, Query, RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TantivyDocument,
@@ -50,7 +50,7 @@ use tantivy::schema::{
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Term};
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "lectern-search-6";
+const SCHEMA_VERSION: &str = "lectern-search-7";
 /// The file naming the generation in use.
 const CURRENT: &str = "CURRENT";
 /// Change-log entries applied per commit, unless configured otherwise.
@@ -87,7 +87,6 @@ struct Fields {
     meta_ngrams: Field,
     region_names: Field,
     /// The text of the lesson's documents and subtitles.
-    transcript: Field,
     transcript_ngrams: Field,
     kind: Field,
     status: Field,
@@ -103,7 +102,7 @@ struct Fields {
     /// Keys for suggestions: folded titles, tags, lecturers and series, and their pinyin.
     suggest: Field,
     /// The lesson's pages and cues ([`StoredSegment`]s as JSON), stored only: their text is
-    /// searched through `transcript`, and read back to say where in the lesson a hit matches.
+    /// searched through `transcript_ngrams`, and read back to say where in the lesson a hit matches.
     segments: Field,
     /// How many pages and cues the lesson has.
     segment_count: Field,
@@ -144,7 +143,6 @@ fn schema() -> (Schema, Fields) {
         series_pinyin: b.add_text_field("series_pinyin", text(PINYIN, false)),
         meta_ngrams: b.add_text_field("meta_ngrams", text(NGRAMS, false)),
         region_names: b.add_text_field("region_names", text(WORDS, false)),
-        transcript: b.add_text_field("transcript", text(WORDS, false)),
         transcript_ngrams: b.add_text_field("transcript_ngrams", text(NGRAMS, false)),
         kind: b.add_text_field("kind", STRING),
         status: b.add_text_field("status", STRING),
@@ -571,7 +569,6 @@ impl Generation {
             );
         }
         for s in &d.segments {
-            doc.add_text(f.transcript, &s.text);
             doc.add_text(f.transcript_ngrams, &s.text);
         }
         doc.add_u64(f.segment_count, d.segments.len() as u64);
@@ -675,6 +672,11 @@ pub fn day_start_ms(day: &str) -> Option<i64> {
     )
 }
 
+/// How many pairs a phrase's last lone character may stand for (`PhrasePrefixQuery`, which
+/// reserves room for all of them at once: `u32::MAX` aborted the process). A character begins a
+/// few hundred different pairs in a large library; phrases ending in one are rare.
+const MAX_PREFIX_EXPANSIONS: u32 = 1024;
+
 /// Shorter words are not corrected: one slip from three letters is too many other words.
 const MIN_CORRECTED: usize = 4;
 
@@ -698,6 +700,11 @@ fn any_of(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
 /// An exact sequence of characters in an n-gram field: the pairs of neighbouring Han characters
 /// (a single character where no pair covers it) and the runs of letters and digits, at their
 /// positions. `None` when there is nothing to search.
+///
+/// The index holds a character alone only at the end of a run of Han characters (elsewhere it
+/// begins a pair), so a single character that ends the sequence is searched as a prefix: itself,
+/// or any pair it begins. Alone, every such term is read (a range of the term dictionary);
+/// after other tokens, at most [`MAX_PREFIX_EXPANSIONS`] of them.
 fn sequence(field: Field, text: &str) -> Option<Box<dyn Query>> {
     let tokens = analyzer::ngrams(text);
     let is_pair = |t: &tantivy_tokenizer_api::Token| {
@@ -724,13 +731,33 @@ fn sequence(field: Field, text: &str) -> Option<Box<dyn Query>> {
             terms.push((t.position, Term::from_field_text(field, &t.text)));
         }
     }
-    match terms.len() {
-        0 => None,
-        1 => Some(Box::new(TermQuery::new(
+    let ends_in_one_character = terms.last().is_some_and(|(_, t)| {
+        t.value()
+            .as_str()
+            .is_some_and(|x| x.chars().count() == 1 && x.chars().all(analyzer::is_han))
+    });
+    match (terms.len(), ends_in_one_character) {
+        (0, _) => None,
+        (1, false) => Some(Box::new(TermQuery::new(
             terms.remove(0).1,
             IndexRecordOption::WithFreqs,
         ))),
-        _ => Some(Box::new(PhraseQuery::new_with_offset(terms))),
+        (_, false) => Some(Box::new(PhraseQuery::new_with_offset(terms))),
+        (1, true) => {
+            // Every term from the character up to the next one: itself and the pairs it begins.
+            let (_, t) = terms.remove(0);
+            let c = t.value().as_str()?.chars().next()?;
+            let next = char::from_u32(c as u32 + 1)?;
+            Some(Box::new(InvertedIndexRangeQuery::new(
+                Bound::Included(t),
+                Bound::Excluded(Term::from_field_text(field, &next.to_string())),
+            )))
+        }
+        (_, true) => {
+            let mut q = PhrasePrefixQuery::new_with_offset(terms);
+            q.set_max_expansions(MAX_PREFIX_EXPANSIONS);
+            Some(Box::new(q))
+        }
     }
 }
 
@@ -747,13 +774,14 @@ impl Fields {
             boost(term(f.series, w), 1.5),
             term(f.description, w),
             term(f.region_names, w),
-            boost(term(f.transcript, w), 0.5),
         ];
+        // The transcript is indexed only as n-grams (its words too would double the largest
+        // field): a word in it is its sequence of characters.
         for (field, weight) in [
             (f.title_ngrams, 0.5),
             (f.meta_ngrams, 0.3),
             (f.description_ngrams, 0.2),
-            (f.transcript_ngrams, 0.1),
+            (f.transcript_ngrams, 0.5),
         ] {
             if let Some(q) = sequence(field, w) {
                 any.push(boost(q, weight));

@@ -197,7 +197,32 @@ async fn an_editor_edits_and_a_reviewer_rejects_through_the_pages() {
     )
     .await;
     assert_eq!(s, 303);
+    // A form's mistake is told in the page's language, naming the field; the form keeps what
+    // was typed.
+    let (s, page) = form(
+        &t,
+        &ed,
+        "/lessons/new",
+        &[
+            ("csrf", &ed_csrf),
+            ("title", " "),
+            ("kind", "audio"),
+            ("tags", "党史"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        error_of(&page).starts_with("请求有误：标题"),
+        "{}",
+        error_of(&page)
+    );
     let list: Value = t.json("/api/v1/lessons").await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "nothing half-made"
+    );
     let lesson = list["items"][0].clone();
     let id = lesson["id"].as_str().unwrap();
     assert_eq!(lesson["tags"], json!(["党史", "乡村振兴"]));
@@ -299,8 +324,9 @@ async fn an_editor_edits_and_a_reviewer_rejects_through_the_pages() {
 
 /// The error a page shows, for failure messages.
 fn error_of(page: &str) -> &str {
-    page.find("role=\"alert\">")
-        .map(|i| &page[i + 14..])
+    let marker = "role=\"alert\">";
+    page.find(marker)
+        .map(|i| &page[i + marker.len()..])
         .and_then(|p| p.split('<').next())
         .unwrap_or("(no error shown)")
 }

@@ -749,6 +749,13 @@ const CASES: &[Case] = &[
         never: &["pb-ebranch"],
     },
     Case {
+        what: "a phrase that ends inside a word (网 of 网络: its last character is a prefix)",
+        params: &[("q", "\"5G网\"")],
+        top: 1,
+        expect: &["pb-5g"],
+        never: &["pb-ebranch"],
+    },
+    Case {
         what: "a Latin word and a Chinese word",
         params: &[("q", "AI 植保")],
         top: 1,

@@ -196,6 +196,10 @@ async fn the_synonyms_page_shows_the_list_as_text_and_saves_it_with_csrf() {
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
     assert!(body.contains("group 2:"), "{body}");
+    assert!(
+        body.contains("请求有误：同义词组"),
+        "the error in Chinese on a Chinese page: {body}"
+    );
     assert!(body.contains("孤词"), "the text is kept: {body}");
     let none: Value = t.json("/api/v1/search/synonyms").await;
     assert_eq!(none["groups"], json!([]));

@@ -468,20 +468,19 @@ impl Web {
         }
     }
 
-    /// An error as a page, with the error's status.
-    ///
-    /// Chinese pages say what went wrong in Chinese: the kind of error by its status, and for
-    /// an invalid request the fields it got wrong; English pages give the error's own detail.
-    pub fn error_page(&self, e: AppError) -> Response {
+    /// What went wrong, for a person reading this page: Chinese pages say it in Chinese (the
+    /// kind of error by its status, and for an invalid request the fields it got wrong);
+    /// English pages give the error's own detail. Internal errors stay opaque.
+    pub fn error_message(&self, e: &AppError) -> String {
         let status = e.code.status();
         let title_id = format!("error.title.{}", status.as_u16());
         let titled = i18n::translate(self.lang, &title_id);
         let titled = (titled != title_id).then_some(titled);
-        let message = match self.lang {
+        match self.lang {
             _ if e.code == Code::Internal => i18n::translate(self.lang, "error.title.500"),
             Lang::En => e.detail.clone(),
             Lang::Zh => {
-                let fields: Vec<String> = e
+                let mut fields: Vec<String> = e
                     .invalid_fields()
                     .into_iter()
                     .map(|f| {
@@ -490,6 +489,7 @@ impl Web {
                         if t == id { f.to_owned() } else { t }
                     })
                     .collect();
+                fields.dedup();
                 // A message the page already put in Chinese is shown as it is.
                 let chinese = e
                     .detail
@@ -506,7 +506,13 @@ impl Web {
                     (None, true) => e.detail.clone(),
                 }
             }
-        };
+        }
+    }
+
+    /// An error as a page, with the error's status and [`Web::error_message`].
+    pub fn error_page(&self, e: AppError) -> Response {
+        let status = e.code.status();
+        let message = self.error_message(&e);
         self.render(
             status,
             "error.html",

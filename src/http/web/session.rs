@@ -285,7 +285,11 @@ pub async fn change_password(web: Web, jar: CookieJar, Form(form): Form<Password
 pub fn user_error(web: &Web, name: &str, ctx: minijinja::Value, e: AppError) -> PageResult {
     let status = e.code.status();
     if status.is_client_error() {
-        web.render(status, name, context! { error => e.detail, ..ctx })
+        // The message in the page's language; on a Chinese page, the service's own (English)
+        // detail after it, marked as English, for the line or value it names.
+        let error = web.error_message(&e);
+        let error_detail = (error != e.detail).then_some(e.detail);
+        web.render(status, name, context! { error, error_detail, ..ctx })
     } else {
         Err(Flow::Error(e))
     }
