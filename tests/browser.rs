@@ -982,6 +982,48 @@ async fn tab_reaches_every_control(c: &Client, page: &str) {
     );
 }
 
+/// The page's cumulative layout shift so far: the sum of Chromium's `layout-shift` entries that
+/// no input caused.
+async fn layout_shift(c: &Client) -> f64 {
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];
+         let sum = 0;
+         new PerformanceObserver(list => {
+           for (const e of list.getEntries()) if (!e.hadRecentInput) sum += e.value;
+         }).observe({ type: 'layout-shift', buffered: true });
+         setTimeout(() => done(sum), 500);",
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_f64()
+    .unwrap()
+}
+
+/// Controls a finger may miss on a phone: visible links, buttons, fields and summaries under
+/// 44 px high (or 24 px wide), except links inside a sentence, which WCAG 2.5.8 exempts.
+async fn small_tap_targets(c: &Client) -> Vec<String> {
+    let found = c
+        .execute(
+            "return [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
+               .filter(e => e.offsetParent !== null)
+               .filter(e => !(e.tagName === 'A' && getComputedStyle(e).display === 'inline'
+                              && e.parentElement.textContent.trim() !== e.textContent.trim()))
+               .map(e => [e, e.getBoundingClientRect()])
+               .filter(([e, r]) => r.height < 43.5 || r.width < 24)
+               .map(([e, r]) => e.outerHTML.slice(0, 90) + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 /// Whether the page is wider than the window (sideways scrolling on a phone).
 async fn scrolls_sideways(c: &Client) -> bool {
     c.execute(
@@ -1097,6 +1139,12 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
         format!("/learn/{first}")
     );
     player_at(&c, 8.0).await;
+    // Nothing moved while the page and its player loaded (hls.js attached, the poster shown).
+    let shift = layout_shift(&c).await;
+    assert!(
+        shift < 0.01,
+        "the lesson page shifted as it loaded: {shift}"
+    );
     let src = c
         .execute(
             "return document.getElementById('player').currentSrc;",
@@ -1328,6 +1376,11 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
             !scrolls_sideways(&c).await,
             "{path} scrolls sideways on a phone"
         );
+        let small = small_tap_targets(&c).await;
+        assert!(
+            small.is_empty(),
+            "{path}: tap targets under 44 px: {small:?}"
+        );
         let lang = c
             .execute("return document.documentElement.lang", vec![])
             .await
@@ -1345,6 +1398,25 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
         .unwrap();
     let notice = css(&c, ".corrected").await.text().await.unwrap();
     assert!(notice.contains("以下是“liangzi”的结果"), "{notice}");
+    // The two checkers find what they are there to find: a small button, a shift of the page.
+    let before = layout_shift(&c).await;
+    c.execute(
+        "const b = document.createElement('button'); b.textContent = 'x'; b.style.cssText = 'height:20px;min-height:0';
+         document.querySelector('main').prepend(b);
+         const d = document.createElement('div'); d.style.height = '300px'; document.body.prepend(d);",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert!(
+        small_tap_targets(&c)
+            .await
+            .iter()
+            .any(|t| t.starts_with("<button")),
+        "a 20 px button is found"
+    );
+    let after = layout_shift(&c).await;
+    assert!(after > before, "a shift is measured: {before} → {after}");
     // A series on a desktop screen.
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&format!(
