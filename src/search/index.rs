@@ -763,7 +763,8 @@ fn sequence(field: Field, text: &str) -> Option<Box<dyn Query>> {
 
 impl Fields {
     /// Where a word may match in a lesson, best places weighing most: as a word in the title,
-    /// tags, lecturer, series, description, region or transcript; inside a longer word (n-grams);
+    /// tags, lecturer, series, description or region; inside a longer word, or in the transcript
+    /// (n-grams);
     /// or as pinyin.
     fn word(&self, w: &str) -> Box<dyn Query> {
         let f = self;

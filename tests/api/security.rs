@@ -804,3 +804,46 @@ async fn the_audit_log_cannot_be_changed_or_emptied() {
     let actions = audit(&t, &tree.root_admin, "bootstrap").await;
     assert_eq!(actions.len(), 1);
 }
+
+/// A token's use is written at most once a minute — a read must not turn into a write each time
+/// (on SQLite even an `UPDATE` that changes nothing takes the one write lock) — and written again
+/// once the last one written is a minute old (`Db::note_use`, for tokens and platform keys).
+#[tokio::test]
+async fn a_tokens_use_is_written_once_a_minute_not_on_every_request() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let editor = t.account("city-editor", &[("editor", &tree.city)]).await;
+    let used = || async {
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT last_used_at FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(&editor.id)
+        .fetch_one(t.db().pool())
+        .await
+        .unwrap()
+    };
+    assert_eq!(me_with_token(&t, &editor.token).await, 200);
+    let first = used().await.expect("a token's first use is written");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for _ in 0..3 {
+        assert_eq!(me_with_token(&t, &editor.token).await, 200);
+    }
+    assert_eq!(
+        used().await,
+        Some(first),
+        "uses within the minute are not written again"
+    );
+    // The last use written is now more than a minute old: the next use is written.
+    sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE user_id = $1")
+        .bind(&editor.id)
+        .bind(first - 61_000)
+        .execute(t.db().pool())
+        .await
+        .unwrap();
+    assert_eq!(me_with_token(&t, &editor.token).await, 200);
+    let again = used().await.expect("still written");
+    assert!(
+        again >= first,
+        "a use a minute after the last one written is written: {again} < {first}"
+    );
+}
