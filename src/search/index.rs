@@ -764,8 +764,7 @@ fn sequence(field: Field, text: &str) -> Option<Box<dyn Query>> {
 impl Fields {
     /// Where a word may match in a lesson, best places weighing most: as a word in the title,
     /// tags, lecturer, series, description or region; inside a longer word, or in the transcript
-    /// (n-grams);
-    /// or as pinyin.
+    /// (n-grams); or as pinyin.
     fn word(&self, w: &str) -> Box<dyn Query> {
         let f = self;
         let mut any = vec![
