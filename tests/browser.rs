@@ -698,16 +698,8 @@ async fn an_administrator_sees_a_dead_delivery_on_the_jobs_page_and_retries_it()
     c.set_window_size(390, 844).await.unwrap();
     screenshot(&c, "08-jobs-dead-phone").await;
     // On a phone each job is a card: nothing is wider than the screen.
-    let overflow = c
-        .execute(
-            "return document.documentElement.scrollWidth > window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        overflow,
-        json!(false),
+    assert!(
+        !scrolls_sideways(&c).await,
         "the page scrolls sideways on a phone"
     );
 
@@ -743,13 +735,20 @@ async fn an_administrator_sees_a_dead_delivery_on_the_jobs_page_and_retries_it()
     // bad line is shown back with the text as typed; a good list is saved.
     let r = browser(&driver, &profiles.path().join("root")).await;
     sign_in(&r, &app.base, "/admin/synonyms", &tree.root_admin.login).await;
-    let field = css(&r, "#text").await;
-    field.send_keys("党课，党员教育课\n孤词").await.unwrap();
-    css(&r, "#synonyms-form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    let save = |text: &'static str| {
+        let r = r.clone();
+        async move {
+            let field = css(&r, "#text").await;
+            field.clear().await.unwrap();
+            field.send_keys(text).await.unwrap();
+            css(&r, "#synonyms-form button[type=submit]")
+                .await
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    save("党课，党员教育课\n孤词").await;
     // In Chinese, naming the field; the service's detail (which group) after it.
     let error = css(&r, "p.error[role=alert]").await.text().await.unwrap();
     assert!(error.starts_with("请求有误：同义词组"), "{error}");
@@ -763,17 +762,7 @@ async fn an_administrator_sees_a_dead_delivery_on_the_jobs_page_and_retries_it()
     );
     screenshot(&r, "11-synonyms-error-phone").await;
     r.set_window_size(1280, 900).await.unwrap();
-    let field = css(&r, "#text").await;
-    field.clear().await.unwrap();
-    field
-        .send_keys("党课，党员教育课\n培训、轮训、集训")
-        .await
-        .unwrap();
-    css(&r, "#synonyms-form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    save("党课，党员教育课\n培训、轮训、集训").await;
     let notice = css(&r, "p.notice[role=status]").await.text().await.unwrap();
     assert!(notice.contains("已保存"), "{notice}");
     screenshot(&r, "12-synonyms-saved").await;

@@ -73,6 +73,13 @@ pub enum ConnectError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// A credential whose last use is recorded ([`Db::note_use`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Credential {
+    ApiToken,
+    PlatformKey,
+}
+
 /// The database: a pool for reads (and single-statement writes), a smaller one for write
 /// transactions, and the backend they talk to.
 ///
@@ -264,13 +271,13 @@ impl Db {
         &self.writes
     }
 
-    /// Notes that a credential was used, at most once a minute: `update` (binds: id, now, a
-    /// minute ago) runs only when `used` (its `last_used_at` as just read) is older, so reads do
-    /// not turn into a write each — even an `UPDATE` that changes nothing takes SQLite's write
-    /// lock — and through the write pool when it does.
+    /// Notes that `credential` (row `id`) was used, at most once a minute: the write runs only
+    /// when `used` (its `last_used_at` as just read) is older, so reads do not turn into a write
+    /// each — even an `UPDATE` that changes nothing takes SQLite's write lock — and through the
+    /// write pool when it does.
     pub(super) async fn note_use(
         &self,
-        update: &'static str,
+        credential: Credential,
         id: &str,
         used: Option<i64>,
     ) -> Result<(), sqlx::Error> {
@@ -278,6 +285,16 @@ impl Db {
         if used.is_some_and(|u| u >= now - 60_000) {
             return Ok(());
         }
+        let update = match credential {
+            Credential::ApiToken => {
+                "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < $3)"
+            }
+            Credential::PlatformKey => {
+                "UPDATE platform_keys SET last_used_at = $2 WHERE id = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < $3)"
+            }
+        };
         sqlx::query(update)
             .bind(id)
             .bind(now)

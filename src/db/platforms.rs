@@ -443,13 +443,8 @@ impl Db {
         let Some((key_id, platform_id, used)) = row else {
             return Ok(None);
         };
-        self.note_use(
-            "UPDATE platform_keys SET last_used_at = $2 WHERE id = $1 \
-             AND (last_used_at IS NULL OR last_used_at < $3)",
-            &key_id,
-            used,
-        )
-        .await?;
+        self.note_use(super::Credential::PlatformKey, &key_id, used)
+            .await?;
         Ok(self.platform(&platform_id).await?.map(|p| (p, key_id)))
     }
 

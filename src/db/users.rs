@@ -398,13 +398,8 @@ impl Db {
         let Some((token_id, user_id, used)) = row else {
             return Ok(None);
         };
-        self.note_use(
-            "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 \
-             AND (last_used_at IS NULL OR last_used_at < $3)",
-            &token_id,
-            used,
-        )
-        .await?;
+        self.note_use(super::Credential::ApiToken, &token_id, used)
+            .await?;
         Ok(Some(match user_id {
             None => TokenOwner::Operator { token_id },
             Some(user_id) => TokenOwner::User { token_id, user_id },

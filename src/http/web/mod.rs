@@ -53,6 +53,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/library/_card.html"),
     ),
     (
+        "_error.html",
+        include_str!("../../../templates/_error.html"),
+    ),
+    (
         "library/home.html",
         include_str!("../../../templates/library/home.html"),
     ),
@@ -480,16 +484,15 @@ impl Web {
             _ if e.code == Code::Internal => i18n::translate(self.lang, "error.title.500"),
             Lang::En => e.detail.clone(),
             Lang::Zh => {
-                let mut fields: Vec<String> = e
-                    .invalid_fields()
-                    .into_iter()
-                    .map(|f| {
-                        let id = format!("field.{f}");
-                        let t = i18n::translate(Lang::Zh, &id);
-                        if t == id { f.to_owned() } else { t }
-                    })
-                    .collect();
-                fields.dedup();
+                let mut fields: Vec<String> = Vec::new();
+                for f in e.invalid_fields() {
+                    let id = format!("field.{f}");
+                    let t = i18n::translate(Lang::Zh, &id);
+                    let name = if t == id { f.to_owned() } else { t };
+                    if !fields.contains(&name) {
+                        fields.push(name);
+                    }
+                }
                 // A message the page already put in Chinese is shown as it is.
                 let chinese = e
                     .detail
