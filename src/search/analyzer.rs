@@ -14,6 +14,9 @@
 //!   digits whole: what word segmentation loses (a query inside a word, a single character) is
 //!   found here, ranked below whole words. Every character begins exactly one token, so a single
 //!   character is found as a prefix.
+//! - [`CharTokenizer`]: each Han character alone, for the long texts (descriptions, pages and
+//!   cues), indexed without positions or counts: a query of one character reads one list of
+//!   lessons there, not every pair the character begins.
 //! - [`PinyinTokenizer`]: for each word, its syllables at consecutive positions (`dang shi`), and
 //!   at the word's first position its whole pinyin (`dangshi`) and its initials (`ds`).
 //!
@@ -28,6 +31,7 @@ use tantivy_tokenizer_api::{Token, TokenStream, Tokenizer};
 pub const WORDS: &str = "zh_words";
 pub const NGRAMS: &str = "zh_ngrams";
 pub const PINYIN: &str = "zh_pinyin";
+pub const CHARS: &str = "zh_chars";
 
 /// The one jieba instance of the process (its dictionary is about 20 MiB in memory).
 fn jieba() -> &'static Jieba {
@@ -228,6 +232,18 @@ pub fn ngrams(text: &str) -> Vec<Token> {
         }
     }
     out
+}
+
+/// The Han characters of `text`, folded, each alone (see [`CharTokenizer`]).
+pub fn chars(text: &str) -> Vec<Token> {
+    let folded = fold(text);
+    folded
+        .text
+        .char_indices()
+        .filter(|(_, c)| is_han(*c))
+        .enumerate()
+        .map(|(i, (at, c))| token(&folded, at, at + c.len_utf8(), i))
+        .collect()
 }
 
 /// The readings of one character without tones, its usual one first, without repeats (tones
@@ -548,6 +564,17 @@ impl Tokenizer for NgramTokenizer {
     }
 }
 
+/// Single Han characters (see the module documentation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CharTokenizer;
+
+impl Tokenizer for CharTokenizer {
+    type TokenStream<'a> = VecTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
+        VecTokenStream::new(chars(text))
+    }
+}
+
 /// Pinyin (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PinyinTokenizer;
@@ -672,6 +699,10 @@ mod tests {
         assert_eq!(
             stream(NgramTokenizer, "党课"),
             vec![("党课".into(), 0), ("课".into(), 1)]
+        );
+        assert_eq!(
+            stream(CharTokenizer, "黨課 5G，课"),
+            vec![("党".into(), 0), ("课".into(), 1), ("课".into(), 2)]
         );
         assert!(stream(WordTokenizer, "").is_empty());
         assert!(stream(WordTokenizer, "，。！？——").is_empty());

@@ -23,7 +23,8 @@
 //!   not extracted yet is queued as a job, which appends a change once it is recorded.
 
 use super::analyzer::{
-    self, NGRAMS, NgramTokenizer, PINYIN, PinyinTokenizer, WORDS, WordTokenizer,
+    self, CHARS, CharTokenizer, NGRAMS, NgramTokenizer, PINYIN, PinyinTokenizer, WORDS,
+    WordTokenizer,
 };
 use super::facets::{FacetTally, Tally};
 use super::query::{Clause, Parsed, Synonyms};
@@ -39,6 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::{Count, TopDocs};
+use tantivy::columnar::StrColumn;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhrasePrefixQuery,
     PhraseQuery, Query, RangeQuery, TermQuery,
@@ -50,7 +52,7 @@ use tantivy::schema::{
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Term};
 
 /// Bumped whenever the schema or the analysis changes: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "lectern-search-7";
+const SCHEMA_VERSION: &str = "lectern-search-9";
 /// The file naming the generation in use.
 const CURRENT: &str = "CURRENT";
 /// Change-log entries applied per commit, unless configured otherwise.
@@ -104,6 +106,10 @@ struct Fields {
     /// The lesson's pages and cues ([`StoredSegment`]s as JSON), stored only: their text is
     /// searched through `transcript_ngrams`, and read back to say where in the lesson a hit matches.
     segments: Field,
+    /// The Han characters of the description, pages and cues, each alone, without positions or
+    /// counts: where a word of one character is looked for in them (one list to read, where the
+    /// n-gram fields would give every pair the character begins).
+    text_chars: Field,
     /// How many pages and cues the lesson has.
     segment_count: Field,
 }
@@ -115,10 +121,10 @@ fn schema() -> (Schema, Fields) {
     // Positions only where phrases are matched (`sequence`: n-gram fields); words and pinyin
     // are matched by term, so their positions would only take room (a third of the index).
     let text = |tokenizer: &str, stored: bool| {
-        let record = if tokenizer == NGRAMS {
-            IndexRecordOption::WithFreqsAndPositions
-        } else {
-            IndexRecordOption::WithFreqs
+        let record = match tokenizer {
+            NGRAMS => IndexRecordOption::WithFreqsAndPositions,
+            CHARS => IndexRecordOption::Basic,
+            _ => IndexRecordOption::WithFreqs,
         };
         let o = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
@@ -128,7 +134,9 @@ fn schema() -> (Schema, Fields) {
         if stored { o.set_stored() } else { o }
     };
     let f = Fields {
-        lesson_id: b.add_text_field("lesson_id", STRING | STORED),
+        // A column, so a hit's id is read without opening the stored document (which holds
+        // the lesson's cues: kilobytes to decompress).
+        lesson_id: b.add_text_field("lesson_id", STRING | FAST),
         doc_type: b.add_text_field("doc_type", STRING),
         title: b.add_text_field("title", text(WORDS, true)),
         title_ngrams: b.add_text_field("title_ngrams", text(NGRAMS, false)),
@@ -144,6 +152,7 @@ fn schema() -> (Schema, Fields) {
         meta_ngrams: b.add_text_field("meta_ngrams", text(NGRAMS, false)),
         region_names: b.add_text_field("region_names", text(WORDS, false)),
         transcript_ngrams: b.add_text_field("transcript_ngrams", text(NGRAMS, false)),
+        text_chars: b.add_text_field("text_chars", text(CHARS, false)),
         kind: b.add_text_field("kind", STRING),
         status: b.add_text_field("status", STRING),
         ancestors: b.add_text_field("ancestors", STRING),
@@ -416,6 +425,7 @@ impl Generation {
         let t = index.tokenizers();
         t.register(WORDS, WordTokenizer);
         t.register(NGRAMS, NgramTokenizer);
+        t.register(CHARS, CharTokenizer);
         t.register(PINYIN, PinyinTokenizer);
         let writer = new_writer(&index)?;
         let reader = index
@@ -493,6 +503,7 @@ impl Generation {
         }
         doc.add_text(f.description, &l.description);
         doc.add_text(f.description_ngrams, &l.description);
+        doc.add_text(f.text_chars, &l.description);
         doc.add_text(f.kind, l.kind.as_str());
         doc.add_text(f.status, l.status.as_str());
         doc.add_facet(
@@ -570,6 +581,7 @@ impl Generation {
         }
         for s in &d.segments {
             doc.add_text(f.transcript_ngrams, &s.text);
+            doc.add_text(f.text_chars, &s.text);
         }
         doc.add_u64(f.segment_count, d.segments.len() as u64);
         if !d.segments.is_empty() {
@@ -596,15 +608,28 @@ struct StoredSegment {
     end_ms: Option<i64>,
     #[serde(rename = "t")]
     text: String,
+    /// The text folded ([`analyzer::fold`]), where that differs from it (traditional characters,
+    /// capitals, full-width forms): folded once here, not for every hit of every search.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    folded: Option<String>,
+}
+
+impl StoredSegment {
+    /// The text as needles are compared with it.
+    fn folded(&self) -> &str {
+        self.folded.as_deref().unwrap_or(&self.text)
+    }
 }
 
 impl From<&source::SegmentDoc> for StoredSegment {
     fn from(s: &source::SegmentDoc) -> Self {
+        let folded = analyzer::fold(&s.text).text;
         Self {
             asset_id: s.asset_id.clone(),
             page: s.page,
             start_ms: s.start_ms,
             end_ms: s.end_ms,
+            folded: (folded != s.text).then_some(folded),
             text: s.text.clone(),
         }
     }
@@ -617,12 +642,22 @@ fn matching_segments(stored: &str, needles: &[String], limit: usize) -> Vec<Segm
     if limit == 0 || needles.is_empty() {
         return Vec::new();
     }
+    // Every text and folded text is in the JSON as it is, unless it holds a character JSON
+    // escapes: a needle without those that is nowhere in the JSON is in no page or cue, and a
+    // lesson found by its title alone costs no parsing.
+    let escaped = |c: char| c == '"' || c == '\\' || c.is_control();
+    if needles
+        .iter()
+        .all(|n| !n.contains(escaped) && !stored.contains(n.as_str()))
+    {
+        return Vec::new();
+    }
     let Ok(all) = serde_json::from_str::<Vec<StoredSegment>>(stored) else {
         return Vec::new();
     };
     let mut ranked: Vec<(usize, usize, usize)> = Vec::new();
     for (i, s) in all.iter().enumerate() {
-        let folded = analyzer::fold(&s.text).text;
+        let folded = s.folded();
         let (mut distinct, mut times) = (0, 0);
         for n in needles {
             let k = folded.matches(n.as_str()).count();
@@ -776,13 +811,30 @@ impl Fields {
             term(f.region_names, w),
         ];
         // The transcript is indexed only as n-grams (its words too would double the largest
-        // field): a word in it is its sequence of characters.
-        for (field, weight) in [
-            (f.title_ngrams, 0.5),
-            (f.meta_ngrams, 0.3),
-            (f.description_ngrams, 0.2),
-            (f.transcript_ngrams, 0.5),
-        ] {
+        // field): a word in it is its sequence of characters. One character in the long texts
+        // is one term of `text_chars`; in the short ones, a prefix of their n-grams.
+        let one_character = {
+            let mut c = w.chars();
+            c.next().is_some_and(analyzer::is_han) && c.next().is_none()
+        };
+        let ngrams: &[(Field, f32)] = if one_character {
+            any.push(boost(
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.text_chars, w),
+                    IndexRecordOption::Basic,
+                )),
+                0.3,
+            ));
+            &[(f.title_ngrams, 0.5), (f.meta_ngrams, 0.3)]
+        } else {
+            &[
+                (f.title_ngrams, 0.5),
+                (f.meta_ngrams, 0.3),
+                (f.description_ngrams, 0.2),
+                (f.transcript_ngrams, 0.5),
+            ]
+        };
+        for &(field, weight) in ngrams {
             if let Some(q) = sequence(field, w) {
                 any.push(boost(q, weight));
             }
@@ -1001,22 +1053,46 @@ impl Generation {
         let mut hits = Vec::with_capacity(found.len());
         let needles = r.needles();
         let mut segments_took = std::time::Duration::ZERO;
+        // Each segment's id and cue-count columns, opened once for the hits in it.
+        let mut columns: HashMap<u32, (StrColumn, tantivy::columnar::Column<u64>)> = HashMap::new();
         for (score, address) in found {
-            let d: TantivyDocument = searcher.doc(address)?;
-            if let Some(id) = d.get_first(f.lesson_id).and_then(|v| v.as_str()) {
-                let at = std::time::Instant::now();
-                let segments = d
-                    .get_first(f.segments)
+            let (ids, counts) = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+                    let ids = fast.str("lesson_id")?.ok_or_else(|| {
+                        SearchError::Other("the index has no lesson_id column".to_owned())
+                    })?;
+                    e.insert((ids, fast.u64("segment_count")?))
+                }
+            };
+            let mut id = String::new();
+            let Some(ord) = ids.term_ords(address.doc_id).next() else {
+                continue;
+            };
+            if !ids.ord_to_str(ord, &mut id)? {
+                continue;
+            }
+            let at = std::time::Instant::now();
+            // The stored document (its pages and cues) is read only for a lesson that has some.
+            let segments = if r.segments_per_hit > 0
+                && !needles.is_empty()
+                && counts.first(address.doc_id).unwrap_or(0) > 0
+            {
+                let d: TantivyDocument = searcher.doc(address)?;
+                d.get_first(f.segments)
                     .and_then(|v| v.as_str())
                     .map(|s| matching_segments(s, &needles, r.segments_per_hit))
-                    .unwrap_or_default();
-                segments_took += at.elapsed();
-                hits.push(Hit {
-                    id: id.to_owned(),
-                    score,
-                    segments,
-                });
-            }
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            segments_took += at.elapsed();
+            hits.push(Hit {
+                id,
+                score,
+                segments,
+            });
         }
         let timings = Timings {
             lessons: started.elapsed().saturating_sub(segments_took),
@@ -1476,4 +1552,59 @@ pub async fn rebuild(dir: &Path, db: &Db) -> Result<Status, SearchError> {
     drop(generation);
     write_current(dir, &name)?;
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(texts: &[&str]) -> String {
+        let all: Vec<StoredSegment> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                StoredSegment::from(&source::SegmentDoc {
+                    asset_id: "a".to_owned(),
+                    page: None,
+                    start_ms: Some(i as i64 * 1000),
+                    end_ms: None,
+                    text: (*t).to_owned(),
+                })
+            })
+            .collect();
+        serde_json::to_string(&all).expect("segments serialise")
+    }
+
+    fn starts(hits: &[SegmentHit]) -> Vec<i64> {
+        hits.iter().filter_map(|h| h.start_ms).collect()
+    }
+
+    #[test]
+    fn segments_match_on_their_folded_text_stored_only_where_it_differs() {
+        let json = stored(&["乡村振兴", "黨史學習", "ＡＩ课堂", "说\"引号\"的话"]);
+        // Folded text is stored for the traditional and full-width cues, not the others.
+        assert_eq!(json.matches("\"f\":").count(), 2, "{json}");
+        let needles = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            starts(&matching_segments(&json, &needles(&["党史"]), 3)),
+            [1000]
+        );
+        assert_eq!(
+            starts(&matching_segments(&json, &needles(&["ai"]), 3)),
+            [2000]
+        );
+        assert_eq!(
+            starts(&matching_segments(&json, &needles(&["振兴"]), 3)),
+            [0]
+        );
+        // A needle JSON escapes is still found (the quick check of the JSON is skipped).
+        assert_eq!(
+            starts(&matching_segments(&json, &needles(&["\"引号\""]), 3)),
+            [3000]
+        );
+        assert!(matching_segments(&json, &needles(&["数学"]), 3).is_empty());
+        // Marked in the original text.
+        let hit = matching_segments(&json, &needles(&["党史"]), 3);
+        assert_eq!(hit[0].text, "<mark>黨史</mark>學習");
+    }
 }

@@ -238,6 +238,19 @@ impl TestApp {
         self.get(path).send().await.unwrap().json().await.unwrap()
     }
 
+    /// An anonymous search for `q`: the answer of `GET /api/v1/search`.
+    pub async fn search(&self, q: &str) -> Value {
+        let r = self
+            .client
+            .get(self.url("/api/v1/search"))
+            .query(&[("q", q)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "search for {q}");
+        r.json().await.unwrap()
+    }
+
     /// The bytes of asset `id`, downloaded through the API.
     pub async fn content(&self, id: &str) -> bytes::Bytes {
         let r = self

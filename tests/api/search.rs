@@ -71,7 +71,7 @@ async fn chinese_words_substrings_traditional_characters_and_pinyin_are_found() 
         json!({ "title": "中国农业发展银行支持乡村振兴", "kind": "video", "tags": ["金融"] }),
     )
     .await;
-    let history = published(&t, json!({ "title": "党史学习教育专题讲座", "kind": "audio", "lecturer": "王教授", "tags": ["党史"] })).await;
+    let history = published(&t, json!({ "title": "党史学习教育专题讲座", "kind": "audio", "lecturer": "王教授", "tags": ["党史"], "description": "讲述黨組織在延安的歲月" })).await;
     let branch = published(
         &t,
         json!({ "title": "e支部使用指南（2021年版）", "kind": "document" }),
@@ -101,6 +101,11 @@ async fn chinese_words_substrings_traditional_characters_and_pinyin_are_found() 
         found(&t, "银").await,
         vec![bank.clone()],
         "a single character"
+    );
+    assert_eq!(
+        found(&t, "岁").await,
+        vec![history.clone()],
+        "a single character of a description only, written there in its traditional form"
     );
     assert!(found(&t, "党史").await.contains(&history));
     assert!(

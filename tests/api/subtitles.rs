@@ -486,7 +486,7 @@ async fn subtitles_of_a_lesson_one_may_not_read_are_not_found() {
 async fn a_word_of_a_gb18030_subtitle_is_found_at_its_cue() {
     let t = TestApp::spawn().await;
     let lesson = t.lesson("video").await;
-    let srt = "1\r\n00:00:01,000 --> 00:00:03,000\r\n开场白\r\n\r\n2\r\n00:02:05,500 --> 00:02:09,000\r\n发展高标准农田建设\r\n";
+    let srt = "1\r\n00:00:01,000 --> 00:00:03,000\r\n开场白\r\n\r\n2\r\n00:02:05,500 --> 00:02:09,000\r\n发展高标准农田建设\r\n\r\n3\r\n00:03:00,000 --> 00:03:02,000\r\n田垄上的黨員\r\n";
     let r = t
         .upload(&lesson, "subtitle", "农业.chs.srt", gb18030(srt))
         .await;
@@ -519,6 +519,26 @@ async fn a_word_of_a_gb18030_subtitle_is_found_at_its_cue() {
         hit["cues"][0]["text"].as_str().unwrap().contains("<mark>"),
         "{hit}"
     );
+    // One character found only in a cue (a query of one character reads the cues' single
+    // characters, not the pairs they begin), also typed in its traditional form, or written so.
+    for (q, marked) in [
+        ("垄", "<mark>垄</mark>"),
+        ("员", "<mark>員</mark>"),
+        ("員", "<mark>員</mark>"),
+    ] {
+        let v = t.search(q).await;
+        let hit = v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["id"] == lesson.as_str())
+            .unwrap_or_else(|| panic!("{q} of a cue is found: {v}"));
+        assert_eq!(hit["cues"][0]["start_ms"], 180_000, "{q}: {hit}");
+        assert!(
+            hit["cues"][0]["text"].as_str().unwrap().contains(marked),
+            "{q}: {hit}"
+        );
+    }
 }
 
 /// Records `cues` as the machine transcript of content `sha256`, as the transcription job does

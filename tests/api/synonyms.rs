@@ -9,16 +9,7 @@ use crate::search::indexed;
 use serde_json::{Value, json};
 
 async fn found(t: &TestApp, q: &str) -> Vec<String> {
-    let v: Value = t
-        .client
-        .get(t.url("/api/v1/search"))
-        .query(&[("q", q)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = t.search(q).await;
     v["hits"]
         .as_array()
         .unwrap()
