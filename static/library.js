@@ -120,26 +120,52 @@
     });
   }
 
-  // --- where a signed-in account is: sent every 15 s while playing, and on pause, seek, end
-  // and leaving the page (fetch with keepalive outlives the page, as a beacon does, and can
-  // carry the session's CSRF header) ---
+  // --- what a signed-in account plays: every 15 s while playing, and on pause, seek, end and
+  // leaving the page, where it is and the stretches it played since (fetch with keepalive
+  // outlives the page, as a beacon does, and can carry the session's CSRF header). A stretch ends
+  // where playback jumps (a seek), so skipping ahead covers nothing; stretches the server did not
+  // take are sent again with the next report ---
   var track = video && video.getAttribute("data-track");
   var csrf = document.querySelector("meta[name=csrf-token]");
   if (track && csrf) {
-    var lastSent = -1;
+    var pending = [], from = -1, last = -1, lastSent = -1;
+    var close = function () {
+      if (from >= 0 && last > from) pending.push({ start_ms: Math.floor(from * 1000), end_ms: Math.ceil(last * 1000) });
+      from = -1; last = -1;
+    };
+    video.addEventListener("timeupdate", function () {
+      if (video.paused || video.seeking) return;
+      var t = video.currentTime;
+      // More than a few seconds of lesson between two updates (about 4 a second) is a jump.
+      if (from < 0 || t < last || t - last > 3) { close(); from = t; }
+      last = t;
+    });
+    video.addEventListener("seeking", close);
     var report = function () {
       var at = Math.floor(video.currentTime * 1000);
-      if (!(at >= 0) || at === lastSent) return;
+      if (from >= 0 && last > from) { var keep = last; close(); from = keep; last = keep; }
+      if (!(at >= 0) || (at === lastSent && !pending.length)) return;
+      // Each stretch goes in one report at a time: reports in flight together carry different ones.
+      var sent = pending.splice(0, 200);
+      var body = { position_ms: at, played: sent };
+      if (isFinite(video.duration) && video.duration > 0) {
+        var d = Math.round(video.duration * 1000);
+        body.duration_ms = d;
+        body.played = sent.map(function (s) { return { start_ms: s.start_ms, end_ms: Math.min(s.end_ms, d) }; })
+          .filter(function (s) { return s.end_ms > s.start_ms; });
+      }
       lastSent = at;
-      var body = { position_ms: at };
-      if (isFinite(video.duration) && video.duration > 0) body.duration_ms = Math.round(video.duration * 1000);
+      var retry = function () { lastSent = -1; pending = sent.concat(pending); };
       fetch(track, {
         method: "PUT",
         keepalive: true,
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.getAttribute("content") },
         body: JSON.stringify(body)
-      }).catch(function () { lastSent = -1; });
+      }).then(function (r) {
+        // Taken, or refused for good (a 4xx): either way not sent again.
+        if (r.status >= 500) retry();
+      }).catch(retry);
     };
     setInterval(function () { if (!video.paused) report(); }, 15000);
     ["pause", "seeked", "ended"].forEach(function (e) { video.addEventListener(e, report); });

@@ -858,6 +858,34 @@ async fn current_time(c: &Client) -> f64 {
 }
 
 /// Waits until the player is within half a second of `second`.
+/// Waits until the member's record of the lesson they play satisfies `ok` (position, covered and
+/// time spent, in milliseconds), and answers it.
+async fn recorded(
+    app: &TestApp,
+    user: &str,
+    what: &str,
+    ok: impl Fn((i64, i64, i64)) -> bool,
+) -> (i64, i64, i64) {
+    let started = std::time::Instant::now();
+    loop {
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT position_ms, covered_ms, time_ms FROM learning_progress WHERE user_id = $1",
+        )
+        .bind(user)
+        .fetch_optional(app.db().pool())
+        .await
+        .unwrap();
+        if let Some(r) = row.filter(|r| ok(*r)) {
+            return r;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "{what} was never recorded: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn player_at(c: &Client, second: f64) {
     let started = std::time::Instant::now();
     loop {
@@ -1273,21 +1301,54 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
         .unwrap();
     player_at(&c, 9.0).await;
     // The seek is reported; leaving the page reports again.
-    let started = std::time::Instant::now();
-    loop {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM playback_positions WHERE user_id = $1 AND position_ms >= 8500",
-        )
-        .bind(&member.id)
-        .fetch_one(app.db().pool())
-        .await
-        .unwrap();
-        if n == 1 {
-            break;
-        }
-        assert!(started.elapsed() < WAIT, "the position was never reported");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    recorded(&app, &member.id, "the position", |(position, _, _)| {
+        position >= 8500
+    })
+    .await;
+    // Played for a moment from there, then paused: the stretch played is recorded, and no more.
+    c.execute(
+        "const v = document.querySelector('video'); v.muted = true; v.play(); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    c.execute(
+        "document.querySelector('video').pause(); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let (at, covered, _) = recorded(&app, &member.id, "the stretch played", |(_, covered, _)| {
+        covered >= 1500
+    })
+    .await;
+    assert!(
+        covered <= 4500 && at >= 10_000,
+        "covered {covered} ms, at {at}"
+    );
+    // A jump to the last second and playing to the end covers that second, not what was skipped.
+    c.execute(
+        "const v = document.querySelector('video'); v.currentTime = 19; v.play(); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let (_, after, _) = recorded(&app, &member.id, "the end", move |(at, now, _)| {
+        at >= 19_500 && now > covered
+    })
+    .await;
+    assert!(
+        after - covered <= 1500,
+        "{after} ms covered after skipping ahead"
+    );
+    c.execute(
+        "const v = document.querySelector('video'); v.currentTime = 9; return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    recorded(&app, &member.id, "the seek back", |(at, _, _)| at < 10_000).await;
     c.goto(&app.base).await.unwrap();
     let resume = css(&c, &format!("ul.resume a[href='/learn/{first}?t=9']")).await;
     assert!(resume.text().await.unwrap().contains("第一讲"));

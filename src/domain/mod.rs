@@ -5,6 +5,7 @@ pub mod asset;
 pub mod filename;
 pub mod hls;
 pub mod job;
+pub mod learning;
 pub mod lesson;
 pub mod media;
 pub mod org;

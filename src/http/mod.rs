@@ -203,6 +203,8 @@ fn routes() -> Routes {
         )
         .route("/me", get(users::me))
         .route("/me/positions", get(api::v1::positions::list_positions))
+        .route("/me/learning", get(api::v1::learning::get_archive))
+        .route("/me/learning.csv", get(api::v1::learning::get_archive_csv))
         .route(
             "/me/positions/{lesson_id}",
             axum::routing::put(api::v1::positions::put_position),

@@ -138,6 +138,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         // --- the members' library ---
         crate::http::api::v1::positions::put_position,
         crate::http::api::v1::positions::list_positions,
+        crate::http::api::v1::learning::get_archive,
+        crate::http::api::v1::learning::get_archive_csv,
     ),
     components(schemas(
         Problem,

@@ -8,9 +8,9 @@ use super::search::{self, Shelf};
 use super::{Result, ServiceError};
 use crate::db::Db;
 use crate::db::assets::AssetRecord;
+use crate::db::learning::ProgressRecord;
 use crate::db::lessons::{LessonFilter, LessonRecord, ListOrder};
 use crate::db::media::RenditionRecord;
-use crate::db::positions::PositionRecord;
 use crate::db::subtitles::SubtitleRecord;
 use crate::domain::asset::AssetRole;
 use crate::domain::lesson::{LessonKind, LessonStatus};
@@ -408,64 +408,16 @@ async fn document(db: &Db, asset: &AssetRecord, want: i64) -> Result<Document> {
     })
 }
 
-/// The longest a lesson can be for a position in it: a day.
-pub const MAX_POSITION_MS: i64 = 24 * 3600 * 1000;
-
-/// The account whose place in lessons `caller` keeps, or why there is none.
-fn learner(caller: &Caller) -> Result<&str> {
-    visibility::learner(caller).ok_or_else(|| match caller {
-        Caller::Anonymous => {
-            ServiceError::Unauthenticated("sign in to keep your place in a lesson".to_owned())
-        }
-        _ => ServiceError::Forbidden(
-            "only an account keeps a place in a lesson (not an operator token or a platform key)"
-                .to_owned(),
-        ),
-    })
-}
-
-/// Records where `caller` (an account) is in lesson `lesson_id`, which it must be able to read.
-pub async fn record_position(
-    db: &Db,
-    caller: &Caller,
-    lesson_id: &str,
-    position_ms: i64,
-    duration_ms: Option<i64>,
-) -> Result<()> {
-    let user = learner(caller)?;
-    let mut errors = Vec::new();
-    if !(0..=MAX_POSITION_MS).contains(&position_ms) {
-        errors.push(crate::domain::Invalid::new(
-            "position_ms",
-            format!("must be between 0 and {MAX_POSITION_MS}"),
-        ));
-    }
-    if duration_ms.is_some_and(|d| !(1..=MAX_POSITION_MS).contains(&d)) {
-        errors.push(crate::domain::Invalid::new(
-            "duration_ms",
-            format!("must be between 1 and {MAX_POSITION_MS}"),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ServiceError::Invalid(errors));
-    }
-    let lesson = visible_lesson(db, caller, lesson_id).await?;
-    let position_ms = duration_ms.map_or(position_ms, |d| position_ms.min(d));
-    db.record_position(user, &lesson.id, position_ms, duration_ms)
-        .await?;
-    Ok(())
-}
-
 /// Whether a position is at the end: within ten seconds, or the last 5 %, of the lesson.
-pub fn finished(p: &PositionRecord) -> bool {
+pub fn finished(p: &ProgressRecord) -> bool {
     p.duration_ms
         .is_some_and(|d| p.position_ms >= d - (d / 20).max(10_000))
 }
 
 /// Where `caller` stopped in the lessons it may still read, most recent first, at most `limit`.
-pub async fn positions(db: &Db, caller: &Caller, limit: i64) -> Result<Vec<PositionRecord>> {
-    let user = learner(caller)?;
-    let recent = db.recent_positions(user, limit).await?;
+pub async fn positions(db: &Db, caller: &Caller, limit: i64) -> Result<Vec<ProgressRecord>> {
+    let user = super::learning::learner(caller)?;
+    let recent = db.recent_progress(user, limit).await?;
     let ids: Vec<&str> = recent.iter().map(|p| p.lesson_id.as_str()).collect();
     let readable: std::collections::HashSet<String> = db
         .lessons_by_ids(&ids)
@@ -494,8 +446,8 @@ pub async fn continue_watching(db: &Db, caller: &Caller, limit: usize) -> Result
     let Some(user) = visibility::learner(caller) else {
         return Ok(Vec::new());
     };
-    let recent: Vec<PositionRecord> = db
-        .recent_positions(user, (limit * 4) as i64)
+    let recent: Vec<ProgressRecord> = db
+        .recent_progress(user, (limit * 4) as i64)
         .await?
         .into_iter()
         .filter(|p| !finished(p) && p.position_ms > 0)
@@ -521,7 +473,7 @@ pub async fn continue_watching(db: &Db, caller: &Caller, limit: usize) -> Result
             kept.push((l, p));
         }
     }
-    let (ls, ps): (Vec<LessonRecord>, Vec<PositionRecord>) = kept.into_iter().unzip();
+    let (ls, ps): (Vec<LessonRecord>, Vec<ProgressRecord>) = kept.into_iter().unzip();
     Ok(cards(db, ls)
         .await?
         .into_iter()
@@ -540,7 +492,7 @@ pub async fn resume_at(db: &Db, caller: &Caller, lesson_id: &str) -> Result<Opti
         return Ok(None);
     };
     Ok(db
-        .position(user, lesson_id)
+        .progress(user, lesson_id)
         .await?
         .filter(|p| !finished(p))
         .map(|p| p.position_ms))

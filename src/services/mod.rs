@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod catalog;
 pub mod hls;
 pub mod jobs;
+pub mod learning;
 pub mod library;
 pub mod media;
 pub mod orgs;

@@ -77,6 +77,12 @@ impl As<'_> {
             .post(self.app.url(path))
             .bearer_auth(self.token)
     }
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.app
+            .client
+            .put(self.app.url(path))
+            .bearer_auth(self.token)
+    }
     pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
         self.app
             .client

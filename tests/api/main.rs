@@ -16,6 +16,7 @@ mod downloads;
 mod extraction_budget;
 mod feed;
 mod feed_model;
+mod learning;
 mod lessons;
 mod library;
 mod limits;

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod changes;
 pub mod hls;
 pub mod jobs;
+pub mod learning;
 pub mod lessons;
 pub mod media;
 pub mod orgs;

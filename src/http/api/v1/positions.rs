@@ -5,13 +5,13 @@
 use crate::http::AppState;
 use crate::http::error::{AppError, Problem};
 use crate::http::extract::{Json, Path, Query, Writer};
-use crate::services::library;
+use crate::services::{learning, library};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Where one is in a lesson.
+/// Where one is in a lesson, and what one played of it since the last report.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PositionInput {
@@ -21,6 +21,23 @@ pub struct PositionInput {
     /// The lesson's length as the player knows it, when it does.
     #[schema(minimum = 1, maximum = 86_400_000)]
     pub duration_ms: Option<i64>,
+    /// The stretches played since the last report (at most 200), each as it was played: a seek
+    /// ends one. What the lesson counts as learned is how much of it these cover; one report
+    /// adds at most twice the time since the one before, plus a minute.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    pub played: Vec<PlayedInput>,
+}
+
+/// A stretch of a lesson that was played.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlayedInput {
+    /// Where it began, milliseconds from the start.
+    #[schema(minimum = 0)]
+    pub start_ms: i64,
+    /// Where it ended: after its start, at most at the lesson's end.
+    pub end_ms: i64,
 }
 
 /// Where the account stopped in one lesson.
@@ -55,13 +72,13 @@ pub struct PositionsQuery {
     put,
     path = "/api/v1/me/positions/{lesson_id}",
     tag = "library",
-    summary = "Records where the signed-in account is in a lesson it may read (the library's player sends it every few seconds while playing, and on pause, seek and leaving the page)",
+    summary = "Records where the signed-in account is in a lesson it may read, and the stretches it played since its last report (the library's player sends it every 15 s while playing, and on pause, seek and leaving the page): the learning record from which completion (by coverage) and the archive are drawn",
     params(("lesson_id" = String, Path, description = "the lesson")),
     request_body = PositionInput,
     security(("bearer" = [])),
     responses(
         (status = 204, description = "recorded"),
-        (status = 400, description = "a position or length out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "a position, length or stretch out of range, or too many stretches", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "an operator token or a platform key: no account to keep a place for", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such lesson for this account", body = Problem, content_type = "application/problem+json")
@@ -73,14 +90,16 @@ pub async fn put_position(
     Path(lesson_id): Path<String>,
     Json(input): Json<PositionInput>,
 ) -> Result<StatusCode, AppError> {
-    library::record_position(
-        &state.db,
-        &acting.caller,
-        &lesson_id,
-        input.position_ms,
-        input.duration_ms,
-    )
-    .await?;
+    let report = learning::Report {
+        position_ms: input.position_ms,
+        duration_ms: input.duration_ms,
+        played: input
+            .played
+            .iter()
+            .map(|p| (p.start_ms, p.end_ms))
+            .collect(),
+    };
+    learning::record(&state.db, &acting.caller, &lesson_id, report).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

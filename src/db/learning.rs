@@ -1,0 +1,229 @@
+//! Learning records (`learning_progress`, `learning_days`): what each account has played of each
+//! lesson, per source (`library`: Lectern's own player), and the time it spent per day. The
+//! rules (what a report may add, when a lesson is learned) are `domain::learning`'s; this module
+//! reads and writes the rows, one report in one transaction.
+
+use super::{Backend, Db};
+use crate::domain::learning::{self, Span};
+
+/// The source of the records Lectern's own player sends.
+pub const LIBRARY: &str = "library";
+
+/// What one account has learned of one lesson from one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressRecord {
+    pub user_id: String,
+    pub lesson_id: String,
+    pub source: String,
+    /// The merged stretches played.
+    pub spans: Vec<Span>,
+    pub covered_ms: i64,
+    /// The lesson's length as the player knew it.
+    pub duration_ms: Option<i64>,
+    /// Time spent playing, re-plays included.
+    pub time_ms: i64,
+    /// Where the account stopped.
+    pub position_ms: i64,
+    /// When the lesson first counted as learned.
+    pub completed_at: Option<i64>,
+    pub first_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    user_id: String,
+    lesson_id: String,
+    source: String,
+    spans: String,
+    covered_ms: i64,
+    duration_ms: Option<i64>,
+    time_ms: i64,
+    position_ms: i64,
+    completed_at: Option<i64>,
+    first_at: i64,
+    updated_at: i64,
+}
+
+impl From<Row> for ProgressRecord {
+    fn from(r: Row) -> Self {
+        Self {
+            // Written by `record_progress` only; a row it did not write reads as nothing played.
+            spans: serde_json::from_str(&r.spans).unwrap_or_default(),
+            user_id: r.user_id,
+            lesson_id: r.lesson_id,
+            source: r.source,
+            covered_ms: r.covered_ms,
+            duration_ms: r.duration_ms,
+            time_ms: r.time_ms,
+            position_ms: r.position_ms,
+            completed_at: r.completed_at,
+            first_at: r.first_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "user_id, lesson_id, source, spans, covered_ms, duration_ms, time_ms, \
+                       position_ms, completed_at, first_at, updated_at";
+
+/// One account's time and completions in one quarter.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DayRecord {
+    pub lesson_id: String,
+    pub source: String,
+    /// `YYYY-MM-DD`, in China (UTC+8).
+    pub day: String,
+    pub time_ms: i64,
+}
+
+impl Db {
+    /// Applies a report made at `now` to the record of (`user_id`, `lesson_id`, `source`):
+    /// `apply` gets the record as it is (nothing played yet, last updated `now`, for the first
+    /// report) and returns it as it is to be, and how many milliseconds of time to add to `day`.
+    /// Read and written in one transaction, the row created first and locked on PostgreSQL, so
+    /// two reports at once — the first ones too — both count.
+    pub async fn record_progress(
+        &self,
+        user_id: &str,
+        lesson_id: &str,
+        source: &str,
+        now: i64,
+        apply: impl FnOnce(ProgressRecord) -> (ProgressRecord, i64, String),
+    ) -> Result<ProgressRecord, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO learning_progress (user_id, lesson_id, source, spans, covered_ms, \
+             duration_ms, time_ms, position_ms, completed_at, first_at, updated_at) \
+             VALUES ($1, $2, $3, '[]', 0, NULL, 0, 0, NULL, $4, $4) \
+             ON CONFLICT (user_id, lesson_id, source) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(lesson_id)
+        .bind(source)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM learning_progress WHERE user_id = $1 AND lesson_id = $2 \
+             AND source = $3{lock}"
+        );
+        let old: Row = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(lesson_id)
+            .bind(source)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (new, time_ms, day) = apply(old.into());
+        sqlx::query(
+            "UPDATE learning_progress SET spans = $4, covered_ms = $5, duration_ms = $6, \
+             time_ms = $7, position_ms = $8, completed_at = $9, updated_at = $10 \
+             WHERE user_id = $1 AND lesson_id = $2 AND source = $3",
+        )
+        .bind(user_id)
+        .bind(lesson_id)
+        .bind(source)
+        .bind(serde_json::to_string(&new.spans).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(new.covered_ms)
+        .bind(new.duration_ms)
+        .bind(new.time_ms)
+        .bind(new.position_ms)
+        .bind(new.completed_at)
+        .bind(new.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        if time_ms > 0 {
+            sqlx::query(
+                "INSERT INTO learning_days (user_id, lesson_id, source, day, time_ms) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, lesson_id, source, day) \
+                 DO UPDATE SET time_ms = learning_days.time_ms + excluded.time_ms",
+            )
+            .bind(user_id)
+            .bind(lesson_id)
+            .bind(source)
+            .bind(&day)
+            .bind(time_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// The record of (`user_id`, `lesson_id`) from Lectern's own player, if any.
+    pub async fn progress(
+        &self,
+        user_id: &str,
+        lesson_id: &str,
+    ) -> Result<Option<ProgressRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM learning_progress WHERE user_id = $1 AND lesson_id = $2 \
+             AND source = $3"
+        );
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(lesson_id)
+            .bind(LIBRARY)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(ProgressRecord::from))
+    }
+
+    /// `user_id`'s records from Lectern's own player, most recently played first, at most
+    /// `limit`.
+    pub async fn recent_progress(
+        &self,
+        user_id: &str,
+        limit: i64,
+    ) -> Result<Vec<ProgressRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM learning_progress WHERE user_id = $1 AND source = $2 \
+             ORDER BY updated_at DESC, lesson_id LIMIT $3"
+        );
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(LIBRARY)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(ProgressRecord::from).collect())
+    }
+
+    /// Every record of `user_id`, from every source, most recently played first.
+    pub async fn all_progress(&self, user_id: &str) -> Result<Vec<ProgressRecord>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM learning_progress WHERE user_id = $1 \
+             ORDER BY updated_at DESC, lesson_id, source"
+        );
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(ProgressRecord::from).collect())
+    }
+
+    /// `user_id`'s time per lesson, source and day, oldest day first.
+    pub async fn learning_days(&self, user_id: &str) -> Result<Vec<DayRecord>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT lesson_id, source, day, time_ms FROM learning_days WHERE user_id = $1 \
+             ORDER BY day, lesson_id, source",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// The share of a lesson that the organisation `org_id` counts as learned, in percent.
+    pub async fn completion_percent(&self, org_id: &str) -> Result<i64, sqlx::Error> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT completion_percent FROM orgs WHERE id = $1")
+                .bind(org_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.unwrap_or(learning::DEFAULT_COMPLETION_PERCENT))
+    }
+}

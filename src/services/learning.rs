@@ -1,0 +1,258 @@
+//! Learning records: what members play of lessons in Lectern's own player, whether that makes a
+//! lesson learned (by coverage, `domain::learning`), and each member's learning archive.
+//!
+//! The player reports where it is and the stretches it played since its last report; a report
+//! adds at most what could have been played since the one before, so neither skipping to the
+//! end nor one forged report makes a lesson learned.
+
+use super::catalog::visible_lesson;
+use super::{Result, ServiceError};
+use crate::db::Db;
+use crate::db::learning::{DayRecord, LIBRARY, ProgressRecord};
+use crate::domain::Invalid;
+use crate::domain::learning::{self, Span};
+use crate::domain::visibility::{self, Caller};
+use std::collections::{BTreeMap, HashMap};
+
+/// One report of Lectern's player.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Where the player is, milliseconds from the start.
+    pub position_ms: i64,
+    /// The lesson's length as the player knows it.
+    pub duration_ms: Option<i64>,
+    /// The stretches played since the last report.
+    pub played: Vec<Span>,
+}
+
+/// The account whose learning `caller` records, or why there is none.
+pub(super) fn learner(caller: &Caller) -> Result<&str> {
+    visibility::learner(caller).ok_or_else(|| match caller {
+        Caller::Anonymous => {
+            ServiceError::Unauthenticated("sign in to keep your place in a lesson".to_owned())
+        }
+        _ => ServiceError::Forbidden(
+            "only an account keeps a place in a lesson (not an operator token or a platform key)"
+                .to_owned(),
+        ),
+    })
+}
+
+fn check(report: &Report) -> Result<()> {
+    let mut errors = Vec::new();
+    let max = learning::MAX_MS;
+    if !(0..=max).contains(&report.position_ms) {
+        errors.push(Invalid::new(
+            "position_ms",
+            format!("must be between 0 and {max}"),
+        ));
+    }
+    if report.duration_ms.is_some_and(|d| !(1..=max).contains(&d)) {
+        errors.push(Invalid::new(
+            "duration_ms",
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    if report.played.len() > learning::MAX_SPANS {
+        errors.push(Invalid::new(
+            "played",
+            format!("at most {} stretches in one report", learning::MAX_SPANS),
+        ));
+    }
+    let end = report.duration_ms.unwrap_or(max).min(max);
+    if report
+        .played
+        .iter()
+        .any(|&(a, b)| a < 0 || b <= a || b > end)
+    {
+        errors.push(Invalid::new(
+            "played",
+            format!(
+                "each stretch must start at 0 or later and end after its start, at most at \
+                 {end} (the lesson's end)"
+            ),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(errors))
+    }
+}
+
+/// Records a report of `caller`'s (an account) in lesson `lesson_id`, which it must be able
+/// to read; answers the record as it now is.
+pub async fn record(
+    db: &Db,
+    caller: &Caller,
+    lesson_id: &str,
+    report: Report,
+) -> Result<ProgressRecord> {
+    let user = learner(caller)?;
+    check(&report)?;
+    let lesson = visible_lesson(db, caller, lesson_id).await?;
+    let percent = match &lesson.org_id {
+        Some(org) => db.completion_percent(org).await?,
+        None => learning::DEFAULT_COMPLETION_PERCENT,
+    };
+    let now = crate::db::now_ms();
+    Ok(db
+        .record_progress(user, &lesson.id, LIBRARY, now, |old| {
+            apply(old, report, now, percent)
+        })
+        .await?)
+}
+
+/// The record after `report`, and the time it adds on the day of `now`.
+fn apply(
+    mut r: ProgressRecord,
+    report: Report,
+    now: i64,
+    percent: i64,
+) -> (ProgressRecord, i64, String) {
+    let budget = learning::budget(now - r.updated_at);
+    let played = learning::within(&learning::merge(report.played), budget);
+    let time = learning::covered(&played);
+    r.duration_ms = report.duration_ms.or(r.duration_ms);
+    r.spans = learning::merge(r.spans.iter().copied().chain(played));
+    r.covered_ms = learning::covered(&r.spans);
+    r.time_ms += time;
+    r.position_ms = r
+        .duration_ms
+        .map_or(report.position_ms, |d| report.position_ms.min(d));
+    if r.completed_at.is_none() && learning::complete(r.covered_ms, r.duration_ms, percent) {
+        r.completed_at = Some(now);
+    }
+    r.updated_at = now;
+    (r, time, learning::day(now))
+}
+
+/// One lesson in a member's archive.
+#[derive(Debug, Clone)]
+pub struct Learned {
+    pub lesson_id: String,
+    /// The lesson's title; `None` when the lesson is gone or the member may no longer read it
+    /// (its record still counts).
+    pub title: Option<String>,
+    pub source: String,
+    pub covered_percent: i64,
+    pub time_ms: i64,
+    pub completed_at: Option<i64>,
+    pub first_at: i64,
+    pub updated_at: i64,
+}
+
+/// A quarter of a member's archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Quarter {
+    pub year: i32,
+    pub quarter: u8,
+    /// Time spent in it, on every channel.
+    pub time_ms: i64,
+    /// Lessons learned in it (first counted as learned in the quarter).
+    pub completed: i64,
+    /// Lessons played in it.
+    pub lessons: i64,
+}
+
+/// A member's learning archive (我的学习档案): every lesson learned on every channel, and the
+/// totals per quarter, newest first.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    pub lessons: Vec<Learned>,
+    pub quarters: Vec<Quarter>,
+    pub time_ms: i64,
+    pub completed: i64,
+}
+
+/// `caller`'s own learning archive.
+pub async fn archive(db: &Db, caller: &Caller) -> Result<Archive> {
+    let user = learner(caller)?;
+    let records = db.all_progress(user).await?;
+    let days = db.learning_days(user).await?;
+    let ids: Vec<&str> = records.iter().map(|r| r.lesson_id.as_str()).collect();
+    let titles: HashMap<String, String> = db
+        .lessons_by_ids(&ids)
+        .await?
+        .into_iter()
+        .filter(|l| visibility::may(caller, visibility::Action::Read, l.access()))
+        .map(|l| (l.id, l.title))
+        .collect();
+    Ok(build(records, &days, &titles))
+}
+
+fn build(
+    records: Vec<ProgressRecord>,
+    days: &[DayRecord],
+    titles: &HashMap<String, String>,
+) -> Archive {
+    let mut totals: BTreeMap<(i32, u8), Quarter> = BTreeMap::new();
+    let mut played: BTreeMap<(i32, u8), std::collections::HashSet<&str>> = BTreeMap::new();
+    let entry = |totals: &mut BTreeMap<(i32, u8), Quarter>, key: (i32, u8)| {
+        totals.entry(key).or_insert_with(|| Quarter {
+            year: key.0,
+            quarter: key.1,
+            ..Default::default()
+        });
+    };
+    for d in days {
+        if let Some(key) = learning::quarter_of(&d.day) {
+            entry(&mut totals, key);
+            if let Some(q) = totals.get_mut(&key) {
+                q.time_ms += d.time_ms;
+            }
+            played.entry(key).or_default().insert(d.lesson_id.as_str());
+        }
+    }
+    for r in &records {
+        if let Some(key) = r
+            .completed_at
+            .and_then(|at| learning::quarter_of(&learning::day(at)))
+        {
+            entry(&mut totals, key);
+            if let Some(q) = totals.get_mut(&key) {
+                q.completed += 1;
+            }
+        }
+    }
+    for (key, lessons) in played {
+        if let Some(q) = totals.get_mut(&key) {
+            q.lessons = lessons.len() as i64;
+        }
+    }
+    let lessons: Vec<Learned> = records
+        .into_iter()
+        .map(|r| Learned {
+            title: titles.get(&r.lesson_id).cloned(),
+            covered_percent: learning::percent(r.covered_ms, r.duration_ms),
+            lesson_id: r.lesson_id,
+            source: r.source,
+            time_ms: r.time_ms,
+            completed_at: r.completed_at,
+            first_at: r.first_at,
+            updated_at: r.updated_at,
+        })
+        .collect();
+    Archive {
+        time_ms: lessons.iter().map(|l| l.time_ms).sum(),
+        completed: lessons.iter().filter(|l| l.completed_at.is_some()).count() as i64,
+        lessons,
+        quarters: totals.into_values().rev().collect(),
+    }
+}
+
+/// `acting`'s own learning archive, to be taken away (a file): the export is in the audit log.
+pub async fn export(db: &Db, acting: &super::Acting) -> Result<Archive> {
+    let archive = archive(db, &acting.caller).await?;
+    let user = learner(&acting.caller)?;
+    let event = crate::db::audit::Event {
+        action: "learning.export",
+        target_kind: "user",
+        target_id: Some(user),
+        org_id: None,
+        before: None,
+        after: Some(serde_json::json!({ "lessons": archive.lessons.len() })),
+    };
+    db.audit(&acting.actor, event).await?;
+    Ok(archive)
+}

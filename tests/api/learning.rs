@@ -1,0 +1,223 @@
+//! Learning records from Lectern's own player (`PUT /api/v1/me/positions/{id}` with the
+//! stretches played), completion by coverage, and the member's archive (`/api/v1/me/learning`,
+//! its CSV), on both databases.
+
+use crate::common::TestApp;
+use crate::fixtures::As;
+use serde_json::{Value, json};
+
+/// Reports `body` for `lesson` as `who`; answers the status.
+async fn report(who: &As<'_>, lesson: &str, body: Value) -> u16 {
+    let r = who
+        .put(&format!("/api/v1/me/positions/{lesson}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if status != 204 {
+        eprintln!("{}", r.text().await.unwrap());
+    }
+    status
+}
+
+async fn archive(who: &As<'_>) -> Value {
+    let r = who.get("/api/v1/me/learning").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn lesson<'a>(archive: &'a Value, id: &str) -> &'a Value {
+    archive["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lesson_id"] == id)
+        .unwrap_or_else(|| panic!("{id} is in the archive: {archive}"))
+}
+
+#[tokio::test]
+async fn a_lesson_is_learned_by_what_was_played_not_by_reaching_its_end() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let member = t.account("learner-cov", &[("member", &tree.city)]).await;
+    let me = t.r#as(&member);
+    let watched = t
+        .published(json!({ "title": "乡村振兴政策解读", "kind": "video" }))
+        .await;
+    let skipped = t
+        .published(json!({ "title": "党史学习第二讲", "kind": "video" }))
+        .await;
+    let forged = t
+        .published(json!({ "title": "防汛抗旱知识", "kind": "audio" }))
+        .await;
+    let of = 100_000;
+    // Watched in two sittings, 95 % of it: learned.
+    for (at, played) in [(50_000, [0, 50_000]), (95_000, [50_000, 95_000])] {
+        let body = json!({ "position_ms": at, "duration_ms": of,
+                           "played": [{ "start_ms": played[0], "end_ms": played[1] }] });
+        assert_eq!(report(&me, &watched, body).await, 204);
+    }
+    // Ten seconds at the start, then a seek to the end and its last ten seconds.
+    for (at, played) in [(10_000, [0, 10_000]), (100_000, [90_000, 100_000])] {
+        let body = json!({ "position_ms": at, "duration_ms": of,
+                           "played": [{ "start_ms": played[0], "end_ms": played[1] }] });
+        assert_eq!(report(&me, &skipped, body).await, 204);
+    }
+    // One report claiming the whole lesson at once: only what could have been played counts.
+    let body = json!({ "position_ms": of, "duration_ms": of,
+                       "played": [{ "start_ms": 0, "end_ms": of }] });
+    assert_eq!(report(&me, &forged, body).await, 204);
+
+    let a = archive(&me).await;
+    let w = lesson(&a, &watched);
+    assert_eq!(w["covered_percent"], 95, "{w}");
+    assert_eq!(w["completed"], true, "{w}");
+    assert_eq!(w["time_ms"], 95_000);
+    assert_eq!(w["source"], "library");
+    assert_eq!(w["title"], "乡村振兴政策解读");
+    let s = lesson(&a, &skipped);
+    assert_eq!(s["covered_percent"], 20, "{s}");
+    assert_eq!(
+        s["completed"], false,
+        "reaching the end is not learning: {s}"
+    );
+    let f = lesson(&a, &forged);
+    assert_eq!(f["completed"], false, "{f}");
+    assert!(f["covered_percent"].as_i64().unwrap() < 90, "{f}");
+    // Totals: the lessons' sum, and the quarter's.
+    let time: i64 = a["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["time_ms"].as_i64().unwrap())
+        .sum();
+    assert_eq!(a["time_ms"], time);
+    assert_eq!(a["completed"], 1);
+    let quarters = a["quarters"].as_array().unwrap();
+    assert_eq!(quarters.len(), 1, "{a}");
+    assert_eq!(quarters[0]["time_ms"], time);
+    assert_eq!(quarters[0]["completed"], 1);
+    assert_eq!(quarters[0]["lessons"], 3);
+
+    // Played again: time grows, coverage and completion stay.
+    let body = json!({ "position_ms": 20_000, "duration_ms": of,
+                       "played": [{ "start_ms": 0, "end_ms": 20_000 }] });
+    assert_eq!(report(&me, &watched, body).await, 204);
+    let a2 = archive(&me).await;
+    let w2 = lesson(&a2, &watched);
+    assert_eq!(w2["time_ms"], 115_000);
+    assert_eq!(w2["covered_percent"], 95);
+    assert_eq!(
+        w2["completed_at"], w["completed_at"],
+        "learned once, when first learned"
+    );
+    // The resume position is the record's.
+    let v = me.json("/api/v1/me/positions").await;
+    assert_eq!(v["positions"][0]["lesson_id"], watched.as_str(), "{v}");
+    assert_eq!(v["positions"][0]["position_ms"], 20_000);
+}
+
+#[tokio::test]
+async fn reports_at_once_both_count_and_bad_stretches_are_refused() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let member = t.account("learner-race", &[("member", &tree.city)]).await;
+    let me = t.r#as(&member);
+    let l = t
+        .published(json!({ "title": "两个标签页同时播放", "kind": "video" }))
+        .await;
+    let of = 200_000;
+    // Two tabs report different stretches at the same moment: both are kept.
+    let mut all = Vec::new();
+    for k in 0..8i64 {
+        let body = json!({ "position_ms": (k + 1) * 5_000, "duration_ms": of,
+                           "played": [{ "start_ms": k * 5_000, "end_ms": (k + 1) * 5_000 }] });
+        all.push(report(&me, &l, body));
+    }
+    for s in futures::future::join_all(all).await {
+        assert_eq!(s, 204);
+    }
+    let a = archive(&me).await;
+    assert_eq!(lesson(&a, &l)["time_ms"], 40_000, "{a}");
+    assert_eq!(lesson(&a, &l)["covered_percent"], 20);
+    // Stretches outside the lesson, backwards, or too many: 400, nothing recorded.
+    for played in [
+        json!([{ "start_ms": 190_000, "end_ms": 200_001 }]),
+        json!([{ "start_ms": 5_000, "end_ms": 5_000 }]),
+        json!([{ "start_ms": -1, "end_ms": 5_000 }]),
+        json!(
+            (0..201)
+                .map(|i| json!({ "start_ms": i, "end_ms": i + 1 }))
+                .collect::<Vec<_>>()
+        ),
+    ] {
+        let r = me
+            .put(&format!("/api/v1/me/positions/{l}"))
+            .json(&json!({ "position_ms": 1_000, "duration_ms": of, "played": played }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let p = crate::common::problem(r).await;
+        assert!(p["errors"][0]["field"] == "played", "{p}");
+    }
+    assert_eq!(archive(&me).await["time_ms"], 40_000);
+}
+
+#[tokio::test]
+async fn the_archive_exports_as_csv_and_the_export_is_audited() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let member = t.account("learner-csv", &[("member", &tree.city)]).await;
+    let me = t.r#as(&member);
+    let l = t
+        .published(json!({ "title": "学习档案导出, 含\"引号\"", "kind": "video" }))
+        .await;
+    let body = json!({ "position_ms": 30_000, "duration_ms": 60_000,
+                       "played": [{ "start_ms": 0, "end_ms": 30_000 }] });
+    assert_eq!(report(&me, &l, body).await, 204);
+    let r = me.get("/api/v1/me/learning.csv").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let body = r.bytes().await.unwrap();
+    assert!(
+        body.starts_with(b"\xEF\xBB\xBF"),
+        "a byte-order mark for spreadsheets"
+    );
+    let text = std::str::from_utf8(&body[3..]).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows[0].starts_with("课程编号,课程,渠道"), "{text}");
+    assert!(
+        rows[1].contains(&format!(
+            "{l},\"学习档案导出, 含\"\"引号\"\"\",library,0.5,50,否"
+        )),
+        "{text}"
+    );
+    let audit = t.json("/api/v1/audit?action=learning.export").await;
+    let entries = audit["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["target_id"], member.id.as_str());
+    // Without an account there is no archive.
+    let r = t
+        .client
+        .get(t.url("/api/v1/me/learning"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = t.get("/api/v1/me/learning.csv").send().await.unwrap();
+    assert_eq!(r.status(), 403, "an operator token has no archive");
+}
