@@ -1,6 +1,7 @@
 // The members' library: search suggestions as one types, the player (HLS through hls.js where the
 // browser has no native HLS, else the file), starting at ?t= or #t=, the transcript beside the
-// player (current line marked, a click seeks, a search box filters), and #page=N in documents.
+// player (current line marked, a click seeks, a search box filters), #page=N in documents, and
+// the learning archive's print button.
 // Everything works without this script except suggestions and the transcript panel.
 "use strict";
 (function () {
@@ -274,4 +275,9 @@
       window.location.replace(window.location.pathname + window.location.search + sep + "page=" + m[1] + "#page-" + m[1]);
     }
   }
+
+  // --- a print button (the learning archive): the page is laid out for paper ---
+  Array.prototype.forEach.call(document.querySelectorAll("[data-print]"), function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
 })();

@@ -1354,6 +1354,18 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     assert!(resume.text().await.unwrap().contains("第一讲"));
     screenshot(&c, "28-library-front-continue").await;
     check("front, signed in", accessibility_violations(&c).await);
+    // The learning archive has the lesson, with what was played of it.
+    css(&c, "a[href='/me/learning']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let record = css(&c, "ul.records li").await.text().await.unwrap();
+    assert!(
+        record.contains("第一讲") && record.contains("学习中"),
+        "{record}"
+    );
+    check("learning", accessibility_violations(&c).await);
     c.goto(&format!(
         "{}/series/%E9%87%8F%E5%AD%90%E7%89%A9%E7%90%86%E7%B3%BB%E5%88%97",
         app.base
@@ -1372,6 +1384,7 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
             "lecturer",
         ),
         (format!("/learn/{doc}"), "document"),
+        ("/me/learning".to_owned(), "learning"),
     ] {
         c.goto(&format!("{}{path}", app.base)).await.unwrap();
         css(&c, "h1, #q").await;
@@ -1415,10 +1428,12 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
             "/search?q=lianzgi".to_owned(),
             "30-library-search-corrected-phone",
         ),
+        ("/me/learning".to_owned(), "35-library-learning-phone"),
         // In English (the choice is kept in a cookie for the pages after it).
         ("/?lang=en".to_owned(), "31-library-front-phone-en"),
         ("/search?q=liangzi".to_owned(), "32-library-search-phone-en"),
         (format!("/learn/{first}"), "33-library-lesson-phone-en"),
+        ("/me/learning".to_owned(), "36-library-learning-phone-en"),
     ] {
         c.goto(&format!("{}{path}", app.base)).await.unwrap();
         css(&c, "h1, #q").await;

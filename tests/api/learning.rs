@@ -221,3 +221,76 @@ async fn the_archive_exports_as_csv_and_the_export_is_audited() {
     let r = t.get("/api/v1/me/learning.csv").send().await.unwrap();
     assert_eq!(r.status(), 403, "an operator token has no archive");
 }
+
+#[tokio::test]
+async fn the_archive_page_shows_quarters_and_lessons_and_downloads_with_the_session() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let member = t.account("learner-page", &[("member", &tree.city)]).await;
+    let me = t.r#as(&member);
+    let b = t.browser();
+    // Anonymous: to the login form, and back here.
+    let r = b.get(t.url("/me/learning")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?next=")
+    );
+    assert_eq!(
+        t.sign_in(&b, &member.login, crate::fixtures::PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    // Nothing learned yet: said so, with a way to start.
+    let page = t.page(&b, "/me/learning").await;
+    assert!(
+        page.contains("我的学习档案") && page.contains("还没有学习记录"),
+        "{page}"
+    );
+    assert!(!page.contains("导出表格"), "nothing to export: {page}");
+    let l = t
+        .published(json!({ "title": "基层治理<实务>", "kind": "video" }))
+        .await;
+    for (at, played) in [(50_000, [0, 50_000]), (95_000, [50_000, 95_000])] {
+        let body = json!({ "position_ms": at, "duration_ms": 100_000,
+                           "played": [{ "start_ms": played[0], "end_ms": played[1] }] });
+        assert_eq!(report(&me, &l, body).await, 204);
+    }
+    let page = t.page(&b, "/me/learning").await;
+    let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8));
+    let quarter = format!(
+        "{}年第{}季度",
+        now.year(),
+        (u8::from(now.month()) - 1) / 3 + 1
+    );
+    for expected in [
+        quarter.as_str(),
+        "基层治理&lt;实务&gt;",
+        "讲堂课程库",
+        "2分钟",
+        "95%",
+        "已完成",
+        "href=\"/api/v1/me/learning.csv\"",
+        "data-print",
+    ] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+    assert!(!page.contains("基层治理<实务>"), "escaped");
+    // The page's CSV link works with the session alone (a read: no CSRF token).
+    let r = b
+        .get(t.url("/api/v1/me/learning.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("基层治理<实务>"));
+    // In English.
+    let page = t.page(&b, "/me/learning?lang=en").await;
+    assert!(
+        page.contains("My learning record") && page.contains("Completed"),
+        "{page}"
+    );
+}

@@ -2,6 +2,7 @@
 //! series and a lecturer. Each handler calls `services::library` or `services::search` (on the
 //! library shelf) and renders what it answers; nothing here decides what may be read.
 
+use super::i18n::Lang;
 use super::{Flow, PageResult, Web};
 use crate::domain::lesson::LessonKind;
 use crate::domain::media::RenditionKind;
@@ -588,6 +589,75 @@ pub async fn lecturer(web: Web, Path(name): Path<String>) -> Response {
                 cards => cards_view(&s.cards),
                 more => s.more,
                 numbered => false,
+            },
+        )
+    }
+    .await;
+    web.respond(r)
+}
+
+/// Time spent, as people read it: `1小时5分钟` / `1 h 5 min` (minutes rounded up: a minute
+/// started counts).
+fn time_spent(lang: Lang, ms: i64) -> String {
+    let minutes = (ms.max(0) + 59_999) / 60_000;
+    let (h, m) = (minutes / 60, minutes % 60);
+    match (lang, h) {
+        (Lang::Zh, 0) => format!("{m}分钟"),
+        (Lang::Zh, _) => format!("{h}小时{m}分钟"),
+        (Lang::En, 0) => format!("{m} min"),
+        (Lang::En, _) => format!("{h} h {m} min"),
+    }
+}
+
+/// `/me/learning`: the signed-in member's learning archive (我的学习档案), by quarter and by
+/// lesson, printable, with its CSV.
+pub async fn learning(web: Web) -> Response {
+    let r = async {
+        web.signed_in()?;
+        let a = crate::services::learning::archive(&web.state.db, &web.caller).await?;
+        let lang = web.lang;
+        let source = |s: &str| {
+            let id = format!("learning.source.{s}");
+            let t = super::i18n::translate(lang, &id);
+            if t == id { s.to_owned() } else { t }
+        };
+        let quarters: Vec<Value> = a
+            .quarters
+            .iter()
+            .map(|q| {
+                context! {
+                    name => match lang {
+                        Lang::Zh => format!("{}年第{}季度", q.year, q.quarter),
+                        Lang::En => format!("{} Q{}", q.year, q.quarter),
+                    },
+                    time => time_spent(lang, q.time_ms),
+                    lessons => q.lessons,
+                    completed => q.completed,
+                }
+            })
+            .collect();
+        let lessons: Vec<Value> = a
+            .lessons
+            .iter()
+            .map(|l| {
+                context! {
+                    id => l.lesson_id,
+                    title => l.title,
+                    source => source(&l.source),
+                    time => time_spent(lang, l.time_ms),
+                    covered => l.covered_percent,
+                    completed => l.completed_at.map(day),
+                }
+            })
+            .collect();
+        library_page(
+            &web,
+            "library/learning.html",
+            context! {
+                time => time_spent(lang, a.time_ms),
+                completed => a.completed,
+                quarters,
+                lessons,
             },
         )
     }

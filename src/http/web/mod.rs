@@ -72,6 +72,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "library/shelf.html",
         include_str!("../../../templates/library/shelf.html"),
     ),
+    (
+        "library/learning.html",
+        include_str!("../../../templates/library/learning.html"),
+    ),
     ("login.html", include_str!("../../../templates/login.html")),
     (
         "synonyms.html",
@@ -163,6 +167,7 @@ pub fn routes() -> super::Routes {
         .route("/learn/{id}", get(library::lesson))
         .route("/series/{name}", get(library::series))
         .route("/lecturers/{name}", get(library::lecturer))
+        .route("/me/learning", get(library::learning))
         .route("/admin/status", get(session::status))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
