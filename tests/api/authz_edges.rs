@@ -17,6 +17,7 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/learn/{id}"),
     ("GET", "/series/{name}"),
     ("GET", "/lecturers/{name}"),
+    ("GET", "/me/learning"),
     ("GET", "/admin/status"),
     ("GET", "/login"),
     ("POST", "/login"),
