@@ -12,6 +12,8 @@ CREATE TABLE learning_progress (
     duration_ms BIGINT,
     time_ms BIGINT NOT NULL,
     position_ms BIGINT NOT NULL,
+    -- What further reports may still add, milliseconds of lesson (`domain::learning::budget`).
+    credit_ms BIGINT NOT NULL,
     completed_at BIGINT,
     first_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
@@ -32,9 +34,10 @@ CREATE TABLE learning_days (
 CREATE INDEX learning_days_day ON learning_days (day);
 
 INSERT INTO learning_progress (user_id, lesson_id, source, spans, covered_ms, duration_ms,
-                               time_ms, position_ms, completed_at, first_at, updated_at)
-SELECT user_id, lesson_id, 'library', '[]', 0, duration_ms, 0, position_ms, NULL, updated_at,
-       updated_at
+                               time_ms, position_ms, credit_ms, completed_at, first_at,
+                               updated_at)
+SELECT user_id, lesson_id, 'library', '[]', 0, duration_ms, 0, position_ms, 60000, NULL,
+       updated_at, updated_at
 FROM playback_positions;
 DROP TABLE playback_positions;
 

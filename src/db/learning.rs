@@ -24,6 +24,8 @@ pub struct ProgressRecord {
     pub time_ms: i64,
     /// Where the account stopped.
     pub position_ms: i64,
+    /// What further reports may still add (`domain::learning::budget`).
+    pub credit_ms: i64,
     /// When the lesson first counted as learned.
     pub completed_at: Option<i64>,
     pub first_at: i64,
@@ -40,6 +42,7 @@ struct Row {
     duration_ms: Option<i64>,
     time_ms: i64,
     position_ms: i64,
+    credit_ms: i64,
     completed_at: Option<i64>,
     first_at: i64,
     updated_at: i64,
@@ -57,6 +60,7 @@ impl From<Row> for ProgressRecord {
             duration_ms: r.duration_ms,
             time_ms: r.time_ms,
             position_ms: r.position_ms,
+            credit_ms: r.credit_ms,
             completed_at: r.completed_at,
             first_at: r.first_at,
             updated_at: r.updated_at,
@@ -65,7 +69,7 @@ impl From<Row> for ProgressRecord {
 }
 
 const COLUMNS: &str = "user_id, lesson_id, source, spans, covered_ms, duration_ms, time_ms, \
-                       position_ms, completed_at, first_at, updated_at";
+                       position_ms, credit_ms, completed_at, first_at, updated_at";
 
 /// One account's time and completions in one quarter.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -79,8 +83,8 @@ pub struct DayRecord {
 
 impl Db {
     /// Applies a report made at `now` to the record of (`user_id`, `lesson_id`, `source`):
-    /// `apply` gets the record as it is (nothing played yet, last updated `now`, for the first
-    /// report) and returns it as it is to be, and how many milliseconds of time to add to `day`.
+    /// `apply` gets the record as it is (nothing played yet, `credit_ms` of credit, last updated
+    /// `now`, for the first report) and returns it as it is to be, and how many milliseconds of time to add to `day`.
     /// Read and written in one transaction, the row created first and locked on PostgreSQL, so
     /// two reports at once — the first ones too — both count.
     pub async fn record_progress(
@@ -89,19 +93,21 @@ impl Db {
         lesson_id: &str,
         source: &str,
         now: i64,
+        credit_ms: i64,
         apply: impl FnOnce(ProgressRecord) -> (ProgressRecord, i64, String),
     ) -> Result<ProgressRecord, sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO learning_progress (user_id, lesson_id, source, spans, covered_ms, \
-             duration_ms, time_ms, position_ms, completed_at, first_at, updated_at) \
-             VALUES ($1, $2, $3, '[]', 0, NULL, 0, 0, NULL, $4, $4) \
+             duration_ms, time_ms, position_ms, credit_ms, completed_at, first_at, updated_at) \
+             VALUES ($1, $2, $3, '[]', 0, NULL, 0, 0, $5, NULL, $4, $4) \
              ON CONFLICT (user_id, lesson_id, source) DO NOTHING",
         )
         .bind(user_id)
         .bind(lesson_id)
         .bind(source)
         .bind(now)
+        .bind(credit_ms)
         .execute(&mut *tx)
         .await?;
         let lock = match self.backend() {
@@ -121,8 +127,8 @@ impl Db {
         let (new, time_ms, day) = apply(old.into());
         sqlx::query(
             "UPDATE learning_progress SET spans = $4, covered_ms = $5, duration_ms = $6, \
-             time_ms = $7, position_ms = $8, completed_at = $9, updated_at = $10 \
-             WHERE user_id = $1 AND lesson_id = $2 AND source = $3",
+             time_ms = $7, position_ms = $8, completed_at = $9, updated_at = $10, \
+             credit_ms = $11 WHERE user_id = $1 AND lesson_id = $2 AND source = $3",
         )
         .bind(user_id)
         .bind(lesson_id)
@@ -134,6 +140,7 @@ impl Db {
         .bind(new.position_ms)
         .bind(new.completed_at)
         .bind(new.updated_at)
+        .bind(new.credit_ms)
         .execute(&mut *tx)
         .await?;
         if time_ms > 0 {

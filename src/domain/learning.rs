@@ -22,8 +22,8 @@ pub const DEFAULT_COMPLETION_PERCENT: i64 = 90;
 /// lesson per millisecond since the one before.
 pub const MAX_RATE: i64 = 2;
 
-/// What one report may add beyond `MAX_RATE` × the time since the one before: the first
-/// report of a visit, and reports that the network held back.
+/// What a record may add at first, before any time has passed: the first report of a visit,
+/// and reports that the network held back.
 pub const SLACK_MS: i64 = 60_000;
 
 /// The longest gap between two reports that still counts as time to play in: a player reports
@@ -49,10 +49,15 @@ pub fn covered(spans: &[Span]) -> i64 {
     spans.iter().map(|(a, b)| b - a).sum()
 }
 
-/// How much a report may add, in milliseconds of lesson: `MAX_RATE` times the time since the
-/// report before (0 for the first; at most `MAX_GAP_MS`), and `SLACK_MS`.
-pub fn budget(since_last_ms: i64) -> i64 {
-    since_last_ms.clamp(0, MAX_GAP_MS) * MAX_RATE + SLACK_MS
+/// The most a record may hold in credit: what a visit after a long pause may add at once.
+pub const MAX_CREDIT_MS: i64 = MAX_GAP_MS * MAX_RATE + SLACK_MS;
+
+/// How much a report may add, in milliseconds of lesson: the record's credit (`SLACK_MS` for a
+/// new one) grown by `MAX_RATE` times the time since the report before, at most
+/// `MAX_CREDIT_MS`. What the report adds is taken from it, so many reports in quick succession
+/// add no more than one: the time to play is the bound, however the reports are cut.
+pub fn budget(credit_ms: i64, since_last_ms: i64) -> i64 {
+    (credit_ms.max(0) + since_last_ms.clamp(0, MAX_GAP_MS) * MAX_RATE).min(MAX_CREDIT_MS)
 }
 
 /// `new` cut to at most `budget` milliseconds, keeping the earliest stretches whole and the
@@ -128,10 +133,11 @@ mod tests {
 
     #[test]
     fn a_report_adds_no_more_than_twice_the_time_since_the_last() {
-        assert_eq!(budget(0), SLACK_MS);
-        assert_eq!(budget(15_000), 30_000 + SLACK_MS);
-        assert_eq!(budget(86_400_000), MAX_GAP_MS * 2 + SLACK_MS);
-        assert_eq!(budget(-5), SLACK_MS, "a clock that went back");
+        assert_eq!(budget(SLACK_MS, 0), SLACK_MS);
+        assert_eq!(budget(0, 15_000), 30_000);
+        assert_eq!(budget(SLACK_MS, 86_400_000), MAX_CREDIT_MS);
+        assert_eq!(budget(10_000, -5), 10_000, "a clock that went back");
+        assert_eq!(budget(-5, 0), 0);
         assert_eq!(
             within(&[(0, 40_000), (100_000, 200_000)], 60_000),
             vec![(0, 40_000), (100_000, 120_000)]

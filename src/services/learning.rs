@@ -97,7 +97,7 @@ pub async fn record(
     };
     let now = crate::db::now_ms();
     Ok(db
-        .record_progress(user, &lesson.id, LIBRARY, now, |old| {
+        .record_progress(user, &lesson.id, LIBRARY, now, learning::SLACK_MS, |old| {
             apply(old, report, now, percent)
         })
         .await?)
@@ -110,9 +110,10 @@ fn apply(
     now: i64,
     percent: i64,
 ) -> (ProgressRecord, i64, String) {
-    let budget = learning::budget(now - r.updated_at);
+    let budget = learning::budget(r.credit_ms, now - r.updated_at);
     let played = learning::within(&learning::merge(report.played), budget);
     let time = learning::covered(&played);
+    r.credit_ms = budget - time;
     r.duration_ms = report.duration_ms.or(r.duration_ms);
     r.spans = learning::merge(r.spans.iter().copied().chain(played));
     r.covered_ms = learning::covered(&r.spans);

@@ -27,6 +27,16 @@ async fn archive(who: &As<'_>) -> Value {
     r.json().await.unwrap()
 }
 
+/// Moves `user`'s records a minute into the past, as if a minute had passed since their last
+/// report (reports add at most twice the time between them).
+async fn a_minute_later(t: &TestApp, user: &str) {
+    sqlx::query("UPDATE learning_progress SET updated_at = updated_at - 60000 WHERE user_id = $1")
+        .bind(user)
+        .execute(t.db().pool())
+        .await
+        .unwrap();
+}
+
 fn lesson<'a>(archive: &'a Value, id: &str) -> &'a Value {
     archive["lessons"]
         .as_array()
@@ -54,6 +64,7 @@ async fn a_lesson_is_learned_by_what_was_played_not_by_reaching_its_end() {
     let of = 100_000;
     // Watched in two sittings, 95 % of it: learned.
     for (at, played) in [(50_000, [0, 50_000]), (95_000, [50_000, 95_000])] {
+        a_minute_later(&t, &member.id).await;
         let body = json!({ "position_ms": at, "duration_ms": of,
                            "played": [{ "start_ms": played[0], "end_ms": played[1] }] });
         assert_eq!(report(&me, &watched, body).await, 204);
@@ -64,10 +75,16 @@ async fn a_lesson_is_learned_by_what_was_played_not_by_reaching_its_end() {
                            "played": [{ "start_ms": played[0], "end_ms": played[1] }] });
         assert_eq!(report(&me, &skipped, body).await, 204);
     }
-    // One report claiming the whole lesson at once: only what could have been played counts.
+    // Reports claiming the whole lesson, at once and then a minute a report in quick
+    // succession: only what could have been played in the time counts.
     let body = json!({ "position_ms": of, "duration_ms": of,
                        "played": [{ "start_ms": 0, "end_ms": of }] });
     assert_eq!(report(&me, &forged, body).await, 204);
+    for k in 0..4 {
+        let body = json!({ "position_ms": of, "duration_ms": of,
+                           "played": [{ "start_ms": k * 25_000, "end_ms": (k + 1) * 25_000 }] });
+        assert_eq!(report(&me, &forged, body).await, 204);
+    }
 
     let a = archive(&me).await;
     let w = lesson(&a, &watched);
@@ -84,6 +101,7 @@ async fn a_lesson_is_learned_by_what_was_played_not_by_reaching_its_end() {
     );
     let f = lesson(&a, &forged);
     assert_eq!(f["completed"], false, "{f}");
+    assert!(f["time_ms"].as_i64().unwrap() <= 61_000, "{f}");
     assert!(f["covered_percent"].as_i64().unwrap() < 90, "{f}");
     // Totals: the lessons' sum, and the quarter's.
     let time: i64 = a["lessons"]
@@ -101,6 +119,7 @@ async fn a_lesson_is_learned_by_what_was_played_not_by_reaching_its_end() {
     assert_eq!(quarters[0]["lessons"], 3);
 
     // Played again: time grows, coverage and completion stay.
+    a_minute_later(&t, &member.id).await;
     let body = json!({ "position_ms": 20_000, "duration_ms": of,
                        "played": [{ "start_ms": 0, "end_ms": 20_000 }] });
     assert_eq!(report(&me, &watched, body).await, 204);
@@ -255,6 +274,7 @@ async fn the_archive_page_shows_quarters_and_lessons_and_downloads_with_the_sess
         .published(json!({ "title": "基层治理<实务>", "kind": "video" }))
         .await;
     for (at, played) in [(50_000, [0, 50_000]), (95_000, [50_000, 95_000])] {
+        a_minute_later(&t, &member.id).await;
         let body = json!({ "position_ms": at, "duration_ms": 100_000,
                            "played": [{ "start_ms": played[0], "end_ms": played[1] }] });
         assert_eq!(report(&me, &l, body).await, 204);

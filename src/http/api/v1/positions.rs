@@ -22,8 +22,8 @@ pub struct PositionInput {
     #[schema(minimum = 1, maximum = 86_400_000)]
     pub duration_ms: Option<i64>,
     /// The stretches played since the last report (at most 200), each as it was played: a seek
-    /// ends one. What the lesson counts as learned is how much of it these cover; one report
-    /// adds at most twice the time since the one before, plus a minute.
+    /// ends one. What the lesson counts as learned is how much of it these cover; reports add
+    /// at most twice the time that passes between them (and a minute at first).
     #[serde(default)]
     #[schema(max_items = 200)]
     pub played: Vec<PlayedInput>,
