@@ -89,12 +89,6 @@ pub fn percent(covered: i64, duration_ms: Option<i64>) -> i64 {
     }
 }
 
-/// The day (`YYYY-MM-DD`) a moment falls on in China (UTC+8), where lessons are learned.
-pub fn day(ms: i64) -> String {
-    let t = super::time::china_time(ms);
-    t.get(..10).unwrap_or(&t).to_owned()
-}
-
 /// The quarter (1–4) of a day written `YYYY-MM-DD`.
 pub fn quarter_of(day: &str) -> Option<(i32, u8)> {
     let year: i32 = day.get(0..4)?.parse().ok()?;
@@ -149,7 +143,7 @@ mod tests {
     fn days_and_quarters_are_chinas() {
         // 2026-03-31 17:00 UTC is 2026-04-01 01:00 in Beijing: the second quarter.
         let ms = 1_774_976_400_000;
-        assert_eq!(day(ms), "2026-04-01");
+        assert_eq!(crate::domain::time::china_day(ms), "2026-04-01");
         assert_eq!(quarter_of("2026-04-01"), Some((2026, 2)));
         assert_eq!(quarter_of("2026-12-31"), Some((2026, 4)));
         assert_eq!(quarter_of("2026-13-01"), None);

@@ -23,6 +23,13 @@ pub fn china_time(ms: i64) -> String {
     .unwrap_or_default()
 }
 
+/// The day (`YYYY-MM-DD`) a moment falls on in China Standard Time, where lessons are dated and
+/// learned.
+pub fn china_day(ms: i64) -> String {
+    let t = china_time(ms);
+    t.get(..10).unwrap_or(&t).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{china_time, rfc3339};

@@ -40,7 +40,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::columnar::StrColumn;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhrasePrefixQuery,
     PhraseQuery, Query, RangeQuery, TermQuery,
@@ -732,6 +731,12 @@ fn any_of(clauses: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     ))
 }
 
+/// Whether `text` is one Han character.
+fn one_han(text: &str) -> bool {
+    let mut c = text.chars();
+    c.next().is_some_and(analyzer::is_han) && c.next().is_none()
+}
+
 /// An exact sequence of characters in an n-gram field: the pairs of neighbouring Han characters
 /// (a single character where no pair covers it) and the runs of letters and digits, at their
 /// positions. `None` when there is nothing to search.
@@ -752,7 +757,7 @@ fn sequence(field: Field, text: &str) -> Option<Box<dyn Query>> {
         .collect();
     let mut terms: Vec<(usize, Term)> = Vec::new();
     for t in &tokens {
-        let single_han = t.text.chars().count() == 1 && t.text.chars().all(analyzer::is_han);
+        let single_han = one_han(&t.text);
         let covered = single_han
             && (pairs_at.contains(&t.position)
                 || t.position
@@ -766,11 +771,9 @@ fn sequence(field: Field, text: &str) -> Option<Box<dyn Query>> {
             terms.push((t.position, Term::from_field_text(field, &t.text)));
         }
     }
-    let ends_in_one_character = terms.last().is_some_and(|(_, t)| {
-        t.value()
-            .as_str()
-            .is_some_and(|x| x.chars().count() == 1 && x.chars().all(analyzer::is_han))
-    });
+    let ends_in_one_character = terms
+        .last()
+        .is_some_and(|(_, t)| t.value().as_str().is_some_and(one_han));
     match (terms.len(), ends_in_one_character) {
         (0, _) => None,
         (1, false) => Some(Box::new(TermQuery::new(
@@ -813,11 +816,7 @@ impl Fields {
         // The transcript is indexed only as n-grams (its words too would double the largest
         // field): a word in it is its sequence of characters. One character in the long texts
         // is one term of `text_chars`; in the short ones, a prefix of their n-grams.
-        let one_character = {
-            let mut c = w.chars();
-            c.next().is_some_and(analyzer::is_han) && c.next().is_none()
-        };
-        let ngrams: &[(Field, f32)] = if one_character {
+        let ngrams: &[(Field, f32)] = if one_han(w) {
             any.push(boost(
                 Box::new(TermQuery::new(
                     Term::from_field_text(f.text_chars, w),
@@ -1053,18 +1052,21 @@ impl Generation {
         let mut hits = Vec::with_capacity(found.len());
         let needles = r.needles();
         let mut segments_took = std::time::Duration::ZERO;
-        // Each segment's id and cue-count columns, opened once for the hits in it.
-        let mut columns: HashMap<u32, (StrColumn, tantivy::columnar::Column<u64>)> = HashMap::new();
+        // Each segment's id and cue-count columns (a hit's id without its stored document).
+        let columns = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| {
+                let fast = s.fast_fields();
+                let ids = fast.str("lesson_id")?.ok_or_else(|| {
+                    SearchError::Other("the index has no lesson_id column".to_owned())
+                })?;
+                Ok((ids, fast.u64("segment_count")?))
+            })
+            .collect::<Result<Vec<_>, SearchError>>()?;
         for (score, address) in found {
-            let (ids, counts) = match columns.entry(address.segment_ord) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let fast = searcher.segment_reader(address.segment_ord).fast_fields();
-                    let ids = fast.str("lesson_id")?.ok_or_else(|| {
-                        SearchError::Other("the index has no lesson_id column".to_owned())
-                    })?;
-                    e.insert((ids, fast.u64("segment_count")?))
-                }
+            let Some((ids, counts)) = columns.get(address.segment_ord as usize) else {
+                continue;
             };
             let mut id = String::new();
             let Some(ord) = ids.term_ords(address.doc_id).next() else {

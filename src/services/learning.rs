@@ -125,7 +125,7 @@ fn apply(
         r.completed_at = Some(now);
     }
     r.updated_at = now;
-    (r, time, learning::day(now))
+    (r, time, crate::domain::time::china_day(now))
 }
 
 /// One lesson in a member's archive.
@@ -208,7 +208,7 @@ fn build(
     for r in &records {
         if let Some(key) = r
             .completed_at
-            .and_then(|at| learning::quarter_of(&learning::day(at)))
+            .and_then(|at| learning::quarter_of(&crate::domain::time::china_day(at)))
         {
             entry(&mut totals, key);
             if let Some(q) = totals.get_mut(&key) {

@@ -6,6 +6,7 @@ use super::i18n::Lang;
 use super::{Flow, PageResult, Web};
 use crate::domain::lesson::LessonKind;
 use crate::domain::media::RenditionKind;
+use crate::domain::time::china_day as day;
 use crate::http::error::AppError;
 use crate::http::extract::{Path, Query};
 use crate::services::library::{self, Card};
@@ -31,14 +32,6 @@ pub(super) fn clock(ms: i64) -> String {
     } else {
         format!("{m}:{s:02}")
     }
-}
-
-/// A day as people read it here (China Standard Time), from Unix milliseconds.
-fn day(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .map(|t| t.to_offset(time::macros::offset!(+8)).date().to_string())
-        .unwrap_or_default()
 }
 
 /// The date a lesson is known by: recorded, else published.
