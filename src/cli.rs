@@ -49,6 +49,7 @@ pub async fn bootstrap(
         region_code: region.map(str::to_owned),
         review_required: true,
         self_approval: false,
+        completion_percent: None,
     };
     let admin = FirstAdministrator {
         login,

@@ -215,6 +215,10 @@ enum OrgCommand {
         /// Whether a reviewer may approve a revision they submitted themselves.
         #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
         self_approval: bool,
+        /// The share of a lesson (percent, 50–100) a member must have played for a lesson of
+        /// this organisation to count as learned (default 90).
+        #[arg(long, value_name = "N")]
+        completion_percent: Option<i64>,
     },
     /// Move an organisation, with its subtree, under another parent.
     Move {
@@ -486,6 +490,7 @@ async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {
             region,
             review_required,
             self_approval,
+            completion_percent,
         } => {
             let new = lectern::services::orgs::NewOrg {
                 parent_id: parent,
@@ -494,6 +499,7 @@ async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {
                 region_code: region,
                 review_required,
                 self_approval,
+                completion_percent,
             };
             let o = cli::create_org(&db, new).await?;
             println!("created organisation {} ({})", o.id, o.name);

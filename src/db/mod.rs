@@ -16,6 +16,7 @@ pub mod lessons;
 pub mod media;
 pub mod orgs;
 pub mod platforms;
+pub mod reports;
 mod states;
 pub mod subtitles;
 pub mod synonyms;
@@ -25,6 +26,7 @@ pub mod transcripts;
 pub mod uploads;
 pub mod users;
 pub mod workflow;
+pub mod xapi;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};

@@ -19,6 +19,9 @@ pub struct OrgRecord {
     /// Whether a reviewer may approve a revision they submitted themselves.
     #[sqlx(try_from = "i64")]
     pub self_approval: Flag,
+    /// The share of a lesson (percent, 50–100) a member must have played for it to count as
+    /// learned, for the lessons this organisation owns.
+    pub completion_percent: i64,
     pub created_at: i64,
 }
 
@@ -41,10 +44,11 @@ pub struct OrgFields {
     pub region_code: Option<String>,
     pub review_required: bool,
     pub self_approval: bool,
+    pub completion_percent: i64,
 }
 
 const COLUMNS: &str = "id, parent_id, name, level, region_code, path, review_required, \
-                       self_approval, created_at";
+                       self_approval, completion_percent, created_at";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MoveError {
@@ -75,7 +79,8 @@ impl Db {
         let path = org::child_path(parent.map(|p| p.path.as_str()), &id);
         sqlx::query(
             "INSERT INTO orgs (id, parent_id, name, level, region_code, path, review_required, \
-             self_approval, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             self_approval, completion_percent, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(parent.map(|p| p.id.as_str()))
@@ -85,6 +90,7 @@ impl Db {
         .bind(&path)
         .bind(f.review_required as i64)
         .bind(f.self_approval as i64)
+        .bind(f.completion_percent)
         .bind(now_ms())
         .execute(&mut **tx)
         .await?;
@@ -159,7 +165,7 @@ impl Db {
     ) -> Result<OrgRecord, sqlx::Error> {
         sqlx::query(
             "UPDATE orgs SET name = $2, level = $3, region_code = $4, review_required = $5, \
-             self_approval = $6 WHERE id = $1",
+             self_approval = $6, completion_percent = $7 WHERE id = $1",
         )
         .bind(id)
         .bind(&f.name)
@@ -167,6 +173,7 @@ impl Db {
         .bind(f.region_code.as_deref())
         .bind(f.review_required as i64)
         .bind(f.self_approval as i64)
+        .bind(f.completion_percent)
         .execute(&mut **tx)
         .await?;
         sqlx::query_as(AssertSqlSafe(format!(

@@ -43,6 +43,9 @@ pub enum JobKind {
     MediaHlsUpper,
     /// Make the small progressive MP4 for offline download.
     MediaMp4,
+    /// Compute the summary the organisation reports read: the current quarter again, and the
+    /// last one for good once it has ended (periodic).
+    Reports,
 }
 
 /// Priority lanes, most urgent first. A claim takes jobs of a more urgent lane first, and the
@@ -88,7 +91,7 @@ impl RetryPolicy {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 15] = [
+    pub const ALL: [JobKind; 16] = [
         JobKind::Webhook,
         JobKind::ExtractText,
         JobKind::Schedules,
@@ -104,6 +107,7 @@ impl JobKind {
         JobKind::MediaHls,
         JobKind::MediaHlsUpper,
         JobKind::MediaMp4,
+        JobKind::Reports,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -123,6 +127,7 @@ impl JobKind {
             Self::MediaHls => "media_hls",
             Self::MediaHlsUpper => "media_hls_upper",
             Self::MediaMp4 => "media_mp4",
+            Self::Reports => "reports",
         }
     }
 
@@ -161,6 +166,8 @@ impl JobKind {
             // Previews and scrubbing thumbnails can wait for what makes lessons playable.
             Self::MediaDocument => Lane::Normal,
             Self::MediaSprite => Lane::Low,
+            // Reports may be minutes old.
+            Self::Reports => Lane::Low,
         }
     }
 
@@ -198,11 +205,13 @@ impl JobKind {
                 backoff_ms: 5_000,
                 max_backoff_ms: 600_000,
             },
-            Self::Schedules | Self::Maintenance | Self::MediaReconcile => RetryPolicy {
-                max_attempts: i64::MAX,
-                backoff_ms: 1_000,
-                max_backoff_ms: 60_000,
-            },
+            Self::Schedules | Self::Maintenance | Self::MediaReconcile | Self::Reports => {
+                RetryPolicy {
+                    max_attempts: i64::MAX,
+                    backoff_ms: 1_000,
+                    max_backoff_ms: 60_000,
+                }
+            }
             Self::Probe => RetryPolicy {
                 max_attempts: 3,
                 backoff_ms: 50,

@@ -13,12 +13,14 @@ pub mod password;
 pub mod platform;
 pub mod range;
 pub mod region;
+pub mod report;
 pub mod subtitle;
 pub mod text;
 pub mod time;
 pub mod token;
 pub mod user;
 pub mod visibility;
+pub mod xapi;
 
 /// A rule broken by a client's input: the field it concerns and a sentence for the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -291,6 +291,12 @@ pub fn receives(p: &Platform, lesson: LessonAccess<'_>) -> bool {
         && p.filters.admit(pb.kind, pb.tags, pb.series)
 }
 
+/// Whether platform `p` may report learning records (xAPI statements) of a member holding
+/// `grants`: only of members inside the platform's organisation's subtree (a grant there).
+pub fn may_report_on(p: &Platform, grants: &[Grant]) -> bool {
+    grants.iter().any(|g| org::within(&g.org_path, &p.org_path))
+}
+
 /// The one decision of whether `caller` may do `action` to a lesson.
 pub fn may(caller: &Caller, action: Action, lesson: LessonAccess<'_>) -> bool {
     let user = match caller {
@@ -523,6 +529,8 @@ pub struct AdminLinks {
     pub jobs: bool,
     /// The installation's search synonyms ([`may_manage_installation`]).
     pub synonyms: bool,
+    /// The learning reports of the organisations administered.
+    pub reports: bool,
 }
 
 /// The administration pages `caller` may use, for the page navigation.
@@ -540,6 +548,7 @@ pub fn admin_links(caller: &Caller) -> AdminLinks {
         platforms: administers,
         jobs: job_scope(caller).is_some(),
         synonyms: may_manage_installation(caller),
+        reports: administers,
     }
 }
 
@@ -852,6 +861,7 @@ mod tests {
             platforms: false,
             jobs: false,
             synonyms: false,
+            reports: false,
         };
         let staff_only = AdminLinks {
             staff: true,
@@ -864,6 +874,7 @@ mod tests {
             platforms: true,
             jobs: true,
             synonyms: true,
+            reports: true,
         };
         assert_eq!(admin_links(&user(&[(Role::Editor, "/p/c/")])), staff_only);
         assert_eq!(

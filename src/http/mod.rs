@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod server;
 pub mod views;
 mod web;
+pub mod xapi;
 
 pub use web::templates as web_templates;
 
@@ -194,6 +195,14 @@ fn routes() -> Routes {
         .route("/orgs", get(orgs::list).post(orgs::create))
         .route("/orgs/{id}", get(orgs::get).patch(orgs::update))
         .route("/orgs/{id}/move", post(orgs::move_org))
+        .route(
+            "/orgs/{id}/reports/{quarter}",
+            get(api::v1::reports::get_report),
+        )
+        .route(
+            "/orgs/{id}/reports/{quarter}/{file}",
+            get(api::v1::reports::get_report_file),
+        )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).patch(users::update))
         .route("/users/{id}/grants", post(users::add_grant))
@@ -250,8 +259,18 @@ fn routes() -> Routes {
             "/search/synonyms",
             get(api::v1::search::synonyms).put(api::v1::search::replace_synonyms),
         );
+    let lrs = Routes::new()
+        .route("/about", get(xapi::about))
+        .route(
+            "/statements",
+            get(xapi::get_statements)
+                .put(xapi::put_statement)
+                .post(xapi::post_statements),
+        )
+        .map(|r| r.layer(axum::middleware::from_fn(xapi::versioned)));
     Routes::new()
         .nest("/api/v1", api)
+        .nest("/api/xapi", lrs)
         .route("/api/openapi.json", get(openapi::document))
         .route("/oai", get(feeds::oai_get).post(feeds::oai_post))
         .route("/feeds/series/{file}", get(feeds::podcast))

@@ -140,6 +140,13 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::positions::list_positions,
         crate::http::api::v1::learning::get_archive,
         crate::http::api::v1::learning::get_archive_csv,
+        crate::http::api::v1::reports::get_report,
+        crate::http::api::v1::reports::get_report_file,
+        // --- the learning record store (xAPI) ---
+        crate::http::xapi::about,
+        crate::http::xapi::get_statements,
+        crate::http::xapi::put_statement,
+        crate::http::xapi::post_statements,
     ),
     components(schemas(
         Problem,
@@ -249,6 +256,12 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::subtitles::SubtitleView,
         crate::http::api::v1::subtitles::SubtitleList,
         crate::domain::subtitle::Origin,
+        crate::http::xapi::AboutView,
+        crate::http::api::v1::reports::ReportView,
+        crate::http::api::v1::reports::ReportLineView,
+        crate::http::api::v1::reports::FiguresView,
+        crate::http::api::v1::reports::IdleMemberView,
+        crate::http::api::v1::reports::TrendView,
     )),
     modifiers(&Conventions)
 )]
@@ -270,6 +283,18 @@ impl Modify for Conventions {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some("a downstream platform's key, lpk_…"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "platformBasic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "a downstream platform's key as HTTP Basic credentials: the key's id as \
+                         user name, the key (lpk_…) as password (the learning record store)",
+                    ))
                     .build(),
             ),
         );

@@ -80,6 +80,7 @@ pub struct Settings {
 /// The ids of the periodic jobs.
 pub const SCHEDULES_JOB_ID: &str = "periodic-schedules";
 pub const MAINTENANCE_JOB_ID: &str = "periodic-maintenance";
+pub const REPORTS_JOB_ID: &str = "periodic-reports";
 
 /// One runner: claims and runs jobs with up to `workers` at once, until its task is aborted
 /// (aborting it aborts the jobs it is running; their leases run out and others take them).
@@ -118,6 +119,7 @@ impl Runner {
         db.enqueue_jobs(&[
             job(SCHEDULES_JOB_ID, JobKind::Schedules),
             job(MAINTENANCE_JOB_ID, JobKind::Maintenance),
+            job(REPORTS_JOB_ID, JobKind::Reports),
             job(crate::media::RECONCILE_JOB_ID, JobKind::MediaReconcile),
         ])
         .await?;

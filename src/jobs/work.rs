@@ -87,6 +87,13 @@ impl Work {
                 self.media_step(job, self.media.hls(&job.payload)).await
             }
             JobKind::MediaMp4 => self.media_step(job, self.media.mp4(&job.payload)).await,
+            JobKind::Reports => {
+                let error = crate::services::reports::refresh(&self.db, crate::db::now_ms())
+                    .await
+                    .err()
+                    .map(|e| format!("cannot compute the reports' summary: {e}"));
+                again(REPORTS_EVERY, error)
+            }
         }
     }
 
@@ -268,6 +275,9 @@ fn media_outcome(step: crate::media::Step) -> Outcome {
         crate::media::Step::Dead(why) => Outcome::Dead(why),
     }
 }
+
+/// How often the reports' summary is computed again: reports are at most this old.
+const REPORTS_EVERY: Duration = Duration::from_secs(600);
 
 fn again(every: Duration, error: Option<String>) -> Outcome {
     Outcome::Again {

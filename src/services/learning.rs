@@ -136,6 +136,8 @@ pub struct Learned {
     /// (its record still counts).
     pub title: Option<String>,
     pub source: String,
+    /// The platform's name when the source is a platform (`None` for Lectern's own player).
+    pub source_name: Option<String>,
     pub covered_percent: i64,
     pub time_ms: i64,
     pub completed_at: Option<i64>,
@@ -179,7 +181,19 @@ pub async fn archive(db: &Db, caller: &Caller) -> Result<Archive> {
         .filter(|l| visibility::may(caller, visibility::Action::Read, l.access()))
         .map(|l| (l.id, l.title))
         .collect();
-    Ok(build(records, &days, &titles))
+    let mut archive = build(records, &days, &titles);
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    for l in &mut archive.lessons {
+        if l.source == LIBRARY {
+            continue;
+        }
+        if !names.contains_key(&l.source) {
+            let name = db.platform(&l.source).await?.map(|p| p.name);
+            names.insert(l.source.clone(), name);
+        }
+        l.source_name = names.get(&l.source).cloned().flatten();
+    }
+    Ok(archive)
 }
 
 fn build(
@@ -228,6 +242,7 @@ fn build(
             covered_percent: learning::percent(r.covered_ms, r.duration_ms),
             lesson_id: r.lesson_id,
             source: r.source,
+            source_name: None,
             time_ms: r.time_ms,
             completed_at: r.completed_at,
             first_at: r.first_at,

@@ -19,11 +19,13 @@ pub mod library;
 pub mod media;
 pub mod orgs;
 pub mod platforms;
+pub mod reports;
 pub mod review;
 pub mod search;
 pub mod subtitles;
 pub mod synonyms;
 pub mod uploads;
+pub mod xapi;
 
 use crate::db::Db;
 use crate::db::audit::{Actor, Event};

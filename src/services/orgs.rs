@@ -8,6 +8,7 @@ use super::{Acting, Result, ServiceError, deny};
 use crate::db::Db;
 use crate::db::audit::Event;
 use crate::db::orgs::{MoveError, OrgFields, OrgRecord};
+use crate::domain::learning::DEFAULT_COMPLETION_PERCENT;
 use crate::domain::lesson::RegionCode;
 use crate::domain::org::{self, OrgLevel};
 use crate::domain::visibility::{self, Caller, Role};
@@ -23,6 +24,9 @@ pub struct NewOrg {
     pub region_code: Option<String>,
     pub review_required: bool,
     pub self_approval: bool,
+    /// The share of a lesson (percent) a member must play for it to count as learned; `None`
+    /// for the default, `DEFAULT_COMPLETION_PERCENT`.
+    pub completion_percent: Option<i64>,
 }
 
 /// A change to an organisation; `None` keeps a field (`region_code: Some(None)` clears it).
@@ -33,7 +37,11 @@ pub struct OrgChange {
     pub region_code: Option<Option<String>>,
     pub review_required: Option<bool>,
     pub self_approval: Option<bool>,
+    pub completion_percent: Option<i64>,
 }
+
+/// The lowest and highest share of a lesson (percent) an organisation may count as learned.
+pub const COMPLETION_PERCENT_RANGE: std::ops::RangeInclusive<i64> = 50..=100;
 
 /// Validates the fields of an organisation, reporting every broken rule.
 pub fn fields(
@@ -42,6 +50,7 @@ pub fn fields(
     region_code: Option<&str>,
     review_required: bool,
     self_approval: bool,
+    completion_percent: i64,
 ) -> Result<OrgFields> {
     let mut errors = Vec::new();
     let name = org::name(name).map_err(|e| errors.push(e)).ok();
@@ -52,6 +61,12 @@ pub fn fields(
         .transpose()
         .map_err(|e| errors.push(e))
         .ok();
+    if !COMPLETION_PERCENT_RANGE.contains(&completion_percent) {
+        errors.push(Invalid::new(
+            "completion_percent",
+            "must be between 50 and 100",
+        ));
+    }
     match (name, level, region) {
         (Some(name), Some(level), Some(region)) if errors.is_empty() => Ok(OrgFields {
             name,
@@ -59,6 +74,7 @@ pub fn fields(
             region_code: region.map(|r| r.as_str().to_owned()),
             review_required,
             self_approval,
+            completion_percent,
         }),
         _ => Err(ServiceError::Invalid(errors)),
     }
@@ -121,6 +137,9 @@ pub async fn create(db: &Db, acting: &Acting, input: NewOrg) -> Result<OrgRecord
         input.region_code.as_deref(),
         input.review_required,
         input.self_approval,
+        input
+            .completion_percent
+            .unwrap_or(DEFAULT_COMPLETION_PERCENT),
     )?;
     let mut tx = db.begin_write().await?;
     let created = Db::create_org_in(&mut tx, Some(&parent), &f).await?;
@@ -161,6 +180,9 @@ pub async fn update(db: &Db, acting: &Acting, id: &str, change: OrgChange) -> Re
         region.as_deref(),
         change.review_required.unwrap_or(current.review_required.0),
         change.self_approval.unwrap_or(current.self_approval.0),
+        change
+            .completion_percent
+            .unwrap_or(current.completion_percent),
     )?;
     let mut tx = db.begin_write().await?;
     let updated = Db::update_org_in(&mut tx, id, &f).await?;
@@ -260,6 +282,8 @@ pub async fn bootstrap(
         root.region_code.as_deref(),
         root.review_required,
         root.self_approval,
+        root.completion_percent
+            .unwrap_or(DEFAULT_COMPLETION_PERCENT),
     )
     .map_err(|e| match e {
         ServiceError::Invalid(v) => errors.extend(v),

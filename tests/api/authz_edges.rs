@@ -41,6 +41,7 @@ const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/users"),
     ("GET", "/admin/platforms"),
     ("GET", "/admin/jobs"),
+    ("GET", "/admin/reports"),
     ("GET", "/admin/synonyms"),
     ("POST", "/admin/synonyms"),
     ("POST", "/admin/jobs/retry"),

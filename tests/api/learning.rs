@@ -92,6 +92,7 @@ async fn a_lesson_is_learned_by_what_was_played_not_by_reaching_its_end() {
     assert_eq!(w["completed"], true, "{w}");
     assert_eq!(w["time_ms"], 95_000);
     assert_eq!(w["source"], "library");
+    assert_eq!(w["source_name"], Value::Null);
     assert_eq!(w["title"], "乡村振兴政策解读");
     let s = lesson(&a, &skipped);
     assert_eq!(s["covered_percent"], 20, "{s}");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 /// The Python with Sickle and feedparser (`scripts/python-tools`), or `None` (loudly; under CI a
 /// failure).
-fn python() -> Option<String> {
+pub fn python() -> Option<String> {
     match std::env::var("LECTERN_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => {
@@ -22,7 +22,7 @@ fn python() -> Option<String> {
     }
 }
 
-async fn run_client(python: &str, script: &str, args: &[&str], stdin: Option<&[u8]>) -> Value {
+pub async fn run_client(python: &str, script: &str, args: &[&str], stdin: Option<&[u8]>) -> Value {
     let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut c = Cmd::new(python);
     c.arg(&path).args(args);

@@ -329,8 +329,8 @@ fn without_ids(mut v: Value) -> Value {
 async fn the_command_line_and_the_api_create_identical_organisations_and_audit_entries() {
     let t = TestApp::spawn().await;
     let tree = t.tree().await;
-    // Every field given, and the two flags away from their defaults, so a path that drops one
-    // shows.
+    // Every field given, and the two flags and the completion share away from their defaults,
+    // so a path that drops one shows.
     let out = lectern(
         &t,
         &[
@@ -348,6 +348,8 @@ async fn the_command_line_and_the_api_create_identical_organisations_and_audit_e
             "false",
             "--self-approval",
             "true",
+            "--completion-percent",
+            "75",
         ],
         None,
     )
@@ -362,6 +364,7 @@ async fn the_command_line_and_the_api_create_identical_organisations_and_audit_e
             "region_code": "440113",
             "review_required": false,
             "self_approval": true,
+            "completion_percent": 75,
         }))
         .send()
         .await
@@ -383,6 +386,7 @@ async fn the_command_line_and_the_api_create_identical_organisations_and_audit_e
     assert_eq!(cli_row, without_ids(json!(api_row)));
     assert_eq!(cli_row["review_required"], false);
     assert_eq!(cli_row["self_approval"], true);
+    assert_eq!(cli_row["completion_percent"], 75);
     assert_eq!(cli_row["name"], "番禺区委党校");
     assert_eq!(cli_row["level"], "county");
 
@@ -412,4 +416,314 @@ async fn the_command_line_and_the_api_create_identical_organisations_and_audit_e
         .map(|e| e.actor.as_str())
         .collect();
     assert!(actors.contains(&"cli"), "{actors:?}");
+}
+
+/// The problem body of a refused request, after checking it is a 400.
+async fn invalid(r: reqwest::Response) -> Value {
+    assert_eq!(r.status(), 400);
+    r.json().await.unwrap()
+}
+
+/// The fields a problem body names as refused.
+fn refused_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["field"].as_str().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_organisations_completion_share_is_set_from_above_checked_and_audited() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let admin = t.r#as(&tree.root_admin);
+    let path = format!("/api/v1/orgs/{}", tree.county);
+    assert_eq!(
+        admin.json(&path).await["completion_percent"],
+        90,
+        "the default"
+    );
+
+    let r = admin
+        .patch(&path)
+        .json(&json!({ "completion_percent": 80 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(r.json::<Value>().await.unwrap()["completion_percent"], 80);
+    let got = admin.json(&path).await;
+    assert_eq!(got["completion_percent"], 80, "{got}");
+    assert_eq!(got["review_required"], true, "the other rules are kept");
+    let listed: Value = admin.json("/api/v1/orgs").await;
+    let county = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == tree.county.as_str())
+        .unwrap();
+    assert_eq!(county["completion_percent"], 80);
+
+    // The audit entry holds the share before and after, and who changed it.
+    let entries = t
+        .db()
+        .audit_entries(None, Some("org.update"), None, 100)
+        .await
+        .unwrap();
+    let e = entries
+        .iter()
+        .find(|e| e.target_id.as_deref() == Some(tree.county.as_str()))
+        .expect("an org.update entry");
+    assert_eq!(
+        e.actor_id.as_deref(),
+        Some(tree.root_admin.id.as_str()),
+        "{e:?}"
+    );
+    let before: Value = serde_json::from_str(e.before_state.as_deref().unwrap()).unwrap();
+    let after: Value = serde_json::from_str(e.after_state.as_deref().unwrap()).unwrap();
+    assert_eq!(before["completion_percent"], 90);
+    assert_eq!(after["completion_percent"], 80);
+
+    // Outside 50–100, or not a whole number: 400, naming the field; nothing changes.
+    for bad in [json!(49), json!(101), json!(-90), json!(i64::MAX)] {
+        let r = admin
+            .patch(&path)
+            .json(&json!({ "completion_percent": bad }))
+            .send()
+            .await
+            .unwrap();
+        let p = invalid(r).await;
+        assert_eq!(refused_fields(&p), ["completion_percent"], "{bad}: {p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("between 50 and 100"),
+            "{p}"
+        );
+    }
+    for bad in [json!("x"), json!("80"), json!(80.5), json!(null)] {
+        let r = admin
+            .patch(&path)
+            .json(&json!({ "completion_percent": bad }))
+            .send()
+            .await
+            .unwrap();
+        if bad.is_null() {
+            // `null` is as absent: the share is kept.
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            continue;
+        }
+        let p = invalid(r).await;
+        assert_eq!(refused_fields(&p), ["completion_percent"], "{bad}: {p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("completion_percent"),
+            "{bad}: {p}"
+        );
+    }
+    assert_eq!(admin.json(&path).await["completion_percent"], 80);
+
+    // Creating: the bounds are accepted, and every broken rule is reported at once.
+    for (share, name) in [(50, "五十"), (100, "一百")] {
+        let r = admin
+            .post("/api/v1/orgs")
+            .json(
+                &json!({ "parent_id": tree.city, "name": name, "level": "county",
+                           "completion_percent": share }),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["completion_percent"],
+            share
+        );
+    }
+    let r = admin
+        .post("/api/v1/orgs")
+        .json(
+            &json!({ "parent_id": tree.city, "name": "", "level": "county",
+                       "completion_percent": 101 }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let p = invalid(r).await;
+    let fields = refused_fields(&p);
+    assert!(
+        fields.contains(&"name") && fields.contains(&"completion_percent"),
+        "{p}"
+    );
+    let r = admin
+        .post("/api/v1/orgs")
+        .json(
+            &json!({ "parent_id": tree.city, "name": "x", "level": "county",
+                       "completion_percent": "x" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let p = invalid(r).await;
+    assert_eq!(refused_fields(&p), ["completion_percent"], "{p}");
+
+    // The rules of one's own organisation are set from above: the county's administrator
+    // cannot lower its share.
+    let county_admin = t
+        .account("county-admin-cp", &[("administrator", &tree.county)])
+        .await;
+    let r = t
+        .r#as(&county_admin)
+        .patch(&path)
+        .json(&json!({ "completion_percent": 50 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(admin.json(&path).await["completion_percent"], 80);
+}
+
+/// Reports `played` (one stretch, ending at the position) of a 100-second `lesson` as `who`.
+async fn play(who: &crate::fixtures::As<'_>, lesson: &str, from_ms: i64, to_ms: i64) {
+    let r = who
+        .put(&format!("/api/v1/me/positions/{lesson}"))
+        .json(&json!({ "position_ms": to_ms, "duration_ms": 100_000,
+                       "played": [{ "start_ms": from_ms, "end_ms": to_ms }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_lesson_counts_as_learned_at_its_organisations_completion_share() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let lenient = t.org(&tree.city, "越秀区委党校", "county", "440104").await;
+    let strict = t.org(&tree.city, "海珠区委党校", "county", "440105").await;
+    let r = t
+        .r#as(&tree.root_admin)
+        .patch(&format!("/api/v1/orgs/{lenient}"))
+        .json(&json!({ "completion_percent": 80 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let at_80 = t
+        .published(json!({ "title": "基层党建八成即可", "kind": "video", "org_id": lenient }))
+        .await;
+    let at_90 = t
+        .published(json!({ "title": "基层党建九成为准", "kind": "video", "org_id": strict }))
+        .await;
+    let member = t.account("learner-share", &[("member", &tree.city)]).await;
+    let me = t.r#as(&member);
+
+    // 80 % of each, in two reports of 40 s a minute apart (a report adds at most a minute at
+    // first, then twice the time since the one before).
+    for lesson in [&at_80, &at_90] {
+        play(&me, lesson, 0, 40_000).await;
+    }
+    sqlx::query("UPDATE learning_progress SET updated_at = updated_at - 60000 WHERE user_id = $1")
+        .bind(&member.id)
+        .execute(t.db().pool())
+        .await
+        .unwrap();
+    for lesson in [&at_80, &at_90] {
+        play(&me, lesson, 40_000, 80_000).await;
+    }
+
+    let r = me.get("/api/v1/me/learning").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let archive: Value = r.json().await.unwrap();
+    let of = |id: &str| {
+        archive["lessons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["lesson_id"] == id)
+            .unwrap_or_else(|| panic!("{id} is in the archive: {archive}"))
+            .clone()
+    };
+    let (learned, not_yet) = (of(&at_80), of(&at_90));
+    assert_eq!(learned["covered_percent"], 80, "{learned}");
+    assert_eq!(learned["completed"], true, "80 % of 80 %: {learned}");
+    assert_eq!(not_yet["covered_percent"], 80, "{not_yet}");
+    assert_eq!(
+        not_yet["completed"], false,
+        "80 % of the default 90 %: {not_yet}"
+    );
+}
+
+#[tokio::test]
+async fn the_organisations_page_sets_and_shows_the_completion_share() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let b = t.browser();
+    assert_eq!(t.sign_in(&b, "root-admin", PASSWORD).await.status(), 303);
+    let csrf = t.session_csrf(&b).await;
+    let page = t.page(&b, "/admin/orgs").await;
+    assert!(page.contains("完成标准（%）"), "{page}");
+    assert!(page.contains("name=\"completion_percent\""), "{page}");
+    let english = t.page(&b, "/admin/orgs?lang=en").await;
+    assert!(english.contains("Completion share (%)"), "{english}");
+    t.page(&b, "/admin/orgs?lang=zh").await;
+
+    let post = |share: &'static str, name: &'static str| {
+        let b = &b;
+        let csrf = &csrf;
+        let parent = &tree.county;
+        let url = t.url("/admin/orgs");
+        async move {
+            let r = b
+                .post(url)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("parent_id", parent.as_str()),
+                    ("name", name),
+                    ("level", "township"),
+                    ("review_required", "on"),
+                    ("completion_percent", share),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, _) = post("85", "石牌街道党工委").await;
+    assert_eq!(status, 303);
+    let orgs: Value = t.json("/api/v1/orgs").await;
+    let made = orgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "石牌街道党工委")
+        .expect("created")
+        .clone();
+    assert_eq!(made["completion_percent"], 85);
+    assert!(
+        t.page(&b, "/admin/orgs").await.contains("<td>85</td>"),
+        "the listing shows it"
+    );
+    // Empty is the default.
+    assert_eq!(post("", "猎德街道党工委").await.0, 303);
+    let orgs: Value = t.json("/api/v1/orgs").await;
+    assert!(
+        orgs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["name"] == "猎德街道党工委" && o["completion_percent"] == 90)
+    );
+    // Out of range or not a number: a form error naming the field, and nothing is created.
+    for bad in ["49", "x"] {
+        let (status, page) = post(bad, "员村街道党工委").await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(page.contains("完成标准"), "{bad}: {page}");
+    }
+    let orgs: Value = t.json("/api/v1/orgs").await;
+    assert!(
+        orgs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["name"] != "员村街道党工委")
+    );
 }

@@ -2,6 +2,7 @@
 //! platforms, and the background jobs.
 
 use super::{PageResult, Web, opt, see_other};
+use crate::domain::Invalid;
 use crate::domain::job::{JobKind, JobState};
 use crate::domain::org::OrgLevel;
 use crate::domain::time::china_time;
@@ -59,11 +60,23 @@ pub struct OrgForm {
     level: String,
     region_code: String,
     review_required: Option<String>,
+    /// Empty for the default.
+    completion_percent: String,
 }
 
 pub async fn create_org(web: Web, Form(form): Form<OrgForm>) -> Response {
     let r = async {
         let Writer(acting) = web.acting(&form.csrf)?;
+        let Ok(completion_percent) = opt(&form.completion_percent)
+            .map(str::parse::<i64>)
+            .transpose()
+        else {
+            let e = Invalid::new(
+                "completion_percent",
+                "must be a whole number from 50 to 100",
+            );
+            return orgs_page(&web, Some(form), Some(e.into())).await;
+        };
         let new = crate::services::orgs::NewOrg {
             parent_id: form.parent_id.clone(),
             name: form.name.clone(),
@@ -71,6 +84,7 @@ pub async fn create_org(web: Web, Form(form): Form<OrgForm>) -> Response {
             region_code: opt(&form.region_code).map(str::to_owned),
             review_required: form.review_required.is_some(),
             self_approval: false,
+            completion_percent,
         };
         match crate::services::orgs::create(&web.state.db, &acting, new).await {
             Ok(_) => see_other("/admin/orgs"),

@@ -636,7 +636,7 @@ pub async fn learning(web: Web) -> Response {
                 context! {
                     id => l.lesson_id,
                     title => l.title,
-                    source => source(&l.source),
+                    source => l.source_name.clone().unwrap_or_else(|| source(&l.source)),
                     time => time_spent(lang, l.time_ms),
                     covered => l.covered_percent,
                     completed => l.completed_at.map(day),

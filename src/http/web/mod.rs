@@ -20,6 +20,7 @@ mod admin;
 mod i18n;
 mod lessons;
 mod library;
+mod reports;
 mod review;
 mod session;
 
@@ -87,6 +88,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("error.html", include_str!("../../../templates/error.html")),
     ("jobs.html", include_str!("../../../templates/jobs.html")),
+    (
+        "reports.html",
+        include_str!("../../../templates/reports.html"),
+    ),
     (
         "password.html",
         include_str!("../../../templates/password.html"),
@@ -191,6 +196,7 @@ pub fn routes() -> super::Routes {
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route("/admin/platforms", get(admin::platforms))
         .route("/admin/jobs", get(admin::jobs_list))
+        .route("/admin/reports", get(reports::page))
         .route(
             "/admin/synonyms",
             get(admin::synonyms).post(admin::save_synonyms),

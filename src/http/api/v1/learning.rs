@@ -20,6 +20,9 @@ pub struct LearnedView {
     pub title: Option<String>,
     /// Where it was learned: `library` (Lectern's own player) or a platform's id.
     pub source: String,
+    /// The platform's name when `source` is a platform; `null` for the library.
+    #[schema(required)]
+    pub source_name: Option<String>,
     /// How much of the lesson has been played, 0–100.
     #[schema(minimum = 0, maximum = 100)]
     pub covered_percent: i64,
@@ -88,6 +91,7 @@ impl From<Archive> for ArchiveView {
                     lesson_id: l.lesson_id,
                     title: l.title,
                     source: l.source,
+                    source_name: l.source_name,
                     covered_percent: l.covered_percent,
                     time_ms: l.time_ms,
                 })
@@ -166,7 +170,7 @@ fn csv(a: &Archive) -> Result<Vec<u8>, csv::Error> {
         w.write_record([
             l.lesson_id.clone(),
             l.title.clone().unwrap_or_default(),
-            l.source.clone(),
+            l.source_name.clone().unwrap_or_else(|| l.source.clone()),
             format!("{:.1}", l.time_ms as f64 / 60_000.0),
             l.covered_percent.to_string(),
             if l.completed_at.is_some() {

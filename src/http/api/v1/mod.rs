@@ -10,6 +10,7 @@ pub mod media;
 pub mod orgs;
 pub mod platforms;
 pub mod positions;
+pub mod reports;
 pub mod review;
 pub mod search;
 pub mod subtitles;

@@ -2,6 +2,7 @@
 //! `services::orgs`.
 
 use crate::db::orgs::OrgRecord;
+use crate::domain::Invalid;
 use crate::domain::org::OrgLevel;
 use crate::http::AppState;
 use crate::http::error::AppError;
@@ -29,10 +30,30 @@ pub struct CreateOrg {
     /// Whether a reviewer may approve a revision they submitted themselves (default false).
     #[serde(default)]
     self_approval: bool,
+    /// The share of a lesson (percent, a whole number from 50 to 100) a member must have played
+    /// for a lesson of this organisation to count as learned (default 90).
+    #[schema(value_type = Option<i64>, default = 90, minimum = 50, maximum = 100)]
+    completion_percent: Option<serde_json::Value>,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// `completion_percent` as sent: a whole number (the service checks its range), or absent.
+/// Read here rather than by serde so that a string or a fraction is refused as that field, in
+/// the problem's `errors`, like a number out of range.
+fn whole_percent(sent: Option<serde_json::Value>) -> Result<Option<i64>, AppError> {
+    match sent {
+        None => Ok(None),
+        Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+            Invalid::new(
+                "completion_percent",
+                "must be a whole number from 50 to 100",
+            )
+            .into()
+        }),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -47,6 +68,10 @@ pub struct UpdateOrg {
     region_code: Option<Option<String>>,
     review_required: Option<bool>,
     self_approval: Option<bool>,
+    /// The share of a lesson (percent, 50–100) a member must have played for it to count as
+    /// learned; absent keeps it.
+    #[schema(value_type = Option<i64>, minimum = 50, maximum = 100)]
+    completion_percent: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -66,6 +91,9 @@ pub struct OrgView {
     pub region_code: Option<String>,
     pub review_required: bool,
     pub self_approval: bool,
+    /// The share of a lesson (percent, 50–100) a member must have played for a lesson of this
+    /// organisation to count as learned.
+    pub completion_percent: i64,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
 }
@@ -80,6 +108,7 @@ impl From<OrgRecord> for OrgView {
             region_code: o.region_code,
             review_required: o.review_required.0,
             self_approval: o.self_approval.0,
+            completion_percent: o.completion_percent,
             created_at: o.created_at,
         }
     }
@@ -149,6 +178,7 @@ pub async fn create(
         region_code: input.region_code,
         review_required: input.review_required,
         self_approval: input.self_approval,
+        completion_percent: whole_percent(input.completion_percent)?,
     };
     let created = orgs::create(&state.db, &acting, new).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
@@ -178,6 +208,7 @@ pub async fn update(
         region_code: input.region_code,
         review_required: input.review_required,
         self_approval: input.self_approval,
+        completion_percent: whole_percent(input.completion_percent)?,
     };
     Ok(Json(
         orgs::update(&state.db, &acting, &id, change).await?.into(),

@@ -1,0 +1,185 @@
+//! Organisation reports: the quarter they cover (in China time, where members learn), and the
+//! figures a report is made of. The figures are summed from the summary the job runner keeps
+//! (`db::reports`); the rules of what counts are here.
+
+use std::fmt;
+
+/// A quarter of a year, `2026-Q2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quarter {
+    pub year: i32,
+    /// 1–4.
+    pub q: u8,
+}
+
+impl fmt::Display for Quarter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-Q{}", self.year, self.q)
+    }
+}
+
+impl Quarter {
+    /// `2026-Q2` (also `2026q2`); the years Lectern can hold.
+    pub fn parse(s: &str) -> Result<Self, super::Invalid> {
+        let bad = || super::Invalid::new("quarter", "must be a quarter such as 2026-Q2");
+        let (y, q) = s
+            .split_once(['Q', 'q'])
+            .map(|(y, q)| (y.trim_end_matches('-'), q))
+            .ok_or_else(bad)?;
+        let year: i32 = y.parse().map_err(|_| bad())?;
+        let q: u8 = q.parse().map_err(|_| bad())?;
+        if !(2000..=2100).contains(&year) || !(1..=4).contains(&q) || y.len() != 4 {
+            return Err(bad());
+        }
+        Ok(Self { year, q })
+    }
+
+    /// The quarter of a moment, in China.
+    pub fn of_ms(ms: i64) -> Self {
+        let day = super::time::china_day(ms);
+        let (year, q) = super::learning::quarter_of(&day).unwrap_or((1970, 1));
+        Self { year, q }
+    }
+
+    /// Its first and last day, `YYYY-MM-DD`.
+    pub fn days(self) -> (String, String) {
+        let first = (self.q - 1) * 3 + 1;
+        let last = first + 2;
+        let end = match last {
+            3 | 12 => 31,
+            _ => 30,
+        };
+        (
+            format!("{:04}-{first:02}-01", self.year),
+            format!("{:04}-{last:02}-{end:02}", self.year),
+        )
+    }
+
+    /// Its first moment and the first moment of the next quarter (Unix ms, China midnight).
+    pub fn span_ms(self) -> (i64, i64) {
+        (self.start_ms(), self.next().start_ms())
+    }
+
+    fn start_ms(self) -> i64 {
+        let month = time::Month::try_from((self.q - 1) * 3 + 1).unwrap_or(time::Month::January);
+        time::Date::from_calendar_date(self.year, month, 1)
+            .map(|d| {
+                d.midnight()
+                    .assume_offset(time::macros::offset!(+8))
+                    .unix_timestamp()
+                    * 1000
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn next(self) -> Self {
+        if self.q == 4 {
+            Self {
+                year: self.year + 1,
+                q: 1,
+            }
+        } else {
+            Self {
+                year: self.year,
+                q: self.q + 1,
+            }
+        }
+    }
+
+    pub fn previous(self) -> Self {
+        if self.q == 1 {
+            Self {
+                year: self.year - 1,
+                q: 4,
+            }
+        } else {
+            Self {
+                year: self.year,
+                q: self.q - 1,
+            }
+        }
+    }
+
+    /// `2026年第2季度`.
+    pub fn label_zh(self) -> String {
+        format!("{}年第{}季度", self.year, self.q)
+    }
+}
+
+/// The figures of one part of a report (the whole subtree, a branch, a channel, a series).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    /// Members (accounts with the member role) in it; for channels and series, those who learned there.
+    pub members: i64,
+    /// Members who learned anything in the period.
+    pub active: i64,
+    /// Lessons completed in the period.
+    pub completed: i64,
+    /// Time spent learning, milliseconds.
+    pub time_ms: i64,
+}
+
+impl Figures {
+    /// Active members as a share of members, whole percent (0 when there are none).
+    pub fn active_percent(&self) -> i64 {
+        if self.members <= 0 {
+            0
+        } else {
+            (self.active * 100 + self.members / 2) / self.members
+        }
+    }
+
+    /// Hours, to one decimal.
+    pub fn hours(&self) -> f64 {
+        (self.time_ms as f64 / 360_000.0).round() / 10.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarters_parse_print_and_span_china_days() {
+        let q = Quarter::parse("2026-Q2").unwrap();
+        assert_eq!(q, Quarter { year: 2026, q: 2 });
+        assert_eq!(q.to_string(), "2026-Q2");
+        assert_eq!(Quarter::parse("2026q4").unwrap().q, 4);
+        for bad in [
+            "", "2026", "2026-Q5", "2026-Q0", "26-Q1", "x-Q1", "2026-Q1x",
+        ] {
+            assert!(Quarter::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(q.days(), ("2026-04-01".into(), "2026-06-30".into()));
+        assert_eq!(
+            Quarter { year: 2026, q: 4 }.days(),
+            ("2026-10-01".into(), "2026-12-31".into())
+        );
+        assert_eq!(
+            Quarter { year: 2026, q: 1 }.days(),
+            ("2026-01-01".into(), "2026-03-31".into())
+        );
+        // 2026-04-01 00:00 in China is 2026-03-31 16:00 UTC.
+        assert_eq!(q.span_ms().0, 1_774_972_800_000);
+        assert_eq!(Quarter::of_ms(1_774_972_800_000), q);
+        assert_eq!(Quarter::of_ms(1_774_972_799_999), q.previous());
+        assert_eq!(
+            Quarter { year: 2026, q: 4 }.next(),
+            Quarter { year: 2027, q: 1 }
+        );
+        assert_eq!(Quarter { year: 2027, q: 1 }.previous().q, 4);
+    }
+
+    #[test]
+    fn shares_and_hours() {
+        let f = Figures {
+            members: 3,
+            active: 2,
+            completed: 1,
+            time_ms: 5_400_000,
+        };
+        assert_eq!(f.active_percent(), 67);
+        assert_eq!(f.hours(), 1.5);
+        assert_eq!(Figures::default().active_percent(), 0);
+    }
+}

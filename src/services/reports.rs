@@ -1,0 +1,284 @@
+//! Organisation reports for administrators: for one quarter and one organisation's subtree —
+//! members, members active, lessons completed and hours, per branch (child organisation), per
+//! channel (Lectern's own library, each platform) and per series; the members who learned
+//! nothing; and the trend over the quarters before. Read from the summary the job runner keeps
+//! (`db::reports`); a quarter never computed is computed when first asked for. Only
+//! administrators of the organisation (or above) see it; every export is in the audit log.
+
+use super::{Acting, Result, ServiceError, deny};
+use crate::db::Db;
+use crate::db::learning::LIBRARY;
+use crate::db::orgs::OrgRecord;
+use crate::db::reports::{ALL_CHANNELS, IdleMember};
+use crate::domain::Invalid;
+use crate::domain::report::{Figures, Quarter};
+use crate::domain::visibility::{self, Caller};
+use std::collections::{BTreeMap, HashMap};
+
+/// Quarters of trend shown before the report's own.
+pub const TREND_QUARTERS: usize = 4;
+/// Idle members listed on a report (the exports list all).
+pub const IDLE_SHOWN: i64 = 200;
+/// Idle members in an export at most.
+pub const IDLE_EXPORTED: i64 = 1_000_000;
+
+/// One line of a report: a branch, a channel or a series.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The organisation's id, the platform's id (`library` for Lectern), or the series' name.
+    pub id: String,
+    pub name: String,
+    pub figures: Figures,
+}
+
+/// A member who learned nothing in the quarter, with their organisation's name.
+#[derive(Debug, Clone)]
+pub struct Idle {
+    pub login: String,
+    pub display_name: String,
+    pub org_name: String,
+}
+
+/// An organisation's report for a quarter.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub org: OrgRecord,
+    pub quarter: Quarter,
+    /// When the summary was computed; `final_` once the quarter was over.
+    pub computed_at: i64,
+    pub final_: bool,
+    pub total: Figures,
+    /// The organisation's own members (`id` = its id), then each child organisation's subtree.
+    pub branches: Vec<Line>,
+    pub channels: Vec<Line>,
+    pub series: Vec<Line>,
+    pub idle: Vec<Idle>,
+    pub idle_total: i64,
+    /// The quarters before, oldest first, then this one.
+    pub trend: Vec<(Quarter, Figures)>,
+}
+
+/// Computes quarter `q`'s summary now (`final_` when it is over at `now`).
+pub async fn compute(db: &Db, q: Quarter, now: i64) -> Result<()> {
+    let (first, last) = q.days();
+    let final_ = q.span_ms().1 <= now;
+    db.compute_report_quarter(&q.to_string(), (&first, &last), q.span_ms(), now, final_)
+        .await?;
+    Ok(())
+}
+
+/// What the job runner does periodically: the current quarter computed again, and the last one
+/// once more, for good, when it has ended since.
+pub async fn refresh(db: &Db, now: i64) -> Result<()> {
+    let current = Quarter::of_ms(now);
+    let previous = current.previous();
+    if !db
+        .report_computed(&previous.to_string())
+        .await?
+        .is_some_and(|c| c.final_)
+    {
+        compute(db, previous, now).await?;
+    }
+    compute(db, current, now).await
+}
+
+/// The report of organisation `org_id` for quarter `quarter` (`2026-Q2`), for its
+/// administrators (and operators). `idle_limit` members who learned nothing are listed.
+pub async fn report(
+    db: &Db,
+    acting: &Acting,
+    org_id: &str,
+    quarter: &str,
+    idle_limit: i64,
+) -> Result<Report> {
+    let org = db
+        .org(org_id)
+        .await?
+        .ok_or(ServiceError::NotFound("organisation"))?;
+    if !visibility::may_administer(&acting.caller, &org.path) {
+        let seen = match &acting.caller {
+            Caller::User(u) => u.holds_on(&visibility::Role::ALL, &org.path),
+            Caller::Operator { .. } => true,
+            _ => false,
+        };
+        if !seen {
+            return Err(ServiceError::NotFound("organisation"));
+        }
+        return Err(deny(db, acting, "report", "org", org_id, Some(org_id)).await);
+    }
+    let q = Quarter::parse(quarter).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let now = crate::db::now_ms();
+    if q > Quarter::of_ms(now) {
+        return Err(ServiceError::Invalid(vec![Invalid::new(
+            "quarter",
+            "has not begun yet",
+        )]));
+    }
+    let mut trend_quarters = vec![q];
+    for _ in 0..TREND_QUARTERS {
+        let before = trend_quarters[trend_quarters.len() - 1].previous();
+        trend_quarters.push(before);
+    }
+    trend_quarters.reverse();
+    for &t in &trend_quarters {
+        if db.report_computed(&t.to_string()).await?.is_none() {
+            compute(db, t, now).await?;
+        }
+    }
+    let computed = db
+        .report_computed(&q.to_string())
+        .await?
+        .ok_or(ServiceError::NotFound("report"))?;
+    let key = q.to_string();
+    let rows = db.report_rows(&key, &org.path).await?;
+    let homes = db.members_by_home(&org.path).await?;
+
+    // Branches: the organisation itself (its own members), then each child's subtree.
+    let subtree = db
+        .orgs_within(Some(std::slice::from_ref(&org.path)))
+        .await?;
+    let names: HashMap<String, String> = subtree
+        .iter()
+        .map(|o| (o.path.clone(), o.name.clone()))
+        .collect();
+    let mut children: Vec<&OrgRecord> = subtree
+        .iter()
+        .filter(|o| o.parent_id.as_deref() == Some(org.id.as_str()))
+        .collect();
+    children.sort_by(|a, b| a.name.cmp(&b.name));
+    let branch_of = |path: &str| -> String {
+        children
+            .iter()
+            .find(|c| path.starts_with(&c.path))
+            .map_or_else(|| org.path.clone(), |c| c.path.clone())
+    };
+    let mut branch: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut channel: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut total = Figures::default();
+    for (path, n) in &homes {
+        branch.entry(branch_of(path)).or_default().members += n;
+        total.members += n;
+    }
+    for r in &rows {
+        let add = |f: &mut Figures| {
+            f.active += r.active;
+            f.time_ms += r.time_ms;
+            f.completed += r.completed;
+        };
+        if r.source == ALL_CHANNELS {
+            add(branch.entry(branch_of(&r.org_path)).or_default());
+            add(&mut total);
+        } else {
+            let c = channel.entry(r.source.clone()).or_default();
+            add(c);
+            c.members = c.active;
+        }
+    }
+    let mut branches = vec![Line {
+        id: org.id.clone(),
+        name: format!("{}（本级）", org.name),
+        figures: branch.remove(&org.path).unwrap_or_default(),
+    }];
+    for c in &children {
+        branches.push(Line {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            figures: branch.remove(&c.path).unwrap_or_default(),
+        });
+    }
+    let mut channels = Vec::new();
+    for (source, figures) in channel {
+        let name = if source == LIBRARY {
+            "学习库（Lectern）".to_owned()
+        } else {
+            db.platform(&source)
+                .await?
+                .map_or_else(|| source.clone(), |p| p.name)
+        };
+        channels.push(Line {
+            id: source,
+            name,
+            figures,
+        });
+    }
+    let series = db
+        .report_series(&key, &org.path)
+        .await?
+        .into_iter()
+        .map(|s| Line {
+            id: s.series.clone(),
+            name: s.series,
+            figures: Figures {
+                members: s.active,
+                active: s.active,
+                completed: s.completed,
+                time_ms: s.time_ms,
+            },
+        })
+        .collect();
+    let (idle_rows, idle_total) = db.idle_members(&key, &org.path, idle_limit).await?;
+    let idle = idle_rows
+        .into_iter()
+        .map(|m: IdleMember| Idle {
+            org_name: names.get(&m.org_path).cloned().unwrap_or_default(),
+            login: m.login,
+            display_name: m.display_name,
+        })
+        .collect();
+    let keys: Vec<String> = trend_quarters.iter().map(ToString::to_string).collect();
+    let totals: HashMap<String, _> = db
+        .report_totals(&keys, &org.path)
+        .await?
+        .into_iter()
+        .map(|t| (t.quarter.clone(), t))
+        .collect();
+    let trend = trend_quarters
+        .iter()
+        .map(|t| {
+            let f = totals
+                .get(&t.to_string())
+                .map_or_else(Figures::default, |x| Figures {
+                    members: total.members,
+                    active: x.active,
+                    completed: x.completed,
+                    time_ms: x.time_ms,
+                });
+            (*t, f)
+        })
+        .collect();
+    Ok(Report {
+        org,
+        quarter: q,
+        computed_at: computed.at,
+        final_: computed.final_,
+        total,
+        branches,
+        channels,
+        series,
+        idle,
+        idle_total,
+        trend,
+    })
+}
+
+/// The report to be taken away (CSV, XLSX): every idle member listed, and the export in the
+/// audit log.
+pub async fn export(
+    db: &Db,
+    acting: &Acting,
+    org_id: &str,
+    quarter: &str,
+    format: &str,
+) -> Result<Report> {
+    let report = report(db, acting, org_id, quarter, IDLE_EXPORTED).await?;
+    let event = crate::db::audit::Event {
+        action: "report.export",
+        target_kind: "org",
+        target_id: Some(org_id),
+        org_id: Some(org_id),
+        before: None,
+        after: Some(serde_json::json!({ "quarter": report.quarter.to_string(), "format": format })),
+    };
+    db.audit(&acting.actor, event).await?;
+    Ok(report)
+}
