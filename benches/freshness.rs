@@ -16,25 +16,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-async fn database_url(kind: &str, dir: &std::path::Path) -> anyhow::Result<String> {
-    if kind != "postgres" {
-        return Ok(format!(
-            "sqlite://{}?mode=rwc",
-            dir.join("lectern.db").display()
-        ));
-    }
-    let admin = std::env::var("LECTERN_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    let name = format!("lectern_bench_{}", uuid::Uuid::new_v4().simple());
-    let db = lectern::db::Db::connect(&admin, 2).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(db.pool())
-        .await?;
-    db.close().await;
-    let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
-    Ok(format!("{base}/{name}"))
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -42,8 +23,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn run(kind: &str, samples: usize) -> anyhow::Result<String> {
     let dir = tempfile::tempdir()?;
-    let support::Service { app, token, base } =
-        support::start(dir.path(), database_url(kind, dir.path()).await?, |_| {}).await?;
+    let support::Service { app, token, base } = support::start(
+        dir.path(),
+        support::database_url(kind, dir.path()).await?,
+        |_| {},
+    )
+    .await?;
     let client = reqwest::Client::new();
     let mut took = Vec::with_capacity(samples);
     for i in 0..samples {

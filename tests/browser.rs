@@ -1494,3 +1494,93 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     screenshot(&c, "34-library-series").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_administrator_reads_the_quarterly_report_on_a_phone_and_a_desktop() {
+    let Some(driver) = driver().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let tree = app.tree().await;
+    let admin = app
+        .account("report-admin", &[("administrator", &tree.city)])
+        .await;
+    let r = app
+        .post("/api/v1/lessons")
+        .json(
+            &json!({ "title": "党史学习第一讲", "kind": "video", "org_id": tree.city,
+                        "series": "党史系列" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let lesson = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post(&format!("/api/v1/lessons/{lesson}/publish"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Members in the city and the county; two learn a minute, two learn nothing.
+    for (login, org, learns) in [
+        ("liu-city", &tree.city, true),
+        ("chen-county", &tree.county, true),
+        ("wang-county", &tree.county, false),
+        ("zhao-city", &tree.city, false),
+    ] {
+        let m = app.account(login, &[("member", org)]).await;
+        if learns {
+            app.played_a_minute(&m.token, &lesson).await;
+        }
+    }
+    lectern::services::reports::refresh(app.db(), lectern::db::now_ms())
+        .await
+        .unwrap();
+
+    let profiles = tempfile::tempdir().unwrap();
+    let c = browser(&driver, &profiles.path().join("admin")).await;
+    c.set_window_size(375, 812).await.unwrap();
+    sign_in(&c, &app.base, "/admin/reports", &admin.login).await;
+    let totals = css(&c, "#totals").await.text().await.unwrap();
+    assert!(totals.contains('4') && totals.contains("50%"), "{totals}");
+    let branches = css(&c, "#branches").await.text().await.unwrap();
+    assert!(branches.contains("天河区委党校"), "{branches}");
+    let bars = c
+        .find_all(Locator::Css("#branch-chart rect"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        bars, 2,
+        "one bar per branch: the city itself and the county"
+    );
+    let idle = css(&c, "#idle").await.text().await.unwrap();
+    assert!(
+        idle.contains("wang-county") && idle.contains("zhao-city"),
+        "{idle}"
+    );
+    assert!(
+        !scrolls_sideways(&c).await,
+        "the report scrolls sideways on a phone"
+    );
+    let small = small_tap_targets(&c).await;
+    assert!(small.is_empty(), "tap targets under 44 px: {small:?}");
+    if let Some(violations) = accessibility_violations(&c).await {
+        assert!(
+            violations.is_empty(),
+            "serious or critical accessibility violations (axe-core):\n{}",
+            violations.join("\n")
+        );
+    }
+    screenshot(&c, "37-report-phone").await;
+    c.set_window_size(1280, 900).await.unwrap();
+    c.goto(&format!("{}/admin/reports?lang=en", app.base))
+        .await
+        .unwrap();
+    css(&c, "#totals").await;
+    screenshot(&c, "38-report-desktop-en").await;
+    c.close().await.unwrap();
+}

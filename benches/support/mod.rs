@@ -37,3 +37,25 @@ pub async fn start(
     let base = format!("http://{}", app.addr());
     Ok(Service { app, token, base })
 }
+
+/// The database of a run: a SQLite file in `dir`, or a fresh PostgreSQL database on the server
+/// at `LECTERN_TEST_PG_URL` (default `postgres://root@127.0.0.1:5432/test`).
+#[allow(dead_code)]
+pub async fn database_url(kind: &str, dir: &std::path::Path) -> anyhow::Result<String> {
+    if kind != "postgres" {
+        return Ok(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("lectern.db").display()
+        ));
+    }
+    let admin = std::env::var("LECTERN_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
+    let name = format!("lectern_bench_{}", uuid::Uuid::new_v4().simple());
+    let db = lectern::db::Db::connect(&admin, 2).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(db.pool())
+        .await?;
+    db.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+    Ok(format!("{base}/{name}"))
+}

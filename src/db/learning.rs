@@ -71,6 +71,15 @@ impl From<Row> for ProgressRecord {
 const COLUMNS: &str = "user_id, lesson_id, source, spans, covered_ms, duration_ms, time_ms, \
                        position_ms, credit_ms, completed_at, first_at, updated_at";
 
+/// What one source recorded of one lesson, in counts.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SourceTotals {
+    pub source: String,
+    pub learners: i64,
+    pub completed: i64,
+    pub time_ms: i64,
+}
+
 /// One account's time and completions in one quarter.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DayRecord {
@@ -159,6 +168,30 @@ impl Db {
         }
         tx.commit().await?;
         Ok(new)
+    }
+
+    /// How many accounts learned lesson `lesson_id`, per source: learners, of them completed,
+    /// and time; and the learners on any source. Counts only: no one's identity.
+    pub async fn lesson_learning(
+        &self,
+        lesson_id: &str,
+    ) -> Result<(i64, Vec<SourceTotals>), sqlx::Error> {
+        let learners: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT user_id) FROM learning_progress WHERE lesson_id = $1",
+        )
+        .bind(lesson_id)
+        .fetch_one(self.pool())
+        .await?;
+        let sources = sqlx::query_as(
+            "SELECT source, COUNT(*) AS learners, \
+             CAST(SUM(CASE WHEN completed_at IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS completed, \
+             CAST(SUM(time_ms) AS BIGINT) AS time_ms FROM learning_progress \
+             WHERE lesson_id = $1 GROUP BY source ORDER BY source",
+        )
+        .bind(lesson_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok((learners, sources))
     }
 
     /// The record of (`user_id`, `lesson_id`) from Lectern's own player, if any.

@@ -249,13 +249,45 @@ impl Db {
             .execute(&mut **tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut **tx)
-                .await?;
-            Self::revoke_all_personal_tokens_in(tx, user_id).await?;
+            Self::end_access_in(tx, user_id).await?;
         }
         Ok(())
+    }
+
+    /// Ends every session of an account and revokes its personal tokens for good.
+    async fn end_access_in(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        Self::revoke_all_personal_tokens_in(tx, user_id).await
+    }
+
+    /// Removes an account's identity for good: its login and name become `login` and `name`,
+    /// its password can no longer be used, its sessions, personal tokens and the login's failed
+    /// sign-ins are gone. Its grants and learning records stay, under its id, for statistics.
+    pub async fn anonymise_in(
+        tx: &mut Tx,
+        user_id: &str,
+        old_login: &str,
+        login: &str,
+        name: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE users SET login = $2, display_name = $3, password_hash = '!', \
+             password_changed_at = $4 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(login)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM login_failures WHERE login = $1")
+            .bind(old_login)
+            .execute(&mut **tx)
+            .await?;
+        Self::end_access_in(tx, user_id).await
     }
 
     // --- sessions ---

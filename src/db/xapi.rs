@@ -17,8 +17,10 @@ pub struct NewStatement {
     pub ref_id: Option<String>,
     pub voiding: bool,
     pub digest: String,
-    /// The member and lesson, when the statement is about learning a lesson.
-    pub learner: Option<(String, String)>,
+    /// The member the actor is, when it is one (for anonymisation), and the lesson the object
+    /// is: both together make the statement a learning record.
+    pub user_id: Option<String>,
+    pub lesson_id: Option<String>,
     pub body: String,
     pub agents: Vec<(String, bool)>,
     pub activities: Vec<(String, bool)>,
@@ -115,10 +117,6 @@ impl Db {
             .bind(platform_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let (user_id, lesson_id) = match &s.learner {
-                Some((u, l)) => (Some(u.as_str()), Some(l.as_str())),
-                None => (None, None),
-            };
             sqlx::query(
                 "INSERT INTO xapi_statements (id, platform_id, stored_ms, timestamp_ms, verb_id, \
                  registration, ref_id, voiding, voided, digest, user_id, lesson_id, body) \
@@ -134,8 +132,8 @@ impl Db {
             .bind(i64::from(s.voiding))
             .bind(i64::from(voided.is_some() && !s.voiding))
             .bind(&s.digest)
-            .bind(user_id)
-            .bind(lesson_id)
+            .bind(&s.user_id)
+            .bind(&s.lesson_id)
             .bind(&s.body)
             .execute(&mut *tx)
             .await?;
@@ -161,8 +159,8 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             }
-            if let Some(l) = &s.learner {
-                touched.push(l.clone());
+            if let (Some(u), Some(l)) = (&s.user_id, &s.lesson_id) {
+                touched.push((u.clone(), l.clone()));
             }
             if s.voiding
                 && let Some(target) = &s.ref_id
@@ -270,6 +268,49 @@ impl Db {
             .bind(platform_id)
             .bind(day)
             .bind(ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The statements whose actor is member `user_id` (id and body), to be rewritten when the
+    /// member is anonymised.
+    pub async fn statements_of_member_in(
+        tx: &mut super::Tx,
+        user_id: &str,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as("SELECT id, body FROM xapi_statements WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await
+    }
+
+    /// Replaces a statement's body and the agents it names (anonymisation only: statements are
+    /// otherwise never changed).
+    pub async fn rewrite_statement_in(
+        tx: &mut super::Tx,
+        id: &str,
+        body: &str,
+        agents: &[(String, bool)],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE xapi_statements SET body = $2 WHERE id = $1")
+            .bind(id)
+            .bind(body)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM xapi_statement_agents WHERE statement_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        for (agent, related) in agents {
+            sqlx::query(
+                "INSERT INTO xapi_statement_agents (statement_id, agent, related) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(agent)
+            .bind(i64::from(*related))
             .execute(&mut **tx)
             .await?;
         }

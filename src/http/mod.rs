@@ -187,6 +187,10 @@ fn routes() -> Routes {
         .route("/lessons/{id}/reject", post(review::reject))
         .route("/lessons/{id}/recommend", post(review::recommend))
         .route("/lessons/{id}/revisions", get(review::revisions))
+        .route(
+            "/lessons/{id}/learning",
+            get(api::v1::learning::get_lesson_learning),
+        )
         .route("/lessons/{id}/revisions/compare", get(review::compare))
         .route("/review/queue", get(review::queue))
         .route("/recommendations", get(review::recommendations))
@@ -206,6 +210,7 @@ fn routes() -> Routes {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).patch(users::update))
         .route("/users/{id}/grants", post(users::add_grant))
+        .route("/users/{id}/anonymise", post(users::anonymise))
         .route(
             "/users/{id}/grants/{role}/{org_id}",
             axum::routing::delete(users::remove_grant),

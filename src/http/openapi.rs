@@ -140,6 +140,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::positions::list_positions,
         crate::http::api::v1::learning::get_archive,
         crate::http::api::v1::learning::get_archive_csv,
+        crate::http::api::v1::learning::get_lesson_learning,
+        users::anonymise,
         crate::http::api::v1::reports::get_report,
         crate::http::api::v1::reports::get_report_file,
         // --- the learning record store (xAPI) ---
@@ -257,6 +259,8 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::subtitles::SubtitleList,
         crate::domain::subtitle::Origin,
         crate::http::xapi::AboutView,
+        crate::http::api::v1::learning::LessonLearningView,
+        crate::http::api::v1::learning::SourceLearningView,
         crate::http::api::v1::reports::ReportView,
         crate::http::api::v1::reports::ReportLineView,
         crate::http::api::v1::reports::FiguresView,

@@ -282,6 +282,59 @@ pub async fn update(
     Ok((user, grants))
 }
 
+/// The name an anonymised account shows.
+pub const ANONYMISED_NAME: &str = "已匿名成员";
+
+/// Anonymises an account (an administrator of every organisation it works in, never one's
+/// own): its login becomes `anon-…`, its name 已匿名成员, it can no longer sign in, and its
+/// statements from platforms name it by the new login; its grants and learning records stay,
+/// so the reports still count it. The audit log keeps what it recorded (it is append-only); the
+/// entry of this step names the account by id only.
+pub async fn anonymise(
+    db: &Db,
+    acting: &Acting,
+    id: &str,
+) -> Result<(UserRecord, Vec<GrantRecord>)> {
+    let (user, grants) = get(db, acting, id).await?;
+    let paths: Vec<&str> = grants.iter().map(|g| g.org_path.as_str()).collect();
+    let org = grants.first().map(|g| g.org_id.clone());
+    if !visibility::may_manage_account(&acting.caller, &paths)
+        || !visibility::may_disable_account(&acting.caller, id, &paths)
+    {
+        return Err(deny(db, acting, "anonymise", "user", id, org.as_deref()).await);
+    }
+    if user.login.starts_with("anon-") && user.display_name == ANONYMISED_NAME {
+        return Ok((user, grants));
+    }
+    let login = format!("anon-{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let mut tx = db.begin_write().await?;
+    Db::anonymise_in(&mut tx, id, &user.login, &login, ANONYMISED_NAME).await?;
+    for (statement_id, body) in Db::statements_of_member_in(&mut tx, id).await? {
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(&body) else {
+            continue;
+        };
+        let body = crate::domain::xapi::anonymise(&body, &login);
+        let names = crate::domain::xapi::names(&body);
+        Db::rewrite_statement_in(&mut tx, &statement_id, &body.to_string(), &names.agents).await?;
+    }
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        Event {
+            action: "user.anonymise",
+            target_kind: "user",
+            target_id: Some(id),
+            org_id: org.as_deref(),
+            before: None,
+            after: Some(json!({ "anonymised": true })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let user = db.user(id).await?.ok_or(ServiceError::NotFound("user"))?;
+    Ok((user, grants))
+}
+
 /// Changes the caller's own password after checking the current one; every session ends.
 pub async fn change_own_password(db: &Db, acting: &Acting, current: &str, new: &str) -> Result<()> {
     let Some(me) = acting

@@ -257,6 +257,59 @@ fn build(
     }
 }
 
+/// How a lesson is learned, in counts only: for the staff of the lesson (its editors and
+/// reviewers, who may see no member's record) and its organisation's administrators.
+#[derive(Debug, Clone)]
+pub struct LessonLearning {
+    pub lesson_id: String,
+    pub learners: i64,
+    pub completed: i64,
+    pub time_ms: i64,
+    /// Per source: its name (the platform's; `None` for the library) and counts.
+    pub sources: Vec<(crate::db::learning::SourceTotals, Option<String>)>,
+}
+
+/// Lesson `lesson_id`'s learning in counts, for whoever may edit, review or administer it.
+pub async fn lesson_learning(
+    db: &Db,
+    acting: &super::Acting,
+    lesson_id: &str,
+) -> Result<LessonLearning> {
+    let lesson = visible_lesson(db, &acting.caller, lesson_id).await?;
+    let staff = [visibility::Action::Edit, visibility::Action::Review]
+        .into_iter()
+        .any(|a| visibility::may(&acting.caller, a, lesson.access()))
+        || visibility::may_administer(&acting.caller, &lesson.org_path);
+    if !staff {
+        return Err(super::deny(
+            db,
+            acting,
+            "learning",
+            "lesson",
+            lesson_id,
+            lesson.org_id.as_deref(),
+        )
+        .await);
+    }
+    let (learners, totals) = db.lesson_learning(&lesson.id).await?;
+    let mut sources = Vec::new();
+    for t in totals {
+        let name = if t.source == LIBRARY {
+            None
+        } else {
+            db.platform(&t.source).await?.map(|p| p.name)
+        };
+        sources.push((t, name));
+    }
+    Ok(LessonLearning {
+        lesson_id: lesson.id,
+        learners,
+        completed: sources.iter().map(|(t, _)| t.completed).sum(),
+        time_ms: sources.iter().map(|(t, _)| t.time_ms).sum(),
+        sources,
+    })
+}
+
 /// `acting`'s own learning archive, to be taken away (a file): the export is in the audit log.
 pub async fn export(db: &Db, acting: &super::Acting) -> Result<Archive> {
     let archive = archive(db, &acting.caller).await?;

@@ -143,6 +143,21 @@ impl TestApp {
         token
     }
 
+    /// A first report of Lectern's player by the account with personal token `token`: the
+    /// first minute of `lesson` (of 100 s) played — what a first report may add.
+    pub async fn played_a_minute(&self, token: &str, lesson: &str) {
+        let r = self
+            .client
+            .put(self.url(&format!("/api/v1/me/positions/{lesson}")))
+            .bearer_auth(token)
+            .json(&json!({ "position_ms": 60_000, "duration_ms": 100_000,
+                            "played": [{ "start_ms": 0, "end_ms": 60_000 }] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    }
+
     /// Bootstraps the root and builds the tree above.
     pub async fn tree(&self) -> Tree {
         let (root, admin_id) = lectern::cli::bootstrap(

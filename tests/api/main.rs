@@ -28,6 +28,7 @@ mod orgs;
 mod outages;
 mod pages;
 mod postgres;
+mod privacy;
 mod reports;
 mod schema;
 mod search;

@@ -4,21 +4,9 @@
 
 use crate::common::TestApp;
 use crate::feed::{platform, published};
-use crate::fixtures::{Account, As};
+use crate::fixtures::Account;
 use lectern::domain::report::Quarter;
 use serde_json::{Value, json};
-
-/// A first report of Lectern's player: a minute of `lesson` played (what a first report may add).
-async fn played_a_minute(who: &As<'_>, lesson: &str) {
-    let r = who
-        .put(&format!("/api/v1/me/positions/{lesson}"))
-        .json(&json!({ "position_ms": 60_000, "duration_ms": 100_000,
-                        "played": [{ "start_ms": 0, "end_ms": 60_000 }] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-}
 
 /// A platform's statement about `lesson` by `login`, now.
 fn statement(t: &TestApp, login: &str, lesson: &str, verb: &str, result: Value) -> Value {
@@ -83,8 +71,9 @@ async fn dataset(t: &TestApp) -> Dataset {
         .account("city-admin", &[("administrator", &tree.city)])
         .await;
 
-    played_a_minute(&t.r#as(&county_member), &party_history).await;
-    played_a_minute(&t.r#as(&province_member), &other).await;
+    t.played_a_minute(&county_member.token, &party_history)
+        .await;
+    t.played_a_minute(&province_member.token, &other).await;
     let r = t
         .client
         .post(t.url("/api/xapi/statements"))
@@ -218,7 +207,7 @@ async fn a_report_adds_up_the_hand_built_dataset_by_branch_channel_and_series() 
     }
 
     // The job runner's refresh sees what was learned since; after the quarter it is final.
-    played_a_minute(&t.r#as(&d.idle), &d.party_history).await;
+    t.played_a_minute(&d.idle.token, &d.party_history).await;
     lectern::services::reports::refresh(t.db(), lectern::db::now_ms())
         .await
         .unwrap();

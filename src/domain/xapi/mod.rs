@@ -301,6 +301,19 @@ pub fn login_of(actor: &Value, base_url: &str) -> Option<String> {
         .flatten()
 }
 
+/// `statement` with its actor's account renamed `login` and its actor's name removed: what is
+/// kept of a member's statements once the member is anonymised.
+pub fn anonymise(statement: &Value, login: &str) -> Value {
+    let mut s = statement.clone();
+    if let Some(actor) = s.get_mut("actor").and_then(Value::as_object_mut) {
+        actor.remove("name");
+        if let Some(account) = actor.get_mut("account").and_then(Value::as_object_mut) {
+            account.insert("name".into(), Value::from(login));
+        }
+    }
+    s
+}
+
 /// What one statement about a lesson says of the member's learning.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Contribution {

@@ -37,9 +37,10 @@ fn line(l: &Line) -> Value {
     context! { id => l.id, name => l.name, f => figures(&l.figures) }
 }
 
-/// Bars of `values` (label, value, shown text) scaled to the largest.
-fn bars(values: Vec<(String, f64, String)>) -> Vec<Value> {
-    let max = values.iter().map(|v| v.1).fold(0.0_f64, f64::max);
+/// Bars of `values` (label, value, shown text) scaled to `full` (a share: 100), else to the
+/// largest value.
+fn bars(values: Vec<(String, f64, String)>, full: Option<f64>) -> Vec<Value> {
+    let max = full.unwrap_or_else(|| values.iter().map(|v| v.1).fold(0.0_f64, f64::max));
     values
         .into_iter()
         .enumerate()
@@ -115,6 +116,7 @@ pub async fn page(
                     (b.name.clone(), p as f64, format!("{p}%"))
                 })
                 .collect(),
+            Some(100.0),
         );
         let trend_bars = bars(
             report
@@ -122,6 +124,7 @@ pub async fn page(
                 .iter()
                 .map(|(q, f)| (q.label_zh(), f.hours(), format!("{:.1}", f.hours())))
                 .collect(),
+            None,
         );
         let api = format!("/api/v1/orgs/{}/reports/{}", report.org.id, report.quarter);
         let ctx = context! {

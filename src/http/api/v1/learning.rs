@@ -100,6 +100,69 @@ impl From<Archive> for ArchiveView {
     }
 }
 
+/// One source of a lesson's learning, in counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceLearningView {
+    /// `library` (Lectern's own player) or a platform's id.
+    pub source: String,
+    /// The platform's name; `null` for the library.
+    #[schema(required)]
+    pub source_name: Option<String>,
+    pub learners: i64,
+    pub completed: i64,
+    pub time_ms: i64,
+}
+
+/// How a lesson is learned, in counts only (no member is named).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LessonLearningView {
+    pub lesson_id: String,
+    /// Accounts with a record of it, on any channel.
+    pub learners: i64,
+    /// Records that count it as learned (one per account and channel).
+    pub completed: i64,
+    pub time_ms: i64,
+    pub sources: Vec<SourceLearningView>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/lessons/{id}/learning",
+    tag = "lessons",
+    summary = "How a lesson is learned, in counts only: learners, completions and time, per channel — for its editors and reviewers and its organisation's administrators (no member's record is shown to them)",
+    params(("id" = String, Path, description = "the lesson")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the counts", body = LessonLearningView),
+        (status = 403, description = "not the lesson's editor, reviewer or administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such lesson the caller may read", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn get_lesson_learning(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    crate::http::extract::Path(id): crate::http::extract::Path<String>,
+) -> Result<axum::Json<LessonLearningView>, AppError> {
+    let l = learning::lesson_learning(&state.db, &acting, &id).await?;
+    Ok(axum::Json(LessonLearningView {
+        lesson_id: l.lesson_id,
+        learners: l.learners,
+        completed: l.completed,
+        time_ms: l.time_ms,
+        sources: l
+            .sources
+            .into_iter()
+            .map(|(t, name)| SourceLearningView {
+                source: t.source,
+                source_name: name,
+                learners: t.learners,
+                completed: t.completed,
+                time_ms: t.time_ms,
+            })
+            .collect(),
+    }))
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/me/learning",

@@ -219,6 +219,25 @@ pub struct UpdateUser {
     password: Option<String>,
 }
 
+/// `POST /api/v1/users/{id}/anonymise`: the account's identity removed, its records kept.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/anonymise",
+    tag = "accounts",
+    summary = "Anonymise an account (never one's own): its login becomes anon-…, its name 已匿名成员, it can no longer sign in, its sessions and tokens end and platforms' statements name it by the new login; its grants and learning records stay, counted in the reports. Audited as user.anonymise by id only",
+    params(("id" = String, Path, description = "the account's id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the account as it now is", body = UserView))
+)]
+pub async fn anonymise(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, AppError> {
+    let (user, grants) = accounts::anonymise(&state.db, &acting, &id).await?;
+    Ok(Json(user_view(&user, &grants)))
+}
+
 /// `PATCH /api/v1/users/{id}`: display name, disabling, password reset — by an administrator of
 /// every organisation the account works in.
 #[utoipa::path(
