@@ -17,6 +17,7 @@ pub mod media;
 pub mod orgs;
 pub mod platforms;
 pub mod reports;
+pub mod rules;
 mod states;
 pub mod subtitles;
 pub mod synonyms;

@@ -10,7 +10,7 @@
 use super::Db;
 
 /// The home organisation of every member: `(user_id, org_path)`.
-const HOME: &str = "(SELECT g.user_id, MAX(o.path) AS org_path FROM role_grants g \
+pub(super) const HOME: &str = "(SELECT g.user_id, MAX(o.path) AS org_path FROM role_grants g \
                     JOIN orgs o ON o.id = g.org_id JOIN users u ON u.id = g.user_id \
                     WHERE g.role = 'member' AND u.disabled_at IS NULL GROUP BY g.user_id)";
 

@@ -200,6 +200,14 @@ fn routes() -> Routes {
         .route("/orgs/{id}", get(orgs::get).patch(orgs::update))
         .route("/orgs/{id}/move", post(orgs::move_org))
         .route(
+            "/orgs/{id}/completion-rules",
+            get(api::v1::reports::list_rules).post(api::v1::reports::create_rule),
+        )
+        .route(
+            "/orgs/{id}/completion-rules/{rule_id}",
+            axum::routing::delete(api::v1::reports::delete_rule),
+        )
+        .route(
             "/orgs/{id}/reports/{quarter}",
             get(api::v1::reports::get_report),
         )

@@ -144,6 +144,9 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         users::anonymise,
         crate::http::api::v1::reports::get_report,
         crate::http::api::v1::reports::get_report_file,
+        crate::http::api::v1::reports::list_rules,
+        crate::http::api::v1::reports::create_rule,
+        crate::http::api::v1::reports::delete_rule,
         // --- the learning record store (xAPI) ---
         crate::http::xapi::about,
         crate::http::xapi::get_statements,
@@ -266,6 +269,11 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::reports::FiguresView,
         crate::http::api::v1::reports::IdleMemberView,
         crate::http::api::v1::reports::TrendView,
+        crate::http::api::v1::reports::RuleLineView,
+        crate::http::api::v1::reports::RuleView,
+        crate::http::api::v1::reports::RuleList,
+        crate::http::api::v1::reports::CreateRule,
+        crate::http::api::v1::learning::RequiredView,
     )),
     modifiers(&Conventions)
 )]

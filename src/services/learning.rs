@@ -158,6 +158,24 @@ pub struct Quarter {
     pub lessons: i64,
 }
 
+/// A completion rule that holds for the member, and where they are with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Required {
+    pub series: String,
+    /// The organisation that set it.
+    pub org_name: String,
+    /// Published lessons of the series.
+    pub lessons: i64,
+    /// Of them, those the member completed (on any channel).
+    pub completed: i64,
+}
+
+impl Required {
+    pub fn done(&self) -> bool {
+        self.lessons > 0 && self.completed >= self.lessons
+    }
+}
+
 /// A member's learning archive (我的学习档案): every lesson learned on every channel, and the
 /// totals per quarter, newest first.
 #[derive(Debug, Clone)]
@@ -166,6 +184,8 @@ pub struct Archive {
     pub quarters: Vec<Quarter>,
     pub time_ms: i64,
     pub completed: i64,
+    /// The series the member's organisations require (done or missing).
+    pub required: Vec<Required>,
 }
 
 /// `caller`'s own learning archive.
@@ -182,6 +202,28 @@ pub async fn archive(db: &Db, caller: &Caller) -> Result<Archive> {
         .map(|l| (l.id, l.title))
         .collect();
     let mut archive = build(records, &days, &titles);
+    let homes: Vec<String> = db
+        .grants_for_access(user)
+        .await?
+        .into_iter()
+        .filter(|g| g.role == visibility::Role::Member)
+        .map(|g| g.org_path)
+        .collect();
+    for rule in db.all_rules().await? {
+        if !homes
+            .iter()
+            .any(|h| super::reports::applies(&rule.org_path, h))
+        {
+            continue;
+        }
+        let lessons = db.published_series_lessons(&rule.series).await?;
+        archive.required.push(Required {
+            completed: db.completed_among(user, &lessons).await?,
+            lessons: lessons.len() as i64,
+            series: rule.series,
+            org_name: rule.org_name,
+        });
+    }
     let mut names: HashMap<String, Option<String>> = HashMap::new();
     for l in &mut archive.lessons {
         if l.source == LIBRARY {
@@ -254,6 +296,7 @@ fn build(
         completed: lessons.iter().filter(|l| l.completed_at.is_some()).count() as i64,
         lessons,
         quarters: totals.into_values().rev().collect(),
+        required: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::db::learning::LIBRARY;
 use crate::db::orgs::OrgRecord;
 use crate::db::reports::{ALL_CHANNELS, IdleMember};
+use crate::db::rules::RuleRecord;
 use crate::domain::Invalid;
 use crate::domain::report::{Figures, Quarter};
 use crate::domain::visibility::{self, Caller};
@@ -39,6 +40,18 @@ pub struct Idle {
     pub org_name: String,
 }
 
+/// A completion rule in a report: how many of the organisation's members completed every
+/// published lesson of the series, and how many did not (yet).
+#[derive(Debug, Clone)]
+pub struct RuleLine {
+    pub series: String,
+    /// The organisation that set it (this one or one above).
+    pub org_name: String,
+    pub lessons: i64,
+    pub done: i64,
+    pub missing: i64,
+}
+
 /// An organisation's report for a quarter.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -54,6 +67,8 @@ pub struct Report {
     pub series: Vec<Line>,
     pub idle: Vec<Idle>,
     pub idle_total: i64,
+    /// The completion rules that hold for the organisation, as they stand now.
+    pub rules: Vec<RuleLine>,
     /// The quarters before, oldest first, then this one.
     pub trend: Vec<(Quarter, Figures)>,
 }
@@ -246,7 +261,23 @@ pub async fn report(
             (*t, f)
         })
         .collect();
+    let mut rules = Vec::new();
+    for r in db.all_rules().await? {
+        if !applies(&r.org_path, &org.path) {
+            continue;
+        }
+        let lessons = db.published_series_lessons(&r.series).await?;
+        let done = db.members_completing_all(&org.path, &lessons).await?;
+        rules.push(RuleLine {
+            series: r.series,
+            org_name: r.org_name,
+            lessons: lessons.len() as i64,
+            done,
+            missing: (total.members - done).max(0),
+        });
+    }
     Ok(Report {
+        rules,
         org,
         quarter: q,
         computed_at: computed.at,
@@ -281,4 +312,85 @@ pub async fn export(
     };
     db.audit(&acting.actor, event).await?;
     Ok(report)
+}
+
+/// Whether a rule set at the organisation at `rule_path` applies to a member homed at
+/// `member_path`: the member is inside its subtree.
+pub fn applies(rule_path: &str, member_path: &str) -> bool {
+    crate::domain::org::within(member_path, rule_path)
+}
+
+/// The completion rules that hold for organisation `org_id`'s members: its own and those set
+/// above it. For whoever works in the organisation.
+pub async fn rules(db: &Db, acting: &Acting, org_id: &str) -> Result<Vec<RuleRecord>> {
+    let org = super::orgs::get(db, acting, org_id).await?;
+    Ok(db
+        .all_rules()
+        .await?
+        .into_iter()
+        .filter(|r| applies(&r.org_path, &org.path))
+        .collect())
+}
+
+async fn administered(db: &Db, acting: &Acting, org_id: &str) -> Result<OrgRecord> {
+    let org = super::orgs::get(db, acting, org_id).await?;
+    if !visibility::may_administer(&acting.caller, &org.path) {
+        return Err(deny(db, acting, "completion_rule", "org", org_id, Some(org_id)).await);
+    }
+    Ok(org)
+}
+
+/// Requires every member of organisation `org_id`'s subtree to complete every published lesson
+/// of `series` (administrators; audited).
+pub async fn add_rule(db: &Db, acting: &Acting, org_id: &str, series: &str) -> Result<RuleRecord> {
+    let org = administered(db, acting, org_id).await?;
+    let series = crate::domain::lesson::optional_name("series", Some(series))
+        .map_err(|e| ServiceError::Invalid(vec![e]))?
+        .ok_or_else(|| ServiceError::Invalid(vec![Invalid::new("series", "must not be empty")]))?;
+    let mut tx = db.begin_write().await?;
+    let Some(rule) = Db::create_rule_in(&mut tx, &org.id, &series, acting.caller.user_id()).await?
+    else {
+        return Err(ServiceError::Conflict(format!(
+            "the organisation already requires the series {series}"
+        )));
+    };
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        crate::db::audit::Event {
+            action: "completion_rule.create",
+            target_kind: "org",
+            target_id: Some(&org.id),
+            org_id: Some(&org.id),
+            before: None,
+            after: Some(serde_json::json!({ "rule_id": rule.id, "series": series })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rule)
+}
+
+/// Removes completion rule `rule_id` of organisation `org_id` (administrators; audited).
+pub async fn remove_rule(db: &Db, acting: &Acting, org_id: &str, rule_id: &str) -> Result<()> {
+    let org = administered(db, acting, org_id).await?;
+    let mut tx = db.begin_write().await?;
+    if !Db::delete_rule_in(&mut tx, &org.id, rule_id).await? {
+        return Err(ServiceError::NotFound("completion rule"));
+    }
+    Db::audit_in(
+        &mut tx,
+        &acting.actor,
+        crate::db::audit::Event {
+            action: "completion_rule.delete",
+            target_kind: "org",
+            target_id: Some(&org.id),
+            org_id: Some(&org.id),
+            before: Some(serde_json::json!({ "rule_id": rule_id })),
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

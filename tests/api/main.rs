@@ -30,6 +30,7 @@ mod pages;
 mod postgres;
 mod privacy;
 mod reports;
+mod rules;
 mod schema;
 mod search;
 mod search_index;

@@ -651,6 +651,14 @@ pub async fn learning(web: Web) -> Response {
                 completed => a.completed,
                 quarters,
                 lessons,
+                required => a.required.iter().map(|r| context! {
+                    href => format!("/series/{}", enc(&r.series)),
+                    series => r.series,
+                    org_name => r.org_name,
+                    lessons => r.lessons,
+                    completed => r.completed,
+                    done => r.done(),
+                }).collect::<Vec<_>>(),
             },
         )
     }

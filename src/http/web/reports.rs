@@ -144,6 +144,10 @@ pub async fn page(
                 login => m.login, name => m.display_name, org => m.org_name,
             }).collect::<Vec<_>>(),
             idle_total => report.idle_total,
+            rules => report.rules.iter().map(|r| context! {
+                series => r.series, org_name => r.org_name, lessons => r.lessons,
+                done => r.done, missing => r.missing,
+            }).collect::<Vec<_>>(),
             branch_bars => branch_bars,
             branch_height => report.branches.len() * 28,
             trend_bars => trend_bars,

@@ -50,9 +50,25 @@ pub struct QuarterView {
     pub lessons: i64,
 }
 
+/// A series the member's organisations require, and where the member is with it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequiredView {
+    pub series: String,
+    /// The organisation that requires it.
+    pub org_name: String,
+    /// Published lessons of the series.
+    pub lessons: i64,
+    /// Of them, completed by the member on any channel.
+    pub completed: i64,
+    /// Every one completed.
+    pub done: bool,
+}
+
 /// The signed-in member's learning archive.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ArchiveView {
+    /// The series the member's organisations require: done or missing.
+    pub required: Vec<RequiredView>,
     /// Time spent on every lesson and channel, milliseconds.
     pub time_ms: i64,
     /// Lessons learned.
@@ -67,6 +83,17 @@ impl From<Archive> for ArchiveView {
     fn from(a: Archive) -> Self {
         let at = crate::domain::time::rfc3339;
         Self {
+            required: a
+                .required
+                .iter()
+                .map(|r| RequiredView {
+                    done: r.done(),
+                    series: r.series.clone(),
+                    org_name: r.org_name.clone(),
+                    lessons: r.lessons,
+                    completed: r.completed,
+                })
+                .collect(),
             time_ms: a.time_ms,
             completed: a.completed,
             quarters: a

@@ -81,6 +81,120 @@ pub struct IdleMemberView {
     pub org_name: String,
 }
 
+/// A completion rule in a report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleLineView {
+    pub series: String,
+    /// The organisation that set it (this one or one above).
+    pub org_name: String,
+    /// Published lessons of the series.
+    pub lessons: i64,
+    /// Members who completed every one of them.
+    pub done: i64,
+    /// Members who did not (yet).
+    pub missing: i64,
+}
+
+/// A completion rule: every member of the organisation's subtree must complete every published
+/// lesson of the series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleView {
+    pub id: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub series: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// The completion rules that hold for an organisation (its own and those from above).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleList {
+    pub items: Vec<RuleView>,
+}
+
+/// A new completion rule.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRule {
+    /// The series (as lessons name it) every member must complete.
+    pub series: String,
+}
+
+fn rule_view(r: crate::db::rules::RuleRecord) -> RuleView {
+    RuleView {
+        id: r.id,
+        org_id: r.org_id,
+        org_name: r.org_name,
+        series: r.series,
+        created_at: crate::domain::time::rfc3339(r.created_at),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{id}/completion-rules",
+    tag = "orgs",
+    summary = "The completion rules that hold for an organisation's members: its own and those set above it",
+    params(("id" = String, Path, description = "the organisation")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "the rules", body = RuleList))
+)]
+pub async fn list_rules(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+) -> Result<axum::Json<RuleList>, AppError> {
+    let rules = reports::rules(&state.db, &acting, &id).await?;
+    Ok(axum::Json(RuleList {
+        items: rules.into_iter().map(rule_view).collect(),
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{id}/completion-rules",
+    tag = "orgs",
+    summary = "Require every member of the organisation's subtree to complete every published lesson of a series (administrators; audited as completion_rule.create); shown as done or missing in each member's archive and in the reports",
+    params(("id" = String, Path, description = "the organisation")),
+    request_body = CreateRule,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "the rule", body = RuleView),
+        (status = 409, description = "the organisation already requires the series", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn create_rule(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(id): Path<String>,
+    crate::http::extract::Json(input): crate::http::extract::Json<CreateRule>,
+) -> Result<(axum::http::StatusCode, axum::Json<RuleView>), AppError> {
+    let rule = reports::add_rule(&state.db, &acting, &id, &input.series).await?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(rule_view(rule))))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{id}/completion-rules/{rule_id}",
+    tag = "orgs",
+    summary = "Remove one of the organisation's completion rules (administrators; audited as completion_rule.delete)",
+    params(
+        ("id" = String, Path, description = "the organisation"),
+        ("rule_id" = String, Path, description = "the rule")
+    ),
+    security(("bearer" = [])),
+    responses((status = 204, description = "removed"))
+)]
+pub async fn delete_rule(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path((id, rule_id)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, AppError> {
+    reports::remove_rule(&state.db, &acting, &id, &rule_id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// One quarter of the trend: its quarter and its figures (all channels).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TrendView {
@@ -110,6 +224,8 @@ pub struct ReportView {
     /// The first 200 members who learned nothing (the exports list all).
     pub idle: Vec<IdleMemberView>,
     pub idle_total: i64,
+    /// The completion rules that hold for the organisation, as they stand now.
+    pub rules: Vec<RuleLineView>,
     /// The quarters before, oldest first, then this one.
     pub trend: Vec<TrendView>,
 }
@@ -136,6 +252,17 @@ impl From<&Report> for ReportView {
                 })
                 .collect(),
             idle_total: r.idle_total,
+            rules: r
+                .rules
+                .iter()
+                .map(|l| RuleLineView {
+                    series: l.series.clone(),
+                    org_name: l.org_name.clone(),
+                    lessons: l.lessons,
+                    done: l.done,
+                    missing: l.missing,
+                })
+                .collect(),
             trend: r
                 .trend
                 .iter()
@@ -272,6 +399,16 @@ fn csv(r: &Report) -> Result<Vec<u8>, csv::Error> {
     w.write_record(HEADER)?;
     for l in lines(r) {
         w.write_record(&l)?;
+    }
+    for rule in &r.rules {
+        w.write_record([
+            "必修系列".to_owned(),
+            rule.series.clone(),
+            rule.org_name.clone(),
+            format!("共{}课", rule.lessons),
+            format!("完成{}人", rule.done),
+            format!("未完成{}人", rule.missing),
+        ])?;
     }
     w.write_record(["未学习成员", "账号", "姓名", "单位"])?;
     for m in &r.idle {
