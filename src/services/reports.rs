@@ -13,7 +13,7 @@ use crate::db::reports::{ALL_CHANNELS, IdleMember};
 use crate::db::rules::RuleRecord;
 use crate::domain::Invalid;
 use crate::domain::report::{Figures, Quarter};
-use crate::domain::visibility::{self, Caller};
+use crate::domain::visibility;
 use std::collections::{BTreeMap, HashMap};
 
 /// Quarters of trend shown before the report's own.
@@ -106,21 +106,7 @@ pub async fn report(
     quarter: &str,
     idle_limit: i64,
 ) -> Result<Report> {
-    let org = db
-        .org(org_id)
-        .await?
-        .ok_or(ServiceError::NotFound("organisation"))?;
-    if !visibility::may_administer(&acting.caller, &org.path) {
-        let seen = match &acting.caller {
-            Caller::User(u) => u.holds_on(&visibility::Role::ALL, &org.path),
-            Caller::Operator { .. } => true,
-            _ => false,
-        };
-        if !seen {
-            return Err(ServiceError::NotFound("organisation"));
-        }
-        return Err(deny(db, acting, "report", "org", org_id, Some(org_id)).await);
-    }
+    let org = administered(db, acting, org_id, "report").await?;
     let q = Quarter::parse(quarter).map_err(|e| ServiceError::Invalid(vec![e]))?;
     let now = crate::db::now_ms();
     if q > Quarter::of_ms(now) {
@@ -332,10 +318,12 @@ pub async fn rules(db: &Db, acting: &Acting, org_id: &str) -> Result<Vec<RuleRec
         .collect())
 }
 
-async fn administered(db: &Db, acting: &Acting, org_id: &str) -> Result<OrgRecord> {
+/// Organisation `org_id` for a step only its administrators may take (`action`, in the audit
+/// log when refused); not found for whoever does not work in it.
+async fn administered(db: &Db, acting: &Acting, org_id: &str, action: &str) -> Result<OrgRecord> {
     let org = super::orgs::get(db, acting, org_id).await?;
     if !visibility::may_administer(&acting.caller, &org.path) {
-        return Err(deny(db, acting, "completion_rule", "org", org_id, Some(org_id)).await);
+        return Err(deny(db, acting, action, "org", org_id, Some(org_id)).await);
     }
     Ok(org)
 }
@@ -343,7 +331,7 @@ async fn administered(db: &Db, acting: &Acting, org_id: &str) -> Result<OrgRecor
 /// Requires every member of organisation `org_id`'s subtree to complete every published lesson
 /// of `series` (administrators; audited).
 pub async fn add_rule(db: &Db, acting: &Acting, org_id: &str, series: &str) -> Result<RuleRecord> {
-    let org = administered(db, acting, org_id).await?;
+    let org = administered(db, acting, org_id, "completion_rule").await?;
     let series = crate::domain::lesson::optional_name("series", Some(series))
         .map_err(|e| ServiceError::Invalid(vec![e]))?
         .ok_or_else(|| ServiceError::Invalid(vec![Invalid::new("series", "must not be empty")]))?;
@@ -373,7 +361,7 @@ pub async fn add_rule(db: &Db, acting: &Acting, org_id: &str, series: &str) -> R
 
 /// Removes completion rule `rule_id` of organisation `org_id` (administrators; audited).
 pub async fn remove_rule(db: &Db, acting: &Acting, org_id: &str, rule_id: &str) -> Result<()> {
-    let org = administered(db, acting, org_id).await?;
+    let org = administered(db, acting, org_id, "completion_rule").await?;
     let mut tx = db.begin_write().await?;
     if !Db::delete_rule_in(&mut tx, &org.id, rule_id).await? {
         return Err(ServiceError::NotFound("completion rule"));
