@@ -18,7 +18,9 @@
 //!   `250,500,1000,2000,4000`): requests are sent on a fixed schedule whatever the answers, and
 //!   latency counts from the scheduled moment, so queueing shows
 //! - `LECTERN_BENCH_REPORT_MEMBERS` members of the report run (default 100,000) and
-//!   `LECTERN_BENCH_REPORT_DAYS` days with learning per member over the year (default 24)
+//!   `LECTERN_BENCH_REPORT_DAYS` days with learning per member over the year (default 24);
+//!   they are spread over 20 cities of 5 counties each (a tenth homed at their city)
+//! - `LECTERN_BENCH_PARTS` what to run (default `heartbeats,xapi,report`)
 //!
 //! A simulated member plays for 30 s between heartbeats, so a rate of R heartbeats/s stands for
 //! 30 × R members online; the largest such population with p99 under 200 ms is reported.
@@ -220,6 +222,9 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
         .collect();
     let report_members = env_usize("LECTERN_BENCH_REPORT_MEMBERS", 100_000)?;
     let report_days = env_usize("LECTERN_BENCH_REPORT_DAYS", 24)?;
+    let parts =
+        std::env::var("LECTERN_BENCH_PARTS").unwrap_or_else(|_| "heartbeats,xapi,report".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
 
     let dir = tempfile::tempdir()?;
     let url = support::database_url(kind, dir.path()).await?;
@@ -286,7 +291,6 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
     );
     let lessons = Arc::new(lessons);
 
-    // Heartbeats, closed loop.
     let hb = {
         let (client, base, people, lessons) = (
             client.clone(),
@@ -300,6 +304,44 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
             async move { r.send().await.is_ok_and(|r| r.status() == 204) }
         }
     };
+    if part("heartbeats") {
+        heartbeats(kind, out, clients, secs, &rates, hb.clone()).await;
+    }
+    if part("xapi") {
+        xapi(
+            kind, out, clients, secs, &client, &base, &people, &lessons, &key,
+        )
+        .await;
+    }
+    if part("report") {
+        report(
+            kind,
+            out,
+            &db,
+            &root,
+            (members_n, report_members, report_days),
+            &people,
+            &lessons,
+            hb,
+        )
+        .await?;
+    }
+    drop(app);
+    Ok(())
+}
+
+/// Heartbeats: 64 clients as fast as answers come, then open loops at fixed rates.
+async fn heartbeats<F, Fut>(
+    kind: &str,
+    out: &mut Vec<String>,
+    clients: usize,
+    secs: u64,
+    rates: &[usize],
+    hb: F,
+) where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
     let mut l = closed_loop(clients, secs, hb.clone()).await;
     out.push(l.line(
         &format!("heartbeats, {clients} clients"),
@@ -310,7 +352,7 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
     eprintln!("{}", out.last().unwrap());
     // Heartbeats, open loop at fixed rates.
     let mut held = 0;
-    for &rate in &rates {
+    for &rate in rates {
         let mut l = open_loop(rate, secs, hb.clone()).await;
         l.ms.sort_by(f64::total_cmp);
         let p99 = percentile(&l.ms, 0.99);
@@ -329,15 +371,29 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
         "| {kind} | largest population held (p99 < 200 ms) | {} online ({held} heartbeats/s) | | | |",
         held * 30
     ));
-    // xAPI batches of 100 statements.
+}
+
+/// Platforms posting xAPI batches of 100 statements.
+#[allow(clippy::too_many_arguments)]
+async fn xapi(
+    kind: &str,
+    out: &mut Vec<String>,
+    clients: usize,
+    secs: u64,
+    client: &reqwest::Client,
+    base: &str,
+    people: &Arc<Vec<(String, String, String)>>,
+    lessons: &Arc<Vec<String>>,
+    key: &str,
+) {
     let posters = (clients / 8).max(1);
     let post = {
         let (client, base, people, lessons, key) = (
             client.clone(),
-            base.clone(),
+            base.to_owned(),
             people.clone(),
             lessons.clone(),
-            key.clone(),
+            key.to_owned(),
         );
         move |i: usize| {
             let batch: Vec<Value> = (0..100)
@@ -372,17 +428,47 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
         100,
     ));
     eprintln!("{}", out.last().unwrap());
+}
 
-    // The report: 100,000 members × a year of records, then the summary and the report.
-    let more = report_members.saturating_sub(members_n);
+/// The report: 100,000 members × a year of records over a province of 20 cities of 5 counties,
+/// then the summary of each quarter (the current one with heartbeats at 500/s meanwhile) and
+/// the province's report opened.
+#[allow(clippy::too_many_arguments)]
+async fn report<F, Fut>(
+    kind: &str,
+    out: &mut Vec<String>,
+    db: &lectern::db::Db,
+    root: &lectern::db::orgs::OrgRecord,
+    (members_n, report_members, report_days): (usize, usize, usize),
+    people: &[(String, String, String)],
+    lessons: &[String],
+    hb: F,
+) -> Result<()>
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
     let t = Instant::now();
+    let mut homes = Vec::new();
+    for c in 0..20 {
+        let city = org(db, root, &format!("第{c}市委党校"), "city").await?;
+        for k in 0..5 {
+            homes.push(org(db, &city, &format!("第{c}市第{k}县委党校"), "county").await?);
+        }
+        homes.push(city);
+    }
     let mut everyone: Vec<String> = people.iter().map(|p| p.0.clone()).collect();
-    everyone.extend(
-        members(&db, &root.id, members_n, more, false)
-            .await?
-            .into_iter()
-            .map(|p| p.0),
-    );
+    let more = report_members.saturating_sub(members_n);
+    let per_home = more.div_ceil(homes.len()).max(1);
+    for (i, home) in homes.iter().enumerate() {
+        let n = per_home.min(more.saturating_sub(i * per_home));
+        everyone.extend(
+            members(db, &home.id, members_n + i * per_home, n, false)
+                .await?
+                .into_iter()
+                .map(|p| p.0),
+        );
+    }
     let now = lectern::db::now_ms();
     let this = lectern::domain::report::Quarter::of_ms(now);
     let quarters = [
@@ -445,14 +531,32 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
     let mut computed = Vec::new();
     for q in quarters {
         let t = Instant::now();
-        lectern::services::reports::compute(&db, q, now).await?;
+        lectern::services::reports::compute(db, q, now).await?;
         computed.push(format!("{q} {:.1} s", t.elapsed().as_secs_f64()));
     }
+    // The current quarter again while members keep learning: heartbeats at 500/s meanwhile.
+    let t = Instant::now();
+    let (during, done) = tokio::join!(open_loop(500, 8, hb), async {
+        let r = lectern::services::reports::compute(db, quarters[3], now).await;
+        (r, t.elapsed().as_secs_f64())
+    });
+    done.0?;
+    let mut during = during;
+    out.push(during.line(
+        &format!(
+            "heartbeats at 500/s while the current quarter is computed again ({:.1} s)",
+            done.1
+        ),
+        kind,
+        8.0,
+        1,
+    ));
+    eprintln!("{}", out.last().unwrap());
     let acting = lectern::services::Acting::cli();
     let mut open = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let r = lectern::services::reports::report(&db, &acting, &root.id, &this.to_string(), 200)
+        let r = lectern::services::reports::report(db, &acting, &root.id, &this.to_string(), 200)
             .await?;
         ensure!(
             r.total.members as usize >= everyone.len(),
@@ -469,8 +573,33 @@ async fn run(kind: &str, out: &mut Vec<String>) -> Result<()> {
         open.last().copied().unwrap_or(f64::NAN)
     ));
     eprintln!("{}", out.last().unwrap());
-    drop(app);
     Ok(())
+}
+
+/// A new organisation under `parent`, written straight into the table.
+async fn org(
+    db: &lectern::db::Db,
+    parent: &lectern::db::orgs::OrgRecord,
+    name: &str,
+    level: &str,
+) -> Result<lectern::db::orgs::OrgRecord> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let path = lectern::domain::org::child_path(Some(&parent.path), &id);
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO orgs (id, parent_id, name, level, path, review_required, self_approval, \
+         created_at) VALUES ($1, $2, $3, $4, $5, 0, 0, $6)",
+    )
+    .bind(&id)
+    .bind(&parent.id)
+    .bind(name)
+    .bind(level)
+    .bind(&path)
+    .bind(lectern::db::now_ms())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    db.org(&id).await?.context("the organisation just written")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -1576,6 +1576,46 @@ async fn an_administrator_reads_the_quarterly_report_on_a_phone_and_a_desktop() 
         );
     }
     screenshot(&c, "37-report-phone").await;
+    // Any run of days, from the second form: today's figures are the quarter's (everything was
+    // learned today); no trend for days.
+    let today = lectern::domain::time::china_day(lectern::db::now_ms());
+    c.execute(
+        "const f = document.querySelector('#report-days');\
+         f.querySelector('[name=from]').value = arguments[0];\
+         f.querySelector('[name=to]').value = arguments[0];\
+         f.requestSubmit();",
+        vec![serde_json::json!(today)],
+    )
+    .await
+    .unwrap();
+    let mut heading = String::new();
+    for _ in 0..100 {
+        if let Ok(h) = c.find(Locator::Css(".report h2")).await {
+            heading = h.text().await.unwrap_or_default();
+            if heading.contains("日至") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(heading.contains("日至"), "the report of the day: {heading}");
+    let days_totals = css(&c, "#totals").await.text().await.unwrap();
+    assert_eq!(days_totals, totals);
+    assert!(
+        c.find_all(Locator::Css("#trend-chart"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no trend for a run of days"
+    );
+    let from = css(&c, "#report-days [name=from]")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(from.as_deref(), Some(today.as_str()));
+    assert!(!scrolls_sideways(&c).await, "the days' form fits a phone");
+    screenshot(&c, "39-report-days-phone").await;
     c.set_window_size(1280, 900).await.unwrap();
     c.goto(&format!("{}/admin/reports?lang=en", app.base))
         .await

@@ -3,8 +3,11 @@
 //! rules (what a report may add, when a lesson is learned) are `domain::learning`'s; this module
 //! reads and writes the rows, one report in one transaction.
 
+use super::lessons::LessonRecord;
 use super::{Backend, Db};
 use crate::domain::learning::{self, Span};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The source of the records Lectern's own player sends.
 pub const LIBRARY: &str = "library";
@@ -33,7 +36,7 @@ pub struct ProgressRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(super) struct Row {
     user_id: String,
     lesson_id: String,
     source: String,
@@ -68,7 +71,7 @@ impl From<Row> for ProgressRecord {
     }
 }
 
-const COLUMNS: &str = "user_id, lesson_id, source, spans, covered_ms, duration_ms, time_ms, \
+pub(super) const COLUMNS: &str = "user_id, lesson_id, source, spans, covered_ms, duration_ms, time_ms, \
                        position_ms, credit_ms, completed_at, first_at, updated_at";
 
 /// What one source recorded of one lesson, in counts.
@@ -265,5 +268,74 @@ impl Db {
                 .fetch_optional(self.pool())
                 .await?;
         Ok(found.unwrap_or(learning::DEFAULT_COMPLETION_PERCENT))
+    }
+
+    /// Lesson `id` and its organisation's completion share, as the player's reports read
+    /// them: remembered by this process for [`RECENT`], so a province's heartbeats do not read
+    /// the same few lessons thousands of times a second. The caller checks visibility on what
+    /// this answers and asks again with `fresh` before refusing, so a lesson just published (or
+    /// a share just changed here, see [`Db::forget_recent_lessons`]) counts at once; a lesson
+    /// withdrawn still takes reports for up to [`RECENT`].
+    pub async fn lesson_for_learning(
+        &self,
+        id: &str,
+        fresh: bool,
+    ) -> Result<Option<(LessonRecord, i64)>, sqlx::Error> {
+        if !fresh
+            && let Some((at, found)) = self.recent_lessons.get(id)
+            && at.elapsed() < RECENT
+        {
+            return Ok(found);
+        }
+        let found = match self.lesson(id).await? {
+            Some(l) => {
+                let percent = match &l.org_id {
+                    Some(org) => self.completion_percent(org).await?,
+                    None => learning::DEFAULT_COMPLETION_PERCENT,
+                };
+                Some((l, percent))
+            }
+            None => None,
+        };
+        self.recent_lessons
+            .insert(id.to_owned(), (Instant::now(), found.clone()));
+        Ok(found)
+    }
+
+    /// Forgets the lessons [`Db::lesson_for_learning`] remembers (an organisation's completion
+    /// share changed).
+    pub fn forget_recent_lessons(&self) {
+        self.recent_lessons.clear();
+    }
+}
+
+/// How long [`Db::lesson_for_learning`] remembers a lesson.
+pub const RECENT: Duration = Duration::from_secs(5);
+
+/// A lesson and its share as [`Db::lesson_for_learning`] answers it (`None`: no such lesson),
+/// with when it was read.
+type Remembered = (Instant, Option<(LessonRecord, i64)>);
+
+/// The lessons [`Db::lesson_for_learning`] remembers.
+#[derive(Clone)]
+pub(super) struct RecentLessons(Arc<quick_cache::sync::Cache<String, Remembered>>);
+
+impl Default for RecentLessons {
+    fn default() -> Self {
+        Self(Arc::new(quick_cache::sync::Cache::new(10_000)))
+    }
+}
+
+impl std::ops::Deref for RecentLessons {
+    type Target = quick_cache::sync::Cache<String, Remembered>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RecentLessons {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecentLessons")
     }
 }

@@ -16,6 +16,7 @@ pub mod lessons;
 pub mod media;
 pub mod orgs;
 pub mod platforms;
+pub mod progress;
 pub mod reports;
 pub mod rules;
 mod states;
@@ -98,6 +99,10 @@ pub struct Db {
     /// Signalled after a transaction that queued jobs commits, so this process's job runner
     /// starts them at once (other instances find them when they poll).
     jobs_queued: std::sync::Arc<tokio::sync::Notify>,
+    /// The player's reports waiting for this process's writer (`progress`).
+    progress: progress::Queue,
+    /// Lessons the player's reports read, remembered for seconds (`learning`).
+    recent_lessons: learning::RecentLessons,
 }
 
 /// How many connections write transactions get: one on SQLite, where only one writer runs at a
@@ -183,6 +188,10 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// near it; the migrations, which may rewrite a large table, run without it.
 pub const POSTGRES_STATEMENT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How often a credential's use is written at most (`last_used_at`, [`Db::note_use`]): ten
+/// minutes.
+pub const USE_NOTED_EVERY_MS: i64 = 600_000;
+
 /// How long a request waits for a pooled SQLite connection. A SQLite file cannot be "down"; a
 /// wait only means every connection is busy, so this stays as long as SQLite's busy timeout.
 const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -230,6 +239,8 @@ impl Db {
             writes,
             backend,
             jobs_queued: Default::default(),
+            progress: Default::default(),
+            recent_lessons: Default::default(),
         })
     }
 
@@ -274,7 +285,8 @@ impl Db {
         &self.writes
     }
 
-    /// Notes that `credential` (row `id`) was used, at most once a minute: the write runs only
+    /// Notes that `credential` (row `id`) was used, at most once in [`USE_NOTED_EVERY_MS`]
+    /// (a member's player calls every 30 s with the same token): the write runs only
     /// when `used` (its `last_used_at` as just read) is older, so reads do not turn into a write
     /// each — even an `UPDATE` that changes nothing takes SQLite's write lock — and through the
     /// write pool when it does.
@@ -285,7 +297,7 @@ impl Db {
         used: Option<i64>,
     ) -> Result<(), sqlx::Error> {
         let now = now_ms();
-        if used.is_some_and(|u| u >= now - 60_000) {
+        if used.is_some_and(|u| u >= now - USE_NOTED_EVERY_MS) {
             return Ok(());
         }
         let update = match credential {
@@ -301,7 +313,7 @@ impl Db {
         sqlx::query(update)
             .bind(id)
             .bind(now)
-            .bind(now - 60_000)
+            .bind(now - USE_NOTED_EVERY_MS)
             .execute(&self.writes)
             .await?;
         Ok(())

@@ -427,7 +427,7 @@ impl Db {
     }
 
     /// The enabled platform whose live key has this hash, and the key's id; noting (at most
-    /// once a minute) that the key was used.
+    /// once in ten minutes) that the key was used.
     pub async fn platform_by_key(
         &self,
         key_hash: &str,

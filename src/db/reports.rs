@@ -1,11 +1,18 @@
-//! The summary organisation reports are read from (`report_member_quarters`,
-//! `report_series_quarters`, `report_quarters`): computed per quarter from `learning_days` and
-//! `learning_progress` in one transaction (the job runner's `reports` job, or the first time a
-//! quarter is asked for), and read by subtree.
+//! The summary organisation reports are read from (`report_quarter_members`,
+//! `report_member_quarters`, `report_series_quarters`, `report_quarters`): computed per quarter
+//! from `learning_days` and `learning_progress` (the job runner's `reports` job, or the first
+//! time a quarter is asked for), and read by subtree.
+//!
+//! A quarter is computed under a new generation, in chunks of [`CHUNK_MEMBERS`] members, each
+//! its own short transaction (so neither SQLite's one writer nor a PostgreSQL statement is held
+//! for long, whatever the province's size); `report_quarters` then names the new generation in
+//! one small transaction, and older generations are deleted. Readers read only the generation
+//! `report_quarters` names: never a half-computed quarter.
 //!
 //! Each member counts under one home organisation: the deepest of its member grants (the
-//! greatest path). In `report_member_quarters`, the rows of source `''` are all channels
-//! together (time summed, lessons and completions counted once per lesson).
+//! greatest path), as it stood when the quarter was computed (`report_quarter_members`). In
+//! `report_member_quarters`, the rows of source `''` are all channels together (time summed,
+//! lessons and completions counted once per lesson).
 
 use super::Db;
 
@@ -16,6 +23,20 @@ pub(super) const HOME: &str = "(SELECT g.user_id, MAX(o.path) AS org_path FROM r
 
 /// The source of the summary rows that stand for every channel.
 pub const ALL_CHANNELS: &str = "";
+
+/// Members summed per transaction when a quarter is computed (the job runner's choice).
+pub const CHUNK_MEMBERS: usize = 2_000;
+
+/// The summary tables a generation writes rows into.
+const TABLES: [&str; 3] = [
+    "report_quarter_members",
+    "report_member_quarters",
+    "report_series_quarters",
+];
+
+/// The rows of the generation a quarter's report reads (`r` joined to `report_quarters`).
+const CURRENT: &str =
+    "JOIN report_quarters q ON q.quarter = r.quarter AND q.generation = r.generation";
 
 /// One group of summary rows: an organisation (home of its members) and a channel.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -46,6 +67,15 @@ pub struct QuarterTotals {
     pub completed: i64,
 }
 
+/// The members homed at one organisation when a quarter was computed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct HomeCount {
+    pub org_path: String,
+    pub members: i64,
+    /// Of them, those who learned anything in the quarter.
+    pub learned: i64,
+}
+
 /// A member who learned nothing in a quarter.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IdleMember {
@@ -62,10 +92,18 @@ pub struct Computed {
     pub final_: bool,
 }
 
+/// `AND {column} < ${n}` when a chunk has an upper bound.
+fn below(column: &str, n: usize, hi: Option<&str>) -> String {
+    hi.map_or_else(String::new, |_| format!(" AND {column} < ${n}"))
+}
+
 impl Db {
-    /// Computes quarter `quarter` (`2026-Q2`; days `first..=last`, moments `from..until`) again:
-    /// its rows replaced in one transaction, marked computed at `now` (`final_` when the quarter
-    /// is over).
+    /// Computes quarter `quarter` (`2026-Q2`; days `first..=last`, moments `from..until`) again
+    /// under a new generation, named current at `now` (`final_` when the quarter is over) once
+    /// every chunk is in; older generations are then deleted. A computation that finds a newer
+    /// generation already current leaves it be. `chunk_members` members are summed per
+    /// transaction ([`CHUNK_MEMBERS`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn compute_report_quarter(
         &self,
         quarter: &str,
@@ -73,98 +111,212 @@ impl Db {
         (from, until): (i64, i64),
         now: i64,
         final_: bool,
+        chunk_members: usize,
     ) -> Result<(), sqlx::Error> {
+        // Milliseconds, then a random part: later computations get greater generations, and two
+        // at once (two nodes) different ones.
+        let generation = now * 1000 + i64::from(rand::random::<u16>() % 1000);
         let mut tx = self.begin_write().await?;
-        for table in ["report_member_quarters", "report_series_quarters"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE quarter = $1"
-            )))
-            .bind(quarter)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO report_quarter_members (quarter, generation, user_id, org_path, learned) \
+             SELECT $1, $2, h.user_id, h.org_path, 0 FROM {HOME} h"
+        )))
+        .bind(quarter)
+        .bind(generation)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let members: Vec<String> = sqlx::query_scalar(
+            "SELECT user_id FROM report_quarter_members WHERE quarter = $1 AND generation = $2 \
+             ORDER BY user_id",
+        )
+        .bind(quarter)
+        .bind(generation)
+        .fetch_all(self.pool())
+        .await?;
+        let chunks = chunk_bounds(&members, chunk_members);
+        for &(lo, hi) in &chunks {
+            self.compute_report_chunk(quarter, generation, (first, last), (from, until), (lo, hi))
+                .await?;
         }
-        // Per channel: time, lessons played, lessons first completed there in the quarter.
-        let per_channel = format!(
-            "INSERT INTO report_member_quarters (quarter, user_id, org_path, source, time_ms, \
-             lessons, completed) \
-             SELECT $1, d.user_id, h.org_path, d.source, SUM(d.time_ms), \
-             COUNT(DISTINCT d.lesson_id), 0 FROM learning_days d JOIN {HOME} h \
-             ON h.user_id = d.user_id WHERE d.day >= $2 AND d.day <= $3 \
-             GROUP BY d.user_id, h.org_path, d.source"
-        );
-        let channel_completed = format!(
-            "INSERT INTO report_member_quarters (quarter, user_id, org_path, source, time_ms, \
-             lessons, completed) \
-             SELECT $1, p.user_id, h.org_path, p.source, 0, 0, COUNT(*) \
-             FROM learning_progress p JOIN {HOME} h ON h.user_id = p.user_id \
-             WHERE p.completed_at >= $2 AND p.completed_at < $3 \
-             GROUP BY p.user_id, h.org_path, p.source \
-             ON CONFLICT (quarter, user_id, source) DO UPDATE SET completed = excluded.completed"
-        );
-        // All channels: a lesson counts once, completed when first completed on any channel.
-        let all = format!(
-            "INSERT INTO report_member_quarters (quarter, user_id, org_path, source, time_ms, \
-             lessons, completed) \
-             SELECT $1, d.user_id, h.org_path, '', SUM(d.time_ms), COUNT(DISTINCT d.lesson_id), 0 \
-             FROM learning_days d JOIN {HOME} h ON h.user_id = d.user_id \
-             WHERE d.day >= $2 AND d.day <= $3 GROUP BY d.user_id, h.org_path"
-        );
-        let first_completions = "(SELECT user_id, lesson_id, MIN(completed_at) AS at \
-                                 FROM learning_progress WHERE completed_at IS NOT NULL \
-                                 GROUP BY user_id, lesson_id)";
-        let all_completed = format!(
-            "INSERT INTO report_member_quarters (quarter, user_id, org_path, source, time_ms, \
-             lessons, completed) \
-             SELECT $1, f.user_id, h.org_path, '', 0, 0, COUNT(*) \
-             FROM {first_completions} f JOIN {HOME} h ON h.user_id = f.user_id \
-             WHERE f.at >= $2 AND f.at < $3 GROUP BY f.user_id, h.org_path \
-             ON CONFLICT (quarter, user_id, source) DO UPDATE SET completed = excluded.completed"
-        );
-        let series = format!(
-            "INSERT INTO report_series_quarters (quarter, user_id, org_path, series, time_ms, \
-             completed) \
-             SELECT $1, d.user_id, h.org_path, l.series, SUM(d.time_ms), 0 \
-             FROM learning_days d JOIN lessons l ON l.id = d.lesson_id \
-             JOIN {HOME} h ON h.user_id = d.user_id \
-             WHERE d.day >= $2 AND d.day <= $3 AND l.series IS NOT NULL AND l.series <> '' \
-             GROUP BY d.user_id, h.org_path, l.series"
-        );
-        let series_completed = format!(
-            "INSERT INTO report_series_quarters (quarter, user_id, org_path, series, time_ms, \
-             completed) \
-             SELECT $1, f.user_id, h.org_path, l.series, 0, COUNT(*) \
-             FROM {first_completions} f JOIN lessons l ON l.id = f.lesson_id \
-             JOIN {HOME} h ON h.user_id = f.user_id \
-             WHERE f.at >= $2 AND f.at < $3 AND l.series IS NOT NULL AND l.series <> '' \
-             GROUP BY f.user_id, h.org_path, l.series \
-             ON CONFLICT (quarter, user_id, series) DO UPDATE SET completed = excluded.completed"
-        );
-        for (sql, by_day) in [
-            (per_channel, true),
-            (channel_completed, false),
-            (all, true),
-            (all_completed, false),
-            (series, true),
-            (series_completed, false),
-        ] {
-            let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(quarter);
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO report_quarters (quarter, generation, computed_at, final) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (quarter) DO UPDATE SET \
+             generation = excluded.generation, computed_at = excluded.computed_at, \
+             final = excluded.final WHERE report_quarters.generation < excluded.generation",
+        )
+        .bind(quarter)
+        .bind(generation)
+        .bind(now)
+        .bind(i64::from(final_))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // Every generation before the current one (this one too, had a newer one won), chunk
+        // by chunk: the first chunk starts at '' and the last is unbounded, so the chunks cover
+        // every member, those of older generations too.
+        for &(lo, hi) in &chunks {
+            let mut tx = self.begin_write().await?;
+            for table in TABLES {
+                let sql = format!(
+                    "DELETE FROM {table} WHERE quarter = $1 AND generation < (SELECT generation \
+                     FROM report_quarters WHERE quarter = $1) AND user_id >= $2{}",
+                    below("user_id", 3, hi)
+                );
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(quarter).bind(lo);
+                let q = match hi {
+                    Some(hi) => q.bind(hi),
+                    None => q,
+                };
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// One chunk of a quarter's computation: the members `lo <= user_id < hi` of `generation`.
+    async fn compute_report_chunk(
+        &self,
+        quarter: &str,
+        generation: i64,
+        (first, last): (&str, &str),
+        (from, until): (i64, i64),
+        (lo, hi): (&str, Option<&str>),
+    ) -> Result<(), sqlx::Error> {
+        // $1 quarter, $2 generation, $3 lo, $4..$5 the days or moments, $6 hi.
+        let member = "JOIN report_quarter_members m ON m.quarter = $1 AND m.generation = $2";
+        let days = |t: &str| {
+            format!(
+                "{member} AND m.user_id = {t}.user_id WHERE {t}.user_id >= $3{} \
+                 AND {t}.day >= $4 AND {t}.day <= $5",
+                below(&format!("{t}.user_id"), 6, hi)
+            )
+        };
+        // Completions in the quarter; `first` only those of lessons not completed before on
+        // any channel (counted once per lesson).
+        let completions = |first_only: bool| {
+            format!(
+                "{member} AND m.user_id = p.user_id WHERE p.user_id >= $3{} \
+                 AND p.completed_at >= $4 AND p.completed_at < $5{}",
+                below("p.user_id", 6, hi),
+                if first_only {
+                    " AND NOT EXISTS (SELECT 1 FROM learning_progress e \
+                     WHERE e.user_id = p.user_id AND e.lesson_id = p.lesson_id \
+                     AND e.completed_at < p.completed_at)"
+                } else {
+                    ""
+                }
+            )
+        };
+        let into_members = "INSERT INTO report_member_quarters (quarter, generation, user_id, \
+                            org_path, source, time_ms, lessons, completed)";
+        let into_series = "INSERT INTO report_series_quarters (quarter, generation, user_id, \
+                           org_path, series, time_ms, completed)";
+        let series_only = "JOIN lessons l ON l.id = {t}.lesson_id";
+        let statements = [
+            // Per channel: time, lessons played, lessons completed there in the quarter.
+            (
+                format!(
+                    "{into_members} SELECT $1, $2, d.user_id, m.org_path, d.source, \
+                     SUM(d.time_ms), COUNT(DISTINCT d.lesson_id), 0 FROM learning_days d {} \
+                     GROUP BY d.user_id, m.org_path, d.source",
+                    days("d")
+                ),
+                true,
+            ),
+            (
+                format!(
+                    "{into_members} SELECT $1, $2, p.user_id, m.org_path, p.source, 0, 0, \
+                     COUNT(*) FROM learning_progress p {} \
+                     GROUP BY p.user_id, m.org_path, p.source \
+                     ON CONFLICT (quarter, generation, user_id, source) \
+                     DO UPDATE SET completed = excluded.completed",
+                    completions(false)
+                ),
+                false,
+            ),
+            // All channels: a lesson counts once, completed when first completed anywhere.
+            (
+                format!(
+                    "{into_members} SELECT $1, $2, d.user_id, m.org_path, '', SUM(d.time_ms), \
+                     COUNT(DISTINCT d.lesson_id), 0 FROM learning_days d {} \
+                     GROUP BY d.user_id, m.org_path",
+                    days("d")
+                ),
+                true,
+            ),
+            (
+                format!(
+                    "{into_members} SELECT $1, $2, p.user_id, m.org_path, '', 0, 0, \
+                     COUNT(DISTINCT p.lesson_id) FROM learning_progress p {} \
+                     GROUP BY p.user_id, m.org_path \
+                     ON CONFLICT (quarter, generation, user_id, source) \
+                     DO UPDATE SET completed = excluded.completed",
+                    completions(true)
+                ),
+                false,
+            ),
+            (
+                format!(
+                    "{into_series} SELECT $1, $2, d.user_id, m.org_path, l.series, \
+                     SUM(d.time_ms), 0 FROM learning_days d {} {} \
+                     AND l.series IS NOT NULL AND l.series <> '' \
+                     GROUP BY d.user_id, m.org_path, l.series",
+                    series_only.replace("{t}", "d"),
+                    days("d")
+                ),
+                true,
+            ),
+            (
+                format!(
+                    "{into_series} SELECT $1, $2, p.user_id, m.org_path, l.series, 0, \
+                     COUNT(DISTINCT p.lesson_id) FROM learning_progress p {} {} \
+                     AND l.series IS NOT NULL AND l.series <> '' \
+                     GROUP BY p.user_id, m.org_path, l.series \
+                     ON CONFLICT (quarter, generation, user_id, series) \
+                     DO UPDATE SET completed = excluded.completed",
+                    series_only.replace("{t}", "p"),
+                    completions(true)
+                ),
+                false,
+            ),
+        ];
+        let mut tx = self.begin_write().await?;
+        for (sql, by_day) in statements {
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(quarter)
+                .bind(generation)
+                .bind(lo);
             let q = if by_day {
                 q.bind(first).bind(last)
             } else {
                 q.bind(from).bind(until)
             };
+            let q = match hi {
+                Some(hi) => q.bind(hi),
+                None => q,
+            };
             q.execute(&mut *tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO report_quarters (quarter, computed_at, final) VALUES ($1, $2, $3) \
-             ON CONFLICT (quarter) DO UPDATE SET computed_at = excluded.computed_at, \
-             final = excluded.final",
-        )
-        .bind(quarter)
-        .bind(now)
-        .bind(i64::from(final_))
-        .execute(&mut *tx)
-        .await?;
+        let learned = format!(
+            "UPDATE report_quarter_members SET learned = 1 WHERE quarter = $1 \
+             AND generation = $2 AND user_id >= $3{} AND user_id IN (SELECT r.user_id \
+             FROM report_member_quarters r WHERE r.quarter = $1 AND r.generation = $2 \
+             AND r.source = '' AND r.user_id >= $3{})",
+            below("user_id", 4, hi),
+            below("r.user_id", 4, hi)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(learned))
+            .bind(quarter)
+            .bind(generation)
+            .bind(lo);
+        let q = match hi {
+            Some(hi) => q.bind(hi),
+            None => q,
+        };
+        q.execute(&mut *tx).await?;
         tx.commit().await
     }
 
@@ -185,11 +337,12 @@ impl Db {
         quarter: &str,
         path: &str,
     ) -> Result<Vec<SummaryRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT org_path, source, COUNT(*) AS active, CAST(SUM(time_ms) AS BIGINT) AS time_ms, \
-             CAST(SUM(completed) AS BIGINT) AS completed FROM report_member_quarters \
-             WHERE quarter = $1 AND org_path LIKE $2 GROUP BY org_path, source",
-        )
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT r.org_path, r.source, COUNT(*) AS active, \
+             CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
+             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_member_quarters r {CURRENT} \
+             WHERE r.quarter = $1 AND r.org_path LIKE $2 GROUP BY r.org_path, r.source"
+        )))
         .bind(quarter)
         .bind(format!("{path}%"))
         .fetch_all(self.pool())
@@ -202,11 +355,12 @@ impl Db {
         quarter: &str,
         path: &str,
     ) -> Result<Vec<SeriesRow>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT series, COUNT(*) AS active, CAST(SUM(time_ms) AS BIGINT) AS time_ms, \
-             CAST(SUM(completed) AS BIGINT) AS completed FROM report_series_quarters \
-             WHERE quarter = $1 AND org_path LIKE $2 GROUP BY series ORDER BY series",
-        )
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT r.series, COUNT(*) AS active, CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
+             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_series_quarters r \
+             {CURRENT} WHERE r.quarter = $1 AND r.org_path LIKE $2 \
+             GROUP BY r.series ORDER BY r.series"
+        )))
         .bind(quarter)
         .bind(format!("{path}%"))
         .fetch_all(self.pool())
@@ -224,9 +378,10 @@ impl Db {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT quarter, COUNT(*) AS active, CAST(SUM(time_ms) AS BIGINT) AS time_ms, \
-             CAST(SUM(completed) AS BIGINT) AS completed FROM report_member_quarters \
-             WHERE source = '' AND org_path LIKE $1 AND quarter IN ({}) GROUP BY quarter",
+            "SELECT r.quarter, COUNT(*) AS active, CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
+             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_member_quarters r \
+             {CURRENT} WHERE r.source = '' AND r.org_path LIKE $1 AND r.quarter IN ({}) \
+             GROUP BY r.quarter",
             super::placeholders(2, quarters.len())
         );
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(format!("{path}%"));
@@ -236,44 +391,129 @@ impl Db {
         q.fetch_all(self.pool()).await
     }
 
-    /// Members per home organisation in the subtree at `path`.
-    pub async fn members_by_home(&self, path: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    /// The members of each quarter of `quarters` homed in the subtree at `path`, as they were
+    /// when the quarter was computed.
+    pub async fn report_member_counts(
+        &self,
+        quarters: &[String],
+        path: &str,
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        if quarters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT r.quarter, COUNT(*) FROM report_quarter_members r {CURRENT} \
+             WHERE r.org_path LIKE $1 AND r.quarter IN ({}) GROUP BY r.quarter",
+            super::placeholders(2, quarters.len())
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(format!("{path}%"));
+        for quarter in quarters {
+            q = q.bind(quarter);
+        }
+        q.fetch_all(self.pool()).await
+    }
+
+    /// The members of `quarter` per home organisation in the subtree at `path`, and how many
+    /// of them learned anything.
+    pub async fn members_by_home(
+        &self,
+        quarter: &str,
+        path: &str,
+    ) -> Result<Vec<HomeCount>, sqlx::Error> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT h.org_path, COUNT(*) FROM {HOME} h WHERE h.org_path LIKE $1 \
-             GROUP BY h.org_path"
+            "SELECT r.org_path, COUNT(*) AS members, CAST(SUM(r.learned) AS BIGINT) AS learned \
+             FROM report_quarter_members r {CURRENT} WHERE r.quarter = $1 AND r.org_path LIKE $2 \
+             GROUP BY r.org_path"
         )))
+        .bind(quarter)
         .bind(format!("{path}%"))
         .fetch_all(self.pool())
         .await
     }
 
-    /// Up to `limit` members homed in the subtree at `path` who learned nothing in `quarter`
-    /// (by organisation, then login), and how many there are in all.
+    /// Deletes the summaries of runs of days (keys with `--`) last computed before `before`.
+    pub async fn forget_report_days(&self, before: i64) -> Result<(), sqlx::Error> {
+        let keys: Vec<String> = sqlx::query_scalar(
+            "SELECT quarter FROM report_quarters WHERE quarter LIKE '%--%' AND computed_at < $1",
+        )
+        .bind(before)
+        .fetch_all(self.pool())
+        .await?;
+        for key in keys {
+            let mut tx = self.begin_write().await?;
+            for table in TABLES.iter().chain(&["report_quarters"]) {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE quarter = $1"
+                )))
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` members of `quarter` homed in the subtree at `path` who learned nothing
+    /// (by organisation, then login).
     pub async fn idle_members(
         &self,
         quarter: &str,
         path: &str,
         limit: i64,
-    ) -> Result<(Vec<IdleMember>, i64), sqlx::Error> {
-        let from = format!(
-            "FROM {HOME} h JOIN users u ON u.id = h.user_id WHERE h.org_path LIKE $1 \
-             AND NOT EXISTS (SELECT 1 FROM report_member_quarters r WHERE r.quarter = $2 \
-             AND r.user_id = h.user_id AND r.source = '')"
-        );
-        let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT h.user_id, u.login, u.display_name, h.org_path {from} \
-             ORDER BY h.org_path, u.login LIMIT $3"
+    ) -> Result<Vec<IdleMember>, sqlx::Error> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT r.user_id, u.login, u.display_name, r.org_path \
+             FROM report_quarter_members r {CURRENT} JOIN users u ON u.id = r.user_id \
+             WHERE r.quarter = $1 AND r.org_path LIKE $2 AND r.learned = 0 \
+             ORDER BY r.org_path, u.login LIMIT $3"
         )))
-        .bind(format!("{path}%"))
         .bind(quarter)
+        .bind(format!("{path}%"))
         .bind(limit)
         .fetch_all(self.pool())
-        .await?;
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {from}")))
-            .bind(format!("{path}%"))
-            .bind(quarter)
-            .fetch_one(self.pool())
-            .await?;
-        Ok((rows, total))
+        .await
+    }
+}
+
+/// The chunks of `members` (sorted): `[lo, hi)` of `n` each, the first from '' and the last
+/// unbounded, so together they cover every user id.
+fn chunk_bounds(members: &[String], n: usize) -> Vec<(&str, Option<&str>)> {
+    let starts: Vec<&str> = members
+        .iter()
+        .step_by(n.max(1))
+        .skip(1)
+        .map(String::as_str)
+        .collect();
+    let mut chunks = Vec::with_capacity(starts.len() + 1);
+    let mut lo = "";
+    for &s in &starts {
+        chunks.push((lo, Some(s)));
+        lo = s;
+    }
+    chunks.push((lo, None));
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_member_once() {
+        let none: Vec<String> = Vec::new();
+        assert_eq!(chunk_bounds(&none, 3), vec![("", None)]);
+        let members: Vec<String> = (0..7).map(|i| format!("u{i:06}")).collect();
+        let chunks = chunk_bounds(&members, 3);
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[0].0, "");
+        assert_eq!(chunks[2].1, None);
+        for m in &members {
+            let holding = chunks
+                .iter()
+                .filter(|(lo, hi)| m.as_str() >= *lo && hi.is_none_or(|h| m.as_str() < h))
+                .count();
+            assert_eq!(holding, 1, "{m}");
+        }
     }
 }

@@ -98,28 +98,33 @@ impl Db {
         q.fetch_one(self.pool()).await
     }
 
-    /// How many members homed in the subtree at `path` have completed every one of `lessons`.
+    /// How many members are homed in the subtree at `path` now, and how many of them have
+    /// completed every one of `lessons` (none when there are none).
     pub async fn members_completing_all(
         &self,
         path: &str,
         lessons: &[String],
-    ) -> Result<i64, sqlx::Error> {
-        if lessons.is_empty() {
-            return Ok(0);
-        }
+    ) -> Result<(i64, i64), sqlx::Error> {
+        let done = if lessons.is_empty() {
+            "SELECT user_id FROM learning_progress WHERE 1 = 0".to_owned()
+        } else {
+            format!(
+                "SELECT user_id FROM learning_progress WHERE completed_at IS NOT NULL \
+                 AND lesson_id IN ({}) GROUP BY user_id HAVING COUNT(DISTINCT lesson_id) = $2",
+                super::placeholders(3, lessons.len())
+            )
+        };
         let sql = format!(
-            "SELECT COUNT(*) FROM (SELECT p.user_id FROM learning_progress p \
-             JOIN {} h ON h.user_id = p.user_id WHERE h.org_path LIKE $1 \
-             AND p.completed_at IS NOT NULL AND p.lesson_id IN ({}) GROUP BY p.user_id \
-             HAVING COUNT(DISTINCT p.lesson_id) = $2) done",
+            "SELECT COUNT(*), COUNT(d.user_id) FROM {} h LEFT JOIN ({done}) d \
+             ON d.user_id = h.user_id WHERE h.org_path LIKE $1",
             super::reports::HOME,
-            super::placeholders(3, lessons.len())
         );
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(format!("{path}%"))
-            .bind(lessons.len() as i64);
-        for l in lessons {
-            q = q.bind(l);
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(format!("{path}%"));
+        if !lessons.is_empty() {
+            q = q.bind(lessons.len() as i64);
+            for l in lessons {
+                q = q.bind(l);
+            }
         }
         q.fetch_one(self.pool()).await
     }

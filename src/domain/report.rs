@@ -106,6 +106,129 @@ impl Quarter {
     }
 }
 
+/// What a report covers: a quarter, or any run of whole days (China time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    Quarter(Quarter),
+    /// From the first day to the last, both included.
+    Days {
+        first: time::Date,
+        last: time::Date,
+    },
+}
+
+impl From<Quarter> for Period {
+    fn from(q: Quarter) -> Self {
+        Self::Quarter(q)
+    }
+}
+
+/// The most days a report of days covers.
+pub const MAX_DAYS: i64 = 366;
+
+const DAY: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Quarter(q) => q.fmt(f),
+            Self::Days { first, last } => write!(f, "{}--{}", day(*first), day(*last)),
+        }
+    }
+}
+
+fn day(d: time::Date) -> String {
+    d.format(DAY).unwrap_or_default()
+}
+
+fn china_midnight(d: time::Date) -> i64 {
+    d.midnight()
+        .assume_offset(time::macros::offset!(+8))
+        .unix_timestamp()
+        * 1000
+}
+
+impl Period {
+    /// A quarter (`2026-Q2`) or a run of days (`2026-01-01--2026-03-15`, ISO 8601's interval
+    /// with its double hyphen, which fits in a URL path), at most [`MAX_DAYS`].
+    pub fn parse(s: &str) -> Result<Self, super::Invalid> {
+        let Some((a, b)) = s.split_once("--") else {
+            return Quarter::parse(s).map(Self::Quarter).map_err(|_| {
+                super::Invalid::new(
+                    "period",
+                    "must be a quarter such as 2026-Q2 or days such as 2026-01-01--2026-03-31",
+                )
+            });
+        };
+        let date = |x: &str| {
+            time::Date::parse(x, DAY)
+                .ok()
+                .filter(|d| (2000..=2100).contains(&d.year()))
+                .ok_or_else(|| {
+                    super::Invalid::new("period", "each day must be a date such as 2026-01-01")
+                })
+        };
+        let (first, last) = (date(a)?, date(b)?);
+        if last < first {
+            return Err(super::Invalid::new(
+                "period",
+                "the last day must not come before the first",
+            ));
+        }
+        if (last - first).whole_days() + 1 > MAX_DAYS {
+            return Err(super::Invalid::new(
+                "period",
+                format!("at most {MAX_DAYS} days"),
+            ));
+        }
+        Ok(Self::Days { first, last })
+    }
+
+    /// The quarter, when it is one.
+    pub fn quarter(self) -> Option<Quarter> {
+        match self {
+            Self::Quarter(q) => Some(q),
+            Self::Days { .. } => None,
+        }
+    }
+
+    /// Its first and last day, `YYYY-MM-DD`.
+    pub fn days(self) -> (String, String) {
+        match self {
+            Self::Quarter(q) => q.days(),
+            Self::Days { first, last } => (day(first), day(last)),
+        }
+    }
+
+    /// Its first moment and the first moment after it (Unix ms, China midnight).
+    pub fn span_ms(self) -> (i64, i64) {
+        match self {
+            Self::Quarter(q) => q.span_ms(),
+            Self::Days { first, last } => (
+                china_midnight(first),
+                last.next_day().map_or(i64::MAX, china_midnight),
+            ),
+        }
+    }
+
+    /// `2026年第2季度`, `2026年1月1日至2026年3月15日`.
+    pub fn label_zh(self) -> String {
+        match self {
+            Self::Quarter(q) => q.label_zh(),
+            Self::Days { first, last } => format!(
+                "{}年{}月{}日至{}年{}月{}日",
+                first.year(),
+                u8::from(first.month()),
+                first.day(),
+                last.year(),
+                u8::from(last.month()),
+                last.day()
+            ),
+        }
+    }
+}
+
 /// The figures of one part of a report (the whole subtree, a branch, a channel, a series).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures {
@@ -138,6 +261,43 @@ impl Figures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_are_quarters_or_runs_of_days() {
+        let q = Period::parse("2026-Q2").unwrap();
+        assert_eq!(q.quarter(), Some(Quarter::parse("2026-Q2").unwrap()));
+        assert_eq!(q.to_string(), "2026-Q2");
+        let d = Period::parse("2026-01-01--2026-03-15").unwrap();
+        assert_eq!(d.quarter(), None);
+        assert_eq!(d.to_string(), "2026-01-01--2026-03-15");
+        assert_eq!(Period::parse(&d.to_string()).unwrap(), d);
+        assert_eq!(d.days(), ("2026-01-01".into(), "2026-03-15".into()));
+        assert_eq!(d.label_zh(), "2026年1月1日至2026年3月15日");
+        // China midnight of 1 January to China midnight of 16 March.
+        let (from, until) = d.span_ms();
+        assert_eq!(crate::domain::time::china_day(from), "2026-01-01");
+        assert_eq!(crate::domain::time::china_day(from - 1), "2025-12-31");
+        assert_eq!(crate::domain::time::china_day(until - 1), "2026-03-15");
+        assert_eq!(crate::domain::time::china_day(until), "2026-03-16");
+        // One day; a whole (leap) year; the quarter's days give the quarter's moments.
+        assert!(Period::parse("2026-03-01--2026-03-01").is_ok());
+        assert!(Period::parse("2028-01-01--2028-12-31").is_ok());
+        let q2 = Period::parse("2026-04-01--2026-06-30").unwrap();
+        assert_eq!(q2.span_ms(), q.span_ms());
+        for bad in [
+            "2026-03-02--2026-03-01",
+            "2026-01-01--2027-01-02",
+            "2026-02-30--2026-03-01",
+            "1999-12-31--2000-01-01",
+            "2026-01-01--",
+            "--2026-01-01",
+            "2026-1-1--2026-2-1",
+            "2026-Q5",
+            "",
+        ] {
+            assert!(Period::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn quarters_parse_print_and_span_china_days() {

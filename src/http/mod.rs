@@ -208,11 +208,11 @@ fn routes() -> Routes {
             axum::routing::delete(api::v1::reports::delete_rule),
         )
         .route(
-            "/orgs/{id}/reports/{quarter}",
+            "/orgs/{id}/reports/{period}",
             get(api::v1::reports::get_report),
         )
         .route(
-            "/orgs/{id}/reports/{quarter}/{file}",
+            "/orgs/{id}/reports/{period}/{file}",
             get(api::v1::reports::get_report_file),
         )
         .route("/users", get(users::list).post(users::create))

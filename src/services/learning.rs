@@ -9,10 +9,12 @@ use super::catalog::visible_lesson;
 use super::{Result, ServiceError};
 use crate::db::Db;
 use crate::db::learning::{DayRecord, LIBRARY, ProgressRecord};
+use crate::db::progress::ProgressWrite;
 use crate::domain::Invalid;
 use crate::domain::learning::{self, Span};
-use crate::domain::visibility::{self, Caller};
+use crate::domain::visibility::{self, Action, Caller};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// One report of Lectern's player.
 #[derive(Debug, Clone, Default)]
@@ -81,7 +83,9 @@ fn check(report: &Report) -> Result<()> {
 }
 
 /// Records a report of `caller`'s (an account) in lesson `lesson_id`, which it must be able
-/// to read; answers the record as it now is.
+/// to read; answers the record as it now is. The lesson is read as the player's reports read
+/// it (remembered for seconds, `Db::lesson_for_learning`), and the report written with the
+/// others waiting (`db::progress`).
 pub async fn record(
     db: &Db,
     caller: &Caller,
@@ -90,15 +94,30 @@ pub async fn record(
 ) -> Result<ProgressRecord> {
     let user = learner(caller)?;
     check(&report)?;
-    let lesson = visible_lesson(db, caller, lesson_id).await?;
-    let percent = match &lesson.org_id {
-        Some(org) => db.completion_percent(org).await?,
-        None => learning::DEFAULT_COMPLETION_PERCENT,
+    let readable = |found: &Option<(crate::db::lessons::LessonRecord, i64)>| {
+        found
+            .as_ref()
+            .is_some_and(|(l, _)| visibility::may(caller, Action::Read, l.access()))
     };
+    let mut found = db.lesson_for_learning(lesson_id, false).await?;
+    if !readable(&found) {
+        found = db.lesson_for_learning(lesson_id, true).await?;
+    }
+    let Some((lesson, percent)) = found else {
+        return Err(ServiceError::NotFound("lesson"));
+    };
+    if !visibility::may(caller, Action::Read, lesson.access()) {
+        return Err(ServiceError::NotFound("lesson"));
+    }
     let now = crate::db::now_ms();
     Ok(db
-        .record_progress(user, &lesson.id, LIBRARY, now, learning::SLACK_MS, |old| {
-            apply(old, report, now, percent)
+        .record_progress_queued(ProgressWrite {
+            user_id: user.to_owned(),
+            lesson_id: lesson.id.clone(),
+            source: LIBRARY.to_owned(),
+            now,
+            credit_ms: learning::SLACK_MS,
+            apply: Arc::new(move |old| apply(old, report.clone(), now, percent)),
         })
         .await?)
 }

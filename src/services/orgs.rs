@@ -200,6 +200,7 @@ pub async fn update(db: &Db, acting: &Acting, id: &str, change: OrgChange) -> Re
     )
     .await?;
     tx.commit().await?;
+    db.forget_recent_lessons();
     Ok(updated)
 }
 

@@ -12,7 +12,7 @@ use crate::db::orgs::OrgRecord;
 use crate::db::reports::{ALL_CHANNELS, IdleMember};
 use crate::db::rules::RuleRecord;
 use crate::domain::Invalid;
-use crate::domain::report::{Figures, Quarter};
+use crate::domain::report::{Figures, Period, Quarter};
 use crate::domain::visibility;
 use std::collections::{BTreeMap, HashMap};
 
@@ -52,11 +52,11 @@ pub struct RuleLine {
     pub missing: i64,
 }
 
-/// An organisation's report for a quarter.
+/// An organisation's report for a quarter or a run of days.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub org: OrgRecord,
-    pub quarter: Quarter,
+    pub period: Period,
     /// When the summary was computed; `final_` once the quarter was over.
     pub computed_at: i64,
     pub final_: bool,
@@ -69,21 +69,47 @@ pub struct Report {
     pub idle_total: i64,
     /// The completion rules that hold for the organisation, as they stand now.
     pub rules: Vec<RuleLine>,
-    /// The quarters before, oldest first, then this one.
+    /// The quarters before, oldest first, then this one (none for a run of days).
     pub trend: Vec<(Quarter, Figures)>,
 }
 
-/// Computes quarter `q`'s summary now (`final_` when it is over at `now`).
-pub async fn compute(db: &Db, q: Quarter, now: i64) -> Result<()> {
-    let (first, last) = q.days();
-    let final_ = q.span_ms().1 <= now;
-    db.compute_report_quarter(&q.to_string(), (&first, &last), q.span_ms(), now, final_)
-        .await?;
+/// How long the summary of a run of days that has not ended is used before it is computed
+/// again when asked for (the current quarter's is the job runner's, every ten minutes).
+pub const DAYS_FRESH_MS: i64 = 10 * 60_000;
+
+/// How long the summary of a run of days is kept after it was last computed.
+pub const DAYS_KEPT_MS: i64 = 24 * 3_600_000;
+
+/// Computes the summary of `period` now (`final_` when it is over at `now`).
+pub async fn compute(db: &Db, period: impl Into<Period>, now: i64) -> Result<()> {
+    compute_in_chunks(db, period, now, crate::db::reports::CHUNK_MEMBERS).await
+}
+
+/// [`compute`], `chunk_members` members per transaction.
+pub async fn compute_in_chunks(
+    db: &Db,
+    period: impl Into<Period>,
+    now: i64,
+    chunk_members: usize,
+) -> Result<()> {
+    let p: Period = period.into();
+    let (first, last) = p.days();
+    let final_ = p.span_ms().1 <= now;
+    db.compute_report_quarter(
+        &p.to_string(),
+        (&first, &last),
+        p.span_ms(),
+        now,
+        final_,
+        chunk_members,
+    )
+    .await?;
     Ok(())
 }
 
 /// What the job runner does periodically: the current quarter computed again, and the last one
-/// once more, for good, when it has ended since.
+/// once more, for good, when it has ended since; the summaries of runs of days not asked for
+/// in a day deleted.
 pub async fn refresh(db: &Db, now: i64) -> Result<()> {
     let current = Quarter::of_ms(now);
     let previous = current.previous();
@@ -94,45 +120,59 @@ pub async fn refresh(db: &Db, now: i64) -> Result<()> {
     {
         compute(db, previous, now).await?;
     }
-    compute(db, current, now).await
+    compute(db, current, now).await?;
+    db.forget_report_days(now - DAYS_KEPT_MS).await?;
+    Ok(())
 }
 
-/// The report of organisation `org_id` for quarter `quarter` (`2026-Q2`), for its
-/// administrators (and operators). `idle_limit` members who learned nothing are listed.
+/// The report of organisation `org_id` for `period` (a quarter, `2026-Q2`, or a run of days,
+/// `2026-01-01--2026-03-15`), for its administrators (and operators). `idle_limit` members who
+/// learned nothing are listed. A run of days is summed when first asked for (again when its
+/// summary is older than [`DAYS_FRESH_MS`] and it had not ended), from the same records.
 pub async fn report(
     db: &Db,
     acting: &Acting,
     org_id: &str,
-    quarter: &str,
+    period: &str,
     idle_limit: i64,
 ) -> Result<Report> {
     let org = administered(db, acting, org_id, "report").await?;
-    let q = Quarter::parse(quarter).map_err(|e| ServiceError::Invalid(vec![e]))?;
+    let p = Period::parse(period).map_err(|e| ServiceError::Invalid(vec![e]))?;
     let now = crate::db::now_ms();
-    if q > Quarter::of_ms(now) {
+    if p.span_ms().0 > now {
         return Err(ServiceError::Invalid(vec![Invalid::new(
-            "quarter",
+            "period",
             "has not begun yet",
         )]));
     }
-    let mut trend_quarters = vec![q];
-    for _ in 0..TREND_QUARTERS {
-        let before = trend_quarters[trend_quarters.len() - 1].previous();
-        trend_quarters.push(before);
+    let mut trend_quarters = Vec::new();
+    if let Some(q) = p.quarter() {
+        trend_quarters.push(q);
+        for _ in 0..TREND_QUARTERS {
+            let before = trend_quarters[trend_quarters.len() - 1].previous();
+            trend_quarters.push(before);
+        }
+        trend_quarters.reverse();
     }
-    trend_quarters.reverse();
     for &t in &trend_quarters {
         if db.report_computed(&t.to_string()).await?.is_none() {
             compute(db, t, now).await?;
         }
     }
+    let key = p.to_string();
+    let stale = match db.report_computed(&key).await? {
+        None => true,
+        Some(c) => p.quarter().is_none() && !c.final_ && c.at < now - DAYS_FRESH_MS,
+    };
+    if stale {
+        compute(db, p, now).await?;
+    }
     let computed = db
-        .report_computed(&q.to_string())
+        .report_computed(&key)
         .await?
         .ok_or(ServiceError::NotFound("report"))?;
-    let key = q.to_string();
     let rows = db.report_rows(&key, &org.path).await?;
-    let homes = db.members_by_home(&org.path).await?;
+    let homes = db.members_by_home(&key, &org.path).await?;
 
     // Branches: the organisation itself (its own members), then each child's subtree.
     let subtree = db
@@ -156,9 +196,11 @@ pub async fn report(
     let mut branch: BTreeMap<String, Figures> = BTreeMap::new();
     let mut channel: BTreeMap<String, Figures> = BTreeMap::new();
     let mut total = Figures::default();
-    for (path, n) in &homes {
-        branch.entry(branch_of(path)).or_default().members += n;
-        total.members += n;
+    let mut idle_total = 0;
+    for h in &homes {
+        branch.entry(branch_of(&h.org_path)).or_default().members += h.members;
+        total.members += h.members;
+        idle_total += h.members - h.learned;
     }
     for r in &rows {
         let add = |f: &mut Figures| {
@@ -217,8 +259,9 @@ pub async fn report(
             },
         })
         .collect();
-    let (idle_rows, idle_total) = db.idle_members(&key, &org.path, idle_limit).await?;
-    let idle = idle_rows
+    let idle = db
+        .idle_members(&key, &org.path, idle_limit)
+        .await?
         .into_iter()
         .map(|m: IdleMember| Idle {
             org_name: names.get(&m.org_path).cloned().unwrap_or_default(),
@@ -233,17 +276,23 @@ pub async fn report(
         .into_iter()
         .map(|t| (t.quarter.clone(), t))
         .collect();
+    let members: HashMap<String, i64> = db
+        .report_member_counts(&keys, &org.path)
+        .await?
+        .into_iter()
+        .collect();
     let trend = trend_quarters
         .iter()
         .map(|t| {
-            let f = totals
-                .get(&t.to_string())
-                .map_or_else(Figures::default, |x| Figures {
-                    members: total.members,
-                    active: x.active,
-                    completed: x.completed,
-                    time_ms: x.time_ms,
-                });
+            let key = t.to_string();
+            let mut f = totals.get(&key).map_or_else(Figures::default, |x| Figures {
+                members: 0,
+                active: x.active,
+                completed: x.completed,
+                time_ms: x.time_ms,
+            });
+            // The members as they were then (the quarter's own computation).
+            f.members = members.get(&key).copied().unwrap_or_default();
             (*t, f)
         })
         .collect();
@@ -253,19 +302,20 @@ pub async fn report(
             continue;
         }
         let lessons = db.published_series_lessons(&r.series).await?;
-        let done = db.members_completing_all(&org.path, &lessons).await?;
+        // As the rules stand now: the members now, those done now.
+        let (members, done) = db.members_completing_all(&org.path, &lessons).await?;
         rules.push(RuleLine {
             series: r.series,
             org_name: r.org_name,
             lessons: lessons.len() as i64,
             done,
-            missing: (total.members - done).max(0),
+            missing: members - done,
         });
     }
     Ok(Report {
         rules,
         org,
-        quarter: q,
+        period: p,
         computed_at: computed.at,
         final_: computed.final_,
         total,
@@ -284,17 +334,17 @@ pub async fn export(
     db: &Db,
     acting: &Acting,
     org_id: &str,
-    quarter: &str,
+    period: &str,
     format: &str,
 ) -> Result<Report> {
-    let report = report(db, acting, org_id, quarter, IDLE_EXPORTED).await?;
+    let report = report(db, acting, org_id, period, IDLE_EXPORTED).await?;
     let event = crate::db::audit::Event {
         action: "report.export",
         target_kind: "org",
         target_id: Some(org_id),
         org_id: Some(org_id),
         before: None,
-        after: Some(serde_json::json!({ "quarter": report.quarter.to_string(), "format": format })),
+        after: Some(serde_json::json!({ "period": report.period.to_string(), "format": format })),
     };
     db.audit(&acting.actor, event).await?;
     Ok(report)

@@ -186,6 +186,78 @@ async fn reports_at_once_both_count_and_bad_stretches_are_refused() {
 }
 
 #[tokio::test]
+async fn many_members_reporting_at_once_are_written_together_and_a_bad_report_fails_alone() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let l = t
+        .published(json!({ "title": "全省同时学习", "kind": "video" }))
+        .await;
+    let mut members = Vec::new();
+    for i in 0..12 {
+        members.push(
+            t.account(&format!("crowd-{i}"), &[("member", &tree.city)])
+                .await,
+        );
+    }
+    let who: Vec<As<'_>> = members.iter().map(|m| t.r#as(m)).collect();
+    // Every member reports three stretches at once: 36 reports queue for the writer together.
+    let mut all = Vec::new();
+    for me in &who {
+        for k in 0..3i64 {
+            let body = json!({ "position_ms": (k + 1) * 5_000, "duration_ms": 100_000,
+                               "played": [{ "start_ms": k * 5_000, "end_ms": (k + 1) * 5_000 }] });
+            all.push(report(me, &l, body));
+        }
+    }
+    for s in futures::future::join_all(all).await {
+        assert_eq!(s, 204);
+    }
+    for me in &who {
+        let a = archive(me).await;
+        assert_eq!(lesson(&a, &l)["time_ms"], 15_000, "{a}");
+        assert_eq!(lesson(&a, &l)["covered_percent"], 15, "{a}");
+    }
+    let days: i64 = sqlx::query_scalar(
+        "SELECT CAST(SUM(time_ms) AS BIGINT) FROM learning_days WHERE lesson_id = $1",
+    )
+    .bind(&l)
+    .fetch_one(t.db().pool())
+    .await
+    .unwrap();
+    assert_eq!(days, 12 * 15_000);
+
+    // A batch holding a report on a lesson that is gone: the batch fails, the others are then
+    // written one by one, and only that one fails.
+    let now = lectern::db::now_ms();
+    let write = |user: &str, lesson: &str| lectern::db::progress::ProgressWrite {
+        user_id: user.to_owned(),
+        lesson_id: lesson.to_owned(),
+        source: "library".to_owned(),
+        now,
+        credit_ms: 60_000,
+        apply: std::sync::Arc::new(move |mut r: lectern::db::learning::ProgressRecord| {
+            r.time_ms += 1_000;
+            r.updated_at = now;
+            (r, 1_000, "2026-01-01".to_owned())
+        }),
+    };
+    let answers = t
+        .db()
+        .record_progress_many(&[
+            write(&members[0].id, &l),
+            write(&members[1].id, "no-such-lesson"),
+            write(&members[2].id, &l),
+        ])
+        .await;
+    assert!(answers[0].is_ok(), "{:?}", answers[0]);
+    assert!(answers[1].is_err());
+    assert!(answers[2].is_ok(), "{:?}", answers[2]);
+    assert_eq!(answers[2].as_ref().unwrap().time_ms, 16_000);
+    let a = archive(&who[0]).await;
+    assert_eq!(lesson(&a, &l)["time_ms"], 16_000, "{a}");
+}
+
+#[tokio::test]
 async fn the_archive_exports_as_csv_and_the_export_is_audited() {
     let t = TestApp::spawn().await;
     let tree = t.tree().await;

@@ -164,6 +164,65 @@ async fn a_report_adds_up_the_hand_built_dataset_by_branch_channel_and_series() 
     assert_eq!(trend[4]["figures"]["active"], 4);
     assert_eq!(trend[3]["figures"]["active"], 0);
 
+    // Any run of days: today's the same figures (everything was learned today), no trend; a
+    // day before, nobody learned anything.
+    let now = lectern::db::now_ms();
+    let today = lectern::domain::time::china_day(now);
+    let yesterday = lectern::domain::time::china_day(now - 86_400_000);
+    let days: Value = admin
+        .json(&format!(
+            "/api/v1/orgs/{}/reports/{yesterday}--{today}",
+            d.tree.province
+        ))
+        .await;
+    assert_eq!(figures(&days["total"]), (5, 4, 1, 750_000), "{days}");
+    assert_eq!(days["period"], json!(format!("{yesterday}--{today}")));
+    assert_eq!(days["quarter"], Value::Null);
+    assert_eq!(
+        (&days["first_day"], &days["last_day"]),
+        (&json!(yesterday), &json!(today))
+    );
+    assert_eq!(days["trend"], json!([]));
+    assert_eq!(days["branches"], report["branches"]);
+    assert_eq!(days["channels"], report["channels"]);
+    let before: Value = admin
+        .json(&format!(
+            "/api/v1/orgs/{}/reports/{yesterday}--{yesterday}",
+            d.tree.province
+        ))
+        .await;
+    assert_eq!(figures(&before["total"]), (5, 0, 0, 0), "{before}");
+    assert_eq!(before["idle_total"], 5);
+    let r = admin
+        .get(&format!(
+            "/api/v1/orgs/{}/reports/{yesterday}--{today}/report.csv",
+            d.tree.province
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(&format!("report-{yesterday}--{today}.csv"))
+    );
+    let tomorrow = lectern::domain::time::china_day(now + 86_400_000);
+    for bad in [
+        format!("{today}--{yesterday}"),
+        "2025-01-01--2026-06-30".to_owned(),
+        format!("{tomorrow}--{tomorrow}"),
+        "2026-02-30--2026-03-01".to_owned(),
+    ] {
+        let r = admin
+            .get(&format!("/api/v1/orgs/{}/reports/{bad}", d.tree.province))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+
     // The city's administrator sees the city's subtree only: its own members, then the county.
     let city: Value = t
         .r#as(&d.city_admin)
@@ -226,6 +285,39 @@ async fn a_report_adds_up_the_hand_built_dataset_by_branch_channel_and_series() 
         .unwrap();
     let computed = t.db().report_computed(&quarter).await.unwrap().unwrap();
     assert!(computed.final_);
+
+    // Computed again a member per transaction, then two: the same report, and only the
+    // generation the report reads is kept.
+    let url = format!("/api/v1/orgs/{}/reports/{quarter}", d.tree.province);
+    let without_time = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("computed_at");
+        v
+    };
+    let whole = without_time(admin.json(&url).await);
+    for chunk in [1, 2] {
+        lectern::services::reports::compute_in_chunks(t.db(), q, q.span_ms().1 + 2000, chunk)
+            .await
+            .unwrap();
+        assert_eq!(
+            without_time(admin.json(&url).await),
+            whole,
+            "chunks of {chunk}"
+        );
+    }
+    for table in [
+        "report_quarter_members",
+        "report_member_quarters",
+        "report_series_quarters",
+    ] {
+        let generations: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(DISTINCT generation) FROM {table} WHERE quarter = $1"
+        )))
+        .bind(&quarter)
+        .fetch_one(t.db().pool())
+        .await
+        .unwrap();
+        assert_eq!(generations, 1, "{table}");
+    }
 }
 
 #[tokio::test]

@@ -216,6 +216,9 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("reports.org", "单位", "Organisation"),
     ("reports.quarter", "季度", "Quarter"),
     ("reports.show", "查看", "Show"),
+    ("reports.days", "或按日期统计", "Or any run of days"),
+    ("reports.from", "起始日期", "From"),
+    ("reports.to", "截止日期", "To"),
     (
         "reports.none",
         "您没有可查看报表的单位。",
@@ -224,13 +227,13 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("reports.computed", "统计于", "Computed"),
     (
         "reports.final",
-        "季度已结束，报表已定稿",
-        "the quarter is over: final",
+        "统计期已结束，报表已定稿",
+        "the period is over: final",
     ),
     (
         "reports.live",
-        "本季度进行中，每十分钟更新",
-        "quarter in progress: refreshed every ten minutes",
+        "统计期尚未结束，每十分钟更新",
+        "period in progress: refreshed every ten minutes",
     ),
     ("reports.csv", "导出表格（CSV）", "Download (CSV)"),
     ("reports.xlsx", "导出 Excel（XLSX）", "Download (XLSX)"),
@@ -240,7 +243,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("reports.completed", "完成课程", "Lessons completed"),
     ("reports.hours", "学时（小时）", "Hours"),
     ("reports.name", "名称", "Name"),
-    ("reports.empty", "本季度没有记录。", "Nothing this quarter."),
+    ("reports.empty", "本期没有记录。", "Nothing in this period."),
     ("reports.branches", "各单位", "By organisation"),
     (
         "reports.branch_chart",
@@ -257,13 +260,13 @@ const TABLE: &[(&str, &str, &str)] = &[
     ),
     (
         "reports.idle",
-        "本季度未学习的成员",
-        "Members who learned nothing this quarter",
+        "本期未学习的成员",
+        "Members who learned nothing in this period",
     ),
     (
         "reports.idle_none",
-        "所有成员本季度都有学习记录。",
-        "Every member learned something this quarter.",
+        "所有成员本期都有学习记录。",
+        "Every member learned something in this period.",
     ),
     (
         "reports.idle_more",

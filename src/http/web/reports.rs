@@ -1,5 +1,5 @@
-//! `/admin/reports?org=&quarter=`: an organisation's quarterly learning report for its
-//! administrators — the figures, bar charts drawn on the server (SVG, no script), the members
+//! `/admin/reports?org=&quarter=` (or `&from=&to=`, a run of days): an organisation's learning
+//! report for its administrators — the figures, bar charts drawn on the server (SVG, no script), the members
 //! who learned nothing, the trend, and links to the CSV and XLSX files of the API.
 
 use super::Web;
@@ -18,6 +18,11 @@ pub struct ReportQuery {
     pub org: String,
     #[serde(default)]
     pub quarter: String,
+    /// A run of days instead of a quarter: the first and last day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
 }
 
 /// The widest bar of a chart, in SVG units.
@@ -79,7 +84,9 @@ pub async fn page(
         } else {
             query.org.clone()
         };
-        let quarter = if query.quarter.is_empty() {
+        let quarter = if !query.from.is_empty() || !query.to.is_empty() {
+            format!("{}--{}", query.from, query.to)
+        } else if query.quarter.is_empty() {
             current.to_string()
         } else {
             query.quarter.clone()
@@ -126,14 +133,18 @@ pub async fn page(
                 .collect(),
             None,
         );
-        let api = format!("/api/v1/orgs/{}/reports/{}", report.org.id, report.quarter);
+        let api = format!("/api/v1/orgs/{}/reports/{}", report.org.id, report.period);
+        let (first_day, last_day) = report.period.days();
         let ctx = context! {
             orgs => org_choices,
             quarters => choices,
             org_id => report.org.id,
             org_name => report.org.name,
-            quarter => report.quarter.to_string(),
-            label => report.quarter.label_zh(),
+            quarter => report.period.quarter().map(|q| q.to_string()).unwrap_or_default(),
+            days => report.period.quarter().is_none(),
+            first_day => first_day,
+            last_day => last_day,
+            label => report.period.label_zh(),
             computed_at => crate::domain::time::china_time(report.computed_at),
             final_ => report.final_,
             total => figures(&report.total),

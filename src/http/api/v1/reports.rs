@@ -1,6 +1,6 @@
-//! `GET /api/v1/orgs/{id}/reports/{quarter}`: an organisation's quarterly learning report, and
-//! `…/{quarter}/report.csv` and `…/report.xlsx`, the same to be taken away (the export in the
-//! audit log). Adapters over `services::reports`; the files are also what the report page links.
+//! `GET /api/v1/orgs/{id}/reports/{period}`: an organisation's learning report for a quarter
+//! or any run of days, and `…/{period}/report.csv` and `…/report.xlsx`, the same to be taken
+//! away (the export in the audit log). Adapters over `services::reports`; the files are also what the report page links.
 
 use crate::domain::report::Figures;
 use crate::http::AppState;
@@ -18,11 +18,11 @@ use utoipa::ToSchema;
 pub struct FiguresView {
     /// Members (for a channel or a series: those who learned there).
     pub members: i64,
-    /// Members who learned anything in the quarter.
+    /// Members who learned anything in the period.
     pub active: i64,
     /// `active` as a share of `members`, whole percent.
     pub active_percent: i64,
-    /// Lessons completed in the quarter.
+    /// Lessons completed in the period.
     pub completed: i64,
     /// Time spent learning, milliseconds.
     pub time_ms: i64,
@@ -73,7 +73,7 @@ impl From<&Line> for ReportLineView {
     }
 }
 
-/// A member who learned nothing in the quarter.
+/// A member who learned nothing in the period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IdleMemberView {
     pub login: String,
@@ -203,18 +203,23 @@ pub struct TrendView {
     pub figures: FiguresView,
 }
 
-/// An organisation's learning report for a quarter (its whole subtree).
+/// An organisation's learning report for a quarter or a run of days (its whole subtree).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportView {
     pub org_id: String,
     pub org_name: String,
-    /// `2026-Q2`.
-    pub quarter: String,
+    /// What the report covers: `2026-Q2`, or `2026-01-01--2026-03-15`.
+    pub period: String,
+    /// The quarter, `2026-Q2`, when the report is one (else null).
+    pub quarter: Option<String>,
+    /// The first and last day covered, `YYYY-MM-DD` (China time).
+    pub first_day: String,
+    pub last_day: String,
     /// When the summary was computed (the job runner refreshes the current quarter every ten
     /// minutes).
     #[schema(format = DateTime)]
     pub computed_at: String,
-    /// Whether the quarter had ended when it was computed: the report is kept as it is.
+    /// Whether the period had ended when it was computed: the report is kept as it is.
     pub r#final: bool,
     pub total: FiguresView,
     /// The organisation's own members first, then each child organisation's subtree.
@@ -226,7 +231,7 @@ pub struct ReportView {
     pub idle_total: i64,
     /// The completion rules that hold for the organisation, as they stand now.
     pub rules: Vec<RuleLineView>,
-    /// The quarters before, oldest first, then this one.
+    /// The quarters before, oldest first, then this one (empty for a run of days).
     pub trend: Vec<TrendView>,
 }
 
@@ -235,7 +240,10 @@ impl From<&Report> for ReportView {
         Self {
             org_id: r.org.id.clone(),
             org_name: r.org.name.clone(),
-            quarter: r.quarter.to_string(),
+            period: r.period.to_string(),
+            quarter: r.period.quarter().map(|q| q.to_string()),
+            first_day: r.period.days().0,
+            last_day: r.period.days().1,
             computed_at: crate::domain::time::rfc3339(r.computed_at),
             r#final: r.final_,
             total: (&r.total).into(),
@@ -277,16 +285,17 @@ impl From<&Report> for ReportView {
 
 #[utoipa::path(
     get,
-    path = "/api/v1/orgs/{id}/reports/{quarter}",
+    path = "/api/v1/orgs/{id}/reports/{period}",
     tag = "orgs",
-    summary = "An organisation's learning report for a quarter (2026-Q2), for its administrators: members, active members, lessons completed and hours — in all, per branch, per channel and per series —, the members who learned nothing, and the trend over the four quarters before",
+    summary = "An organisation's learning report for a quarter (2026-Q2) or any run of days up to 366 (2026-01-01--2026-03-15, China time), for its administrators: members, active members, lessons completed and hours — in all, per branch, per channel and per series —, the members who learned nothing, and, for a quarter, the trend over the four quarters before",
     params(
         ("id" = String, Path, description = "the organisation"),
-        ("quarter" = String, Path, description = "the quarter, 2026-Q2")
+        ("period" = String, Path, description = "a quarter, 2026-Q2, or first and last day, 2026-01-01--2026-03-15")
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the report", body = ReportView),
+        (status = 400, description = "not a quarter or a run of days, more than 366 days, or a period that has not begun", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "not an administrator of the organisation", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such organisation the caller works in", body = Problem, content_type = "application/problem+json")
     )
@@ -294,20 +303,20 @@ impl From<&Report> for ReportView {
 pub async fn get_report(
     State(state): State<AppState>,
     Writer(acting): Writer,
-    Path((id, quarter)): Path<(String, String)>,
+    Path((id, period)): Path<(String, String)>,
 ) -> Result<axum::Json<ReportView>, AppError> {
-    let report = reports::report(&state.db, &acting, &id, &quarter, IDLE_SHOWN).await?;
+    let report = reports::report(&state.db, &acting, &id, &period, IDLE_SHOWN).await?;
     Ok(axum::Json((&report).into()))
 }
 
 #[utoipa::path(
     get,
-    path = "/api/v1/orgs/{id}/reports/{quarter}/{file}",
+    path = "/api/v1/orgs/{id}/reports/{period}/{file}",
     tag = "orgs",
     summary = "The report as report.csv (UTF-8 with a byte-order mark) or report.xlsx (sheets 汇总, 未学习成员, 趋势), every member who learned nothing listed; the export is recorded in the audit log",
     params(
         ("id" = String, Path, description = "the organisation"),
-        ("quarter" = String, Path, description = "the quarter, 2026-Q2"),
+        ("period" = String, Path, description = "a quarter, 2026-Q2, or first and last day, 2026-01-01--2026-03-15"),
         ("file" = String, Path, description = "report.csv or report.xlsx")
     ),
     security(("bearer" = [])),
@@ -320,15 +329,15 @@ pub async fn get_report(
 pub async fn get_report_file(
     State(state): State<AppState>,
     Writer(acting): Writer,
-    Path((id, quarter, file)): Path<(String, String, String)>,
+    Path((id, period, file)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
     let format = match file.as_str() {
         "report.csv" => "csv",
         "report.xlsx" => "xlsx",
         _ => return Err(AppError::not_found("file")),
     };
-    let report = reports::export(&state.db, &acting, &id, &quarter, format).await?;
-    let name = format!("report-{}.{format}", report.quarter);
+    let report = reports::export(&state.db, &acting, &id, &period, format).await?;
+    let name = format!("report-{}.{format}", report.period);
     let disposition = format!("attachment; filename=\"{name}\"");
     let (content_type, body) = if format == "csv" {
         (
@@ -395,7 +404,7 @@ fn csv(r: &Report) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(b"\xEF\xBB\xBF".to_vec());
-    w.write_record([format!("{} {}", r.org.name, r.quarter.label_zh())])?;
+    w.write_record([format!("{} {}", r.org.name, r.period.label_zh())])?;
     w.write_record(HEADER)?;
     for l in lines(r) {
         w.write_record(&l)?;
@@ -427,7 +436,7 @@ fn xlsx(r: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     sheet.write_string_with_format(
         0,
         0,
-        format!("{} {}", r.org.name, r.quarter.label_zh()),
+        format!("{} {}", r.org.name, r.period.label_zh()),
         &bold,
     )?;
     for (c, h) in HEADER.iter().enumerate() {
