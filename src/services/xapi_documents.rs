@@ -5,7 +5,8 @@
 //! Writes keep the specification's rules: a `PUT` replaces, a `POST` merges two JSON objects
 //! (anything else over an existing document is refused and nothing changes), `If-Match` and
 //! `If-None-Match` are checked against the document's ETag in the writing transaction (412), and
-//! a profile `PUT` over an existing document without either is a conflict (409).
+//! a profile `PUT` without either is refused: over an existing document as a conflict (409, as
+//! Communication 3.1 says), else as a bad request (400, as the conformance suite expects).
 
 use super::{Result, ServiceError};
 use crate::db::Db;
@@ -126,6 +127,16 @@ pub async fn write(
         let content = match (mode, current) {
             (Mode::Put, Some(_)) if pre.is_empty() && scope.kind.put_needs_precondition() => {
                 return Err(unmet(Unmet::Missing));
+            }
+            // A profile is created by a PUT that says it expects none (what the conformance
+            // suite asks of 1.0.3 stores: 400), so a client never overwrites one unawares.
+            (Mode::Put, None) if pre.is_empty() && scope.kind.put_needs_precondition() => {
+                return Err(invalid(
+                    "If-None-Match",
+                    "a profile is stored by PUT with If-None-Match: * (to create it) or \
+                     If-Match with its ETag (to replace it)"
+                        .to_owned(),
+                ));
             }
             (Mode::Post, Some(stored)) => {
                 if !documents::is_json(&stored.content_type) || !documents::is_json(content_type) {

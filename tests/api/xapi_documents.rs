@@ -275,6 +275,9 @@ async fn writes_keep_the_concurrency_rules_of_etags() {
         (AGENT_PROFILE, agent_profile("p1")),
     ] {
         let first = json!({"v": 1});
+        // A profile is not created without a precondition (400), nothing stored.
+        assert_eq!(lrs.put_json(path, &q, &first).await, 400, "{path}");
+        assert_eq!(lrs.get(path, &q).await.status(), 404, "{path}");
         // If-None-Match: * creates only what is not there.
         let put = |headers: &'static [(&'static str, &'static str)], doc: Value| {
             let q = q.clone();

@@ -33,8 +33,8 @@ impl Kind {
         }
     }
 
-    /// Whether a `PUT` over an existing document needs a precondition (Communication 3.1: the
-    /// profiles do; state documents are overwritten, as the specification lets them be).
+    /// Whether a `PUT` needs a precondition (Communication 3.1: the profiles do; state documents
+    /// are overwritten, as the specification lets them be).
     pub fn put_needs_precondition(self) -> bool {
         self != Self::State
     }

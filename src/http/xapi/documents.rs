@@ -248,6 +248,7 @@ macro_rules! document_paths {
             security(("platformKey" = []), ("platformBasic" = [])),
             responses(
                 (status = 204, description = "stored"),
+                (status = 400, description = "a parameter is wrong, or a profile was sent without If-Match or If-None-Match and does not exist", body = crate::http::error::Problem, content_type = "application/problem+json"),
                 (status = 409, description = "a profile exists and neither If-Match nor If-None-Match was sent", body = crate::http::error::Problem, content_type = "application/problem+json"),
                 (status = 412, description = "If-Match or If-None-Match does not hold; nothing changed", body = crate::http::error::Problem, content_type = "application/problem+json")
             )
