@@ -29,6 +29,7 @@ pub mod uploads;
 pub mod users;
 pub mod workflow;
 pub mod xapi;
+pub mod xapi_documents;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};

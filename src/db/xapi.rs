@@ -26,6 +26,25 @@ pub struct NewStatement {
     pub activities: Vec<(String, bool)>,
 }
 
+/// An attachment's bytes sent with a batch: already in object storage under `object_key`; the
+/// row that lets the platform reach them is written with the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    pub sha2: String,
+    pub content_type: String,
+    pub length: i64,
+    pub object_key: String,
+}
+
+/// An attachment a platform sent, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredAttachment {
+    pub sha2: String,
+    pub content_type: String,
+    pub length: i64,
+    pub object_key: String,
+}
+
 /// Why a batch was not stored (nothing of it was).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {
@@ -70,14 +89,32 @@ impl Db {
     /// statement voids its target among the platform's statements (now, or when the target
     /// arrives later). Every learning record a stored or voided statement touches is folded
     /// again from its statements that stand (`fold`: the bodies, oldest first, and the lesson).
+    /// The attachments sent with the batch become the platform's (once per hash).
     /// Answers whether a statement was new, per statement.
     pub async fn store_statements(
         &self,
         platform_id: &str,
         batch: &[NewStatement],
+        attachments: &[NewAttachment],
         fold: impl Fn(&str, Vec<String>) -> Folded,
     ) -> Result<Result<Vec<bool>, Refused>, sqlx::Error> {
         let mut tx = self.begin_write().await?;
+        let stored_ms = super::now_ms();
+        for a in attachments {
+            sqlx::query(
+                "INSERT INTO xapi_attachments (platform_id, sha2, content_type, length, \
+                 object_key, stored_ms) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (platform_id, sha2) DO NOTHING",
+            )
+            .bind(platform_id)
+            .bind(&a.sha2)
+            .bind(&a.content_type)
+            .bind(a.length)
+            .bind(&a.object_key)
+            .bind(stored_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
         let mut fresh = Vec::with_capacity(batch.len());
         let mut touched: Vec<(String, String)> = Vec::new();
         for s in batch {
@@ -315,6 +352,27 @@ impl Db {
             .await?;
         }
         Ok(())
+    }
+
+    /// The attachments among `sha2s` (lowercase hex) that platform `platform_id` sent.
+    pub async fn xapi_attachments(
+        &self,
+        platform_id: &str,
+        sha2s: &[String],
+    ) -> Result<Vec<StoredAttachment>, sqlx::Error> {
+        let mut found = Vec::new();
+        for sha2 in sha2s {
+            let a: Option<StoredAttachment> = sqlx::query_as(
+                "SELECT sha2, content_type, length, object_key FROM xapi_attachments \
+                 WHERE platform_id = $1 AND sha2 = $2",
+            )
+            .bind(platform_id)
+            .bind(sha2)
+            .fetch_optional(self.pool())
+            .await?;
+            found.extend(a);
+        }
+        Ok(found)
     }
 
     /// Statement `id` of platform `platform_id`, voided or not.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod feeds;
 pub mod input;
+pub mod multipart;
 pub mod openapi;
 pub mod server;
 pub mod views;
@@ -280,6 +281,29 @@ fn routes() -> Routes {
                 .put(xapi::put_statement)
                 .post(xapi::post_statements),
         )
+        .route(
+            "/activities/state",
+            get(xapi::documents::get_state)
+                .put(xapi::documents::put_state)
+                .post(xapi::documents::post_state)
+                .delete(xapi::documents::delete_state),
+        )
+        .route(
+            "/activities/profile",
+            get(xapi::documents::get_activity_profile)
+                .put(xapi::documents::put_activity_profile)
+                .post(xapi::documents::post_activity_profile)
+                .delete(xapi::documents::delete_activity_profile),
+        )
+        .route(
+            "/agents/profile",
+            get(xapi::documents::get_agent_profile)
+                .put(xapi::documents::put_agent_profile)
+                .post(xapi::documents::post_agent_profile)
+                .delete(xapi::documents::delete_agent_profile),
+        )
+        .route("/activities", get(xapi::documents::get_activity))
+        .route("/agents", get(xapi::documents::get_agent))
         .map(|r| r.layer(axum::middleware::from_fn(xapi::versioned)));
     Routes::new()
         .nest("/api/v1", api)

@@ -118,6 +118,7 @@ pub async fn serve(
             let service =
                 hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
+                    super::xapi::alternate::route_as(&mut request);
                     router.clone().oneshot(request.map(axum::body::Body::new))
                 });
             let connection = builder

@@ -20,6 +20,9 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+pub mod alternate;
+pub mod documents;
+
 pub const VERSION_HEADER: HeaderName = HeaderName::from_static("x-experience-api-version");
 const CONSISTENT_THROUGH: HeaderName =
     HeaderName::from_static("x-experience-api-consistent-through");
@@ -27,8 +30,20 @@ const CONSISTENT_THROUGH: HeaderName =
 const STATEMENTS_PATH: &str = "/api/xapi/statements";
 
 /// Checks the version a request asks for (not on `/about`) and marks every answer with this
-/// store's version.
+/// store's version. A request in the alternate request syntax (Communication 1.3: `POST` with
+/// `?method=…` and a form carrying headers, parameters and `content`) is first rewritten into
+/// the request it stands for.
 pub async fn versioned(request: Request, next: Next) -> Response {
+    let request = match alternate::rewrite(request).await {
+        Ok(r) => r,
+        Err(e) => {
+            let mut response = e.into_response();
+            response
+                .headers_mut()
+                .insert(VERSION_HEADER, HeaderValue::from_static(xapi::VERSION));
+            return response;
+        }
+    };
     let about = request.uri().path().ends_with("/about");
     let asked = request
         .headers()
@@ -131,8 +146,11 @@ pub async fn about() -> Response {
     .into_response()
 }
 
-/// The parameters of a statements request, each at most once; an unknown one is refused.
-fn params(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, AppError> {
+/// The parameters of a request to the store, each at most once; an unknown one is refused.
+pub(super) fn params(
+    query: Option<&str>,
+    allowed: &[&str],
+) -> Result<Vec<(String, String)>, AppError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if !allowed.contains(&k.as_ref()) {
@@ -149,11 +167,11 @@ fn params(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>
     Ok(out)
 }
 
-fn bad(detail: String) -> AppError {
+pub(super) fn bad(detail: String) -> AppError {
     AppError::new(Code::InvalidRequest, detail)
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -178,7 +196,7 @@ fn format_of(params: &[(String, String)]) -> Result<Format, AppError> {
     }
 }
 
-fn instant(params: &[(String, String)], name: &str) -> Result<Option<i64>, AppError> {
+pub(super) fn instant(params: &[(String, String)], name: &str) -> Result<Option<i64>, AppError> {
     param(params, name)
         .map(|v| {
             validate::parse_timestamp(v)
@@ -235,7 +253,7 @@ const GET_PARAMS: &[&str] = &[
         ("until" = Option<String>, Query, description = "stored at or before this instant"),
         ("limit" = Option<i64>, Query, description = "at most this many (0: the store's maximum, 500)"),
         ("format" = Option<String>, Query, description = "ids, exact or canonical"),
-        ("attachments" = Option<bool>, Query, description = "answer multipart/mixed"),
+        ("attachments" = Option<bool>, Query, description = "answer multipart/mixed: the JSON, then the data of the statements' attachments the platform sent (at most 10 statements a page)"),
         ("ascending" = Option<bool>, Query, description = "oldest stored first"),
         ("more" = Option<String>, Query, description = "the next page (from a `more` link)"),
     ),
@@ -274,7 +292,23 @@ pub async fn get_statements(
         }
         let (statement, stored) =
             lrs::one(&state.db, &p, id, which == "voidedStatementId", format).await?;
-        return Ok(answer(&statement, attachments, now, Some(stored)));
+        let data = if attachments {
+            lrs::attachment_data(
+                &state.db,
+                &state.store,
+                &p,
+                std::slice::from_ref(&statement),
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        return Ok(answer(
+            &statement,
+            attachments.then_some(data),
+            now,
+            Some(stored),
+        ));
     }
     let (q, limit, format, attachments) = match param(&params, "more") {
         Some(token) => {
@@ -336,7 +370,18 @@ pub async fn get_statements(
             (q, limit, format, attachments)
         }
     };
+    // With their attachments' data, a page holds fewer statements (see the constant).
+    let limit = if attachments && (limit == 0 || limit > lrs::MAX_LIMIT_WITH_ATTACHMENTS) {
+        lrs::MAX_LIMIT_WITH_ATTACHMENTS
+    } else {
+        limit
+    };
     let (statements, next) = lrs::page(&state.db, &p, q, limit, format).await?;
+    let data = if attachments {
+        lrs::attachment_data(&state.db, &state.store, &p, &statements).await?
+    } else {
+        Vec::new()
+    };
     let more = match next {
         Some(q) => {
             let token = serde_json::to_vec(&More {
@@ -351,20 +396,36 @@ pub async fn get_statements(
         None => String::new(),
     };
     let result = json!({ "statements": statements, "more": more });
-    Ok(answer(&result, attachments, now, None))
+    Ok(answer(&result, attachments.then_some(data), now, None))
 }
 
-/// A statement or a result, as JSON or (`attachments=true`) as the JSON part of
-/// `multipart/mixed` (this store keeps no attachment data, so there is no other part).
-fn answer(body: &Value, attachments: bool, now: i64, stored: Option<i64>) -> Response {
+/// A statement or a result, as JSON or (`attachments`: their data) as `multipart/mixed`: the
+/// JSON first, then a part per attachment the platform sent the data of (Communication 1.5.2).
+fn answer(
+    body: &Value,
+    attachments: Option<Vec<lrs::AttachmentData>>,
+    now: i64,
+    stored: Option<i64>,
+) -> Response {
     let json = body.to_string();
-    let mut response = if attachments {
-        let boundary = format!("lectern-{}", uuid::Uuid::new_v4().simple());
-        let text = format!(
-            "--{boundary}\r\nContent-Type: application/json\r\n\r\n{json}\r\n--{boundary}--\r\n"
-        );
-        let mut r = Response::new(Body::from(text));
-        if let Ok(v) = HeaderValue::from_str(&format!("multipart/mixed; boundary={boundary}")) {
+    let mut response = if let Some(data) = attachments {
+        let mut parts = vec![(
+            vec![("Content-Type", "application/json".to_owned())],
+            Bytes::from(json),
+        )];
+        for a in data {
+            parts.push((
+                vec![
+                    ("Content-Type", a.content_type),
+                    ("Content-Transfer-Encoding", "binary".to_owned()),
+                    ("X-Experience-API-Hash", a.sha2),
+                ],
+                a.bytes,
+            ));
+        }
+        let (content_type, bytes) = super::multipart::write(&parts);
+        let mut r = Response::new(Body::from(bytes));
+        if let Ok(v) = HeaderValue::from_str(&content_type) {
             r.headers_mut().insert(header::CONTENT_TYPE, v);
         }
         r
@@ -387,7 +448,7 @@ fn answer(body: &Value, attachments: bool, now: i64, stored: Option<i64>) -> Res
 }
 
 /// An instant as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn http_date(ms: i64) -> String {
+pub(super) fn http_date(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let f = time::macros::format_description!(
@@ -396,9 +457,31 @@ fn http_date(ms: i64) -> String {
     t.format(&f).unwrap_or_default()
 }
 
-/// The statement or statements of a body: JSON only (attachments with their data, as
-/// `multipart/mixed`, are not taken).
-fn statements_of(headers: &HeaderMap, body: &Bytes) -> Result<Value, AppError> {
+/// A request's body, read up to `limit` bytes (more: 413).
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes, AppError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if over {
+            AppError::new(
+                Code::PayloadTooLarge,
+                format!("the body is over its limit of {limit} bytes"),
+            )
+        } else {
+            bad(format!("the body could not be read: {e}"))
+        }
+    })
+}
+
+/// The statement or statements of a body, with their attachments' data: `application/json`, or
+/// `multipart/mixed` whose first part is the statements' JSON and every other part the data of
+/// an attachment, named by its hash (Communication 1.5.2). Anything else is refused with 400, as
+/// Data 2.4.11 says.
+fn statements_of(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Value, Vec<lrs::AttachmentData>), AppError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -409,17 +492,87 @@ fn statements_of(headers: &HeaderMap, body: &Bytes) -> Result<Value, AppError> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if essence != "application/json" {
-        return Err(AppError::new(
-            Code::UnsupportedMediaType,
-            format!(
-                "statements are sent as application/json, not {content_type:?} (attachments \
-                 are taken by reference, fileUrl, not as multipart/mixed data)"
-            ),
-        ));
+    let json = |bytes: &[u8]| -> Result<Value, AppError> {
+        if bytes.len() > super::JSON_LIMIT {
+            return Err(AppError::new(
+                Code::PayloadTooLarge,
+                format!("the statements' JSON is over {} bytes", super::JSON_LIMIT),
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("the statements are not JSON: {e}")))
+    };
+    match essence.as_str() {
+        "application/json" => Ok((json(body)?, Vec::new())),
+        "multipart/mixed" => {
+            let boundary = super::multipart::boundary(content_type).ok_or_else(|| {
+                bad(
+                    "a multipart/mixed body needs the boundary parameter in its Content-Type"
+                        .to_owned(),
+                )
+            })?;
+            let mut parts = super::multipart::parse(body, &boundary)
+                .map_err(|e| bad(format!("the multipart/mixed body: {e}")))?
+                .into_iter();
+            let first = parts.next().ok_or_else(|| bad("no part".to_owned()))?;
+            if !first
+                .header("content-type")
+                .is_some_and(crate::domain::xapi::documents::is_json)
+            {
+                return Err(bad(
+                    "the first part of a multipart/mixed body must be the statements, as \
+                     application/json"
+                        .to_owned(),
+                ));
+            }
+            let statements = json(&first.body)?;
+            let mut data = Vec::new();
+            let mut total = 0usize;
+            for (i, part) in parts.enumerate() {
+                let n = i + 2;
+                let sha2 = part.header("x-experience-api-hash").ok_or_else(|| {
+                    bad(format!(
+                        "part {n} has no X-Experience-API-Hash (every part after the first is \
+                         an attachment's data)"
+                    ))
+                })?;
+                if !part
+                    .header("content-transfer-encoding")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("binary"))
+                {
+                    return Err(bad(format!(
+                        "part {n} must say Content-Transfer-Encoding: binary"
+                    )));
+                }
+                total += part.body.len();
+                if total > lrs::MAX_ATTACHMENT_BYTES {
+                    return Err(AppError::new(
+                        Code::PayloadTooLarge,
+                        format!(
+                            "the attachments' data is over {} bytes in all",
+                            lrs::MAX_ATTACHMENT_BYTES
+                        ),
+                    ));
+                }
+                data.push(lrs::AttachmentData {
+                    sha2: sha2.to_owned(),
+                    content_type: part
+                        .header("content-type")
+                        .unwrap_or("application/octet-stream")
+                        .to_owned(),
+                    bytes: part.body.clone(),
+                });
+            }
+            Ok((statements, data))
+        }
+        _ => Err(bad(format!(
+            "statements are sent as application/json, or as multipart/mixed with their \
+             attachments' data, not as {content_type:?}"
+        ))),
     }
-    serde_json::from_slice(body).map_err(|e| bad(format!("the body is not JSON: {e}")))
 }
+
+/// The most a statements request's body may be: the JSON and the attachments' data.
+pub const STATEMENTS_BODY_LIMIT: usize = super::JSON_LIMIT + lrs::MAX_ATTACHMENT_BYTES + 64 * 1024;
 
 /// `PUT /api/xapi/statements?statementId=…`
 #[utoipa::path(
@@ -431,7 +584,7 @@ fn statements_of(headers: &HeaderMap, body: &Bytes) -> Result<Value, AppError> {
         ("X-Experience-API-Version" = String, Header, description = "1.0.3 (any 1.0.x)"),
         ("statementId" = String, Query, description = "the statement's id"),
     ),
-    request_body(content = Object, description = "an xAPI statement"),
+    request_body(content = Object, description = "an xAPI statement as application/json, or multipart/mixed: the statement, then a part per attachment's data (X-Experience-API-Hash: its sha2; Content-Transfer-Encoding: binary; at most 16 MiB in all)"),
     security(("platformKey" = []), ("platformBasic" = [])),
     responses(
         (status = 204, description = "stored (or already stored as sent)"),
@@ -443,17 +596,27 @@ pub async fn put_statement(
     Reporter(p): Reporter,
     headers: HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, AppError> {
     let params = params(query.as_deref(), &["statementId"])?;
     let id = param(&params, "statementId")
         .ok_or_else(|| bad("PUT takes the statement's id as statementId".to_owned()))?;
-    let statement = statements_of(&headers, &body)?;
+    let body = read_body(body, STATEMENTS_BODY_LIMIT).await?;
+    let (statement, data) = statements_of(&headers, &body)?;
     if !statement.is_object() {
         return Err(bad("PUT takes one statement (a JSON object)".to_owned()));
     }
     let base = super::feeds::base_url(&state, &headers);
-    lrs::store(&state.db, &p, &base, vec![statement], Some(id)).await?;
+    lrs::store(
+        &state.db,
+        &state.store,
+        &p,
+        &base,
+        vec![statement],
+        data,
+        Some(id),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -464,7 +627,7 @@ pub async fn put_statement(
     tag = "xapi",
     summary = "Stores one statement or a batch (all or none); answers their ids in order. A statement about a lesson (<public URL>/lessons/<id>) by a member (account homePage = the public URL, name = the login) is a learning record too",
     params(("X-Experience-API-Version" = String, Header, description = "1.0.3 (any 1.0.x)")),
-    request_body(content = Object, description = "an xAPI statement, or an array of them (at most 1000)"),
+    request_body(content = Object, description = "an xAPI statement, or an array of them (at most 1000), as application/json, or multipart/mixed: the statements, then a part per attachment's data (X-Experience-API-Hash: its sha2; Content-Transfer-Encoding: binary; at most 16 MiB in all)"),
     security(("platformKey" = []), ("platformBasic" = [])),
     responses(
         (status = 200, description = "the statements' ids, in order", body = [String]),
@@ -476,10 +639,12 @@ pub async fn post_statements(
     Reporter(p): Reporter,
     headers: HeaderMap,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, AppError> {
     params(query.as_deref(), &[])?;
-    let statements = match statements_of(&headers, &body)? {
+    let body = read_body(body, STATEMENTS_BODY_LIMIT).await?;
+    let (statements, data) = statements_of(&headers, &body)?;
+    let statements = match statements {
         Value::Array(items) => items,
         one @ Value::Object(_) => vec![one],
         _ => {
@@ -489,6 +654,6 @@ pub async fn post_statements(
         }
     };
     let base = super::feeds::base_url(&state, &headers);
-    let ids = lrs::store(&state.db, &p, &base, statements, None).await?;
+    let ids = lrs::store(&state.db, &state.store, &p, &base, statements, data, None).await?;
     Ok(super::extract::Json(ids).into_response())
 }

@@ -26,6 +26,7 @@ pub mod subtitles;
 pub mod synonyms;
 pub mod uploads;
 pub mod xapi;
+pub mod xapi_documents;
 
 use crate::db::Db;
 use crate::db::audit::{Actor, Event};

@@ -7,11 +7,14 @@
 
 use super::{Result, ServiceError};
 use crate::db::Db;
-use crate::db::xapi::{NewStatement, Refused, StatementQuery, StoredStatement};
+use crate::db::xapi::{NewAttachment, NewStatement, Refused, StatementQuery, StoredStatement};
 use crate::domain::Invalid;
 use crate::domain::learning::DEFAULT_COMPLETION_PERCENT;
 use crate::domain::visibility::{self, Platform};
+use crate::domain::xapi::documents::sha2_matches;
 use crate::domain::xapi::{self, validate};
+use crate::storage::ObjectStore;
+use bytes::Bytes;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +22,25 @@ use std::collections::{HashMap, HashSet};
 pub const MAX_BATCH: usize = 1000;
 /// Statements in one answer at most (and what `limit=0` means).
 pub const MAX_LIMIT: i64 = 500;
+/// Statements in one answer at most when their attachments' data is sent too: each request
+/// carried at most [`MAX_ATTACHMENT_BYTES`], so an answer carries at most ten times that.
+pub const MAX_LIMIT_WITH_ATTACHMENTS: i64 = 10;
+/// The attachments' data one request may carry, in all.
+pub const MAX_ATTACHMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// An attachment's data: a part of a `multipart/mixed` request or answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentData {
+    /// The `X-Experience-API-Hash` (lowercase hex).
+    pub sha2: String,
+    pub content_type: String,
+    pub bytes: Bytes,
+}
+
+/// The object key of an attachment's data: content-addressed by its checked hash.
+fn attachment_key(sha2: &str) -> String {
+    format!("xapi/attachments/{sha2}")
+}
 
 fn invalid(message: String) -> ServiceError {
     ServiceError::Invalid(vec![Invalid::new("statement", message)])
@@ -66,12 +88,16 @@ impl Scope {
 }
 
 /// Stores `statements` (one `PUT` with `put_id`, or a `POST` of one or many) from platform `p`,
-/// all or none; answers their ids in order.
+/// all or none, with the data of their attachments (`parts`, from a `multipart/mixed` request):
+/// each part's hash must be an attachment's `sha2` and the hash of its bytes, and every
+/// attachment without a `fileUrl` needs its part. Answers the statements' ids in order.
 pub async fn store(
     db: &Db,
+    objects: &ObjectStore,
     p: &Platform,
     base_url: &str,
     statements: Vec<Value>,
+    parts: Vec<AttachmentData>,
     put_id: Option<&str>,
 ) -> Result<Vec<String>> {
     if statements.is_empty() {
@@ -180,6 +206,21 @@ pub async fn store(
             id,
         });
     }
+    let attachments = attachments_of(&statements, parts)?;
+    // The data goes to object storage first; the rows that make it the platform's are written
+    // with the statements. Content-addressed objects are immutable, so one left by a batch that
+    // is then refused (409) is harmless and is reused by the next upload of the same bytes.
+    let mut rows = Vec::with_capacity(attachments.len());
+    for a in attachments {
+        let key = attachment_key(&a.sha2);
+        objects.put(&key, a.bytes.clone(), &a.content_type).await?;
+        rows.push(NewAttachment {
+            length: a.bytes.len() as i64,
+            sha2: a.sha2,
+            content_type: a.content_type,
+            object_key: key,
+        });
+    }
     // The lessons of the statements a voiding statement here voids are folded again too.
     for s in batch.iter().filter(|s| s.voiding) {
         if let Some(target) = s.ref_id.as_deref()
@@ -214,7 +255,7 @@ pub async fn store(
     let mut tries = 0;
     let outcome = loop {
         tries += 1;
-        match db.store_statements(&p.id, &batch, &fold).await {
+        match db.store_statements(&p.id, &batch, &rows, &fold).await {
             Err(e) if tries < 3 && is_unique_violation(&e) => continue,
             other => break other?,
         }
@@ -228,6 +269,86 @@ pub async fn store(
             "the statement {id} voids a voiding statement, which cannot be voided"
         ))),
     }
+}
+
+/// The parts a batch's statements call for, checked (Communication 1.5.2): each part's hash is an
+/// attachment's `sha2` and the hash of its bytes; every attachment without `fileUrl` has a part.
+fn attachments_of(statements: &[Value], parts: Vec<AttachmentData>) -> Result<Vec<AttachmentData>> {
+    // sha2 → whether some attachment with it has no fileUrl (so needs the part).
+    let mut declared: HashMap<String, bool> = HashMap::new();
+    for s in statements {
+        for a in s
+            .get("attachments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(sha2) = a.get("sha2").and_then(Value::as_str) {
+                let needs = a.get("fileUrl").is_none();
+                *declared.entry(sha2.to_ascii_lowercase()).or_default() |= needs;
+            }
+        }
+    }
+    let mut sent: Vec<AttachmentData> = Vec::new();
+    for part in parts {
+        let sha2 = part.sha2.to_ascii_lowercase();
+        if !declared.contains_key(&sha2) {
+            return Err(invalid(format!(
+                "the part with X-Experience-API-Hash {sha2} is not the sha2 of any attachment \
+                 of the statements"
+            )));
+        }
+        if !sha2_matches(&sha2, &part.bytes) {
+            return Err(invalid(format!(
+                "the data of the part with X-Experience-API-Hash {sha2} does not have that hash"
+            )));
+        }
+        if !sent.iter().any(|s| s.sha2 == sha2) {
+            sent.push(AttachmentData { sha2, ..part });
+        }
+    }
+    let mut missing: Vec<&String> = declared
+        .iter()
+        .filter(|(sha2, needs)| **needs && !sent.iter().any(|s| &s.sha2 == *sha2))
+        .map(|(sha2, _)| sha2)
+        .collect();
+    missing.sort();
+    if let Some(sha2) = missing.first() {
+        return Err(invalid(format!(
+            "the attachment with sha2 {sha2} has no fileUrl, and no part of the request carries \
+             its data (send multipart/mixed with a part whose X-Experience-API-Hash is its sha2)"
+        )));
+    }
+    Ok(sent)
+}
+
+/// The data the platform sent of the attachments of `statements` (each hash once), for an
+/// answer with `attachments=true`.
+pub async fn attachment_data(
+    db: &Db,
+    objects: &ObjectStore,
+    p: &Platform,
+    statements: &[Value],
+) -> Result<Vec<AttachmentData>> {
+    let mut sha2s: Vec<String> = statements
+        .iter()
+        .filter_map(|s| s.get("attachments").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|a| a.get("sha2").and_then(Value::as_str))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    sha2s.sort();
+    sha2s.dedup();
+    let mut out = Vec::new();
+    for a in db.xapi_attachments(&p.id, &sha2s).await? {
+        let bytes = objects.get_bytes(&a.object_key).await?;
+        out.push(AttachmentData {
+            sha2: a.sha2,
+            content_type: a.content_type,
+            bytes,
+        });
+    }
+    Ok(out)
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -44,3 +44,4 @@ mod uploads;
 mod webhooks;
 mod workflow;
 mod xapi;
+mod xapi_documents;

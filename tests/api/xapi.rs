@@ -206,7 +206,7 @@ async fn versions_credentials_and_about() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    // Not JSON: 415; unknown parameters: 400.
+    // Neither JSON nor multipart/mixed: 400 (Data 2.4.11); unknown parameters: 400.
     let r = t
         .client
         .post(&statements)
@@ -217,7 +217,7 @@ async fn versions_credentials_and_about() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 415);
+    assert_eq!(r.status(), 400);
     let lrs = Lrs { t: &t, key };
     assert_eq!(lrs.get(&[("colour", "red")]).await.0, 400);
     assert_eq!(lrs.get(&[("limit", "-1")]).await.0, 400);

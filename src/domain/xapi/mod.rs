@@ -7,6 +7,7 @@
 //! Statements Lectern does not understand are kept and returned as they came; only those whose
 //! object is a lesson (`<public URL>/lessons/<id>`) and whose actor is a member count as learning.
 
+pub mod documents;
 pub mod validate;
 
 use super::learning::{self, Span};
