@@ -174,6 +174,46 @@
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") report(); });
   }
 
+  // --- what a signed-in account reads of a document lesson: a page on screen (half of it, or
+  // filling the screen) for 3 s counts as opened; the pages opened since go to the server every
+  // 15 s, and on leaving the page. Pages the server did not take are sent again ---
+  var reader = document.querySelector("section.document[data-reading]");
+  if (reader && csrf) {
+    var readUrl = reader.getAttribute("data-reading");
+    var count = parseInt(reader.getAttribute("data-pages"), 10);
+    var seen = {}, opened = [], timers = {}, at = 0;
+    var watch = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        var n = parseInt(e.target.getAttribute("value"), 10);
+        var on = e.isIntersecting && (e.intersectionRatio >= 0.5 || e.intersectionRect.height >= window.innerHeight / 2);
+        if (on) {
+          at = n;
+          if (!seen[n] && !timers[n]) {
+            timers[n] = setTimeout(function () { seen[n] = true; opened.push(n); delete timers[n]; }, 3000);
+          }
+        } else if (timers[n]) {
+          clearTimeout(timers[n]); delete timers[n];
+        }
+      });
+    }, { threshold: [0, 0.25, 0.5, 0.75, 1] });
+    reader.querySelectorAll("li.page").forEach(function (li) { watch.observe(li); });
+    var sendPages = function () {
+      if (!opened.length || !(count > 0)) return;
+      var sent = opened.splice(0, 200);
+      var retry = function () { opened = sent.concat(opened); };
+      fetch(readUrl, {
+        method: "PUT",
+        keepalive: true,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf.getAttribute("content") },
+        body: JSON.stringify({ page: Math.min(Math.max(at, 1), count), page_count: count, pages: sent })
+      }).then(function (r) { if (r.status >= 500) retry(); }).catch(retry);
+    };
+    setInterval(sendPages, 15000);
+    window.addEventListener("pagehide", sendPages);
+    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") sendPages(); });
+  }
+
   // --- the transcript: the first captions track's cues, beside the player ---
   var lines = document.getElementById("transcript");
   if (video && lines) {

@@ -1349,6 +1349,41 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
     .await
     .unwrap();
     recorded(&app, &member.id, "the seek back", |(at, _, _)| at < 10_000).await;
+    // Reading the document: a page on screen for 3 s counts as opened, and leaving the page
+    // sends the pages opened (a page is 20 s of a 4-page document: page 3 alone is 25 %).
+    c.goto(&format!("{}/learn/{doc}?page=3#page-3", app.base))
+        .await
+        .unwrap();
+    css(&c, "section.document[data-reading] #page-3").await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    c.execute(
+        "window.dispatchEvent(new Event('pagehide')); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let read = loop {
+        let row: Option<(i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT covered_ms, duration_ms, position_ms FROM learning_progress \
+             WHERE user_id = $1 AND lesson_id = $2",
+        )
+        .bind(&member.id)
+        .bind(&doc)
+        .fetch_optional(app.db().pool())
+        .await
+        .unwrap();
+        if let Some(r) = row.filter(|r| r.0 > 0) {
+            break r;
+        }
+        assert!(started.elapsed() < WAIT, "the pages read are not recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(read.1, Some(80_000), "four pages of 20 s");
+    assert!(
+        read.0 >= 20_000 && read.0 <= 40_000,
+        "page 3 (and at most one beside it) read: {read:?}"
+    );
     c.goto(&app.base).await.unwrap();
     let resume = css(&c, &format!("ul.resume a[href='/learn/{first}?t=9']")).await;
     assert!(resume.text().await.unwrap().contains("第一讲"));
@@ -1360,10 +1395,23 @@ async fn a_member_searches_opens_a_lecture_at_the_moment_and_follows_its_transcr
         .click()
         .await
         .unwrap();
-    let record = css(&c, "ul.records li").await.text().await.unwrap();
+    css(&c, "ul.records li").await;
+    let mut records = Vec::new();
+    for li in c.find_all(Locator::Css("ul.records li")).await.unwrap() {
+        records.push(li.text().await.unwrap());
+    }
     assert!(
-        record.contains("第一讲") && record.contains("学习中"),
-        "{record}"
+        records
+            .iter()
+            .any(|r| r.contains("第一讲") && r.contains("学习中")),
+        "{records:?}"
+    );
+    // The document read, by the share of its pages.
+    assert!(
+        records
+            .iter()
+            .any(|r| r.contains("实验讲义") && r.contains("学习中")),
+        "{records:?}"
     );
     check("learning", accessibility_violations(&c).await);
     c.goto(&format!(

@@ -232,6 +232,10 @@ fn routes() -> Routes {
             "/me/positions/{lesson_id}",
             axum::routing::put(api::v1::positions::put_position),
         )
+        .route(
+            "/me/reading/{lesson_id}",
+            axum::routing::put(api::v1::positions::put_reading),
+        )
         .route("/me/password", post(users::change_password))
         .route(
             "/me/tokens",

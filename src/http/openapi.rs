@@ -137,6 +137,7 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         crate::http::api::v1::hls::rendition_file,
         // --- the members' library ---
         crate::http::api::v1::positions::put_position,
+        crate::http::api::v1::positions::put_reading,
         crate::http::api::v1::positions::list_positions,
         crate::http::api::v1::learning::get_archive,
         crate::http::api::v1::learning::get_archive_csv,

@@ -122,6 +122,68 @@ pub async fn record(
         .await?)
 }
 
+/// What one page of a document counts for in a learning record: a document of `n` pages is a
+/// lesson of `n` × this, page `p` its stretch from `(p - 1)` × this, so coverage is the share
+/// of pages opened and a report adds at most twice the time since the one before (a page
+/// needs 10 s of reading to count; opening every page at once does not complete it).
+pub const PAGE_MS: i64 = 20_000;
+
+/// Pages in a document at most, as a reader reports them (a record covers at most a day).
+pub const MAX_PAGES: i64 = learning::MAX_MS / PAGE_MS;
+
+/// Records that `caller` read `pages` (opened, each for a few seconds, since the last report)
+/// of lesson `lesson_id`, a document of `page_count` pages, and is at page `page`. Only a
+/// lesson of kind document is learned by reading (a video's handout does not cover the video).
+pub async fn read(
+    db: &Db,
+    caller: &Caller,
+    lesson_id: &str,
+    page: i64,
+    page_count: i64,
+    pages: &[i64],
+) -> Result<ProgressRecord> {
+    learner(caller)?;
+    let mut errors = Vec::new();
+    if !(1..=MAX_PAGES).contains(&page_count) {
+        errors.push(Invalid::new(
+            "page_count",
+            format!("must be between 1 and {MAX_PAGES}"),
+        ));
+    }
+    if !(1..=page_count.max(1)).contains(&page) {
+        errors.push(Invalid::new("page", "must be a page of the document"));
+    }
+    if pages.len() > learning::MAX_SPANS {
+        errors.push(Invalid::new(
+            "pages",
+            format!("at most {} pages in one report", learning::MAX_SPANS),
+        ));
+    } else if pages.iter().any(|p| !(1..=page_count.max(1)).contains(p)) {
+        errors.push(Invalid::new("pages", "each must be a page of the document"));
+    }
+    if let Some((lesson, _)) = db.lesson_for_learning(lesson_id, false).await?
+        && lesson.kind != crate::domain::lesson::LessonKind::Document
+        && visibility::may(caller, Action::Read, lesson.access())
+    {
+        errors.push(Invalid::new(
+            "lesson",
+            "is not a document: it is learned by playing it",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let report = Report {
+        position_ms: (page - 1) * PAGE_MS,
+        duration_ms: Some(page_count * PAGE_MS),
+        played: pages
+            .iter()
+            .map(|p| ((p - 1) * PAGE_MS, p * PAGE_MS))
+            .collect(),
+    };
+    record(db, caller, lesson_id, report).await
+}
+
 /// The record after `report`, and the time it adds on the day of `now`.
 fn apply(
     mut r: ProgressRecord,

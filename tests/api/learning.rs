@@ -258,6 +258,88 @@ async fn many_members_reporting_at_once_are_written_together_and_a_bad_report_fa
 }
 
 #[tokio::test]
+async fn a_document_is_learned_by_the_pages_read_over_time() {
+    let t = TestApp::spawn().await;
+    let tree = t.tree().await;
+    let member = t.account("reader", &[("member", &tree.city)]).await;
+    let me = t.r#as(&member);
+    let doc = t
+        .published(json!({ "title": "学习讲义（十页）", "kind": "document" }))
+        .await;
+    let read = |pages: Value, page: i64| {
+        me.put(&format!("/api/v1/me/reading/{doc}"))
+            .json(&json!({ "page": page, "page_count": 10, "pages": pages }))
+            .send()
+    };
+    // Every page opened at once: a page counts 20 s, and a first report adds at most a minute —
+    // three pages, not the document.
+    let r = read(json!([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), 10)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let a = archive(&me).await;
+    assert_eq!(lesson(&a, &doc)["covered_percent"], 30, "{a}");
+    assert_eq!(lesson(&a, &doc)["time_ms"], 60_000);
+    assert_eq!(lesson(&a, &doc)["completed"], false, "{a}");
+    // Read on, over time: the rest counts, and nine pages of ten (90 %) make it learned.
+    a_minute_later(&t, &member.id).await;
+    assert_eq!(read(json!([4, 5, 6]), 6).await.unwrap().status(), 204);
+    a_minute_later(&t, &member.id).await;
+    assert_eq!(read(json!([7, 8, 9]), 9).await.unwrap().status(), 204);
+    let a = archive(&me).await;
+    assert_eq!(lesson(&a, &doc)["covered_percent"], 90, "{a}");
+    assert_eq!(lesson(&a, &doc)["completed"], true, "{a}");
+    // Pages outside the document, a page count out of range, too many pages: 400.
+    for body in [
+        json!({ "page": 1, "page_count": 10, "pages": [11] }),
+        json!({ "page": 1, "page_count": 10, "pages": [0] }),
+        json!({ "page": 12, "page_count": 10, "pages": [] }),
+        json!({ "page": 1, "page_count": 0, "pages": [] }),
+        json!({ "page": 1, "page_count": 100_000, "pages": [1] }),
+        json!({ "page": 1, "page_count": 300, "pages": (1..=201).collect::<Vec<i64>>() }),
+        json!({ "page": 1, "page_count": 10, "pages": [1], "extra": true }),
+    ] {
+        let r = me
+            .put(&format!("/api/v1/me/reading/{doc}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+    }
+    // A video is learned by playing it, not by reading its handout.
+    let video = t
+        .published(json!({ "title": "视频课", "kind": "video" }))
+        .await;
+    let r = me
+        .put(&format!("/api/v1/me/reading/{video}"))
+        .json(&json!({ "page": 1, "page_count": 10, "pages": [1] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Not signed in: 401; a lesson the member may not read: 404.
+    let r = t
+        .client
+        .put(t.url(&format!("/api/v1/me/reading/{doc}")))
+        .json(&json!({ "page": 1, "page_count": 10, "pages": [1] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let draft = t
+        .draft(json!({ "title": "未发布讲义", "kind": "document" }))
+        .await;
+    let r = me
+        .put(&format!("/api/v1/me/reading/{draft}"))
+        .json(&json!({ "page": 1, "page_count": 10, "pages": [1] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
 async fn the_archive_exports_as_csv_and_the_export_is_audited() {
     let t = TestApp::spawn().await;
     let tree = t.tree().await;

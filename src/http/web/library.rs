@@ -529,6 +529,8 @@ pub async fn lesson(web: Web, Path(id): Path<String>, Query(q): Query<LessonQuer
                 preview => v.preview,
                 manage => staff.then(|| format!("/lessons/{}", l.id)),
                 track => (learner && v.media.is_some()).then(|| format!("/api/v1/me/positions/{}", l.id)),
+                // A document lesson is learned by reading its (first) document's pages.
+                reading => (learner && l.kind == LessonKind::Document).then(|| format!("/api/v1/me/reading/{}", l.id)),
                 resume => resume.map(|ms| ms / 1000),
                 media, subtitles, documents, downloads,
                 previous => neighbour(&v.previous),

@@ -1,6 +1,8 @@
 //! `PUT /api/v1/me/positions/{lesson_id}`: where the signed-in account is in a lesson (the
-//! library's player sends it as it plays); `GET /api/v1/me/positions`: where it stopped,
-//! most recent first. Adapters over `services::library`.
+//! library's player sends it as it plays); `PUT /api/v1/me/reading/{lesson_id}`: the pages of
+//! a document it read (the lesson page sends them as they are read); `GET
+//! /api/v1/me/positions`: where it stopped, most recent first. Adapters over
+//! `services::learning` and `services::library`.
 
 use crate::http::AppState;
 use crate::http::error::{AppError, Problem};
@@ -27,6 +29,24 @@ pub struct PositionInput {
     #[serde(default)]
     #[schema(max_items = 200)]
     pub played: Vec<PlayedInput>,
+}
+
+/// The pages of a document lesson read since the last report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingInput {
+    /// The page the reader is at.
+    #[schema(minimum = 1)]
+    pub page: i64,
+    /// Pages in the document, as the reader shows it (at most 4,320).
+    #[schema(minimum = 1, maximum = 4320)]
+    pub page_count: i64,
+    /// The pages opened (each on screen for a few seconds) since the last report, at most 200.
+    /// A page counts 20 s of reading; reports add at most twice the time that passes between
+    /// them, so opening every page at once does not make the document read.
+    #[serde(default)]
+    #[schema(max_items = 200)]
+    pub pages: Vec<i64>,
 }
 
 /// A stretch of a lesson that was played.
@@ -100,6 +120,40 @@ pub async fn put_position(
             .collect(),
     };
     learning::record(&state.db, &acting.caller, &lesson_id, report).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/reading/{lesson_id}",
+    tag = "library",
+    summary = "Records the pages of a document lesson the signed-in account read since its last report (the lesson page sends them every 15 s while pages are read, and on leaving the page): the document counts as learned when the pages read cover the organisation's share of it, and a page counts 20 s of learning time",
+    params(("lesson_id" = String, Path, description = "the lesson (of kind document)")),
+    request_body = ReadingInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "recorded"),
+        (status = 400, description = "a page out of the document, too many pages, or a lesson that is not a document", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "not signed in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "an operator token or a platform key: no account to keep a record for", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such lesson for this account", body = Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn put_reading(
+    State(state): State<AppState>,
+    Writer(acting): Writer,
+    Path(lesson_id): Path<String>,
+    Json(input): Json<ReadingInput>,
+) -> Result<StatusCode, AppError> {
+    learning::read(
+        &state.db,
+        &acting.caller,
+        &lesson_id,
+        input.page,
+        input.page_count,
+        &input.pages,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
