@@ -1,7 +1,9 @@
-//! The summary organisation reports are read from (`report_quarter_members`,
-//! `report_member_quarters`, `report_series_quarters`, `report_quarters`): computed per quarter
-//! from `learning_days` and `learning_progress` (the job runner's `reports` job, or the first
-//! time a quarter is asked for), and read by subtree.
+//! The summary organisation reports are read from: computed per period (a quarter, or a run of
+//! days) from `learning_days` and `learning_progress` (the job runner's `reports` job, or the
+//! first time a period is asked for) per member (`report_quarter_members`,
+//! `report_member_quarters`, `report_series_quarters`), then summed per home organisation
+//! (`report_org_quarters`, `report_org_series`: what a report reads, by subtree), and named
+//! current in `report_quarters`.
 //!
 //! A quarter is computed under a new generation, in chunks of [`CHUNK_MEMBERS`] members, each
 //! its own short transaction (so neither SQLite's one writer nor a PostgreSQL statement is held
@@ -34,6 +36,9 @@ const TABLES: [&str; 3] = [
     "report_series_quarters",
 ];
 
+/// The summary tables per home organisation, summed from those per member.
+const ORG_TABLES: [&str; 2] = ["report_org_quarters", "report_org_series"];
+
 /// The rows of the generation a quarter's report reads (`r` joined to `report_quarters`).
 const CURRENT: &str =
     "JOIN report_quarters q ON q.quarter = r.quarter AND q.generation = r.generation";
@@ -62,6 +67,8 @@ pub struct SeriesRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct QuarterTotals {
     pub quarter: String,
+    /// Members homed in the subtree when the quarter was computed.
+    pub members: i64,
     pub active: i64,
     pub time_ms: i64,
     pub completed: i64,
@@ -126,6 +133,12 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if self.backend() == super::Backend::Postgres {
+            // The planner's figures for the rows just written, before the chunks join them.
+            sqlx::query("ANALYZE report_quarter_members")
+                .execute(self.pool())
+                .await?;
+        }
         let members: Vec<String> = sqlx::query_scalar(
             "SELECT user_id FROM report_quarter_members WHERE quarter = $1 AND generation = $2 \
              ORDER BY user_id",
@@ -139,6 +152,32 @@ impl Db {
             self.compute_report_chunk(quarter, generation, (first, last), (from, until), (lo, hi))
                 .await?;
         }
+        // Per home organisation (a few hundred rows a province), what a report reads.
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "INSERT INTO report_org_quarters (quarter, generation, org_path, source, members, \
+             active, time_ms, completed) SELECT $1, $2, org_path, '', COUNT(*), 0, 0, 0 \
+             FROM report_quarter_members WHERE quarter = $1 AND generation = $2 \
+             GROUP BY org_path",
+            "INSERT INTO report_org_quarters (quarter, generation, org_path, source, members, \
+             active, time_ms, completed) SELECT $1, $2, org_path, source, 0, COUNT(*), \
+             SUM(time_ms), SUM(completed) FROM report_member_quarters \
+             WHERE quarter = $1 AND generation = $2 GROUP BY org_path, source \
+             ON CONFLICT (quarter, generation, org_path, source) DO UPDATE SET \
+             active = excluded.active, time_ms = excluded.time_ms, \
+             completed = excluded.completed",
+            "INSERT INTO report_org_series (quarter, generation, org_path, series, active, \
+             time_ms, completed) SELECT $1, $2, org_path, series, COUNT(*), SUM(time_ms), \
+             SUM(completed) FROM report_series_quarters WHERE quarter = $1 AND generation = $2 \
+             GROUP BY org_path, series",
+        ] {
+            sqlx::query(sql)
+                .bind(quarter)
+                .bind(generation)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO report_quarters (quarter, generation, computed_at, final) \
@@ -173,6 +212,17 @@ impl Db {
             }
             tx.commit().await?;
         }
+        let mut tx = self.begin_write().await?;
+        for table in ORG_TABLES {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE quarter = $1 AND generation < (SELECT generation \
+                 FROM report_quarters WHERE quarter = $1)"
+            )))
+            .bind(quarter)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -300,13 +350,15 @@ impl Db {
             };
             q.execute(&mut *tx).await?;
         }
+        // Each member's own row looked up by its key (a semi-join by `IN` was planned as a scan
+        // per member on PostgreSQL, past the statement timeout at 100,000 members).
         let learned = format!(
             "UPDATE report_quarter_members SET learned = 1 WHERE quarter = $1 \
-             AND generation = $2 AND user_id >= $3{} AND user_id IN (SELECT r.user_id \
-             FROM report_member_quarters r WHERE r.quarter = $1 AND r.generation = $2 \
-             AND r.source = '' AND r.user_id >= $3{})",
-            below("user_id", 4, hi),
-            below("r.user_id", 4, hi)
+             AND generation = $2 AND user_id >= $3{} AND EXISTS (SELECT 1 \
+             FROM report_member_quarters r WHERE r.quarter = report_quarter_members.quarter \
+             AND r.generation = report_quarter_members.generation \
+             AND r.user_id = report_quarter_members.user_id AND r.source = '')",
+            below("user_id", 4, hi)
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(learned))
             .bind(quarter)
@@ -331,17 +383,15 @@ impl Db {
     }
 
     /// The summary of `quarter` for the members whose home lies in the subtree at `path`, by
-    /// home organisation and channel.
+    /// home organisation and channel (read from the rows per organisation).
     pub async fn report_rows(
         &self,
         quarter: &str,
         path: &str,
     ) -> Result<Vec<SummaryRow>, sqlx::Error> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT r.org_path, r.source, COUNT(*) AS active, \
-             CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
-             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_member_quarters r {CURRENT} \
-             WHERE r.quarter = $1 AND r.org_path LIKE $2 GROUP BY r.org_path, r.source"
+            "SELECT r.org_path, r.source, r.active, r.time_ms, r.completed \
+             FROM report_org_quarters r {CURRENT} WHERE r.quarter = $1 AND r.org_path LIKE $2"
         )))
         .bind(quarter)
         .bind(format!("{path}%"))
@@ -356,8 +406,9 @@ impl Db {
         path: &str,
     ) -> Result<Vec<SeriesRow>, sqlx::Error> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT r.series, COUNT(*) AS active, CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
-             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_series_quarters r \
+            "SELECT r.series, CAST(SUM(r.active) AS BIGINT) AS active, \
+             CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
+             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_org_series r \
              {CURRENT} WHERE r.quarter = $1 AND r.org_path LIKE $2 \
              GROUP BY r.series ORDER BY r.series"
         )))
@@ -367,8 +418,8 @@ impl Db {
         .await
     }
 
-    /// The all-channel totals of `quarters` for the subtree at `path` (quarters with no
-    /// learning are missing).
+    /// The all-channel totals of `quarters` for the subtree at `path` (quarters never computed
+    /// are missing).
     pub async fn report_totals(
         &self,
         quarters: &[String],
@@ -378,32 +429,11 @@ impl Db {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT r.quarter, COUNT(*) AS active, CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
-             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_member_quarters r \
+            "SELECT r.quarter, CAST(SUM(r.members) AS BIGINT) AS members, \
+             CAST(SUM(r.active) AS BIGINT) AS active, CAST(SUM(r.time_ms) AS BIGINT) AS time_ms, \
+             CAST(SUM(r.completed) AS BIGINT) AS completed FROM report_org_quarters r \
              {CURRENT} WHERE r.source = '' AND r.org_path LIKE $1 AND r.quarter IN ({}) \
              GROUP BY r.quarter",
-            super::placeholders(2, quarters.len())
-        );
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(format!("{path}%"));
-        for quarter in quarters {
-            q = q.bind(quarter);
-        }
-        q.fetch_all(self.pool()).await
-    }
-
-    /// The members of each quarter of `quarters` homed in the subtree at `path`, as they were
-    /// when the quarter was computed.
-    pub async fn report_member_counts(
-        &self,
-        quarters: &[String],
-        path: &str,
-    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        if quarters.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT r.quarter, COUNT(*) FROM report_quarter_members r {CURRENT} \
-             WHERE r.org_path LIKE $1 AND r.quarter IN ({}) GROUP BY r.quarter",
             super::placeholders(2, quarters.len())
         );
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(format!("{path}%"));
@@ -421,9 +451,8 @@ impl Db {
         path: &str,
     ) -> Result<Vec<HomeCount>, sqlx::Error> {
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT r.org_path, COUNT(*) AS members, CAST(SUM(r.learned) AS BIGINT) AS learned \
-             FROM report_quarter_members r {CURRENT} WHERE r.quarter = $1 AND r.org_path LIKE $2 \
-             GROUP BY r.org_path"
+            "SELECT r.org_path, r.members, r.active AS learned FROM report_org_quarters r \
+             {CURRENT} WHERE r.quarter = $1 AND r.org_path LIKE $2 AND r.source = ''"
         )))
         .bind(quarter)
         .bind(format!("{path}%"))
@@ -441,7 +470,7 @@ impl Db {
         .await?;
         for key in keys {
             let mut tx = self.begin_write().await?;
-            for table in TABLES.iter().chain(&["report_quarters"]) {
+            for table in TABLES.iter().chain(&ORG_TABLES).chain(&["report_quarters"]) {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE quarter = $1"
                 )))

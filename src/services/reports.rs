@@ -276,23 +276,18 @@ pub async fn report(
         .into_iter()
         .map(|t| (t.quarter.clone(), t))
         .collect();
-    let members: HashMap<String, i64> = db
-        .report_member_counts(&keys, &org.path)
-        .await?
-        .into_iter()
-        .collect();
     let trend = trend_quarters
         .iter()
         .map(|t| {
-            let key = t.to_string();
-            let mut f = totals.get(&key).map_or_else(Figures::default, |x| Figures {
-                members: 0,
-                active: x.active,
-                completed: x.completed,
-                time_ms: x.time_ms,
-            });
             // The members as they were then (the quarter's own computation).
-            f.members = members.get(&key).copied().unwrap_or_default();
+            let f = totals
+                .get(&t.to_string())
+                .map_or_else(Figures::default, |x| Figures {
+                    members: x.members,
+                    active: x.active,
+                    completed: x.completed,
+                    time_ms: x.time_ms,
+                });
             (*t, f)
         })
         .collect();

@@ -308,6 +308,8 @@ async fn a_report_adds_up_the_hand_built_dataset_by_branch_channel_and_series() 
         "report_quarter_members",
         "report_member_quarters",
         "report_series_quarters",
+        "report_org_quarters",
+        "report_org_series",
     ] {
         let generations: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(DISTINCT generation) FROM {table} WHERE quarter = $1"
