@@ -1,10 +1,10 @@
 //! Learning records (`learning_progress`, `learning_days`): what each account has played of each
 //! lesson, per source (`library`: Lectern's own player), and the time it spent per day. The
 //! rules (what a report may add, when a lesson is learned) are `domain::learning`'s; this module
-//! reads and writes the rows, one report in one transaction.
+//! reads the rows (`progress` writes them, in batches).
 
+use super::Db;
 use super::lessons::LessonRecord;
-use super::{Backend, Db};
 use crate::domain::learning::{self, Span};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,7 +54,7 @@ pub(super) struct Row {
 impl From<Row> for ProgressRecord {
     fn from(r: Row) -> Self {
         Self {
-            // Written by `record_progress` only; a row it did not write reads as nothing played.
+            // Written by `progress` only; a row it did not write reads as nothing played.
             spans: serde_json::from_str(&r.spans).unwrap_or_default(),
             user_id: r.user_id,
             lesson_id: r.lesson_id,
@@ -94,85 +94,6 @@ pub struct DayRecord {
 }
 
 impl Db {
-    /// Applies a report made at `now` to the record of (`user_id`, `lesson_id`, `source`):
-    /// `apply` gets the record as it is (nothing played yet, `credit_ms` of credit, last updated
-    /// `now`, for the first report) and returns it as it is to be, and how many milliseconds of time to add to `day`.
-    /// Read and written in one transaction, the row created first and locked on PostgreSQL, so
-    /// two reports at once — the first ones too — both count.
-    pub async fn record_progress(
-        &self,
-        user_id: &str,
-        lesson_id: &str,
-        source: &str,
-        now: i64,
-        credit_ms: i64,
-        apply: impl FnOnce(ProgressRecord) -> (ProgressRecord, i64, String),
-    ) -> Result<ProgressRecord, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO learning_progress (user_id, lesson_id, source, spans, covered_ms, \
-             duration_ms, time_ms, position_ms, credit_ms, completed_at, first_at, updated_at) \
-             VALUES ($1, $2, $3, '[]', 0, NULL, 0, 0, $5, NULL, $4, $4) \
-             ON CONFLICT (user_id, lesson_id, source) DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(lesson_id)
-        .bind(source)
-        .bind(now)
-        .bind(credit_ms)
-        .execute(&mut *tx)
-        .await?;
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM learning_progress WHERE user_id = $1 AND lesson_id = $2 \
-             AND source = $3{lock}"
-        );
-        let old: Row = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(user_id)
-            .bind(lesson_id)
-            .bind(source)
-            .fetch_one(&mut *tx)
-            .await?;
-        let (new, time_ms, day) = apply(old.into());
-        sqlx::query(
-            "UPDATE learning_progress SET spans = $4, covered_ms = $5, duration_ms = $6, \
-             time_ms = $7, position_ms = $8, completed_at = $9, updated_at = $10, \
-             credit_ms = $11 WHERE user_id = $1 AND lesson_id = $2 AND source = $3",
-        )
-        .bind(user_id)
-        .bind(lesson_id)
-        .bind(source)
-        .bind(serde_json::to_string(&new.spans).unwrap_or_else(|_| "[]".to_owned()))
-        .bind(new.covered_ms)
-        .bind(new.duration_ms)
-        .bind(new.time_ms)
-        .bind(new.position_ms)
-        .bind(new.completed_at)
-        .bind(new.updated_at)
-        .bind(new.credit_ms)
-        .execute(&mut *tx)
-        .await?;
-        if time_ms > 0 {
-            sqlx::query(
-                "INSERT INTO learning_days (user_id, lesson_id, source, day, time_ms) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, lesson_id, source, day) \
-                 DO UPDATE SET time_ms = learning_days.time_ms + excluded.time_ms",
-            )
-            .bind(user_id)
-            .bind(lesson_id)
-            .bind(source)
-            .bind(&day)
-            .bind(time_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(new)
-    }
-
     /// How many accounts learned lesson `lesson_id`, per source: learners, of them completed,
     /// and time; and the learners on any source. Counts only: no one's identity.
     pub async fn lesson_learning(

@@ -92,24 +92,16 @@ impl Db {
     ) -> Vec<Result<ProgressRecord, sqlx::Error>> {
         match self.write_batch(writes).await {
             Ok(records) => records.into_iter().map(Ok).collect(),
+            Err(e) if writes.len() <= 1 => vec![Err(e)],
             Err(e) => {
-                if writes.len() > 1 {
-                    tracing::warn!(error = %e, reports = writes.len(),
-                        "a batch of learning reports failed; writing them one by one");
-                }
+                tracing::warn!(error = %e, reports = writes.len(),
+                    "a batch of learning reports failed; writing them one by one");
                 let mut out = Vec::with_capacity(writes.len());
                 for w in writes {
-                    let apply = w.apply.clone();
                     out.push(
-                        self.record_progress(
-                            &w.user_id,
-                            &w.lesson_id,
-                            &w.source,
-                            w.now,
-                            w.credit_ms,
-                            move |old| apply(old),
-                        )
-                        .await,
+                        self.write_batch(std::slice::from_ref(w))
+                            .await
+                            .map(|mut r| r.remove(0)),
                     );
                 }
                 out

@@ -94,21 +94,24 @@ pub async fn record(
 ) -> Result<ProgressRecord> {
     let user = learner(caller)?;
     check(&report)?;
-    let readable = |found: &Option<(crate::db::lessons::LessonRecord, i64)>| {
-        found
-            .as_ref()
-            .is_some_and(|(l, _)| visibility::may(caller, Action::Read, l.access()))
+    let readable = |(l, _): &(crate::db::lessons::LessonRecord, i64)| {
+        visibility::may(caller, Action::Read, l.access())
     };
-    let mut found = db.lesson_for_learning(lesson_id, false).await?;
-    if !readable(&found) {
-        found = db.lesson_for_learning(lesson_id, true).await?;
-    }
+    // Remembered; asked again before refusing.
+    let found = match db
+        .lesson_for_learning(lesson_id, false)
+        .await?
+        .filter(readable)
+    {
+        Some(found) => Some(found),
+        None => db
+            .lesson_for_learning(lesson_id, true)
+            .await?
+            .filter(readable),
+    };
     let Some((lesson, percent)) = found else {
         return Err(ServiceError::NotFound("lesson"));
     };
-    if !visibility::may(caller, Action::Read, lesson.access()) {
-        return Err(ServiceError::NotFound("lesson"));
-    }
     let now = crate::db::now_ms();
     Ok(db
         .record_progress_queued(ProgressWrite {
