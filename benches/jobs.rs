@@ -86,7 +86,8 @@ async fn run(
     }
     let started = Instant::now();
     let runner = tokio::spawn(
-        lectern::jobs::Runner::new(db.clone(), work.clone(), config.job_settings()).run(),
+        lectern::jobs::Runner::new(db.clone(), work.clone(), config.job_settings())
+            .run(Default::default(), std::time::Duration::ZERO),
     );
     loop {
         let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'done'")

@@ -332,3 +332,118 @@ fn invalid(errors: Vec<crate::domain::Invalid>) -> anyhow::Error {
             .join("; ")
     )
 }
+
+/// `lectern backup --to DIR`: prints progress on standard error and a summary on standard out.
+pub async fn backup(
+    db: &Db,
+    store: &crate::storage::ObjectStore,
+    url: &str,
+    to: &std::path::Path,
+) -> anyhow::Result<()> {
+    let progress = |done: u64, all: u64| {
+        if done.is_multiple_of(100) || done == all {
+            eprintln!("{done} / {all} objects");
+        }
+    };
+    let report = crate::services::backup::backup(db, store, url, to, &progress).await?;
+    println!(
+        "backed up the catalogue and {} objects ({} MiB) into {}",
+        report.objects,
+        report.bytes >> 20,
+        to.display()
+    );
+    if !report.mismatched.is_empty() {
+        anyhow::bail!(
+            "copied as found, but these objects do not have the SHA-256 the catalogue records: {}",
+            report.mismatched.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `lectern restore --from DIR` (the catalogue and the objects; the caller rebuilds the index).
+pub async fn restore(
+    url: &str,
+    store: &crate::storage::ObjectStore,
+    from: &std::path::Path,
+) -> anyhow::Result<()> {
+    let backend = crate::db::Backend::from_url(url).ok_or_else(|| {
+        anyhow::anyhow!("the database URL's scheme is neither sqlite nor postgres")
+    })?;
+    let sqlite = crate::db::sqlite_file(url);
+    let progress = |done: u64, all: u64| {
+        if done.is_multiple_of(100) || done == all {
+            eprintln!("{done} / {all} objects");
+        }
+    };
+    let summary =
+        crate::services::backup::restore(backend, url, sqlite.as_deref(), store, from, &progress)
+            .await?;
+    println!(
+        "restored the catalogue of {} (change-log position {}) and {} objects",
+        summary.created_at, summary.change_head, summary.objects
+    );
+    Ok(())
+}
+
+/// `lectern verify`: whether every catalogued object is there and sound; prints what is not,
+/// and the orphans.
+pub async fn verify(
+    db: &Db,
+    store: &crate::storage::ObjectStore,
+    quick: bool,
+) -> anyhow::Result<bool> {
+    let r = crate::services::backup::verify(db, store, quick).await?;
+    for m in &r.missing {
+        println!("missing\t{}\t{}", m.kind, m.key);
+    }
+    for (c, found) in &r.corrupt {
+        println!(
+            "damaged\t{}\t{}\texpected {} found {found}",
+            c.kind,
+            c.key,
+            c.sha256.as_deref().unwrap_or("")
+        );
+    }
+    for o in &r.orphans {
+        println!("orphan\t{}\t{} bytes", o.key, o.size);
+    }
+    println!(
+        "{} catalogued objects checked{}: {} missing, {} damaged, {} orphans",
+        r.checked,
+        if quick { " (presence only)" } else { "" },
+        r.missing.len(),
+        r.corrupt.len(),
+        r.orphans.len()
+    );
+    Ok(r.is_sound())
+}
+
+/// `lectern gc`: deletes (or lists) old orphans.
+pub async fn gc(
+    db: &Db,
+    store: &crate::storage::ObjectStore,
+    grace_hours: u64,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let grace_ms = i64::try_from(grace_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    let gone = crate::services::backup::gc(db, store, grace_ms, dry_run).await?;
+    for o in &gone {
+        println!(
+            "{}\t{}\t{} bytes",
+            if dry_run { "would delete" } else { "deleted" },
+            o.key,
+            o.size
+        );
+    }
+    println!(
+        "{} orphan objects {}",
+        gone.len(),
+        if dry_run {
+            "would be deleted"
+        } else {
+            "deleted"
+        }
+    );
+    Ok(())
+}

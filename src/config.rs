@@ -115,6 +115,9 @@ pub struct Config {
     pub transcribe_threads: u64,
     /// The shortest time between two writes of a running media job's progress.
     pub media_progress_ms: u64,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this>`; empty: open to anyone who
+    /// can reach the node.
+    pub metrics_token: String,
 }
 
 impl Default for Config {
@@ -170,6 +173,7 @@ impl Default for Config {
             transcribe_timeout_percent: 200,
             transcribe_threads: 0,
             media_progress_ms: 2000,
+            metrics_token: String::new(),
         }
     }
 }
@@ -197,6 +201,7 @@ impl fmt::Debug for Config {
             .field("s3_bucket", &self.s3_bucket)
             .field("s3_access_key", &self.s3_access_key)
             .field("s3_secret_key", &redact(&self.s3_secret_key))
+            .field("metrics_token", &redact(&self.metrics_token))
             .field("s3_embedded_bind", &self.s3_embedded_bind)
             .field("s3_timeout_secs", &self.s3_timeout_secs)
             .field("max_upload_bytes", &self.max_upload_bytes)

@@ -60,6 +60,35 @@ enum Command {
     /// Rebuild the search index from SQL beside the one in use, then switch to it: a running
     /// service keeps answering from the old index until the new one has caught up.
     Reindex,
+    /// Back the instance up into a new folder while it runs: a consistent copy of the catalogue
+    /// (SQLite's VACUUM INTO, or pg_dump), then every object with a manifest of SHA-256s.
+    Backup {
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore a backup onto an empty database and store (the service stopped), checking every
+    /// object against the manifest, then rebuild the search index.
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
+    /// Check that every catalogued object exists with its SHA-256 and list the orphans (objects
+    /// nothing refers to). Exits 1 when an object is missing or damaged.
+    Verify {
+        /// Check presence only, without reading every byte.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Delete orphan objects last written longer ago than the grace period.
+    Gc {
+        /// Hours an orphan is kept (an upload in flight writes its object before the
+        /// catalogue names it).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u64,
+        /// List what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage downstream platforms and their keys.
     Platform {
         #[command(subcommand)]
@@ -323,6 +352,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org { command } => org(config, command).await,
         Command::User { command } => user(config, command).await,
         Command::Reindex => reindex(config).await,
+        Command::Backup { to } => {
+            let db = open(&config).await?;
+            let (store, _embedded) = open_store(&config).await?;
+            cli::backup(&db, &store, &config.database_url(), &to).await
+        }
+        Command::Restore { from } => {
+            let (store, _embedded) = open_store(&config).await?;
+            let url = config.database_url();
+            cli::restore(&url, &store, &from).await?;
+            // Opening applies the migrations a newer version has; then the index is rebuilt.
+            let db = open(&config).await?;
+            let status = cli::reindex(&db, &config.index_dir).await?;
+            println!(
+                "search index rebuilt: {} lessons, change-log position {}",
+                status.lessons, status.position
+            );
+            Ok(())
+        }
+        Command::Verify { quick } => {
+            let db = open(&config).await?;
+            let (store, _embedded) = open_store(&config).await?;
+            if !cli::verify(&db, &store, quick).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Gc {
+            grace_hours,
+            dry_run,
+        } => {
+            let db = open(&config).await?;
+            let (store, _embedded) = open_store(&config).await?;
+            cli::gc(&db, &store, grace_hours, dry_run).await
+        }
         Command::Platform { command } => platform(config, command).await,
         Command::Changes { command } => changes(config, command).await,
         Command::Jobs { command } => jobs(config, command).await,
@@ -466,6 +529,20 @@ async fn reindex(config: Config) -> anyhow::Result<()> {
 async fn open(config: &Config) -> anyhow::Result<lectern::db::Db> {
     std::fs::create_dir_all(&config.data_dir)?;
     connect_db(config).await
+}
+
+/// The object store for a command. On the embedded endpoint, the command serves the same
+/// folder on a port of its own (the running service keeps its port).
+async fn open_store(
+    config: &Config,
+) -> anyhow::Result<(
+    lectern::storage::ObjectStore,
+    Option<lectern::storage::embedded::EmbeddedS3>,
+)> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let mut config = config.clone();
+    config.s3_embedded_bind = "127.0.0.1:0".into();
+    lectern::startup::connect_store(&config).await
 }
 
 async fn org(config: Config, command: OrgCommand) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// A built application: listening, with its background tasks running. Dropping it stops them.
 pub struct Application {
@@ -28,6 +29,12 @@ pub struct Application {
     follower: JoinHandle<()>,
     /// Follows the change log for webhooks and queues their deliveries.
     webhooks: JoinHandle<()>,
+    /// Cancelled on SIGTERM/SIGINT (or by [`Application::stop`]): the server stops accepting,
+    /// the runner claims nothing more, the indexer commits what it has and ends.
+    stop: CancellationToken,
+    /// Cancelled once the server has answered its last request: the indexer's last round.
+    served: CancellationToken,
+    grace: Duration,
     _embedded: Option<EmbeddedS3>,
 }
 
@@ -181,11 +188,19 @@ impl Application {
             max_in_flight: config.http_max_in_flight,
         };
         let grace = Duration::from_secs(config.shutdown_grace_secs);
+        let stop = CancellationToken::new();
+        let signalled = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown_signal() => signalled.cancel(),
+                () = signalled.cancelled() => {}
+            }
+        });
         let server = tokio::spawn(http::server::serve(
             listener,
             app,
             limits,
-            shutdown_signal(),
+            stop.clone().cancelled_owned(),
             grace,
         ));
         let work = Arc::new(config.job_work(state.db.clone(), state.store.clone(), ingest, media));
@@ -193,18 +208,38 @@ impl Application {
             .await
             .context("queueing the periodic jobs")?;
         let runner = tokio::spawn(
-            crate::jobs::Runner::new(state.db.clone(), work.clone(), config.job_settings()).run(),
+            crate::jobs::Runner::new(state.db.clone(), work.clone(), config.job_settings())
+                .run(stop.clone(), grace),
         );
         let indexer_db = state.db.clone();
+        // The indexer goes on until the server has finished its last request (cancelled by
+        // `run_until_stopped`), so what those requests committed is in the final commit.
+        let served = CancellationToken::new();
+        let indexer_stop = served.clone();
         let indexer = tokio::spawn(async move {
             // The index follows the change log: what is committed in SQL is searchable within
             // a few hundred milliseconds.
             let mut tick = tokio::time::interval(Duration::from_millis(200));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = indexer_stop.cancelled() => break,
+                }
                 if let Err(e) = search.catch_up(&indexer_db).await {
                     tracing::warn!(error = %e, "the search index could not follow the change log");
+                }
+            }
+            // Stopping: what the requests just served committed is applied and committed, so
+            // the next start begins where this one ended (a few batches at most).
+            for _ in 0..10 {
+                match search.catch_up(&indexer_db).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the search index could not follow the change log");
+                        break;
+                    }
                 }
             }
         });
@@ -223,6 +258,9 @@ impl Application {
             indexer,
             follower,
             webhooks,
+            stop,
+            served,
+            grace,
             _embedded: embedded,
         })
     }
@@ -240,15 +278,38 @@ impl Application {
         &self.work
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// Serves until SIGINT or SIGTERM (or [`Application::stop`]), then stops accepting and lets
+    /// the requests in flight and the running jobs finish within the grace period
+    /// (`LECTERN_SHUTDOWN_GRACE_SECS`), and commits the search index.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
-        (&mut self.server).await??;
+        let result = (&mut self.server).await;
+        self.stop.cancel();
+        self.served.cancel();
+        // The runner and the indexer were told at the same moment as the server; each bounds
+        // itself by the grace period, and this bounds them again in case one is stuck.
+        let limit = self.grace + Duration::from_secs(5);
+        let drained = async {
+            let _ = (&mut self.runner).await;
+            let _ = (&mut self.indexer).await;
+        };
+        if tokio::time::timeout(limit, drained).await.is_err() {
+            tracing::warn!("background work did not stop within the grace period");
+        }
+        tracing::info!("stopped");
+        result??;
         Ok(())
+    }
+
+    /// Begins stopping, as SIGTERM does.
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
 }
 
 impl Drop for Application {
     fn drop(&mut self) {
+        self.stop.cancel();
+        self.served.cancel();
         self.server.abort();
         self.runner.abort();
         self.indexer.abort();

@@ -121,6 +121,27 @@ pub async fn append(
 }
 
 impl Db {
+    /// The last position of each of these lessons in the change log (a lesson with none is
+    /// absent).
+    pub async fn last_positions(
+        &self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, i64>, sqlx::Error> {
+        let mut last = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT lesson_id, MAX(seq) FROM changes WHERE lesson_id IN ({}) GROUP BY lesson_id",
+                super::placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql.as_str()));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            last.extend(q.fetch_all(self.pool()).await?);
+        }
+        Ok(last)
+    }
+
     /// Up to `limit` entries after position `after`, in order.
     pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<Change>, sqlx::Error> {
         sqlx::query_as(

@@ -698,6 +698,13 @@ impl Db {
         parse_all(q.fetch_all(self.pool()).await?)
     }
 
+    /// How many jobs there are of each kind in each state (for the metrics).
+    pub async fn job_counts(&self) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+        sqlx::query_as("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state")
+            .fetch_all(self.pool())
+            .await
+    }
+
     pub async fn dead_jobs_count(&self, kind: JobKind, subject: &str) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE kind = $1 AND subject = $2 AND state = 'dead'",

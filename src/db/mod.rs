@@ -9,6 +9,7 @@
 
 pub mod assets;
 pub mod audit;
+pub mod backup;
 pub mod changes;
 pub mod jobs;
 pub mod learning;
@@ -260,9 +261,35 @@ impl Db {
             let _ = conn.close().await;
             ran?;
         } else {
-            migrator.run(&self.pool).await?;
+            // PostgreSQL's migrations wait for one another (sqlx takes an advisory lock); SQLite
+            // has no such lock. Two processes starting at once on one file (a second node on the
+            // machine, a restart overlapping the old process) can both find a migration missing:
+            // the one that loses fails on the schema the other has just committed — nothing is
+            // half-applied, each migration being one transaction — and tries again, now finding
+            // it applied. A migration that is really broken fails the same way every time.
+            let mut tries = 0;
+            loop {
+                match migrator.run(&self.pool).await {
+                    Ok(()) => break,
+                    Err(e) if tries < 50 => {
+                        tries += 1;
+                        tracing::debug!(error = %e, "migrating again (another process may be)");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Each pool's connections: (pool, open, idle) — `reads` serves reads and short writes,
+    /// `writes` the write transactions.
+    pub fn pool_use(&self) -> [(&'static str, u32, usize); 2] {
+        [
+            ("reads", self.pool.size(), self.pool.num_idle()),
+            ("writes", self.writes.size(), self.writes.num_idle()),
+        ]
     }
 
     pub fn backend(&self) -> Backend {
@@ -436,17 +463,21 @@ fn tls_reason(text: &str) -> String {
 
 /// Creates the folder of a `sqlite://path` URL, so a fresh data directory just works.
 fn ensure_sqlite_parent(url: &str) {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or("");
-    if let Some(parent) = std::path::Path::new(path).parent()
+    if let Some(path) = sqlite_file(url)
+        && let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         let _ = std::fs::create_dir_all(parent);
     }
+}
+
+/// The file a `sqlite:` URL names (`None` for an in-memory database or another scheme).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 /// The current time in Unix milliseconds, the unit of every time column.

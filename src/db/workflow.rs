@@ -557,12 +557,15 @@ impl Db {
         self.lesson(id).await?.ok_or(StepError::NotFound)
     }
 
-    /// Sets (or with `None` clears) the time at which lesson `id` is published or withdrawn.
+    /// Sets (or with `None` clears) the time at which lesson `id` is published or withdrawn; a
+    /// publication then needs an approved revision when `require_approved` (as publishing now
+    /// would for the same caller).
     pub async fn schedule(
         &self,
         lesson: &LessonRecord,
         what: Scheduled,
         at: Option<i64>,
+        require_approved: bool,
         actor: &Actor,
     ) -> Result<LessonRecord, StepError> {
         let mut tx = self.begin_write().await?;
@@ -579,6 +582,13 @@ impl Db {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
+        if what == Scheduled::Publish {
+            sqlx::query("UPDATE lessons SET publish_at_needs_approval = $2 WHERE id = $1")
+                .bind(&lesson.id)
+                .bind(i64::from(require_approved))
+                .execute(&mut *tx)
+                .await?;
+        }
         Self::audit_in(
             &mut tx,
             actor,
@@ -645,7 +655,15 @@ impl Db {
                     address: None,
                 };
                 let result = match what {
-                    Scheduled::Publish => publish_in(&mut tx, &id, true, &actor).await,
+                    Scheduled::Publish => {
+                        let needs_approval: i64 = sqlx::query_scalar(
+                            "SELECT publish_at_needs_approval FROM lessons WHERE id = $1",
+                        )
+                        .bind(&id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        publish_in(&mut tx, &id, needs_approval != 0, &actor).await
+                    }
                     Scheduled::Withdraw => withdraw_in(&mut tx, &id, &actor).await,
                 };
                 match result {

@@ -141,6 +141,9 @@ pub struct Problem {
     /// `invalid_subtitle`: the line of the file at fault (1-based), when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// The request's id (also in the `X-Request-Id` header and the service's log line for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// One refused field or parameter of an `invalid_request` problem.
@@ -288,11 +291,24 @@ fn outage(err: &(dyn std::error::Error + 'static)) -> Option<Outage> {
     while let Some(e) = current {
         if let Some(db) = e.downcast_ref::<sqlx::Error>() {
             match db {
+                // `Protocol`: the connection ended in the middle of the protocol — a server
+                // going down or a proxy in front of it closing the connection (seen as "unexpected
+                // response from SSLRequest" when a connection is accepted and closed at once).
                 sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
                 | sqlx::Error::WorkerCrashed => return Some(Outage::Unavailable("the database")),
+                // PostgreSQL's connection exceptions (class 08), shutting down or starting up
+                // (57P01-57P03), too many connections (53300).
+                sqlx::Error::Database(d)
+                    if d.code().is_some_and(|c| {
+                        c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300")
+                    }) =>
+                {
+                    return Some(Outage::Unavailable("the database"));
+                }
                 sqlx::Error::Database(d) if is_disk_full(d.as_ref()) => return Some(Outage::Full),
                 // PostgreSQL cancelled the statement: its `statement_timeout` ran out (a frozen
                 // server, a lock held elsewhere; see `db::POSTGRES_STATEMENT_TIMEOUT`).
@@ -336,6 +352,7 @@ impl IntoResponse for AppError {
             offset: None,
             snapshot: None,
             line: None,
+            request_id: super::observe::request_id(),
         };
         match self.extra {
             Some(Extra::Errors(e)) => body.errors = Some(e),
@@ -477,6 +494,15 @@ mod tests {
             );
             assert_eq!(s >= 500, server_side, "{c:?}");
         }
+    }
+
+    #[test]
+    fn a_connection_cut_mid_protocol_is_a_503_not_a_500() {
+        // What a PostgreSQL connection accepted and closed at once (a server going down behind
+        // a proxy) gives; found by the database outage test.
+        let cut = sqlx::Error::Protocol("unexpected response from SSLRequest: 0x00".into());
+        let response = AppError::from(cut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

@@ -21,6 +21,22 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Who is calling, before any CSRF check: a bearer token (operator or personal), or a session
 /// cookie, or nobody.
 async fn identify(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
+    let caller = identify_unnoted(parts, state).await?;
+    super::observe::note_caller(caller_kind(&caller));
+    Ok(caller)
+}
+
+/// The caller's kind for the access log.
+fn caller_kind(caller: &Caller) -> &'static str {
+    match caller {
+        Caller::Anonymous => "anonymous",
+        Caller::Operator { .. } => "operator",
+        Caller::User(_) => "user",
+        Caller::Platform(_) => "platform",
+    }
+}
+
+async fn identify_unnoted(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let token = value
             .to_str()
@@ -74,7 +90,10 @@ async fn identify(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
 /// refused at once (keys are looked up on every request, never cached).
 pub async fn platform_caller(state: &AppState, key: &str) -> Result<Caller, AppError> {
     match state.db.platform_by_key(&token::hash(key)).await? {
-        Some((platform, key_id)) => Ok(Caller::Platform(platform.caller(&key_id))),
+        Some((platform, key_id)) => {
+            super::observe::note_caller("platform");
+            Ok(Caller::Platform(platform.caller(&key_id)))
+        }
         None => Err(AppError::unauthorized("the platform key is not valid")),
     }
 }

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod feeds;
 pub mod input;
 pub mod multipart;
+pub mod observe;
 pub mod openapi;
 pub mod server;
 pub mod views;
@@ -33,7 +34,6 @@ use error::{AppError, Code};
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -106,8 +106,11 @@ pub fn route_paths() -> Vec<String> {
 }
 
 pub fn router(state: AppState) -> Router {
+    // Installed before the first request is counted.
+    observe::recorder();
     routes()
         .router
+        .route_layer(axum::middleware::from_fn(observe::remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_LIMIT))
@@ -124,7 +127,6 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         }))
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
@@ -318,6 +320,7 @@ fn routes() -> Routes {
         .route("/feeds/artwork.png", get(feeds::artwork))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .merge(web::routes())
 }
 
@@ -472,4 +475,65 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// `GET /metrics`: the node's metrics in Prometheus's text format (see `observe` for the request
+/// metrics and ARCHITECTURE.md for the list). Gauges read at scrape time: database pool use, the
+/// change log's head, the search index's position and lag, jobs by kind and state. With
+/// `LECTERN_METRICS_TOKEN` set, only a request bearing it is answered.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    summary = "Prometheus metrics of this node (with LECTERN_METRICS_TOKEN set, as a Bearer token)",
+    responses(
+        (status = 200, description = "the metrics, Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+        (status = 401, description = "LECTERN_METRICS_TOKEN is set and was not presented", body = error::Problem, content_type = "application/problem+json")
+    )
+)]
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let wanted = &state.config.metrics_token;
+    if !wanted.is_empty() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !extract::same_secret(given.trim(), wanted) {
+            return AppError::unauthorized("the metrics need the metrics token as a Bearer token")
+                .into_response();
+        }
+    }
+    for (pool, open, idle) in state.db.pool_use() {
+        metrics::gauge!("lectern_db_pool_connections", "pool" => pool, "state" => "idle")
+            .set(idle as f64);
+        metrics::gauge!("lectern_db_pool_connections", "pool" => pool, "state" => "busy")
+            .set(f64::from(open).max(idle as f64) - idle as f64);
+    }
+    let head = *state.hub.watch_head().borrow();
+    metrics::gauge!("lectern_change_log_head").set(head as f64);
+    if let Ok(position) = state.search.position() {
+        metrics::gauge!("lectern_search_index_position").set(position as f64);
+        metrics::gauge!("lectern_search_index_lag").set((head - position).max(0) as f64);
+    }
+    match state.db.job_counts().await {
+        Ok(counts) => {
+            for (kind, job_state, n) in counts {
+                metrics::gauge!("lectern_jobs", "kind" => kind, "state" => job_state).set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "the metrics could not count the jobs"),
+    }
+    let body = observe::recorder().render();
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
 }

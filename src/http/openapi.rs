@@ -105,6 +105,7 @@ const COMMON_PROBLEMS: &[(u16, &str)] = &[
         search::replace_synonyms,
         crate::http::live,
         crate::http::ready,
+        crate::http::metrics,
         // --- platforms, audience, feed, OAI-PMH, podcast feeds, jobs ---
         platforms::list,
         platforms::create,

@@ -58,7 +58,9 @@ pub async fn serve(
         ))
         .layer(axum::middleware::from_fn(move |request, next| {
             shed(in_flight.clone(), request, next)
-        }));
+        }))
+        // Outermost, so a request shed or timed out has its id, log line and count too.
+        .layer(axum::middleware::from_fn(super::observe::observe));
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let per_address: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -276,6 +278,8 @@ fn replacement(head: &[u8]) -> Option<Vec<u8>> {
         offset: None,
         snapshot: None,
         line: None,
+        // Refused by the HTTP parser before any request existed to give an id to.
+        request_id: None,
     })
     .ok()?;
     let mut answer = format!(

@@ -432,6 +432,8 @@ where
             Some(Err(e)) => Err(IngestError::BodyAborted(e.to_string())),
             Some(Ok(chunk)) => {
                 self.seen += chunk.len() as u64;
+                metrics::counter!("lectern_upload_bytes_total", "protocol" => "stream")
+                    .increment(chunk.len() as u64);
                 if self.seen > self.limit {
                     return Err(IngestError::TooLarge { limit: self.limit });
                 }

@@ -293,6 +293,8 @@ impl Ingest {
                 .into());
             }
             received += chunk.len() as i64;
+            metrics::counter!("lectern_upload_bytes_total", "protocol" => "tus")
+                .increment(chunk.len() as u64);
             if let Some(h) = body_hasher.as_mut() {
                 h.update(&chunk);
             }

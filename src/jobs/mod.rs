@@ -126,8 +126,11 @@ impl Runner {
         Ok(())
     }
 
-    /// Runs until the task is aborted.
-    pub async fn run(self) {
+    /// Runs until `stop` is cancelled (or the task is aborted); then claims nothing more and
+    /// lets the jobs running finish for up to `grace`, still renewing their leases. A job still
+    /// running after that is dropped mid-step: its lease runs out and another node (or this one,
+    /// restarted) runs it again — every handler is written to be run again.
+    pub async fn run(self, stop: tokio_util::sync::CancellationToken, grace: Duration) {
         let lease_ms = self.settings.lease.as_millis() as i64;
         let workers = self.settings.workers;
         // The low lane may take all workers but one (all of them when there is only one).
@@ -140,6 +143,9 @@ impl Runner {
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let queued = self.db.jobs_queued().clone();
         loop {
+            if stop.is_cancelled() {
+                break;
+            }
             // Claim while there are free workers and due jobs.
             let mut wait = self.settings.poll;
             let free = workers - tasks.len();
@@ -238,6 +244,29 @@ impl Runner {
                     }
                 }
                 () = tokio::time::sleep(wait) => {}
+                () = stop.cancelled() => {}
+            }
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        if !tasks.is_empty() {
+            tracing::info!(running = tasks.len(), "letting the running jobs finish");
+        }
+        while !tasks.is_empty() {
+            tokio::select! {
+                _ = tasks.join_next() => {}
+                _ = renew.tick() => {
+                    let ids: Vec<String> = lock(&running).iter().cloned().collect();
+                    if let Err(e) = self.db.renew_leases(&self.name, &ids, lease_ms).await {
+                        tracing::warn!(error = %e, "cannot renew the leases of running jobs");
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(
+                        running = tasks.len(),
+                        "jobs still running at the end of the grace period are left to their leases"
+                    );
+                    break;
+                }
             }
         }
     }

@@ -13,6 +13,10 @@
 //!   the same transaction.
 //! - Replays are harmless: an item says the state *now*, and carries the position it answers
 //!   (`change_id`); applying an upsert or tombstone twice changes nothing.
+//! - No lesson is sent twice for one state: a lesson whose log has an entry after the one being
+//!   read is skipped there and answered at its last entry (read after its state, so the state
+//!   read may include the later change but never misses it). A platform following through any
+//!   node, at any pace, gets each state of a lesson once.
 //! - A platform following from the start ends with exactly what it receives: the last item for
 //!   each lesson is read after that lesson's last change committed.
 //! - Tombstones go only to lessons the platform was sent (`platform_sent`), so named-only
@@ -364,6 +368,18 @@ impl Feed {
         let lessons = self.db.lessons_by_ids(&ids).await?;
         let by_id: HashMap<&str, &crate::db::lessons::LessonRecord> =
             lessons.iter().map(|l| (l.id.as_str(), l)).collect();
+        // Read after the lessons: a lesson changed again since this entry is answered at its
+        // last entry instead, with the state read then — here it would be the same state twice
+        // (the state read above may already include that later change).
+        let later = self.db.last_positions(&ids).await?;
+        let pending: Vec<&Pending> = pending
+            .iter()
+            .filter(|x| {
+                later
+                    .get(&x.lesson_id)
+                    .is_none_or(|last| *last <= x.change_id)
+            })
+            .collect();
         let sent = self.db.sent_among(&p.id, &ids).await?;
         let receiving: Vec<crate::db::lessons::LessonRecord> = pending
             .iter()

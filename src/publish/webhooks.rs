@@ -176,7 +176,21 @@ pub enum Failure {
 
 /// Delivers one delivery job's message (its `payload`): the webhook job's handler, run by the
 /// job runner. Idempotent for receivers: every attempt carries the same `webhook-id`.
+/// Counted in `lectern_webhook_deliveries_total{result}`: `delivered`, `retry` (to be tried
+/// again) or `failed` (never to be tried again).
 pub async fn deliver(db: &Db, client: &reqwest::Client, payload: &str) -> Result<(), Failure> {
+    let outcome = attempt(db, client, payload).await;
+    let result = match &outcome {
+        Ok(()) => "delivered",
+        Err(Failure::Retry(_)) => "retry",
+        Err(Failure::Permanent(_)) => "failed",
+    };
+    metrics::counter!("lectern_webhook_deliveries_total", "result" => result).increment(1);
+    outcome
+}
+
+/// One attempt at a delivery (see [`deliver`]).
+async fn attempt(db: &Db, client: &reqwest::Client, payload: &str) -> Result<(), Failure> {
     let d: Delivery = serde_json::from_str(payload)
         .map_err(|e| Failure::Permanent(format!("unreadable job: {e}")))?;
     let platform = db

@@ -11,6 +11,7 @@
 //! (`ingest`, `search`, `publish`, `jobs`), never from `http` or `cli`.
 
 pub mod accounts;
+pub mod backup;
 pub mod catalog;
 pub mod hls;
 pub mod jobs;

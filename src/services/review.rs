@@ -193,7 +193,10 @@ pub async fn step(
     }
     let require_approved = !is_operator(&acting.caller);
     let lesson = match (what, when) {
-        (_, When::Cancel) => db.schedule(&lesson, what, None, &acting.actor).await?,
+        (_, When::Cancel) => {
+            db.schedule(&lesson, what, None, require_approved, &acting.actor)
+                .await?
+        }
         (_, When::At(at)) if at > crate::db::now_ms() => {
             if what == Scheduled::Publish && require_approved {
                 // Fail now, not at the scheduled time, when there is nothing approved.
@@ -206,7 +209,8 @@ pub async fn step(
                     }
                 }
             }
-            db.schedule(&lesson, what, Some(at), &acting.actor).await?
+            db.schedule(&lesson, what, Some(at), require_approved, &acting.actor)
+                .await?
         }
         (Scheduled::Publish, _) => db.publish(id, require_approved, &acting.actor).await?,
         (Scheduled::Withdraw, _) => db.withdraw(id, &acting.actor).await?,

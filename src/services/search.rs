@@ -348,7 +348,10 @@ async fn run(
     let (offset, limit) = (request.offset, request.limit);
     let scope = shelf.scope(caller);
     let in_scope = scope.clone();
+    let began = std::time::Instant::now();
     let results = on_index(index, move |i| i.search(&in_scope, &request)).await?;
+    metrics::histogram!("lectern_search_query_duration_seconds")
+        .record(began.elapsed().as_secs_f64());
 
     let db_started = Instant::now();
     let ids: Vec<&str> = results.hits.iter().map(|h| h.id.as_str()).collect();

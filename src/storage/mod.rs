@@ -163,6 +163,15 @@ pub fn signs_payloads(endpoint: &str) -> bool {
     !loopback
 }
 
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub size: u64,
+    /// Unix milliseconds (0 when the store did not say).
+    pub modified_ms: i64,
+}
+
 /// The body of an object being read.
 pub type ObjectBody = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
@@ -188,8 +197,61 @@ pub fn sdk_client(s: &S3Settings) -> aws_sdk_s3::Client {
                 .operation_attempt_timeout(s.timeout)
                 .build(),
         )
+        .interceptor(Observed)
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+/// Times every call to object storage (all its attempts) for the metrics:
+/// `lectern_s3_request_duration_seconds{operation}` and `lectern_s3_requests_total{operation,
+/// result}` (`result` is `error` for anything but a success, a missing object included).
+#[derive(Debug)]
+struct Observed;
+
+/// When the call began, kept in the call's own configuration bag.
+#[derive(Debug, Clone)]
+struct Began(std::time::Instant);
+
+impl aws_smithy_types::config_bag::Storable for Began {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_sdk_s3::config::Intercept for Observed {
+    fn name(&self) -> &'static str {
+        "lectern-metrics"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_sdk_s3::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        cfg.interceptor_state()
+            .store_put(Began(std::time::Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or_else(|| "unknown".to_owned(), |m| m.name().to_owned());
+        let result = match context.output_or_error() {
+            Some(Ok(_)) => "ok",
+            _ => "error",
+        };
+        if let Some(Began(at)) = cfg.load::<Began>() {
+            metrics::histogram!("lectern_s3_request_duration_seconds", "operation" => operation.clone())
+                .record(at.elapsed().as_secs_f64());
+        }
+        metrics::counter!("lectern_s3_requests_total", "operation" => operation, "result" => result)
+            .increment(1);
+        Ok(())
+    }
 }
 
 impl ObjectStore {
@@ -410,7 +472,17 @@ impl ObjectStore {
 
     /// Every key under `prefix` (for operations and tests; paginates through the whole listing).
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let mut keys = Vec::new();
+        Ok(self
+            .list_objects(prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect())
+    }
+
+    /// Every object under `prefix` with its size and last modification (the whole listing).
+    pub async fn list_objects(&self, prefix: &str) -> Result<Vec<Listed>, StorageError> {
+        let mut objects = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let out = self
@@ -422,14 +494,16 @@ impl ObjectStore {
                 .send()
                 .await
                 .map_err(|e| StorageError::sdk("list objects", e))?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
+            objects.extend(out.contents().iter().filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_owned(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    modified_ms: o.last_modified().map_or(0, |t| t.to_millis().unwrap_or(0)),
+                })
+            }));
             match out.next_continuation_token() {
                 Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
-                _ => return Ok(keys),
+                _ => return Ok(objects),
             }
         }
     }

@@ -128,6 +128,19 @@ impl TestApp {
         }
     }
 
+    /// A client of a service running elsewhere (another process) at `base`, with `token`.
+    pub fn remote(base: &str, token: &str, config: Config) -> Self {
+        Self {
+            app: None,
+            config,
+            base: base.to_owned(),
+            token: token.to_owned(),
+            client: reqwest::Client::new(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            contract: crate::contract::Contract::new(),
+        }
+    }
+
     pub fn app(&self) -> &Application {
         self.app.as_ref().expect("running")
     }
@@ -352,10 +365,21 @@ pub async fn problem(r: reqwest::Response) -> Value {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     assert_eq!(ct, "application/problem+json", "errors are problem bodies");
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned());
     let body: Value = r.json().await.unwrap();
     assert!(
         body["code"].is_string() && body["status"].is_number() && body["title"].is_string(),
         "{body}"
+    );
+    // Every problem the service answers names its request, as the X-Request-Id header does
+    // (only a request the HTTP parser refused before it was one has neither).
+    assert_eq!(
+        body["request_id"].as_str(),
+        id.as_deref(),
+        "the problem body and X-Request-Id name the same request: {body}"
     );
     body
 }

@@ -271,7 +271,8 @@ async fn two_runners_on_one_database_run_each_of_a_thousand_jobs_exactly_once() 
         t.app().work().media.clone(),
     ));
     let runner2 = tokio::spawn(
-        lectern::jobs::Runner::new(db2.clone(), work2.clone(), t.config.job_settings()).run(),
+        lectern::jobs::Runner::new(db2.clone(), work2.clone(), t.config.job_settings())
+            .run(Default::default(), std::time::Duration::ZERO),
     );
     // Each job takes a few milliseconds, so neither runner can drain the queue alone before the
     // other wakes; half are queued through each, so each is woken by its own.

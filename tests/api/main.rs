@@ -10,8 +10,10 @@ mod openapi;
 
 mod authz;
 mod authz_edges;
+mod backup;
 mod boundary;
 mod changes;
+mod cluster;
 mod downloads;
 mod extraction_budget;
 mod feed;
@@ -24,6 +26,7 @@ mod media;
 mod media_ops;
 mod media_video;
 mod oai;
+mod observability;
 mod orgs;
 mod outages;
 mod pages;

@@ -362,3 +362,166 @@ async fn a_full_disk_is_a_507_or_503_and_everything_recovers_without_a_restart()
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The `host:port` of a `postgres://user@host:port/db?…` URL.
+fn pg_authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+/// PostgreSQL going away for 30 s under load (issue 15; its restart as the proxy sees it: every
+/// connection cut, every new one refused): requests are 503 problems in bounded time, never a
+/// 500; readiness turns false; nothing acknowledged is lost; and once the database is back the
+/// service recovers on its own — requests, the job runner and the index follower — without a
+/// restart. PostgreSQL only: SQLite is a file inside the node.
+#[tokio::test]
+async fn the_database_going_away_for_30_s_is_a_503_and_everything_recovers_on_its_own() {
+    if !crate::common::use_postgres() {
+        eprintln!(
+            "the database outage test runs on PostgreSQL only (SQLite is a file in the node)"
+        );
+        return;
+    }
+    let url = crate::common::fresh_postgres().await;
+    let upstream = pg_authority(&url);
+    let proxy = Proxy::start(upstream.clone()).await;
+    let proxied = url.replacen(&upstream, &proxy.addr.to_string(), 1);
+    let t = TestApp::spawn_with(|c| {
+        c.database_url = proxied;
+        c.job_poll_ms = 100;
+    })
+    .await;
+    let tree = t.tree().await;
+
+    // Load all along: lessons created and published one after another; what was acknowledged
+    // is remembered, and every answer must be a success or a 503 problem, within 10 s.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (client, base, token, org) = (
+            t.client.clone(),
+            t.base.clone(),
+            t.token.clone(),
+            tree.county.clone(),
+        );
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let (mut acknowledged, mut refused, mut i) = (Vec::new(), 0usize, 0usize);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let started = Instant::now();
+                let r = client
+                    .post(format!("{base}/api/v1/lessons"))
+                    .bearer_auth(&token)
+                    .json(&json!({ "title": format!("断网期间第{i}讲"), "kind": "audio", "org_id": org }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "took {:?}",
+                    started.elapsed()
+                );
+                match r.status().as_u16() {
+                    201 => {
+                        let id = r.json::<Value>().await.unwrap()["id"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned();
+                        acknowledged.push(id);
+                    }
+                    503 => {
+                        let p = problem(r).await;
+                        assert_eq!(p["code"], "unavailable", "{p}");
+                        refused += 1;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    other => panic!("{other}: {}", r.text().await.unwrap()),
+                }
+            }
+            (acknowledged, refused)
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(ready(&t).await.0, 200);
+
+    proxy.set(Mode::Refuse);
+    let down = Instant::now();
+    // Readiness says so within a few seconds (each probe answers within 2 s).
+    loop {
+        let (status, body) = ready(&t).await;
+        if status == 503 {
+            assert_eq!(body["database"], false, "{body}");
+            assert_eq!(body["storage"], true, "{body}");
+            break;
+        }
+        assert!(
+            down.elapsed() < Duration::from_secs(10),
+            "still ready: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Reads are refused the same way, in bounded time.
+    unavailable(t.get("/api/v1/orgs"), Duration::from_secs(10), "a read").await;
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(down.elapsed())).await;
+
+    proxy.set(Mode::Forward);
+    let back = Instant::now();
+    loop {
+        if ready(&t).await.0 == 200 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "not ready again 30 s after the database came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "ready again {:?} after the database came back",
+        back.elapsed()
+    );
+    // Let the writer succeed again, then stop it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, refused) = writer.await.unwrap();
+    assert!(refused > 0, "the outage was seen by the writer");
+    assert!(
+        acknowledged.len() > 5,
+        "{} acknowledged",
+        acknowledged.len()
+    );
+    // Nothing acknowledged is lost.
+    for id in &acknowledged {
+        let r = t
+            .get(&format!("/api/v1/lessons/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "acknowledged lesson {id} is gone");
+    }
+    // The job runner and the index follower resumed: a document uploaded now is extracted (a
+    // job) and its words found by search (the index), on their own.
+    let lesson = crate::feed::draft(&t, &tree.county, "恢复以后上传的讲义", "document", &[]).await;
+    let pdf = crate::common::pdf_with(&["photosynthesis recovery handout"]);
+    let r = t.upload(&lesson, "master", "handout.pdf", pdf).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    crate::feed::publish(&t, &lesson, json!({})).await;
+    let found = Instant::now();
+    loop {
+        let v = t.search("photosynthesis").await;
+        if v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == lesson.as_str())
+        {
+            break;
+        }
+        assert!(
+            found.elapsed() < Duration::from_secs(30),
+            "the extraction job and the index follower did not resume"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-const MIB: usize = 1024 * 1024;
+pub(crate) const MIB: usize = 1024 * 1024;
 
 fn meta(lesson: &str, role: &str, filename: &str) -> String {
     format!(
@@ -16,7 +16,7 @@ fn meta(lesson: &str, role: &str, filename: &str) -> String {
     )
 }
 
-async fn create(
+pub(crate) async fn create(
     client: &reqwest::Client,
     base: &str,
     token: &str,
@@ -36,7 +36,7 @@ async fn create(
 }
 
 /// A tus PATCH at `offset` with the protocol's headers; the caller adds the body and any extras.
-fn patch_request(
+pub(crate) fn patch_request(
     client: &reqwest::Client,
     url: &str,
     token: &str,
@@ -56,7 +56,7 @@ fn sha256_checksum(data: &[u8]) -> String {
 }
 
 /// Sends `chunk` at `offset`, with its checksum if asked; the error if the send fails.
-async fn try_patch(
+pub(crate) async fn try_patch(
     client: &reqwest::Client,
     url: &str,
     token: &str,
@@ -71,7 +71,7 @@ async fn try_patch(
     req.body(chunk).send().await
 }
 
-async fn patch(
+pub(crate) async fn patch(
     client: &reqwest::Client,
     url: &str,
     token: &str,
@@ -84,7 +84,7 @@ async fn patch(
         .unwrap()
 }
 
-async fn head(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
+pub(crate) async fn head(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
     client
         .head(url)
         .bearer_auth(token)
@@ -92,6 +92,43 @@ async fn head(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Resp
         .send()
         .await
         .unwrap()
+}
+
+/// Sends the rest of `data` from `offset` in 5 MiB pieces after the request in flight was cut
+/// off (its node killed): until that request's lease runs out the server answers 423 without
+/// reading the body, which the client may see as a broken pipe — both mean "retry shortly".
+/// Returns the asset the last piece made.
+pub(crate) async fn resume(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    data: &[u8],
+    mut offset: usize,
+) -> String {
+    let started = std::time::Instant::now();
+    let mut asset = None;
+    while offset < data.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "stuck at {offset}"
+        );
+        let end = (offset + 5 * MIB).min(data.len());
+        let sent = try_patch(client, url, token, offset, data[offset..end].to_vec(), true).await;
+        let r = match sent {
+            Ok(r) if r.status() != 423 => r,
+            _ => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                continue;
+            }
+        };
+        assert_eq!(r.status(), 204, "at {offset}");
+        asset = r
+            .headers()
+            .get("lectern-asset-id")
+            .map(|v| v.to_str().unwrap().to_owned());
+        offset = end;
+    }
+    asset.expect("the last piece names the asset")
 }
 
 impl TestApp {
@@ -437,7 +474,7 @@ async fn an_upload_survives_the_service_being_killed_mid_request() {
     let url = format!("{}{path}", service.base);
     let r = head(&client, &url, &token).await;
     assert_eq!(r.status(), 200);
-    let mut offset: usize = r.headers()["upload-offset"]
+    let offset: usize = r.headers()["upload-offset"]
         .to_str()
         .unwrap()
         .parse()
@@ -446,35 +483,7 @@ async fn an_upload_survives_the_service_being_killed_mid_request() {
         offset == 5 * MIB || offset == 7 * MIB,
         "resumes from a committed offset, got {offset}"
     );
-    let mut asset = None;
-    while offset < data.len() {
-        let end = (offset + 5 * MIB).min(data.len());
-        // Until the killed request's lease runs out, the server answers 423 without reading the
-        // body, which the client may see as a broken pipe: both mean "retry shortly".
-        let sent = try_patch(
-            &client,
-            &url,
-            &token,
-            offset,
-            data[offset..end].to_vec(),
-            true,
-        )
-        .await;
-        let r = match sent {
-            Ok(r) if r.status() != 423 => r,
-            _ => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-        };
-        assert_eq!(r.status(), 204, "at {offset}");
-        asset = r
-            .headers()
-            .get("lectern-asset-id")
-            .map(|v| v.to_str().unwrap().to_owned());
-        offset = end;
-    }
-    let asset = asset.unwrap();
+    let asset = resume(&client, &url, &token, &data, offset).await;
     let body = client
         .get(format!("{}/api/v1/assets/{asset}/content", service.base))
         .bearer_auth(&token)

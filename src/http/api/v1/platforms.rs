@@ -568,6 +568,7 @@ pub async fn feed(
     Query(q): Query<FeedQuery>,
 ) -> Result<Json<FeedPage>, AppError> {
     let p = platform_of(&caller)?;
+    metrics::counter!("lectern_feed_pulls_total", "platform" => p.id.clone()).increment(1);
     let mut errors = Vec::new();
     let cursor = Cursor::decode(q.cursor.as_deref().unwrap_or(""))
         .map_err(|e| errors.push(e))
