@@ -3,7 +3,8 @@
 //! refused), voided, and queried — each platform its own. A statement about a lesson
 //! (`<public URL>/lessons/<id>`) by a member (`account.homePage` = the public URL,
 //! `account.name` = the login) is also a learning record, with the platform's id as its source;
-//! a platform may report only on lessons it receives and members inside its subtree.
+//! a platform may report only on lessons it receives and members inside its subtree. A signed
+//! statement (Data 2.6) is stored only when its signature checks out (`domain::xapi::signature`).
 
 use super::{Result, ServiceError};
 use crate::db::Db;
@@ -12,7 +13,7 @@ use crate::domain::Invalid;
 use crate::domain::learning::DEFAULT_COMPLETION_PERCENT;
 use crate::domain::visibility::{self, Platform};
 use crate::domain::xapi::documents::sha2_matches;
-use crate::domain::xapi::{self, validate};
+use crate::domain::xapi::{self, signature, validate};
 use crate::storage::ObjectStore;
 use bytes::Bytes;
 use serde_json::Value;
@@ -207,6 +208,17 @@ pub async fn store(
         });
     }
     let attachments = attachments_of(&statements, parts)?;
+    // Signatures are checked against the parts' data, whose hashes were checked just above, and
+    // before anything is written, so a refused batch leaves nothing behind.
+    for (i, (received, s)) in statements.iter().zip(&batch).enumerate() {
+        signature::check(received, &s.id, |sha2| {
+            attachments
+                .iter()
+                .find(|a| a.sha2 == sha2)
+                .map(|a| a.bytes.as_ref())
+        })
+        .map_err(|e| invalid(format!("{}{e}", at(i))))?;
+    }
     // The data goes to object storage first; the rows that make it the platform's are written
     // with the statements. Content-addressed objects are immutable, so one left by a batch that
     // is then refused (409) is harmless and is reused by the next upload of the same bytes.

@@ -48,3 +48,4 @@ mod webhooks;
 mod workflow;
 mod xapi;
 mod xapi_documents;
+mod xapi_signed;

@@ -662,7 +662,7 @@ fn with_attachments(data: &[&str]) -> Value {
 /// A part to send: its headers and data.
 type Sent<'a> = (Vec<(&'a str, String)>, &'a [u8]);
 /// A part read back: its headers (names lowercase) and data.
-type Read = (Vec<(String, String)>, Vec<u8>);
+pub type Read = (Vec<(String, String)>, Vec<u8>);
 
 fn multipart(json: &Value, parts: &[Sent<'_>], nl: &str) -> Vec<u8> {
     let mut out =
@@ -690,7 +690,7 @@ fn part_headers(sha2: &str) -> Vec<(&'static str, String)> {
 
 /// The parts of a multipart/mixed answer, read independently of the store's own reader:
 /// (headers lowercase, data).
-fn read_parts(content_type: &str, body: &[u8]) -> Vec<Read> {
+pub fn read_parts(content_type: &str, body: &[u8]) -> Vec<Read> {
     let boundary = content_type
         .split("boundary=")
         .nth(1)

@@ -2,12 +2,14 @@
 //! downstream platforms: what is checked (`validate`), what the store adds (id, stored time,
 //! authority, version), how a statement is compared with one already stored (by a digest of its
 //! canonical form), the agents and activities it names (for the query parameters), the `ids`
-//! format, and what a statement about a Lectern lesson by a member says of their learning.
+//! format, what a statement about a Lectern lesson by a member says of their learning, and how a
+//! signed statement's signature is checked (`signature`).
 //!
 //! Statements Lectern does not understand are kept and returned as they came; only those whose
 //! object is a lesson (`<public URL>/lessons/<id>`) and whose actor is a member count as learning.
 
 pub mod documents;
+pub mod signature;
 pub mod validate;
 
 use super::learning::{self, Span};
