@@ -447,3 +447,81 @@ pub async fn gc(
     );
     Ok(())
 }
+
+/// `lectern import`: a progress bar of bytes on standard error (on a terminal), one line on
+/// standard output per entry that was not simply imported, and the totals. Whether nothing was refused.
+pub async fn import(
+    ingest: &crate::ingest::Ingest,
+    source: &std::path::Path,
+    options: &crate::services::import::Options,
+    report: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    use crate::services::import::{self, Outcome};
+    let (entries, unreadable) = import::entries(source).await?;
+    let total: u64 = entries
+        .iter()
+        .filter_map(|(_, e)| std::fs::metadata(&e.file).ok().map(|m| m.len()))
+        .sum();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut lines = vec!["at,outcome,lesson_id,detail".to_owned()];
+    let csv_cell = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let (mut imported, mut skipped, mut refused) = (0usize, 0usize, unreadable.len());
+    for u in &unreadable {
+        bar.suspend(|| println!("refused\t{}\t{}", u.at, u.reason));
+        lines.push(format!(
+            "{},refused,,{}",
+            csv_cell(&u.at),
+            csv_cell(&u.reason)
+        ));
+    }
+    for (at, entry) in &entries {
+        bar.set_message(entry.title.clone());
+        let sent = |n: u64| bar.inc(n);
+        let outcome = import::import_one(ingest, entry, options, &sent).await?;
+        let (word, lesson, detail) = match &outcome {
+            Outcome::Imported { lesson_id } => {
+                imported += 1;
+                let word = if options.dry_run {
+                    "would import"
+                } else {
+                    "imported"
+                };
+                (word, lesson_id.clone().unwrap_or_default(), String::new())
+            }
+            Outcome::Skipped { lesson_id } => {
+                skipped += 1;
+                bar.suspend(|| println!("skipped\t{at}\talready lesson {lesson_id}"));
+                ("skipped", lesson_id.clone(), "already imported".to_owned())
+            }
+            Outcome::Refused { reason } => {
+                refused += 1;
+                bar.suspend(|| println!("refused\t{at}\t{reason}"));
+                ("refused", String::new(), reason.clone())
+            }
+        };
+        lines.push(format!(
+            "{},{word},{lesson},{}",
+            csv_cell(at),
+            csv_cell(&detail)
+        ));
+    }
+    bar.finish_and_clear();
+    if let Some(path) = report {
+        std::fs::write(path, lines.join("\n") + "\n")?;
+    }
+    println!(
+        "{imported} {}, {skipped} skipped (already imported), {refused} refused",
+        if options.dry_run {
+            "would be imported"
+        } else {
+            "imported"
+        }
+    );
+    Ok(refused == 0)
+}

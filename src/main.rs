@@ -79,6 +79,24 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Import lessons with their files from a folder or a CSV/JSON manifest; resumable (files
+    /// already imported are skipped by their SHA-256). See `services::import` for the columns.
+    Import {
+        /// A folder, or a manifest ending in .csv or .json.
+        source: std::path::PathBuf,
+        /// The organisation of entries that name none.
+        #[arg(long)]
+        org: Option<String>,
+        /// Publish each lesson once its file is stored.
+        #[arg(long)]
+        publish: bool,
+        /// Check every entry and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write the outcome of every entry to this CSV file.
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+    },
     /// Delete orphan objects last written longer ago than the grace period.
     Gc {
         /// Hours an orphan is kept (an upload in flight writes its object before the
@@ -374,6 +392,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open(&config).await?;
             let (store, _embedded) = open_store(&config).await?;
             if !cli::verify(&db, &store, quick).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Import {
+            source,
+            org,
+            publish,
+            dry_run,
+            report,
+        } => {
+            let db = open(&config).await?;
+            let (store, _embedded) = open_store(&config).await?;
+            let ingest = lectern::ingest::Ingest {
+                db,
+                store,
+                max_bytes: config.max_upload_bytes,
+                upload_expiry_ms: (config.upload_expiry_secs as i64).saturating_mul(1000),
+                lease_ms: (config.upload_lease_secs as i64).saturating_mul(1000),
+            };
+            let options = lectern::services::import::Options {
+                org_id: org,
+                publish,
+                dry_run,
+            };
+            if !cli::import(&ingest, &source, &options, report.as_deref()).await? {
                 std::process::exit(1);
             }
             Ok(())

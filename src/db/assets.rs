@@ -306,3 +306,36 @@ impl Db {
         files_frozen(&mut tx, lesson_id).await
     }
 }
+
+impl Db {
+    /// The lesson whose master file has SHA-256 `sha256`, if any (the oldest): what a bulk import
+    /// already brought in.
+    pub async fn lesson_with_master(&self, sha256: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT lesson_id FROM assets WHERE sha256 = $1 AND role = 'master' \
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(sha256)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    /// A draft lesson titled `title`, owned by `org_id`, that has no file at all: what an import
+    /// interrupted between creating a lesson and storing its file leaves behind.
+    pub async fn empty_draft(
+        &self,
+        title: &str,
+        org_id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT l.id FROM lessons l WHERE l.title = $1 AND l.org_id = $2 \
+             AND l.status = 'draft' \
+             AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.lesson_id = l.id) \
+             ORDER BY l.created_at LIMIT 1",
+        )
+        .bind(title)
+        .bind(org_id)
+        .fetch_optional(self.pool())
+        .await
+    }
+}

@@ -95,8 +95,8 @@ async fn copy_out(
     Ok((size, hex::encode(hasher.finalize())))
 }
 
-/// The SHA-256 of a file, read in pieces.
-async fn file_sha256(path: &Path) -> Result<(u64, String), std::io::Error> {
+/// The size and SHA-256 of a file, read in pieces.
+pub(super) async fn file_sha256(path: &Path) -> Result<(u64, String), std::io::Error> {
     use tokio::io::AsyncReadExt;
     let mut file = tokio::fs::File::open(path).await?;
     let mut hasher = Sha256::new();

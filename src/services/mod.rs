@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod backup;
 pub mod catalog;
 pub mod hls;
+pub mod import;
 pub mod jobs;
 pub mod learning;
 pub mod library;

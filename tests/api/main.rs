@@ -5,6 +5,7 @@ mod common;
 mod contract;
 mod fixtures;
 mod hardening;
+mod import;
 mod jobs;
 mod openapi;
 
