@@ -14,3 +14,6 @@ pub mod services;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+
+#[cfg(test)]
+mod props;

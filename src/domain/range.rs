@@ -124,3 +124,71 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile, number};
+    use proptest::prelude::*;
+
+    /// A `Range` value close to the grammar: a unit, then specs of numbers, hyphens, commas and
+    /// spaces, so most cases get past `bytes=`.
+    fn range_header() -> impl Strategy<Value = String> {
+        let spec = prop_oneof![
+            (number(), number()).prop_map(|(a, b)| format!("{a}-{b}")),
+            number().prop_map(|a| format!("{a}-")),
+            number().prop_map(|b| format!("-{b}")),
+            hostile("0123456789-, ", 12),
+        ];
+        (
+            prop_oneof![Just("bytes="), Just(" bytes="), Just("Bytes="), Just("")],
+            proptest::collection::vec(spec, 0..4),
+        )
+            .prop_map(|(unit, specs)| format!("{unit}{}", specs.join(",")))
+    }
+
+    fn length() -> impl Strategy<Value = u64> {
+        prop_oneof![0u64..100, any::<u64>(), Just(u64::MAX)]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Whatever the header, a single range lies within the representation and is not empty,
+        /// so `Content-Range` and the bytes sent always agree with the length.
+        #[test]
+        fn props_range_single_lies_within_the_length(
+            h in prop_oneof![range_header(), hostile("bytes=0123456789-,", 40)],
+            len in length(),
+        ) {
+            if let RangeRequest::Single(r) = parse(Some(&h), len) {
+                prop_assert!(r.start <= r.end);
+                prop_assert!(r.end < len);
+                prop_assert!(r.byte_count() >= 1 && r.byte_count() <= len);
+            }
+        }
+
+        /// A range Lectern would write (`bytes=start-end` as in `Content-Range`) reads back as
+        /// itself, clamped to the length.
+        #[test]
+        fn props_range_formatted_range_reads_back(
+            len in 1u64..=u64::MAX,
+            a in any::<u64>(),
+            b in any::<u64>(),
+        ) {
+            let (start, end) = (a.min(b) % len, a.max(b));
+            let header = format!("bytes={start}-{end}");
+            prop_assert_eq!(
+                parse(Some(&header), len),
+                RangeRequest::Single(ByteRange { start, end: end.min(len - 1) })
+            );
+            let suffix = format!("bytes=-{}", a.max(1));
+            let got = parse(Some(&suffix), len);
+            prop_assert_eq!(
+                got,
+                RangeRequest::Single(ByteRange { start: len.saturating_sub(a.max(1)), end: len - 1 })
+            );
+        }
+
+    }
+}

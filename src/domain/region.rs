@@ -161,3 +161,37 @@ mod tests {
         assert_eq!(lineage("449901"), vec![("440000", "广东省")]);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any code, six digits or not (multi-byte characters included, which would break a
+        /// byte slice taken before the check): a name only for six ASCII digits, and a lineage
+        /// of known codes, top first, ending at the code itself when it has a name.
+        #[test]
+        fn props_region_codes_never_panic(code in prop_oneof![
+            "[0-9]{6}",
+            "[1-6][0-9]0[0-9]{3}",
+            hostile("0123456789０１２３天", 8),
+        ]) {
+            let named = name(&code);
+            if named.is_some() {
+                prop_assert!(is_code(&code));
+            }
+            let line = lineage(&code);
+            for (c, n) in &line {
+                prop_assert_eq!(name(c), Some(*n));
+                prop_assert!(code.starts_with(c.trim_end_matches("00").trim_end_matches("00")));
+            }
+            if !is_code(&code) {
+                prop_assert!(line.is_empty());
+            }
+        }
+    }
+}

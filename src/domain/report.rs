@@ -343,3 +343,45 @@ mod tests {
         assert_eq!(Figures::default().active_percent(), 0);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any period text is refused or read as a quarter of a year Lectern holds, or a run of
+        /// days in order and at most `MAX_DAYS` long.
+        #[test]
+        fn props_period_parse_keeps_its_invariants(s in prop_oneof![
+            hostile("0123456789-Qq", 30),
+            "20[0-9]{2}-[0-9]{2}-[0-9]{2}--2[0-9]{3}-[0-9]{2}-[0-9]{2}",
+            any::<String>(),
+        ]) {
+            match Period::parse(&s) {
+                Ok(Period::Quarter(q)) => {
+                    prop_assert!((2000..=2100).contains(&q.year));
+                    prop_assert!((1..=4).contains(&q.q));
+                }
+                Ok(Period::Days { first, last }) => {
+                    prop_assert!(first <= last);
+                    prop_assert!((last - first).whole_days() < MAX_DAYS);
+                }
+                Err(_) => {}
+            }
+        }
+
+        /// A quarter and a run of days read back from what `Display` and `days` write.
+        #[test]
+        fn props_period_round_trips(year in 2000i32..=2100, q in 1u8..=4) {
+            let quarter = Quarter { year, q };
+            prop_assert_eq!(Period::parse(&quarter.to_string()).unwrap(), Period::Quarter(quarter));
+            let (first, last) = quarter.days();
+            let days = Period::parse(&format!("{first}--{last}")).unwrap();
+            prop_assert_eq!(days.days(), (first, last));
+        }
+    }
+}

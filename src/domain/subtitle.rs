@@ -962,3 +962,115 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    fn format() -> impl Strategy<Value = SubtitleFormat> {
+        prop_oneof![
+            Just(SubtitleFormat::Srt),
+            Just(SubtitleFormat::Vtt),
+            Just(SubtitleFormat::Ass)
+        ]
+    }
+
+    /// Text that looks like a subtitle file: numbers, timings, arrows, markup, references and
+    /// ASS fields, with every kind of line end.
+    fn subtitle_text() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("WEBVTT".to_owned()),
+            Just("[Events]".to_owned()),
+            Just("Format: Layer, Start, End, Style, Text".to_owned()),
+            (0u64..400_000_000, 0u64..400_000_000).prop_map(|(a, b)| format!(
+                "{} --> {}",
+                format_time(a as i64),
+                format_time(b as i64)
+            )),
+            hostile("0123456789:,.-> \n\r&#;<>/{}\\Nbiu", 40),
+            "Dialogue: [0-9],[0-9:.]{0,12},[0-9:.]{0,12},[A-Za-z]{0,5},[ -~]{0,20}",
+        ];
+        (
+            proptest::collection::vec(line, 0..12),
+            prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
+        )
+            .prop_map(|(lines, nl)| lines.join(nl))
+    }
+
+    fn check_cues(cues: &[Cue]) -> Result<(), TestCaseError> {
+        for c in cues {
+            prop_assert!(0 <= c.start_ms && c.start_ms <= c.end_ms, "{:?}", c);
+            prop_assert!(!c.text.is_empty(), "{:?}", c);
+            prop_assert!(
+                !c.text.contains("\n\n") && !c.text.contains('\r'),
+                "{:?}",
+                c
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// The lenient reader reads any text, and every cue it gives keeps the invariants of
+        /// the module documentation.
+        #[test]
+        fn props_subtitle_parse_keeps_cue_invariants(
+            f in format(),
+            text in prop_oneof![subtitle_text(), any::<String>()],
+        ) {
+            check_cues(&parse(f, &text).cues)?;
+        }
+
+        /// The strict reader takes any bytes (invalid UTF-8, NUL, UTF-16 marks) and either
+        /// refuses them or gives at least one cue, each keeping the invariants.
+        #[test]
+        fn props_subtitle_read_of_any_bytes(
+            f in format(),
+            bytes in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..400),
+                subtitle_text().prop_map(String::into_bytes),
+            ],
+        ) {
+            if let Ok(s) = read(f, &bytes) {
+                prop_assert!(!s.cues.is_empty());
+                check_cues(&s.cues)?;
+            }
+        }
+
+        /// Timings: anything parses to a moment `>= 0` or to nothing, and what `format_time`
+        /// writes reads back.
+        #[test]
+        fn props_subtitle_time_round_trips(
+            text in prop_oneof![hostile("0123456789:,.", 30), any::<String>()],
+            ms in 0i64..360_000_000_000,
+        ) {
+            if let Some(t) = parse_time(&text) {
+                prop_assert!(t >= 0);
+            }
+            prop_assert_eq!(parse_time(&format_time(ms)), Some(ms));
+        }
+
+        /// The WebVTT Lectern serves reads back as the cues it was made from, whatever
+        /// characters they hold (`&`, `<` and `>` are escaped).
+        #[test]
+        fn props_subtitle_webvtt_round_trips(
+            cues in proptest::collection::vec(
+                (0i64..100_000_000, 0i64..100_000, "[a-z&<>;#]([a-z &<>;#]{0,10}[a-z&<>;#])?(\n[a-z&<>]{1,5}){0,2}"),
+                1..5,
+            ),
+        ) {
+            let mut cues: Vec<Cue> = cues
+                .into_iter()
+                .map(|(start_ms, len, text)| Cue { start_ms, end_ms: start_ms + len, text })
+                .collect();
+            let back = parse(SubtitleFormat::Vtt, &to_webvtt(&cues));
+            // `to_webvtt` writes the cues in order of their start, by a stable sort.
+            cues.sort_by_key(|c| c.start_ms);
+            prop_assert_eq!(back.cues, cues);
+        }
+    }
+}

@@ -175,3 +175,31 @@ mod tests {
         assert!(d.malformed);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::config;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any bytes decode (byte order marks, invalid UTF-8, NUL, lone surrogates in UTF-16)
+        /// to some text in one of the four encodings, and UTF-8 is taken as it is.
+        #[test]
+        fn props_text_decode_of_any_bytes(bytes in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(|b| [&[0xFF, 0xFE][..], &b].concat()),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(|b| [&[0xEF, 0xBB, 0xBF][..], &b].concat()),
+        ]) {
+            let d = decode(&bytes);
+            prop_assert!(["UTF-8", "UTF-16LE", "UTF-16BE", "gb18030"].contains(&d.encoding));
+            let utf8 = std::str::from_utf8(&bytes).ok();
+            if let Some(s) = utf8.filter(|_| encoding_rs::Encoding::for_bom(&bytes).is_none()) {
+                prop_assert_eq!(d.text, s);
+            }
+            let _ = check_percent_encoded("q", &bytes);
+        }
+    }
+}

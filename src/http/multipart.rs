@@ -191,3 +191,77 @@ mod tests {
         assert_eq!(boundary("multipart/mixed;"), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    /// Bytes near the grammar: boundaries (closing or not), headers, blank lines and bare LF
+    /// or CR, so most cases get past the opening boundary.
+    fn body(boundary: &'static str) -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(format!("--{boundary}")),
+            Just(format!("--{boundary}--")),
+            Just("\r\n".to_owned()),
+            Just("\n".to_owned()),
+            Just("\r".to_owned()),
+            Just("Content-Type: application/json".to_owned()),
+            hostile("-:ab \r\n", 12),
+        ];
+        prop_oneof![
+            proptest::collection::vec(piece, 0..16).prop_map(|p| p.concat().into_bytes()),
+            proptest::collection::vec(any::<u8>(), 0..200),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any body and boundary: refused, or at least one part whose bytes are a slice of the
+        /// body, with lowercase header names.
+        #[test]
+        fn props_multipart_parse_never_panics(
+            b in body("b"),
+            boundary in prop_oneof![Just("b".to_owned()), hostile("b-", 4)],
+        ) {
+            let bytes = Bytes::from(b);
+            if let Ok(parts) = parse(&bytes, &boundary) {
+                prop_assert!(!parts.is_empty());
+                for p in &parts {
+                    prop_assert!(p.body.len() <= bytes.len());
+                    for (name, _) in &p.headers {
+                        prop_assert_eq!(name, &name.to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+
+        /// What [`write`] makes, [`boundary`] and [`parse`] read back as the same parts.
+        #[test]
+        fn props_multipart_round_trips(
+            parts in proptest::collection::vec(
+                (
+                    proptest::collection::vec(("[a-z][a-z-]{0,10}", "[!-~]([ -~]{0,20}[!-~])?"), 0..3),
+                    proptest::collection::vec(any::<u8>(), 0..100),
+                ),
+                1..4,
+            ),
+        ) {
+            let input: Vec<(Vec<(&str, String)>, Bytes)> = parts
+                .iter()
+                .map(|(h, b)| (h.iter().map(|(n, v)| (n.as_str(), v.clone())).collect(), Bytes::from(b.clone())))
+                .collect();
+            let (content_type, bytes) = write(&input);
+            let boundary = boundary(&content_type).unwrap();
+            let got = parse(&Bytes::from(bytes), &boundary).unwrap();
+            prop_assert_eq!(got.len(), input.len());
+            for (g, (h, b)) in got.iter().zip(&input) {
+                let want: Vec<(String, String)> = h.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+                prop_assert_eq!(&g.headers, &want);
+                prop_assert_eq!(&g.body, b);
+            }
+        }
+    }
+}

@@ -430,16 +430,12 @@ impl Feed {
         token: &str,
         limit: usize,
     ) -> Result<SnapshotPage, FeedError> {
-        let bad = || Invalid::new("page_token", "is not a token this endpoint returned");
         let (head, after) = if token.is_empty() {
             // The head is read first: whatever changes while the pages are read is at a later
             // position, so the feed from here re-evaluates it.
             (self.db.change_head().await?, String::new())
         } else {
-            let raw = B64.decode(token).map_err(|_| bad())?;
-            let raw = String::from_utf8(raw).map_err(|_| bad())?;
-            let (h, a) = raw.split_once(':').ok_or_else(bad)?;
-            (h.parse::<i64>().map_err(|_| bad())?, a.to_owned())
+            decode_page_token(token)?
         };
         let scope = visibility::read_scope(&visibility::Caller::Platform(p.clone()));
         let filter = crate::db::lessons::LessonFilter {
@@ -465,7 +461,7 @@ impl Feed {
             .filter_map(|l| rendered.remove(&l.id).map(|r| Item::upsert(head, &l.id, r)))
             .collect::<Vec<_>>();
         let next = more
-            .then(|| last.map(|id| B64.encode(format!("{head}:{id}"))))
+            .then(|| last.map(|id| encode_page_token(head, &id)))
             .flatten();
         Ok(SnapshotPage {
             items,
@@ -475,9 +471,38 @@ impl Feed {
     }
 }
 
+/// A snapshot's page token: the change-log head the snapshot began at and the last lesson id
+/// the previous page read.
+fn encode_page_token(head: i64, after: &str) -> String {
+    B64.encode(format!("{head}:{after}"))
+}
+
+/// Reads a token [`encode_page_token`] wrote. A negative head is refused like a negative cursor
+/// position: no token carries one, and the snapshot would hand it on as the cursor to follow,
+/// which [`Cursor::decode`] then refuses (before issue 15 such a token was accepted).
+fn decode_page_token(token: &str) -> Result<(i64, String), Invalid> {
+    let bad = || Invalid::new("page_token", "is not a token this endpoint returned");
+    let raw = B64.decode(token).map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (h, a) = raw.split_once(':').ok_or_else(bad)?;
+    let head = h.parse::<i64>().ok().filter(|h| *h >= 0).ok_or_else(bad)?;
+    Ok((head, a.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_token_with_a_negative_head_is_refused() {
+        // Issue 15 (hostile input): the head became a cursor at -1, which no later request
+        // could follow. `props_snapshot_token_decode_and_round_trip` checks every head.
+        assert!(decode_page_token(&B64.encode("-1:abc")).is_err());
+        assert_eq!(
+            decode_page_token(&encode_page_token(0, "abc")).unwrap(),
+            (0, "abc".to_owned())
+        );
+    }
 
     #[test]
     fn cursors_survive_the_round_trip_and_refuse_garbage() {
@@ -505,6 +530,66 @@ mod tests {
             &B64.encode("1:-3"),
         ] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    /// Lesson ids as the feed holds them, and any other text.
+    fn lesson_id() -> impl Strategy<Value = String> {
+        prop_oneof!["[0-9a-f-]{0,36}", hostile(":-_0123456789abc", 40)]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any string is either refused or read as a cursor at a position that exists.
+        #[test]
+        fn props_cursor_decode_never_panics(s in prop_oneof![
+            hostile("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=:", 260),
+            any::<String>(),
+        ]) {
+            if let Ok(c) = Cursor::decode(&s) {
+                prop_assert!(c.seq >= 0);
+            }
+        }
+
+        /// Whatever raw text a client base64-encodes is refused or read with `seq >= 0`.
+        #[test]
+        fn props_cursor_decode_of_encoded_text(raw in hostile("1:-0123456789abc", 60)) {
+            if let Ok(c) = Cursor::decode(&B64.encode(raw.as_bytes())) {
+                prop_assert!(c.seq >= 0);
+            }
+        }
+
+        /// Every cursor the feed can hand out (a position, and a lesson id within it) reads
+        /// back as itself.
+        #[test]
+        fn props_cursor_round_trips(seq in 0i64..=i64::MAX, after in proptest::option::of(lesson_id())) {
+            let c = Cursor { seq, resync_after: after };
+            prop_assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        }
+
+        /// Snapshot page tokens: anything is refused or read with a head `>= 0`, and a token
+        /// the endpoint wrote reads back as what it wrote.
+        #[test]
+        fn props_snapshot_token_decode_and_round_trip(
+            s in prop_oneof![hostile("ABCDEFabcdef0123456789-_", 80), any::<String>()],
+            raw in hostile("-:0123456789abc", 40),
+            head in 0i64..=i64::MAX,
+            after in lesson_id(),
+        ) {
+            for token in [s, B64.encode(raw.as_bytes())] {
+                if let Ok((h, _)) = decode_page_token(&token) {
+                    prop_assert!(h >= 0);
+                }
+            }
+            prop_assert_eq!(decode_page_token(&encode_page_token(head, &after)).unwrap(), (head, after));
         }
     }
 }

@@ -105,6 +105,21 @@ struct ListState {
     cursor: usize,
 }
 
+/// The resumption token of a list's next page.
+fn encode_token(state: &ListState) -> String {
+    B64.encode(serde_json::to_vec(state).unwrap_or_default())
+}
+
+/// Reads a token [`encode_token`] wrote; `None` for anything else. The cursor (records already
+/// sent) must leave room for another page: a hostile token with a cursor near `usize::MAX`
+/// overflowed `cursor + page` and panicked (found by `props_oai_token_keeps_its_invariants`).
+fn decode_token(token: &str) -> Option<ListState> {
+    let raw = B64.decode(token).ok()?;
+    let state = serde_json::from_slice::<ListState>(&raw).ok()?;
+    state.cursor.checked_add(PAGE)?;
+    Some(state)
+}
+
 /// A set the records may be restricted to.
 enum SetFilter {
     Series(String),
@@ -441,14 +456,12 @@ async fn list(db: &Db, p: &Platform, base_url: &str, records: bool, args: &Args)
             )]
             .into());
         }
-        let bad = || {
+        decode_token(token).ok_or_else(|| {
             vec![err(
                 "badResumptionToken",
                 "the token is not valid or has expired",
             )]
-        };
-        let raw = B64.decode(token).map_err(|_| bad())?;
-        serde_json::from_slice::<ListState>(&raw).map_err(|_| bad())?
+        })?
     } else {
         let prefix = args
             .get("metadataPrefix")
@@ -603,7 +616,7 @@ async fn list(db: &Db, p: &Platform, base_url: &str, records: bool, args: &Args)
             cursor: state.cursor + out.len(),
             ..state.clone()
         };
-        let token = B64.encode(serde_json::to_vec(&next).unwrap_or_default());
+        let token = encode_token(&next);
         x.open("resumptionToken", &[("cursor", &cursor)]);
         x.text(&token);
         x.close("resumptionToken");
@@ -681,5 +694,94 @@ mod tests {
             assert_eq!(parse_date(bad, false), None, "{bad}");
         }
         assert_eq!(datestamp(1_795_827_723_456), "2026-11-28T01:02:03Z");
+    }
+
+    #[test]
+    fn a_token_whose_cursor_leaves_no_room_for_a_page_is_refused() {
+        // Issue 15 (hostile input): this token made `list` panic on `cursor + out.len()`.
+        let token = B64.encode(format!(
+            r#"{{"prefix":"oai_dc","set":null,"from":null,"until":null,"after":"","cursor":{}}}"#,
+            usize::MAX
+        ));
+        assert!(decode_token(&token).is_none());
+        let fine = B64.encode(
+            r#"{"prefix":"oai_dc","set":null,"from":null,"until":null,"after":"x","cursor":100}"#,
+        );
+        assert_eq!(decode_token(&fine).map(|s| s.cursor), Some(100));
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    fn list_state() -> impl Strategy<Value = ListState> {
+        (
+            hostile("oai_dc", 10),
+            proptest::option::of(hostile("series:org:0123abc", 70)),
+            proptest::option::of(any::<i64>()),
+            proptest::option::of(any::<i64>()),
+            hostile("0123456789abcdef-", 40),
+            prop_oneof![
+                0usize..100_000,
+                any::<usize>(),
+                (usize::MAX - 2 * PAGE)..=usize::MAX
+            ],
+        )
+            .prop_map(|(prefix, set, from, until, after, cursor)| ListState {
+                prefix,
+                set,
+                from,
+                until,
+                after,
+                cursor,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any token text is refused or read, never a panic.
+        #[test]
+        fn props_oai_token_decode_never_panics(s in prop_oneof![
+            hostile("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=", 300),
+            any::<String>(),
+        ]) {
+            let _ = decode_token(&s);
+        }
+
+        /// Whatever state a client encodes, a token that is read leaves room for the next page,
+        /// and one with room reads back as the state written.
+        #[test]
+        fn props_oai_token_keeps_its_invariants(state in list_state()) {
+            match decode_token(&encode_token(&state)) {
+                Some(read) => {
+                    prop_assert!(read.cursor.checked_add(PAGE).is_some());
+                    prop_assert_eq!(
+                        serde_json::to_value(&read).unwrap(),
+                        serde_json::to_value(&state).unwrap()
+                    );
+                }
+                None => prop_assert!(state.cursor.checked_add(PAGE).is_none()),
+            }
+        }
+
+        /// `from` and `until` of any shape: refused, or a moment at the granularity asked, and
+        /// every datestamp Lectern writes reads back as its second.
+        #[test]
+        fn props_oai_dates_parse_safely(
+            s in prop_oneof![hostile("0123456789-TZ:", 24), any::<String>()],
+            end in any::<bool>(),
+            ms in 0i64..253_402_300_799_000,
+        ) {
+            if let Some((_, is_day)) = parse_date(&s, end) {
+                prop_assert_eq!(is_day, s.len() == 10);
+            }
+            let second = ms.div_euclid(1000) * 1000;
+            prop_assert_eq!(parse_date(&datestamp(ms), false), Some((second, false)));
+            prop_assert_eq!(parse_date(&datestamp(ms), true), Some((second + 999, false)));
+        }
     }
 }

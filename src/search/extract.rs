@@ -1897,3 +1897,102 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::config;
+    use proptest::prelude::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/tests/fixtures/documents/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A real file, damaged: some bytes overwritten, a run of bytes removed, the end cut off.
+    fn mutated(name: &'static str) -> impl Strategy<Value = Vec<u8>> {
+        let original = fixture(name);
+        let len = original.len();
+        (
+            proptest::collection::vec((0..len, any::<u8>()), 0..8),
+            proptest::option::of((0..len, 0usize..64)),
+            prop_oneof![Just(len), 0..=len],
+        )
+            .prop_map(move |(writes, removed, cut)| {
+                let mut bytes = original.clone();
+                for (at, b) in writes {
+                    bytes[at] = b;
+                }
+                if let Some((at, n)) = removed {
+                    let end = (at + n).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                bytes.truncate(cut);
+                bytes
+            })
+    }
+
+    fn format() -> impl Strategy<Value = Format> {
+        prop_oneof![
+            Just(Format::Pdf),
+            Just(Format::Docx),
+            Just(Format::Pptx),
+            Just(Format::Text),
+            Just(Format::Srt),
+            Just(Format::Vtt),
+            Just(Format::Ass),
+        ]
+    }
+
+    /// The extractor ran to an answer of its own: no parser panicked (the guard in
+    /// [`extract_noting`] would turn a panic into this error, so seeing it means one did), and
+    /// the output stays within its budget.
+    fn answered(result: Result<Extracted, ExtractError>) -> Result<(), TestCaseError> {
+        match result {
+            Err(ExtractError::Malformed { reason, .. }) => {
+                prop_assert_ne!(reason, PANICKED);
+            }
+            Ok(e) => {
+                prop_assert!(e.segments.len() <= MAX_SEGMENTS);
+                let bytes: usize = e.segments.iter().map(|s| s.text.len()).sum();
+                prop_assert!(bytes <= MAX_OUTPUT_BYTES);
+                for s in &e.segments {
+                    prop_assert!(!s.text.is_empty());
+                }
+            }
+            Err(_) => {}
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any bytes, read as any format.
+        #[test]
+        fn props_extract_any_bytes(f in format(), bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            answered(extract_noting(f, &bytes))?;
+        }
+
+        /// Damaged PDF files.
+        #[test]
+        fn props_extract_mutated_pdf(bytes in mutated("lesson.pdf")) {
+            answered(extract_noting(Format::Pdf, &bytes))?;
+        }
+
+        /// Damaged DOCX files.
+        #[test]
+        fn props_extract_mutated_docx(bytes in mutated("lesson.docx")) {
+            answered(extract_noting(Format::Docx, &bytes))?;
+        }
+
+        /// Damaged PPTX files.
+        #[test]
+        fn props_extract_mutated_pptx(bytes in mutated("lesson.pptx")) {
+            answered(extract_noting(Format::Pptx, &bytes))?;
+        }
+    }
+}

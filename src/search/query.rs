@@ -163,7 +163,17 @@ pub fn parse(q: &str) -> Parsed {
                 // `-党史学习` excludes the sequence, not each of its words.
                 phrase(&text).into_iter().collect()
             } else {
-                words.into_iter().map(Clause::Word).collect()
+                // jieba keeps a hyphen with characters it has no rule for (`䷀-𠀀` gives the word
+                // `-𠀀`), and a word that starts with a minus prints as an exclusion, so the
+                // query shown back ("did you mean") would mean something else. The minus says
+                // nothing searchable (`meaningful` needs a letter or digit), so it goes.
+                words
+                    .into_iter()
+                    .map(|w| match w.strip_prefix(['-', '－']) {
+                        Some(rest) => Clause::Word(rest.trim_start_matches(['-', '－']).to_owned()),
+                        None => Clause::Word(w),
+                    })
+                    .collect()
             }
         };
         let target = if negated {
@@ -243,6 +253,15 @@ mod tests {
     }
 
     #[test]
+    fn a_word_cut_with_a_leading_minus_is_not_printed_as_an_exclusion() {
+        // Issue 15 (hostile input), found by `props_query_parse_is_total_and_reprints`: jieba
+        // cut `䷀-𠀀` into the word `-𠀀`, which printed as the exclusion `-𠀀`.
+        let q = parse("䷀-𠀀");
+        assert!(q.must_not.is_empty(), "{q:?}");
+        assert_eq!(parse(&q.to_string()), q);
+    }
+
+    #[test]
     fn a_parsed_query_prints_as_it_could_be_typed_again() {
         let q = parse(r#"党史 "学习教育" -形式"#);
         assert_eq!(q.to_string(), r#"党史 "学习教育" -形式"#);
@@ -272,5 +291,32 @@ mod tests {
     fn needles_are_longest_first() {
         let q = parse(r#"党 "党史学习""#);
         assert_eq!(q.needles(), vec!["党史学习".to_owned(), "党".to_owned()]);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// No query is a syntax error: anything parses, to at most `MAX_CLAUSES` clauses that
+        /// each hold something to search, and what it prints parses back to the same query.
+        #[test]
+        fn props_query_parse_is_total_and_reprints(q in prop_oneof![
+            hostile("ab 党史学习 \"“”「」-－*:()AND\t\u{0}\u{3000}", 80),
+            any::<String>(),
+        ]) {
+            let parsed = parse(&q);
+            prop_assert!(parsed.must.len() <= MAX_CLAUSES);
+            for c in parsed.must.iter().chain(&parsed.must_not) {
+                let (Clause::Word(t) | Clause::Phrase(t)) = c;
+                prop_assert!(!t.trim().is_empty(), "empty clause in {:?}", parsed);
+            }
+            prop_assert_eq!(parse(&parsed.to_string()), parsed);
+        }
     }
 }

@@ -920,3 +920,104 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Any JSON value, nested up to a few levels, with keys xAPI cares about so that the
+    /// validator walks past its first checks.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            Just("actor".to_owned()),
+            Just("verb".to_owned()),
+            Just("object".to_owned()),
+            Just("id".to_owned()),
+            Just("objectType".to_owned()),
+            Just("mbox".to_owned()),
+            Just("account".to_owned()),
+            Just("member".to_owned()),
+            Just("result".to_owned()),
+            Just("context".to_owned()),
+            Just("timestamp".to_owned()),
+            Just("attachments".to_owned()),
+            Just("definition".to_owned()),
+            Just("duration".to_owned()),
+            Just("score".to_owned()),
+            Just("extensions".to_owned()),
+            hostile("abc", 6),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            prop_oneof![
+                Just("mailto:a@b.c".to_owned()),
+                Just("http://ex.com/v".to_owned()),
+                Just("Agent".to_owned()),
+                Just("SubStatement".to_owned()),
+                Just("StatementRef".to_owned()),
+                Just("PT1H2M3.5S".to_owned()),
+                Just("2026-11-28T01:02:03Z".to_owned()),
+                hostile("PTHMSW0123456789.:-Z ", 24),
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// A statement or `agent` parameter of any shape is judged, never a panic.
+        #[test]
+        fn props_xapi_validate_any_json(v in json_value()) {
+            let _ = statement(&v);
+            let _ = agent_param(&v);
+            let _ = crate::domain::xapi::signature::signed(&v);
+            let _ = crate::domain::xapi::signature::check(&v, "id", |_| Some(b"a.b.c".as_slice()));
+        }
+
+        /// A body of any bytes (invalid UTF-8, NUL, deep nesting) goes through the JSON reader
+        /// the handlers use and then the validator without a panic.
+        #[test]
+        fn props_xapi_validate_any_body(
+            body in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..200),
+                (1usize..4000).prop_map(|n| format!("{}{}", "[".repeat(n), "]".repeat(n)).into_bytes()),
+                (1usize..2000).prop_map(|n| format!("{}1{}", "{\"object\":".repeat(n), "}".repeat(n)).into_bytes()),
+            ],
+        ) {
+            if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                let _ = statement(&v);
+            }
+        }
+
+        /// The small readers the validator and the statement API use: timestamps, durations,
+        /// IRIs, language tags and statement ids take any text.
+        #[test]
+        fn props_xapi_scalars_take_any_text(s in prop_oneof![
+            hostile("0123456789-+:.TtZzW PYMDHS", 40),
+            any::<String>(),
+        ]) {
+            let _ = parse_timestamp(&s);
+            let _ = is_iri(&s);
+            let _ = is_language_tag(&s);
+            let _ = crate::domain::xapi::statement_id(&s);
+            let _ = crate::domain::xapi::accepts_version(&s);
+            if let Some(ms) = crate::domain::xapi::duration_ms_of(&s) {
+                prop_assert!(ms >= 0, "{s}: {ms}");
+            }
+        }
+    }
+}

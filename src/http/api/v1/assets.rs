@@ -296,3 +296,29 @@ mod tests {
         assert!(!names_etag("W/\"b\"", "\"b\""));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::names_etag;
+    use crate::props::{config, hostile};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// An `If-Range` or `If-None-Match` value of any shape is compared without panicking;
+        /// a list that names the ETag (or `*`) anywhere matches, and the comparison is strong:
+        /// a weak `W/` form of the ETag alone does not.
+        #[test]
+        fn props_if_range_compares_safely(
+            v in hostile("\"W/,* abc", 40),
+            before in hostile("\"W/ abc", 10),
+        ) {
+            let etag = "\"abc\"";
+            let _ = names_etag(&v, etag);
+            let listed = format!("{},{etag}", before.replace(',', ""));
+            prop_assert!(names_etag(&listed, etag));
+            prop_assert!(!names_etag("W/\"abc\"", etag));
+        }
+    }
+}

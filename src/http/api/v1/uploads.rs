@@ -422,3 +422,96 @@ pub async fn terminate(
     .await;
     result.map(tus).unwrap_or_else(tus_error)
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::props::{config, hostile, number};
+    use proptest::prelude::*;
+
+    /// A header map holding `value` under `name`, when `value` can be a header value at all
+    /// (any bytes but control characters); hyper refuses the others before a handler runs.
+    fn headers(name: &'static str, value: &[u8]) -> Option<HeaderMap> {
+        let value = HeaderValue::from_bytes(value).ok()?;
+        let mut h = HeaderMap::new();
+        h.insert(name, value);
+        Some(h)
+    }
+
+    fn header_bytes(alphabet: &'static str, max_len: usize) -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            hostile(alphabet, max_len).prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..max_len),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// `Upload-Metadata` of any shape: refused, or pairs whose keys are non-empty, unique
+        /// and printable ASCII, and whose values pass the text rule.
+        #[test]
+        fn props_tus_metadata_keeps_its_rules(
+            v in header_bytes("abc ,=+/ABCZmlsZW5hbWU0123\u{0}", 80),
+        ) {
+            let Some(h) = headers("upload-metadata", &v) else { return Ok(()) };
+            if let Ok(pairs) = metadata(&h) {
+                for (i, (k, value)) in pairs.iter().enumerate() {
+                    prop_assert!(!k.is_empty() && k.bytes().all(|b| b.is_ascii_graphic()));
+                    prop_assert!(!k.contains(','));
+                    prop_assert!(pairs[..i].iter().all(|(other, _)| other != k));
+                    prop_assert!(crate::domain::text::check("v", value).is_ok());
+                }
+            }
+        }
+
+        /// What a tus client writes (`key base64(value)` pairs) reads back as the pairs.
+        #[test]
+        fn props_tus_metadata_round_trips(
+            pairs in proptest::collection::btree_map("[a-z_]{1,12}", "[\\PC&&[^\u{0}]]{0,20}", 0..5),
+        ) {
+            let raw = pairs
+                .iter()
+                .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
+                .collect::<Vec<_>>()
+                .join(",");
+            let h = headers("upload-metadata", raw.as_bytes()).unwrap();
+            let got = metadata(&h);
+            let want: Vec<(String, String)> = pairs.into_iter().collect();
+            // A value the text rule refuses is refused whole; otherwise the pairs come back.
+            if want.iter().all(|(_, v)| crate::domain::text::check("v", v).is_ok()) {
+                prop_assert_eq!(got.ok(), Some(want));
+            }
+        }
+
+        /// `Upload-Length` and `Upload-Offset`: only plain decimal digits that fit are read,
+        /// and they are read exactly.
+        #[test]
+        fn props_tus_number_is_digits_only(
+            v in prop_oneof![number().prop_map(String::into_bytes), header_bytes("0123456789+- ", 24)],
+        ) {
+            let Some(h) = headers("upload-offset", &v) else { return Ok(()) };
+            if let Some(n) = tus_number(&h, "upload-offset") {
+                prop_assert!(v.iter().all(u8::is_ascii_digit));
+                prop_assert_eq!(std::str::from_utf8(&v).unwrap().parse::<u64>().ok(), Some(n));
+            }
+        }
+
+        /// `Upload-Checksum` of any shape: refused, or a digest of the algorithm's length.
+        #[test]
+        fn props_tus_checksum_has_the_right_length(
+            v in header_bytes("sha1256 +/=ABCabc", 80),
+            digest in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            if let Some(h) = headers("upload-checksum", &v) {
+                match checksum(&h) {
+                    Ok(Some(Checksum::Sha1(d))) => prop_assert_eq!(d.len(), 20),
+                    Ok(Some(Checksum::Sha256(d))) => prop_assert_eq!(d.len(), 32),
+                    Ok(None) | Err(_) => {}
+                }
+            }
+            let h = headers("upload-checksum", format!("sha256 {}", STANDARD.encode(&digest)).as_bytes()).unwrap();
+            prop_assert_eq!(checksum(&h).is_ok(), digest.len() == 32);
+        }
+    }
+}
