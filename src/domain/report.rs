@@ -104,6 +104,11 @@ impl Quarter {
     pub fn label_zh(self) -> String {
         format!("{}年第{}季度", self.year, self.q)
     }
+
+    /// `2026 Q2`.
+    pub fn label_en(self) -> String {
+        format!("{} Q{}", self.year, self.q)
+    }
 }
 
 /// What a report covers: a quarter, or any run of whole days (China time).
@@ -212,6 +217,14 @@ impl Period {
         }
     }
 
+    /// `2026 Q2`, `2026-01-01 to 2026-03-15`.
+    pub fn label_en(self) -> String {
+        match self {
+            Self::Quarter(q) => q.label_en(),
+            Self::Days { first, last } => format!("{first} to {last}"),
+        }
+    }
+
     /// `2026年第2季度`, `2026年1月1日至2026年3月15日`.
     pub fn label_zh(self) -> String {
         match self {
@@ -273,6 +286,8 @@ mod tests {
         assert_eq!(Period::parse(&d.to_string()).unwrap(), d);
         assert_eq!(d.days(), ("2026-01-01".into(), "2026-03-15".into()));
         assert_eq!(d.label_zh(), "2026年1月1日至2026年3月15日");
+        assert_eq!(d.label_en(), "2026-01-01 to 2026-03-15");
+        assert_eq!(q.label_en(), "2026 Q2");
         // China midnight of 1 January to China midnight of 16 March.
         let (from, until) = d.span_ms();
         assert_eq!(crate::domain::time::china_day(from), "2026-01-01");

@@ -408,6 +408,17 @@ async fn the_report_page_shows_charts_tables_and_the_idle_members() {
     assert!(html.contains("<svg"), "{html}");
     assert!(html.contains("idle-member"), "{html}");
     assert!(html.contains("report.xlsx"));
+    assert!(html.contains("广州市委党校（本级）"), "{html}");
+    // In English, the page's own labels are English (the organisations' names stay theirs).
+    let html = t.page(&browser, "/admin/reports?lang=en").await;
+    assert!(html.contains("广州市委党校 (own members)"), "{html}");
+    assert!(html.contains("Library (Lectern)"), "{html}");
+    assert!(
+        !html.contains("（本级）") && !html.contains("季度") && !html.contains("学习库"),
+        "{html}"
+    );
+    let q = lectern::domain::report::Quarter::of_ms(lectern::db::now_ms());
+    assert!(html.contains(&q.label_en()), "{html}");
     // A member has no report page nor a link to it.
     let member_browser = t.browser();
     t.sign_in(&member_browser, "city-member", crate::fixtures::PASSWORD)

@@ -3,6 +3,7 @@
 //! who learned nothing, the trend, and links to the CSV and XLSX files of the API.
 
 use super::Web;
+use super::i18n::Lang;
 use crate::domain::report::{Figures, Quarter};
 use crate::domain::visibility;
 use crate::http::extract::Writer;
@@ -40,6 +41,34 @@ fn figures(f: &Figures) -> Value {
 
 fn line(l: &Line) -> Value {
     context! { id => l.id, name => l.name, f => figures(&l.figures) }
+}
+
+/// A quarter as the page's language writes it.
+fn quarter_label(lang: Lang, q: Quarter) -> String {
+    match lang {
+        Lang::Zh => q.label_zh(),
+        Lang::En => q.label_en(),
+    }
+}
+
+/// The report's own labels in the page's language: the organisation's own line ("（本级）") and
+/// Lectern's library as a channel are named by the service in Chinese, as the CSV and XLSX
+/// files (for Chinese offices) keep them.
+fn localised(lang: Lang, report: &mut reports::Report) {
+    if lang == Lang::Zh {
+        return;
+    }
+    let own = report.org.id.clone();
+    for b in &mut report.branches {
+        if b.id == own {
+            b.name = format!("{} (own members)", report.org.name);
+        }
+    }
+    for c in &mut report.channels {
+        if c.id == crate::db::learning::LIBRARY {
+            c.name = "Library (Lectern)".to_owned();
+        }
+    }
 }
 
 /// Bars of `values` (label, value, shown text) scaled to `full` (a share: 100), else to the
@@ -98,7 +127,7 @@ pub async fn page(
         }
         let choices: Vec<Value> = quarters
             .iter()
-            .map(|q| context! { value => q.to_string(), label => q.label_zh() })
+            .map(|q| context! { value => q.to_string(), label => quarter_label(web.lang, *q) })
             .collect();
         let org_choices: Vec<Value> = orgs
             .iter()
@@ -113,7 +142,9 @@ pub async fn page(
                 context! { orgs => org_choices, quarters => choices, quarter => quarter },
             );
         }
-        let report = reports::report(&web.state.db, &acting, &org_id, &quarter, IDLE_SHOWN).await?;
+        let mut report =
+            reports::report(&web.state.db, &acting, &org_id, &quarter, IDLE_SHOWN).await?;
+        localised(web.lang, &mut report);
         let branch_bars = bars(
             report
                 .branches
@@ -129,7 +160,13 @@ pub async fn page(
             report
                 .trend
                 .iter()
-                .map(|(q, f)| (q.label_zh(), f.hours(), format!("{:.1}", f.hours())))
+                .map(|(q, f)| {
+                    (
+                        quarter_label(web.lang, *q),
+                        f.hours(),
+                        format!("{:.1}", f.hours()),
+                    )
+                })
                 .collect(),
             None,
         );
@@ -144,7 +181,10 @@ pub async fn page(
             days => report.period.quarter().is_none(),
             first_day => first_day,
             last_day => last_day,
-            label => report.period.label_zh(),
+            label => match web.lang {
+                Lang::Zh => report.period.label_zh(),
+                Lang::En => report.period.label_en(),
+            },
             computed_at => crate::domain::time::china_time(report.computed_at),
             final_ => report.final_,
             total => figures(&report.total),
