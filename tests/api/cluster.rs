@@ -97,27 +97,9 @@ fn node_config(shared: &Config, dir: &std::path::Path, i: usize) -> Config {
     c
 }
 
-/// Creates and publishes a lesson through `node`; its id.
+/// Creates and publishes a lesson through `node` (the feed tests' own step); its id.
 async fn publish(node: &TestApp, org: &str, title: &str) -> String {
-    let r = node
-        .post("/api/v1/lessons")
-        .json(&json!({ "title": title, "kind": "video", "org_id": org, "tags": ["集群"] }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let id = r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = node
-        .post(&format!("/api/v1/lessons/{id}/publish"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    id
+    crate::feed::published(node, org, title, "video", &["集群"]).await
 }
 
 /// Anonymous search hits for `q` on `node`.
